@@ -1,0 +1,11 @@
+/* audit.h — the audit row every change writes in its own transaction. */
+#ifndef GS_AUDIT_H
+#define GS_AUDIT_H
+
+#include "call.h"
+
+/* Writes who (user, role), which method, which object (c->audit_object), the request
+ * id and c->audit_summary. */
+gs_code audit_write(call *c);
+
+#endif

@@ -1,0 +1,78 @@
+/* auth.c — roles, the role → permission matrix, and turning an `authorization` header
+ * into a verified caller (token signature and expiry here; revocation, deactivation and
+ * the current scope come from the users table, checked by dispatch.c in the call's
+ * transaction). */
+#include "auth.h"
+
+#include <string.h>
+
+static const char *const role_names[ROLE_COUNT] = {
+#define GS_X(e, s) [e] = s,
+    GS_ROLE_LIST(GS_X)
+#undef GS_X
+};
+
+static const char *const perm_names[PERM_COUNT] = {
+    [PERM_NONE] = "none",
+    [PERM_DIRECTORY_READ] = "directory.read",
+    [PERM_USER_ADMIN] = "user.admin",
+    [PERM_SITE_WRITE] = "site.write",
+    [PERM_CATALOG_WRITE] = "catalog.write",
+    [PERM_STOCK_READ] = "stock.read",
+    [PERM_STOCK_WRITE] = "stock.write",
+    [PERM_PROCURE] = "procure",
+    [PERM_CHARITY] = "charity",
+    [PERM_REQ_CREATE] = "requisition.create",
+    [PERM_REQ_APPROVE] = "requisition.approve",
+    [PERM_EMERGENCY] = "emergency",
+    [PERM_FUND_READ] = "fund.read",
+    [PERM_FUND_PREPARE] = "fund.prepare",
+    [PERM_FUND_APPROVE] = "fund.approve",
+    [PERM_AUDIT_READ] = "audit.read",
+};
+
+#define P(x) (1u << (x))
+#define READ_BASICS P(PERM_DIRECTORY_READ)
+
+/* The matrix. Scope (which org units) is separate: every role acts in its subtree. */
+static const unsigned role_perms[ROLE_COUNT] = {
+    [ROLE_ADMIN] = ~0u,
+    [ROLE_LOGISTICS] = READ_BASICS | P(PERM_SITE_WRITE) | P(PERM_CATALOG_WRITE) |
+                       P(PERM_STOCK_READ) | P(PERM_STOCK_WRITE) | P(PERM_PROCURE) |
+                       P(PERM_CHARITY) | P(PERM_REQ_APPROVE),
+    [ROLE_COMMUNITY] = READ_BASICS | P(PERM_STOCK_READ) | P(PERM_CHARITY) | P(PERM_REQ_CREATE),
+    [ROLE_FIN_OFFICER] = READ_BASICS | P(PERM_FUND_READ) | P(PERM_FUND_PREPARE),
+    [ROLE_FIN_APPROVER] = READ_BASICS | P(PERM_FUND_READ) | P(PERM_FUND_APPROVE),
+    [ROLE_POINT_LEADER] = READ_BASICS | P(PERM_STOCK_READ) | P(PERM_REQ_CREATE) |
+                          P(PERM_EMERGENCY) | P(PERM_FUND_READ),
+    [ROLE_AUDITOR] = READ_BASICS | P(PERM_STOCK_READ) | P(PERM_FUND_READ) | P(PERM_AUDIT_READ),
+    [ROLE_SERVICE] = READ_BASICS | P(PERM_STOCK_READ) | P(PERM_STOCK_WRITE) |
+                     P(PERM_REQ_CREATE) | P(PERM_FUND_READ),
+};
+
+const char *gs_role_name(gs_role r)
+{
+    return (unsigned)r < ROLE_COUNT ? role_names[r] : "unknown";
+}
+
+int gs_role_from_name(const char *name)
+{
+    for (int i = 0; i < ROLE_COUNT; i++)
+        if (name && strcmp(name, role_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+bool gs_role_has(gs_role r, gs_perm p)
+{
+    if (p == PERM_NONE)
+        return true;
+    if ((unsigned)r >= ROLE_COUNT || (unsigned)p >= PERM_COUNT)
+        return false;
+    return (role_perms[r] & P(p)) != 0;
+}
+
+const char *gs_perm_name(gs_perm p)
+{
+    return (unsigned)p < PERM_COUNT ? perm_names[p] : "unknown";
+}

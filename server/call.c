@@ -1,0 +1,137 @@
+/* call.c — helpers handlers use on a call: errors, arena allocation, validation,
+ * pagination. */
+#include "call.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+gs_code call_fail(call *c, gs_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->message, sizeof c->message, fmt, ap);
+    va_end(ap);
+    c->code = code;
+    return code;
+}
+
+char *call_printf(call *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = arena_vprintf(c->arena, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+const char *call_i64(call *c, int64_t v)
+{
+    return call_printf(c, "%" PRId64, v);
+}
+
+void *call_msg(call *c, const ProtobufCMessageDescriptor *d)
+{
+    void *m = arena_alloc(c->arena, d->sizeof_message);
+    d->message_init(m);
+    return m;
+}
+
+void **call_ptrs(call *c, size_t n)
+{
+    return arena_alloc(c->arena, n * sizeof(void *));
+}
+
+gs_code v_required(call *c, const char *field, const char *s)
+{
+    if (!s || !*s)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: required", field);
+    return GS_OK;
+}
+
+gs_code v_len(call *c, const char *field, const char *s, size_t max)
+{
+    if (s && strlen(s) > max)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than %zu bytes", field, max);
+    return GS_OK;
+}
+
+gs_code v_positive(call *c, const char *field, int64_t v)
+{
+    if (v <= 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, v);
+    return GS_OK;
+}
+
+gs_code v_nonneg(call *c, const char *field, int64_t v)
+{
+    if (v < 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must not be negative, got %" PRId64, field,
+                         v);
+    return GS_OK;
+}
+
+gs_code v_range(call *c, const char *field, int64_t v, int64_t lo, int64_t hi)
+{
+    if (v < lo || v > hi)
+        return call_fail(c, GS_INVALID_ARGUMENT,
+                         "%s: must be between %" PRId64 " and %" PRId64 ", got %" PRId64, field,
+                         lo, hi, v);
+    return GS_OK;
+}
+
+static bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+gs_code v_date(call *c, const char *field, const char *s)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!s || !*s)
+        return GS_OK;
+    int y, m, d;
+    char tail;
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || s[4] != '-' ||
+        s[7] != '-')
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: not a date (YYYY-MM-DD): \"%.20s\"", field,
+                         s);
+    if (y < 2000 || y > 2200 || m < 1 || m > 12 || d < 1 ||
+        d > mdays[m - 1] + (m == 2 && leap(y)))
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: date out of range: %s", field, s);
+    return GS_OK;
+}
+
+gs_code v_code(call *c, const char *field, const char *s)
+{
+    GS_TRY(v_required(c, field, s));
+    size_t n = strlen(s);
+    if (n > 64)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than 64 characters", field);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!(isupper(ch) || isdigit(ch) || ch == '.' || ch == '_' || ch == '-'))
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "%s: only A-Z, 0-9, '.', '_' and '-' are allowed: \"%.64s\"", field,
+                             s);
+    }
+    return GS_OK;
+}
+
+gs_code page_args(call *c, int32_t page_size, const char *page_token, int64_t *limit,
+                  int64_t *after_id)
+{
+    if (page_size < 0 || page_size > 1000)
+        return call_fail(c, GS_INVALID_ARGUMENT, "page_size: must be between 0 and 1000, got %d",
+                         (int)page_size);
+    *limit = (page_size ? page_size : 100) + 1;
+    *after_id = 0;
+    if (page_token && *page_token) {
+        char *end;
+        long long v = strtoll(page_token, &end, 10);
+        if (*end || v < 0)
+            return call_fail(c, GS_INVALID_ARGUMENT, "page_token: not a token from a previous page");
+        *after_id = v;
+    }
+    return GS_OK;
+}

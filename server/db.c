@@ -1,0 +1,415 @@
+/* db.c — PostgreSQL through libpq: the only file that includes <libpq-fe.h>. One
+ * connection per worker, reconnected on demand; statements prepared once per connection;
+ * SQLSTATE → gs_code in one table; results collected per call and cleared at its end. */
+#include "db.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+
+#define STMT_SLOTS 512 /* open addressing; more distinct statements than this is a bug */
+#define RECONNECT_MS 500
+
+struct stmt {
+    const char *sql; /* key: the address of the SQL text (a string literal) */
+    int id;
+};
+
+struct db {
+    char *conninfo;
+    PGconn *conn;
+    int64_t last_attempt_ms;
+    bool was_down; /* for the reconnect log line */
+    struct stmt stmts[STMT_SLOTS];
+    int n_stmts;
+    uint64_t reconnects;
+};
+
+struct db_res {
+    PGresult *res;
+    struct db_res *next;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ connections */
+
+static void db_connect(db *d)
+{
+    if (d->conn)
+        PQfinish(d->conn);
+    memset(d->stmts, 0, sizeof d->stmts);
+    d->n_stmts = 0;
+    const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
+    const char *vals[] = {d->conninfo, "3", "gridstockd", NULL};
+    d->last_attempt_ms = now_ms();
+    d->conn = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(d->conn) == CONNECTION_OK) {
+        if (d->was_down) {
+            d->reconnects++;
+            log_event(LOG_INFO, "db_reconnected", "reconnects", log_u64(d->reconnects), NULL);
+        }
+        d->was_down = false;
+    } else {
+        if (!d->was_down) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s", PQerrorMessage(d->conn));
+            msg[strcspn(msg, "\n")] = '\0';
+            log_event(LOG_WARN, "db_unavailable", "error", msg, NULL);
+        }
+        d->was_down = true;
+    }
+}
+
+db *db_open(const char *conninfo)
+{
+    db *d = calloc(1, sizeof *d);
+    if (!d)
+        abort();
+    d->conninfo = strdup(conninfo ? conninfo : "");
+    db_connect(d);
+    return d;
+}
+
+void db_close(db *d)
+{
+    if (!d)
+        return;
+    if (d->conn)
+        PQfinish(d->conn);
+    free(d->conninfo);
+    free(d);
+}
+
+static bool connected(db *d) { return d->conn && PQstatus(d->conn) == CONNECTION_OK; }
+
+bool db_ok(db *d)
+{
+    if (connected(d))
+        return true;
+    if (now_ms() - d->last_attempt_ms >= RECONNECT_MS)
+        db_connect(d);
+    return connected(d);
+}
+
+void *db_pgconn(db *d) { return d->conn; }
+
+/* ------------------------------------------------------------------ errors */
+
+struct sqlstate_map {
+    const char *state; /* exact code, or a two-character class */
+    gs_code code;
+};
+
+static const struct sqlstate_map sqlstates[] = {
+    {"40001", GS_ABORTED},           /* serialization_failure: retried */
+    {"40P01", GS_ABORTED},           /* deadlock_detected: retried */
+    {"57014", GS_DEADLINE_EXCEEDED}, /* query_canceled: statement_timeout from the deadline */
+    {"57P01", GS_UNAVAILABLE},       /* admin_shutdown */
+    {"57P02", GS_UNAVAILABLE},       /* crash_shutdown */
+    {"57P03", GS_UNAVAILABLE},       /* cannot_connect_now */
+    {"23505", GS_ALREADY_EXISTS},    /* unique_violation */
+    {"23503", GS_NOT_FOUND},         /* foreign_key_violation: a referenced object is missing */
+    {"23514", GS_FAILED_PRECONDITION}, /* check_violation: an invariant would break */
+    {"23502", GS_INVALID_ARGUMENT},  /* not_null_violation */
+    {"23P01", GS_FAILED_PRECONDITION}, /* exclusion_violation */
+    {"42501", GS_PERMISSION_DENIED}, /* insufficient_privilege (append-only tables) */
+    {"P0001", GS_FAILED_PRECONDITION}, /* RAISE EXCEPTION in our functions */
+    {"GS400", GS_INVALID_ARGUMENT},  /* our functions: bad argument */
+    {"GS404", GS_NOT_FOUND},         /* our functions: no such object (or out of scope) */
+    {"GS409", GS_FAILED_PRECONDITION}, /* our functions: wrong state, not enough stock/money */
+    {"GS403", GS_PERMISSION_DENIED}, /* our functions: not allowed */
+    {"08", GS_UNAVAILABLE},          /* connection exceptions */
+    {"53", GS_UNAVAILABLE},          /* insufficient resources */
+    {"22", GS_INVALID_ARGUMENT},     /* data exceptions: bad date, out of range number */
+};
+
+static gs_code map_sqlstate(const char *state)
+{
+    if (!state)
+        return GS_INTERNAL;
+    for (size_t i = 0; i < sizeof sqlstates / sizeof sqlstates[0]; i++) {
+        size_t n = strlen(sqlstates[i].state);
+        if (strncmp(state, sqlstates[i].state, n) == 0)
+            return sqlstates[i].code;
+    }
+    return GS_INTERNAL;
+}
+
+static void first_line(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+    dst[strcspn(dst, "\n")] = '\0';
+}
+
+/* Fails the call from a libpq result (or its absence); returns the code. */
+static gs_code fail_from(call *c, PGresult *res)
+{
+    db *d = c->db;
+    if (!res || !connected(d)) {
+        char msg[256];
+        first_line(msg, sizeof msg, d->conn ? PQerrorMessage(d->conn) : "no connection");
+        log_event(LOG_WARN, "db_error", "error", msg, NULL);
+        return call_fail(c, GS_UNAVAILABLE, "database unavailable");
+    }
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+    const char *column = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+    gs_code code = map_sqlstate(state);
+    char p[256], dt[256];
+    first_line(p, sizeof p, primary);
+    first_line(dt, sizeof dt, detail);
+    c->retryable = (code == GS_ABORTED);
+    switch (code) {
+    case GS_ALREADY_EXISTS:
+        return call_fail(c, code, "already exists: %s", *dt ? dt : p);
+    case GS_NOT_FOUND:
+        if (state && strcmp(state, "23503") == 0)
+            return call_fail(c, code, "referenced object not found: %s", *dt ? dt : p);
+        return call_fail(c, code, "%s", p);
+    case GS_FAILED_PRECONDITION:
+        if (constraint && state && strcmp(state, "23514") == 0 && !strstr(p, constraint))
+            return call_fail(c, code, "%s", p);
+        if (constraint && state && strcmp(state, "23514") == 0)
+            return call_fail(c, code, "constraint %s violated", constraint);
+        return call_fail(c, code, "%s", p);
+    case GS_INVALID_ARGUMENT:
+        if (column && state && strcmp(state, "23502") == 0)
+            return call_fail(c, code, "%s: required", column);
+        return call_fail(c, code, "%s", p);
+    case GS_DEADLINE_EXCEEDED:
+        return call_fail(c, code, "deadline exceeded while the database was working");
+    case GS_ABORTED:
+        return call_fail(c, code, "conflict with a concurrent change, try again");
+    case GS_UNAVAILABLE:
+        log_event(LOG_WARN, "db_error", "sqlstate", state, "error", p, NULL);
+        return call_fail(c, code, "database unavailable");
+    case GS_PERMISSION_DENIED:
+        return call_fail(c, code, "%s", p);
+    default:
+        log_event(LOG_ERROR, "db_error", "sqlstate", state ? state : "", "error", p, "detail", dt,
+                  NULL);
+        return call_fail(c, GS_INTERNAL, "internal error");
+    }
+}
+
+/* ------------------------------------------------------------------ statements */
+
+static struct stmt *stmt_slot(db *d, const char *sql)
+{
+    size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
+    for (size_t i = 0; i < STMT_SLOTS; i++) {
+        struct stmt *s = &d->stmts[(h + i) % STMT_SLOTS];
+        if (!s->sql || s->sql == sql)
+            return s;
+    }
+    return NULL;
+}
+
+gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *const *params)
+{
+    db *d = c->db;
+    if (out)
+        *out = NULL;
+    if (!connected(d))
+        return fail_from(c, NULL);
+    struct stmt *s = stmt_slot(d, sql);
+    if (!s) {
+        log_event(LOG_ERROR, "db_error", "error", "statement cache full", NULL);
+        return call_fail(c, GS_INTERNAL, "internal error");
+    }
+    char name[24];
+    if (!s->sql) {
+        snprintf(name, sizeof name, "s%d", d->n_stmts + 1);
+        PGresult *pr = PQprepare(d->conn, name, sql, n, NULL);
+        if (!pr || PQresultStatus(pr) != PGRES_COMMAND_OK) {
+            gs_code rc = fail_from(c, pr);
+            PQclear(pr);
+            return rc;
+        }
+        PQclear(pr);
+        s->sql = sql;
+        s->id = ++d->n_stmts;
+    } else {
+        snprintf(name, sizeof name, "s%d", s->id);
+    }
+    PGresult *res = PQexecPrepared(d->conn, name, n, params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        gs_code rc = fail_from(c, res);
+        PQclear(res);
+        return rc;
+    }
+    db_res *r = arena_alloc(c->arena, sizeof *r);
+    r->res = res;
+    r->next = c->results;
+    c->results = r;
+    if (out)
+        *out = r;
+    return GS_OK;
+}
+
+gs_code db_exec(call *c, db_res **out, const char *sql, int n, ...)
+{
+    const char *params[64];
+    if (n > 64)
+        return call_fail(c, GS_INTERNAL, "internal error");
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++)
+        params[i] = va_arg(ap, const char *);
+    va_end(ap);
+    return db_execv(c, out, sql, n, params);
+}
+
+int db_rows(const db_res *r) { return r ? PQntuples(r->res) : 0; }
+bool db_null(const db_res *r, int row, int col) { return PQgetisnull(r->res, row, col); }
+const char *db_str(const db_res *r, int row, int col) { return PQgetvalue(r->res, row, col); }
+int64_t db_i64(const db_res *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r->res, row, col), NULL, 10);
+}
+int32_t db_i32(const db_res *r, int row, int col) { return (int32_t)db_i64(r, row, col); }
+double db_f64(const db_res *r, int row, int col) { return strtod(PQgetvalue(r->res, row, col), NULL); }
+bool db_bool(const db_res *r, int row, int col) { return PQgetvalue(r->res, row, col)[0] == 't'; }
+int64_t db_affected(const db_res *r)
+{
+    const char *s = r ? PQcmdTuples(r->res) : "";
+    return *s ? strtoll(s, NULL, 10) : 0;
+}
+
+const char *db_page_next(call *c, const db_res *r, int id_col, int64_t limit, int *rows)
+{
+    if (*rows < limit)
+        return "";
+    *rows = (int)(limit - 1);
+    return call_i64(c, db_i64(r, *rows - 1, id_col));
+}
+
+/* ------------------------------------------------------------------ transactions */
+
+static PGresult *exec_simple(db *d, const char *sql)
+{
+    PGresult *last = NULL;
+    if (!PQsendQuery(d->conn, sql))
+        return NULL;
+    for (PGresult *r; (r = PQgetResult(d->conn));) {
+        if (last && PQresultStatus(last) != PGRES_FATAL_ERROR) {
+            PQclear(last);
+            last = r;
+        } else if (!last) {
+            last = r;
+        } else {
+            PQclear(r); /* keep the first error */
+        }
+    }
+    return last;
+}
+
+gs_code db_begin(call *c, db *d, int64_t timeout_ms)
+{
+    c->db = d;
+    c->retryable = false;
+    char sql[96];
+    snprintf(sql, sizeof sql, "BEGIN; SET LOCAL statement_timeout = %" PRId64,
+             timeout_ms > 0 ? timeout_ms : 1);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!db_ok(d))
+            break;
+        PGresult *r = exec_simple(d, sql);
+        if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
+            PQclear(r);
+            return GS_OK;
+        }
+        PQclear(r);
+        if (connected(d)) /* e.g. a transaction left open: reset and retry */
+            PQclear(exec_simple(d, "ROLLBACK"));
+        else
+            d->last_attempt_ms = 0; /* the server went away under us: reconnect at once */
+    }
+    return call_fail(c, GS_UNAVAILABLE, "database unavailable");
+}
+
+gs_code db_commit(call *c)
+{
+    PGresult *r = exec_simple(c->db, "COMMIT");
+    if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        return GS_OK;
+    }
+    gs_code rc = fail_from(c, r);
+    PQclear(r);
+    return rc;
+}
+
+void db_rollback(call *c)
+{
+    if (c->db && connected(c->db))
+        PQclear(exec_simple(c->db, "ROLLBACK"));
+}
+
+void db_call_done(call *c)
+{
+    for (db_res *r = c->results; r; r = r->next)
+        PQclear(r->res);
+    c->results = NULL;
+}
+
+bool db_retryable(const call *c) { return c->retryable; }
+
+int db_simple(db *d, const char *sql, char *err, size_t errlen)
+{
+    if (!db_ok(d)) {
+        snprintf(err, errlen, "database unavailable: %s", d->conn ? PQerrorMessage(d->conn) : "");
+        err[strcspn(err, "\n")] = '\0';
+        return -1;
+    }
+    PGresult *r = exec_simple(d, sql);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
+        err[strcspn(err, "\n")] = '\0';
+        rc = -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int db_value(db *d, const char *sql, const char *param, char *out, size_t outlen, char *err,
+             size_t errlen)
+{
+    if (!db_ok(d)) {
+        snprintf(err, errlen, "database unavailable");
+        return -1;
+    }
+    const char *params[1] = {param};
+    PGresult *r = PQexecParams(d->conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+    int rc = 1;
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
+        err[strcspn(err, "\n")] = '\0';
+        rc = -1;
+    } else if (PQntuples(r) > 0) {
+        snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+uint64_t db_reconnects(const db *d) { return d->reconnects; }

@@ -1,0 +1,57 @@
+/* db.h — the database seen by handlers and the runtime. db.c is the only file that
+ * includes <libpq-fe.h>. Statements are prepared once per connection (keyed by the SQL
+ * text's address, so pass string literals), parameters are text, results live until the
+ * call ends. SQLSTATEs are translated to gs_code here, once. */
+#ifndef GS_DB_H
+#define GS_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "call.h"
+
+typedef struct db db;
+typedef struct db_res db_res;
+
+/* Runs `sql` with n text parameters (NULL pointer = SQL NULL) inside the call's
+ * transaction. On error fails the call (status from the SQLSTATE) and returns its code.
+ * *out (may be NULL when the rows are not wanted) is freed when the call ends. */
+gs_code db_exec(call *c, db_res **out, const char *sql, int n, ...);
+gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *const *params);
+
+int db_rows(const db_res *r);
+bool db_null(const db_res *r, int row, int col);
+/* "" for NULL; valid until the call ends. */
+const char *db_str(const db_res *r, int row, int col);
+int64_t db_i64(const db_res *r, int row, int col);
+int32_t db_i32(const db_res *r, int row, int col);
+double db_f64(const db_res *r, int row, int col);
+bool db_bool(const db_res *r, int row, int col);
+/* Rows affected by an INSERT/UPDATE/DELETE. */
+int64_t db_affected(const db_res *r);
+
+/* Pagination (see page_args): a query fetched up to `limit` rows ordered by the id in
+ * column id_col; trims *rows to the page and returns the next page token, "" if none. */
+const char *db_page_next(call *c, const db_res *r, int id_col, int64_t limit, int *rows);
+
+/* ---- runtime side (dispatch.c, main.c, monitor.c) ---- */
+db *db_open(const char *conninfo);          /* never NULL; may be disconnected */
+void db_close(db *d);
+bool db_ok(db *d);                          /* connected (reconnects at most every 500 ms) */
+gs_code db_begin(call *c, db *d, int64_t timeout_ms);
+gs_code db_commit(call *c);
+void db_rollback(call *c);
+/* Releases the results the call collected. */
+void db_call_done(call *c);
+/* Plain statement outside a call (migrations, monitor). Returns 0 or -1 and logs. */
+int db_simple(db *d, const char *sql, char *err, size_t errlen);
+/* First column of the first row of `sql` (one optional text parameter) into out.
+ * 0 found, 1 no row, -1 error (err filled). Outside any call (migrations, tokens). */
+int db_value(db *d, const char *sql, const char *param, char *out, size_t outlen, char *err,
+             size_t errlen);
+uint64_t db_reconnects(const db *d);
+/* Retryable failures (serialization, deadlock) mark the call; dispatch retries. */
+bool db_retryable(const call *c);
+void *db_pgconn(db *d); /* for listen.c's LISTEN/NOTIFY loop only */
+
+#endif

@@ -1,0 +1,400 @@
+/* dispatch.c — the path of every call through the method table:
+ *   authenticate (token) → authorise (role) → decode → check → transaction {
+ *     caller from users table → claim request id → handler → audit → store response
+ *   } → encode → one log line.
+ * Handlers only read c->req and fill c->resp; everything generic happens here once. */
+#include "dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "audit.h"
+#include "db.h"
+#include "idempotency.h"
+#include "log.h"
+#include "method.h"
+#include "metrics.h"
+#include "pb_check.h"
+#include "token.h"
+
+#define ATTEMPTS 3 /* serialization failures and deadlocks are retried this often */
+
+struct worker {
+    int index;
+    db *db;
+    arena *arena;
+};
+
+static const gs_config *cfg;
+static const gs_keyring *keyring;
+static const pb_limits limits = {.max_string = 4096, .max_repeated = 10000, .max_depth = 16};
+
+void dispatch_init(const gs_config *config, const gs_keyring *keys)
+{
+    cfg = config;
+    keyring = keys;
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ------------------------------------------------------------------ workers */
+
+static void *worker_init(int index)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w)
+        abort();
+    w->index = index;
+    w->db = db_open(cfg->db);
+    w->arena = arena_new(64 * 1024);
+    return w;
+}
+
+static void worker_done(void *p)
+{
+    struct worker *w = p;
+    db_close(w->db);
+    arena_free(w->arena);
+    free(w);
+}
+
+/* ------------------------------------------------------------------ steps */
+
+static void call_setup(call *c, struct worker *w, const rpc_request *req)
+{
+    memset(c, 0, sizeof *c);
+    c->method = req->method;
+    c->worker = w;
+    c->arena = w->arena;
+    c->peer = req->peer ? req->peer : "";
+    c->request_id = req->request_id ? req->request_id : "";
+    c->deadline_ms = req->deadline_ms;
+    c->who.login = "";
+    c->who.scope_path = "";
+}
+
+/* Token → claims → role; permission check. No database. */
+static gs_code authenticate(call *c, const rpc_request *req, gs_token_claims *claims)
+{
+    const method_def *m = c->method;
+    if (m->perm == PERM_NONE)
+        return GS_OK;
+    const char *h = req->authorization;
+    if (!h || !*h)
+        return call_fail(c, GS_UNAUTHENTICATED, "missing bearer token (authorization metadata)");
+    if (strncasecmp(h, "Bearer ", 7) != 0)
+        return call_fail(c, GS_UNAUTHENTICATED, "authorization metadata must be \"Bearer <token>\"");
+    gs_token_result tr = gs_token_verify(keyring, h + 7, (int64_t)time(NULL), claims);
+    if (tr != TOKEN_OK)
+        return call_fail(c, GS_UNAUTHENTICATED, "invalid token: %s", gs_token_result_str(tr));
+    int role = gs_role_from_name(claims->role);
+    if (role < 0)
+        return call_fail(c, GS_UNAUTHENTICATED, "invalid token: unknown role");
+    c->who.user_id = claims->uid;
+    c->who.role = (gs_role)role;
+    c->who.scope_id = claims->scope;
+    c->who.login = arena_strdup(c->arena, claims->sub);
+    if (!gs_role_has(c->who.role, m->perm))
+        return call_fail(c, GS_PERMISSION_DENIED, "role %s may not call %s (needs %s)",
+                         claims->role, m->desc->name, gs_perm_name(m->perm));
+    if ((m->flags & MF_MUTATES)) {
+        size_t n = strlen(c->request_id);
+        if (n == 0)
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "x-request-id metadata: required on %s (it changes data)",
+                             m->desc->name);
+        if (n > 128 || !utf8_valid(c->request_id, n))
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "x-request-id metadata: at most 128 bytes of UTF-8");
+    }
+    return GS_OK;
+}
+
+static gs_code decode(call *c, const rpc_request *req, const ProtobufCMessageDescriptor *in)
+{
+    c->req = protobuf_c_message_unpack(in, arena_pb_allocator(c->arena), req->len, req->data);
+    if (!c->req)
+        return call_fail(c, GS_INVALID_ARGUMENT, "malformed request: not a valid %s message",
+                         in->name);
+    char err[300];
+    if (pb_check(c->req, &limits, err, sizeof err))
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s", err);
+    return GS_OK;
+}
+
+/* The caller as the database knows them now: active, not revoked, same role; the scope
+ * is taken from the users table (a moved user's old tokens follow the move). */
+static const char SQL_CALLER[] =
+    "SELECT u.login, u.role, u.scope_id, ou.path::text, u.active,"
+    "       date_trunc('second', u.tokens_valid_after) > to_timestamp($2::bigint)"
+    "  FROM users u JOIN org_units ou ON ou.id = u.scope_id WHERE u.id = $1::bigint";
+
+static gs_code load_caller(call *c, const gs_token_claims *claims)
+{
+    db_res *r;
+    GS_TRY(db_exec(c, &r, SQL_CALLER, 2, call_i64(c, claims->uid), call_i64(c, claims->iat)));
+    if (db_rows(r) == 0 || strcmp(db_str(r, 0, 0), claims->sub) != 0)
+        return call_fail(c, GS_UNAUTHENTICATED, "invalid token: unknown user");
+    if (!db_bool(r, 0, 4))
+        return call_fail(c, GS_UNAUTHENTICATED, "user %s is deactivated", claims->sub);
+    if (db_bool(r, 0, 5))
+        return call_fail(c, GS_UNAUTHENTICATED, "token revoked: sign in again");
+    if (strcmp(db_str(r, 0, 1), claims->role) != 0)
+        return call_fail(c, GS_UNAUTHENTICATED, "token role no longer matches the user: sign in again");
+    c->who.scope_id = db_i64(r, 0, 2);
+    c->who.scope_path = db_str(r, 0, 3);
+    return GS_OK;
+}
+
+static int64_t tx_timeout_ms(const call *c)
+{
+    int64_t t = cfg->statement_timeout_ms;
+    if (c->deadline_ms >= 0 && c->deadline_ms < t)
+        t = c->deadline_ms;
+    return t;
+}
+
+static gs_code pack_response(call *c, rpc_reply *reply)
+{
+    size_t n = protobuf_c_message_get_packed_size(c->resp);
+    reply->data = malloc(n ? n : 1);
+    if (!reply->data)
+        abort();
+    reply->len = protobuf_c_message_pack(c->resp, reply->data);
+    return GS_OK;
+}
+
+/* One attempt of the transaction. GS_OK with reply filled (fresh or replayed). */
+static gs_code run_transaction(call *c, const gs_token_claims *claims, const uint8_t *hash,
+                               rpc_reply *reply, bool *replayed)
+{
+    const method_def *m = c->method;
+    GS_TRY(db_begin(c, c->worker->db, tx_timeout_ms(c)));
+    gs_code rc = GS_OK;
+    if (m->perm != PERM_NONE)
+        rc = load_caller(c, claims);
+    if (rc == GS_OK && (m->flags & MF_MUTATES)) {
+        rc = idem_claim(c, hash, replayed, reply);
+        if (rc == GS_OK && *replayed) {
+            db_rollback(c);
+            return GS_OK;
+        }
+    }
+    if (rc == GS_OK) {
+        c->resp = call_msg(c, m->desc->output);
+        rc = m->handler(c);
+        if (rc == GS_OK && c->code != GS_OK)
+            rc = c->code; /* a handler that recorded an error but returned OK */
+    }
+    if (rc == GS_OK)
+        rc = pack_response(c, reply);
+    if (rc == GS_OK && (m->flags & MF_MUTATES)) {
+        rc = audit_write(c);
+        if (rc == GS_OK)
+            rc = idem_store(c, reply->data, reply->len);
+    }
+    if (rc == GS_OK)
+        rc = db_commit(c);
+    else
+        db_rollback(c);
+    if (rc != GS_OK) {
+        free(reply->data);
+        reply->data = NULL;
+        reply->len = 0;
+    }
+    return rc;
+}
+
+static void log_call(const call *c, const char *path, gs_code code, int64_t t0, bool replayed)
+{
+    enum log_level level = code == GS_OK ? LOG_INFO : code == GS_INTERNAL ? LOG_ERROR : LOG_INFO;
+    int64_t us = now_us() - t0;
+    metrics_call(path, code, us);
+    if (!log_enabled(level))
+        return;
+    log_event(level, "call", "method", path, "request_id", c->request_id, "user",
+              c->who.login, "status", gs_code_name(code), "ms", log_ms(us), "peer", c->peer,
+              "replay", replayed ? "1" : NULL, "error", code == GS_OK ? NULL : c->message, NULL);
+}
+
+static void finish_call(call *c)
+{
+    db_call_done(c);
+    arena_reset(c->arena);
+}
+
+/* ------------------------------------------------------------------ rpc callbacks */
+
+static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
+{
+    struct worker *w = wp;
+    int64_t t0 = now_us();
+    call c;
+    call_setup(&c, w, req);
+    const method_def *m = c.method;
+    gs_token_claims claims;
+    memset(&claims, 0, sizeof claims);
+    bool replayed = false;
+    gs_code rc = authenticate(&c, req, &claims);
+    if (rc == GS_OK)
+        rc = decode(&c, req, m->desc->input);
+    if (rc == GS_OK && c.deadline_ms == 0)
+        rc = call_fail(&c, GS_DEADLINE_EXCEEDED, "deadline exceeded before the call started");
+    if (rc == GS_OK && (m->flags & MF_NO_DB)) {
+        c.resp = call_msg(&c, m->desc->output);
+        rc = m->handler(&c);
+        if (rc == GS_OK)
+            rc = pack_response(&c, reply);
+    } else if (rc == GS_OK) {
+        uint8_t hash[32] = {0};
+        if (m->flags & MF_MUTATES)
+            idem_hash(c.req, m->desc->name, hash);
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            c.code = GS_OK;
+            c.message[0] = '\0';
+            c.audit_object = c.audit_summary = NULL;
+            db_call_done(&c);
+            rc = run_transaction(&c, &claims, hash, reply, &replayed);
+            if (rc == GS_OK || !db_retryable(&c))
+                break;
+            metrics_retry();
+        }
+    }
+    if (replayed)
+        rc = reply->code;
+    reply->code = rc;
+    if (rc != GS_OK) {
+        snprintf(reply->message, sizeof reply->message, "%s", c.message);
+        free(reply->data);
+        reply->data = NULL;
+        reply->len = 0;
+    }
+    log_call(&c, req->path, rc, t0, replayed);
+    finish_call(&c);
+}
+
+static void on_stream_start(void *wp, const rpc_request *req, rpc_stream *st)
+{
+    struct worker *w = wp;
+    int64_t t0 = now_us();
+    call c;
+    call_setup(&c, w, req);
+    const method_def *m = c.method;
+    gs_token_claims claims;
+    memset(&claims, 0, sizeof claims);
+    gs_code rc = authenticate(&c, req, &claims);
+    if (rc == GS_OK)
+        rc = decode(&c, req, m->desc->input);
+    if (rc == GS_OK && !(m->flags & MF_NO_DB)) {
+        rc = db_begin(&c, w->db, tx_timeout_ms(&c));
+        if (rc == GS_OK) {
+            rc = load_caller(&c, &claims);
+            if (rc == GS_OK)
+                rc = m->stream(&c, st);
+            if (rc == GS_OK)
+                rc = db_commit(&c);
+            else
+                db_rollback(&c);
+        }
+    } else if (rc == GS_OK) {
+        rc = m->stream(&c, st);
+    }
+    if (rc != GS_OK) {
+        rpc_stream_finish(st, rc, c.message);
+        rpc_stream_unref(st);
+    }
+    log_call(&c, req->path, rc, t0, false);
+    finish_call(&c);
+}
+
+static void on_bidi_message(void *wp, const rpc_request *req, rpc_reply *reply)
+{
+    struct worker *w = wp;
+    call c;
+    call_setup(&c, w, req);
+    const method_def *m = c.method;
+    gs_code rc = decode(&c, req, m->desc->input);
+    if (rc == GS_OK) {
+        c.resp = call_msg(&c, m->desc->output);
+        rc = m->handler(&c);
+    }
+    if (rc == GS_OK)
+        rc = pack_response(&c, reply);
+    reply->code = rc;
+    if (rc != GS_OK)
+        snprintf(reply->message, sizeof reply->message, "%s", c.message);
+    finish_call(&c);
+}
+
+static void on_finished(const char *path, gs_code code, int64_t micros)
+{
+    metrics_call(path, code, micros);
+    if (code == GS_UNIMPLEMENTED)
+        log_event(LOG_INFO, "call", "method", path, "status", gs_code_name(code), NULL);
+}
+
+const rpc_handlers dispatch_handlers = {
+    .worker_init = worker_init,
+    .worker_done = worker_done,
+    .unary = on_unary,
+    .stream_start = on_stream_start,
+    .bidi_message = on_bidi_message,
+    .finished = on_finished,
+};
+
+/* ------------------------------------------------------------------ method table */
+
+int methods_resolve(char *err, size_t errlen)
+{
+    for (service_def *const *sp = gs_services; *sp; sp++) {
+        service_def *s = *sp;
+        for (size_t i = 0; i < s->n_methods; i++) {
+            method_def *m = &s->methods[i];
+            const ProtobufCMethodDescriptor *md = NULL;
+            for (unsigned k = 0; k < s->desc->n_methods; k++)
+                if (strcmp(s->desc->methods[k].name, m->name) == 0)
+                    md = &s->desc->methods[k];
+            if (!md) {
+                snprintf(err, errlen, "method table: %s has no method %s", s->desc->name, m->name);
+                return -1;
+            }
+            if ((m->kind == RPC_SERVER_STREAM) != (m->stream != NULL) ||
+                (m->kind != RPC_SERVER_STREAM && !m->handler)) {
+                snprintf(err, errlen, "method table: %s.%s has no handler for its kind",
+                         s->desc->name, m->name);
+                return -1;
+            }
+            m->desc = md;
+            m->service = s->desc;
+            snprintf(m->path, sizeof m->path, "/%s/%s", s->desc->name, m->name);
+        }
+        for (unsigned k = 0; k < s->desc->n_methods; k++) {
+            bool found = false;
+            for (size_t i = 0; i < s->n_methods; i++)
+                found |= strcmp(s->methods[i].name, s->desc->methods[k].name) == 0;
+            if (!found) {
+                snprintf(err, errlen, "method table: %s.%s has no row", s->desc->name,
+                         s->desc->methods[k].name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void dispatch_register(rpc_server *srv)
+{
+    for (service_def *const *sp = gs_services; *sp; sp++)
+        for (size_t i = 0; i < (*sp)->n_methods; i++) {
+            method_def *m = &(*sp)->methods[i];
+            rpc_method_add(srv, m->path, m->kind, m);
+        }
+}

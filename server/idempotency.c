@@ -1,0 +1,101 @@
+/* idempotency.c — the request_log table behind exactly-once (see idempotency.h). */
+#include "idempotency.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "db.h"
+#include "method.h"
+
+void idem_hash(const ProtobufCMessage *req, const char *method, uint8_t out[32])
+{
+    size_t n = protobuf_c_message_get_packed_size(req);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        abort();
+    protobuf_c_message_pack(req, buf);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned len = 32;
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, method, strlen(method) + 1);
+    EVP_DigestUpdate(ctx, buf, n);
+    EVP_DigestFinal_ex(ctx, out, &len);
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+}
+
+/* bytea in PostgreSQL's hex text form: \x0a1b… */
+static char *to_hex(call *c, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = arena_alloc(c->arena, 2 * n + 3);
+    s[0] = '\\';
+    s[1] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        s[2 + 2 * i] = digits[p[i] >> 4];
+        s[3 + 2 * i] = digits[p[i] & 15];
+    }
+    s[2 * n + 2] = '\0';
+    return s;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+static const char SQL_CLAIM[] =
+    "INSERT INTO request_log (user_id, request_id, method, request_hash)"
+    " VALUES ($1::bigint, $2, $3, $4::bytea) ON CONFLICT DO NOTHING";
+static const char SQL_STORED[] =
+    "SELECT method, request_hash = $3::bytea, response FROM request_log"
+    " WHERE user_id = $1::bigint AND request_id = $2";
+static const char SQL_STORE[] =
+    "UPDATE request_log SET status = 0, response = $3::bytea"
+    " WHERE user_id = $1::bigint AND request_id = $2";
+
+gs_code idem_claim(call *c, const uint8_t hash[32], bool *replayed, rpc_reply *reply)
+{
+    const char *uid = call_i64(c, c->who.user_id);
+    const char *h = to_hex(c, hash, 32);
+    db_res *r;
+    *replayed = false;
+    GS_TRY(db_exec(c, &r, SQL_CLAIM, 4, uid, c->request_id, c->method->path, h));
+    if (db_affected(r) == 1)
+        return GS_OK;
+    GS_TRY(db_exec(c, &r, SQL_STORED, 3, uid, c->request_id, h));
+    if (db_rows(r) == 0) /* cannot happen: the conflicting row is committed */
+        return call_fail(c, GS_ABORTED, "request id %s is in use, try again", c->request_id);
+    if (strcmp(db_str(r, 0, 0), c->method->path) != 0 || !db_bool(r, 0, 1))
+        return call_fail(c, GS_ALREADY_EXISTS,
+                         "request id %s was already used for a different request",
+                         c->request_id);
+    const char *hex = db_str(r, 0, 2);
+    size_t n = strlen(hex);
+    if (n < 2 || hex[0] != '\\' || hex[1] != 'x')
+        return call_fail(c, GS_INTERNAL, "internal error");
+    size_t len = (n - 2) / 2;
+    reply->data = malloc(len ? len : 1);
+    if (!reply->data)
+        abort();
+    for (size_t i = 0; i < len; i++)
+        reply->data[i] = (uint8_t)(hexval(hex[2 + 2 * i]) << 4 | hexval(hex[3 + 2 * i]));
+    reply->len = len;
+    reply->code = GS_OK;
+    *replayed = true;
+    return GS_OK;
+}
+
+gs_code idem_store(call *c, const uint8_t *resp, size_t len)
+{
+    return db_exec(c, NULL, SQL_STORE, 3, call_i64(c, c->who.user_id), c->request_id,
+                   to_hex(c, resp, len));
+}

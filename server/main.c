@@ -1,0 +1,274 @@
+/* main.c — gridstockd: subcommands (serve, migrate, token, check, config), signals, and
+ * the start-up and shutdown order of the server. */
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "dispatch.h"
+#include "health.h"
+#include "log.h"
+#include "method.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "monitor.h"
+#include "reflection.h"
+#include "rpc.h"
+#include "token.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+static int die(const char *what, const char *msg)
+{
+    fprintf(stderr, "gridstockd: %s%s%s\n", what, *msg ? ": " : "", msg);
+    return EXIT_FAIL;
+}
+
+static const char *sql_dir(const gs_config *cfg)
+{
+    return cfg->sql_dir && *cfg->sql_dir ? cfg->sql_dir : migrate_default_dir();
+}
+
+/* Plaintext is for loopback, unless --insecure says otherwise. */
+static bool loopback(const char *listen)
+{
+    return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
+           strncmp(listen, "[::1]:", 6) == 0 || strncmp(listen, "unix:", 5) == 0;
+}
+
+static int cmd_migrate(const gs_config *cfg)
+{
+    char err[512];
+    int n = migrate_run(cfg->db, sql_dir(cfg), err, sizeof err);
+    if (n < 0)
+        return die("migrate", err);
+    log_event(LOG_INFO, "migrated", "applied", log_i64(n), "dir", sql_dir(cfg), NULL);
+    return EXIT_OK;
+}
+
+static int cmd_keygen(const char *kid)
+{
+    char line[256];
+    if (gs_keyring_generate_line(kid && *kid ? kid : "k1", line, sizeof line))
+        return die("token keygen", "cannot generate a key (bad key id?)");
+    fputs(line, stdout);
+    return EXIT_OK;
+}
+
+static int cmd_issue(const gs_config *cfg, const char *login, const char *ttl_s)
+{
+    char err[512], row[256];
+    if (!login || !*login)
+        return die("token issue", "--login is required");
+    long ttl = ttl_s ? strtol(ttl_s, NULL, 10) : 8 * 3600;
+    if (ttl <= 0 || ttl > 366L * 86400)
+        return die("token issue", "--ttl: seconds between 1 and 31622400");
+    gs_keyring *keys = gs_keyring_load(cfg->token_keys, err, sizeof err);
+    if (!keys)
+        return die("token_keys", err);
+    db *d = db_open(cfg->db);
+    int rc = db_value(d,
+                      "SELECT id || ' ' || role || ' ' || scope_id FROM users"
+                      " WHERE login = $1 AND active",
+                      login, row, sizeof row, err, sizeof err);
+    db_close(d);
+    if (rc != 0) {
+        gs_keyring_free(keys);
+        return die("token issue", rc > 0 ? "no active user with that login" : err);
+    }
+    gs_token_claims cl;
+    memset(&cl, 0, sizeof cl);
+    long long uid, scope;
+    char role[33];
+    if (sscanf(row, "%lld %32s %lld", &uid, role, &scope) != 3) {
+        gs_keyring_free(keys);
+        return die("token issue", "unexpected users row");
+    }
+    snprintf(cl.sub, sizeof cl.sub, "%s", login);
+    snprintf(cl.role, sizeof cl.role, "%s", role);
+    cl.uid = uid;
+    cl.scope = scope;
+    cl.iat = (int64_t)time(NULL);
+    cl.exp = cl.iat + ttl;
+    char *tok = NULL;
+    rc = gs_token_sign(keys, &cl, &tok);
+    gs_keyring_free(keys);
+    if (rc)
+        return die("token issue", "signing failed");
+    printf("%s\n", tok);
+    free(tok);
+    return EXIT_OK;
+}
+
+static bool readable(const char *path) { return access(path, R_OK) == 0; }
+
+/* Verifies what a start needs and says what is wrong in plain words. */
+static int cmd_check(const gs_config *cfg)
+{
+    int problems = 0;
+    char err[512];
+    gs_keyring *keys = gs_keyring_load(cfg->token_keys, err, sizeof err);
+    if (keys)
+        printf("ok      token keys: %s\n", cfg->token_keys);
+    else
+        printf("PROBLEM token keys: %s\n", err), problems++;
+    gs_keyring_free(keys);
+    const char *tls[] = {cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca};
+    const char *tls_names[] = {"tls_cert", "tls_key", "tls_client_ca"};
+    for (int i = 0; i < 3; i++)
+        if (tls[i] && *tls[i] && !readable(tls[i]))
+            printf("PROBLEM %s: cannot read %s\n", tls_names[i], tls[i]), problems++;
+    if ((cfg->tls_cert && *cfg->tls_cert) != (cfg->tls_key && *cfg->tls_key))
+        printf("PROBLEM tls_cert and tls_key must be given together\n"), problems++;
+    if (!(cfg->tls_cert && *cfg->tls_cert) && !loopback(cfg->listen) && !cfg->insecure)
+        printf("PROBLEM listen %s is not loopback: configure TLS or set insecure\n", cfg->listen),
+            problems++;
+    int want = migrate_latest_file(sql_dir(cfg));
+    int have = migrate_db_version(cfg->db, err, sizeof err);
+    if (have < 0)
+        printf("PROBLEM database: %s\n", err), problems++;
+    else if (have != want)
+        printf("PROBLEM schema version %d, migrations go to %d: run gridstockd migrate\n", have,
+               want),
+            problems++;
+    else
+        printf("ok      database reachable, schema version %d\n", have);
+    char mt[256];
+    if (methods_resolve(mt, sizeof mt))
+        printf("PROBLEM %s\n", mt), problems++;
+    printf("%s\n", problems ? "gridstockd check: problems found" : "gridstockd check: all good");
+    return problems ? EXIT_FAIL : EXIT_OK;
+}
+
+static int cmd_serve(const gs_config *cfg)
+{
+    char err[512];
+    if (!(cfg->tls_cert && *cfg->tls_cert) && !loopback(cfg->listen) && !cfg->insecure)
+        return die("listen",
+                   "plaintext on a non-loopback address needs --insecure (or give --tls-cert "
+                   "and --tls-key)");
+    if ((cfg->tls_cert && *cfg->tls_cert) != (cfg->tls_key && *cfg->tls_key))
+        return die("tls", "--tls-cert and --tls-key go together");
+    gs_keyring *keys = gs_keyring_load(cfg->token_keys, err, sizeof err);
+    if (!keys)
+        return die("token_keys", err);
+    if (methods_resolve(err, sizeof err)) {
+        gs_keyring_free(keys);
+        return die("method table", err);
+    }
+    if (reflection_init()) {
+        gs_keyring_free(keys);
+        return die("reflection", reflection_error());
+    }
+    if (cfg->migrate && cmd_migrate(cfg) != EXIT_OK) {
+        reflection_free();
+        gs_keyring_free(keys);
+        return EXIT_FAIL;
+    }
+
+    /* Signals are taken by sigwait here; every thread (gRPC's included) inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rpc_global_init();
+    dispatch_init(cfg, keys);
+    rpc_config rc = {
+        .listen = cfg->listen,
+        .workers = cfg->workers,
+        .max_message_bytes = cfg->max_message_bytes,
+        .tls_cert_file = cfg->tls_cert && *cfg->tls_cert ? cfg->tls_cert : NULL,
+        .tls_key_file = cfg->tls_key && *cfg->tls_key ? cfg->tls_key : NULL,
+        .tls_client_ca_file = cfg->tls_client_ca && *cfg->tls_client_ca ? cfg->tls_client_ca : NULL,
+        .grace_ms = cfg->grace_ms,
+    };
+    rpc_server *srv = rpc_server_new(&rc, &dispatch_handlers);
+    dispatch_register(srv);
+    int port = rpc_start(srv, err, sizeof err);
+    int status = EXIT_OK;
+    if (port == 0) {
+        status = die("start", err);
+    } else {
+        monitor_start(cfg->db);
+        char ports[16];
+        snprintf(ports, sizeof ports, "%d", port);
+        log_event(LOG_INFO, "listening", "addr", cfg->listen, "port", ports, "workers",
+                  log_i64(cfg->workers), "tls", rc.tls_cert_file ? (rc.tls_client_ca_file ? "mutual" : "on") : "off",
+                  "version", GS_VERSION, NULL);
+        int sig = 0;
+        sigwait(&sigs, &sig);
+        log_event(LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", "grace_ms",
+                  log_i64(cfg->grace_ms), NULL);
+        health_set_serving(false);
+        health_shutdown();
+    }
+    rpc_stop(srv);
+    monitor_stop();
+    rpc_server_free(srv);
+    rpc_global_shutdown();
+    reflection_free();
+    gs_keyring_free(keys);
+    if (port)
+        log_event(LOG_INFO, "stopped", "calls", log_u64(metrics_calls(-1)), "retries",
+                  log_u64(metrics_retries()), NULL);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = "serve", *sub = NULL;
+    int argi = 1;
+    if (argi < argc && argv[argi][0] != '-') {
+        cmd = argv[argi++];
+        if ((strcmp(cmd, "token") == 0 || strcmp(cmd, "config") == 0) && argi < argc)
+            sub = argv[argi++];
+    }
+    static const char *const extra[] = {"login", "ttl", "kid", NULL};
+    const char *extra_values[4] = {NULL, NULL, NULL, NULL};
+    gs_config cfg;
+    char err[512];
+    int rc = gs_config_load_ex(&cfg, argc, argv, &argi, extra, extra_values, err, sizeof err);
+    if (rc != 0 || argi < argc) {
+        if (rc == 0)
+            snprintf(err, sizeof err, "unexpected argument \"%s\" (see --help)", argv[argi]);
+        if (rc < 0 || rc == 0)
+            fprintf(stderr, "gridstockd: %s\n", err);
+        gs_config_free(&cfg);
+        return rc == 1 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (log_configure(cfg.log_format, cfg.log_level)) {
+        gs_config_free(&cfg);
+        return die("log", "unknown log format or level");
+    }
+    int status;
+    if (strcmp(cmd, "serve") == 0)
+        status = cmd_serve(&cfg);
+    else if (strcmp(cmd, "migrate") == 0)
+        status = cmd_migrate(&cfg);
+    else if (strcmp(cmd, "check") == 0)
+        status = cmd_check(&cfg);
+    else if (strcmp(cmd, "token") == 0 && sub && strcmp(sub, "keygen") == 0)
+        status = cmd_keygen(extra_values[2]);
+    else if (strcmp(cmd, "token") == 0 && sub && strcmp(sub, "issue") == 0)
+        status = cmd_issue(&cfg, extra_values[0], extra_values[1]);
+    else if (strcmp(cmd, "config") == 0 && sub && strcmp(sub, "sample") == 0) {
+        gs_config_sample(stdout);
+        status = EXIT_OK;
+    } else {
+        fprintf(stderr, "gridstockd: unknown command \"%s%s%s\" (see --help)\n", cmd,
+                sub ? " " : "", sub ? sub : "");
+        status = EXIT_USAGE;
+    }
+    gs_config_free(&cfg);
+    return status;
+}

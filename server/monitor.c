@@ -1,0 +1,74 @@
+/* monitor.c — database liveness for health checks (see monitor.h). */
+#include "monitor.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "health.h"
+#include "log.h"
+
+#define PERIOD_MS 1000
+
+static pthread_t thread;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static bool stop, running;
+static char *conninfo_copy;
+
+static void *monitor_main(void *arg)
+{
+    (void)arg;
+    db *d = db_open(conninfo_copy);
+    int serving = -1;
+    pthread_mutex_lock(&mu);
+    while (!stop) {
+        pthread_mutex_unlock(&mu);
+        char out[8], err[256];
+        bool ok = db_value(d, "SELECT 1", NULL, out, sizeof out, err, sizeof err) == 0;
+        if (ok != serving) {
+            health_set_serving(ok);
+            if (serving != -1)
+                log_event(ok ? LOG_INFO : LOG_WARN, ok ? "db_up" : "db_down", NULL);
+            serving = ok;
+        }
+        pthread_mutex_lock(&mu);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += PERIOD_MS % 1000 * 1000000L;
+        until.tv_sec += PERIOD_MS / 1000 + until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        if (!stop)
+            pthread_cond_timedwait(&cv, &mu, &until);
+    }
+    pthread_mutex_unlock(&mu);
+    db_close(d);
+    return NULL;
+}
+
+int monitor_start(const char *conninfo)
+{
+    conninfo_copy = strdup(conninfo ? conninfo : "");
+    stop = false;
+    if (pthread_create(&thread, NULL, monitor_main, NULL) != 0)
+        return -1;
+    running = true;
+    return 0;
+}
+
+void monitor_stop(void)
+{
+    if (!running)
+        return;
+    pthread_mutex_lock(&mu);
+    stop = true;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+    pthread_join(thread, NULL);
+    running = false;
+    free(conninfo_copy);
+    conninfo_copy = NULL;
+}

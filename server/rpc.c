@@ -1,0 +1,908 @@
+/* rpc.c — the gRPC core transport: the only file that includes <grpc/grpc.h>. One
+ * completion queue and one thread per worker; calls are accepted, answered and finished
+ * on the worker whose queue took them. Streams serialise their batches with a mutex so
+ * any thread may send; the server keeps a list of live streams so that shutdown can
+ * close them before the queues go away. */
+#include "rpc.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#define SLOTS_PER_METHOD 2 /* outstanding accepts per method per worker queue */
+#define GENERIC_SLOTS 2
+#define META_MAX 8192 /* longest metadata value we copy */
+
+enum tag_kind {
+    TAG_ACCEPT,        /* a registered method's call arrived */
+    TAG_ACCEPT_ANY,    /* the catch-all took a call to an unknown path */
+    TAG_UNARY_DONE,    /* the reply batch of a unary call (or of an UNIMPLEMENTED) completed */
+    TAG_STREAM_SEND,   /* a send batch of a server stream completed */
+    TAG_STREAM_CLOSE,  /* RECV_CLOSE_ON_SERVER of a stream: call over */
+    TAG_BIDI_STEP,     /* a (send +) receive batch of a bidi call completed */
+    TAG_BIDI_DONE,     /* the status batch of a bidi call completed */
+    TAG_SHUTDOWN,      /* grpc_server_shutdown_and_notify */
+};
+
+struct tag {
+    enum tag_kind kind;
+};
+
+struct reg_method {
+    char *path;
+    rpc_kind kind;
+    const void *cookie;
+    void *handle;
+};
+
+struct worker;
+
+/* One outstanding accept. On arrival its call moves into a call object and the slot
+ * is posted again. */
+struct slot {
+    struct tag tag;
+    struct worker *w;
+    struct reg_method *m; /* NULL for the catch-all */
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+    grpc_byte_buffer *payload;
+    grpc_call_details details; /* catch-all only */
+};
+
+/* A unary call, an UNIMPLEMENTED answer or a bidi call in progress. */
+struct ucall {
+    struct tag tag;
+    grpc_call *call;
+    struct reg_method *m;
+    int cancelled;
+    grpc_byte_buffer *out;
+    grpc_byte_buffer *in; /* bidi: the message being received */
+    gs_code code;
+    char *path; /* catch-all only */
+    rpc_request req;
+    char *auth, *rid, *peer, *identity; /* owned copies behind req */
+};
+
+struct msg {
+    struct msg *next;
+    grpc_byte_buffer *bb;
+};
+
+struct rpc_stream {
+    struct tag send_tag, close_tag;
+    pthread_mutex_t mu;
+    rpc_server *srv;
+    grpc_call *call;
+    int refs;
+    int cancelled;
+    bool md_sent, in_flight, closed, finishing, status_sent;
+    gs_code fin_code;
+    char fin_msg[256];
+    struct msg *head, *tail;
+    grpc_byte_buffer *sending;
+    void *user;
+    struct rpc_stream *prev, *next; /* server's live list */
+};
+
+struct worker {
+    rpc_server *srv;
+    int index;
+    pthread_t thread;
+    grpc_completion_queue *cq;
+    void *user;
+};
+
+struct rpc_server {
+    rpc_config cfg;
+    rpc_handlers h;
+    grpc_server *server;
+    struct reg_method *methods;
+    size_t n_methods, cap_methods;
+    struct worker *workers;
+    int n_workers;
+    atomic_bool stopping;
+    grpc_completion_queue *shutdown_cq;
+    struct tag shutdown_tag;
+    pthread_mutex_t streams_mu;
+    struct rpc_stream *streams;
+    bool started;
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (!p) {
+        fputs("gridstockd: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static char *slice_dup(grpc_slice s, size_t max)
+{
+    size_t n = GRPC_SLICE_LENGTH(s);
+    if (n > max)
+        n = max;
+    char *p = malloc(n + 1);
+    if (!p)
+        abort();
+    memcpy(p, GRPC_SLICE_START_PTR(s), n);
+    p[n] = '\0';
+    return p;
+}
+
+static char *md_find(const grpc_metadata_array *md, const char *key)
+{
+    for (size_t i = 0; i < md->count; i++)
+        if (grpc_slice_str_cmp(md->metadata[i].key, key) == 0)
+            return slice_dup(md->metadata[i].value, META_MAX);
+    return NULL;
+}
+
+static int64_t deadline_ms(gpr_timespec deadline)
+{
+    gpr_timespec d = gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC);
+    if (gpr_time_cmp(d, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0)
+        return -1;
+    gpr_timespec left = gpr_time_sub(d, gpr_now(GPR_CLOCK_MONOTONIC));
+    int64_t ms = (int64_t)left.tv_sec * 1000 + left.tv_nsec / 1000000;
+    return ms < 0 ? 0 : ms;
+}
+
+static char *peer_identity(grpc_call *call)
+{
+    grpc_auth_context *ctx = grpc_call_auth_context(call);
+    if (!ctx)
+        return NULL;
+    char *id = NULL;
+    grpc_auth_property_iterator it = grpc_auth_context_peer_identity(ctx);
+    const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
+    if (p && p->value)
+        id = strndup(p->value, p->value_length);
+    grpc_auth_context_release(ctx);
+    return id;
+}
+
+/* Fills uc->req from a slot that just accepted a call. */
+static void request_from_slot(struct ucall *uc, struct slot *s)
+{
+    uc->auth = md_find(&s->md, "authorization");
+    uc->rid = md_find(&s->md, "x-request-id");
+    uc->peer = grpc_call_get_peer(s->call);
+    uc->identity = s->w->srv->cfg.tls_client_ca_file ? peer_identity(s->call) : NULL;
+    uc->req.method = s->m ? s->m->cookie : NULL;
+    uc->req.path = s->m ? s->m->path : NULL;
+    uc->req.authorization = uc->auth;
+    uc->req.request_id = uc->rid;
+    uc->req.peer = uc->peer;
+    uc->req.peer_identity = uc->identity;
+    uc->req.deadline_ms = deadline_ms(s->deadline);
+}
+
+static void request_free(struct ucall *uc)
+{
+    free(uc->auth);
+    free(uc->rid);
+    if (uc->peer)
+        gpr_free(uc->peer);
+    free(uc->identity);
+    uc->auth = uc->rid = uc->peer = uc->identity = NULL;
+}
+
+/* Flattens a received byte buffer into one slice (caller unrefs). */
+static grpc_slice payload_slice(grpc_byte_buffer *bb)
+{
+    if (!bb)
+        return grpc_empty_slice();
+    grpc_byte_buffer_reader r;
+    if (!grpc_byte_buffer_reader_init(&r, bb))
+        return grpc_empty_slice();
+    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    return s;
+}
+
+static grpc_byte_buffer *buffer_from(uint8_t *data, size_t len)
+{
+    grpc_slice s = grpc_slice_malloc(len);
+    if (len)
+        memcpy(GRPC_SLICE_START_PTR(s), data, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+static void start_batch(grpc_call *call, const grpc_op *ops, size_t n, void *tag)
+{
+    grpc_call_error e = grpc_call_start_batch(call, ops, n, tag, NULL);
+    if (e != GRPC_CALL_OK) {
+        fprintf(stderr, "gridstockd: grpc_call_start_batch failed: %d\n", (int)e);
+        abort(); /* a programming error: ops out of order or two batches at once */
+    }
+}
+
+/* ------------------------------------------------------------------ accepting */
+
+static void post_slot(struct slot *s)
+{
+    rpc_server *srv = s->w->srv;
+    grpc_metadata_array_init(&s->md);
+    s->call = NULL;
+    s->payload = NULL;
+    grpc_call_error e;
+    if (s->m) {
+        e = grpc_server_request_registered_call(
+            srv->server, s->m->handle, &s->call, &s->deadline, &s->md,
+            s->m->kind == RPC_BIDI ? NULL : &s->payload, s->w->cq, s->w->cq, s);
+    } else {
+        grpc_call_details_init(&s->details);
+        e = grpc_server_request_call(srv->server, &s->call, &s->details, &s->md, s->w->cq, s->w->cq,
+                                     s);
+    }
+    if (e != GRPC_CALL_OK) {
+        grpc_metadata_array_destroy(&s->md);
+        if (!s->m)
+            grpc_call_details_destroy(&s->details);
+        free(s);
+    }
+}
+
+static void slot_release(struct slot *s)
+{
+    grpc_metadata_array_destroy(&s->md);
+    if (!s->m)
+        grpc_call_details_destroy(&s->details);
+    if (s->payload)
+        grpc_byte_buffer_destroy(s->payload);
+    free(s);
+}
+
+/* ------------------------------------------------------------------ unary */
+
+static void send_reply(struct ucall *uc, const rpc_reply *r)
+{
+    grpc_op ops[4];
+    size_t n = 0;
+    memset(ops, 0, sizeof ops);
+    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (r->code == GS_OK) {
+        uc->out = buffer_from(r->data, r->len);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = uc->out;
+    }
+    grpc_slice details = grpc_slice_from_copied_string(r->message);
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = (grpc_status_code)r->code;
+    ops[n++].data.send_status_from_server.status_details = &details;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n++].data.recv_close_on_server.cancelled = &uc->cancelled;
+    uc->code = r->code;
+    uc->tag.kind = TAG_UNARY_DONE;
+    start_batch(uc->call, ops, n, uc);
+    grpc_slice_unref(details);
+}
+
+static void ucall_free(struct ucall *uc)
+{
+    if (uc->out)
+        grpc_byte_buffer_destroy(uc->out);
+    if (uc->in)
+        grpc_byte_buffer_destroy(uc->in);
+    if (uc->call)
+        grpc_call_unref(uc->call);
+    request_free(uc);
+    free(uc->path);
+    free(uc);
+}
+
+static void handle_unary(struct worker *w, struct slot *s, grpc_call *call, grpc_byte_buffer *payload)
+{
+    struct ucall *uc = xcalloc(1, sizeof *uc);
+    uc->call = call;
+    uc->m = s->m;
+    request_from_slot(uc, s);
+    grpc_slice body = payload_slice(payload);
+    uc->req.data = GRPC_SLICE_START_PTR(body);
+    uc->req.len = GRPC_SLICE_LENGTH(body);
+    rpc_reply reply = {.code = GS_OK};
+    w->srv->h.unary(w->user, &uc->req, &reply);
+    grpc_slice_unref(body);
+    if (payload)
+        grpc_byte_buffer_destroy(payload);
+    request_free(uc);
+    send_reply(uc, &reply);
+    free(reply.data);
+}
+
+static void handle_unknown(struct worker *w, struct slot *s, grpc_call *call)
+{
+    struct ucall *uc = xcalloc(1, sizeof *uc);
+    uc->call = call;
+    uc->path = slice_dup(s->details.method, 200);
+    rpc_reply reply = {.code = GS_UNIMPLEMENTED};
+    snprintf(reply.message, sizeof reply.message, "unknown method %s", uc->path);
+    send_reply(uc, &reply);
+    (void)w;
+}
+
+/* ------------------------------------------------------------------ streams */
+
+static void stream_unref_locked_free(rpc_stream *st);
+
+void rpc_stream_ref(rpc_stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    st->refs++;
+    pthread_mutex_unlock(&st->mu);
+}
+
+void rpc_stream_unref(rpc_stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    stream_unref_locked_free(st);
+}
+
+/* Drops one reference; called with st->mu held, releases it. */
+static void stream_unref_locked_free(rpc_stream *st)
+{
+    int left = --st->refs;
+    pthread_mutex_unlock(&st->mu);
+    if (left > 0)
+        return;
+    rpc_server *srv = st->srv;
+    pthread_mutex_lock(&srv->streams_mu);
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        srv->streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    pthread_mutex_unlock(&srv->streams_mu);
+    for (struct msg *m = st->head, *n; m; m = n) {
+        n = m->next;
+        grpc_byte_buffer_destroy(m->bb);
+        free(m);
+    }
+    if (st->sending)
+        grpc_byte_buffer_destroy(st->sending);
+    grpc_call_unref(st->call);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+/* Starts the next batch if none is in flight; st->mu held. */
+static void stream_pump_locked(rpc_stream *st)
+{
+    if (st->in_flight || st->status_sent || st->closed)
+        return;
+    grpc_op ops[3];
+    size_t n = 0;
+    memset(ops, 0, sizeof ops);
+    if (!st->md_sent) {
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        st->md_sent = true;
+    }
+    grpc_slice details;
+    bool status = false;
+    if (st->head) {
+        struct msg *m = st->head;
+        st->head = m->next;
+        if (!st->head)
+            st->tail = NULL;
+        st->sending = m->bb;
+        free(m);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = st->sending;
+    } else if (st->finishing) {
+        details = grpc_slice_from_copied_string(st->fin_msg);
+        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+        ops[n].data.send_status_from_server.status = (grpc_status_code)st->fin_code;
+        ops[n++].data.send_status_from_server.status_details = &details;
+        st->status_sent = true;
+        status = true;
+    } else {
+        return;
+    }
+    st->in_flight = true;
+    st->refs++; /* held by the batch */
+    start_batch(st->call, ops, n, &st->send_tag);
+    if (status)
+        grpc_slice_unref(details);
+}
+
+bool rpc_stream_send(rpc_stream *st, uint8_t *data, size_t len)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->closed || st->finishing) {
+        pthread_mutex_unlock(&st->mu);
+        free(data);
+        return false;
+    }
+    struct msg *m = xcalloc(1, sizeof *m);
+    m->bb = buffer_from(data, len);
+    free(data);
+    if (st->tail)
+        st->tail->next = m;
+    else
+        st->head = m;
+    st->tail = m;
+    stream_pump_locked(st);
+    pthread_mutex_unlock(&st->mu);
+    return true;
+}
+
+void rpc_stream_finish(rpc_stream *st, gs_code code, const char *message)
+{
+    pthread_mutex_lock(&st->mu);
+    if (!st->finishing && !st->closed) {
+        st->finishing = true;
+        st->fin_code = code;
+        snprintf(st->fin_msg, sizeof st->fin_msg, "%s", message ? message : "");
+        stream_pump_locked(st);
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+bool rpc_stream_closed(const rpc_stream *st)
+{
+    rpc_stream *s = (rpc_stream *)st;
+    pthread_mutex_lock(&s->mu);
+    bool closed = s->closed || s->finishing;
+    pthread_mutex_unlock(&s->mu);
+    return closed;
+}
+
+void rpc_stream_set_user(rpc_stream *st, void *user) { st->user = user; }
+void *rpc_stream_user(const rpc_stream *st) { return st->user; }
+
+static void stream_send_done(rpc_stream *st, bool ok)
+{
+    pthread_mutex_lock(&st->mu);
+    st->in_flight = false;
+    if (st->sending) {
+        grpc_byte_buffer_destroy(st->sending);
+        st->sending = NULL;
+    }
+    if (!ok)
+        st->closed = true;
+    stream_pump_locked(st);
+    stream_unref_locked_free(st);
+}
+
+static void stream_close_done(rpc_stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    st->closed = true;
+    stream_unref_locked_free(st);
+}
+
+static void handle_stream(struct worker *w, struct slot *s, grpc_call *call, grpc_byte_buffer *payload)
+{
+    rpc_server *srv = w->srv;
+    rpc_stream *st = xcalloc(1, sizeof *st);
+    pthread_mutex_init(&st->mu, NULL);
+    st->srv = srv;
+    st->call = call;
+    st->send_tag.kind = TAG_STREAM_SEND;
+    st->close_tag.kind = TAG_STREAM_CLOSE;
+    st->refs = 2; /* the close batch and the callee */
+    pthread_mutex_lock(&srv->streams_mu);
+    st->next = srv->streams;
+    if (st->next)
+        st->next->prev = st;
+    srv->streams = st;
+    pthread_mutex_unlock(&srv->streams_mu);
+
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &st->cancelled;
+    start_batch(call, &op, 1, &st->close_tag);
+
+    struct ucall tmp = {0};
+    request_from_slot(&tmp, s);
+    grpc_slice body = payload_slice(payload);
+    tmp.req.data = GRPC_SLICE_START_PTR(body);
+    tmp.req.len = GRPC_SLICE_LENGTH(body);
+    srv->h.stream_start(w->user, &tmp.req, st);
+    grpc_slice_unref(body);
+    if (payload)
+        grpc_byte_buffer_destroy(payload);
+    request_free(&tmp);
+}
+
+/* ------------------------------------------------------------------ bidi */
+
+static void bidi_receive(struct ucall *uc, rpc_reply *r)
+{
+    grpc_op ops[3];
+    size_t n = 0;
+    memset(ops, 0, sizeof ops);
+    if (!r) {
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    } else {
+        uc->out = buffer_from(r->data, r->len);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = uc->out;
+    }
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n++].data.recv_message.recv_message = &uc->in;
+    uc->tag.kind = TAG_BIDI_STEP;
+    start_batch(uc->call, ops, n, uc);
+}
+
+static void bidi_status(struct ucall *uc, gs_code code, const char *message)
+{
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    grpc_slice details = grpc_slice_from_copied_string(message);
+    ops[0].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[0].data.send_status_from_server.status = (grpc_status_code)code;
+    ops[0].data.send_status_from_server.status_details = &details;
+    ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[1].data.recv_close_on_server.cancelled = &uc->cancelled;
+    uc->code = code;
+    uc->tag.kind = TAG_BIDI_DONE;
+    start_batch(uc->call, ops, 2, uc);
+    grpc_slice_unref(details);
+}
+
+static void handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
+{
+    struct ucall *uc = xcalloc(1, sizeof *uc);
+    uc->call = call;
+    uc->m = s->m;
+    request_from_slot(uc, s);
+    bidi_receive(uc, NULL);
+    (void)w;
+}
+
+static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
+{
+    if (uc->out) {
+        grpc_byte_buffer_destroy(uc->out);
+        uc->out = NULL;
+    }
+    if (!ok) { /* cancelled or broken: nothing more to send */
+        w->srv->h.finished(uc->m->path, GS_CANCELLED, 0);
+        ucall_free(uc);
+        return;
+    }
+    if (!uc->in) { /* the client half-closed */
+        bidi_status(uc, GS_OK, "");
+        return;
+    }
+    grpc_slice body = payload_slice(uc->in);
+    grpc_byte_buffer_destroy(uc->in);
+    uc->in = NULL;
+    uc->req.data = GRPC_SLICE_START_PTR(body);
+    uc->req.len = GRPC_SLICE_LENGTH(body);
+    rpc_reply reply = {.code = GS_OK};
+    w->srv->h.bidi_message(w->user, &uc->req, &reply);
+    grpc_slice_unref(body);
+    uc->req.data = NULL;
+    uc->req.len = 0;
+    if (reply.code != GS_OK)
+        bidi_status(uc, reply.code, reply.message);
+    else
+        bidi_receive(uc, &reply);
+    free(reply.data);
+}
+
+/* ------------------------------------------------------------------ workers */
+
+static void on_accept(struct worker *w, struct slot *s, bool ok)
+{
+    rpc_server *srv = w->srv;
+    if (!ok || atomic_load(&srv->stopping)) {
+        if (ok && s->call) { /* accepted while stopping: refuse politely */
+            struct ucall *uc = xcalloc(1, sizeof *uc);
+            uc->call = s->call;
+            uc->path = strdup(s->m ? s->m->path : "?");
+            rpc_reply reply = {.code = GS_UNAVAILABLE};
+            snprintf(reply.message, sizeof reply.message, "server is shutting down");
+            s->call = NULL;
+            send_reply(uc, &reply);
+        }
+        slot_release(s);
+        return;
+    }
+    /* Move the call out, re-post the slot before handling (GRPC_CORE.md). */
+    struct slot taken = *s;
+    grpc_call *call = s->call;
+    grpc_byte_buffer *payload = s->payload;
+    struct slot *again = xcalloc(1, sizeof *again);
+    again->tag.kind = s->tag.kind;
+    again->w = w;
+    again->m = s->m;
+    post_slot(again);
+
+    if (!taken.m) {
+        handle_unknown(w, &taken, call);
+    } else if (taken.m->kind == RPC_UNARY) {
+        handle_unary(w, &taken, call, payload);
+        payload = NULL;
+    } else if (taken.m->kind == RPC_SERVER_STREAM) {
+        handle_stream(w, &taken, call, payload);
+        payload = NULL;
+    } else {
+        handle_bidi_start(w, &taken, call);
+    }
+    s->payload = payload;
+    slot_release(s);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    rpc_server *srv = w->srv;
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        struct tag *t = ev.tag;
+        switch (t->kind) {
+        case TAG_ACCEPT:
+        case TAG_ACCEPT_ANY:
+            on_accept(w, (struct slot *)t, ev.success);
+            break;
+        case TAG_UNARY_DONE: {
+            struct ucall *uc = (struct ucall *)t;
+            if (uc->path && srv->h.finished)
+                srv->h.finished(uc->path, uc->code, 0);
+            ucall_free(uc);
+            break;
+        }
+        case TAG_STREAM_SEND: {
+            rpc_stream *st = (rpc_stream *)((char *)t - offsetof(rpc_stream, send_tag));
+            stream_send_done(st, ev.success);
+            break;
+        }
+        case TAG_STREAM_CLOSE: {
+            rpc_stream *st = (rpc_stream *)((char *)t - offsetof(rpc_stream, close_tag));
+            stream_close_done(st);
+            break;
+        }
+        case TAG_BIDI_STEP:
+            bidi_step(w, (struct ucall *)t, ev.success);
+            break;
+        case TAG_BIDI_DONE: {
+            struct ucall *uc = (struct ucall *)t;
+            if (srv->h.finished)
+                srv->h.finished(uc->m->path, uc->code, 0);
+            ucall_free(uc);
+            break;
+        }
+        case TAG_SHUTDOWN:
+            break;
+        }
+    }
+    if (srv->h.worker_done)
+        srv->h.worker_done(w->user);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ server */
+
+void rpc_global_init(void) { grpc_init(); }
+void rpc_global_shutdown(void) { grpc_shutdown(); }
+
+rpc_server *rpc_server_new(const rpc_config *cfg, const rpc_handlers *h)
+{
+    rpc_server *s = xcalloc(1, sizeof *s);
+    s->cfg = *cfg;
+    s->h = *h;
+    pthread_mutex_init(&s->streams_mu, NULL);
+    atomic_init(&s->stopping, false);
+    return s;
+}
+
+void rpc_method_add(rpc_server *s, const char *path, rpc_kind kind, const void *cookie)
+{
+    if (s->n_methods == s->cap_methods) {
+        s->cap_methods = s->cap_methods ? s->cap_methods * 2 : 64;
+        s->methods = realloc(s->methods, s->cap_methods * sizeof *s->methods);
+        if (!s->methods)
+            abort();
+    }
+    struct reg_method *m = &s->methods[s->n_methods++];
+    m->path = strdup(path);
+    m->kind = kind;
+    m->cookie = cookie;
+    m->handle = NULL;
+}
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s", path);
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            buf = realloc(buf, cap);
+            if (!buf)
+                abort();
+        }
+        size_t r = fread(buf + n, 1, 4096, f);
+        n += r;
+        if (r < 4096)
+            break;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static grpc_server_credentials *server_credentials(const rpc_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->tls_cert_file || !*cfg->tls_cert_file)
+        return grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds = NULL;
+    char *cert = read_file(cfg->tls_cert_file, err, errlen);
+    char *key = cert ? read_file(cfg->tls_key_file ? cfg->tls_key_file : "", err, errlen) : NULL;
+    char *ca = NULL;
+    if (key && cfg->tls_client_ca_file && *cfg->tls_client_ca_file)
+        ca = read_file(cfg->tls_client_ca_file, err, errlen);
+    if (key && (!cfg->tls_client_ca_file || !*cfg->tls_client_ca_file || ca)) {
+        grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
+        creds = grpc_ssl_server_credentials_create_ex(
+            ca, &pair, 1,
+            ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+               : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+            NULL);
+        if (!creds)
+            snprintf(err, errlen, "TLS credentials could not be created from %s / %s",
+                     cfg->tls_cert_file, cfg->tls_key_file);
+    }
+    free(cert);
+    free(key);
+    free(ca);
+    return creds;
+}
+
+int rpc_start(rpc_server *s, char *err, size_t errlen)
+{
+    grpc_arg args[3];
+    memset(args, 0, sizeof args);
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_ALLOW_REUSEPORT;
+    args[0].value.integer = 0;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[1].value.integer = s->cfg.max_message_bytes;
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+    args[2].value.integer = s->cfg.max_message_bytes;
+    grpc_channel_args chargs = {.num_args = 3, .args = args};
+
+    s->server = grpc_server_create(&chargs, NULL);
+    s->n_workers = s->cfg.workers > 0 ? s->cfg.workers : 1;
+    s->workers = xcalloc((size_t)s->n_workers, sizeof *s->workers);
+    for (int i = 0; i < s->n_workers; i++) {
+        s->workers[i].srv = s;
+        s->workers[i].index = i;
+        s->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
+        grpc_server_register_completion_queue(s->server, s->workers[i].cq, NULL);
+    }
+    s->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
+    for (size_t i = 0; i < s->n_methods; i++) {
+        struct reg_method *m = &s->methods[i];
+        m->handle = grpc_server_register_method(
+            s->server, m->path, NULL,
+            m->kind == RPC_BIDI ? GRPC_SRM_PAYLOAD_NONE : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+            0);
+        if (!m->handle) {
+            snprintf(err, errlen, "cannot register method %s", m->path);
+            return 0;
+        }
+    }
+    grpc_server_credentials *creds = server_credentials(&s->cfg, err, errlen);
+    if (!creds)
+        return 0;
+    int port = grpc_server_add_http2_port(s->server, s->cfg.listen, creds);
+    grpc_server_credentials_release(creds);
+    if (port == 0) {
+        snprintf(err, errlen, "cannot listen on %s (address in use or invalid)", s->cfg.listen);
+        return 0;
+    }
+    grpc_server_start(s->server);
+    s->started = true;
+    for (int i = 0; i < s->n_workers; i++) {
+        struct worker *w = &s->workers[i];
+        w->user = s->h.worker_init ? s->h.worker_init(i) : NULL;
+        for (size_t k = 0; k < s->n_methods; k++)
+            for (int j = 0; j < SLOTS_PER_METHOD; j++) {
+                struct slot *sl = xcalloc(1, sizeof *sl);
+                sl->tag.kind = TAG_ACCEPT;
+                sl->w = w;
+                sl->m = &s->methods[k];
+                post_slot(sl);
+            }
+        for (int j = 0; j < GENERIC_SLOTS; j++) {
+            struct slot *sl = xcalloc(1, sizeof *sl);
+            sl->tag.kind = TAG_ACCEPT_ANY;
+            sl->w = w;
+            post_slot(sl);
+        }
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            snprintf(err, errlen, "cannot start worker thread %d", i);
+            return 0;
+        }
+    }
+    return port;
+}
+
+/* Marks every live stream closed so no thread starts another batch on it. */
+static void close_all_streams(rpc_server *s)
+{
+    pthread_mutex_lock(&s->streams_mu);
+    for (rpc_stream *st = s->streams; st; st = st->next) {
+        pthread_mutex_lock(&st->mu);
+        st->closed = true;
+        pthread_mutex_unlock(&st->mu);
+    }
+    pthread_mutex_unlock(&s->streams_mu);
+}
+
+void rpc_stop(rpc_server *s)
+{
+    if (!s->started)
+        return;
+    atomic_store(&s->stopping, true);
+    s->shutdown_tag.kind = TAG_SHUTDOWN;
+    grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
+    gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                      gpr_time_from_millis(s->cfg.grace_ms, GPR_TIMESPAN));
+    grpc_event ev = grpc_completion_queue_pluck(s->shutdown_cq, &s->shutdown_tag, until, NULL);
+    if (ev.type != GRPC_OP_COMPLETE) {
+        grpc_server_cancel_all_calls(s->server);
+        grpc_completion_queue_pluck(s->shutdown_cq, &s->shutdown_tag,
+                                    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    }
+    close_all_streams(s);
+    grpc_server_cancel_all_calls(s->server); /* open streams end with CANCELLED */
+    for (int i = 0; i < s->n_workers; i++)
+        grpc_completion_queue_shutdown(s->workers[i].cq);
+    for (int i = 0; i < s->n_workers; i++)
+        pthread_join(s->workers[i].thread, NULL);
+    s->started = false;
+}
+
+void rpc_server_free(rpc_server *s)
+{
+    if (!s)
+        return;
+    if (s->server)
+        grpc_server_destroy(s->server);
+    for (int i = 0; i < s->n_workers; i++)
+        if (s->workers[i].cq)
+            grpc_completion_queue_destroy(s->workers[i].cq);
+    if (s->shutdown_cq) {
+        grpc_completion_queue_shutdown(s->shutdown_cq);
+        grpc_completion_queue_destroy(s->shutdown_cq);
+    }
+    for (size_t i = 0; i < s->n_methods; i++)
+        free(s->methods[i].path);
+    free(s->methods);
+    free(s->workers);
+    pthread_mutex_destroy(&s->streams_mu);
+    free(s);
+}
