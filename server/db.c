@@ -46,6 +46,18 @@ static int64_t now_ms(void)
 
 /* ------------------------------------------------------------------ connections */
 
+/* Server NOTICEs (e.g. "relation exists, skipping") are not errors: debug log only. */
+static void notice(void *arg, const char *message)
+{
+    (void)arg;
+    if (log_enabled(LOG_DEBUG)) {
+        char m[256];
+        snprintf(m, sizeof m, "%s", message);
+        m[strcspn(m, "\n")] = '\0';
+        log_event(LOG_DEBUG, "db_notice", "message", m, NULL);
+    }
+}
+
 static void db_connect(db *d)
 {
     if (d->conn)
@@ -57,6 +69,7 @@ static void db_connect(db *d)
     d->last_attempt_ms = now_ms();
     d->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(d->conn) == CONNECTION_OK) {
+        PQsetNoticeProcessor(d->conn, notice, NULL);
         if (d->was_down) {
             d->reconnects++;
             log_event(LOG_INFO, "db_reconnected", "reconnects", log_u64(d->reconnects), NULL);
@@ -103,8 +116,6 @@ bool db_ok(db *d)
         db_connect(d);
     return connected(d);
 }
-
-void *db_pgconn(db *d) { return d->conn; }
 
 /* ------------------------------------------------------------------ errors */
 
@@ -413,3 +424,36 @@ int db_value(db *d, const char *sql, const char *param, char *out, size_t outlen
 }
 
 uint64_t db_reconnects(const db *d) { return d->reconnects; }
+
+/* ------------------------------------------------------------------ LISTEN/NOTIFY */
+
+int db_listen(db *d, const char *channel)
+{
+    if (!connected(d))
+        return -1;
+    char *quoted = PQescapeIdentifier(d->conn, channel, strlen(channel));
+    if (!quoted)
+        return -1;
+    char sql[256];
+    snprintf(sql, sizeof sql, "LISTEN %s", quoted);
+    PQfreemem(quoted);
+    PGresult *r = exec_simple(d, sql);
+    int rc = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    PQclear(r);
+    return rc;
+}
+
+int db_socket(db *d) { return connected(d) ? PQsocket(d->conn) : -1; }
+
+int db_drain_notifications(db *d, void (*cb)(void *arg, const char *channel, const char *payload),
+                           void *arg)
+{
+    if (!connected(d) || !PQconsumeInput(d->conn))
+        return -1;
+    int n = 0;
+    for (PGnotify *nf; (nf = PQnotifies(d->conn)); n++) {
+        cb(arg, nf->relname, nf->extra);
+        PQfreemem(nf);
+    }
+    return connected(d) ? n : -1;
+}

@@ -50,8 +50,13 @@ int db_simple(db *d, const char *sql, char *err, size_t errlen);
 int db_value(db *d, const char *sql, const char *param, char *out, size_t outlen, char *err,
              size_t errlen);
 uint64_t db_reconnects(const db *d);
+/* LISTEN/NOTIFY for listen.c: subscribe, the socket to poll, and reading what arrived
+ * (cb per notification). -1 when the connection is broken. */
+int db_listen(db *d, const char *channel);
+int db_socket(db *d);
+int db_drain_notifications(db *d, void (*cb)(void *arg, const char *channel, const char *payload),
+                           void *arg);
 /* Retryable failures (serialization, deadlock) mark the call; dispatch retries. */
 bool db_retryable(const call *c);
-void *db_pgconn(db *d); /* for listen.c's LISTEN/NOTIFY loop only */
 
 #endif

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "dispatch.h"
 #include "health.h"
+#include "listen.h"
 #include "log.h"
 #include "method.h"
 #include "metrics.h"
@@ -200,6 +201,7 @@ static int cmd_serve(const gs_config *cfg)
         status = die("start", err);
     } else {
         monitor_start(cfg->db);
+        listen_start(cfg->db);
         char ports[16];
         snprintf(ports, sizeof ports, "%d", port);
         log_event(LOG_INFO, "listening", "addr", cfg->listen, "port", ports, "workers",
@@ -211,6 +213,7 @@ static int cmd_serve(const gs_config *cfg)
                   log_i64(cfg->grace_ms), NULL);
         health_set_serving(false);
         health_shutdown();
+        listen_stop();
     }
     rpc_stop(srv);
     monitor_stop();

@@ -13,11 +13,44 @@
 
 #define PERIOD_MS 1000
 
+#define MAX_JOBS 16
+
+struct job {
+    const char *name, *sql;
+    int period_s;
+    time_t next;
+};
+
+static struct job jobs[MAX_JOBS];
+static int n_jobs;
 static pthread_t thread;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool stop, running;
 static char *conninfo_copy;
+
+void monitor_every(const char *name, int period_s, const char *sql)
+{
+    if (n_jobs < MAX_JOBS)
+        jobs[n_jobs++] = (struct job){name, sql, period_s > 0 ? period_s : 1, 0};
+}
+
+static void run_jobs(db *d)
+{
+    time_t now = time(NULL);
+    for (int i = 0; i < n_jobs; i++) {
+        struct job *j = &jobs[i];
+        if (now < j->next)
+            continue;
+        j->next = now + j->period_s;
+        char out[64], err[256];
+        int rc = db_value(d, j->sql, NULL, out, sizeof out, err, sizeof err);
+        if (rc < 0)
+            log_event(LOG_WARN, "job_failed", "job", j->name, "error", err, NULL);
+        else if (rc == 0 && strcmp(out, "0") != 0 && *out)
+            log_event(LOG_INFO, "job", "job", j->name, "result", out, NULL);
+    }
+}
 
 static void *monitor_main(void *arg)
 {
@@ -35,6 +68,8 @@ static void *monitor_main(void *arg)
                 log_event(ok ? LOG_INFO : LOG_WARN, ok ? "db_up" : "db_down", NULL);
             serving = ok;
         }
+        if (ok)
+            run_jobs(d);
         pthread_mutex_lock(&mu);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
