@@ -3,9 +3,10 @@
 #define GS_AUDIT_H
 
 #include "call.h"
+#include "db.h"
 
 /* Writes who (user, role), which method, which object (c->audit_object), the request
  * id and c->audit_summary. */
-gs_code audit_write(call *c);
+void audit_stmt(call *c, db_stmt *st); /* a statement for the call's epilogue batch */
 
 #endif

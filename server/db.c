@@ -30,6 +30,7 @@ struct db {
     struct stmt stmts[STMT_SLOTS];
     int n_stmts;
     uint64_t reconnects;
+    int64_t timeout_ms; /* session statement_timeout in effect; -1 unknown */
 };
 
 struct db_res {
@@ -64,6 +65,7 @@ static void db_connect(db *d)
         PQfinish(d->conn);
     memset(d->stmts, 0, sizeof d->stmts);
     d->n_stmts = 0;
+    d->timeout_ms = -1;
     const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
     const char *vals[] = {d->conninfo, "3", "gridstockd", NULL};
     d->last_attempt_ms = now_ms();
@@ -231,6 +233,42 @@ static struct stmt *stmt_slot(db *d, const char *sql)
     return NULL;
 }
 
+/* The prepared name of `sql` on this connection; *fresh when it must be prepared first.
+ * NULL when the cache is full (a bug: statements are string literals). */
+static struct stmt *stmt_name(call *c, const char *sql, char name[24], bool *fresh)
+{
+    struct stmt *s = stmt_slot(c->db, sql);
+    if (!s) {
+        log_event(LOG_ERROR, "db_error", "error", "statement cache full", NULL);
+        return NULL;
+    }
+    *fresh = !s->sql;
+    snprintf(name, 24, "s%d", *fresh ? c->db->n_stmts + 1 : s->id);
+    return s;
+}
+
+static void stmt_remember(db *d, struct stmt *s, const char *sql)
+{
+    s->sql = sql;
+    s->id = ++d->n_stmts;
+}
+
+static void keep_result(call *c, PGresult *res, db_res **out)
+{
+    db_res *r = arena_alloc(c->arena, sizeof *r);
+    r->res = res;
+    r->next = c->results;
+    c->results = r;
+    if (out)
+        *out = r;
+}
+
+static bool result_ok(const PGresult *res)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
 gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *const *params)
 {
     db *d = c->db;
@@ -238,40 +276,98 @@ gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *cons
         *out = NULL;
     if (!connected(d))
         return fail_from(c, NULL);
-    struct stmt *s = stmt_slot(d, sql);
-    if (!s) {
-        log_event(LOG_ERROR, "db_error", "error", "statement cache full", NULL);
-        return call_fail(c, GS_INTERNAL, "internal error");
-    }
     char name[24];
-    if (!s->sql) {
-        snprintf(name, sizeof name, "s%d", d->n_stmts + 1);
+    bool fresh;
+    struct stmt *s = stmt_name(c, sql, name, &fresh);
+    if (!s)
+        return call_fail(c, GS_INTERNAL, "internal error");
+    if (fresh) {
         PGresult *pr = PQprepare(d->conn, name, sql, n, NULL);
-        if (!pr || PQresultStatus(pr) != PGRES_COMMAND_OK) {
+        if (!result_ok(pr)) {
             gs_code rc = fail_from(c, pr);
             PQclear(pr);
             return rc;
         }
         PQclear(pr);
-        s->sql = sql;
-        s->id = ++d->n_stmts;
-    } else {
-        snprintf(name, sizeof name, "s%d", s->id);
+        stmt_remember(d, s, sql);
     }
     PGresult *res = PQexecPrepared(d->conn, name, n, params, NULL, NULL, 0);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    if (!result_ok(res)) {
         gs_code rc = fail_from(c, res);
         PQclear(res);
         return rc;
     }
-    db_res *r = arena_alloc(c->arena, sizeof *r);
-    r->res = res;
-    r->next = c->results;
-    c->results = r;
-    if (out)
-        *out = r;
+    keep_result(c, res, out);
     return GS_OK;
+}
+
+gs_code db_batch(call *c, const db_stmt *stmts, int n)
+{
+    db *d = c->db;
+    if (!connected(d))
+        return fail_from(c, NULL);
+    if (!PQenterPipelineMode(d->conn))
+        return fail_from(c, NULL);
+    struct stmt *slots[DB_BATCH_MAX];
+    bool fresh[DB_BATCH_MAX];
+    int sent = 0;
+    gs_code rc = GS_OK;
+    for (int i = 0; i < n && i < DB_BATCH_MAX; i++) {
+        char name[24];
+        slots[i] = stmt_name(c, stmts[i].sql, name, &fresh[i]);
+        if (!slots[i]) {
+            rc = call_fail(c, GS_INTERNAL, "internal error");
+            break;
+        }
+        if (fresh[i]) {
+            /* a statement twice in one batch is prepared once */
+            for (int k = 0; k < i; k++)
+                if (fresh[k] && stmts[k].sql == stmts[i].sql)
+                    fresh[i] = false;
+        }
+        if (fresh[i] && !PQsendPrepare(d->conn, name, stmts[i].sql, stmts[i].n, NULL))
+            break;
+        if (fresh[i])
+            stmt_remember(d, slots[i], stmts[i].sql);
+        if (!PQsendQueryPrepared(d->conn, name, stmts[i].n, stmts[i].params, NULL, NULL, 0))
+            break;
+        sent++;
+    }
+    if (!PQpipelineSync(d->conn)) {
+        PQexitPipelineMode(d->conn);
+        return rc != GS_OK ? rc : fail_from(c, NULL);
+    }
+    for (int i = 0; i < sent; i++) {
+        if (fresh[i]) {
+            PGresult *pr = PQgetResult(d->conn);
+            if (!result_ok(pr) && rc == GS_OK) {
+                rc = fail_from(c, pr);
+                slots[i]->sql = NULL; /* not prepared after all */
+            }
+            PQclear(pr);
+            PQclear(PQgetResult(d->conn)); /* the NULL that ends each command */
+        }
+        PGresult *res = PQgetResult(d->conn);
+        PQclear(PQgetResult(d->conn));
+        if (result_ok(res)) {
+            keep_result(c, res, stmts[i].out);
+            continue;
+        }
+        if (rc == GS_OK && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+            rc = fail_from(c, res);
+        PQclear(res);
+    }
+    /* the sync point */
+    for (PGresult *r; (r = PQgetResult(d->conn));) {
+        bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync)
+            break;
+    }
+    PQexitPipelineMode(d->conn);
+    if (rc == GS_OK && sent < n)
+        rc = fail_from(c, NULL);
+    return rc;
 }
 
 gs_code db_exec(call *c, db_res **out, const char *sql, int n, ...)
@@ -331,29 +427,23 @@ static PGresult *exec_simple(db *d, const char *sql)
     return last;
 }
 
-gs_code db_begin(call *c, db *d, int64_t timeout_ms)
+gs_code db_attach(call *c, db *d)
 {
     c->db = d;
     c->retryable = false;
-    char sql[96];
-    snprintf(sql, sizeof sql, "BEGIN; SET LOCAL statement_timeout = %" PRId64,
-             timeout_ms > 0 ? timeout_ms : 1);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (!db_ok(d))
-            break;
-        PGresult *r = exec_simple(d, sql);
-        if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
-            PQclear(r);
-            return GS_OK;
-        }
-        PQclear(r);
-        if (connected(d)) /* e.g. a transaction left open: reset and retry */
-            PQclear(exec_simple(d, "ROLLBACK"));
-        else
-            d->last_attempt_ms = 0; /* the server went away under us: reconnect at once */
-    }
-    return call_fail(c, GS_UNAVAILABLE, "database unavailable");
+    if (!db_ok(d))
+        return call_fail(c, GS_UNAVAILABLE, "database unavailable");
+    return GS_OK;
 }
+
+bool db_recover(db *d)
+{
+    db_connect(d);
+    return connected(d);
+}
+
+int64_t db_timeout(const db *d) { return d->timeout_ms; }
+void db_set_timeout_known(db *d, int64_t ms) { d->timeout_ms = ms; }
 
 gs_code db_commit(call *c)
 {
@@ -369,8 +459,10 @@ gs_code db_commit(call *c)
 
 void db_rollback(call *c)
 {
-    if (c->db && connected(c->db))
+    if (c->db && connected(c->db)) {
         PQclear(exec_simple(c->db, "ROLLBACK"));
+        c->db->timeout_ms = -1; /* a SET inside the transaction was undone */
+    }
 }
 
 void db_call_done(call *c)

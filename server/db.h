@@ -19,6 +19,18 @@ typedef struct db_res db_res;
 gs_code db_exec(call *c, db_res **out, const char *sql, int n, ...);
 gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *const *params);
 
+/* Several statements in one round trip (libpq pipeline mode). Results go to each
+ * stmt's *out (may be NULL) like db_exec's; returns GS_OK or the first failure (later
+ * statements are then skipped by the server). */
+#define DB_BATCH_MAX 8
+typedef struct db_stmt {
+    const char *sql; /* a string literal, as for db_exec */
+    int n;
+    const char *params[8];
+    db_res **out;
+} db_stmt;
+gs_code db_batch(call *c, const db_stmt *stmts, int n);
+
 int db_rows(const db_res *r);
 bool db_null(const db_res *r, int row, int col);
 /* "" for NULL; valid until the call ends. */
@@ -38,7 +50,14 @@ const char *db_page_next(call *c, const db_res *r, int id_col, int64_t limit, in
 db *db_open(const char *conninfo);          /* never NULL; may be disconnected */
 void db_close(db *d);
 bool db_ok(db *d);                          /* connected (reconnects at most every 500 ms) */
-gs_code db_begin(call *c, db *d, int64_t timeout_ms);
+/* Binds the call to the worker's connection, reconnecting if it is down (at most every
+ * 500 ms); GS_UNAVAILABLE when the database cannot be reached. */
+gs_code db_attach(call *c, db *d);
+/* Reconnects at once (after a failure that broke the connection); true when connected. */
+bool db_recover(db *d);
+/* The statement_timeout this connection has in effect (session level), -1 unknown. */
+int64_t db_timeout(const db *d);
+void db_set_timeout_known(db *d, int64_t ms);
 gs_code db_commit(call *c);
 void db_rollback(call *c);
 /* Releases the results the call collected. */

@@ -134,13 +134,12 @@ static gs_code decode(call *c, const rpc_request *req, const ProtobufCMessageDes
  * is taken from the users table (a moved user's old tokens follow the move). */
 static const char SQL_CALLER[] =
     "SELECT u.login, u.role, u.scope_id, ou.path::text, u.active,"
-    "       date_trunc('second', u.tokens_valid_after) > to_timestamp($2::bigint)"
+    "       u.tokens_valid_after > to_timestamp($2::bigint)"
     "  FROM users u JOIN org_units ou ON ou.id = u.scope_id WHERE u.id = $1::bigint";
 
-static gs_code load_caller(call *c, const gs_token_claims *claims)
+/* Checks the caller row fetched by SQL_CALLER and takes the scope from it. */
+static gs_code caller_check(call *c, const gs_token_claims *claims, const db_res *r)
 {
-    db_res *r;
-    GS_TRY(db_exec(c, &r, SQL_CALLER, 2, call_i64(c, claims->uid), call_i64(c, claims->iat)));
     if (db_rows(r) == 0 || strcmp(db_str(r, 0, 0), claims->sub) != 0)
         return call_fail(c, GS_UNAUTHENTICATED, "invalid token: unknown user");
     if (!db_bool(r, 0, 4))
@@ -148,7 +147,8 @@ static gs_code load_caller(call *c, const gs_token_claims *claims)
     if (db_bool(r, 0, 5))
         return call_fail(c, GS_UNAUTHENTICATED, "token revoked: sign in again");
     if (strcmp(db_str(r, 0, 1), claims->role) != 0)
-        return call_fail(c, GS_UNAUTHENTICATED, "token role no longer matches the user: sign in again");
+        return call_fail(c, GS_UNAUTHENTICATED,
+                         "token role no longer matches the user: sign in again");
     c->who.scope_id = db_i64(r, 0, 2);
     c->who.scope_path = db_str(r, 0, 3);
     return GS_OK;
@@ -158,7 +158,7 @@ static int64_t tx_timeout_ms(const call *c)
 {
     int64_t t = cfg->statement_timeout_ms;
     if (c->deadline_ms >= 0 && c->deadline_ms < t)
-        t = c->deadline_ms;
+        t = c->deadline_ms > 0 ? c->deadline_ms : 1;
     return t;
 }
 
@@ -172,21 +172,71 @@ static gs_code pack_response(call *c, rpc_reply *reply)
     return GS_OK;
 }
 
-/* One attempt of the transaction. GS_OK with reply filled (fresh or replayed). */
-static gs_code run_transaction(call *c, const gs_token_claims *claims, const uint8_t *hash,
-                               rpc_reply *reply, bool *replayed)
+static const char SQL_BEGIN[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_TIMEOUT[] = "SELECT set_config('statement_timeout', $1, false)";
+
+/* Everything before the handler in one round trip: BEGIN (mutating calls), the statement
+ * timeout if it changed, the caller's row (so revocation and deactivation act on the
+ * next call, in every server process), the request-id claim (mutating calls). Reads run
+ * their statements without an explicit transaction. */
+static gs_code prologue(call *c, const gs_token_claims *cl, const uint8_t *hash, bool *replayed,
+                        rpc_reply *reply)
 {
     const method_def *m = c->method;
-    GS_TRY(db_begin(c, c->worker->db, tx_timeout_ms(c)));
-    gs_code rc = GS_OK;
-    if (m->perm != PERM_NONE)
-        rc = load_caller(c, claims);
-    if (rc == GS_OK && (m->flags & MF_MUTATES)) {
-        rc = idem_claim(c, hash, replayed, reply);
-        if (rc == GS_OK && *replayed) {
-            db_rollback(c);
-            return GS_OK;
-        }
+    bool tx = (m->flags & MF_MUTATES) != 0;
+    db *d = c->worker->db;
+    GS_TRY(db_attach(c, d));
+    bool need_caller = m->perm != PERM_NONE;
+    db_stmt st[4];
+    db_res *caller_row = NULL, *claim = NULL;
+    int n = 0;
+    int64_t timeout = tx_timeout_ms(c);
+    if (tx)
+        st[n++] = (db_stmt){SQL_BEGIN, 0, {NULL}, NULL};
+    if (db_timeout(d) != timeout)
+        st[n++] = (db_stmt){SQL_TIMEOUT, 1, {call_i64(c, timeout)}, NULL};
+    if (need_caller)
+        st[n++] = (db_stmt){SQL_CALLER, 2, {call_i64(c, cl->uid), call_i64(c, cl->iat)}, &caller_row};
+    if (tx)
+        idem_claim_stmt(c, hash, &st[n++], &claim);
+    if (n == 0)
+        return GS_OK;
+    gs_code rc = db_batch(c, st, n);
+    if (rc == GS_UNAVAILABLE && db_recover(d)) /* the connection broke before anything ran */
+        rc = db_batch(c, st, n);
+    if (rc != GS_OK)
+        return rc;
+    db_set_timeout_known(d, timeout);
+    if (need_caller) {
+        GS_TRY(caller_check(c, cl, caller_row));
+    }
+    if (tx)
+        return idem_claimed(c, claim, hash, replayed, reply);
+    return GS_OK;
+}
+
+/* After the handler of a mutating call, one round trip: audit row, stored response,
+ * COMMIT. */
+static gs_code epilogue(call *c, const rpc_reply *reply)
+{
+    db_stmt st[3];
+    audit_stmt(c, &st[0]);
+    idem_store_stmt(c, reply->data, reply->len, &st[1]);
+    st[2] = (db_stmt){SQL_COMMIT, 0, {NULL}, NULL};
+    return db_batch(c, st, 3);
+}
+
+/* One attempt of a database-backed call. GS_OK with reply filled (fresh or replayed). */
+static gs_code run_call(call *c, const gs_token_claims *claims, const uint8_t *hash,
+                        rpc_reply *reply, bool *replayed)
+{
+    const method_def *m = c->method;
+    bool tx = (m->flags & MF_MUTATES) != 0;
+    gs_code rc = prologue(c, claims, hash, replayed, reply);
+    if (rc == GS_OK && *replayed) {
+        db_rollback(c);
+        return GS_OK;
     }
     if (rc == GS_OK) {
         c->resp = call_msg(c, m->desc->output);
@@ -196,16 +246,11 @@ static gs_code run_transaction(call *c, const gs_token_claims *claims, const uin
     }
     if (rc == GS_OK)
         rc = pack_response(c, reply);
-    if (rc == GS_OK && (m->flags & MF_MUTATES)) {
-        rc = audit_write(c);
-        if (rc == GS_OK)
-            rc = idem_store(c, reply->data, reply->len);
-    }
-    if (rc == GS_OK)
-        rc = db_commit(c);
-    else
-        db_rollback(c);
+    if (rc == GS_OK && tx)
+        rc = epilogue(c, reply);
     if (rc != GS_OK) {
+        if (tx)
+            db_rollback(c);
         free(reply->data);
         reply->data = NULL;
         reply->len = 0;
@@ -262,7 +307,7 @@ static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
             c.message[0] = '\0';
             c.audit_object = c.audit_summary = NULL;
             db_call_done(&c);
-            rc = run_transaction(&c, &claims, hash, reply, &replayed);
+            rc = run_call(&c, &claims, hash, reply, &replayed);
             if (rc == GS_OK || !db_retryable(&c))
                 break;
             metrics_retry();
@@ -294,16 +339,10 @@ static void on_stream_start(void *wp, const rpc_request *req, rpc_stream *st)
     if (rc == GS_OK)
         rc = decode(&c, req, m->desc->input);
     if (rc == GS_OK && !(m->flags & MF_NO_DB)) {
-        rc = db_begin(&c, w->db, tx_timeout_ms(&c));
-        if (rc == GS_OK) {
-            rc = load_caller(&c, &claims);
-            if (rc == GS_OK)
-                rc = m->stream(&c, st);
-            if (rc == GS_OK)
-                rc = db_commit(&c);
-            else
-                db_rollback(&c);
-        }
+        bool replayed = false;
+        rc = prologue(&c, &claims, NULL, &replayed, NULL);
+        if (rc == GS_OK)
+            rc = m->stream(&c, st);
     } else if (rc == GS_OK) {
         rc = m->stream(&c, st);
     }

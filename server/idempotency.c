@@ -62,16 +62,24 @@ static const char SQL_STORE[] =
     "UPDATE request_log SET status = 0, response = $3::bytea"
     " WHERE user_id = $1::bigint AND request_id = $2";
 
-gs_code idem_claim(call *c, const uint8_t hash[32], bool *replayed, rpc_reply *reply)
+void idem_claim_stmt(call *c, const uint8_t hash[32], db_stmt *st, db_res **res)
 {
-    const char *uid = call_i64(c, c->who.user_id);
-    const char *h = to_hex(c, hash, 32);
+    *st = (db_stmt){SQL_CLAIM,
+                    4,
+                    {call_i64(c, c->who.user_id), c->request_id, c->method->path,
+                     to_hex(c, hash, 32)},
+                    res};
+}
+
+gs_code idem_claimed(call *c, const db_res *claim, const uint8_t hash[32], bool *replayed,
+                     rpc_reply *reply)
+{
     db_res *r;
     *replayed = false;
-    GS_TRY(db_exec(c, &r, SQL_CLAIM, 4, uid, c->request_id, c->method->path, h));
-    if (db_affected(r) == 1)
+    if (db_affected(claim) == 1)
         return GS_OK;
-    GS_TRY(db_exec(c, &r, SQL_STORED, 3, uid, c->request_id, h));
+    GS_TRY(db_exec(c, &r, SQL_STORED, 3, call_i64(c, c->who.user_id), c->request_id,
+                   to_hex(c, hash, 32)));
     if (db_rows(r) == 0) /* cannot happen: the conflicting row is committed */
         return call_fail(c, GS_ABORTED, "request id %s is in use, try again", c->request_id);
     if (strcmp(db_str(r, 0, 0), c->method->path) != 0 || !db_bool(r, 0, 1))
@@ -94,8 +102,8 @@ gs_code idem_claim(call *c, const uint8_t hash[32], bool *replayed, rpc_reply *r
     return GS_OK;
 }
 
-gs_code idem_store(call *c, const uint8_t *resp, size_t len)
+void idem_store_stmt(call *c, const uint8_t *resp, size_t len, db_stmt *st)
 {
-    return db_exec(c, NULL, SQL_STORE, 3, call_i64(c, c->who.user_id), c->request_id,
-                   to_hex(c, resp, len));
+    *st = (db_stmt){SQL_STORE, 3, {call_i64(c, c->who.user_id), c->request_id, to_hex(c, resp, len)},
+                    NULL};
 }

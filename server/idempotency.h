@@ -7,15 +7,20 @@
 #include <stdint.h>
 
 #include "call.h"
+#include "db.h"
 #include "rpc.h"
 
 /* SHA-256 over the method name and the canonical encoding of the decoded request. */
 void idem_hash(const ProtobufCMessage *req, const char *method, uint8_t out[32]);
-/* Claims (user, request id). First use: GS_OK, *replayed false. A retry of the same
- * request: GS_OK, *replayed true, reply holds the stored response. The same id with a
- * different request: ALREADY_EXISTS. Blocks while a concurrent twin is in flight. */
-gs_code idem_claim(call *c, const uint8_t hash[32], bool *replayed, rpc_reply *reply);
-/* Stores the response for later replays. */
-gs_code idem_store(call *c, const uint8_t *resp, size_t len);
+/* The claim of (user, request id) as a statement for the call's prologue batch; the
+ * row count of its result goes to idem_claimed. `hash` must live until the batch ran. */
+void idem_claim_stmt(call *c, const uint8_t hash[32], db_stmt *st, db_res **res);
+/* After the claim ran. First use: GS_OK, *replayed false. A retry of the same request:
+ * GS_OK, *replayed true, reply holds the stored response. The same id with a different
+ * request: ALREADY_EXISTS. (A concurrent twin makes the claim wait for its commit.) */
+gs_code idem_claimed(call *c, const db_res *claim, const uint8_t hash[32], bool *replayed,
+                     rpc_reply *reply);
+/* Stores the response for later replays (a statement for the epilogue batch). */
+void idem_store_stmt(call *c, const uint8_t *resp, size_t len, db_stmt *st);
 
 #endif

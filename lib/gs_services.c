@@ -1,0 +1,21 @@
+/* gs_services.c — the list of served services (see gs_services.h). One line per service. */
+#include "gs_services.h"
+
+/* one #include per .proto that defines a service */
+#include "grpc/health/v1/health.pb-c.h"
+#include "gridstock/v1/catalog.pb-c.h"
+#include "gridstock/v1/compounds.pb-c.h"
+#include "gridstock/v1/org_units.pb-c.h"
+#include "gridstock/v1/sites.pb-c.h"
+#include "gridstock/v1/users.pb-c.h"
+
+const ProtobufCServiceDescriptor *const gs_service_descriptors[] = {
+    &grpc__health__v1__health__descriptor, /* `gridstock health check` */
+    &gridstock__v1__org_unit_service__descriptor,
+    &gridstock__v1__compound_service__descriptor,
+    &gridstock__v1__user_service__descriptor,
+    &gridstock__v1__site_service__descriptor,
+    &gridstock__v1__catalog_service__descriptor,
+    /* one line per service, e.g. &gridstock__v1__site_service__descriptor, */
+    NULL,
+};

@@ -1,0 +1,1 @@
+"""Test harness for gridstock: a private PostgreSQL cluster, gridstockd processes, gRPC calls."""
