@@ -4,7 +4,9 @@
 #include "db.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +31,19 @@ struct db {
     bool was_down; /* for the reconnect log line */
     struct stmt stmts[STMT_SLOTS];
     int n_stmts;
-    uint64_t reconnects;
+    _Atomic uint64_t reconnects;
     int64_t timeout_ms; /* session statement_timeout in effect; -1 unknown */
+    /* For metrics (db_foreach), read by other threads: */
+    _Atomic bool up;
+    char name[32];
+    struct db *next_live; /* the registry of open handles, under live_mu */
 };
+
+/* Every open handle, so the metrics endpoint can report each connection's state. Only
+ * db_open/db_close/db_set_name/db_foreach take the lock; the hot path never does. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct db *live;
+static unsigned live_seq;
 
 struct db_res {
     PGresult *res;
@@ -70,11 +82,12 @@ static void db_connect(db *d)
     const char *vals[] = {d->conninfo, "3", "gridstockd", NULL};
     d->last_attempt_ms = now_ms();
     d->conn = PQconnectdbParams(keys, vals, 1);
+    atomic_store_explicit(&d->up, PQstatus(d->conn) == CONNECTION_OK, memory_order_relaxed);
     if (PQstatus(d->conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(d->conn, notice, NULL);
         if (d->was_down) {
-            d->reconnects++;
-            log_event(LOG_INFO, "db_reconnected", "reconnects", log_u64(d->reconnects), NULL);
+            uint64_t n = atomic_fetch_add(&d->reconnects, 1) + 1;
+            log_event(LOG_INFO, "db_reconnected", "conn", d->name, "reconnects", log_u64(n), NULL);
         }
         d->was_down = false;
     } else {
@@ -82,7 +95,7 @@ static void db_connect(db *d)
             char msg[256];
             snprintf(msg, sizeof msg, "%s", PQerrorMessage(d->conn));
             msg[strcspn(msg, "\n")] = '\0';
-            log_event(LOG_WARN, "db_unavailable", "error", msg, NULL);
+            log_event(LOG_WARN, "db_unavailable", "conn", d->name, "error", msg, NULL);
         }
         d->was_down = true;
     }
@@ -94,21 +107,54 @@ db *db_open(const char *conninfo)
     if (!d)
         abort();
     d->conninfo = strdup(conninfo ? conninfo : "");
+    pthread_mutex_lock(&live_mu);
+    snprintf(d->name, sizeof d->name, "conn-%u", live_seq++);
+    d->next_live = live;
+    live = d;
+    pthread_mutex_unlock(&live_mu);
     db_connect(d);
     return d;
+}
+
+void db_set_name(db *d, const char *name)
+{
+    pthread_mutex_lock(&live_mu);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    pthread_mutex_unlock(&live_mu);
+}
+
+void db_foreach(void (*cb)(void *arg, const char *name, bool up, uint64_t reconnects), void *arg)
+{
+    pthread_mutex_lock(&live_mu);
+    for (struct db *d = live; d; d = d->next_live)
+        cb(arg, d->name, atomic_load_explicit(&d->up, memory_order_relaxed),
+           atomic_load_explicit(&d->reconnects, memory_order_relaxed));
+    pthread_mutex_unlock(&live_mu);
 }
 
 void db_close(db *d)
 {
     if (!d)
         return;
+    pthread_mutex_lock(&live_mu);
+    for (struct db **p = &live; *p; p = &(*p)->next_live)
+        if (*p == d) {
+            *p = d->next_live;
+            break;
+        }
+    pthread_mutex_unlock(&live_mu);
     if (d->conn)
         PQfinish(d->conn);
     free(d->conninfo);
     free(d);
 }
 
-static bool connected(db *d) { return d->conn && PQstatus(d->conn) == CONNECTION_OK; }
+static bool connected(db *d)
+{
+    bool ok = d->conn && PQstatus(d->conn) == CONNECTION_OK;
+    atomic_store_explicit(&d->up, ok, memory_order_relaxed); /* for db_foreach */
+    return ok;
+}
 
 bool db_ok(db *d)
 {
@@ -401,6 +447,7 @@ int64_t db_affected(const db_res *r)
 
 const char *db_page_next(call *c, const db_res *r, int id_col, int64_t limit, int *rows)
 {
+    *rows = db_rows(r);
     if (*rows < limit)
         return "";
     *rows = (int)(limit - 1);
@@ -515,7 +562,7 @@ int db_value(db *d, const char *sql, const char *param, char *out, size_t outlen
     return rc;
 }
 
-uint64_t db_reconnects(const db *d) { return d->reconnects; }
+uint64_t db_reconnects(const db *d) { return atomic_load(&d->reconnects); }
 
 /* ------------------------------------------------------------------ LISTEN/NOTIFY */
 

@@ -43,7 +43,8 @@ bool db_bool(const db_res *r, int row, int col);
 int64_t db_affected(const db_res *r);
 
 /* Pagination (see page_args): a query fetched up to `limit` rows ordered by the id in
- * column id_col; trims *rows to the page and returns the next page token, "" if none. */
+ * column id_col; sets *rows to the rows of this page (at most limit - 1) and returns the
+ * next page token, "" if none. */
 const char *db_page_next(call *c, const db_res *r, int id_col, int64_t limit, int *rows);
 
 /* ---- runtime side (dispatch.c, main.c, monitor.c) ---- */
@@ -69,6 +70,11 @@ int db_simple(db *d, const char *sql, char *err, size_t errlen);
 int db_value(db *d, const char *sql, const char *param, char *out, size_t outlen, char *err,
              size_t errlen);
 uint64_t db_reconnects(const db *d);
+/* A label for logs and metrics ("worker-0", "listener"); default "conn-<n>". */
+void db_set_name(db *d, const char *name);
+/* Calls cb for every open handle (any thread): name, connected when last used, and
+ * reconnects so far. Takes a lock held by db_open/db_close only; cb must not call db_*. */
+void db_foreach(void (*cb)(void *arg, const char *name, bool up, uint64_t reconnects), void *arg);
 /* LISTEN/NOTIFY for listen.c: subscribe, the socket to poll, and reading what arrived
  * (cb per notification). -1 when the connection is broken. */
 int db_listen(db *d, const char *channel);

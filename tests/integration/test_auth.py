@@ -1,5 +1,6 @@
 """Authentication and authorisation as the runtime enforces them: bearer tokens (missing,
 malformed, expired, tampered, unknown key, revoked), inactive users, roles and scope."""
+import json
 import time
 import uuid
 
@@ -128,7 +129,7 @@ def test_alg_none_is_unauthenticated(server):
     tok = server.token("admin")
     header, claims = tokens.decode(tok)
     header["alg"] = "none"
-    h = tokens.b64url(tokens.json.dumps(header).encode())
+    h = tokens.b64url(json.dumps(header).encode())
     p = tok.split(".")[1]
     _, code, _ = whoami(server, token=h + "." + p + ".")
     assert code == Code.UNAUTHENTICATED

@@ -71,25 +71,38 @@ static const ProtobufCEnumValue color_values[] = {
 static const ProtobufCEnumValueIndex color_by_name[] = {
     {"COLOR_UNSPECIFIED", 0}, {"GREEN", 2}, {"RED", 1}};
 static const ProtobufCIntRange color_ranges[] = {{0, 0}, {0, 3}};
-static const ProtobufCEnumDescriptor color_desc = {
-    PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC, "t.Color", "Color", "T__Color", "t", 3, color_values, 3,
-    color_by_name, 1, color_ranges, NULL, NULL, NULL, NULL};
+static const ProtobufCEnumDescriptor color_desc = {PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+                                                   "t.Color",
+                                                   "Color",
+                                                   "T__Color",
+                                                   "t",
+                                                   3,
+                                                   color_values,
+                                                   3,
+                                                   color_by_name,
+                                                   1,
+                                                   color_ranges,
+                                                   NULL,
+                                                   NULL,
+                                                   NULL,
+                                                   NULL};
 
 static void inner_init(ProtobufCMessage *m);
 static void all_init(ProtobufCMessage *m);
 
 /* proto3 strings default to protobuf_c_empty_string, exactly as protoc-c writes them */
-#define DEF_STRING(type) (PROTOBUF_C_TYPE_##type == PROTOBUF_C_TYPE_STRING ? &protobuf_c_empty_string : NULL)
-#define F(name, id, label, type, q, st, field, desc, fl)                                     \
-    {                                                                                        \
-        name, id, PROTOBUF_C_LABEL_##label, PROTOBUF_C_TYPE_##type, q, offsetof(st, field), \
-            desc, DEF_STRING(type), fl, 0, NULL, NULL                                        \
+#define DEF_STRING(type)                                                                           \
+    (PROTOBUF_C_TYPE_##type == PROTOBUF_C_TYPE_STRING ? &protobuf_c_empty_string : NULL)
+#define F(name, id, label, type, q, st, field, desc, fl)                                           \
+    {                                                                                              \
+        name, id, PROTOBUF_C_LABEL_##label, PROTOBUF_C_TYPE_##type, q, offsetof(st, field), desc,  \
+            DEF_STRING(type), fl, 0, NULL, NULL                                                    \
     }
 #define S(name, id, type, st) F(#name, id, NONE, type, 0, st, name, NULL, 0)
-#define R(name, id, type, desc)                                                            \
-    {                                                                                        \
-        #name, id, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_##type, offsetof(All, n_##name), \
-            offsetof(All, name), desc, NULL, 0, 0, NULL, NULL                                \
+#define R(name, id, type, desc)                                                                    \
+    {                                                                                              \
+#name, id, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_##type, offsetof(All, n_##name),     \
+            offsetof(All, name), desc, NULL, 0, 0, NULL, NULL                                      \
     }
 
 static const ProtobufCFieldDescriptor inner_fields[] = {
@@ -98,9 +111,21 @@ static const ProtobufCFieldDescriptor inner_fields[] = {
 };
 static const unsigned inner_by_name[] = {1, 0};
 static const ProtobufCIntRange inner_ranges[] = {{1, 0}, {0, 2}};
-static const ProtobufCMessageDescriptor inner_desc = {
-    PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC, "t.Inner", "Inner", "T__Inner", "t", sizeof(Inner), 2,
-    inner_fields, inner_by_name, 1, inner_ranges, inner_init, NULL, NULL, NULL};
+static const ProtobufCMessageDescriptor inner_desc = {PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+                                                      "t.Inner",
+                                                      "Inner",
+                                                      "T__Inner",
+                                                      "t",
+                                                      sizeof(Inner),
+                                                      2,
+                                                      inner_fields,
+                                                      inner_by_name,
+                                                      1,
+                                                      inner_ranges,
+                                                      inner_init,
+                                                      NULL,
+                                                      NULL,
+                                                      NULL};
 
 static const ProtobufCFieldDescriptor all_fields[] = {
     S(i32, 1, INT32, All),
@@ -128,12 +153,24 @@ static const ProtobufCFieldDescriptor all_fields[] = {
       PROTOBUF_C_FIELD_FLAG_ONEOF),
 };
 /* indices of all_fields in strcmp order of their names */
-static const unsigned all_by_name[] = {7,  9,  10, 6,  5,  0,  1, 11, 19, 20, 16,
-                                       15, 17, 12, 14, 13, 4,  18, 8, 2,  3};
+static const unsigned all_by_name[] = {7,  9,  10, 6,  5,  0, 1,  11, 19, 20, 16,
+                                       15, 17, 12, 14, 13, 4, 18, 8,  2,  3};
 static const ProtobufCIntRange all_ranges[] = {{1, 0}, {0, 21}};
-static const ProtobufCMessageDescriptor all_desc = {
-    PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC, "t.All", "All", "T__All", "t", sizeof(All), 21,
-    all_fields, all_by_name, 1, all_ranges, all_init, NULL, NULL, NULL};
+static const ProtobufCMessageDescriptor all_desc = {PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+                                                    "t.All",
+                                                    "All",
+                                                    "T__All",
+                                                    "t",
+                                                    sizeof(All),
+                                                    21,
+                                                    all_fields,
+                                                    all_by_name,
+                                                    1,
+                                                    all_ranges,
+                                                    all_init,
+                                                    NULL,
+                                                    NULL,
+                                                    NULL};
 
 static void inner_init(ProtobufCMessage *m)
 {
@@ -350,7 +387,8 @@ static void test_int_extremes(void **state)
     assert_true(a->u64 == 1000);
     protobuf_c_message_free_unpacked(&a->base, NULL);
 
-    parse_fails("{\"i64\":\"9223372036854775808\"}", "i64: \"9223372036854775808\" is out of range");
+    parse_fails("{\"i64\":\"9223372036854775808\"}",
+                "i64: \"9223372036854775808\" is out of range");
     parse_fails("{\"i64\":\"-9223372036854775809\"}", "i64: \"-9223372036854775809\" is out");
     parse_fails("{\"i64\":1e19}", "i64: 1e+19 is out of range");
     parse_fails("{\"u64\":\"18446744073709551616\"}", "u64: \"18446744073709551616\" is out");
@@ -366,7 +404,8 @@ static void test_int_extremes(void **state)
 static void test_floats(void **state)
 {
     (void)state;
-    All *a = parse_ok("{\"fl\":1.1,\"db\":\"NaN\",\"rdb\":[\"Infinity\",\"-Infinity\",\"2.5\",1e300]}");
+    All *a =
+        parse_ok("{\"fl\":1.1,\"db\":\"NaN\",\"rdb\":[\"Infinity\",\"-Infinity\",\"2.5\",1e300]}");
     assert_true(a->fl == 1.1f);
     assert_true(isnan(a->db));
     assert_true(isinf(a->rdb[0]) && a->rdb[0] > 0);
@@ -406,15 +445,15 @@ static void test_utf8(void **state)
     } cases[] = {
         {"", 1},
         {"plain", 1},
-        {"\xe5\x8d\x97\xe6\xbb\xa8", 1},  /* 南滨 */
-        {"\xf0\x9f\x98\x80", 1},          /* U+1F600 */
-        {"\xf4\x8f\xbf\xbf", 1},          /* U+10FFFF */
-        {"\xc0\x80", 0},                  /* overlong NUL */
-        {"\xe0\x80\xaf", 0},              /* overlong '/' */
-        {"\xed\xa0\x80", 0},              /* surrogate D800 */
-        {"\xf4\x90\x80\x80", 0},          /* beyond U+10FFFF */
-        {"\xe5\x8d", 0},                  /* truncated */
-        {"\x80", 0},                      /* lone continuation */
+        {"\xe5\x8d\x97\xe6\xbb\xa8", 1}, /* 南滨 */
+        {"\xf0\x9f\x98\x80", 1},         /* U+1F600 */
+        {"\xf4\x8f\xbf\xbf", 1},         /* U+10FFFF */
+        {"\xc0\x80", 0},                 /* overlong NUL */
+        {"\xe0\x80\xaf", 0},             /* overlong '/' */
+        {"\xed\xa0\x80", 0},             /* surrogate D800 */
+        {"\xf4\x90\x80\x80", 0},         /* beyond U+10FFFF */
+        {"\xe5\x8d", 0},                 /* truncated */
+        {"\x80", 0},                     /* lone continuation */
         {"\xfe", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -512,7 +551,8 @@ static void test_proto2(void **state)
     assert_int_equal(fd->n_message_type, 1);
     Google__Protobuf__FieldDescriptorProto *f = fd->message_type[0]->field[0];
     assert_true(f->has_number && f->number == 1);
-    assert_true(f->has_type && f->type == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_INT64);
+    assert_true(f->has_type &&
+                f->type == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_INT64);
     assert_false(f->has_oneof_index);
     assert_true(fd->options->has_optimize_for);
     char *s = dump(m, 0);
