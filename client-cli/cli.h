@@ -23,13 +23,13 @@ enum cli_exit {
 enum output_format { OUT_HUMAN, OUT_JSON, OUT_CSV };
 
 typedef struct cli_opts {
-    const char *addr;       /* --addr, GRIDSTOCK_ADDR, default 127.0.0.1:50051 */
-    const char *token;      /* --token, GRIDSTOCK_TOKEN */
-    const char *ca;         /* --ca, GRIDSTOCK_CA */
-    const char *cert;       /* --cert, GRIDSTOCK_CERT */
-    const char *key;        /* --key, GRIDSTOCK_KEY */
+    const char *addr;        /* --addr, GRIDSTOCK_ADDR, default 127.0.0.1:50051 */
+    const char *token;       /* --token, GRIDSTOCK_TOKEN */
+    const char *ca;          /* --ca, GRIDSTOCK_CA */
+    const char *cert;        /* --cert, GRIDSTOCK_CERT */
+    const char *key;         /* --key, GRIDSTOCK_KEY */
     const char *server_name; /* --server-name */
-    int tls;                /* --tls */
+    int tls;                 /* --tls */
     enum output_format format;
     double timeout;         /* seconds; --timeout */
     int timeout_set;        /* given explicitly (streams have no deadline otherwise) */
@@ -70,8 +70,8 @@ const char *commands_method_name(const ProtobufCServiceDescriptor *s, unsigned i
 /* Builds the request from argv[first..argc) (method flags; global options found there are
  * applied to o). Returns the message (free with protobuf_c_message_free_unpacked) or NULL
  * with *exit_code set (a message printed); NULL with EXIT_OK when --help was printed. */
-ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char **argv,
-                                int first, int *exit_code);
+ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char **argv, int first,
+                                int *exit_code);
 
 /* ---- streaming.c: which methods stream (from the embedded descriptor set) ---- */
 /* 1 for server-streaming, 0 for unary, -1 for client/bidi streaming (not supported). */

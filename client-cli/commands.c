@@ -47,8 +47,8 @@ const char *commands_service_name(const ProtobufCServiceDescriptor *s)
 
 /* The method's kebab name with a trailing "-<noun>", "-<noun>s", "-<noun>es" or
  * "-<nou>ies" dropped. */
-static void short_method_name(const ProtobufCServiceDescriptor *s, const char *method,
-                              char *out, size_t outlen)
+static void short_method_name(const ProtobufCServiceDescriptor *s, const char *method, char *out,
+                              size_t outlen)
 {
     char noun[128], full[160], cand[4][140];
     snprintf(noun, sizeof noun, "%s", commands_service_name(s));
@@ -92,8 +92,7 @@ void commands_print_services(FILE *out)
     fputs("Services (`gridstock <service>` lists its methods):\n", out);
     for (size_t i = 0; gs_service_descriptors[i]; i++) {
         const ProtobufCServiceDescriptor *s = gs_service_descriptors[i];
-        fprintf(out, "  %-16s %s (%u methods)\n", commands_service_name(s), s->name,
-                s->n_methods);
+        fprintf(out, "  %-16s %s (%u methods)\n", commands_service_name(s), s->name, s->n_methods);
     }
 }
 
@@ -187,8 +186,9 @@ void commands_print_method_help(FILE *out, const cli_method *m)
     const ProtobufCMessageDescriptor *in = m->method->input;
     char svc[128];
     snprintf(svc, sizeof svc, "%s", commands_service_name(m->service));
-    fprintf(out, "usage: gridstock [global options] %s %s [--field value ...] [--data JSON | "
-                 "--file PATH]\n",
+    fprintf(out,
+            "usage: gridstock [global options] %s %s [--field value ...] [--data JSON | "
+            "--file PATH]\n",
             svc, commands_method_name(m->service, (unsigned)(m->method - m->service->methods)));
     fprintf(out, "\n/%s/%s: %s -> %s%s\n", m->service->name, m->method->name, in->name,
             m->method->output->name,
@@ -198,20 +198,25 @@ void commands_print_method_help(FILE *out, const cli_method *m)
     fprintf(out, "\nRequest fields (flags override --data/--file; `--a.b` sets a nested field):\n");
     for (unsigned k = 0; k < in->n_fields; k++) {
         const ProtobufCFieldDescriptor *f = &in->fields[k];
-        char fl[160];
+        char fl[160], note[1024] = "";
+        size_t o = 0;
         flag_usage(f, fl, sizeof fl);
-        fprintf(out, "  %-34s", fl);
         if (f->type == PROTOBUF_C_TYPE_MESSAGE)
-            fprintf(out, " %s", pbjson_type_name(f));
+            o += (size_t)snprintf(note + o, sizeof note - o, " %s", pbjson_type_name(f));
         if (f->type == PROTOBUF_C_TYPE_ENUM) {
             const ProtobufCEnumDescriptor *ed = f->descriptor;
-            fputs(" one of ", out);
-            for (unsigned v = 0; v < ed->n_values; v++)
-                fprintf(out, "%s%s", v ? "|" : "", ed->values[v].name);
+            o += (size_t)snprintf(note + o, sizeof note - o, " one of");
+            for (unsigned v = 0; v < ed->n_values && o < sizeof note - 80; v++)
+                o += (size_t)snprintf(note + o, sizeof note - o, "%s%s", v ? "|" : " ",
+                                      ed->values[v].name);
         }
-        if (f->label == PROTOBUF_C_LABEL_REPEATED)
-            fputs(" repeated: repeat the flag, or a JSON array in --data", out);
-        fputc('\n', out);
+        if (f->label == PROTOBUF_C_LABEL_REPEATED && o < sizeof note - 80)
+            snprintf(note + o, sizeof note - o,
+                     " (repeated: repeat the flag, or a JSON array in --data)");
+        if (*note)
+            fprintf(out, "  %-34s%s\n", fl, note);
+        else
+            fprintf(out, "  %s\n", fl);
     }
     if (in->n_fields == 0)
         fputs("  (none)\n", out);

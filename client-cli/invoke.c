@@ -53,7 +53,8 @@ static double now_ms(void)
 /* Prints a non-OK status and returns its exit code. */
 static int report(const gs_reply *r)
 {
-    cli_err("%s: %s", gs_code_name(r->code), r->details && *r->details ? r->details : "(no details)");
+    cli_err("%s: %s", gs_code_name(r->code),
+            r->details && *r->details ? r->details : "(no details)");
     return r->code == GRPC_STATUS_UNAVAILABLE ? EXIT_UNAVAILABLE : EXIT_STATUS;
 }
 
@@ -107,8 +108,8 @@ static int run_stream(const cli_opts *o, const cli_method *m, gs_client *cl, con
     for (int attempt = 0;; attempt++) {
         char err[256];
         size_t received = 0;
-        gs_stream *s = gs_stream_open(cl, path, req, len, md, n_md,
-                                      o->timeout_set ? o->timeout : 0, err, sizeof err);
+        gs_stream *s = gs_stream_open(cl, path, req, len, md, n_md, o->timeout_set ? o->timeout : 0,
+                                      err, sizeof err);
         if (!s) {
             cli_err("%s", err);
             rc = EXIT_LOCAL;

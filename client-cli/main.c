@@ -122,8 +122,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (commands_find_method(s, argv[i + 1], &m) < 0) {
-        cli_err("unknown method \"%s\" of %s (see `gridstock %s`)", argv[i + 1], s->name,
-                argv[i]);
+        cli_err("unknown method \"%s\" of %s (see `gridstock %s`)", argv[i + 1], s->name, argv[i]);
         return EXIT_USAGE;
     }
     ProtobufCMessage *req = request_build(&m, &o, argc, argv, i + 2, &rc);

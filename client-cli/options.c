@@ -23,10 +23,10 @@ enum opt_id {
 
 typedef struct opt_def {
     enum opt_id id;
-    const char *name;  /* long name without "--" */
-    char short_name;   /* 0 = none */
-    const char *arg;   /* metavariable, NULL = no value */
-    const char *env;   /* environment variable giving the default */
+    const char *name; /* long name without "--" */
+    char short_name;  /* 0 = none */
+    const char *arg;  /* metavariable, NULL = no value */
+    const char *env;  /* environment variable giving the default */
     const char *help;
 } opt_def;
 
@@ -166,8 +166,8 @@ void opts_print_help(FILE *out)
         char left[64];
         const opt_def *d = &opts[i];
         if (d->short_name)
-            snprintf(left, sizeof left, "-%c, --%s%s%s", d->short_name, d->name,
-                     d->arg ? " " : "", d->arg ? d->arg : "");
+            snprintf(left, sizeof left, "-%c, --%s%s%s", d->short_name, d->name, d->arg ? " " : "",
+                     d->arg ? d->arg : "");
         else
             snprintf(left, sizeof left, "--%s%s%s", d->name, d->arg ? " " : "",
                      d->arg ? d->arg : "");

@@ -78,7 +78,8 @@ static char *fmt_value(const json_t *j)
         if (!s)
             return NULL;
         s[0] = '\0';
-        json_array_foreach (j, i, e) {
+        json_array_foreach(j, i, e)
+        {
             char *v = fmt_value(e);
             size_t vl = v ? strlen(v) : 0;
             if (len + vl + 2 >= cap) {
@@ -181,7 +182,8 @@ static void flatten(kv *k, const json_t *obj, const char *prefix, const char *sk
 {
     const char *key;
     json_t *v;
-    json_object_foreach ((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         char name[512];
         if (skip && !*prefix && strcmp(key, skip) == 0)
             continue;
@@ -193,7 +195,8 @@ static void flatten(kv *k, const json_t *obj, const char *prefix, const char *sk
         } else if (json_is_array(v) && json_array_size(v) && json_is_object(json_array_get(v, 0))) {
             size_t i;
             json_t *e;
-            json_array_foreach (v, i, e) {
+            json_array_foreach(v, i, e)
+            {
                 char item[540];
                 snprintf(item, sizeof item, "%s[%zu]", name, i);
                 flatten(k, e, item, NULL);

@@ -14,11 +14,11 @@
 #define MAX_FLAGS 256
 
 typedef struct flag_set {
-    const char *flag;  /* as written, for messages */
+    const char *flag; /* as written, for messages */
     const ProtobufCFieldDescriptor *path[MAX_DEPTH];
     int depth;
     const ProtobufCMessageDescriptor *owner; /* message holding the last field */
-    json_t *value;     /* owned */
+    json_t *value;                           /* owned */
 } flag_set;
 
 /* "site-id", "site_id", "siteId" all normalise to "siteid". */
@@ -111,8 +111,8 @@ static json_t *flag_value(const char *flag, const ProtobufCFieldDescriptor *f, c
         json_error_t je;
         v = json_loads(text, JSON_REJECT_DUPLICATES, &je);
         if (!v || !json_is_object(v)) {
-            cli_err("%s: expected a JSON object (%s)%s%s", flag, pbjson_type_name(f),
-                    v ? "" : ": ", v ? "" : je.text);
+            cli_err("%s: expected a JSON object (%s)%s%s", flag, pbjson_type_name(f), v ? "" : ": ",
+                    v ? "" : je.text);
             json_decref(v);
             return NULL;
         }
@@ -216,8 +216,8 @@ static json_t *load_json(const char *what, const char *src, int is_file)
     return j;
 }
 
-ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char **argv,
-                                int first, int *exit_code)
+ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char **argv, int first,
+                                int *exit_code)
 {
     const ProtobufCMessageDescriptor *d = m->method->input;
     flag_set *flags = calloc(MAX_FLAGS, sizeof *flags);

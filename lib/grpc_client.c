@@ -253,8 +253,7 @@ void gs_client_unary(gs_client *c, const char *path, const uint8_t *req, size_t 
 }
 
 gs_stream *gs_stream_open(gs_client *c, const char *path, const uint8_t *req, size_t req_len,
-                          const gs_md *md, size_t n_md, double timeout_s, char *err,
-                          size_t errlen)
+                          const gs_md *md, size_t n_md, double timeout_s, char *err, size_t errlen)
 {
     return start(c, path, req, req_len, md, n_md, timeout_s, err, errlen, 0);
 }
@@ -277,8 +276,8 @@ int gs_stream_next(gs_stream *s, uint8_t **msg, size_t *len, volatile sig_atomic
         s->recv_pending = 1;
     }
     for (;;) {
-        gpr_timespec tick = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                         gpr_time_from_millis(100, GPR_TIMESPAN));
+        gpr_timespec tick =
+            gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(100, GPR_TIMESPAN));
         grpc_event ev = grpc_completion_queue_pluck(s->cq, &s->tag_recv, tick, NULL);
         if (ev.type == GRPC_OP_COMPLETE)
             break;

@@ -12,9 +12,9 @@ typedef struct gs_client gs_client;
 typedef struct gs_stream gs_stream;
 
 typedef struct gs_client_config {
-    const char *target;      /* "host:port" */
-    const char *ca_file;     /* PEM roots; setting it (or tls) turns TLS on */
-    const char *cert_file;   /* client certificate (PEM) for mutual TLS, with key_file */
+    const char *target;    /* "host:port" */
+    const char *ca_file;   /* PEM roots; setting it (or tls) turns TLS on */
+    const char *cert_file; /* client certificate (PEM) for mutual TLS, with key_file */
     const char *key_file;
     const char *server_name; /* TLS name to verify instead of the target's host (optional) */
     int tls;                 /* TLS with the default roots even without ca_file */
@@ -29,9 +29,9 @@ typedef struct gs_md {
 
 /* What a call ended with. Owned by the caller: release with gs_reply_clear. */
 typedef struct gs_reply {
-    int code;         /* gRPC status code (0 = OK) */
-    char *details;    /* status message, malloc'd, "" when none */
-    uint8_t *body;    /* the response message (unary), malloc'd, NULL when none */
+    int code;      /* gRPC status code (0 = OK) */
+    char *details; /* status message, malloc'd, "" when none */
+    uint8_t *body; /* the response message (unary), malloc'd, NULL when none */
     size_t body_len;
 } gs_reply;
 
@@ -51,8 +51,8 @@ void gs_client_unary(gs_client *c, const char *path, const uint8_t *req, size_t 
 
 /* Starts a server-streaming call. NULL with err set if the call cannot be started. */
 gs_stream *gs_stream_open(gs_client *c, const char *path, const uint8_t *req, size_t req_len,
-                          const gs_md *md, size_t n_md, double timeout_s, char *err,
-                          size_t errlen) __attribute__((warn_unused_result));
+                          const gs_md *md, size_t n_md, double timeout_s, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Waits for the next message: 1 with *msg (malloc'd, caller frees) and *len; 0 when the
  * stream has ended (read the status with gs_stream_close); -1 when *stop became non-zero

@@ -1,5 +1,7 @@
-/* pbjson.c — JSON <-> protobuf-c messages by descriptor (mapping rules in pbjson.h). */
+/* pbjson.c — JSON -> protobuf-c messages by descriptor, plus the names, UTF-8 and path
+ * helpers shared with pbjson_write.c (mapping rules in pbjson.h). */
 #include "pbjson.h"
+#include "pbjson_int.h"
 
 #include <errno.h>
 #include <float.h>
@@ -10,16 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MEMBER(type, msg, off) (*(type *)((char *)(msg) + (off)))
-
-typedef struct ctx {
-    ProtobufCAllocator *alloc;
-    char *err;
-    size_t errlen;
-    char path[512];
-    size_t plen;
-} ctx;
 
 static void *sys_alloc(void *data, size_t n)
 {
@@ -33,7 +25,7 @@ static void sys_free(void *data, void *p)
     free(p);
 }
 
-static ProtobufCAllocator sys_allocator = {sys_alloc, sys_free, NULL};
+ProtobufCAllocator pbj_sys_allocator = {sys_alloc, sys_free, NULL};
 
 static void *cx_alloc(ctx *c, size_t n)
 {
@@ -43,7 +35,7 @@ static void *cx_alloc(ctx *c, size_t n)
     return p;
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(ctx *c, const char *fmt, ...)
+int pbj_fail(ctx *c, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -60,17 +52,16 @@ __attribute__((format(printf, 2, 3))) static int fail(ctx *c, const char *fmt, .
 }
 
 /* Appends ".name" (or "name" at the top) or "[i]" to the path; returns the old length. */
-static size_t push_name(ctx *c, const char *name)
+size_t pbj_push_name(ctx *c, const char *name)
 {
     size_t old = c->plen;
-    int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "%s%s", c->plen ? "." : "",
-                     name);
+    int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "%s%s", c->plen ? "." : "", name);
     if (n > 0)
         c->plen = c->plen + (size_t)n < sizeof c->path ? c->plen + (size_t)n : sizeof c->path - 1;
     return old;
 }
 
-static size_t push_index(ctx *c, size_t i)
+size_t pbj_push_index(ctx *c, size_t i)
 {
     size_t old = c->plen;
     int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "[%zu]", i);
@@ -79,7 +70,7 @@ static size_t push_index(ctx *c, size_t i)
     return old;
 }
 
-static void pop(ctx *c, size_t old)
+void pbj_pop(ctx *c, size_t old)
 {
     c->plen = old;
     c->path[old] = '\0';
@@ -194,28 +185,6 @@ int pbjson_utf8_valid(const char *s, size_t n)
     return 1;
 }
 
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *b64_encode(const uint8_t *in, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        *o++ = b64chars[(v >> 18) & 63];
-        *o++ = b64chars[(v >> 12) & 63];
-        *o++ = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < n ? b64chars[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
-}
-
 static int b64_value(char ch)
 {
     if (ch >= 'A' && ch <= 'Z')
@@ -265,8 +234,8 @@ static int get_int(ctx *c, const json_t *j, int is_unsigned, int64_t *sv, uint64
     if (json_is_integer(j)) {
         json_int_t v = json_integer_value(j);
         if (is_unsigned && v < 0)
-            return fail(c, "%" JSON_INTEGER_FORMAT " is negative, expected an unsigned integer",
-                        v);
+            return pbj_fail(c, "%" JSON_INTEGER_FORMAT " is negative, expected an unsigned integer",
+                            v);
         *sv = (int64_t)v;
         *uv = (uint64_t)v;
         return 0;
@@ -274,37 +243,37 @@ static int get_int(ctx *c, const json_t *j, int is_unsigned, int64_t *sv, uint64
     if (json_is_real(j)) {
         double v = json_real_value(j);
         if (!isfinite(v))
-            return fail(c, "expected integer, got %g", v);
+            return pbj_fail(c, "expected integer, got %g", v);
         if (is_unsigned ? (v <= -1.0 || v >= 18446744073709551616.0)
                         : (v < -9223372036854775808.0 || v >= 9223372036854775808.0))
-            return fail(c, "%g is out of range", v);
+            return pbj_fail(c, "%g is out of range", v);
         /* in range, so the casts are defined; integral when they convert back exactly */
         *sv = is_unsigned ? 0 : (int64_t)v;
         *uv = is_unsigned ? (uint64_t)v : 0;
         if ((is_unsigned ? (double)*uv : (double)*sv) != v)
-            return fail(c, "expected integer, got %g", v);
+            return pbj_fail(c, "expected integer, got %g", v);
         return 0;
     }
     if (json_is_string(j)) {
         const char *s = json_string_value(j);
         char *end = NULL;
         if (!*s || !(*s == '-' || (*s >= '0' && *s <= '9')))
-            return fail(c, "expected integer, got \"%.40s\"", s);
+            return pbj_fail(c, "expected integer, got \"%.40s\"", s);
         errno = 0;
         if (is_unsigned) {
             if (*s == '-')
-                return fail(c, "\"%.40s\" is negative, expected an unsigned integer", s);
+                return pbj_fail(c, "\"%.40s\" is negative, expected an unsigned integer", s);
             *uv = strtoull(s, &end, 10);
         } else {
             *sv = strtoll(s, &end, 10);
         }
         if (*end)
-            return fail(c, "expected integer, got \"%.40s\"", s);
+            return pbj_fail(c, "expected integer, got \"%.40s\"", s);
         if (errno == ERANGE)
-            return fail(c, "\"%.40s\" is out of range", s);
+            return pbj_fail(c, "\"%.40s\" is out of range", s);
         return 0;
     }
-    return fail(c, "expected integer, got %s", json_kind(j));
+    return pbj_fail(c, "expected integer, got %s", json_kind(j));
 }
 
 static int get_double(ctx *c, const json_t *j, double *out)
@@ -327,10 +296,10 @@ static int get_double(ctx *c, const json_t *j, double *out)
         errno = 0;
         *out = strtod(s, &end);
         if (!*s || *end || s[0] == ' ' || !isfinite(*out))
-            return fail(c, "expected number, got \"%.40s\"", s);
+            return pbj_fail(c, "expected number, got \"%.40s\"", s);
         return 0;
     }
-    return fail(c, "expected number, got %s", json_kind(j));
+    return pbj_fail(c, "expected number, got %s", json_kind(j));
 }
 
 /* Parses one value of field f into the storage at p (a struct member or array slot). */
@@ -346,7 +315,7 @@ static int parse_value(ctx *c, const ProtobufCFieldDescriptor *f, const json_t *
         if (get_int(c, j, 0, &sv, &uv) < 0)
             return -1;
         if (sv < INT32_MIN || sv > INT32_MAX)
-            return fail(c, "%" PRId64 " is out of range for %s", sv, pbjson_type_name(f));
+            return pbj_fail(c, "%" PRId64 " is out of range for %s", sv, pbjson_type_name(f));
         *(int32_t *)p = (int32_t)sv;
         return 0;
     case PROTOBUF_C_TYPE_UINT32:
@@ -354,7 +323,7 @@ static int parse_value(ctx *c, const ProtobufCFieldDescriptor *f, const json_t *
         if (get_int(c, j, 1, &sv, &uv) < 0)
             return -1;
         if (uv > UINT32_MAX)
-            return fail(c, "%" PRIu64 " is out of range for %s", uv, pbjson_type_name(f));
+            return pbj_fail(c, "%" PRIu64 " is out of range for %s", uv, pbjson_type_name(f));
         *(uint32_t *)p = (uint32_t)uv;
         return 0;
     case PROTOBUF_C_TYPE_INT64:
@@ -374,7 +343,7 @@ static int parse_value(ctx *c, const ProtobufCFieldDescriptor *f, const json_t *
         if (get_double(c, j, &dv) < 0)
             return -1;
         if (isfinite(dv) && fabs(dv) > FLT_MAX)
-            return fail(c, "%g is out of range for float", dv);
+            return pbj_fail(c, "%g is out of range for float", dv);
         *(float *)p = (float)dv;
         return 0;
     case PROTOBUF_C_TYPE_DOUBLE:
@@ -384,7 +353,7 @@ static int parse_value(ctx *c, const ProtobufCFieldDescriptor *f, const json_t *
         return 0;
     case PROTOBUF_C_TYPE_BOOL:
         if (!json_is_boolean(j))
-            return fail(c, "expected true or false, got %s", json_kind(j));
+            return pbj_fail(c, "expected true or false, got %s", json_kind(j));
         *(protobuf_c_boolean *)p = json_is_true(j);
         return 0;
     case PROTOBUF_C_TYPE_ENUM: {
@@ -393,45 +362,46 @@ static int parse_value(ctx *c, const ProtobufCFieldDescriptor *f, const json_t *
             const ProtobufCEnumValue *ev =
                 protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(j));
             if (!ev)
-                return fail(c, "\"%.60s\" is not a value of %s", json_string_value(j), ed->name);
+                return pbj_fail(c, "\"%.60s\" is not a value of %s", json_string_value(j),
+                                ed->name);
             *(int *)p = ev->value;
             return 0;
         }
         if (json_is_integer(j)) {
             json_int_t v = json_integer_value(j);
             if (v < INT32_MIN || v > INT32_MAX)
-                return fail(c, "%" JSON_INTEGER_FORMAT " is out of range for %s", v, ed->name);
+                return pbj_fail(c, "%" JSON_INTEGER_FORMAT " is out of range for %s", v, ed->name);
             *(int *)p = (int)v;
             return 0;
         }
-        return fail(c, "expected %s name or number, got %s", ed->name, json_kind(j));
+        return pbj_fail(c, "expected %s name or number, got %s", ed->name, json_kind(j));
     }
     case PROTOBUF_C_TYPE_STRING: {
         if (!json_is_string(j))
-            return fail(c, "expected string, got %s", json_kind(j));
+            return pbj_fail(c, "expected string, got %s", json_kind(j));
         const char *s = json_string_value(j);
         size_t n = json_string_length(j);
         if (!pbjson_utf8_valid(s, n))
-            return fail(c, "string is not valid UTF-8");
+            return pbj_fail(c, "string is not valid UTF-8");
         if (memchr(s, '\0', n))
-            return fail(c, "string contains a NUL character");
+            return pbj_fail(c, "string contains a NUL character");
         char *copy = cx_alloc(c, n + 1);
         if (!copy)
-            return fail(c, "out of memory");
+            return pbj_fail(c, "out of memory");
         memcpy(copy, s, n);
         *(char **)p = copy;
         return 0;
     }
     case PROTOBUF_C_TYPE_BYTES: {
         if (!json_is_string(j))
-            return fail(c, "expected base64 string, got %s", json_kind(j));
+            return pbj_fail(c, "expected base64 string, got %s", json_kind(j));
         size_t n = json_string_length(j), len = 0;
         uint8_t *buf = cx_alloc(c, n / 4 * 3 + 3);
         if (!buf)
-            return fail(c, "out of memory");
+            return pbj_fail(c, "out of memory");
         if (b64_decode(json_string_value(j), n, buf, &len) < 0) {
             c->alloc->free(c->alloc->allocator_data, buf);
-            return fail(c, "invalid base64");
+            return pbj_fail(c, "invalid base64");
         }
         ProtobufCBinaryData *bd = p;
         bd->data = buf;
@@ -440,14 +410,15 @@ static int parse_value(ctx *c, const ProtobufCFieldDescriptor *f, const json_t *
     }
     case PROTOBUF_C_TYPE_MESSAGE:
         if (!json_is_object(j))
-            return fail(c, "expected object (%s), got %s",
-                        ((const ProtobufCMessageDescriptor *)f->descriptor)->name, json_kind(j));
+            return pbj_fail(c, "expected object (%s), got %s",
+                            ((const ProtobufCMessageDescriptor *)f->descriptor)->name,
+                            json_kind(j));
         return parse_message(c, f->descriptor, j, (ProtobufCMessage **)p);
     }
-    return fail(c, "unsupported field type");
+    return pbj_fail(c, "unsupported field type");
 }
 
-static size_t elem_size(const ProtobufCFieldDescriptor *f)
+size_t pbj_elem_size(const ProtobufCFieldDescriptor *f)
 {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT64:
@@ -472,8 +443,7 @@ static size_t elem_size(const ProtobufCFieldDescriptor *f)
 }
 
 static const ProtobufCFieldDescriptor *oneof_member(const ProtobufCMessageDescriptor *d,
-                                                    const ProtobufCFieldDescriptor *f,
-                                                    uint32_t id)
+                                                    const ProtobufCFieldDescriptor *f, uint32_t id)
 {
     for (unsigned i = 0; i < d->n_fields; i++)
         if ((d->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
@@ -489,24 +459,24 @@ static int parse_field(ctx *c, const ProtobufCMessageDescriptor *d,
         return 0; /* null: leave at the default */
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
         if (!json_is_array(v))
-            return fail(c, "expected array, got %s", json_kind(v));
-        size_t n = json_array_size(v), es = elem_size(f);
+            return pbj_fail(c, "expected array, got %s", json_kind(v));
+        size_t n = json_array_size(v), es = pbj_elem_size(f);
         if (n == 0)
             return 0;
         char *arr = cx_alloc(c, n * es);
         if (!arr)
-            return fail(c, "out of memory");
+            return pbj_fail(c, "out of memory");
         MEMBER(void *, m, f->offset) = arr;
         for (size_t i = 0; i < n; i++) {
             const json_t *e = json_array_get(v, i);
-            size_t old = push_index(c, i);
+            size_t old = pbj_push_index(c, i);
             if (json_is_null(e))
-                return fail(c, "null is not allowed in an array");
+                return pbj_fail(c, "null is not allowed in an array");
             /* count the (zeroed) slot first so a failure inside it is freed with m */
             MEMBER(size_t, m, f->quantifier_offset) = i + 1;
             if (parse_value(c, f, e, arr + i * es) < 0)
                 return -1;
-            pop(c, old);
+            pbj_pop(c, old);
         }
         return 0;
     }
@@ -514,7 +484,8 @@ static int parse_field(ctx *c, const ProtobufCMessageDescriptor *d,
         uint32_t *cs = &MEMBER(uint32_t, m, f->quantifier_offset);
         if (*cs != 0 && *cs != f->id) {
             const ProtobufCFieldDescriptor *o = oneof_member(d, f, *cs);
-            return fail(c, "only one of a oneof may be set (already set: %s)", o ? o->name : "?");
+            return pbj_fail(c, "only one of a oneof may be set (already set: %s)",
+                            o ? o->name : "?");
         }
         *cs = f->id; /* first, so a half-built member is freed with m */
         return parse_value(c, f, v, (char *)m + f->offset);
@@ -536,28 +507,29 @@ static int parse_message(ctx *c, const ProtobufCMessageDescriptor *d, const json
     json_t *v;
     int rc = -1;
     if (!m)
-        return fail(c, "out of memory");
+        return pbj_fail(c, "out of memory");
     d->message_init(m);
     *out = m; /* owned by the parent from here on, so a failure frees it with the parent */
     seen = calloc(d->n_fields ? d->n_fields : 1, sizeof *seen);
     if (!seen)
-        return fail(c, "out of memory");
-    json_object_foreach ((json_t *)j, key, v) {
+        return pbj_fail(c, "out of memory");
+    json_object_foreach((json_t *)j, key, v)
+    {
         const ProtobufCFieldDescriptor *f = pbjson_find_field(d, key);
-        size_t old = push_name(c, key);
+        size_t old = pbj_push_name(c, key);
         if (!f) {
-            fail(c, "unknown field (%s has no field \"%s\")", d->name, key);
+            pbj_fail(c, "unknown field (%s has no field \"%s\")", d->name, key);
             goto out;
         }
         size_t idx = (size_t)(f - d->fields);
         if (seen[idx]) {
-            fail(c, "field given twice (as \"%s\" and \"%s\")", seen[idx], key);
+            pbj_fail(c, "field given twice (as \"%s\" and \"%s\")", seen[idx], key);
             goto out;
         }
         seen[idx] = key;
         if (parse_field(c, d, f, v, m) < 0)
             goto out;
-        pop(c, old);
+        pbj_pop(c, old);
     }
     rc = 0;
 out:
@@ -568,10 +540,11 @@ out:
 ProtobufCMessage *pbjson_from_json(const ProtobufCMessageDescriptor *d, const json_t *j,
                                    ProtobufCAllocator *alloc, char *err, size_t errlen)
 {
-    ctx c = {.alloc = alloc ? alloc : &sys_allocator, .err = err, .errlen = errlen};
+    ctx c = {.alloc = alloc ? alloc : &pbj_sys_allocator, .err = err, .errlen = errlen};
     ProtobufCMessage *m = NULL;
     if (!j || !json_is_object(j)) {
-        fail(&c, "expected a JSON object for %s, got %s", d->name, j ? json_kind(j) : "nothing");
+        pbj_fail(&c, "expected a JSON object for %s, got %s", d->name,
+                 j ? json_kind(j) : "nothing");
         return NULL;
     }
     if (parse_message(&c, d, j, &m) < 0) {
@@ -595,242 +568,4 @@ ProtobufCMessage *pbjson_parse(const ProtobufCMessageDescriptor *d, const char *
     ProtobufCMessage *m = pbjson_from_json(d, j, alloc, err, errlen);
     json_decref(j);
     return m;
-}
-
-/* ---- message -> JSON ---- */
-
-static json_t *message_to_json(ctx *c, const ProtobufCMessage *m, unsigned flags);
-
-static json_t *double_json(double v)
-{
-    if (isnan(v))
-        return json_string("NaN");
-    if (isinf(v))
-        return json_string(v < 0 ? "-Infinity" : "Infinity");
-    return json_real(v);
-}
-
-/* The double nearest to the shortest decimal that reads back as f: 1.1f -> 1.1, not
- * 1.100000023841858. */
-static double float_widen(float f)
-{
-    char buf[32];
-    if (!isfinite(f))
-        return f;
-    for (int prec = 6; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
-        if ((float)strtod(buf, NULL) == f)
-            return strtod(buf, NULL);
-    }
-    return f;
-}
-
-static json_t *value_to_json(ctx *c, const ProtobufCFieldDescriptor *f, const void *p,
-                             unsigned flags)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        return json_integer(*(const int32_t *)p);
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return json_integer(*(const uint32_t *)p);
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return json_integer(*(const int64_t *)p);
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: {
-        uint64_t v = *(const uint64_t *)p;
-        if (v <= INT64_MAX)
-            return json_integer((json_int_t)v);
-        char buf[24];
-        snprintf(buf, sizeof buf, "%" PRIu64, v);
-        return json_string(buf);
-    }
-    case PROTOBUF_C_TYPE_FLOAT:
-        return double_json(float_widen(*(const float *)p));
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return double_json(*(const double *)p);
-    case PROTOBUF_C_TYPE_BOOL:
-        return json_boolean(*(const protobuf_c_boolean *)p);
-    case PROTOBUF_C_TYPE_ENUM: {
-        int v = *(const int *)p;
-        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
-        return ev ? json_string(ev->name) : json_integer(v);
-    }
-    case PROTOBUF_C_TYPE_STRING: {
-        const char *s = *(char *const *)p;
-        json_t *j = json_string(s ? s : "");
-        if (!j)
-            fail(c, "string is not valid UTF-8");
-        return j;
-    }
-    case PROTOBUF_C_TYPE_BYTES: {
-        const ProtobufCBinaryData *bd = p;
-        char *enc = b64_encode(bd->data, bd->len);
-        json_t *j = enc ? json_string(enc) : NULL;
-        free(enc);
-        return j;
-    }
-    case PROTOBUF_C_TYPE_MESSAGE: {
-        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
-        if (!sub)
-            return json_null();
-        return message_to_json(c, sub, flags);
-    }
-    }
-    fail(c, "unsupported field type");
-    return NULL;
-}
-
-/* 1 when the singular field f of m should be written. */
-static int field_present(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m,
-                         unsigned flags)
-{
-    const char *p = (const char *)m + f->offset;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        return MEMBER(uint32_t, m, f->quantifier_offset) == f->id;
-    if (f->type == PROTOBUF_C_TYPE_MESSAGE)
-        return *(ProtobufCMessage *const *)p != NULL;
-    if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
-        if (f->type == PROTOBUF_C_TYPE_STRING)
-            return *(char *const *)p != NULL;
-        return MEMBER(protobuf_c_boolean, m, f->quantifier_offset) ||
-               (flags & PBJSON_EMIT_DEFAULTS);
-    }
-    if (f->label == PROTOBUF_C_LABEL_REQUIRED || (flags & PBJSON_EMIT_DEFAULTS))
-        return 1;
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_STRING: {
-        const char *s = *(char *const *)p;
-        return s && *s;
-    }
-    case PROTOBUF_C_TYPE_BYTES:
-        return ((const ProtobufCBinaryData *)p)->len > 0;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return *(const uint64_t *)p != 0;
-    case PROTOBUF_C_TYPE_DOUBLE: {
-        double v = *(const double *)p;
-        return v != 0 || signbit(v);
-    }
-    case PROTOBUF_C_TYPE_FLOAT: {
-        float v = *(const float *)p;
-        return v != 0 || signbit(v);
-    }
-    case PROTOBUF_C_TYPE_BOOL:
-        return *(const protobuf_c_boolean *)p != 0;
-    default:
-        return *(const uint32_t *)p != 0;
-    }
-}
-
-static json_t *message_to_json(ctx *c, const ProtobufCMessage *m, unsigned flags)
-{
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    json_t *obj = json_object();
-    if (!obj)
-        return NULL;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        json_t *v = NULL;
-        char jn[256];
-        const char *name = f->name;
-        if (flags & PBJSON_JSON_NAMES) {
-            pbjson_json_name(f->name, jn, sizeof jn);
-            name = jn;
-        }
-        size_t old = push_name(c, f->name);
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = MEMBER(size_t, m, f->quantifier_offset), es = elem_size(f);
-            const char *arr = MEMBER(const char *, m, f->offset);
-            if (n == 0 && !(flags & PBJSON_EMIT_DEFAULTS)) {
-                pop(c, old);
-                continue;
-            }
-            v = json_array();
-            for (size_t k = 0; v && k < n; k++) {
-                size_t o2 = push_index(c, k);
-                json_t *e = value_to_json(c, f, arr + k * es, flags);
-                if (!e || json_array_append_new(v, e) < 0) {
-                    json_decref(v);
-                    v = NULL;
-                    break;
-                }
-                pop(c, o2);
-            }
-        } else {
-            if (!field_present(f, m, flags)) {
-                pop(c, old);
-                continue;
-            }
-            v = value_to_json(c, f, (const char *)m + f->offset, flags);
-        }
-        if (!v || json_object_set_new(obj, name, v) < 0) {
-            json_decref(obj);
-            return NULL;
-        }
-        pop(c, old);
-    }
-    return obj;
-}
-
-json_t *pbjson_to_json(const ProtobufCMessage *m, unsigned flags, char *err, size_t errlen)
-{
-    ctx c = {.alloc = &sys_allocator, .err = err, .errlen = errlen};
-    if (err && errlen)
-        snprintf(err, errlen, "out of memory");
-    return message_to_json(&c, m, flags);
-}
-
-int pbjson_real_precision(const json_t *j)
-{
-    int best = 15;
-    const char *key;
-    size_t i;
-    json_t *v;
-    switch (json_typeof(j)) {
-    case JSON_REAL: {
-        double d = json_real_value(j);
-        char buf[40];
-        for (; best < 17; best++) {
-            snprintf(buf, sizeof buf, "%.*g", best, d);
-            if (strtod(buf, NULL) == d)
-                break;
-        }
-        return best;
-    }
-    case JSON_OBJECT:
-        json_object_foreach ((json_t *)j, key, v) {
-            int p = pbjson_real_precision(v);
-            best = p > best ? p : best;
-        }
-        return best;
-    case JSON_ARRAY:
-        json_array_foreach (j, i, v) {
-            int p = pbjson_real_precision(v);
-            best = p > best ? p : best;
-        }
-        return best;
-    default:
-        return best;
-    }
-}
-
-char *pbjson_dumps(const ProtobufCMessage *m, unsigned flags, char *err, size_t errlen)
-{
-    json_t *j = pbjson_to_json(m, flags, err, errlen);
-    if (!j)
-        return NULL;
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                                JSON_REAL_PRECISION(pbjson_real_precision(j)));
-    json_decref(j);
-    if (!s && err && errlen)
-        snprintf(err, errlen, "out of memory");
-    return s;
 }
