@@ -32,8 +32,14 @@ static struct block *block_new(size_t size)
     return b;
 }
 
-static void *pb_alloc(void *data, size_t n) { return arena_alloc(data, n); }
-static void pb_free(void *data, void *p) { (void)data, (void)p; }
+static void *pb_alloc(void *data, size_t n)
+{
+    return arena_alloc(data, n);
+}
+static void pb_free(void *data, void *p)
+{
+    (void)data, (void)p;
+}
 
 arena *arena_new(size_t first_block)
 {
@@ -124,6 +130,12 @@ char *arena_printf(arena *a, const char *fmt, ...)
     return p;
 }
 
-size_t arena_used(const arena *a) { return a->total; }
+size_t arena_used(const arena *a)
+{
+    return a->total;
+}
 
-ProtobufCAllocator *arena_pb_allocator(arena *a) { return &a->pb; }
+ProtobufCAllocator *arena_pb_allocator(arena *a)
+{
+    return &a->pb;
+}

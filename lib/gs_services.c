@@ -5,8 +5,11 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "gridstock/v1/catalog.pb-c.h"
 #include "gridstock/v1/compounds.pb-c.h"
+#include "gridstock/v1/funds.pb-c.h"
 #include "gridstock/v1/org_units.pb-c.h"
+#include "gridstock/v1/requisitions.pb-c.h"
 #include "gridstock/v1/sites.pb-c.h"
+#include "gridstock/v1/stock.pb-c.h"
 #include "gridstock/v1/users.pb-c.h"
 
 const ProtobufCServiceDescriptor *const gs_service_descriptors[] = {
@@ -16,6 +19,10 @@ const ProtobufCServiceDescriptor *const gs_service_descriptors[] = {
     &gridstock__v1__user_service__descriptor,
     &gridstock__v1__site_service__descriptor,
     &gridstock__v1__catalog_service__descriptor,
+    &gridstock__v1__fund_service__descriptor,
+    &gridstock__v1__disbursement_service__descriptor,
+    &gridstock__v1__stock_service__descriptor,
+    &gridstock__v1__requisition_service__descriptor,
     /* one line per service, e.g. &gridstock__v1__site_service__descriptor, */
     NULL,
 };

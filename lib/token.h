@@ -8,20 +8,20 @@
 #include <stdint.h>
 
 typedef struct gs_token_claims {
-    char sub[65];    /* user login */
-    int64_t uid;     /* users.id */
-    char role[33];   /* role name, e.g. "logistics_officer" */
-    int64_t scope;   /* org unit id */
-    int64_t iat;     /* issued at, unix seconds */
-    int64_t exp;     /* expires at, unix seconds */
-    char kid[33];    /* key id that signed it (filled by sign/verify) */
-    char jti[33];    /* random token id (filled by sign when empty) */
+    char sub[65];  /* user login */
+    int64_t uid;   /* users.id */
+    char role[33]; /* role name, e.g. "logistics_officer" */
+    int64_t scope; /* org unit id */
+    int64_t iat;   /* issued at, unix seconds */
+    int64_t exp;   /* expires at, unix seconds */
+    char kid[33];  /* key id that signed it (filled by sign/verify) */
+    char jti[33];  /* random token id (filled by sign when empty) */
 } gs_token_claims;
 
 typedef enum gs_token_result {
     TOKEN_OK,
-    TOKEN_MALFORMED,     /* not three base64url parts, bad JSON, missing claim, alg != HS256 */
-    TOKEN_UNKNOWN_KEY,   /* kid not in the keyring */
+    TOKEN_MALFORMED,   /* not three base64url parts, bad JSON, missing claim, alg != HS256 */
+    TOKEN_UNKNOWN_KEY, /* kid not in the keyring */
     TOKEN_BAD_SIGNATURE,
     TOKEN_EXPIRED,
     TOKEN_NOT_YET_VALID, /* iat in the future beyond 60 s of clock skew */
@@ -40,7 +40,8 @@ int gs_keyring_generate_line(const char *kid, char *buf, size_t buflen);
 /* Signs claims with the keyring's first key; *out is malloc'd. 0 or -1. */
 int gs_token_sign(const gs_keyring *k, gs_token_claims *claims, char **out);
 /* Verifies `token` (without "Bearer ") at time `now`; fills *out on TOKEN_OK. */
-gs_token_result gs_token_verify(const gs_keyring *k, const char *token, int64_t now, gs_token_claims *out);
+gs_token_result gs_token_verify(const gs_keyring *k, const char *token, int64_t now,
+                                gs_token_claims *out);
 const char *gs_token_result_str(gs_token_result r);
 
 #endif

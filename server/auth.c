@@ -46,8 +46,8 @@ static const unsigned role_perms[ROLE_COUNT] = {
     [ROLE_POINT_LEADER] = READ_BASICS | P(PERM_STOCK_READ) | P(PERM_REQ_CREATE) |
                           P(PERM_EMERGENCY) | P(PERM_FUND_READ),
     [ROLE_AUDITOR] = READ_BASICS | P(PERM_STOCK_READ) | P(PERM_FUND_READ) | P(PERM_AUDIT_READ),
-    [ROLE_SERVICE] = READ_BASICS | P(PERM_STOCK_READ) | P(PERM_STOCK_WRITE) |
-                     P(PERM_REQ_CREATE) | P(PERM_FUND_READ),
+    [ROLE_SERVICE] = READ_BASICS | P(PERM_STOCK_READ) | P(PERM_STOCK_WRITE) | P(PERM_REQ_CREATE) |
+                     P(PERM_FUND_READ),
 };
 
 const char *gs_role_name(gs_role r)

@@ -78,12 +78,15 @@ gs_code v_range(call *c, const char *field, int64_t v, int64_t lo, int64_t hi)
 {
     if (v < lo || v > hi)
         return call_fail(c, GS_INVALID_ARGUMENT,
-                         "%s: must be between %" PRId64 " and %" PRId64 ", got %" PRId64, field,
-                         lo, hi, v);
+                         "%s: must be between %" PRId64 " and %" PRId64 ", got %" PRId64, field, lo,
+                         hi, v);
     return GS_OK;
 }
 
-static bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static bool leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 gs_code v_date(call *c, const char *field, const char *s)
 {
@@ -96,8 +99,7 @@ gs_code v_date(call *c, const char *field, const char *s)
         s[7] != '-')
         return call_fail(c, GS_INVALID_ARGUMENT, "%s: not a date (YYYY-MM-DD): \"%.20s\"", field,
                          s);
-    if (y < 2000 || y > 2200 || m < 1 || m > 12 || d < 1 ||
-        d > mdays[m - 1] + (m == 2 && leap(y)))
+    if (y < 2000 || y > 2200 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap(y)))
         return call_fail(c, GS_INVALID_ARGUMENT, "%s: date out of range: %s", field, s);
     return GS_OK;
 }
@@ -130,7 +132,8 @@ gs_code page_args(call *c, int32_t page_size, const char *page_token, int64_t *l
         char *end;
         long long v = strtoll(page_token, &end, 10);
         if (*end || v < 0)
-            return call_fail(c, GS_INVALID_ARGUMENT, "page_token: not a token from a previous page");
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "page_token: not a token from a previous page");
         *after_id = v;
     }
     return GS_OK;

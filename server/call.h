@@ -20,20 +20,20 @@ struct db_res;
 
 typedef struct call {
     const struct method_def *method;
-    const ProtobufCMessage *req;   /* decoded request; memory in the arena */
-    ProtobufCMessage *resp;        /* initialised response; fill it in */
+    const ProtobufCMessage *req; /* decoded request; memory in the arena */
+    ProtobufCMessage *resp;      /* initialised response; fill it in */
     caller who;
-    const char *request_id;        /* client's x-request-id (mutating calls), or "" */
+    const char *request_id; /* client's x-request-id (mutating calls), or "" */
     const char *peer;
-    arena *arena;                  /* released when the call ends */
+    arena *arena; /* released when the call ends */
     struct worker *worker;
-    struct db *db;                 /* the worker's connection (db.h) */
-    struct db_res *results;        /* results to clear when the call ends (db.c) */
-    bool retryable;                /* last failure was a serialization/deadlock (db.c) */
-    int64_t deadline_ms;           /* -1: none */
+    struct db *db;          /* the worker's connection (db.h) */
+    struct db_res *results; /* results to clear when the call ends (db.c) */
+    bool retryable;         /* last failure was a serialization/deadlock (db.c) */
+    int64_t deadline_ms;    /* -1: none */
     /* Set by the handler for the audit row of a mutating call. */
-    const char *audit_object;      /* e.g. "site:12" */
-    const char *audit_summary;     /* short human summary */
+    const char *audit_object;  /* e.g. "site:12" */
+    const char *audit_summary; /* short human summary */
     /* Set by call_fail / the database layer. */
     gs_code code;
     char message[512];
@@ -42,21 +42,22 @@ typedef struct call {
 typedef gs_code (*handler_fn)(call *c);
 
 /* Records an error (message names the field or object) and returns `code`. */
-gs_code call_fail(call *c, gs_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+gs_code call_fail(call *c, gs_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Arena helpers. */
 char *call_printf(call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *call_i64(call *c, int64_t v);   /* decimal text, for SQL parameters */
+const char *call_i64(call *c, int64_t v); /* decimal text, for SQL parameters */
 /* A new, initialised message of the given type, in the arena. */
 void *call_msg(call *c, const ProtobufCMessageDescriptor *d);
 /* An array of n pointers in the arena (for repeated message fields). */
 void **call_ptrs(call *c, size_t n);
 
-#define GS_TRY(expr)                        \
-    do {                                    \
-        gs_code gs_try_rc_ = (expr);        \
-        if (gs_try_rc_ != GS_OK)            \
-            return gs_try_rc_;              \
+#define GS_TRY(expr)                                                                               \
+    do {                                                                                           \
+        gs_code gs_try_rc_ = (expr);                                                               \
+        if (gs_try_rc_ != GS_OK)                                                                   \
+            return gs_try_rc_;                                                                     \
     } while (0)
 
 /* Validation helpers: each returns GS_OK or fails the call with INVALID_ARGUMENT naming
@@ -66,12 +67,13 @@ gs_code v_len(call *c, const char *field, const char *s, size_t max);
 gs_code v_positive(call *c, const char *field, int64_t v);
 gs_code v_nonneg(call *c, const char *field, int64_t v);
 gs_code v_range(call *c, const char *field, int64_t v, int64_t lo, int64_t hi);
-gs_code v_date(call *c, const char *field, const char *s);      /* YYYY-MM-DD, or empty */
-gs_code v_code(call *c, const char *field, const char *s);      /* [A-Z0-9._-]{1,64} */
+gs_code v_date(call *c, const char *field, const char *s); /* YYYY-MM-DD, or empty */
+gs_code v_code(call *c, const char *field, const char *s); /* [A-Z0-9._-]{1,64} */
 
 /* Pagination: page_size 0 → default 100, max 1000; page_token is the last id seen.
  * Fills *limit (page_size + 1 to detect a next page) and *after_id. */
-gs_code page_args(call *c, int32_t page_size, const char *page_token, int64_t *limit, int64_t *after_id);
+gs_code page_args(call *c, int32_t page_size, const char *page_token, int64_t *limit,
+                  int64_t *after_id);
 /* The next page token is made by db_page_next (db.h) from the fetched rows. */
 
 #endif

@@ -34,6 +34,7 @@ typedef struct cfg_row {
 } cfg_row;
 
 static int check_listen(const char *value, char *why, size_t whylen);
+static int check_metrics_listen(const char *value, char *why, size_t whylen);
 
 #define OFF(field) offsetof(gs_config, field)
 
@@ -73,6 +74,9 @@ static const cfg_row rows[] = {
      "stock reserved for an approved requisition is released after this many seconds"},
     {"disbursement_ttl_s", CFG_INT, OFF(disbursement_ttl_s), "604800", 60, 7776000, NULL, NULL,
      "S", "an approved disbursement not posted within this many seconds expires"},
+    {"metrics_listen", CFG_STRING, OFF(metrics_listen), "", 0, 0, NULL, check_metrics_listen,
+     "HOST:PORT", "Prometheus metrics at http://HOST:PORT/metrics; empty is off. No TLS, no "
+     "auth: keep it on loopback (127.0.0.1:9464) or a private admin network"},
 };
 /* clang-format on */
 
@@ -184,6 +188,18 @@ static int check_listen(const char *value, char *why, size_t whylen)
 bad:
     snprintf(why, whylen, "expected HOST:PORT (port 0-65535) or unix:PATH, got \"%.64s\"", value);
     return -1;
+}
+
+/* Empty (off) or HOST:PORT; unix sockets are not offered for the admin endpoint. */
+static int check_metrics_listen(const char *value, char *why, size_t whylen)
+{
+    if (*value == '\0')
+        return 0;
+    if (strncmp(value, "unix", 4) == 0) {
+        snprintf(why, whylen, "expected HOST:PORT, got \"%.64s\"", value);
+        return -1;
+    }
+    return check_listen(value, why, whylen);
 }
 
 static bool in_choices(const char *choices, const char *value)

@@ -8,24 +8,25 @@
 #include <stdio.h>
 
 typedef struct gs_config {
-    char *config_file;         /* --config / GRIDSTOCKD_CONFIG */
-    char *listen;              /* "127.0.0.1:50051" */
-    int workers;               /* 4 */
-    char *db;                  /* libpq conninfo; "" = PG* environment */
-    int max_message_bytes;     /* 4194304 */
-    char *tls_cert;            /* PEM files; empty = plaintext */
+    char *config_file;     /* --config / GRIDSTOCKD_CONFIG */
+    char *listen;          /* "127.0.0.1:50051" */
+    int workers;           /* 4 */
+    char *db;              /* libpq conninfo; "" = PG* environment */
+    int max_message_bytes; /* 4194304 */
+    char *tls_cert;        /* PEM files; empty = plaintext */
     char *tls_key;
-    char *tls_client_ca;       /* non-empty: mutual TLS */
-    bool insecure;             /* allow plaintext on a non-loopback address */
-    char *token_keys;          /* keyring file (token.h) */
-    int grace_ms;              /* 5000 */
-    int statement_timeout_ms;  /* 10000: cap on any one transaction without a deadline */
-    char *log_format;          /* "kv" | "json" */
-    char *log_level;           /* "debug" | "info" | "warn" | "error" */
-    bool migrate;              /* apply migrations on start (true) */
-    char *sql_dir;             /* migrations directory; default: the build's source sql/ */
-    int reservation_ttl_s;     /* requisition reservations expire after this (86400) */
-    int disbursement_ttl_s;    /* approved-but-unposted disbursements expire (604800) */
+    char *tls_client_ca;      /* non-empty: mutual TLS */
+    bool insecure;            /* allow plaintext on a non-loopback address */
+    char *token_keys;         /* keyring file (token.h) */
+    int grace_ms;             /* 5000 */
+    int statement_timeout_ms; /* 10000: cap on any one transaction without a deadline */
+    char *log_format;         /* "kv" | "json" */
+    char *log_level;          /* "debug" | "info" | "warn" | "error" */
+    bool migrate;             /* apply migrations on start (true) */
+    char *sql_dir;            /* migrations directory; default: the build's source sql/ */
+    int reservation_ttl_s;    /* requisition reservations expire after this (86400) */
+    int disbursement_ttl_s;   /* approved-but-unposted disbursements expire (604800) */
+    char *metrics_listen;     /* admin HTTP endpoint for Prometheus; "" = off */
 } gs_config;
 
 /* Fills cfg from defaults, file, environment and argv[*argi..]; stops at the first

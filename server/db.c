@@ -73,6 +73,7 @@ static void notice(void *arg, const char *message)
 
 static void db_connect(db *d)
 {
+    bool again = d->was_down || d->conn; /* not the first connection: a reconnect */
     if (d->conn)
         PQfinish(d->conn);
     memset(d->stmts, 0, sizeof d->stmts);
@@ -85,7 +86,7 @@ static void db_connect(db *d)
     atomic_store_explicit(&d->up, PQstatus(d->conn) == CONNECTION_OK, memory_order_relaxed);
     if (PQstatus(d->conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(d->conn, notice, NULL);
-        if (d->was_down) {
+        if (again) {
             uint64_t n = atomic_fetch_add(&d->reconnects, 1) + 1;
             log_event(LOG_INFO, "db_reconnected", "conn", d->name, "reconnects", log_u64(n), NULL);
         }
@@ -173,26 +174,26 @@ struct sqlstate_map {
 };
 
 static const struct sqlstate_map sqlstates[] = {
-    {"40001", GS_ABORTED},           /* serialization_failure: retried */
-    {"40P01", GS_ABORTED},           /* deadlock_detected: retried */
-    {"57014", GS_DEADLINE_EXCEEDED}, /* query_canceled: statement_timeout from the deadline */
-    {"57P01", GS_UNAVAILABLE},       /* admin_shutdown */
-    {"57P02", GS_UNAVAILABLE},       /* crash_shutdown */
-    {"57P03", GS_UNAVAILABLE},       /* cannot_connect_now */
-    {"23505", GS_ALREADY_EXISTS},    /* unique_violation */
-    {"23503", GS_NOT_FOUND},         /* foreign_key_violation: a referenced object is missing */
+    {"40001", GS_ABORTED},             /* serialization_failure: retried */
+    {"40P01", GS_ABORTED},             /* deadlock_detected: retried */
+    {"57014", GS_DEADLINE_EXCEEDED},   /* query_canceled: statement_timeout from the deadline */
+    {"57P01", GS_UNAVAILABLE},         /* admin_shutdown */
+    {"57P02", GS_UNAVAILABLE},         /* crash_shutdown */
+    {"57P03", GS_UNAVAILABLE},         /* cannot_connect_now */
+    {"23505", GS_ALREADY_EXISTS},      /* unique_violation */
+    {"23503", GS_NOT_FOUND},           /* foreign_key_violation: a referenced object is missing */
     {"23514", GS_FAILED_PRECONDITION}, /* check_violation: an invariant would break */
-    {"23502", GS_INVALID_ARGUMENT},  /* not_null_violation */
+    {"23502", GS_INVALID_ARGUMENT},    /* not_null_violation */
     {"23P01", GS_FAILED_PRECONDITION}, /* exclusion_violation */
-    {"42501", GS_PERMISSION_DENIED}, /* insufficient_privilege (append-only tables) */
+    {"42501", GS_PERMISSION_DENIED},   /* insufficient_privilege (append-only tables) */
     {"P0001", GS_FAILED_PRECONDITION}, /* RAISE EXCEPTION in our functions */
-    {"GS400", GS_INVALID_ARGUMENT},  /* our functions: bad argument */
-    {"GS404", GS_NOT_FOUND},         /* our functions: no such object (or out of scope) */
+    {"GS400", GS_INVALID_ARGUMENT},    /* our functions: bad argument */
+    {"GS404", GS_NOT_FOUND},           /* our functions: no such object (or out of scope) */
     {"GS409", GS_FAILED_PRECONDITION}, /* our functions: wrong state, not enough stock/money */
-    {"GS403", GS_PERMISSION_DENIED}, /* our functions: not allowed */
-    {"08", GS_UNAVAILABLE},          /* connection exceptions */
-    {"53", GS_UNAVAILABLE},          /* insufficient resources */
-    {"22", GS_INVALID_ARGUMENT},     /* data exceptions: bad date, out of range number */
+    {"GS403", GS_PERMISSION_DENIED},   /* our functions: not allowed */
+    {"08", GS_UNAVAILABLE},            /* connection exceptions */
+    {"53", GS_UNAVAILABLE},            /* insufficient resources */
+    {"22", GS_INVALID_ARGUMENT},       /* data exceptions: bad date, out of range number */
 };
 
 static gs_code map_sqlstate(const char *state)
@@ -429,16 +430,34 @@ gs_code db_exec(call *c, db_res **out, const char *sql, int n, ...)
     return db_execv(c, out, sql, n, params);
 }
 
-int db_rows(const db_res *r) { return r ? PQntuples(r->res) : 0; }
-bool db_null(const db_res *r, int row, int col) { return PQgetisnull(r->res, row, col); }
-const char *db_str(const db_res *r, int row, int col) { return PQgetvalue(r->res, row, col); }
+int db_rows(const db_res *r)
+{
+    return r ? PQntuples(r->res) : 0;
+}
+bool db_null(const db_res *r, int row, int col)
+{
+    return PQgetisnull(r->res, row, col);
+}
+const char *db_str(const db_res *r, int row, int col)
+{
+    return PQgetvalue(r->res, row, col);
+}
 int64_t db_i64(const db_res *r, int row, int col)
 {
     return strtoll(PQgetvalue(r->res, row, col), NULL, 10);
 }
-int32_t db_i32(const db_res *r, int row, int col) { return (int32_t)db_i64(r, row, col); }
-double db_f64(const db_res *r, int row, int col) { return strtod(PQgetvalue(r->res, row, col), NULL); }
-bool db_bool(const db_res *r, int row, int col) { return PQgetvalue(r->res, row, col)[0] == 't'; }
+int32_t db_i32(const db_res *r, int row, int col)
+{
+    return (int32_t)db_i64(r, row, col);
+}
+double db_f64(const db_res *r, int row, int col)
+{
+    return strtod(PQgetvalue(r->res, row, col), NULL);
+}
+bool db_bool(const db_res *r, int row, int col)
+{
+    return PQgetvalue(r->res, row, col)[0] == 't';
+}
 int64_t db_affected(const db_res *r)
 {
     const char *s = r ? PQcmdTuples(r->res) : "";
@@ -489,8 +508,14 @@ bool db_recover(db *d)
     return connected(d);
 }
 
-int64_t db_timeout(const db *d) { return d->timeout_ms; }
-void db_set_timeout_known(db *d, int64_t ms) { d->timeout_ms = ms; }
+int64_t db_timeout(const db *d)
+{
+    return d->timeout_ms;
+}
+void db_set_timeout_known(db *d, int64_t ms)
+{
+    d->timeout_ms = ms;
+}
 
 gs_code db_commit(call *c)
 {
@@ -519,7 +544,10 @@ void db_call_done(call *c)
     c->results = NULL;
 }
 
-bool db_retryable(const call *c) { return c->retryable; }
+bool db_retryable(const call *c)
+{
+    return c->retryable;
+}
 
 int db_simple(db *d, const char *sql, char *err, size_t errlen)
 {
@@ -562,7 +590,34 @@ int db_value(db *d, const char *sql, const char *param, char *out, size_t outlen
     return rc;
 }
 
-uint64_t db_reconnects(const db *d) { return atomic_load(&d->reconnects); }
+uint64_t db_reconnects(const db *d)
+{
+    return atomic_load(&d->reconnects);
+}
+
+void db_describe(const char *conninfo, char *out, size_t outlen)
+{
+    static const char *const shown[] = {"host", "hostaddr", "port", "dbname", "user", NULL};
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &err);
+    size_t used = 0;
+    out[0] = '\0';
+    if (!opts) {
+        PQfreemem(err);
+        snprintf(out, outlen, "(unparsable conninfo)");
+        return;
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        for (int i = 0; shown[i]; i++)
+            if (strcmp(o->keyword, shown[i]) == 0 && o->val && *o->val && used < outlen) {
+                int n = snprintf(out + used, outlen - used, "%s%s=%s", used ? " " : "", o->keyword,
+                                 o->val);
+                used += n > 0 ? (size_t)n : 0;
+            }
+    PQconninfoFree(opts);
+    if (!out[0])
+        snprintf(out, outlen, "(PG* environment)");
+}
 
 /* ------------------------------------------------------------------ LISTEN/NOTIFY */
 
@@ -582,7 +637,10 @@ int db_listen(db *d, const char *channel)
     return rc;
 }
 
-int db_socket(db *d) { return connected(d) ? PQsocket(d->conn) : -1; }
+int db_socket(db *d)
+{
+    return connected(d) ? PQsocket(d->conn) : -1;
+}
 
 int db_drain_notifications(db *d, void (*cb)(void *arg, const char *channel, const char *payload),
                            void *arg)

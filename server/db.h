@@ -48,9 +48,9 @@ int64_t db_affected(const db_res *r);
 const char *db_page_next(call *c, const db_res *r, int id_col, int64_t limit, int *rows);
 
 /* ---- runtime side (dispatch.c, main.c, monitor.c) ---- */
-db *db_open(const char *conninfo);          /* never NULL; may be disconnected */
+db *db_open(const char *conninfo); /* never NULL; may be disconnected */
 void db_close(db *d);
-bool db_ok(db *d);                          /* connected (reconnects at most every 500 ms) */
+bool db_ok(db *d); /* connected (reconnects at most every 500 ms) */
 /* Binds the call to the worker's connection, reconnecting if it is down (at most every
  * 500 ms); GS_UNAVAILABLE when the database cannot be reached. */
 gs_code db_attach(call *c, db *d);
@@ -70,6 +70,9 @@ int db_simple(db *d, const char *sql, char *err, size_t errlen);
 int db_value(db *d, const char *sql, const char *param, char *out, size_t outlen, char *err,
              size_t errlen);
 uint64_t db_reconnects(const db *d);
+/* Where a conninfo points, for messages: host, port, dbname and user only (never the
+ * password or other options). */
+void db_describe(const char *conninfo, char *out, size_t outlen);
 /* A label for logs and metrics ("worker-0", "listener"); default "conn-<n>". */
 void db_set_name(db *d, const char *name);
 /* Calls cb for every open handle (any thread): name, connected when last used, and

@@ -5,6 +5,7 @@
  * Handlers only read c->req and fill c->resp; everything generic happens here once. */
 #include "dispatch.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,19 @@ struct worker {
 };
 
 static const gs_config *cfg;
-static const gs_keyring *keyring;
+/* Swapped whole by dispatch_set_keyring (SIGHUP reload); a call loads it once. */
+static _Atomic(const gs_keyring *) keyring;
 static const pb_limits limits = {.max_string = 4096, .max_repeated = 10000, .max_depth = 16};
 
 void dispatch_init(const gs_config *config, const gs_keyring *keys)
 {
     cfg = config;
-    keyring = keys;
+    atomic_store(&keyring, keys);
+}
+
+void dispatch_set_keyring(const gs_keyring *keys)
+{
+    atomic_store(&keyring, keys);
 }
 
 static int64_t now_us(void)
@@ -54,6 +61,9 @@ static void *worker_init(int index)
         abort();
     w->index = index;
     w->db = db_open(cfg->db);
+    char name[32]; /* the connection's label in logs and metrics (ops) */
+    snprintf(name, sizeof name, "worker-%d", index);
+    db_set_name(w->db, name);
     w->arena = arena_new(64 * 1024);
     return w;
 }
@@ -91,8 +101,9 @@ static gs_code authenticate(call *c, const rpc_request *req, gs_token_claims *cl
     if (!h || !*h)
         return call_fail(c, GS_UNAUTHENTICATED, "missing bearer token (authorization metadata)");
     if (strncasecmp(h, "Bearer ", 7) != 0)
-        return call_fail(c, GS_UNAUTHENTICATED, "authorization metadata must be \"Bearer <token>\"");
-    gs_token_result tr = gs_token_verify(keyring, h + 7, (int64_t)time(NULL), claims);
+        return call_fail(c, GS_UNAUTHENTICATED,
+                         "authorization metadata must be \"Bearer <token>\"");
+    gs_token_result tr = gs_token_verify(atomic_load(&keyring), h + 7, (int64_t)time(NULL), claims);
     if (tr != TOKEN_OK)
         return call_fail(c, GS_UNAUTHENTICATED, "invalid token: %s", gs_token_result_str(tr));
     int role = gs_role_from_name(claims->role);
@@ -197,7 +208,8 @@ static gs_code prologue(call *c, const gs_token_claims *cl, const uint8_t *hash,
     if (db_timeout(d) != timeout)
         st[n++] = (db_stmt){SQL_TIMEOUT, 1, {call_i64(c, timeout)}, NULL};
     if (need_caller)
-        st[n++] = (db_stmt){SQL_CALLER, 2, {call_i64(c, cl->uid), call_i64(c, cl->iat)}, &caller_row};
+        st[n++] =
+            (db_stmt){SQL_CALLER, 2, {call_i64(c, cl->uid), call_i64(c, cl->iat)}, &caller_row};
     if (tx)
         idem_claim_stmt(c, hash, &st[n++], &claim);
     if (n == 0)
@@ -262,12 +274,14 @@ static void log_call(const call *c, const char *path, gs_code code, int64_t t0, 
 {
     enum log_level level = code == GS_OK ? LOG_INFO : code == GS_INTERNAL ? LOG_ERROR : LOG_INFO;
     int64_t us = now_us() - t0;
-    metrics_call(path, code, us);
+    metrics_call(c->method, code, us); /* per-method slot; ends metrics_begin (ops) */
+    if (replayed)
+        metrics_replay();
     if (!log_enabled(level))
         return;
-    log_event(level, "call", "method", path, "request_id", c->request_id, "user",
-              c->who.login, "status", gs_code_name(code), "ms", log_ms(us), "peer", c->peer,
-              "replay", replayed ? "1" : NULL, "error", code == GS_OK ? NULL : c->message, NULL);
+    log_event(level, "call", "method", path, "request_id", c->request_id, "user", c->who.login,
+              "status", gs_code_name(code), "ms", log_ms(us), "peer", c->peer, "replay",
+              replayed ? "1" : NULL, "error", code == GS_OK ? NULL : c->message, NULL);
 }
 
 static void finish_call(call *c)
@@ -282,6 +296,7 @@ static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
 {
     struct worker *w = wp;
     int64_t t0 = now_us();
+    metrics_begin(); /* in-flight gauge; log_call ends it (ops) */
     call c;
     call_setup(&c, w, req);
     const method_def *m = c.method;
@@ -330,6 +345,7 @@ static void on_stream_start(void *wp, const rpc_request *req, rpc_stream *st)
 {
     struct worker *w = wp;
     int64_t t0 = now_us();
+    metrics_begin(); /* in-flight gauge; log_call ends it (ops) */
     call c;
     call_setup(&c, w, req);
     const method_def *m = c.method;
@@ -375,7 +391,7 @@ static void on_bidi_message(void *wp, const rpc_request *req, rpc_reply *reply)
 
 static void on_finished(const char *path, gs_code code, int64_t micros)
 {
-    metrics_call(path, code, micros);
+    metrics_call_path(path, code, micros); /* transport-level end: looked up by path (ops) */
     if (code == GS_UNIMPLEMENTED)
         log_event(LOG_INFO, "call", "method", path, "status", gs_code_name(code), NULL);
 }

@@ -58,17 +58,16 @@ static const char SQL_CLAIM[] =
 static const char SQL_STORED[] =
     "SELECT method, request_hash = $3::bytea, response FROM request_log"
     " WHERE user_id = $1::bigint AND request_id = $2";
-static const char SQL_STORE[] =
-    "UPDATE request_log SET status = 0, response = $3::bytea"
-    " WHERE user_id = $1::bigint AND request_id = $2";
+static const char SQL_STORE[] = "UPDATE request_log SET status = 0, response = $3::bytea"
+                                " WHERE user_id = $1::bigint AND request_id = $2";
 
 void idem_claim_stmt(call *c, const uint8_t hash[32], db_stmt *st, db_res **res)
 {
-    *st = (db_stmt){SQL_CLAIM,
-                    4,
-                    {call_i64(c, c->who.user_id), c->request_id, c->method->path,
-                     to_hex(c, hash, 32)},
-                    res};
+    *st = (db_stmt){
+        SQL_CLAIM,
+        4,
+        {call_i64(c, c->who.user_id), c->request_id, c->method->path, to_hex(c, hash, 32)},
+        res};
 }
 
 gs_code idem_claimed(call *c, const db_res *claim, const uint8_t hash[32], bool *replayed,
@@ -84,8 +83,7 @@ gs_code idem_claimed(call *c, const db_res *claim, const uint8_t hash[32], bool 
         return call_fail(c, GS_ABORTED, "request id %s is in use, try again", c->request_id);
     if (strcmp(db_str(r, 0, 0), c->method->path) != 0 || !db_bool(r, 0, 1))
         return call_fail(c, GS_ALREADY_EXISTS,
-                         "request id %s was already used for a different request",
-                         c->request_id);
+                         "request id %s was already used for a different request", c->request_id);
     const char *hex = db_str(r, 0, 2);
     size_t n = strlen(hex);
     if (n < 2 || hex[0] != '\\' || hex[1] != 'x')
@@ -104,6 +102,6 @@ gs_code idem_claimed(call *c, const db_res *claim, const uint8_t hash[32], bool 
 
 void idem_store_stmt(call *c, const uint8_t *resp, size_t len, db_stmt *st)
 {
-    *st = (db_stmt){SQL_STORE, 3, {call_i64(c, c->who.user_id), c->request_id, to_hex(c, resp, len)},
-                    NULL};
+    *st = (db_stmt){
+        SQL_STORE, 3, {call_i64(c, c->who.user_id), c->request_id, to_hex(c, resp, len)}, NULL};
 }

@@ -164,6 +164,7 @@ static void *listen_main(void *arg)
 {
     (void)arg;
     db *d = db_open(conninfo_copy);
+    db_set_name(d, "listener"); /* its label in logs and metrics */
     for (;;) {
         pthread_mutex_lock(&mu);
         bool stop = stopping;

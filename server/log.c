@@ -31,7 +31,10 @@ int log_configure(const char *format, const char *level)
     return 0;
 }
 
-bool log_enabled(enum log_level level) { return level >= min_level; }
+bool log_enabled(enum log_level level)
+{
+    return level >= min_level;
+}
 
 struct buf {
     char data[4096];
@@ -46,7 +49,10 @@ static void put(struct buf *b, const char *s, size_t n)
     b->n += n;
 }
 
-static void puts_(struct buf *b, const char *s) { put(b, s, strlen(s)); }
+static void puts_(struct buf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
 
 static void put_value(struct buf *b, const char *v)
 {
@@ -101,8 +107,8 @@ void log_event(enum log_level level, const char *event, ...)
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
     char ts[64];
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
     if (json)
         put(&b, "{", 1);
     put_pair(&b, "ts", ts, true);
@@ -125,7 +131,10 @@ void log_event(enum log_level level, const char *event, ...)
 static _Thread_local char ring[8][32];
 static _Thread_local unsigned ring_i;
 
-static char *slot(void) { return ring[ring_i++ % 8]; }
+static char *slot(void)
+{
+    return ring[ring_i++ % 8];
+}
 
 const char *log_u64(uint64_t v)
 {

@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +14,19 @@
 #include "config.h"
 #include "db.h"
 #include "dispatch.h"
+#include "funds.h"
 #include "health.h"
 #include "listen.h"
 #include "log.h"
 #include "method.h"
 #include "metrics.h"
+#include "metrics_http.h"
 #include "migrate.h"
 #include "monitor.h"
 #include "reflection.h"
+#include "requisition_jobs.h"
 #include "rpc.h"
+#include "tls_files.h"
 #include "token.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -108,44 +113,117 @@ static int cmd_issue(const gs_config *cfg, const char *login, const char *ttl_s)
     return EXIT_OK;
 }
 
-static bool readable(const char *path) { return access(path, R_OK) == 0; }
+/* ---- gridstockd check: one plain line per finding, "ok", "note" or "PROBLEM" ---- */
 
-/* Verifies what a start needs and says what is wrong in plain words. */
+struct check_state {
+    int problems;
+};
+
+static void finding(struct check_state *st, const char *tag, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void finding(struct check_state *st, const char *tag, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%-8s%s: ", tag, what);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    if (strcmp(tag, "PROBLEM") == 0)
+        st->problems++;
+}
+
+static void tls_finding(void *arg, bool ok, const char *key, const char *msg)
+{
+    finding(arg, ok ? "ok" : "PROBLEM", key, "%s", msg);
+}
+
+static bool set(const char *s)
+{
+    return s && *s;
+}
+
+/* Verifies what a start needs and says what is wrong in plain words: configuration, token
+ * keys, TLS files, the database and its schema version, the method table. */
 static int cmd_check(const gs_config *cfg)
 {
-    int problems = 0;
-    char err[512];
-    gs_keyring *keys = gs_keyring_load(cfg->token_keys, err, sizeof err);
-    if (keys)
-        printf("ok      token keys: %s\n", cfg->token_keys);
+    struct check_state st = {0};
+    char err[512], where[256];
+    log_configure(cfg->log_format, "error"); /* findings go to stdout, not as log lines */
+
+    finding(&st, "ok", "configuration", "%s",
+            set(cfg->config_file) ? cfg->config_file
+                                  : "defaults, environment and flags (no --config)");
+    if (!set(cfg->token_keys)) {
+        finding(&st, "PROBLEM", "token_keys",
+                "not set: give --token-keys FILE (make one with "
+                "`gridstockd token keygen`)");
+    } else {
+        gs_keyring *keys = gs_keyring_load(cfg->token_keys, err, sizeof err);
+        if (!keys)
+            finding(&st, "PROBLEM", "token_keys", "%s", err);
+        else if (secret_file_mode_check(cfg->token_keys, err, sizeof err))
+            finding(&st, "PROBLEM", "token_keys", "%s", err);
+        else
+            finding(&st, "ok", "token_keys",
+                    "%s: keys of 256 bits or more, not readable by "
+                    "every user",
+                    cfg->token_keys);
+        gs_keyring_free(keys);
+    }
+
+    if (set(cfg->tls_cert) != set(cfg->tls_key))
+        finding(&st, "PROBLEM", "tls", "tls_cert and tls_key must be given together");
+    tls_files_check(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, tls_finding, &st);
+    if (set(cfg->tls_client_ca) && !set(cfg->tls_cert))
+        finding(&st, "PROBLEM", "tls_client_ca", "mutual TLS needs tls_cert and tls_key as well");
+    if (!set(cfg->tls_cert) && !loopback(cfg->listen) && !cfg->insecure)
+        finding(&st, "PROBLEM", "listen",
+                "%s is not loopback and there is no TLS: set tls_cert and tls_key (or insecure)",
+                cfg->listen);
     else
-        printf("PROBLEM token keys: %s\n", err), problems++;
-    gs_keyring_free(keys);
-    const char *tls[] = {cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca};
-    const char *tls_names[] = {"tls_cert", "tls_key", "tls_client_ca"};
-    for (int i = 0; i < 3; i++)
-        if (tls[i] && *tls[i] && !readable(tls[i]))
-            printf("PROBLEM %s: cannot read %s\n", tls_names[i], tls[i]), problems++;
-    if ((cfg->tls_cert && *cfg->tls_cert) != (cfg->tls_key && *cfg->tls_key))
-        printf("PROBLEM tls_cert and tls_key must be given together\n"), problems++;
-    if (!(cfg->tls_cert && *cfg->tls_cert) && !loopback(cfg->listen) && !cfg->insecure)
-        printf("PROBLEM listen %s is not loopback: configure TLS or set insecure\n", cfg->listen),
-            problems++;
-    int want = migrate_latest_file(sql_dir(cfg));
-    int have = migrate_db_version(cfg->db, err, sizeof err);
-    if (have < 0)
-        printf("PROBLEM database: %s\n", err), problems++;
-    else if (have != want)
-        printf("PROBLEM schema version %d, migrations go to %d: run gridstockd migrate\n", have,
-               want),
-            problems++;
+        finding(&st, "ok", "listen", "%s, %s", cfg->listen,
+                set(cfg->tls_cert) ? (set(cfg->tls_client_ca) ? "mutual TLS" : "TLS")
+                                   : "plaintext");
+    if (set(cfg->metrics_listen) && !loopback(cfg->metrics_listen))
+        finding(&st, "note", "metrics_listen",
+                "%s is not loopback: the metrics endpoint has no TLS and no authentication",
+                cfg->metrics_listen);
+
+    db_describe(cfg->db, where, sizeof where);
+    db *d = db_open(cfg->db);
+    int rc = db_simple(d, "SELECT 1", err, sizeof err);
+    db_close(d);
+    if (rc != 0) {
+        finding(&st, "PROBLEM", "database", "cannot connect to %s: %s", where, err);
+    } else {
+        int want = migrate_latest_file(sql_dir(cfg));
+        int have = migrate_db_version(cfg->db, err, sizeof err);
+        if (have < 0)
+            finding(&st, "PROBLEM", "schema",
+                    "%s has no gridstock schema (%s): run `gridstockd migrate` as the schema owner",
+                    where, err);
+        else if (have < want)
+            finding(&st, "PROBLEM", "schema",
+                    "version %d in %s, this build's migrations (%s) go to %d: run `gridstockd "
+                    "migrate` as the schema owner",
+                    have, where, sql_dir(cfg), want);
+        else if (have > want)
+            finding(&st, "note", "schema",
+                    "version %d in %s is newer than this build's migrations (%d): fine during a "
+                    "rolling upgrade, otherwise install the matching gridstock",
+                    have, where, want);
+        else
+            finding(&st, "ok", "database", "%s reachable, schema version %d", where, have);
+    }
+    if (methods_resolve(err, sizeof err))
+        finding(&st, "PROBLEM", "methods", "%s", err);
+    if (st.problems)
+        printf("gridstockd check: %d problem%s found\n", st.problems, st.problems == 1 ? "" : "s");
     else
-        printf("ok      database reachable, schema version %d\n", have);
-    char mt[256];
-    if (methods_resolve(mt, sizeof mt))
-        printf("PROBLEM %s\n", mt), problems++;
-    printf("%s\n", problems ? "gridstockd check: problems found" : "gridstockd check: all good");
-    return problems ? EXIT_FAIL : EXIT_OK;
+        printf("gridstockd check: all good\n");
+    return st.problems ? EXIT_FAIL : EXIT_OK;
 }
 
 static int cmd_serve(const gs_config *cfg)
@@ -168,7 +246,13 @@ static int cmd_serve(const gs_config *cfg)
         gs_keyring_free(keys);
         return die("reflection", reflection_error());
     }
+    if (metrics_init()) {
+        reflection_free();
+        gs_keyring_free(keys);
+        return die("metrics", "out of memory");
+    }
     if (cfg->migrate && cmd_migrate(cfg) != EXIT_OK) {
+        metrics_free();
         reflection_free();
         gs_keyring_free(keys);
         return EXIT_FAIL;
@@ -179,6 +263,7 @@ static int cmd_serve(const gs_config *cfg)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP); /* reloads the token keyring */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -197,18 +282,50 @@ static int cmd_serve(const gs_config *cfg)
     dispatch_register(srv);
     int port = rpc_start(srv, err, sizeof err);
     int status = EXIT_OK;
-    if (port == 0) {
+    /* Keyrings replaced by SIGHUP stay alive until the workers have stopped. */
+    gs_keyring *retired[16];
+    int n_retired = 0;
+    if (port != 0 && cfg->metrics_listen && *cfg->metrics_listen) {
+        int mport = metrics_http_start(cfg->metrics_listen, err, sizeof err);
+        if (mport == 0) {
+            status = die("metrics", err);
+            port = 0; /* nothing was served: no "stopped" line */
+            health_shutdown();
+        } else {
+            log_event(LOG_INFO, "metrics_listening", "addr", cfg->metrics_listen, "port",
+                      log_i64(mport), NULL);
+        }
+    } else if (port == 0) {
         status = die("start", err);
-    } else {
+    }
+    if (port != 0) {
+        funds_jobs_register(cfg);
+        requisition_jobs_register(cfg);
         monitor_start(cfg->db);
         listen_start(cfg->db);
         char ports[16];
         snprintf(ports, sizeof ports, "%d", port);
         log_event(LOG_INFO, "listening", "addr", cfg->listen, "port", ports, "workers",
-                  log_i64(cfg->workers), "tls", rc.tls_cert_file ? (rc.tls_client_ca_file ? "mutual" : "on") : "off",
-                  "version", GS_VERSION, NULL);
+                  log_i64(cfg->workers), "tls",
+                  rc.tls_cert_file ? (rc.tls_client_ca_file ? "mutual" : "on") : "off", "version",
+                  GS_VERSION, NULL);
         int sig = 0;
-        sigwait(&sigs, &sig);
+        while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+            gs_keyring *fresh = gs_keyring_load(cfg->token_keys, err, sizeof err);
+            if (!fresh) {
+                log_event(LOG_ERROR, "keyring_reload_failed", "file", cfg->token_keys, "error", err,
+                          NULL);
+            } else if (n_retired == (int)(sizeof retired / sizeof retired[0])) {
+                gs_keyring_free(fresh);
+                log_event(LOG_ERROR, "keyring_reload_failed", "error",
+                          "too many reloads since start: restart the server", NULL);
+            } else {
+                retired[n_retired++] = keys;
+                keys = fresh;
+                dispatch_set_keyring(keys);
+                log_event(LOG_INFO, "keyring_reloaded", "file", cfg->token_keys, NULL);
+            }
+        }
         log_event(LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", "grace_ms",
                   log_i64(cfg->grace_ms), NULL);
         health_set_serving(false);
@@ -216,14 +333,18 @@ static int cmd_serve(const gs_config *cfg)
         listen_stop();
     }
     rpc_stop(srv);
+    metrics_http_stop();
     monitor_stop();
     rpc_server_free(srv);
     rpc_global_shutdown();
     reflection_free();
     gs_keyring_free(keys);
+    for (int i = 0; i < n_retired; i++)
+        gs_keyring_free(retired[i]);
     if (port)
         log_event(LOG_INFO, "stopped", "calls", log_u64(metrics_calls(-1)), "retries",
                   log_u64(metrics_retries()), NULL);
+    metrics_free();
     return status;
 }
 

@@ -14,8 +14,8 @@
 #include "rpc.h"
 
 enum method_flags {
-    MF_MUTATES = 1 << 0,  /* needs x-request-id; idempotent replay; audit row */
-    MF_NO_DB = 1 << 1,    /* answered without a database transaction (health) */
+    MF_MUTATES = 1 << 0, /* needs x-request-id; idempotent replay; audit row */
+    MF_NO_DB = 1 << 1,   /* answered without a database transaction (health) */
 };
 
 struct watch;
@@ -26,12 +26,12 @@ typedef gs_code (*stream_fn)(call *c, rpc_stream *stream);
 /* A bidi handler gets each request message and fills c->resp (reflection). */
 
 typedef struct method_def {
-    const char *name;          /* method name as in the .proto, e.g. "ListSites" */
-    handler_fn handler;        /* unary and bidi */
+    const char *name;   /* method name as in the .proto, e.g. "ListSites" */
+    handler_fn handler; /* unary and bidi */
     gs_perm perm;
     unsigned flags;
     rpc_kind kind;
-    stream_fn stream;          /* RPC_SERVER_STREAM only */
+    stream_fn stream; /* RPC_SERVER_STREAM only */
     /* filled at start-up */
     const ProtobufCMethodDescriptor *desc;
     const ProtobufCServiceDescriptor *service;
@@ -44,7 +44,7 @@ typedef struct service_def {
     size_t n_methods;
 } service_def;
 
-#define SERVICE_DEF(var, descriptor, rows) \
+#define SERVICE_DEF(var, descriptor, rows)                                                         \
     service_def var = {&(descriptor), rows, sizeof(rows) / sizeof((rows)[0])}
 
 /* services.c: the list of every service the server offers, NULL-terminated. */

@@ -104,7 +104,9 @@ int migrate_run(const char *conninfo, const char *dir, char *err, size_t errlen)
     struct dirent **list = NULL;
     int n = -1;
     if (!db_ok(d)) {
-        snprintf(err, errlen, "database unavailable (conninfo \"%s\")", conninfo);
+        char where[256]; /* never the conninfo itself: it may hold a password (ops) */
+        db_describe(conninfo, where, sizeof where);
+        snprintf(err, errlen, "database unavailable (%s)", where);
         goto out;
     }
     if (db_simple(d, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", err, errlen))

@@ -56,6 +56,7 @@ static void *monitor_main(void *arg)
 {
     (void)arg;
     db *d = db_open(conninfo_copy);
+    db_set_name(d, "monitor"); /* its label in logs and metrics */
     int serving = -1;
     pthread_mutex_lock(&mu);
     while (!stop) {

@@ -22,14 +22,14 @@
 #define META_MAX 8192 /* longest metadata value we copy */
 
 enum tag_kind {
-    TAG_ACCEPT,        /* a registered method's call arrived */
-    TAG_ACCEPT_ANY,    /* the catch-all took a call to an unknown path */
-    TAG_UNARY_DONE,    /* the reply batch of a unary call (or of an UNIMPLEMENTED) completed */
-    TAG_STREAM_SEND,   /* a send batch of a server stream completed */
-    TAG_STREAM_CLOSE,  /* RECV_CLOSE_ON_SERVER of a stream: call over */
-    TAG_BIDI_STEP,     /* a (send +) receive batch of a bidi call completed */
-    TAG_BIDI_DONE,     /* the status batch of a bidi call completed */
-    TAG_SHUTDOWN,      /* grpc_server_shutdown_and_notify */
+    TAG_ACCEPT,       /* a registered method's call arrived */
+    TAG_ACCEPT_ANY,   /* the catch-all took a call to an unknown path */
+    TAG_UNARY_DONE,   /* the reply batch of a unary call (or of an UNIMPLEMENTED) completed */
+    TAG_STREAM_SEND,  /* a send batch of a server stream completed */
+    TAG_STREAM_CLOSE, /* RECV_CLOSE_ON_SERVER of a stream: call over */
+    TAG_BIDI_STEP,    /* a (send +) receive batch of a bidi call completed */
+    TAG_BIDI_DONE,    /* the status batch of a bidi call completed */
+    TAG_SHUTDOWN,     /* grpc_server_shutdown_and_notify */
 };
 
 struct tag {
@@ -242,9 +242,9 @@ static void post_slot(struct slot *s)
     s->payload = NULL;
     grpc_call_error e;
     if (s->m) {
-        e = grpc_server_request_registered_call(
-            srv->server, s->m->handle, &s->call, &s->deadline, &s->md,
-            s->m->kind == RPC_BIDI ? NULL : &s->payload, s->w->cq, s->w->cq, s);
+        e = grpc_server_request_registered_call(srv->server, s->m->handle, &s->call, &s->deadline,
+                                                &s->md, s->m->kind == RPC_BIDI ? NULL : &s->payload,
+                                                s->w->cq, s->w->cq, s);
     } else {
         grpc_call_details_init(&s->details);
         e = grpc_server_request_call(srv->server, &s->call, &s->details, &s->md, s->w->cq, s->w->cq,
@@ -306,7 +306,8 @@ static void ucall_free(struct ucall *uc)
     free(uc);
 }
 
-static void handle_unary(struct worker *w, struct slot *s, grpc_call *call, grpc_byte_buffer *payload)
+static void handle_unary(struct worker *w, struct slot *s, grpc_call *call,
+                         grpc_byte_buffer *payload)
 {
     struct ucall *uc = xcalloc(1, sizeof *uc);
     uc->call = call;
@@ -463,8 +464,14 @@ bool rpc_stream_closed(const rpc_stream *st)
     return closed;
 }
 
-void rpc_stream_set_user(rpc_stream *st, void *user) { st->user = user; }
-void *rpc_stream_user(const rpc_stream *st) { return st->user; }
+void rpc_stream_set_user(rpc_stream *st, void *user)
+{
+    st->user = user;
+}
+void *rpc_stream_user(const rpc_stream *st)
+{
+    return st->user;
+}
 
 static void stream_send_done(rpc_stream *st, bool ok)
 {
@@ -487,7 +494,8 @@ static void stream_close_done(rpc_stream *st)
     stream_unref_locked_free(st);
 }
 
-static void handle_stream(struct worker *w, struct slot *s, grpc_call *call, grpc_byte_buffer *payload)
+static void handle_stream(struct worker *w, struct slot *s, grpc_call *call,
+                          grpc_byte_buffer *payload)
 {
     rpc_server *srv = w->srv;
     rpc_stream *st = xcalloc(1, sizeof *st);
@@ -697,8 +705,14 @@ static void *worker_main(void *arg)
 
 /* ------------------------------------------------------------------ server */
 
-void rpc_global_init(void) { grpc_init(); }
-void rpc_global_shutdown(void) { grpc_shutdown(); }
+void rpc_global_init(void)
+{
+    grpc_init();
+}
+void rpc_global_shutdown(void)
+{
+    grpc_shutdown();
+}
 
 rpc_server *rpc_server_new(const rpc_config *cfg, const rpc_handlers *h)
 {

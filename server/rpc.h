@@ -19,15 +19,15 @@ typedef enum rpc_kind {
 /* What the transport knows of one incoming request. All pointers are owned by the
  * transport and valid only during the callback that receives it. */
 typedef struct rpc_request {
-    const void *method;          /* the cookie given to rpc_method_add */
-    const char *path;            /* "/pkg.Service/Method" */
-    const uint8_t *data;         /* request message bytes */
+    const void *method;  /* the cookie given to rpc_method_add */
+    const char *path;    /* "/pkg.Service/Method" */
+    const uint8_t *data; /* request message bytes */
     size_t len;
-    const char *authorization;   /* "Bearer ..." metadata or NULL */
-    const char *request_id;      /* "x-request-id" metadata or NULL */
-    const char *peer;            /* "ipv4:127.0.0.1:5555" */
-    const char *peer_identity;   /* mTLS client certificate identity or NULL */
-    int64_t deadline_ms;         /* milliseconds left, or -1 when the client set none */
+    const char *authorization; /* "Bearer ..." metadata or NULL */
+    const char *request_id;    /* "x-request-id" metadata or NULL */
+    const char *peer;          /* "ipv4:127.0.0.1:5555" */
+    const char *peer_identity; /* mTLS client certificate identity or NULL */
+    int64_t deadline_ms;       /* milliseconds left, or -1 when the client set none */
 } rpc_request;
 
 /* The answer to a unary call or to one message of a bidi call. `data` is malloc'd and
@@ -59,13 +59,13 @@ typedef struct rpc_handlers {
 } rpc_handlers;
 
 typedef struct rpc_config {
-    const char *listen;          /* "127.0.0.1:50051" */
+    const char *listen; /* "127.0.0.1:50051" */
     int workers;
     int max_message_bytes;
-    const char *tls_cert_file;   /* NULL: plaintext */
+    const char *tls_cert_file; /* NULL: plaintext */
     const char *tls_key_file;
     const char *tls_client_ca_file; /* non-NULL: require and verify client certificates */
-    int grace_ms;                /* shutdown grace period */
+    int grace_ms;                   /* shutdown grace period */
 } rpc_config;
 
 typedef struct rpc_server rpc_server;

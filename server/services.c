@@ -7,9 +7,22 @@
 
 /* extern service_def declarations, one per svc_*.c */
 extern service_def org_unit_service, compound_service, user_service, site_service, catalog_service;
+extern service_def fund_service, disbursement_service; /* svc_funds.c, svc_disbursements.c */
+extern service_def stock_service;                      /* svc_stock.c */
+extern service_def requisition_service;                /* svc_requisitions*.c */
 
 service_def *const gs_services[] = {
-    &health_service,   &reflection_v1_service, &reflection_v1alpha_service,
-    &org_unit_service, &compound_service,      &user_service,
-    &site_service,     &catalog_service,       NULL,
+    &health_service,
+    &reflection_v1_service,
+    &reflection_v1alpha_service,
+    &org_unit_service,
+    &compound_service,
+    &user_service,
+    &site_service,
+    &catalog_service,
+    &fund_service,
+    &disbursement_service,
+    &stock_service,
+    &requisition_service,
+    NULL,
 };

@@ -36,8 +36,9 @@ JOIN org_units st ON st.code = c.street
 ORDER BY c.n;
 
 -- 208 grids: 12 communities get 8 grids and 16 get 7 (spread evenly), numbered GR001..GR208
--- in community order, so GR001 is Nanbin community's grid 1. Grids are paired (1,2), (3,4),
--- ...: the pair's deviations cancel, keeping the averages exact.
+-- in community order, so GR001 is Nanbin community's grid 1. Grid g is paired with grid
+-- 209-g and the pair deviates from the averages by equal amounts in opposite directions, so
+-- the averages hold exactly while streets and communities still differ.
 WITH per AS (
     SELECT c.id, c.name, n,
            7 + (n * 12 / 28 - (n - 1) * 12 / 28) AS grids
@@ -54,9 +55,11 @@ SELECT 'GR' || lpad(gno::text, 3, '0'),
        cname || ' Grid ' || k,
        'grid',
        parent_id,
-       1507 + CASE WHEN gno % 2 = 1 THEN 1 ELSE -1 END * ((((gno + 1) / 2) * 37) % 23) * 35,
-       0.190 + CASE WHEN gno % 2 = 1 THEN 1 ELSE -1 END * ((((gno + 1) / 2) * 29) % 13) * 0.010
-FROM g
+       1507 + sign * ((pair * 37) % 23) * 35,
+       0.190 + sign * ((pair * 17) % 11) * 0.010
+FROM g, LATERAL (SELECT least(gno, 209 - gno) AS pair) p,
+     LATERAL (SELECT CASE WHEN pair % 2 = 1 THEN 1 ELSE -1 END
+                   * CASE WHEN gno <= 104 THEN 1 ELSE -1 END AS sign) sg
 ORDER BY gno;
 
 -- Parents carry the totals of their grids.
