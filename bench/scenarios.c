@@ -496,10 +496,10 @@ const lg_scenario lg_scenarios[] = {
 #endif
     MISSING("fund.subsidy-batch", "write",
             "the monthly subsidy batch for 10,000 payees in one call",
-            "no RPC generates a subsidy batch (funds.proto has AllocateBatch to grid funds, at "
-            "most 5000 items, and single disbursements)"),
+            "ProgrammeService (programmes.proto: RunProgramme -> ApproveRun -> PostRun) is not "
+            "in the server yet; this scenario needs a programme with 10,000 members"),
     MISSING("fund.report", "read", "the spending report over a ledger of 10 M postings",
-            "no spending-report RPC in funds.proto"),
+            "FundReportService/SpendingReport (reports.proto) is not in the server yet"),
 };
 const size_t lg_n_scenarios = sizeof lg_scenarios / sizeof lg_scenarios[0];
 
