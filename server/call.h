@@ -17,6 +17,7 @@ struct method_def;
 struct worker;
 struct db;
 struct db_res;
+struct db_deferred;
 
 typedef struct call {
     const struct method_def *method;
@@ -27,10 +28,11 @@ typedef struct call {
     const char *peer;
     arena *arena; /* released when the call ends */
     struct worker *worker;
-    struct db *db;          /* the worker's connection (db.h) */
-    struct db_res *results; /* results to clear when the call ends (db.c) */
-    bool retryable;         /* last failure was a serialization/deadlock (db.c) */
-    int64_t deadline_ms;    /* -1: none */
+    struct db *db;                /* the worker's connection (db.h) */
+    struct db_res *results;       /* results to clear when the call ends (db.c) */
+    struct db_deferred *deferred; /* runtime statements riding with the next db_exec */
+    bool retryable;               /* last failure was a serialization/deadlock (db.c) */
+    int64_t deadline_ms;          /* -1: none */
     /* Set by the handler for the audit row of a mutating call. */
     const char *audit_object;  /* e.g. "site:12" */
     const char *audit_summary; /* short human summary */

@@ -269,6 +269,8 @@ static gs_code fail_from(call *c, PGresult *res)
 
 /* ------------------------------------------------------------------ statements */
 
+static gs_code flush_with(call *c, const db_stmt *extra);
+
 static struct stmt *stmt_slot(db *d, const char *sql)
 {
     size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
@@ -321,6 +323,13 @@ gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *cons
     db *d = c->db;
     if (out)
         *out = NULL;
+    if (c->deferred && n <= 8) {
+        db_stmt st = {sql, n, {NULL}, out};
+        memcpy(st.params, params, (size_t)n * sizeof params[0]);
+        return flush_with(c, &st);
+    }
+    if (c->deferred)
+        GS_TRY(flush_with(c, NULL));
     if (!connected(d))
         return fail_from(c, NULL);
     char name[24];
@@ -348,9 +357,11 @@ gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *cons
     return GS_OK;
 }
 
-gs_code db_batch(call *c, const db_stmt *stmts, int n)
+/* Runs a batch; *failed is the index of the statement that failed first, or -1. */
+static gs_code batch_run(call *c, const db_stmt *stmts, int n, int *failed)
 {
     db *d = c->db;
+    *failed = -1;
     if (!connected(d))
         return fail_from(c, NULL);
     if (!PQenterPipelineMode(d->conn))
@@ -389,6 +400,7 @@ gs_code db_batch(call *c, const db_stmt *stmts, int n)
             PGresult *pr = PQgetResult(d->conn);
             if (!result_ok(pr) && rc == GS_OK) {
                 rc = fail_from(c, pr);
+                *failed = i;
                 slots[i]->sql = NULL; /* not prepared after all */
             }
             PQclear(pr);
@@ -400,8 +412,10 @@ gs_code db_batch(call *c, const db_stmt *stmts, int n)
             keep_result(c, res, stmts[i].out);
             continue;
         }
-        if (rc == GS_OK && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+        if (rc == GS_OK && PQresultStatus(res) != PGRES_PIPELINE_ABORTED) {
             rc = fail_from(c, res);
+            *failed = i;
+        }
         PQclear(res);
     }
     /* the sync point */
@@ -412,9 +426,51 @@ gs_code db_batch(call *c, const db_stmt *stmts, int n)
             break;
     }
     PQexitPipelineMode(d->conn);
-    if (rc == GS_OK && sent < n)
+    if (rc == GS_OK && sent < n) {
         rc = fail_from(c, NULL);
+        *failed = sent;
+    }
+    if (rc != GS_OK && *failed < 0)
+        *failed = 0;
     return rc;
+}
+
+gs_code db_batch(call *c, const db_stmt *stmts, int n)
+{
+    int failed;
+    return batch_run(c, stmts, n, &failed);
+}
+
+void db_defer(call *c, db_deferred *d)
+{
+    c->deferred = d->n > 0 ? d : NULL;
+}
+
+/* Sends the deferred statements plus `extra` (may be NULL); see db_deferred. A batch
+ * whose first statement found the connection broken is retried once on a new one:
+ * nothing of it can have taken effect. */
+static gs_code flush_with(call *c, const db_stmt *extra)
+{
+    db_deferred *dd = c->deferred;
+    c->deferred = NULL;
+    db_stmt all[DB_BATCH_MAX];
+    int n = dd->n;
+    memcpy(all, dd->stmts, (size_t)n * sizeof all[0]);
+    if (extra)
+        all[n++] = *extra;
+    int failed;
+    gs_code rc = batch_run(c, all, n, &failed);
+    if (rc == GS_UNAVAILABLE && failed == 0 && db_recover(c->db))
+        rc = batch_run(c, all, n, &failed);
+    if (rc != GS_OK && failed < dd->n)
+        return rc; /* a runtime statement failed: its results are not there to check */
+    gs_code check = dd->check(c, dd->arg);
+    return check != GS_OK ? check : rc;
+}
+
+gs_code db_flush(call *c)
+{
+    return c->deferred ? flush_with(c, NULL) : GS_OK;
 }
 
 gs_code db_exec(call *c, db_res **out, const char *sql, int n, ...)

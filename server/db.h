@@ -31,6 +31,20 @@ typedef struct db_stmt {
 } db_stmt;
 gs_code db_batch(call *c, const db_stmt *stmts, int n);
 
+/* Statements the runtime queues so they ride in the same round trip as the handler's
+ * first db_exec (or go alone at db_flush). After they ran, `check` inspects their
+ * results; its failure wins over whatever the handler's statement did (which the
+ * runtime then rolls back or discards). */
+typedef struct db_deferred {
+    db_stmt stmts[DB_BATCH_MAX - 1];
+    int n;
+    gs_code (*check)(call *c, void *arg);
+    void *arg;
+} db_deferred;
+void db_defer(call *c, db_deferred *d);
+/* Sends what is deferred, if anything, and runs its check. */
+gs_code db_flush(call *c);
+
 int db_rows(const db_res *r);
 bool db_null(const db_res *r, int row, int col);
 /* "" for NULL; valid until the call ends. */

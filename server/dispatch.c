@@ -23,10 +23,20 @@
 
 #define ATTEMPTS 3 /* serialization failures and deadlocks are retried this often */
 
+#define SCOPE_CACHE 64
+
+/* Org-unit paths never change (the schema forbids moving a unit), so each worker keeps
+ * the paths of the scopes it has seen and a call can start without asking for them. */
+struct scope_entry {
+    int64_t id;
+    char path[120];
+};
+
 struct worker {
     int index;
     db *db;
     arena *arena;
+    struct scope_entry scopes[SCOPE_CACHE];
 };
 
 static const gs_config *cfg;
@@ -160,10 +170,18 @@ static gs_code caller_check(call *c, const gs_token_claims *claims, const db_res
     if (strcmp(db_str(r, 0, 1), claims->role) != 0)
         return call_fail(c, GS_UNAUTHENTICATED,
                          "token role no longer matches the user: sign in again");
-    c->who.scope_id = db_i64(r, 0, 2);
-    c->who.scope_path = db_str(r, 0, 3);
+    if (db_i64(r, 0, 2) != claims->scope)
+        return call_fail(c, GS_UNAUTHENTICATED,
+                         "token scope no longer matches the user: sign in again");
     return GS_OK;
 }
+
+static struct scope_entry *scope_slot(struct worker *w, int64_t id)
+{
+    return &w->scopes[(uint64_t)id % SCOPE_CACHE];
+}
+
+static const char SQL_SCOPE_PATH[] = "SELECT path::text FROM org_units WHERE id = $1::bigint";
 
 static int64_t tx_timeout_ms(const call *c)
 {
@@ -187,45 +205,89 @@ static const char SQL_BEGIN[] = "BEGIN";
 static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_TIMEOUT[] = "SELECT set_config('statement_timeout', $1, false)";
 
-/* Everything before the handler in one round trip: BEGIN (mutating calls), the statement
- * timeout if it changed, the caller's row (so revocation and deactivation act on the
- * next call, in every server process), the request-id claim (mutating calls). Reads run
- * their statements without an explicit transaction. */
+/* The runtime's statements before the handler, and what checks their results. */
+struct prologue {
+    db_deferred deferred;
+    const gs_token_claims *claims;
+    const uint8_t *hash;
+    bool *replayed;
+    rpc_reply *reply;
+    db_res *caller_row, *claim, *scope_row;
+    int64_t timeout;
+    bool need_caller, tx;
+};
+
+static gs_code prologue_check(call *c, void *arg)
+{
+    struct prologue *p = arg;
+    db_set_timeout_known(c->db, p->timeout);
+    if (p->need_caller)
+        GS_TRY(caller_check(c, p->claims, p->caller_row));
+    if (p->scope_row) {
+        if (db_rows(p->scope_row) == 0)
+            return call_fail(c, GS_UNAUTHENTICATED, "invalid token: unknown scope");
+        struct scope_entry *e = scope_slot(c->worker, p->claims->scope);
+        const char *path = db_str(p->scope_row, 0, 0);
+        c->who.scope_path = path;
+        if (strlen(path) < sizeof e->path) {
+            e->id = p->claims->scope;
+            snprintf(e->path, sizeof e->path, "%s", path);
+        }
+    }
+    if (p->tx) {
+        GS_TRY(idem_claimed(c, p->claim, p->hash, p->replayed, p->reply));
+        if (*p->replayed) /* stops the handler; run_call answers from the stored response */
+            return call_fail(c, GS_ABORTED, "replayed");
+    }
+    return GS_OK;
+}
+
+/* Queues everything the runtime needs before the handler: BEGIN (mutating calls), the
+ * statement timeout if it changed, the caller's row (so revocation, deactivation and
+ * role or scope changes act on the next call, in every server process), the request-id
+ * claim (mutating calls). These ride in one round trip with the handler's first
+ * statement (db_defer); only a scope path this worker has not seen yet costs a round
+ * trip of its own. Reads run without an explicit transaction. */
 static gs_code prologue(call *c, const gs_token_claims *cl, const uint8_t *hash, bool *replayed,
                         rpc_reply *reply)
 {
     const method_def *m = c->method;
-    bool tx = (m->flags & MF_MUTATES) != 0;
     db *d = c->worker->db;
     GS_TRY(db_attach(c, d));
-    bool need_caller = m->perm != PERM_NONE;
-    db_stmt st[4];
-    db_res *caller_row = NULL, *claim = NULL;
+    struct prologue *p = arena_alloc(c->arena, sizeof *p);
+    p->claims = cl;
+    p->hash = hash;
+    p->replayed = replayed;
+    p->reply = reply;
+    p->tx = (m->flags & MF_MUTATES) != 0;
+    p->need_caller = m->perm != PERM_NONE;
+    p->timeout = tx_timeout_ms(c);
+    db_stmt *st = p->deferred.stmts;
     int n = 0;
-    int64_t timeout = tx_timeout_ms(c);
-    if (tx)
+    if (p->tx)
         st[n++] = (db_stmt){SQL_BEGIN, 0, {NULL}, NULL};
-    if (db_timeout(d) != timeout)
-        st[n++] = (db_stmt){SQL_TIMEOUT, 1, {call_i64(c, timeout)}, NULL};
-    if (need_caller)
+    if (db_timeout(d) != p->timeout)
+        st[n++] = (db_stmt){SQL_TIMEOUT, 1, {call_i64(c, p->timeout)}, NULL};
+    bool scope_known = true;
+    if (p->need_caller) {
         st[n++] =
-            (db_stmt){SQL_CALLER, 2, {call_i64(c, cl->uid), call_i64(c, cl->iat)}, &caller_row};
-    if (tx)
-        idem_claim_stmt(c, hash, &st[n++], &claim);
-    if (n == 0)
-        return GS_OK;
-    gs_code rc = db_batch(c, st, n);
-    if (rc == GS_UNAVAILABLE && db_recover(d)) /* the connection broke before anything ran */
-        rc = db_batch(c, st, n);
-    if (rc != GS_OK)
-        return rc;
-    db_set_timeout_known(d, timeout);
-    if (need_caller) {
-        GS_TRY(caller_check(c, cl, caller_row));
+            (db_stmt){SQL_CALLER, 2, {call_i64(c, cl->uid), call_i64(c, cl->iat)}, &p->caller_row};
+        c->who.scope_id = cl->scope;
+        struct scope_entry *e = scope_slot(c->worker, cl->scope);
+        if (e->id == cl->scope && e->path[0]) {
+            c->who.scope_path = arena_strdup(c->arena, e->path);
+        } else {
+            st[n++] = (db_stmt){SQL_SCOPE_PATH, 1, {call_i64(c, cl->scope)}, &p->scope_row};
+            scope_known = false;
+        }
     }
-    if (tx)
-        return idem_claimed(c, claim, hash, replayed, reply);
-    return GS_OK;
+    if (p->tx)
+        idem_claim_stmt(c, hash, &st[n++], &p->claim);
+    p->deferred.n = n;
+    p->deferred.check = prologue_check;
+    p->deferred.arg = p;
+    db_defer(c, &p->deferred);
+    return scope_known ? GS_OK : db_flush(c);
 }
 
 /* After the handler of a mutating call, one round trip: audit row, stored response,
@@ -246,15 +308,18 @@ static gs_code run_call(call *c, const gs_token_claims *claims, const uint8_t *h
     const method_def *m = c->method;
     bool tx = (m->flags & MF_MUTATES) != 0;
     gs_code rc = prologue(c, claims, hash, replayed, reply);
-    if (rc == GS_OK && *replayed) {
-        db_rollback(c);
-        return GS_OK;
-    }
     if (rc == GS_OK) {
         c->resp = call_msg(c, m->desc->output);
         rc = m->handler(c);
         if (rc == GS_OK && c->code != GS_OK)
-            rc = c->code; /* a handler that recorded an error but returned OK */
+            rc = c->code;              /* a handler that recorded an error but returned OK */
+        gs_code flushed = db_flush(c); /* the prologue, if the handler ran no statement */
+        if (flushed != GS_OK)
+            rc = flushed;
+    }
+    if (*replayed) {
+        db_rollback(c);
+        return GS_OK;
     }
     if (rc == GS_OK)
         rc = pack_response(c, reply);
@@ -321,6 +386,7 @@ static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
             c.code = GS_OK;
             c.message[0] = '\0';
             c.audit_object = c.audit_summary = NULL;
+            c.deferred = NULL;
             db_call_done(&c);
             rc = run_call(&c, &claims, hash, reply, &replayed);
             if (rc == GS_OK || !db_retryable(&c))
@@ -357,6 +423,8 @@ static void on_stream_start(void *wp, const rpc_request *req, rpc_stream *st)
     if (rc == GS_OK && !(m->flags & MF_NO_DB)) {
         bool replayed = false;
         rc = prologue(&c, &claims, NULL, &replayed, NULL);
+        if (rc == GS_OK)
+            rc = db_flush(&c);
         if (rc == GS_OK)
             rc = m->stream(&c, st);
     } else if (rc == GS_OK) {
