@@ -269,7 +269,7 @@ static gs_code fail_from(call *c, PGresult *res)
 
 /* ------------------------------------------------------------------ statements */
 
-static gs_code flush_with(call *c, const db_stmt *extra);
+static gs_code flush_with(call *c, const db_stmt *extra, int n_extra);
 
 static struct stmt *stmt_slot(db *d, const char *sql)
 {
@@ -326,10 +326,10 @@ gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *cons
     if (c->deferred && n <= 8) {
         db_stmt st = {sql, n, {NULL}, out};
         memcpy(st.params, params, (size_t)n * sizeof params[0]);
-        return flush_with(c, &st);
+        return flush_with(c, &st, 1);
     }
     if (c->deferred)
-        GS_TRY(flush_with(c, NULL));
+        GS_TRY(flush_with(c, NULL, 0));
     if (!connected(d))
         return fail_from(c, NULL);
     char name[24];
@@ -437,6 +437,10 @@ static gs_code batch_run(call *c, const db_stmt *stmts, int n, int *failed)
 
 gs_code db_batch(call *c, const db_stmt *stmts, int n)
 {
+    if (c->deferred && c->deferred->n + n <= DB_BATCH_MAX)
+        return flush_with(c, stmts, n);
+    if (c->deferred)
+        GS_TRY(flush_with(c, NULL, 0));
     int failed;
     return batch_run(c, stmts, n, &failed);
 }
@@ -446,18 +450,18 @@ void db_defer(call *c, db_deferred *d)
     c->deferred = d->n > 0 ? d : NULL;
 }
 
-/* Sends the deferred statements plus `extra` (may be NULL); see db_deferred. A batch
- * whose first statement found the connection broken is retried once on a new one:
- * nothing of it can have taken effect. */
-static gs_code flush_with(call *c, const db_stmt *extra)
+/* Sends the deferred statements plus n_extra more; see db_deferred. A batch whose first
+ * statement found the connection broken is retried once on a new one: nothing of it can
+ * have taken effect. */
+static gs_code flush_with(call *c, const db_stmt *extra, int n_extra)
 {
     db_deferred *dd = c->deferred;
     c->deferred = NULL;
     db_stmt all[DB_BATCH_MAX];
     int n = dd->n;
     memcpy(all, dd->stmts, (size_t)n * sizeof all[0]);
-    if (extra)
-        all[n++] = *extra;
+    for (int i = 0; i < n_extra; i++)
+        all[n++] = extra[i];
     int failed;
     gs_code rc = batch_run(c, all, n, &failed);
     if (rc == GS_UNAVAILABLE && failed == 0 && db_recover(c->db))
@@ -470,7 +474,7 @@ static gs_code flush_with(call *c, const db_stmt *extra)
 
 gs_code db_flush(call *c)
 {
-    return c->deferred ? flush_with(c, NULL) : GS_OK;
+    return c->deferred ? flush_with(c, NULL, 0) : GS_OK;
 }
 
 gs_code db_exec(call *c, db_res **out, const char *sql, int n, ...)
