@@ -14,27 +14,34 @@
     "SELECT s.id, s.code, s.name, s.kind, ou.path::text, s.active FROM sites s"                    \
     " JOIN org_units ou ON ou.id = s.org_unit_id"
 
-gs_code stock_site_find(call *c, int64_t id, const char *code, const char *field, stock_site *out)
-{
-    db_res *r = NULL;
-    bool by_code = id == 0 && code && *code;
+static const char SQL_SITE_BY_CODE[] = SITE_SEL " WHERE s.code = $1 AND ou.path <@ $2::ltree";
+static const char SQL_SITE_BY_ID[] = SITE_SEL " WHERE s.id = $1 AND ou.path <@ $2::ltree";
+static const char SQL_ITEM_BY_CODE[] = "SELECT id, code, name, unit FROM items WHERE code = $1";
+static const char SQL_ITEM_BY_ID[] = "SELECT id, code, name, unit FROM items WHERE id = $1";
 
+/* The lookup of a site in the caller's scope, as a statement; GS_OK or a field error. */
+static gs_code site_stmt(call *c, int64_t id, const char *code, const char *field, db_stmt *st,
+                         db_res **r)
+{
+    bool by_code = id == 0 && code && *code;
     if (id < 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
     if (id == 0 && !by_code)
         return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-    if (by_code) {
+    if (by_code)
         GS_TRY(v_len(c, field, code, 64));
-        GS_TRY(db_exec(c, &r, SITE_SEL " WHERE s.code = $1 AND ou.path <@ $2::ltree", 2, code,
-                       c->who.scope_path));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", code);
-    } else {
-        GS_TRY(db_exec(c, &r, SITE_SEL " WHERE s.id = $1 AND ou.path <@ $2::ltree", 2,
-                       call_i64(c, id), c->who.scope_path));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id);
-    }
+    *st = (db_stmt){by_code ? SQL_SITE_BY_CODE : SQL_SITE_BY_ID,
+                    2,
+                    {by_code ? code : call_i64(c, id), c->who.scope_path},
+                    r};
+    return GS_OK;
+}
+
+static gs_code site_read(call *c, int64_t id, const char *code, const db_res *r, stock_site *out)
+{
+    if (db_rows(r) == 0)
+        return id == 0 ? call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", code)
+                       : call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id);
     out->id = db_i64(r, 0, 0);
     out->code = db_str(r, 0, 1);
     out->name = db_str(r, 0, 2);
@@ -44,36 +51,76 @@ gs_code stock_site_find(call *c, int64_t id, const char *code, const char *field
     return GS_OK;
 }
 
-gs_code stock_item_find(call *c, int64_t id, const char *code, const char *field, bool optional,
-                        stock_item *out)
+/* The lookup of an item as a statement; *none when it is optional and not given. */
+static gs_code item_stmt(call *c, int64_t id, const char *code, const char *field, bool optional,
+                         db_stmt *st, db_res **r, bool *none)
 {
-    db_res *r = NULL;
     bool by_code = id == 0 && code && *code;
-
-    memset(out, 0, sizeof *out);
+    *none = false;
     if (id < 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
     if (id == 0 && !by_code) {
-        if (optional)
+        if (optional) {
+            *none = true;
             return GS_OK;
+        }
         return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
     }
-    if (by_code) {
+    if (by_code)
         GS_TRY(v_len(c, field, code, 64));
-        GS_TRY(db_exec(c, &r, "SELECT id, code, name, unit FROM items WHERE code = $1", 1, code));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "item \"%.64s\" not found", code);
-    } else {
-        GS_TRY(db_exec(c, &r, "SELECT id, code, name, unit FROM items WHERE id = $1", 1,
-                       call_i64(c, id)));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "item %" PRId64 " not found", id);
-    }
+    *st = (db_stmt){
+        by_code ? SQL_ITEM_BY_CODE : SQL_ITEM_BY_ID, 1, {by_code ? code : call_i64(c, id)}, r};
+    return GS_OK;
+}
+
+static gs_code item_read(call *c, int64_t id, const char *code, const db_res *r, stock_item *out)
+{
+    if (db_rows(r) == 0)
+        return id == 0 ? call_fail(c, GS_NOT_FOUND, "item \"%.64s\" not found", code)
+                       : call_fail(c, GS_NOT_FOUND, "item %" PRId64 " not found", id);
     out->id = db_i64(r, 0, 0);
     out->code = db_str(r, 0, 1);
     out->name = db_str(r, 0, 2);
     out->unit = db_str(r, 0, 3);
     return GS_OK;
+}
+
+gs_code stock_site_find(call *c, int64_t id, const char *code, const char *field, stock_site *out)
+{
+    db_stmt st;
+    db_res *r = NULL;
+    GS_TRY(site_stmt(c, id, code, field, &st, &r));
+    GS_TRY(db_batch(c, &st, 1));
+    return site_read(c, id, code, r, out);
+}
+
+gs_code stock_item_find(call *c, int64_t id, const char *code, const char *field, bool optional,
+                        stock_item *out)
+{
+    db_stmt st;
+    db_res *r = NULL;
+    bool none;
+    memset(out, 0, sizeof *out);
+    GS_TRY(item_stmt(c, id, code, field, optional, &st, &r, &none));
+    if (none)
+        return GS_OK;
+    GS_TRY(db_batch(c, &st, 1));
+    return item_read(c, id, code, r, out);
+}
+
+gs_code stock_site_item_find(call *c, int64_t site_id, const char *site_code, int64_t item_id,
+                             const char *item_code, bool item_optional, stock_site *s,
+                             stock_item *it)
+{
+    db_stmt st[2];
+    db_res *sr = NULL, *ir = NULL;
+    bool none;
+    memset(it, 0, sizeof *it);
+    GS_TRY(site_stmt(c, site_id, site_code, "site_id", &st[0], &sr));
+    GS_TRY(item_stmt(c, item_id, item_code, "item_id", item_optional, &st[1], &ir, &none));
+    GS_TRY(db_batch(c, st, none ? 1 : 2));
+    GS_TRY(site_read(c, site_id, site_code, sr, s));
+    return none ? GS_OK : item_read(c, item_id, item_code, ir, it);
 }
 
 gs_code stock_area(call *c, int64_t org_unit_id, const char *org_unit_code, int64_t site_id,

@@ -41,6 +41,10 @@ gs_code stock_site_find(call *c, int64_t id, const char *code, const char *field
  * zeroed when neither is given). */
 gs_code stock_item_find(call *c, int64_t id, const char *code, const char *field, bool optional,
                         stock_item *out);
+/* Both lookups above in one round trip (site_id / item_id name the fields in errors). */
+gs_code stock_site_item_find(call *c, int64_t site_id, const char *site_code, int64_t item_id,
+                             const char *item_code, bool item_optional, stock_site *s,
+                             stock_item *it);
 
 /* The subtree a report covers: the site when one is named (*site_id set), else the org
  * unit (default: the caller's scope). *path is the ltree text to match with `<@`. */

@@ -39,8 +39,8 @@ gs_code stock_h_receive(call *c)
     GS_TRY(stock_check_text(c, "reason", req->reason));
     GS_TRY(stock_check_text(c, "note", req->note));
     GS_TRY(stock_check_ref(c, req->ref_type, req->ref_id));
-    GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
-    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", false, &it));
+    GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
+                                false, &s, &it));
 
     const char *source = *req->source ? req->source : "purchase";
     const char *kind = strcmp(source, "donation") == 0 ? "donation_in" : "receipt";
@@ -75,8 +75,8 @@ gs_code stock_h_issue(call *c)
     GS_TRY(stock_check_text(c, "reason", req->reason));
     GS_TRY(stock_check_text(c, "note", req->note));
     GS_TRY(stock_check_ref(c, req->ref_type, req->ref_id));
-    GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
-    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", false, &it));
+    GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
+                                false, &s, &it));
 
     GS_TRY(db_exec(c, &r,
                    "SELECT lot_id, lot_code, coalesce(to_char(expires_on, 'YYYY-MM-DD'), ''), qty,"
@@ -135,8 +135,8 @@ gs_code stock_h_adjust(call *c)
         stock_site s;
         stock_item it;
         GS_TRY(stock_check_lot_code(c, "lot_code", req->lot_code, true));
-        GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
-        GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", false, &it));
+        GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
+                                    false, &s, &it));
         GS_TRY(db_exec(c, &r, "SELECT stock_lot_find($1::bigint, $2::bigint, $3)", 3,
                        call_i64(c, s.id), call_i64(c, it.id), req->lot_code));
         lot = db_i64(r, 0, 0);

@@ -64,27 +64,33 @@ gs_code stock_h_get_balance(call *c)
     stock_item it;
     db_res *r = NULL, *lr = NULL;
 
-    GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
-    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", true, &it));
+    GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code, true,
+                                &s, &it));
     const char *site = call_i64(c, s.id), *item = call_i64(c, it.id);
-    GS_TRY(db_exec(c, &r,
-                   "SELECT $1::bigint, $3::text, i.id, i.code, i.name, i.unit,"
-                   " coalesce(b.on_hand, 0), coalesce(b.reserved, 0), coalesce(b.available, 0),"
-                   " coalesce(b.expired, 0), coalesce(si.reorder_point, 0),"
-                   " coalesce(si.par_level, 0)"
-                   " FROM items i"
-                   " LEFT JOIN stock_item_balances b ON b.item_id = i.id AND b.site_id = $1::bigint"
-                   " LEFT JOIN site_items si ON si.item_id = i.id AND si.site_id = $1::bigint"
-                   " WHERE CASE WHEN $2::bigint = 0"
-                   "  THEN b.item_id IS NOT NULL OR si.item_id IS NOT NULL"
-                   "  ELSE i.id = $2::bigint END"
-                   " ORDER BY i.id",
-                   3, site, item, s.code));
-    GS_TRY(db_exec(c, &lr,
-                   "SELECT " STOCK_LOT_COLS STOCK_LOT_FROM
-                   " WHERE l.site_id = $1 AND ($2::bigint = 0 OR l.item_id = $2::bigint)"
-                   " AND l.on_hand > 0 ORDER BY l.item_id, l.expires_on NULLS LAST, l.id",
-                   2, site, item));
+    /* balances and lots in one round trip */
+    db_stmt st[2] = {
+        {"SELECT $1::bigint, $3::text, i.id, i.code, i.name, i.unit,"
+         " coalesce(b.on_hand, 0), coalesce(b.reserved, 0), coalesce(b.available, 0),"
+         " coalesce(b.expired, 0), coalesce(si.reorder_point, 0),"
+         " coalesce(si.par_level, 0)"
+         " FROM items i"
+         " LEFT JOIN stock_item_balances b ON b.item_id = i.id AND b.site_id = $1::bigint"
+         " LEFT JOIN site_items si ON si.item_id = i.id AND si.site_id = $1::bigint"
+         " WHERE CASE WHEN $2::bigint = 0"
+         "  THEN b.item_id IS NOT NULL OR si.item_id IS NOT NULL"
+         "  ELSE i.id = $2::bigint END"
+         " ORDER BY i.id",
+         3,
+         {site, item, s.code},
+         &r},
+        {"SELECT " STOCK_LOT_COLS STOCK_LOT_FROM
+         " WHERE l.site_id = $1 AND ($2::bigint = 0 OR l.item_id = $2::bigint)"
+         " AND l.on_hand > 0 ORDER BY l.item_id, l.expires_on NULLS LAST, l.id",
+         2,
+         {site, item},
+         &lr},
+    };
+    GS_TRY(db_batch(c, st, 2));
     int rows = db_rows(r);
     resp->site_id = s.id;
     resp->site_code = (char *)s.code;
@@ -176,8 +182,8 @@ gs_code stock_h_stock_as_of(call *c)
 
     GS_TRY(v_required(c, "at", req->at));
     GS_TRY(v_len(c, "at", req->at, 64));
-    GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
-    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", true, &it));
+    GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code, true,
+                                &s, &it));
     GS_TRY(db_exec(c, &r, "SELECT " DIR_TS("stock_ts($1, 'at')"), 1, req->at));
     resp->at = (char *)db_str(r, 0, 0);
     GS_TRY(db_exec(c, &r, "WITH p AS (SELECT stock_ts($3, 'at') AS t)," ASOF_LOTS ASOF_SELECT, 3,
@@ -235,8 +241,8 @@ gs_code stock_h_stock_card(call *c)
     GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
     GS_TRY(v_len(c, "since", req->since, 64));
     GS_TRY(v_len(c, "until", req->until, 64));
-    GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
-    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", false, &it));
+    GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
+                                false, &s, &it));
     const char *site = call_i64(c, s.id), *item = call_i64(c, it.id);
     GS_TRY(db_exec(c, &r,
                    "WITH p AS (SELECT coalesce(stock_ts($3, 'since'), '-infinity') AS since,"
