@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "csv_import.h"
 
 void cli_err(const char *fmt, ...)
 {
@@ -45,6 +46,8 @@ static void print_help(FILE *out)
     opts_print_help(out);
     fputs("\n", out);
     commands_print_services(out);
+    fputs("\n", out);
+    csv_import_print_help(out);
     fputs("\n"
           "Output: a table when the response holds exactly one repeated message field (other\n"
           "fields follow as `key: value`), otherwise `key: value` lines (nested fields joined\n"
@@ -62,7 +65,8 @@ static void print_help(FILE *out)
           "  2  cannot connect, or UNAVAILABLE after every retry\n"
           "  3  the server answered another non-OK status, printed as\n"
           "     `gridstock: <STATUS_NAME>: <details>` on stderr\n"
-          "  4  local I/O or JSON error (--file, --data, TLS files, undecodable response)\n",
+          "  4  local I/O or JSON error (--file, --data, TLS files, undecodable response),\n"
+          "     or a CSV file with bad rows (`gridstock import`; nothing is sent)\n",
           out);
 }
 
@@ -112,6 +116,8 @@ int main(int argc, char **argv)
             return EXIT_OK;
         }
     }
+    if (!strcmp(argv[i], "import") && i + 1 < argc && csv_import_is_kind(argv[i + 1]))
+        return csv_import_main(&o, argc, argv, i + 1); /* CSV files, csv_import.c */
     if (!(s = commands_find_service(argv[i]))) {
         cli_err("unknown service \"%s\" (see `gridstock help`)", argv[i]);
         return EXIT_USAGE;

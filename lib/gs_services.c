@@ -4,9 +4,14 @@
 /* one #include per .proto that defines a service */
 #include "grpc/health/v1/health.pb-c.h"
 #include "gridstock/v1/catalog.pb-c.h"
+#include "gridstock/v1/charity.pb-c.h"
 #include "gridstock/v1/compounds.pb-c.h"
 #include "gridstock/v1/funds.pb-c.h"
+#include "gridstock/v1/imports.pb-c.h"
 #include "gridstock/v1/org_units.pb-c.h"
+#include "gridstock/v1/programmes.pb-c.h"
+#include "gridstock/v1/reports.pb-c.h"
+#include "gridstock/v1/procurement.pb-c.h"
 #include "gridstock/v1/requisitions.pb-c.h"
 #include "gridstock/v1/sites.pb-c.h"
 #include "gridstock/v1/stock.pb-c.h"
@@ -21,8 +26,13 @@ const ProtobufCServiceDescriptor *const gs_service_descriptors[] = {
     &gridstock__v1__catalog_service__descriptor,
     &gridstock__v1__fund_service__descriptor,
     &gridstock__v1__disbursement_service__descriptor,
+    &gridstock__v1__programme_service__descriptor,
+    &gridstock__v1__fund_report_service__descriptor,
     &gridstock__v1__stock_service__descriptor,
     &gridstock__v1__requisition_service__descriptor,
+    &gridstock__v1__procurement_service__descriptor,
+    &gridstock__v1__charity_service__descriptor,
+    &gridstock__v1__import_service__descriptor,
     /* one line per service, e.g. &gridstock__v1__site_service__descriptor, */
     NULL,
 };

@@ -25,6 +25,7 @@
 #include "monitor.h"
 #include "reflection.h"
 #include "requisition_jobs.h"
+#include "stock_jobs.h"
 #include "rpc.h"
 #include "tls_files.h"
 #include "token.h"
@@ -301,6 +302,7 @@ static int cmd_serve(const gs_config *cfg)
     if (port != 0) {
         funds_jobs_register(cfg);
         requisition_jobs_register(cfg);
+        stock_jobs_register(cfg);
         monitor_start(cfg->db);
         listen_start(cfg->db);
         char ports[16];
