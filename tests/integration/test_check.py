@@ -3,7 +3,6 @@ for a missing keyring, an unreachable database, an old or missing schema, and TL
 that do not parse, are weak, do not match or are readable by everyone."""
 import os
 import shutil
-import stat
 import subprocess
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from harness import paths
 
 
-def check(*args, env_db=None):
+def check(*args):
     p = paths.run([paths.GRIDSTOCKD, "check"] + [str(a) for a in args], check=False,
                   env=paths.sanitizer_env())
     # plain words only: no log lines on either stream

@@ -128,12 +128,19 @@ def test_rolling_upgrade_two_servers(gs_env, pg, tmp_path):
     def load():
         i = 0
         while not stop.is_set():
-            with lock:
-                targets = [s for s in servers if s.running()]
-            s = targets[i % len(targets)]
-            i += 1
-            _, code, details = s.call("SiteService/CreateSite", new_site_request("UP"), sites_pb2.Site,
-                                      token=token, timeout=10)
+            req, rid = new_site_request("UP"), uuid.uuid4().hex
+            # like any client: UNAVAILABLE / CANCELLED (a server going away between our pick
+            # and the call) are retried, on the next server, with the same request id
+            for attempt in range(20):
+                with lock:
+                    targets = [s for s in servers if s.running()]
+                s = targets[i % len(targets)]
+                i += 1
+                _, code, details = s.call("SiteService/CreateSite", req, sites_pb2.Site, token=token,
+                                          request_id=rid, timeout=10)
+                if code not in (Code.UNAVAILABLE, Code.CANCELLED):
+                    break
+                time.sleep(0.02)
             results.append((s.name, code, details))
             time.sleep(0.01)
 
