@@ -118,7 +118,8 @@ void log_event(enum log_level level, const char *event, ...)
     va_start(ap, event);
     for (const char *k; (k = va_arg(ap, const char *));) {
         const char *v = va_arg(ap, const char *);
-        put_pair(&b, k, v, false);
+        if (v) /* a NULL value leaves the key out */
+            put_pair(&b, k, v, false);
     }
     va_end(ap);
     if (json)

@@ -12,7 +12,7 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 /* "kv" or "json"; "debug".."error". Returns -1 for unknown names. */
 int log_configure(const char *format, const char *level);
 bool log_enabled(enum log_level level);
-/* key, value pairs (const char *), NULL-terminated. A NULL value prints as "". */
+/* key, value pairs (const char *), NULL-terminated. A pair whose value is NULL is left out. */
 void log_event(enum log_level level, const char *event, ...) __attribute__((sentinel));
 
 /* Formatting helpers with thread-local rotating buffers, valid until the next 8 calls. */

@@ -35,15 +35,23 @@ void monitor_every(const char *name, int period_s, const char *sql)
         jobs[n_jobs++] = (struct job){name, sql, period_s > 0 ? period_s : 1, 0};
 }
 
+/* Background jobs must never queue behind a lock a person's work holds, nor run away:
+ * they give up quickly and try again next period. */
+static const char JOB_LIMITS[] = "SET lock_timeout = '200ms'; SET statement_timeout = '60s'";
+
 static void run_jobs(db *d)
 {
     time_t now = time(NULL);
+    bool limited = false;
     for (int i = 0; i < n_jobs; i++) {
         struct job *j = &jobs[i];
         if (now < j->next)
             continue;
         j->next = now + j->period_s;
         char out[64], err[256];
+        if (!limited && db_simple(d, JOB_LIMITS, err, sizeof err) != 0)
+            return;
+        limited = true;
         int rc = db_value(d, j->sql, NULL, out, sizeof out, err, sizeof err);
         if (rc < 0)
             log_event(LOG_WARN, "job_failed", "job", j->name, "error", err, NULL);

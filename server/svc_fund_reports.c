@@ -66,8 +66,8 @@ static gs_code spending(call *c)
     GS_TRY(dir_enum(c, "group_by", req->group_by, group_bys, false));
     GS_TRY(report_unit(c, req->org_unit_id, req->org_unit_code, &u));
     const char *group = *req->group_by ? req->group_by : "grid";
-    GS_TRY(db_exec(c, &r, SPENDING_SQL, 5, u.path, req->from_period, req->to_period,
-                   req->category, group));
+    GS_TRY(db_exec(c, &r, SPENDING_SQL, 5, u.path, req->from_period, req->to_period, req->category,
+                   group));
     int rows = db_rows(r);
     if (rows > REPORT_ROWS_MAX)
         return call_fail(c, GS_FAILED_PRECONDITION,
@@ -104,17 +104,18 @@ static gs_code budget_utilisation(call *c)
     GS_TRY(dir_enum(c, "category", req->category, fund_categories, false));
     GS_TRY(dir_double_range(c, "min_utilisation", req->min_utilisation, 0, 1));
     GS_TRY(report_unit(c, req->org_unit_id, req->org_unit_code, &u));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT g.code, b.period, b.category, b.amount, b.spent, b.pending,"
-                   " b.amount - b.spent - b.pending,"
-                   " CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount ELSE 0 END u"
-                   " FROM fund_budgets b JOIN org_units g ON g.id = b.org_unit_id"
-                   " WHERE g.path <@ $1::ltree AND ($2 = '' OR b.period = $2)"
-                   " AND ($3 = '' OR b.category = $3)"
-                   " AND CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount"
-                   "  ELSE 0 END >= $4::float8"
-                   " ORDER BY u DESC, g.code, b.first_day, b.period, b.category LIMIT 20001",
-                   4, u.path, req->period, req->category, dir_f64(c, req->min_utilisation)));
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT g.code, b.period, b.category, b.amount, b.spent, b.pending,"
+                " b.amount - b.spent - b.pending,"
+                " CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount ELSE 0 END u"
+                " FROM fund_budgets b JOIN org_units g ON g.id = b.org_unit_id"
+                " WHERE g.path <@ $1::ltree AND ($2 = '' OR b.period = $2)"
+                " AND ($3 = '' OR b.category = $3)"
+                " AND CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount"
+                "  ELSE 0 END >= $4::float8"
+                " ORDER BY u DESC, g.code, b.first_day, b.period, b.category LIMIT 20001",
+                4, u.path, req->period, req->category, dir_f64(c, req->min_utilisation)));
     int rows = db_rows(r);
     if (rows > REPORT_ROWS_MAX)
         return call_fail(c, GS_FAILED_PRECONDITION,
@@ -213,7 +214,8 @@ static gs_code register_report(call *c)
         errno = 0;
         long long v = strtoll(req->page_token, &end, 10);
         if (errno || !end || *end || v <= 0)
-            return call_fail(c, GS_INVALID_ARGUMENT, "page_token: not a token from a previous page");
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "page_token: not a token from a previous page");
         after = v;
     }
     int64_t limit = (req->page_size ? req->page_size : 1000) + 1;
@@ -230,7 +232,8 @@ static gs_code register_report(call *c)
         " coalesce(d.reversal_posting_id, 0)"
         " FROM fund_disbursements d JOIN fund_accounts f ON f.id = d.fund_account_id"
         " JOIN org_units g ON g.id = f.org_unit_id"
-        " JOIN fund_accounts pa ON pa.id = d.payee_account_id JOIN users up ON up.id = d.preparer_id"
+        " JOIN fund_accounts pa ON pa.id = d.payee_account_id JOIN users up ON up.id = "
+        "d.preparer_id"
         " LEFT JOIN users ua ON ua.id = d.approver_id LEFT JOIN users ur ON ur.id = d.rejected_by"
         " LEFT JOIN users upo ON upo.id = d.posted_by LEFT JOIN users uv ON uv.id = d.voided_by"
         " LEFT JOIN fund_programme_run_items ri ON ri.disbursement_id = d.id"
@@ -291,13 +294,14 @@ typedef struct flag_args {
     "WITH d AS (SELECT d.id, d.fund_account_id, d.payee_account_id, d.amount, d.approved_at,"      \
     " g.code grid, pa.code payee, pa.kind payee_kind"                                              \
     " FROM fund_disbursements d JOIN fund_accounts f ON f.id = d.fund_account_id"                  \
-    " JOIN org_units g ON g.id = f.org_unit_id JOIN fund_accounts pa ON pa.id = d.payee_account_id" \
+    " JOIN org_units g ON g.id = f.org_unit_id JOIN fund_accounts pa ON pa.id = "                  \
+    "d.payee_account_id"                                                                           \
     " WHERE d.state IN ('approved', 'posted', 'reversed') AND g.path <@ $1::ltree"                 \
     " AND d.approved_at >= $2::date AND d.approved_at < $3::date + 1) "
 
-static const char FLAG_SPLIT_SQL[] =
-    FLAG_BASE
-    ", s AS (SELECT * FROM d WHERE amount < $4::bigint AND amount >= $4::bigint * (1 - $5::float8)),"
+static const char FLAG_SPLIT_SQL[] = FLAG_BASE
+    ", s AS (SELECT * FROM d WHERE amount < $4::bigint AND amount >= $4::bigint * (1 - "
+    "$5::float8)),"
     " w AS (SELECT a.id anchor, a.fund_account_id, a.payee_account_id, a.grid, a.payee,"
     "  count(*) n, sum(b.amount)::bigint total, string_agg(b.id::text, ' ' ORDER BY b.id) ids,"
     "  min(b.approved_at) first, max(b.approved_at) last"
@@ -317,8 +321,7 @@ static const char FLAG_MANY_SQL[] =
               " GROUP BY payee_account_id, payee HAVING count(DISTINCT grid) >= $5::int"
               " ORDER BY payee";
 
-static const char FLAG_LATE_SQL[] =
-    FLAG_BASE
+static const char FLAG_LATE_SQL[] = FLAG_BASE
     "SELECT g.code, g.code || '/' || b.period || '/' || b.category, sum(d.amount)::bigint,"
     " count(*)::int, string_agg(d.id::text, ' ' ORDER BY d.id), b.spent + b.pending, b.amount,"
     " (b.end_day - 1)::text"
@@ -342,8 +345,8 @@ static gs_code flags_collect(call *c, const flag_args *a, Gridstock__V1__ReviewF
     db_res *s = NULL, *m = NULL, *l = NULL;
     GS_TRY(db_exec(c, &s, FLAG_SPLIT_SQL, 6, a->path, a->from, a->to, call_i64(c, a->threshold),
                    dir_f64(c, a->margin), call_i64(c, a->window_days)));
-    GS_TRY(db_exec(c, &m, FLAG_MANY_SQL, 5, a->path, a->from, a->to, "0",
-                   call_i64(c, a->many_grids)));
+    GS_TRY(
+        db_exec(c, &m, FLAG_MANY_SQL, 5, a->path, a->from, a->to, "0", call_i64(c, a->many_grids)));
     GS_TRY(db_exec(c, &l, FLAG_LATE_SQL, 5, a->path, a->from, a->to, call_i64(c, a->late_days),
                    dir_f64(c, a->full_ratio)));
     size_t total = (size_t)db_rows(s) + (size_t)db_rows(m) + (size_t)db_rows(l), k = 0;
@@ -370,11 +373,11 @@ static gs_code flags_collect(call *c, const flag_args *a, Gridstock__V1__ReviewF
         f->amount = db_i64(m, i, 2);
         f->count = db_i32(m, i, 3);
         f->disbursement_ids = (char *)db_str(m, i, 4);
-        f->reason = call_printf(c,
-                                "payee %s was paid %" PRId64 " fen in %d payments from %s grid "
-                                "funds (%s): one person paid from many grids?",
-                                f->payee_code, f->amount, f->count, db_str(m, i, 5),
-                                db_str(m, i, 6));
+        f->reason =
+            call_printf(c,
+                        "payee %s was paid %" PRId64 " fen in %d payments from %s grid "
+                        "funds (%s): one person paid from many grids?",
+                        f->payee_code, f->amount, f->count, db_str(m, i, 5), db_str(m, i, 6));
         v[k++] = f;
     }
     for (int i = 0; i < db_rows(l); i++) {
@@ -390,8 +393,8 @@ static gs_code flags_collect(call *c, const flag_args *a, Gridstock__V1__ReviewF
                                 " fen); %d payments (%" PRId64 " fen) were approved in the "
                                 "last %d days of its period (ending %s): spending the budget "
                                 "down before it lapses?",
-                                f->budget, amount ? 100.0 * (double)used / (double)amount : 0,
-                                used, amount, f->count, f->amount, a->late_days, db_str(l, i, 7));
+                                f->budget, amount ? 100.0 * (double)used / (double)amount : 0, used,
+                                amount, f->count, f->amount, a->late_days, db_str(l, i, 7));
         v[k++] = f;
     }
     *out = v;
@@ -501,12 +504,23 @@ static void sb_esc(sb *s, const char *t)
 {
     for (; *t; t++) {
         switch (*t) {
-        case '&': sb_put(s, "&amp;", 5); break;
-        case '<': sb_put(s, "&lt;", 4); break;
-        case '>': sb_put(s, "&gt;", 4); break;
-        case '"': sb_put(s, "&quot;", 6); break;
-        case '\'': sb_put(s, "&#39;", 5); break;
-        default: sb_put(s, t, 1);
+        case '&':
+            sb_put(s, "&amp;", 5);
+            break;
+        case '<':
+            sb_put(s, "&lt;", 4);
+            break;
+        case '>':
+            sb_put(s, "&gt;", 4);
+            break;
+        case '"':
+            sb_put(s, "&quot;", 6);
+            break;
+        case '\'':
+            sb_put(s, "&#39;", 5);
+            break;
+        default:
+            sb_put(s, t, 1);
         }
     }
 }
@@ -529,6 +543,16 @@ static const char *yuan(call *c, int64_t fen)
     }
     snprintf(out + k, sizeof out - k, ".%02u", (unsigned)(v % 100));
     return arena_strdup(c->arena, out);
+}
+
+/* The same without the fen: "12,345". */
+static const char *yuan_whole(call *c, int64_t fen)
+{
+    char *s = (char *)yuan(c, fen);
+    char *dot = strrchr(s, '.');
+    if (dot)
+        *dot = '\0';
+    return s;
 }
 
 static const char *const cat_colors[] = {"#3b6ea8", "#e39b2d", "#4f9d69", "#b8527a", "#8a6fb3"};
@@ -557,7 +581,7 @@ static double nice_max(double v)
 /* Stacked monthly bars by category, from rows (category, month, amount) ordered by month. */
 static void svg_spending(sb *s, call *c, const db_res *r, const char *const *months, int nm)
 {
-    const int W = 760, H = 300, L = 80, B = 40, T = 20, R = 150;
+    const int W = 760, H = 310, L = 80, B = 40, T = 30, R = 150;
     int rows = db_rows(r);
     int64_t *tot = arena_alloc(c->arena, (size_t)(nm ? nm : 1) * sizeof *tot);
     int64_t *stack = arena_alloc(c->arena, (size_t)(nm ? nm : 1) * 5 * sizeof *stack);
@@ -583,7 +607,7 @@ static void svg_spending(sb *s, call *c, const db_res *r, const char *const *mon
         sb_printf(s,
                   "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>"
                   "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
-                  L, y, L + pw, y, L - 6, y + 4, yuan(c, (int64_t)(max * 100 * t / 4)));
+                  L, y, L + pw, y, L - 6, y + 4, yuan_whole(c, (int64_t)(max * 100 * t / 4)));
     }
     double bw = nm ? (double)pw / nm : pw;
     for (int m = 0; m < nm; m++) {
@@ -601,9 +625,9 @@ static void svg_spending(sb *s, call *c, const db_res *r, const char *const *mon
                       fund_categories[k], yuan(c, v));
         }
         if (nm <= 12 || m % 2 == 0)
-            sb_printf(s,
-                      "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n",
-                      L + m * bw + bw / 2, T + ph + 16, months[m]);
+            sb_printf(
+                s, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n",
+                L + m * bw + bw / 2, T + ph + 16, months[m]);
     }
     for (int k = 0; k < 5; k++)
         sb_printf(s,
@@ -611,7 +635,8 @@ static void svg_spending(sb *s, call *c, const db_res *r, const char *const *mon
                   "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n",
                   L + pw + 20, T + 10 + k * 20, cat_colors[k], L + pw + 38, T + 20 + k * 20,
                   fund_categories[k]);
-    sb_printf(s, "<text x=\"%d\" y=\"%d\" font-size=\"11\">yuan</text>\n", 4, T + 4);
+    sb_printf(s, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">yuan</text>\n",
+              L - 6, T - 10);
     sb_put(s, "</svg>\n", 7);
 }
 
@@ -759,13 +784,13 @@ static gs_code export_html(call *c)
     sb_printf(&s, " &middot; spending %s to %s &middot; budgets %s &middot; generated %s by ",
               months[0], months[nm - 1], bperiod, now);
     sb_esc(&s, c->who.login);
-    sb_printf(&s, "</p>\n<div class=\"cards\">"
-                  "<div class=\"card\">Spent<b>%s</b>yuan in %" PRId64 " payments</div>",
+    sb_printf(&s,
+              "</p>\n<div class=\"cards\">"
+              "<div class=\"card\">Spent<b>%s</b>yuan in %" PRId64 " payments</div>",
               yuan(c, total), count);
     sb_printf(&s, "<div class=\"card\">Budgets %s<b>%.1f%%</b>used of %s yuan</div>", bperiod,
               btot ? 100.0 * (double)bused / (double)btot : 0.0, yuan(c, btot));
-    sb_printf(&s,
-              "<div class=\"card\">Grid funds<b>%s</b>yuan held by %s funds, %s reserved</div>",
+    sb_printf(&s, "<div class=\"card\">Grid funds<b>%s</b>yuan held by %s funds, %s reserved</div>",
               yuan(c, db_i64(bal, 0, 1)), db_str(bal, 0, 0), yuan(c, db_i64(bal, 0, 2)));
     sb_printf(&s, "<div class=\"card\">Review flags<b>%zu</b>to look at</div></div>\n", nflags);
 
@@ -773,10 +798,12 @@ static gs_code export_html(call *c)
     svg_spending(&s, c, sp, months, nm);
     sb_printf(&s, "<table><tr><th>category</th><th>payments</th><th>yuan</th></tr>\n");
     for (int k = 0; k < 5; k++)
-        sb_printf(&s, "<tr><td>%s</td><td class=\"n\">%" PRId64 "</td><td class=\"n\">%s</td></tr>\n",
+        sb_printf(&s,
+                  "<tr><td>%s</td><td class=\"n\">%" PRId64 "</td><td class=\"n\">%s</td></tr>\n",
                   fund_categories[k], cat_n[k], yuan(c, cat_tot[k]));
-    sb_printf(&s, "<tr><th>total</th><th class=\"n\">%" PRId64 "</th><th class=\"n\">%s</th></tr>"
-                  "</table>\n",
+    sb_printf(&s,
+              "<tr><th>total</th><th class=\"n\">%" PRId64 "</th><th class=\"n\">%s</th></tr>"
+              "</table>\n",
               count, yuan(c, total));
 
     int nb = db_rows(bud), shown = nb > 60 ? 60 : nb;
@@ -785,11 +812,13 @@ static gs_code export_html(call *c)
         sb_printf(&s, "<p>No budgets for %s.</p>\n", bperiod);
     else {
         if (nb > shown)
-            sb_printf(&s, "<p class=\"meta\">The %d most used of %d grids; spent dark, reserved "
-                          "light; red at 90%% or more.</p>\n",
+            sb_printf(&s,
+                      "<p class=\"meta\">The %d most used of %d grids; spent dark, reserved "
+                      "light; red at 90%% or more.</p>\n",
                       shown, nb);
         else
-            sb_printf(&s, "<p class=\"meta\">Spent dark, reserved light; red at 90%% or more.</p>\n");
+            sb_printf(&s,
+                      "<p class=\"meta\">Spent dark, reserved light; red at 90%% or more.</p>\n");
         svg_budgets(&s, c, bud, shown);
     }
 
@@ -817,8 +846,7 @@ static gs_code export_html(call *c)
                   "posted for each month, net of reversals. gridstock</p>\n</body>\n</html>\n");
     if (s.full)
         return call_fail(c, GS_FAILED_PRECONDITION,
-                         "the report would exceed %d bytes: choose a smaller org unit",
-                         HTML_MAX);
+                         "the report would exceed %d bytes: choose a smaller org unit", HTML_MAX);
     resp->html = s.buf;
     return GS_OK;
 }

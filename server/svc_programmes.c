@@ -175,8 +175,8 @@ static gs_code bands_args(call *c, size_t n, Gridstock__V1__ProgrammeBand *const
         a[i] = bands[i]->amount;
         for (size_t j = 0; j < i; j++)
             if (s[j] == s[i])
-                return call_fail(c, GS_INVALID_ARGUMENT,
-                                 "bands[%zu].min_score: %.2f appears twice", i, s[i]);
+                return call_fail(c, GS_INVALID_ARGUMENT, "bands[%zu].min_score: %.2f appears twice",
+                                 i, s[i]);
     }
     *scores = arr_score(c, s, n);
     *amounts = arr_i64(c, a, n);
@@ -323,12 +323,13 @@ static gs_code members_load(call *c, int64_t programme)
     Gridstock__V1__ListProgrammeMembersResponse *resp = (void *)c->resp;
     db_res *r = NULL;
     /* members in grids the caller can see */
-    GS_TRY(db_exec(c, &r,
-                   "SELECT m.payee_account_id, a.code, a.name, g.code, m.amount"
-                   " FROM fund_programme_members m JOIN fund_accounts a ON a.id = m.payee_account_id"
-                   " JOIN org_units g ON g.id = m.grid_id"
-                   " WHERE m.programme_id = $1 AND g.path <@ $2::ltree ORDER BY g.code, a.code",
-                   2, call_i64(c, programme), c->who.scope_path));
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT m.payee_account_id, a.code, a.name, g.code, m.amount"
+                " FROM fund_programme_members m JOIN fund_accounts a ON a.id = m.payee_account_id"
+                " JOIN org_units g ON g.id = m.grid_id"
+                " WHERE m.programme_id = $1 AND g.path <@ $2::ltree ORDER BY g.code, a.code",
+                2, call_i64(c, programme), c->who.scope_path));
     int rows = db_rows(r);
     resp->n_members = (size_t)rows;
     resp->members = (Gridstock__V1__ProgrammeMember **)call_ptrs(c, (size_t)rows);
@@ -353,8 +354,8 @@ static gs_code set_members(call *c)
 
     GS_TRY(v_positive(c, "programme_id", req->programme_id));
     if (n == 0 || n > MEMBERS_MAX)
-        return call_fail(c, GS_INVALID_ARGUMENT, "members: 1 to %d members, got %zu",
-                         MEMBERS_MAX, n);
+        return call_fail(c, GS_INVALID_ARGUMENT, "members: 1 to %d members, got %zu", MEMBERS_MAX,
+                         n);
     GS_TRY(programme_find(c, req->programme_id, "", "programme_id", &p));
     int64_t *ids = arena_alloc(c->arena, n * sizeof *ids);
     int64_t *amounts = arena_alloc(c->arena, n * sizeof *amounts);
@@ -363,8 +364,7 @@ static gs_code set_members(call *c)
     for (size_t i = 0; i < n; i++) {
         const Gridstock__V1__ProgrammeMember *m = req->members[i];
         if (m->payee_account_id < 0 || (m->payee_account_id == 0 && !*m->payee_code))
-            return call_fail(c, GS_INVALID_ARGUMENT, "members[%zu].payee_account_id: required",
-                             i);
+            return call_fail(c, GS_INVALID_ARGUMENT, "members[%zu].payee_account_id: required", i);
         GS_TRY(v_len(c, call_printf(c, "members[%zu].payee_code", i), m->payee_code, 80));
         if (!req->remove)
             GS_TRY(v_code(c, call_printf(c, "members[%zu].grid_code", i), m->grid_code));
@@ -406,8 +406,7 @@ static gs_code enter_scores(call *c)
 
     GS_TRY(fund_check_period(c, "period", req->period, false));
     if (n == 0 || n > SCORES_MAX)
-        return call_fail(c, GS_INVALID_ARGUMENT, "scores: 1 to %d scores, got %zu", SCORES_MAX,
-                         n);
+        return call_fail(c, GS_INVALID_ARGUMENT, "scores: 1 to %d scores, got %zu", SCORES_MAX, n);
     char **grids = arena_alloc(c->arena, n * sizeof *grids);
     char **notes = arena_alloc(c->arena, n * sizeof *notes);
     double *scores = arena_alloc(c->arena, n * sizeof *scores);
@@ -446,12 +445,13 @@ static gs_code list_scores(call *c)
 
     GS_TRY(fund_check_period(c, "period", req->period, false));
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT g.code, s.period, s.score::float8, s.note, u.login, fund_ts(s.entered_at)"
-                   " FROM fund_assessment_scores s JOIN org_units g ON g.id = s.org_unit_id"
-                   " JOIN users u ON u.id = s.entered_by"
-                   " WHERE s.period = $1 AND g.path <@ $2::ltree ORDER BY g.code",
-                   2, req->period, u.path));
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT g.code, s.period, s.score::float8, s.note, u.login, fund_ts(s.entered_at)"
+                " FROM fund_assessment_scores s JOIN org_units g ON g.id = s.org_unit_id"
+                " JOIN users u ON u.id = s.entered_by"
+                " WHERE s.period = $1 AND g.path <@ $2::ltree ORDER BY g.code",
+                2, req->period, u.path));
     int rows = db_rows(r);
     resp->n_scores = (size_t)rows;
     resp->scores = (Gridstock__V1__AssessmentScore **)call_ptrs(c, (size_t)rows);
@@ -572,8 +572,9 @@ static gs_code run_programme(call *c)
     resp->existing = existing;
     c->audit_object = call_printf(c, "programme_run:%" PRId64, id);
     c->audit_summary = call_printf(
-        c, "ran programme %s for %s (paying in %s): %d payees added, %d already in the run; %d "
-           "disbursements prepared, %" PRId64 " fen",
+        c,
+        "ran programme %s for %s (paying in %s): %d payees added, %d already in the run; %d "
+        "disbursements prepared, %" PRId64 " fen",
         p->code, req->period, pay, created, existing, resp->prepared, resp->total_prepared);
     return GS_OK;
 }
@@ -608,9 +609,8 @@ static gs_code list_runs(call *c)
     return GS_OK;
 }
 
-static const char *const item_states[] = {"prepared", "approved", "posted",    "rejected",
-                                          "voided",   "expired",  "reversed",  "deduction",
-                                          "zero",     NULL};
+static const char *const item_states[] = {"prepared", "approved", "posted",    "rejected", "voided",
+                                          "expired",  "reversed", "deduction", "zero",     NULL};
 
 static gs_code list_run_items(call *c)
 {
@@ -668,19 +668,18 @@ static gs_code approve_run(call *c)
     GS_TRY(v_positive(c, "id", req->id));
     GS_TRY(v_nonneg(c, "expected_count", req->expected_count));
     GS_TRY(v_nonneg(c, "expected_total", req->expected_total));
-    GS_TRY(db_exec(c, &r, "SELECT fund_run_approve($1, $2::ltree, $3, $4::int, $5::bigint, $6)",
-                   6, call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
+    GS_TRY(db_exec(c, &r, "SELECT fund_run_approve($1, $2::ltree, $3, $4::int, $5::bigint, $6)", 6,
+                   call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    req->expected_count ? call_i64(c, req->expected_count) : NULL,
-                   req->expected_total ? call_i64(c, req->expected_total) : NULL,
-                   c->request_id));
+                   req->expected_total ? call_i64(c, req->expected_total) : NULL, c->request_id));
     int64_t n = db_i64(r, 0, 0);
     GS_TRY(run_load(c, req->id));
     c->audit_object = call_printf(c, "programme_run:%" PRId64, req->id);
-    c->audit_summary = call_printf(c,
-                                   "approved %" PRId64 " disbursements of run %" PRId64
-                                   " (programme %s, %s): %" PRId64 " fen reserved",
-                                   n, req->id, resp->programme_code, resp->period,
-                                   resp->total_approved);
+    c->audit_summary =
+        call_printf(c,
+                    "approved %" PRId64 " disbursements of run %" PRId64
+                    " (programme %s, %s): %" PRId64 " fen reserved",
+                    n, req->id, resp->programme_code, resp->period, resp->total_approved);
     return GS_OK;
 }
 
@@ -697,9 +696,9 @@ static gs_code post_run(call *c)
     int64_t n = db_i64(r, 0, 0);
     GS_TRY(run_load(c, req->id));
     c->audit_object = call_printf(c, "programme_run:%" PRId64, req->id);
-    c->audit_summary = call_printf(
-        c, "posted %" PRId64 " disbursements of run %" PRId64 " (programme %s, %s)", n, req->id,
-        resp->programme_code, resp->period);
+    c->audit_summary =
+        call_printf(c, "posted %" PRId64 " disbursements of run %" PRId64 " (programme %s, %s)", n,
+                    req->id, resp->programme_code, resp->period);
     return GS_OK;
 }
 
