@@ -876,10 +876,19 @@ static void close_all_streams(rpc_server *s)
     pthread_mutex_unlock(&s->streams_mu);
 }
 
+#define DRAIN_MS 250 /* serve what gRPC has already queued before refusing new calls */
+
 void rpc_stop(rpc_server *s)
 {
     if (!s->started)
         return;
+    /* Calls that reached gRPC but no worker yet would be reset (CANCELLED) by the
+     * shutdown; serving normally for a moment first (health already says NOT_SERVING)
+     * answers them. */
+    int drain = s->cfg.grace_ms < DRAIN_MS ? s->cfg.grace_ms : DRAIN_MS;
+    if (drain > 0)
+        gpr_sleep_until(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                     gpr_time_from_millis(drain, GPR_TIMESPAN)));
     atomic_store(&s->stopping, true);
     s->shutdown_tag.kind = TAG_SHUTDOWN;
     grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
