@@ -488,8 +488,10 @@ static void report(run *r, double secs)
     uint64_t errors = 0;
     for (int i = 1; i < N_STATUS + 2; i++)
         errors += r->errors[i];
-    qsort(r->call_lat.v, r->call_lat.n, sizeof *r->call_lat.v, cmp_u32);
-    qsort(r->iter_lat.v, r->iter_lat.n, sizeof *r->iter_lat.v, cmp_u32);
+    if (r->call_lat.n) /* qsort's base must not be NULL, even for no elements */
+        qsort(r->call_lat.v, r->call_lat.n, sizeof *r->call_lat.v, cmp_u32);
+    if (r->iter_lat.n)
+        qsort(r->iter_lat.v, r->iter_lat.n, sizeof *r->iter_lat.v, cmp_u32);
     double cps = secs > 0 ? (double)r->calls / secs : 0;
     double ips = secs > 0 ? (double)r->iters / secs : 0;
     double ups = secs > 0 ? (double)r->units / secs : 0;
