@@ -119,3 +119,82 @@ int pb_check(const ProtobufCMessage *m, const pb_limits *lim, char *err, size_t 
 {
     return check(m, lim, "", 0, err, errlen);
 }
+
+/* ------------------------------------------------------------------ wire level */
+
+static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+static int wire(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
+                const char *prefix, int depth, const pb_limits *lim, char *err, size_t errlen)
+{
+    unsigned seen[64] = {0}; /* occurrences per field, for "lines[3]" in the path */
+    if (depth > lim->max_depth)
+        return 0; /* pb_check reports the depth after the unpack */
+    while (p < end) {
+        uint64_t tag, n;
+        if (!varint(&p, end, &tag))
+            return 0;
+        switch (tag & 7) {
+        case 0:
+            if (!varint(&p, end, &n))
+                return 0;
+            continue;
+        case 1:
+            if (end - p < 8)
+                return 0;
+            p += 8;
+            continue;
+        case 5:
+            if (end - p < 4)
+                return 0;
+            p += 4;
+            continue;
+        case 2:
+            break;
+        default:
+            return 0; /* groups and invalid wire types: the unpack refuses them */
+        }
+        if (!varint(&p, end, &n) || n > (uint64_t)(end - p))
+            return 0;
+        const uint8_t *body = p;
+        p += n;
+        const ProtobufCFieldDescriptor *f =
+            tag >> 3 <= UINT32_MAX
+                ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
+                : NULL;
+        if (!f || (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE))
+            continue;
+        size_t fi = (size_t)(f - d->fields);
+        unsigned k = fi < 64 ? seen[fi]++ : 0;
+        char path[288];
+        if (f->label == PROTOBUF_C_LABEL_REPEATED)
+            snprintf(path, sizeof path, "%s%s%s[%u]", prefix, *prefix ? "." : "", f->name, k);
+        else
+            snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", f->name);
+        if (f->type == PROTOBUF_C_TYPE_STRING) {
+            if (memchr(body, 0, n)) {
+                snprintf(err, errlen, "%s: contains a NUL byte", path);
+                return -1;
+            }
+        } else if (wire(f->descriptor, body, body + n, path, depth + 1, lim, err, errlen)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int pb_check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
+                  const pb_limits *lim, char *err, size_t errlen)
+{
+    return wire(d, data, data + len, "", 0, lim, err, errlen);
+}

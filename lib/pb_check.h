@@ -20,6 +20,13 @@ typedef struct pb_limits {
  * e.g. "lines[3].lot_code: not valid UTF-8". */
 int pb_check(const ProtobufCMessage *m, const pb_limits *lim, char *err, size_t errlen);
 
+/* The check protobuf-c's C strings cannot see, made on the encoded message before it is
+ * unpacked: a string field must not contain a NUL byte (it would be cut there silently;
+ * UTF-8 is checked by pb_check afterwards). 0 when the bytes pass (or are malformed, which the
+ * unpack then reports); -1 with the field path in err. */
+int pb_check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
+                  const pb_limits *lim, char *err, size_t errlen);
+
 bool utf8_valid(const char *s, size_t n);
 
 #endif

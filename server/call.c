@@ -83,6 +83,16 @@ gs_code v_range(call *c, const char *field, int64_t v, int64_t lo, int64_t hi)
     return GS_OK;
 }
 
+gs_code v_qty(call *c, const char *field, int64_t v)
+{
+    return v_range(c, field, v, 1, GS_QTY_MAX);
+}
+
+gs_code v_amount(call *c, const char *field, int64_t v)
+{
+    return v_range(c, field, v, 1, GS_AMOUNT_MAX);
+}
+
 static bool leap(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

@@ -69,7 +69,13 @@ gs_code v_len(call *c, const char *field, const char *s, size_t max);
 gs_code v_positive(call *c, const char *field, int64_t v);
 gs_code v_nonneg(call *c, const char *field, int64_t v);
 gs_code v_range(call *c, const char *field, int64_t v, int64_t lo, int64_t hi);
-gs_code v_date(call *c, const char *field, const char *s); /* YYYY-MM-DD, or empty */
+gs_code v_date(call *c, const char *field, const char *s);
+/* Quantities (whole units) and money (fen) are positive and capped well below int64, so
+ * no sum over a site's lots or an account's postings can overflow. */
+#define GS_QTY_MAX 1000000000LL        /* units per line */
+#define GS_AMOUNT_MAX 10000000000000LL /* fen per posting: 100 billion yuan */
+gs_code v_qty(call *c, const char *field, int64_t v);
+gs_code v_amount(call *c, const char *field, int64_t v);   /* YYYY-MM-DD, or empty */
 gs_code v_code(call *c, const char *field, const char *s); /* [A-Z0-9._-]{1,64} */
 
 /* Pagination: page_size 0 → default 100, max 1000; page_token is the last id seen.

@@ -9,13 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "audit.h"
 #include "db.h"
 #include "idempotency.h"
 #include "log.h"
+#include "metadata.h"
 #include "method.h"
 #include "metrics.h"
 #include "pb_check.h"
@@ -107,13 +107,17 @@ static gs_code authenticate(call *c, const rpc_request *req, gs_token_claims *cl
     const method_def *m = c->method;
     if (m->perm == PERM_NONE)
         return GS_OK;
-    const char *h = req->authorization;
-    if (!h || !*h)
+    const char *tok = NULL;
+    switch (gs_md_bearer(req->authorization, &tok)) {
+    case MD_AUTH_MISSING:
         return call_fail(c, GS_UNAUTHENTICATED, "missing bearer token (authorization metadata)");
-    if (strncasecmp(h, "Bearer ", 7) != 0)
+    case MD_AUTH_NOT_BEARER:
         return call_fail(c, GS_UNAUTHENTICATED,
                          "authorization metadata must be \"Bearer <token>\"");
-    gs_token_result tr = gs_token_verify(atomic_load(&keyring), h + 7, (int64_t)time(NULL), claims);
+    case MD_AUTH_OK:
+        break;
+    }
+    gs_token_result tr = gs_token_verify(atomic_load(&keyring), tok, (int64_t)time(NULL), claims);
     if (tr != TOKEN_OK)
         return call_fail(c, GS_UNAUTHENTICATED, "invalid token: %s", gs_token_result_str(tr));
     int role = gs_role_from_name(claims->role);
@@ -126,21 +130,27 @@ static gs_code authenticate(call *c, const rpc_request *req, gs_token_claims *cl
     if (!gs_role_has(c->who.role, m->perm))
         return call_fail(c, GS_PERMISSION_DENIED, "role %s may not call %s (needs %s)",
                          claims->role, m->desc->name, gs_perm_name(m->perm));
-    if ((m->flags & MF_MUTATES)) {
-        size_t n = strlen(c->request_id);
-        if (n == 0)
+    if (m->flags & MF_MUTATES) {
+        switch (gs_md_request_id(c->request_id)) {
+        case MD_RID_MISSING:
             return call_fail(c, GS_INVALID_ARGUMENT,
                              "x-request-id metadata: required on %s (it changes data)",
                              m->desc->name);
-        if (n > 128 || !utf8_valid(c->request_id, n))
+        case MD_RID_INVALID:
             return call_fail(c, GS_INVALID_ARGUMENT,
                              "x-request-id metadata: at most 128 bytes of UTF-8");
+        case MD_RID_OK:
+            break;
+        }
     }
     return GS_OK;
 }
 
 static gs_code decode(call *c, const rpc_request *req, const ProtobufCMessageDescriptor *in)
 {
+    char werr[300];
+    if (pb_check_wire(in, req->data, req->len, &limits, werr, sizeof werr))
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s", werr);
     c->req = protobuf_c_message_unpack(in, arena_pb_allocator(c->arena), req->len, req->data);
     if (!c->req)
         return call_fail(c, GS_INVALID_ARGUMENT, "malformed request: not a valid %s message",

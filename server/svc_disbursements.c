@@ -122,7 +122,7 @@ static gs_code prepare(call *c)
     int64_t fund, payee;
     db_res *r = NULL;
 
-    GS_TRY(v_positive(c, "amount", req->amount));
+    GS_TRY(v_amount(c, "amount", req->amount));
     GS_TRY(dir_enum(c, "category", req->category, fund_categories, true));
     GS_TRY(check_text(c, "purpose", req->purpose, true));
     GS_TRY(fund_check_period(c, "period", req->period, true));
@@ -180,7 +180,7 @@ static gs_code update(call *c)
         dir_note(c, &changed, "category");
     }
     if (dir_mask_has(nm, mask, "amount", req->amount != 0)) {
-        GS_TRY(v_positive(c, "amount", req->amount));
+        GS_TRY(v_amount(c, "amount", req->amount));
         p[6] = call_i64(c, req->amount);
         dir_note(c, &changed, "amount");
     }

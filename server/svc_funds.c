@@ -128,7 +128,7 @@ static gs_code deposit(call *c)
     int64_t src;
     void *out[1];
 
-    GS_TRY(v_positive(c, "amount", req->amount));
+    GS_TRY(v_amount(c, "amount", req->amount));
     GS_TRY(v_len(c, "memo", req->memo, 500));
     GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
                              &src));
@@ -193,7 +193,7 @@ static gs_code allocate(call *c)
     const Gridstock__V1__AllocateRequest *req = (const void *)c->req;
     int64_t src;
 
-    GS_TRY(v_positive(c, "amount", req->amount));
+    GS_TRY(v_amount(c, "amount", req->amount));
     GS_TRY(v_len(c, "memo", req->memo, 500));
     if (req->fund_account_id < 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "fund_account_id: must be positive");
@@ -223,7 +223,7 @@ static gs_code allocate_batch(call *c)
     for (size_t i = 0; i < n; i++) {
         const Gridstock__V1__AllocationItem *it = req->items[i];
         char *field = call_printf(c, "items[%zu].amount", i);
-        GS_TRY(v_positive(c, field, it->amount));
+        GS_TRY(v_amount(c, field, it->amount));
         if (it->fund_account_id < 0)
             return call_fail(c, GS_INVALID_ARGUMENT, "items[%zu].fund_account_id: must be positive",
                              i);

@@ -32,7 +32,7 @@ gs_code stock_h_receive(call *c)
     stock_item it;
     db_res *r = NULL;
 
-    GS_TRY(v_positive(c, "qty", req->qty));
+    GS_TRY(v_qty(c, "qty", req->qty));
     GS_TRY(stock_check_lot_code(c, "lot_code", req->lot_code, true));
     GS_TRY(v_date(c, "expires_on", req->expires_on));
     GS_TRY(dir_enum(c, "source", req->source, receive_sources, false));
@@ -70,7 +70,7 @@ gs_code stock_h_issue(call *c)
     stock_item it;
     db_res *r = NULL;
 
-    GS_TRY(v_positive(c, "qty", req->qty));
+    GS_TRY(v_qty(c, "qty", req->qty));
     GS_TRY(stock_check_lot_code(c, "lot_code", req->lot_code, false));
     GS_TRY(stock_check_text(c, "reason", req->reason));
     GS_TRY(stock_check_text(c, "note", req->note));
@@ -118,6 +118,7 @@ gs_code stock_h_adjust(call *c)
 
     if (req->qty == 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "qty: must not be zero");
+    GS_TRY(v_range(c, "qty", req->qty, -GS_QTY_MAX, GS_QTY_MAX));
     GS_TRY(v_required(c, "reason", req->reason));
     GS_TRY(v_len(c, "reason", req->reason, 32));
     GS_TRY(stock_check_text(c, "note", req->note));
@@ -302,7 +303,7 @@ gs_code stock_h_dispatch_transfer(call *c)
         stock_item it;
         GS_TRY(stock_item_find(c, ti->item_id, ti->item_code,
                                call_printf(c, "items[%zu].item_id", i), false, &it));
-        GS_TRY(v_positive(c, call_printf(c, "items[%zu].qty", i), ti->qty));
+        GS_TRY(v_qty(c, call_printf(c, "items[%zu].qty", i), ti->qty));
         GS_TRY(
             stock_check_lot_code(c, call_printf(c, "items[%zu].lot_code", i), ti->lot_code, false));
         items[i] = it.id;

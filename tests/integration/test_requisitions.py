@@ -609,3 +609,16 @@ def test_two_servers_sixteen_clients_race_for_the_last_units(server, db):
     backordered = one(db, "SELECT sum(qty) FROM requisition_backorders WHERE item_id = %s", item)
     assert backordered == 16 * 3 - 10
     verify_clean(server)
+
+
+def test_numbers_go_past_9999_a_year(server, db):
+    """The readable number widens past four digits instead of repeating (lpad truncates)."""
+    r = create(server, [("WATER-5L", 1)])
+    community, year, n = r.number.rsplit("-", 2)
+    with db.cursor() as cur:
+        cur.execute("UPDATE requisition_numbers SET last = 9999 WHERE community_id ="
+                    " (SELECT id FROM org_units WHERE code = %s) AND year = %s", (community, int(year)))
+    a = create(server, [("WATER-5L", 1)])
+    b = create(server, [("WATER-5L", 1)])
+    assert a.number == "%s-%s-10000" % (community, year)
+    assert b.number == "%s-%s-10001" % (community, year)
