@@ -239,6 +239,18 @@ static gs_code update_programme(call *c)
     GS_TRY(dir_mask_check(c, nm, mask, programme_update_fields));
     GS_TRY(v_positive(c, "id", req->id));
     GS_TRY(programme_load(c, req->id, "", resp));
+    /* A programme of a unit above the caller's scope is visible (its members in the scope
+     * can be run), but only someone whose scope covers it all may change it. */
+    db_res *own = NULL;
+    GS_TRY(db_exec(c, &own,
+                   "SELECT 1 FROM fund_programmes p JOIN org_units ou ON ou.id = p.org_unit_id"
+                   " WHERE p.id = $1 AND ou.path <@ $2::ltree",
+                   2, call_i64(c, req->id), c->who.scope_path));
+    if (db_rows(own) == 0)
+        return call_fail(c, GS_PERMISSION_DENIED,
+                         "programme %s covers more than your scope: only its owner's level may "
+                         "change it",
+                         resp->code);
     bool assessment = strcmp(resp->kind, "assessment") == 0;
     if (dir_mask_has(nm, mask, "name", *req->name)) {
         GS_TRY(v_required(c, "name", req->name));

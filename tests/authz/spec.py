@@ -228,7 +228,8 @@ m("ProgrammeService/ListProgrammes", FR, NONE, {})
 m("ProgrammeService/SetProgrammeMembers", FP_, SCOPED,
   {"programme_id": "$programme", "members": [{"payee_code": "$payee_code", "grid_code": "$grid_code", "amount": 50}]})
 m("ProgrammeService/ListProgrammeMembers", FR, SCOPED, {"programme_id": "$programme"})
-m("ProgrammeService/EnterScores", FP_, SCOPED, {"period": "2026-Q3", "scores": [{"grid_code": "$grid_code", "score": 80}]})
+m("ProgrammeService/EnterScores", FP_, SCOPED,
+  {"period": "2026-Q3", "scores": [{"grid_code": "$grid_code", "score": 80}]})
 m("ProgrammeService/ListScores", FR, SCOPED, {"period": "2026-Q3", "org_unit_code": "$ou_code"})
 m("ProgrammeService/RunProgramme", FP_, SCOPED, {"programme_id": "$programme", "period": "2026-11"})
 m("ProgrammeService/GetRun", FR, SCOPED, {"id": "$run"})

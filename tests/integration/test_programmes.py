@@ -360,6 +360,14 @@ def test_street_finance_staff_run_their_grids_only(server, db):
     assert pcall(server, "GetProgramme", P.GetProgrammeRequest(id=other.id), login="fin.st03")[1] == Code.NOT_FOUND
     assert pcall(server, "RunProgramme", P.RunProgrammeRequest(programme_id=other.id, period="2025-08"),
                  login="fin.st03")[1] == Code.NOT_FOUND
+    # the district's programme is visible to the street (it runs its grids' part) but the
+    # street cannot change it: that is for a scope that covers the whole programme
+    before = ok(pcall(server, "GetProgramme", P.GetProgrammeRequest(id=prog.id)))
+    _, code, details = pcall(server, "UpdateProgramme", P.UpdateProgrammeRequest(
+        id=prog.id, amount=1, active=False, update_mask=["amount", "active"]), login="fin.st03")
+    assert code == Code.PERMISSION_DENIED, details
+    after = ok(pcall(server, "GetProgramme", P.GetProgrammeRequest(id=prog.id)))
+    assert (after.amount, after.active) == (before.amount, before.active)
 
 
 def test_roles(server):
