@@ -887,8 +887,8 @@ void rpc_stop(rpc_server *s)
      * answers them. */
     int drain = s->cfg.grace_ms < DRAIN_MS ? s->cfg.grace_ms : DRAIN_MS;
     if (drain > 0)
-        gpr_sleep_until(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                     gpr_time_from_millis(drain, GPR_TIMESPAN)));
+        gpr_sleep_until(
+            gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(drain, GPR_TIMESPAN)));
     atomic_store(&s->stopping, true);
     s->shutdown_tag.kind = TAG_SHUTDOWN;
     grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
