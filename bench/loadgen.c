@@ -85,6 +85,7 @@ typedef struct run {
     uint64_t errors[N_STATUS + 2];
     char *first_error[N_STATUS + 2];
     lat_vec call_lat, iter_lat;
+    lat_vec step_lat[LG_MAX_STEPS]; /* per step of a multi-step scenario */
     uint8_t *reqbuf;
     uint32_t nonce;
 } run;
@@ -427,6 +428,8 @@ static void finish_call(run *r, slot *s, int success)
     if (measured) {
         r->calls++;
         lat_push(&r->call_lat, t - s->t_call);
+        if (r->sc->n_steps > 1 && s->it.step < LG_MAX_STEPS)
+            lat_push(&r->step_lat[s->it.step], t - s->t_call);
     }
     if (s->recv)
         grpc_byte_buffer_destroy(s->recv);
@@ -507,6 +510,15 @@ static void report(run *r, double secs)
         printf("  iterations  %" PRIu64 "  (%.1f/s), %d calls each; ms p50 %.3f  p99 %.3f  max "
                "%.3f\n",
                r->iters, ips, sc->n_steps, pct_ms(il, 50), pct_ms(il, 99), pct_ms(il, 100));
+    for (int i = 0; sc->n_steps > 1 && i < sc->n_steps && i < LG_MAX_STEPS; i++) {
+        lat_vec *sl = &r->step_lat[i];
+        if (sl->n)
+            qsort(sl->v, sl->n, sizeof *sl->v, cmp_u32);
+        const char *m = strrchr(sc->steps[i].method, '/');
+        printf("  step %d      %-28s ms p50 %.3f  p99 %.3f  max %.3f  (%zu calls)\n", i + 1,
+               m ? m + 1 : sc->steps[i].method, pct_ms(sl, 50), pct_ms(sl, 99), pct_ms(sl, 100),
+               sl->n);
+    }
     if (sc->unit)
         printf("  %-11s %" PRIu64 "  (%.1f/s)\n", sc->unit, r->units, ups);
     for (int i = 1; i < N_STATUS + 2; i++) {
@@ -539,6 +551,14 @@ static void report(run *r, double secs)
                                        : "BATCH_FAILED",
                    r->errors[i]);
     printf("\n");
+    /* and one line per step of a multi-step scenario */
+    for (int i = 0; sc->n_steps > 1 && i < sc->n_steps && i < LG_MAX_STEPS; i++) {
+        const char *m = strrchr(sc->steps[i].method, '/');
+        printf("step scenario=%s step=%d method=%s calls=%zu p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+               sc->name, i + 1, m ? m + 1 : sc->steps[i].method, r->step_lat[i].n,
+               pct_ms(&r->step_lat[i], 50), pct_ms(&r->step_lat[i], 99),
+               pct_ms(&r->step_lat[i], 100));
+    }
     fflush(stdout);
 }
 
@@ -753,6 +773,8 @@ int main(int argc, char **argv)
         free(r.first_error[i]);
     free(r.call_lat.v);
     free(r.iter_lat.v);
+    for (int i = 0; i < LG_MAX_STEPS; i++)
+        free(r.step_lat[i].v);
     free(r.reqbuf);
     grpc_shutdown();
     gs_client_free(client);

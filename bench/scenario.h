@@ -10,6 +10,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #define LG_MAX_VARS 8
+#define LG_MAX_STEPS 8 /* steps of one scenario whose latencies are kept apart */
 
 /* What one in-flight iteration carries from call to call. */
 typedef struct lg_iter {

@@ -195,7 +195,7 @@ static const char SQL_SCOPE_PATH[] = "SELECT path::text FROM org_units WHERE id 
 
 static int64_t tx_timeout_ms(const call *c)
 {
-    int64_t t = cfg->statement_timeout_ms;
+    int64_t t = c->method->timeout_ms > 0 ? c->method->timeout_ms : cfg->statement_timeout_ms;
     if (c->deadline_ms >= 0 && c->deadline_ms < t)
         t = c->deadline_ms > 0 ? c->deadline_ms : 1;
     return t;

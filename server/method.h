@@ -32,6 +32,9 @@ typedef struct method_def {
     unsigned flags;
     rpc_kind kind;
     stream_fn stream; /* RPC_SERVER_STREAM only */
+    /* Database time this method may take when the client sets no shorter deadline; 0 =
+     * the configured statement_timeout_ms. For batch calls over thousands of rows. */
+    int timeout_ms;
     /* filled at start-up */
     const ProtobufCMethodDescriptor *desc;
     const ProtobufCServiceDescriptor *service;

@@ -1,10 +1,15 @@
 -- 010_ledger.sql — bench data: a grid-fund ledger of :postings postings for the spending
--- report (psql -v postings=N; bench/run passes 10,000,000), plus 10,000 payee accounts
--- BENCH-PAYEE-00001.. (the subsidy batch pays them). Set-based and fast: the postings and
+-- report (psql -v postings=N; bench/run passes 10,000,000) paying the 10,000 payee accounts
+-- BENCH-PAYEE-00001.. of 005_payees.sql, and the fund_spending summary the report reads
+-- (022_fund_reports.sql) of exactly those payments. Set-based and fast: the postings and
 -- their two entries each are written with generate_series while row triggers are off
 -- (session_replication_role = replica), then every touched balance is recomputed from the
 -- entries in one statement, so the ledger stays exactly as consistent as the server keeps
--- it: entries sum to zero per posting, balances equal the sum of their entries.
+-- it: entries sum to zero per posting, balances equal the sum of their entries, and
+-- fund_spending holds per grid, category ('subsidies') and month the sum and count of the
+-- disbursement postings. (The postings stand for posted disbursements without writing the
+-- 10 M fund_disbursements rows; VerifyLedger's check of the summary against those rows would
+-- name the difference.)
 --
 -- Shape: one deposit EXTERNAL → BENCH-LEDGER-SRC, one allocation from it to each grid
 -- fund, then disbursement postings grid fund → payee spread evenly over the 208 grids,
@@ -28,14 +33,14 @@ DROP INDEX fund_postings_disbursement;
 INSERT INTO fund_accounts (code, name, kind, org_unit_id)
 SELECT 'BENCH-LEDGER-SRC', 'Benchmark ledger source', 'source', id FROM org_units WHERE code = 'DC'
 ON CONFLICT (code) DO NOTHING;
-INSERT INTO fund_accounts (code, name, kind, org_unit_id)
+INSERT INTO fund_accounts (code, name, kind, org_unit_id)   -- as 005_payees.sql, if run alone
 SELECT 'BENCH-PAYEE-' || lpad(n::text, 5, '0'), 'Benchmark payee ' || n, 'payee',
        (SELECT id FROM org_units WHERE code = 'DC')
 FROM generate_series(1, 10000) n
 ON CONFLICT (code) DO NOTHING;
 
 CREATE TEMP TABLE bench_grid ON COMMIT DROP AS
-SELECT row_number() OVER (ORDER BY a.id) - 1 AS g, a.id AS account_id
+SELECT row_number() OVER (ORDER BY a.id) - 1 AS g, a.id AS account_id, a.org_unit_id
 FROM fund_accounts a WHERE a.kind = 'grid_fund';
 CREATE TEMP TABLE bench_payee ON COMMIT DROP AS
 SELECT row_number() OVER (ORDER BY a.id) - 1 AS p, a.id AS account_id
@@ -87,6 +92,14 @@ INSERT INTO fund_entries (posting_id, account_id, amount)
 SELECT c.base + 1 + c.n_grids + d.i, p.account_id, d.amount
 FROM bench_ctx c, bench_disb d JOIN bench_payee p ON p.p = d.p;
 
+-- The spending summary of those disbursements, as the posting trigger would have kept it.
+INSERT INTO fund_spending AS s (org_unit_id, category, month, amount, disbursements)
+SELECT g.org_unit_id, 'subsidies', date_trunc('month', d.at)::date, sum(d.amount), count(*)
+FROM bench_disb d JOIN bench_grid g ON g.g = d.g
+GROUP BY 1, 2, 3
+ON CONFLICT (org_unit_id, category, month) DO UPDATE
+    SET amount = s.amount + excluded.amount, disbursements = s.disbursements + excluded.disbursements;
+
 CREATE INDEX fund_entries_account ON fund_entries (account_id, posting_id);
 CREATE INDEX fund_postings_disbursement ON fund_postings (disbursement_id);
 
@@ -97,5 +110,6 @@ UPDATE fund_accounts a SET balance = s.total
 FROM (SELECT account_id, sum(amount) AS total FROM fund_entries GROUP BY account_id) s
 WHERE a.id = s.account_id AND a.balance <> s.total;
 
-SELECT (SELECT count(*) FROM fund_postings) AS postings, (SELECT count(*) FROM fund_entries) AS entries;
+SELECT (SELECT count(*) FROM fund_postings) AS postings, (SELECT count(*) FROM fund_entries) AS entries,
+       (SELECT count(*) FROM fund_spending) AS spending_rows;
 COMMIT;
