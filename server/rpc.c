@@ -1,9 +1,8 @@
-/* rpc.c — the gRPC core transport: the only file that includes <grpc/grpc.h>. One
- * completion queue and one thread per worker; calls are accepted, answered and finished
- * on the worker whose queue took them. Streams serialise their batches with a mutex so
- * any thread may send; the server keeps a list of live streams so that shutdown can
- * close them before the queues go away. */
-#include "rpc.h"
+/* rpc.c — the gRPC core transport (with rpc_stream.c the only files that include
+ * <grpc/grpc.h>). One completion queue and one thread per worker; calls are accepted,
+ * answered and finished on the worker whose queue took them: unary, bidi (reflection) and
+ * the start of server streams; start-up and graceful shutdown. */
+#include "rpc_internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,105 +20,9 @@
 #define GENERIC_SLOTS 2
 #define META_MAX 8192 /* longest metadata value we copy */
 
-enum tag_kind {
-    TAG_ACCEPT,       /* a registered method's call arrived */
-    TAG_ACCEPT_ANY,   /* the catch-all took a call to an unknown path */
-    TAG_UNARY_DONE,   /* the reply batch of a unary call (or of an UNIMPLEMENTED) completed */
-    TAG_STREAM_SEND,  /* a send batch of a server stream completed */
-    TAG_STREAM_CLOSE, /* RECV_CLOSE_ON_SERVER of a stream: call over */
-    TAG_BIDI_STEP,    /* a (send +) receive batch of a bidi call completed */
-    TAG_BIDI_DONE,    /* the status batch of a bidi call completed */
-    TAG_SHUTDOWN,     /* grpc_server_shutdown_and_notify */
-};
-
-struct tag {
-    enum tag_kind kind;
-};
-
-struct reg_method {
-    char *path;
-    rpc_kind kind;
-    const void *cookie;
-    void *handle;
-};
-
-struct worker;
-
-/* One outstanding accept. On arrival its call moves into a call object and the slot
- * is posted again. */
-struct slot {
-    struct tag tag;
-    struct worker *w;
-    struct reg_method *m; /* NULL for the catch-all */
-    grpc_call *call;
-    gpr_timespec deadline;
-    grpc_metadata_array md;
-    grpc_byte_buffer *payload;
-    grpc_call_details details; /* catch-all only */
-};
-
-/* A unary call, an UNIMPLEMENTED answer or a bidi call in progress. */
-struct ucall {
-    struct tag tag;
-    grpc_call *call;
-    struct reg_method *m;
-    int cancelled;
-    grpc_byte_buffer *out;
-    grpc_byte_buffer *in; /* bidi: the message being received */
-    gs_code code;
-    char *path; /* catch-all only */
-    rpc_request req;
-    char *auth, *rid, *peer, *identity; /* owned copies behind req */
-};
-
-struct msg {
-    struct msg *next;
-    grpc_byte_buffer *bb;
-};
-
-struct rpc_stream {
-    struct tag send_tag, close_tag;
-    pthread_mutex_t mu;
-    rpc_server *srv;
-    grpc_call *call;
-    int refs;
-    int cancelled;
-    bool md_sent, in_flight, closed, finishing, status_sent;
-    gs_code fin_code;
-    char fin_msg[256];
-    struct msg *head, *tail;
-    grpc_byte_buffer *sending;
-    void *user;
-    struct rpc_stream *prev, *next; /* server's live list */
-};
-
-struct worker {
-    rpc_server *srv;
-    int index;
-    pthread_t thread;
-    grpc_completion_queue *cq;
-    void *user;
-};
-
-struct rpc_server {
-    rpc_config cfg;
-    rpc_handlers h;
-    grpc_server *server;
-    struct reg_method *methods;
-    size_t n_methods, cap_methods;
-    struct worker *workers;
-    int n_workers;
-    atomic_bool stopping;
-    grpc_completion_queue *shutdown_cq;
-    struct tag shutdown_tag;
-    pthread_mutex_t streams_mu;
-    struct rpc_stream *streams;
-    bool started;
-};
-
 /* ------------------------------------------------------------------ helpers */
 
-static void *xcalloc(size_t n, size_t size)
+void *rpc_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n, size);
     if (!p) {
@@ -175,7 +78,7 @@ static char *peer_identity(grpc_call *call)
 }
 
 /* Fills uc->req from a slot that just accepted a call. */
-static void request_from_slot(struct ucall *uc, struct slot *s)
+void rpc_request_from_slot(struct ucall *uc, struct slot *s)
 {
     uc->auth = md_find(&s->md, "authorization");
     uc->rid = md_find(&s->md, "x-request-id");
@@ -190,7 +93,7 @@ static void request_from_slot(struct ucall *uc, struct slot *s)
     uc->req.deadline_ms = deadline_ms(s->deadline);
 }
 
-static void request_free(struct ucall *uc)
+void rpc_request_free(struct ucall *uc)
 {
     free(uc->auth);
     free(uc->rid);
@@ -201,7 +104,7 @@ static void request_free(struct ucall *uc)
 }
 
 /* Flattens a received byte buffer into one slice (caller unrefs). */
-static grpc_slice payload_slice(grpc_byte_buffer *bb)
+grpc_slice rpc_payload_slice(grpc_byte_buffer *bb)
 {
     if (!bb)
         return grpc_empty_slice();
@@ -213,7 +116,7 @@ static grpc_slice payload_slice(grpc_byte_buffer *bb)
     return s;
 }
 
-static grpc_byte_buffer *buffer_from(uint8_t *data, size_t len)
+grpc_byte_buffer *rpc_buffer_from(uint8_t *data, size_t len)
 {
     grpc_slice s = grpc_slice_malloc(len);
     if (len)
@@ -223,7 +126,7 @@ static grpc_byte_buffer *buffer_from(uint8_t *data, size_t len)
     return bb;
 }
 
-static void start_batch(grpc_call *call, const grpc_op *ops, size_t n, void *tag)
+void rpc_start_batch(grpc_call *call, const grpc_op *ops, size_t n, void *tag)
 {
     grpc_call_error e = grpc_call_start_batch(call, ops, n, tag, NULL);
     if (e != GRPC_CALL_OK) {
@@ -277,7 +180,7 @@ static void send_reply(struct ucall *uc, const rpc_reply *r)
     memset(ops, 0, sizeof ops);
     ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     if (r->code == GS_OK) {
-        uc->out = buffer_from(r->data, r->len);
+        uc->out = rpc_buffer_from(r->data, r->len);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = uc->out;
     }
@@ -289,7 +192,7 @@ static void send_reply(struct ucall *uc, const rpc_reply *r)
     ops[n++].data.recv_close_on_server.cancelled = &uc->cancelled;
     uc->code = r->code;
     uc->tag.kind = TAG_UNARY_DONE;
-    start_batch(uc->call, ops, n, uc);
+    rpc_start_batch(uc->call, ops, n, uc);
     grpc_slice_unref(details);
 }
 
@@ -301,7 +204,7 @@ static void ucall_free(struct ucall *uc)
         grpc_byte_buffer_destroy(uc->in);
     if (uc->call)
         grpc_call_unref(uc->call);
-    request_free(uc);
+    rpc_request_free(uc);
     free(uc->path);
     free(uc);
 }
@@ -309,11 +212,11 @@ static void ucall_free(struct ucall *uc)
 static void handle_unary(struct worker *w, struct slot *s, grpc_call *call,
                          grpc_byte_buffer *payload)
 {
-    struct ucall *uc = xcalloc(1, sizeof *uc);
+    struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
     uc->call = call;
     uc->m = s->m;
-    request_from_slot(uc, s);
-    grpc_slice body = payload_slice(payload);
+    rpc_request_from_slot(uc, s);
+    grpc_slice body = rpc_payload_slice(payload);
     uc->req.data = GRPC_SLICE_START_PTR(body);
     uc->req.len = GRPC_SLICE_LENGTH(body);
     rpc_reply reply = {.code = GS_OK};
@@ -321,213 +224,20 @@ static void handle_unary(struct worker *w, struct slot *s, grpc_call *call,
     grpc_slice_unref(body);
     if (payload)
         grpc_byte_buffer_destroy(payload);
-    request_free(uc);
+    rpc_request_free(uc);
     send_reply(uc, &reply);
     free(reply.data);
 }
 
 static void handle_unknown(struct worker *w, struct slot *s, grpc_call *call)
 {
-    struct ucall *uc = xcalloc(1, sizeof *uc);
+    struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
     uc->call = call;
     uc->path = slice_dup(s->details.method, 200);
     rpc_reply reply = {.code = GS_UNIMPLEMENTED};
     snprintf(reply.message, sizeof reply.message, "unknown method %s", uc->path);
     send_reply(uc, &reply);
     (void)w;
-}
-
-/* ------------------------------------------------------------------ streams */
-
-static void stream_unref_locked_free(rpc_stream *st);
-
-void rpc_stream_ref(rpc_stream *st)
-{
-    pthread_mutex_lock(&st->mu);
-    st->refs++;
-    pthread_mutex_unlock(&st->mu);
-}
-
-void rpc_stream_unref(rpc_stream *st)
-{
-    pthread_mutex_lock(&st->mu);
-    stream_unref_locked_free(st);
-}
-
-/* Drops one reference; called with st->mu held, releases it. */
-static void stream_unref_locked_free(rpc_stream *st)
-{
-    int left = --st->refs;
-    pthread_mutex_unlock(&st->mu);
-    if (left > 0)
-        return;
-    rpc_server *srv = st->srv;
-    pthread_mutex_lock(&srv->streams_mu);
-    if (st->prev)
-        st->prev->next = st->next;
-    else
-        srv->streams = st->next;
-    if (st->next)
-        st->next->prev = st->prev;
-    pthread_mutex_unlock(&srv->streams_mu);
-    for (struct msg *m = st->head, *n; m; m = n) {
-        n = m->next;
-        grpc_byte_buffer_destroy(m->bb);
-        free(m);
-    }
-    if (st->sending)
-        grpc_byte_buffer_destroy(st->sending);
-    grpc_call_unref(st->call);
-    pthread_mutex_destroy(&st->mu);
-    free(st);
-}
-
-/* Starts the next batch if none is in flight; st->mu held. */
-static void stream_pump_locked(rpc_stream *st)
-{
-    if (st->in_flight || st->status_sent || st->closed)
-        return;
-    grpc_op ops[3];
-    size_t n = 0;
-    memset(ops, 0, sizeof ops);
-    if (!st->md_sent) {
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-        st->md_sent = true;
-    }
-    grpc_slice details;
-    bool status = false;
-    if (st->head) {
-        struct msg *m = st->head;
-        st->head = m->next;
-        if (!st->head)
-            st->tail = NULL;
-        st->sending = m->bb;
-        free(m);
-        ops[n].op = GRPC_OP_SEND_MESSAGE;
-        ops[n++].data.send_message.send_message = st->sending;
-    } else if (st->finishing) {
-        details = grpc_slice_from_copied_string(st->fin_msg);
-        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-        ops[n].data.send_status_from_server.status = (grpc_status_code)st->fin_code;
-        ops[n++].data.send_status_from_server.status_details = &details;
-        st->status_sent = true;
-        status = true;
-    } else {
-        return;
-    }
-    st->in_flight = true;
-    st->refs++; /* held by the batch */
-    start_batch(st->call, ops, n, &st->send_tag);
-    if (status)
-        grpc_slice_unref(details);
-}
-
-bool rpc_stream_send(rpc_stream *st, uint8_t *data, size_t len)
-{
-    pthread_mutex_lock(&st->mu);
-    if (st->closed || st->finishing) {
-        pthread_mutex_unlock(&st->mu);
-        free(data);
-        return false;
-    }
-    struct msg *m = xcalloc(1, sizeof *m);
-    m->bb = buffer_from(data, len);
-    free(data);
-    if (st->tail)
-        st->tail->next = m;
-    else
-        st->head = m;
-    st->tail = m;
-    stream_pump_locked(st);
-    pthread_mutex_unlock(&st->mu);
-    return true;
-}
-
-void rpc_stream_finish(rpc_stream *st, gs_code code, const char *message)
-{
-    pthread_mutex_lock(&st->mu);
-    if (!st->finishing && !st->closed) {
-        st->finishing = true;
-        st->fin_code = code;
-        snprintf(st->fin_msg, sizeof st->fin_msg, "%s", message ? message : "");
-        stream_pump_locked(st);
-    }
-    pthread_mutex_unlock(&st->mu);
-}
-
-bool rpc_stream_closed(const rpc_stream *st)
-{
-    rpc_stream *s = (rpc_stream *)st;
-    pthread_mutex_lock(&s->mu);
-    bool closed = s->closed || s->finishing;
-    pthread_mutex_unlock(&s->mu);
-    return closed;
-}
-
-void rpc_stream_set_user(rpc_stream *st, void *user)
-{
-    st->user = user;
-}
-void *rpc_stream_user(const rpc_stream *st)
-{
-    return st->user;
-}
-
-static void stream_send_done(rpc_stream *st, bool ok)
-{
-    pthread_mutex_lock(&st->mu);
-    st->in_flight = false;
-    if (st->sending) {
-        grpc_byte_buffer_destroy(st->sending);
-        st->sending = NULL;
-    }
-    if (!ok)
-        st->closed = true;
-    stream_pump_locked(st);
-    stream_unref_locked_free(st);
-}
-
-static void stream_close_done(rpc_stream *st)
-{
-    pthread_mutex_lock(&st->mu);
-    st->closed = true;
-    stream_unref_locked_free(st);
-}
-
-static void handle_stream(struct worker *w, struct slot *s, grpc_call *call,
-                          grpc_byte_buffer *payload)
-{
-    rpc_server *srv = w->srv;
-    rpc_stream *st = xcalloc(1, sizeof *st);
-    pthread_mutex_init(&st->mu, NULL);
-    st->srv = srv;
-    st->call = call;
-    st->send_tag.kind = TAG_STREAM_SEND;
-    st->close_tag.kind = TAG_STREAM_CLOSE;
-    st->refs = 2; /* the close batch and the callee */
-    pthread_mutex_lock(&srv->streams_mu);
-    st->next = srv->streams;
-    if (st->next)
-        st->next->prev = st;
-    srv->streams = st;
-    pthread_mutex_unlock(&srv->streams_mu);
-
-    grpc_op op;
-    memset(&op, 0, sizeof op);
-    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    op.data.recv_close_on_server.cancelled = &st->cancelled;
-    start_batch(call, &op, 1, &st->close_tag);
-
-    struct ucall tmp = {0};
-    request_from_slot(&tmp, s);
-    grpc_slice body = payload_slice(payload);
-    tmp.req.data = GRPC_SLICE_START_PTR(body);
-    tmp.req.len = GRPC_SLICE_LENGTH(body);
-    srv->h.stream_start(w->user, &tmp.req, st);
-    grpc_slice_unref(body);
-    if (payload)
-        grpc_byte_buffer_destroy(payload);
-    request_free(&tmp);
 }
 
 /* ------------------------------------------------------------------ bidi */
@@ -540,14 +250,14 @@ static void bidi_receive(struct ucall *uc, rpc_reply *r)
     if (!r) {
         ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     } else {
-        uc->out = buffer_from(r->data, r->len);
+        uc->out = rpc_buffer_from(r->data, r->len);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = uc->out;
     }
     ops[n].op = GRPC_OP_RECV_MESSAGE;
     ops[n++].data.recv_message.recv_message = &uc->in;
     uc->tag.kind = TAG_BIDI_STEP;
-    start_batch(uc->call, ops, n, uc);
+    rpc_start_batch(uc->call, ops, n, uc);
 }
 
 static void bidi_status(struct ucall *uc, gs_code code, const char *message)
@@ -562,16 +272,16 @@ static void bidi_status(struct ucall *uc, gs_code code, const char *message)
     ops[1].data.recv_close_on_server.cancelled = &uc->cancelled;
     uc->code = code;
     uc->tag.kind = TAG_BIDI_DONE;
-    start_batch(uc->call, ops, 2, uc);
+    rpc_start_batch(uc->call, ops, 2, uc);
     grpc_slice_unref(details);
 }
 
 static void handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
 {
-    struct ucall *uc = xcalloc(1, sizeof *uc);
+    struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
     uc->call = call;
     uc->m = s->m;
-    request_from_slot(uc, s);
+    rpc_request_from_slot(uc, s);
     bidi_receive(uc, NULL);
     (void)w;
 }
@@ -591,7 +301,7 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
         bidi_status(uc, GS_OK, "");
         return;
     }
-    grpc_slice body = payload_slice(uc->in);
+    grpc_slice body = rpc_payload_slice(uc->in);
     grpc_byte_buffer_destroy(uc->in);
     uc->in = NULL;
     uc->req.data = GRPC_SLICE_START_PTR(body);
@@ -615,7 +325,7 @@ static void on_accept(struct worker *w, struct slot *s, bool ok)
     rpc_server *srv = w->srv;
     if (!ok || atomic_load(&srv->stopping)) {
         if (ok && s->call) { /* accepted while stopping: refuse politely */
-            struct ucall *uc = xcalloc(1, sizeof *uc);
+            struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
             uc->call = s->call;
             uc->path = strdup(s->m ? s->m->path : "?");
             rpc_reply reply = {.code = GS_UNAVAILABLE};
@@ -630,7 +340,7 @@ static void on_accept(struct worker *w, struct slot *s, bool ok)
     struct slot taken = *s;
     grpc_call *call = s->call;
     grpc_byte_buffer *payload = s->payload;
-    struct slot *again = xcalloc(1, sizeof *again);
+    struct slot *again = rpc_xcalloc(1, sizeof *again);
     again->tag.kind = s->tag.kind;
     again->w = w;
     again->m = s->m;
@@ -642,7 +352,7 @@ static void on_accept(struct worker *w, struct slot *s, bool ok)
         handle_unary(w, &taken, call, payload);
         payload = NULL;
     } else if (taken.m->kind == RPC_SERVER_STREAM) {
-        handle_stream(w, &taken, call, payload);
+        rpc_handle_stream(w, &taken, call, payload);
         payload = NULL;
     } else {
         handle_bidi_start(w, &taken, call);
@@ -676,12 +386,12 @@ static void *worker_main(void *arg)
         }
         case TAG_STREAM_SEND: {
             rpc_stream *st = (rpc_stream *)((char *)t - offsetof(rpc_stream, send_tag));
-            stream_send_done(st, ev.success);
+            rpc_stream_send_done(st, ev.success);
             break;
         }
         case TAG_STREAM_CLOSE: {
             rpc_stream *st = (rpc_stream *)((char *)t - offsetof(rpc_stream, close_tag));
-            stream_close_done(st);
+            rpc_stream_close_done(st);
             break;
         }
         case TAG_BIDI_STEP:
@@ -716,7 +426,7 @@ void rpc_global_shutdown(void)
 
 rpc_server *rpc_server_new(const rpc_config *cfg, const rpc_handlers *h)
 {
-    rpc_server *s = xcalloc(1, sizeof *s);
+    rpc_server *s = rpc_xcalloc(1, sizeof *s);
     s->cfg = *cfg;
     s->h = *h;
     pthread_mutex_init(&s->streams_mu, NULL);
@@ -809,7 +519,7 @@ int rpc_start(rpc_server *s, char *err, size_t errlen)
 
     s->server = grpc_server_create(&chargs, NULL);
     s->n_workers = s->cfg.workers > 0 ? s->cfg.workers : 1;
-    s->workers = xcalloc((size_t)s->n_workers, sizeof *s->workers);
+    s->workers = rpc_xcalloc((size_t)s->n_workers, sizeof *s->workers);
     for (int i = 0; i < s->n_workers; i++) {
         s->workers[i].srv = s;
         s->workers[i].index = i;
@@ -844,14 +554,14 @@ int rpc_start(rpc_server *s, char *err, size_t errlen)
         w->user = s->h.worker_init ? s->h.worker_init(i) : NULL;
         for (size_t k = 0; k < s->n_methods; k++)
             for (int j = 0; j < SLOTS_PER_METHOD; j++) {
-                struct slot *sl = xcalloc(1, sizeof *sl);
+                struct slot *sl = rpc_xcalloc(1, sizeof *sl);
                 sl->tag.kind = TAG_ACCEPT;
                 sl->w = w;
                 sl->m = &s->methods[k];
                 post_slot(sl);
             }
         for (int j = 0; j < GENERIC_SLOTS; j++) {
-            struct slot *sl = xcalloc(1, sizeof *sl);
+            struct slot *sl = rpc_xcalloc(1, sizeof *sl);
             sl->tag.kind = TAG_ACCEPT_ANY;
             sl->w = w;
             post_slot(sl);
@@ -862,18 +572,6 @@ int rpc_start(rpc_server *s, char *err, size_t errlen)
         }
     }
     return port;
-}
-
-/* Marks every live stream closed so no thread starts another batch on it. */
-static void close_all_streams(rpc_server *s)
-{
-    pthread_mutex_lock(&s->streams_mu);
-    for (rpc_stream *st = s->streams; st; st = st->next) {
-        pthread_mutex_lock(&st->mu);
-        st->closed = true;
-        pthread_mutex_unlock(&st->mu);
-    }
-    pthread_mutex_unlock(&s->streams_mu);
 }
 
 #define DRAIN_MS 250 /* serve what gRPC has already queued before refusing new calls */
@@ -900,7 +598,7 @@ void rpc_stop(rpc_server *s)
         grpc_completion_queue_pluck(s->shutdown_cq, &s->shutdown_tag,
                                     gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     }
-    close_all_streams(s);
+    rpc_close_all_streams(s);
     grpc_server_cancel_all_calls(s->server); /* open streams end with CANCELLED */
     for (int i = 0; i < s->n_workers; i++)
         grpc_completion_queue_shutdown(s->workers[i].cq);

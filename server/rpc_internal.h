@@ -1,0 +1,127 @@
+/* rpc_internal.h — what the two halves of the gRPC transport share: rpc.c (queues,
+ * workers, accepts, unary and bidi calls, start and stop) and rpc_stream.c (server streams).
+ * Only these two files include <grpc/grpc.h>; nothing else includes this header. */
+#ifndef GS_RPC_INTERNAL_H
+#define GS_RPC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <grpc/grpc.h>
+
+#include "rpc.h"
+
+enum tag_kind {
+    TAG_ACCEPT,       /* a registered method's call arrived */
+    TAG_ACCEPT_ANY,   /* the catch-all took a call to an unknown path */
+    TAG_UNARY_DONE,   /* the reply batch of a unary call (or of an UNIMPLEMENTED) completed */
+    TAG_STREAM_SEND,  /* a send batch of a server stream completed */
+    TAG_STREAM_CLOSE, /* RECV_CLOSE_ON_SERVER of a stream: call over */
+    TAG_BIDI_STEP,    /* a (send +) receive batch of a bidi call completed */
+    TAG_BIDI_DONE,    /* the status batch of a bidi call completed */
+    TAG_SHUTDOWN,     /* grpc_server_shutdown_and_notify */
+};
+
+struct tag {
+    enum tag_kind kind;
+};
+
+struct reg_method {
+    char *path;
+    rpc_kind kind;
+    const void *cookie;
+    void *handle;
+};
+
+struct worker;
+
+/* One outstanding accept. On arrival its call moves into a call object and the slot
+ * is posted again. */
+struct slot {
+    struct tag tag;
+    struct worker *w;
+    struct reg_method *m; /* NULL for the catch-all */
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+    grpc_byte_buffer *payload;
+    grpc_call_details details; /* catch-all only */
+};
+
+/* A unary call, an UNIMPLEMENTED answer or a bidi call in progress. */
+struct ucall {
+    struct tag tag;
+    grpc_call *call;
+    struct reg_method *m;
+    int cancelled;
+    grpc_byte_buffer *out;
+    grpc_byte_buffer *in; /* bidi: the message being received */
+    gs_code code;
+    char *path; /* catch-all only */
+    rpc_request req;
+    char *auth, *rid, *peer, *identity; /* owned copies behind req */
+};
+
+struct msg {
+    struct msg *next;
+    grpc_byte_buffer *bb;
+};
+
+struct rpc_stream {
+    struct tag send_tag, close_tag;
+    pthread_mutex_t mu;
+    rpc_server *srv;
+    grpc_call *call;
+    int refs;
+    int cancelled;
+    bool md_sent, in_flight, closed, finishing, status_sent;
+    gs_code fin_code;
+    char fin_msg[256];
+    struct msg *head, *tail;
+    grpc_byte_buffer *sending;
+    void *user;
+    struct rpc_stream *prev, *next; /* server's live list */
+};
+
+struct worker {
+    rpc_server *srv;
+    int index;
+    pthread_t thread;
+    grpc_completion_queue *cq;
+    void *user;
+};
+
+struct rpc_server {
+    rpc_config cfg;
+    rpc_handlers h;
+    grpc_server *server;
+    struct reg_method *methods;
+    size_t n_methods, cap_methods;
+    struct worker *workers;
+    int n_workers;
+    atomic_bool stopping;
+    grpc_completion_queue *shutdown_cq;
+    struct tag shutdown_tag;
+    pthread_mutex_t streams_mu;
+    struct rpc_stream *streams;
+    bool started;
+};
+
+void *rpc_xcalloc(size_t n, size_t size);
+/* Fills uc->req from a slot that just accepted a call; rpc_request_free releases it. */
+void rpc_request_from_slot(struct ucall *uc, struct slot *s);
+void rpc_request_free(struct ucall *uc);
+/* Flattens a received byte buffer into one slice (caller unrefs). */
+grpc_slice rpc_payload_slice(grpc_byte_buffer *bb);
+grpc_byte_buffer *rpc_buffer_from(uint8_t *data, size_t len);
+/* Starts a batch; aborts on a programming error (ops out of order, two at once). */
+void rpc_start_batch(grpc_call *call, const grpc_op *ops, size_t n, void *tag);
+
+/* rpc_stream.c: a server-streaming call arrived; batch completions; shutdown. */
+void rpc_handle_stream(struct worker *w, struct slot *s, grpc_call *call,
+                       grpc_byte_buffer *payload);
+void rpc_stream_send_done(rpc_stream *st, bool ok);
+void rpc_stream_close_done(rpc_stream *st);
+void rpc_close_all_streams(rpc_server *s);
+
+#endif

@@ -1,0 +1,211 @@
+/* rpc_stream.c — server-streaming calls of the gRPC transport. Messages queue up and go
+ * one batch at a time: a mutex serialises the batches of a stream, so any thread may send
+ * while completions arrive on the worker's queue; references keep a stream alive until
+ * both the call and its callee are done. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc_internal.h"
+
+static void stream_unref_locked_free(rpc_stream *st);
+
+void rpc_stream_ref(rpc_stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    st->refs++;
+    pthread_mutex_unlock(&st->mu);
+}
+
+void rpc_stream_unref(rpc_stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    stream_unref_locked_free(st);
+}
+
+/* Drops one reference; called with st->mu held, releases it. */
+static void stream_unref_locked_free(rpc_stream *st)
+{
+    int left = --st->refs;
+    pthread_mutex_unlock(&st->mu);
+    if (left > 0)
+        return;
+    rpc_server *srv = st->srv;
+    pthread_mutex_lock(&srv->streams_mu);
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        srv->streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    pthread_mutex_unlock(&srv->streams_mu);
+    for (struct msg *m = st->head, *n; m; m = n) {
+        n = m->next;
+        grpc_byte_buffer_destroy(m->bb);
+        free(m);
+    }
+    if (st->sending)
+        grpc_byte_buffer_destroy(st->sending);
+    grpc_call_unref(st->call);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+/* Starts the next batch if none is in flight; st->mu held. */
+static void stream_pump_locked(rpc_stream *st)
+{
+    if (st->in_flight || st->status_sent || st->closed)
+        return;
+    grpc_op ops[3];
+    size_t n = 0;
+    memset(ops, 0, sizeof ops);
+    if (!st->md_sent) {
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        st->md_sent = true;
+    }
+    grpc_slice details;
+    bool status = false;
+    if (st->head) {
+        struct msg *m = st->head;
+        st->head = m->next;
+        if (!st->head)
+            st->tail = NULL;
+        st->sending = m->bb;
+        free(m);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = st->sending;
+    } else if (st->finishing) {
+        details = grpc_slice_from_copied_string(st->fin_msg);
+        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+        ops[n].data.send_status_from_server.status = (grpc_status_code)st->fin_code;
+        ops[n++].data.send_status_from_server.status_details = &details;
+        st->status_sent = true;
+        status = true;
+    } else {
+        return;
+    }
+    st->in_flight = true;
+    st->refs++; /* held by the batch */
+    rpc_start_batch(st->call, ops, n, &st->send_tag);
+    if (status)
+        grpc_slice_unref(details);
+}
+
+bool rpc_stream_send(rpc_stream *st, uint8_t *data, size_t len)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->closed || st->finishing) {
+        pthread_mutex_unlock(&st->mu);
+        free(data);
+        return false;
+    }
+    struct msg *m = rpc_xcalloc(1, sizeof *m);
+    m->bb = rpc_buffer_from(data, len);
+    free(data);
+    if (st->tail)
+        st->tail->next = m;
+    else
+        st->head = m;
+    st->tail = m;
+    stream_pump_locked(st);
+    pthread_mutex_unlock(&st->mu);
+    return true;
+}
+
+void rpc_stream_finish(rpc_stream *st, gs_code code, const char *message)
+{
+    pthread_mutex_lock(&st->mu);
+    if (!st->finishing && !st->closed) {
+        st->finishing = true;
+        st->fin_code = code;
+        snprintf(st->fin_msg, sizeof st->fin_msg, "%s", message ? message : "");
+        stream_pump_locked(st);
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+bool rpc_stream_closed(const rpc_stream *st)
+{
+    rpc_stream *s = (rpc_stream *)st;
+    pthread_mutex_lock(&s->mu);
+    bool closed = s->closed || s->finishing;
+    pthread_mutex_unlock(&s->mu);
+    return closed;
+}
+
+void rpc_stream_set_user(rpc_stream *st, void *user)
+{
+    st->user = user;
+}
+void *rpc_stream_user(const rpc_stream *st)
+{
+    return st->user;
+}
+
+void rpc_stream_send_done(rpc_stream *st, bool ok)
+{
+    pthread_mutex_lock(&st->mu);
+    st->in_flight = false;
+    if (st->sending) {
+        grpc_byte_buffer_destroy(st->sending);
+        st->sending = NULL;
+    }
+    if (!ok)
+        st->closed = true;
+    stream_pump_locked(st);
+    stream_unref_locked_free(st);
+}
+
+void rpc_stream_close_done(rpc_stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    st->closed = true;
+    stream_unref_locked_free(st);
+}
+
+void rpc_handle_stream(struct worker *w, struct slot *s, grpc_call *call, grpc_byte_buffer *payload)
+{
+    rpc_server *srv = w->srv;
+    rpc_stream *st = rpc_xcalloc(1, sizeof *st);
+    pthread_mutex_init(&st->mu, NULL);
+    st->srv = srv;
+    st->call = call;
+    st->send_tag.kind = TAG_STREAM_SEND;
+    st->close_tag.kind = TAG_STREAM_CLOSE;
+    st->refs = 2; /* the close batch and the callee */
+    pthread_mutex_lock(&srv->streams_mu);
+    st->next = srv->streams;
+    if (st->next)
+        st->next->prev = st;
+    srv->streams = st;
+    pthread_mutex_unlock(&srv->streams_mu);
+
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &st->cancelled;
+    rpc_start_batch(call, &op, 1, &st->close_tag);
+
+    struct ucall tmp = {0};
+    rpc_request_from_slot(&tmp, s);
+    grpc_slice body = rpc_payload_slice(payload);
+    tmp.req.data = GRPC_SLICE_START_PTR(body);
+    tmp.req.len = GRPC_SLICE_LENGTH(body);
+    srv->h.stream_start(w->user, &tmp.req, st);
+    grpc_slice_unref(body);
+    if (payload)
+        grpc_byte_buffer_destroy(payload);
+    rpc_request_free(&tmp);
+}
+
+/* Marks every live stream closed so no thread starts another batch on it. */
+void rpc_close_all_streams(rpc_server *s)
+{
+    pthread_mutex_lock(&s->streams_mu);
+    for (rpc_stream *st = s->streams; st; st = st->next) {
+        pthread_mutex_lock(&st->mu);
+        st->closed = true;
+        pthread_mutex_unlock(&st->mu);
+    }
+    pthread_mutex_unlock(&s->streams_mu);
+}
