@@ -98,20 +98,71 @@ static bool leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-gs_code v_date(call *c, const char *field, const char *s)
+/* Checks "YYYY-MM-DD" (exactly 10 characters) with a year in [lo, hi]. */
+static gs_code date_in(call *c, const char *field, const char *s, int lo, int hi)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!s || !*s)
-        return GS_OK;
     int y, m, d;
     char tail;
     if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || s[4] != '-' ||
         s[7] != '-')
         return call_fail(c, GS_INVALID_ARGUMENT, "%s: not a date (YYYY-MM-DD): \"%.20s\"", field,
                          s);
-    if (y < 2000 || y > 2200 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap(y)))
+    if (y < lo || y > hi || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap(y)))
         return call_fail(c, GS_INVALID_ARGUMENT, "%s: date out of range: %s", field, s);
     return GS_OK;
+}
+
+gs_code v_date(call *c, const char *field, const char *s)
+{
+    return s && *s ? date_in(c, field, s, 2000, 2200) : GS_OK;
+}
+
+static bool digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+gs_code v_timestamp(call *c, const char *field, const char *s)
+{
+    if (!s || !*s)
+        return GS_OK;
+    size_t n = strlen(s);
+    if (n < 10 || n > 35)
+        goto bad;
+    char date[11];
+    memcpy(date, s, 10);
+    date[10] = '\0';
+    GS_TRY(date_in(c, field, date, 1900, 9999)); /* a filter bound may lie far out */
+    if (n == 10)
+        return GS_OK;
+    const char *t = s + 10;
+    if ((*t != 'T' && *t != 't' && *t != ' ') || !digits(t + 1, 2) || t[3] != ':' ||
+        !digits(t + 4, 2) || t[6] != ':' || !digits(t + 7, 2))
+        goto bad;
+    if (atoi(t + 1) > 23 || atoi(t + 4) > 59 || atoi(t + 7) > 60)
+        goto bad;
+    t += 9;
+    if (*t == '.') {
+        int k = 0;
+        while (isdigit((unsigned char)t[1 + k]))
+            k++;
+        if (k == 0 || k > 9)
+            goto bad;
+        t += 1 + k;
+    }
+    if ((*t == 'Z' || *t == 'z') && t[1] == '\0')
+        return GS_OK;
+    if ((*t == '+' || *t == '-') && digits(t + 1, 2) && t[3] == ':' && digits(t + 4, 2) &&
+        t[6] == '\0' && atoi(t + 1) <= 14 && atoi(t + 4) <= 59)
+        return GS_OK;
+bad:
+    return call_fail(c, GS_INVALID_ARGUMENT,
+                     "%s: not an RFC 3339 timestamp (e.g. 2026-11-28T03:20:00Z): \"%.40s\"", field,
+                     s);
 }
 
 gs_code v_code(call *c, const char *field, const char *s)

@@ -75,8 +75,11 @@ gs_code v_date(call *c, const char *field, const char *s);
 #define GS_QTY_MAX 1000000000LL        /* units per line */
 #define GS_AMOUNT_MAX 10000000000000LL /* fen per posting: 100 billion yuan */
 gs_code v_qty(call *c, const char *field, int64_t v);
-gs_code v_amount(call *c, const char *field, int64_t v);   /* YYYY-MM-DD, or empty */
-gs_code v_code(call *c, const char *field, const char *s); /* [A-Z0-9._-]{1,64} */
+gs_code v_amount(call *c, const char *field, int64_t v); /* YYYY-MM-DD, or empty */
+gs_code v_code(call *c, const char *field, const char *s);
+/* RFC 3339 (2026-11-28T03:20:00Z, with optional fraction and offset) or a date
+ * (YYYY-MM-DD, meaning its midnight UTC), years 1900–9999; "" passes (optional). */
+gs_code v_timestamp(call *c, const char *field, const char *s); /* [A-Z0-9._-]{1,64} */
 
 /* Pagination: page_size 0 → default 100, max 1000; page_token is the last id seen.
  * Fills *limit (page_size + 1 to detect a next page) and *after_id. */

@@ -221,6 +221,8 @@ static gs_code h_list_donations(call *c)
     GS_TRY(v_len(c, "donor", req->donor, 200));
     GS_TRY(v_len(c, "since", req->since, 40));
     GS_TRY(v_len(c, "until", req->until, 40));
+    GS_TRY(v_timestamp(c, "since", req->since));
+    GS_TRY(v_timestamp(c, "until", req->until));
     GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
                       &site));
     GS_TRY(db_exec(c, &r,
@@ -401,6 +403,8 @@ static gs_code h_list_distributions(call *c)
     GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
     GS_TRY(v_len(c, "since", req->since, 40));
     GS_TRY(v_len(c, "until", req->until, 40));
+    GS_TRY(v_timestamp(c, "since", req->since));
+    GS_TRY(v_timestamp(c, "until", req->until));
     if (*req->household)
         GS_TRY(check_household(c, "household", req->household));
     if (req->grid_id || *req->grid_code)

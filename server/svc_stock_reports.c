@@ -182,6 +182,7 @@ gs_code stock_h_stock_as_of(call *c)
 
     GS_TRY(v_required(c, "at", req->at));
     GS_TRY(v_len(c, "at", req->at, 64));
+    GS_TRY(v_timestamp(c, "at", req->at));
     GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code, true,
                                 &s, &it));
     GS_TRY(db_exec(c, &r, "SELECT " DIR_TS("stock_ts($1, 'at')"), 1, req->at));
@@ -241,6 +242,8 @@ gs_code stock_h_stock_card(call *c)
     GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
     GS_TRY(v_len(c, "since", req->since, 64));
     GS_TRY(v_len(c, "until", req->until, 64));
+    GS_TRY(v_timestamp(c, "since", req->since));
+    GS_TRY(v_timestamp(c, "until", req->until));
     GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
                                 false, &s, &it));
     const char *site = call_i64(c, s.id), *item = call_i64(c, it.id);
@@ -300,6 +303,8 @@ gs_code stock_h_list_movements(call *c)
     GS_TRY(v_nonneg(c, "ref_id", req->ref_id));
     GS_TRY(v_len(c, "since", req->since, 64));
     GS_TRY(v_len(c, "until", req->until, 64));
+    GS_TRY(v_timestamp(c, "since", req->since));
+    GS_TRY(v_timestamp(c, "until", req->until));
     GS_TRY(v_len(c, "request_id", req->request_id, 128));
     GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
                       &site));
