@@ -17,15 +17,12 @@ import pytest
 
 from gridstock.v1 import charity_pb2 as pb
 from gridstock.v1 import stock_pb2 as st
+from harness.sql import one, day
 
 Code = grpc.StatusCode
 C = "CharityService/"
 STAFF = "staff.cm01"     # community staff of CM01, where CS01 is
 LOGI = "logi.district"
-
-
-def one(db, sql, *args):
-    return db.execute(sql, args).fetchone()[0]
 
 
 def uid(prefix="CH-"):
@@ -37,10 +34,6 @@ def new_item(db, shelf=None):
     db.execute("INSERT INTO items (code, name, category, unit, shelf_life_days) VALUES (%s, %s, 'food', 'bag', %s)",
                (code, "Charity test item " + code, shelf))
     return code
-
-
-def day(db, offset):
-    return one(db, "SELECT (current_date + %s::int)::text", offset)
 
 
 def call(server, method, req, resp_cls, login=STAFF, **kw):

@@ -9,12 +9,9 @@ import grpc
 import pytest
 
 from gridstock.v1 import catalog_pb2, compounds_pb2, org_units_pb2, sites_pb2, users_pb2
+from harness.sql import one
 
 Code = grpc.StatusCode
-
-
-def one(db, sql, *args):
-    return db.execute(sql, args).fetchone()[0]
 
 
 def uid(prefix="T"):

@@ -15,6 +15,7 @@ import pytest
 
 from gridstock.v1 import funds_pb2 as F
 from gridstock.v1 import reports_pb2 as R
+from harness.sql import one
 
 Code = grpc.StatusCode
 OFFICER, APPROVER = "fin.officer", "fin.approver"
@@ -30,10 +31,6 @@ def ok(result):
     resp, code, details = result
     assert code == Code.OK, "%s: %s" % (code, details)
     return resp
-
-
-def one(db, sql, *args):
-    return db.execute(sql, args).fetchone()[0]
 
 
 def rcall(server, method, req, login="auditor", **kw):

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from gridstock.v1 import funds_pb2 as F
+from harness.sql import one
 
 Code = grpc.StatusCode
 OFFICER, OFFICER2, APPROVER = "fin.officer", "fin.officer2", "fin.approver"
@@ -23,10 +24,6 @@ PERIOD = "2026-11"
 
 def uid(prefix="T"):
     return prefix + uuid.uuid4().hex[:8].upper()
-
-
-def one(db, sql, *args):
-    return db.execute(sql, args).fetchone()[0]
 
 
 def fcall(server, method, req, cls, login=OFFICER, **kw):

@@ -10,13 +10,10 @@ import grpc
 
 from gridstock.v1 import imports_pb2 as pb
 from gridstock.v1 import stock_pb2 as st
+from harness.sql import one
 
 Code = grpc.StatusCode
 LOGI = "logi.district"
-
-
-def one(db, sql, *args):
-    return db.execute(sql, args).fetchone()[0]
 
 
 def tag():

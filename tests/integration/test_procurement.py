@@ -14,14 +14,11 @@ import pytest
 
 from gridstock.v1 import procurement_pb2 as pb
 from gridstock.v1 import stock_pb2 as st
+from harness.sql import one, day
 
 Code = grpc.StatusCode
 P = "ProcurementService/"
 LOGI = "logi.district"
-
-
-def one(db, sql, *args):
-    return db.execute(sql, args).fetchone()[0]
 
 
 def uid(prefix="PRC-"):
@@ -41,10 +38,6 @@ def new_item(db, shelf=365, levels=None):
             (rop, par, site, code),
         )
     return code
-
-
-def day(db, offset):
-    return one(db, "SELECT (current_date + %s::int)::text", offset)
 
 
 def call(server, method, req, resp_cls, login=LOGI, **kw):

@@ -14,6 +14,7 @@ import pytest
 
 from gridstock.v1 import funds_pb2 as F
 from gridstock.v1 import programmes_pb2 as P
+from harness.sql import one
 
 Code = grpc.StatusCode
 OFFICER, OFFICER2, APPROVER = "fin.officer", "fin.officer2", "fin.approver"
@@ -23,10 +24,6 @@ def ok(result):
     resp, code, details = result
     assert code == Code.OK, "%s: %s" % (code, details)
     return resp
-
-
-def one(db, sql, *args):
-    return db.execute(sql, args).fetchone()[0]
 
 
 RESP = {

@@ -16,14 +16,11 @@ import pytest
 
 from gridstock.v1 import requisitions_pb2 as rq
 from gridstock.v1 import stock_pb2
+from harness.sql import one
 
 Code = grpc.StatusCode
 SVC = "RequisitionService/"
 R = rq.Requisition
-
-
-def one(db, sql, *args):
-    return db.execute(sql, args).fetchone()[0]
 
 
 def new_item(db, prefix="RQ"):
