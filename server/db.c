@@ -398,10 +398,14 @@ static gs_code batch_run(call *c, const db_stmt *stmts, int n, int *failed)
     for (int i = 0; i < sent; i++) {
         if (fresh[i]) {
             PGresult *pr = PQgetResult(d->conn);
-            if (!result_ok(pr) && rc == GS_OK) {
-                rc = fail_from(c, pr);
-                *failed = i;
-                slots[i]->sql = NULL; /* not prepared after all */
+            if (!result_ok(pr)) {
+                /* not prepared after all (failed, or skipped because an earlier
+                 * statement of the pipeline failed): prepare it again next time */
+                slots[i]->sql = NULL;
+                if (rc == GS_OK) {
+                    rc = fail_from(c, pr);
+                    *failed = i;
+                }
             }
             PQclear(pr);
             PQclear(PQgetResult(d->conn)); /* the NULL that ends each command */
