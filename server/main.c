@@ -14,7 +14,6 @@
 #include "config.h"
 #include "db.h"
 #include "dispatch.h"
-#include "funds.h"
 #include "health.h"
 #include "listen.h"
 #include "log.h"
@@ -24,9 +23,8 @@
 #include "migrate.h"
 #include "monitor.h"
 #include "reflection.h"
-#include "requisition_jobs.h"
-#include "stock_jobs.h"
 #include "rpc.h"
+#include "services.h"
 #include "tls_files.h"
 #include "token.h"
 
@@ -218,7 +216,7 @@ static int cmd_check(const gs_config *cfg)
         else
             finding(&st, "ok", "database", "%s reachable, schema version %d", where, have);
     }
-    if (methods_resolve(err, sizeof err))
+    if (methods_resolve(services_table, err, sizeof err))
         finding(&st, "PROBLEM", "methods", "%s", err);
     if (st.problems)
         printf("gridstockd check: %d problem%s found\n", st.problems, st.problems == 1 ? "" : "s");
@@ -239,7 +237,7 @@ static int cmd_serve(const gs_config *cfg)
     gs_keyring *keys = gs_keyring_load(cfg->token_keys, err, sizeof err);
     if (!keys)
         return die("token_keys", err);
-    if (methods_resolve(err, sizeof err)) {
+    if (methods_resolve(services_table, err, sizeof err)) {
         gs_keyring_free(keys);
         return die("method table", err);
     }
@@ -300,9 +298,7 @@ static int cmd_serve(const gs_config *cfg)
         status = die("start", err);
     }
     if (port != 0) {
-        funds_jobs_register(cfg);
-        requisition_jobs_register(cfg);
-        stock_jobs_register(cfg);
+        services_jobs_register(cfg);
         monitor_start(cfg->db);
         listen_start(cfg->db);
         char ports[16];

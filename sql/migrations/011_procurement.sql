@@ -4,7 +4,7 @@
 -- replaced so that LowStock counts what open orders will still bring.
 --
 -- The purchase order states and transitions are written once in C (po_transitions[] in
--- server/svc_procurement.c) and mirrored here by purchase_order_transitions, which the
+-- server/procurement.c) and mirrored here by purchase_order_transitions, which the
 -- purchase_orders_guard trigger enforces (tests compare the two).
 -- Errors: GS400 bad argument (message starts with the field), GS404 unknown, GS409 state.
 
@@ -108,7 +108,7 @@ CREATE TABLE purchase_order_transitions (
     to_state    text NOT NULL,
     PRIMARY KEY (from_state, to_state)
 );
--- Mirror of po_transitions[] in server/svc_procurement.c.
+-- Mirror of po_transitions[] in server/procurement.c.
 INSERT INTO purchase_order_transitions (from_state, to_state) VALUES
     ('draft', 'placed'),
     ('draft', 'cancelled'),

@@ -2,7 +2,7 @@
 -- their lines, the stock reserved for them (allocations), backorders, the transition
 -- history, readable numbers, and emergency mode with its per-grid caps.
 --
--- The state machine is written once in C (server/svc_requisitions.h: one enum, one
+-- The state machine is written once in C (server/requisitions.h: one enum, one
 -- transition table) and mirrored here by requisition_state_transitions plus a trigger
 -- that refuses any other change of status, whoever makes it. The trigger also records
 -- every transition (who, when, comment) and notifies channel gs_requisitions, which
@@ -25,7 +25,7 @@ CREATE TABLE requisition_state_transitions (
     to_state   text NOT NULL,
     PRIMARY KEY (from_state, to_state)
 );
--- Mirror of req_transitions[] in server/svc_requisitions.h (tests compare the two).
+-- Mirror of req_transitions[] in server/requisitions.h (tests compare the two).
 INSERT INTO requisition_state_transitions (from_state, to_state) VALUES
     ('draft', 'submitted'), ('draft', 'cancelled'),
     ('submitted', 'approved'), ('submitted', 'rejected'), ('submitted', 'cancelled'),

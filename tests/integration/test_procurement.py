@@ -323,9 +323,9 @@ def test_transition_table_matches_the_c_table(db):
     import os
 
     src = open(os.path.join(os.environ.get("GS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")),
-                            "server", "svc_procurement.c")).read()
+                            "server", "services", "stock", "procurement.c")).read()
     names = dict(re.findall(r'X\((PO_[A-Z_]+), "([a-z_]+)"\)',
-                            open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "server", "svc_procurement.h")).read()))
+                            open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "server", "services", "stock", "procurement.h")).read()))
     table = src[src.index("po_transitions[] = {"):]
     table = table[:table.index("};")]
     in_c = {(names[a], names[b]) for a, b in re.findall(r"\{(PO_[A-Z_]+), (PO_[A-Z_]+)\}", table)}

@@ -1,0 +1,555 @@
+/* dispatch.c — the path of every call through the method table:
+ *   authenticate (token) → authorise (role) → decode → check → transaction {
+ *     caller from users table → claim request id → handler → audit → store response
+ *   } → encode → one log line.
+ * Handlers only read c->req and fill c->resp; everything generic happens here once. */
+#include "dispatch.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "db.h"
+#include "health.h"
+#include "idempotency.h"
+#include "log.h"
+#include "metadata.h"
+#include "method.h"
+#include "metrics.h"
+#include "pb_check.h"
+#include "reflection.h"
+#include "token.h"
+
+#define ATTEMPTS 3 /* serialization failures and deadlocks are retried this often */
+
+#define SCOPE_CACHE 64
+
+/* Org-unit paths never change (the schema forbids moving a unit), so each worker keeps
+ * the paths of the scopes it has seen and a call can start without asking for them. */
+struct scope_entry {
+    int64_t id;
+    char path[120];
+};
+
+struct worker {
+    int index;
+    db *db;
+    arena *arena;
+    struct scope_entry scopes[SCOPE_CACHE];
+};
+
+static const gs_config *cfg;
+/* Swapped whole by dispatch_set_keyring (SIGHUP reload); a call loads it once. */
+static _Atomic(const gs_keyring *) keyring;
+static const pb_limits limits = {.max_string = 4096, .max_repeated = 10000, .max_depth = 16};
+
+void dispatch_init(const gs_config *config, const gs_keyring *keys)
+{
+    cfg = config;
+    atomic_store(&keyring, keys);
+}
+
+void dispatch_set_keyring(const gs_keyring *keys)
+{
+    atomic_store(&keyring, keys);
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ------------------------------------------------------------------ workers */
+
+static void *worker_init(int index)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w)
+        abort();
+    w->index = index;
+    w->db = db_open(cfg->db);
+    char name[32]; /* the connection's label in logs and metrics (ops) */
+    snprintf(name, sizeof name, "worker-%d", index);
+    db_set_name(w->db, name);
+    w->arena = arena_new(64 * 1024);
+    return w;
+}
+
+static void worker_done(void *p)
+{
+    struct worker *w = p;
+    db_close(w->db);
+    arena_free(w->arena);
+    free(w);
+}
+
+/* ------------------------------------------------------------------ steps */
+
+static void call_setup(call *c, struct worker *w, const rpc_request *req)
+{
+    memset(c, 0, sizeof *c);
+    c->method = req->method;
+    c->worker = w;
+    c->arena = w->arena;
+    c->peer = req->peer ? req->peer : "";
+    c->request_id = req->request_id ? req->request_id : "";
+    c->deadline_ms = req->deadline_ms;
+    c->who.login = "";
+    c->who.scope_path = "";
+}
+
+/* Token → claims → role; permission check. No database. */
+static gs_code authenticate(call *c, const rpc_request *req, gs_token_claims *claims)
+{
+    const method_def *m = c->method;
+    if (m->perm == PERM_NONE)
+        return GS_OK;
+    const char *tok = NULL;
+    switch (gs_md_bearer(req->authorization, &tok)) {
+    case MD_AUTH_MISSING:
+        return call_fail(c, GS_UNAUTHENTICATED, "missing bearer token (authorization metadata)");
+    case MD_AUTH_NOT_BEARER:
+        return call_fail(c, GS_UNAUTHENTICATED,
+                         "authorization metadata must be \"Bearer <token>\"");
+    case MD_AUTH_OK:
+        break;
+    }
+    gs_token_result tr = gs_token_verify(atomic_load(&keyring), tok, (int64_t)time(NULL), claims);
+    if (tr != TOKEN_OK)
+        return call_fail(c, GS_UNAUTHENTICATED, "invalid token: %s", gs_token_result_str(tr));
+    int role = gs_role_from_name(claims->role);
+    if (role < 0)
+        return call_fail(c, GS_UNAUTHENTICATED, "invalid token: unknown role");
+    c->who.user_id = claims->uid;
+    c->who.role = (gs_role)role;
+    c->who.scope_id = claims->scope;
+    c->who.login = arena_strdup(c->arena, claims->sub);
+    if (!gs_role_has(c->who.role, m->perm))
+        return call_fail(c, GS_PERMISSION_DENIED, "role %s may not call %s (needs %s)",
+                         claims->role, m->desc->name, gs_perm_name(m->perm));
+    if (m->flags & MF_MUTATES) {
+        switch (gs_md_request_id(c->request_id)) {
+        case MD_RID_MISSING:
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "x-request-id metadata: required on %s (it changes data)",
+                             m->desc->name);
+        case MD_RID_INVALID:
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "x-request-id metadata: at most 128 bytes of UTF-8");
+        case MD_RID_OK:
+            break;
+        }
+    }
+    return GS_OK;
+}
+
+static gs_code decode(call *c, const rpc_request *req, const ProtobufCMessageDescriptor *in)
+{
+    char werr[300];
+    if (pb_check_wire(in, req->data, req->len, &limits, werr, sizeof werr))
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s", werr);
+    c->req = protobuf_c_message_unpack(in, arena_pb_allocator(c->arena), req->len, req->data);
+    if (!c->req)
+        return call_fail(c, GS_INVALID_ARGUMENT, "malformed request: not a valid %s message",
+                         in->name);
+    char err[300];
+    if (pb_check(c->req, &limits, err, sizeof err))
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s", err);
+    return GS_OK;
+}
+
+/* The caller as the database knows them now: active, not revoked, same role; the scope
+ * is taken from the users table (a moved user's old tokens follow the move). */
+static const char SQL_CALLER[] =
+    "SELECT u.login, u.role, u.scope_id, ou.path::text, u.active,"
+    "       u.tokens_valid_after > to_timestamp($2::bigint)"
+    "  FROM users u JOIN org_units ou ON ou.id = u.scope_id WHERE u.id = $1::bigint";
+
+/* Checks the caller row fetched by SQL_CALLER and takes the scope from it. */
+static gs_code caller_check(call *c, const gs_token_claims *claims, const db_res *r)
+{
+    if (db_rows(r) == 0 || strcmp(db_str(r, 0, 0), claims->sub) != 0)
+        return call_fail(c, GS_UNAUTHENTICATED, "invalid token: unknown user");
+    if (!db_bool(r, 0, 4))
+        return call_fail(c, GS_UNAUTHENTICATED, "user %s is deactivated", claims->sub);
+    if (db_bool(r, 0, 5))
+        return call_fail(c, GS_UNAUTHENTICATED, "token revoked: sign in again");
+    if (strcmp(db_str(r, 0, 1), claims->role) != 0)
+        return call_fail(c, GS_UNAUTHENTICATED,
+                         "token role no longer matches the user: sign in again");
+    if (db_i64(r, 0, 2) != claims->scope)
+        return call_fail(c, GS_UNAUTHENTICATED,
+                         "token scope no longer matches the user: sign in again");
+    return GS_OK;
+}
+
+static struct scope_entry *scope_slot(struct worker *w, int64_t id)
+{
+    return &w->scopes[(uint64_t)id % SCOPE_CACHE];
+}
+
+static const char SQL_SCOPE_PATH[] = "SELECT path::text FROM org_units WHERE id = $1::bigint";
+
+static int64_t tx_timeout_ms(const call *c)
+{
+    int64_t t = c->method->timeout_ms > 0 ? c->method->timeout_ms : cfg->statement_timeout_ms;
+    if (c->deadline_ms >= 0 && c->deadline_ms < t)
+        t = c->deadline_ms > 0 ? c->deadline_ms : 1;
+    return t;
+}
+
+static gs_code pack_response(call *c, rpc_reply *reply)
+{
+    size_t n = protobuf_c_message_get_packed_size(c->resp);
+    reply->data = malloc(n ? n : 1);
+    if (!reply->data)
+        abort();
+    reply->len = protobuf_c_message_pack(c->resp, reply->data);
+    return GS_OK;
+}
+
+static const char SQL_BEGIN[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_TIMEOUT[] = "SELECT set_config('statement_timeout', $1, false)";
+
+/* The runtime's statements before the handler, and what checks their results. */
+struct prologue {
+    db_deferred deferred;
+    const gs_token_claims *claims;
+    const uint8_t *hash;
+    bool *replayed;
+    rpc_reply *reply;
+    db_res *caller_row, *claim, *scope_row;
+    int64_t timeout;
+    bool need_caller, tx;
+};
+
+static gs_code prologue_check(call *c, void *arg)
+{
+    struct prologue *p = arg;
+    db_set_timeout_known(c->db, p->timeout);
+    if (p->need_caller)
+        GS_TRY(caller_check(c, p->claims, p->caller_row));
+    if (p->scope_row) {
+        if (db_rows(p->scope_row) == 0)
+            return call_fail(c, GS_UNAUTHENTICATED, "invalid token: unknown scope");
+        struct scope_entry *e = scope_slot(c->worker, p->claims->scope);
+        const char *path = db_str(p->scope_row, 0, 0);
+        c->who.scope_path = path;
+        if (strlen(path) < sizeof e->path) {
+            e->id = p->claims->scope;
+            snprintf(e->path, sizeof e->path, "%s", path);
+        }
+    }
+    if (p->tx) {
+        GS_TRY(idem_claimed(c, p->claim, p->hash, p->replayed, p->reply));
+        if (*p->replayed) /* stops the handler; run_call answers from the stored response */
+            return call_fail(c, GS_ABORTED, "replayed");
+    }
+    return GS_OK;
+}
+
+/* Queues everything the runtime needs before the handler: BEGIN (mutating calls), the
+ * statement timeout if it changed, the caller's row (so revocation, deactivation and
+ * role or scope changes act on the next call, in every server process), the request-id
+ * claim (mutating calls). These ride in one round trip with the handler's first
+ * statement (db_defer); only a scope path this worker has not seen yet costs a round
+ * trip of its own. Reads run without an explicit transaction. */
+static gs_code prologue(call *c, const gs_token_claims *cl, const uint8_t *hash, bool *replayed,
+                        rpc_reply *reply)
+{
+    const method_def *m = c->method;
+    db *d = c->worker->db;
+    GS_TRY(db_attach(c, d));
+    struct prologue *p = arena_alloc(c->arena, sizeof *p);
+    p->claims = cl;
+    p->hash = hash;
+    p->replayed = replayed;
+    p->reply = reply;
+    p->tx = (m->flags & MF_MUTATES) != 0;
+    p->need_caller = m->perm != PERM_NONE;
+    p->timeout = tx_timeout_ms(c);
+    db_stmt *st = p->deferred.stmts;
+    int n = 0;
+    if (p->tx)
+        st[n++] = (db_stmt){SQL_BEGIN, 0, {NULL}, NULL};
+    if (db_timeout(d) != p->timeout)
+        st[n++] = (db_stmt){SQL_TIMEOUT, 1, {call_i64(c, p->timeout)}, NULL};
+    bool scope_known = true;
+    if (p->need_caller) {
+        st[n++] =
+            (db_stmt){SQL_CALLER, 2, {call_i64(c, cl->uid), call_i64(c, cl->iat)}, &p->caller_row};
+        c->who.scope_id = cl->scope;
+        struct scope_entry *e = scope_slot(c->worker, cl->scope);
+        if (e->id == cl->scope && e->path[0]) {
+            c->who.scope_path = arena_strdup(c->arena, e->path);
+        } else {
+            st[n++] = (db_stmt){SQL_SCOPE_PATH, 1, {call_i64(c, cl->scope)}, &p->scope_row};
+            scope_known = false;
+        }
+    }
+    if (p->tx)
+        idem_claim_stmt(c, hash, &st[n++], &p->claim);
+    p->deferred.n = n;
+    p->deferred.check = prologue_check;
+    p->deferred.arg = p;
+    db_defer(c, &p->deferred);
+    return scope_known ? GS_OK : db_flush(c);
+}
+
+/* After the handler of a mutating call, one round trip: audit row, stored response,
+ * COMMIT. */
+static gs_code epilogue(call *c, const rpc_reply *reply)
+{
+    db_stmt st[3];
+    audit_stmt(c, &st[0]);
+    idem_store_stmt(c, reply->data, reply->len, &st[1]);
+    st[2] = (db_stmt){SQL_COMMIT, 0, {NULL}, NULL};
+    return db_batch(c, st, 3);
+}
+
+/* One attempt of a database-backed call. GS_OK with reply filled (fresh or replayed). */
+static gs_code run_call(call *c, const gs_token_claims *claims, const uint8_t *hash,
+                        rpc_reply *reply, bool *replayed)
+{
+    const method_def *m = c->method;
+    bool tx = (m->flags & MF_MUTATES) != 0;
+    gs_code rc = prologue(c, claims, hash, replayed, reply);
+    if (rc == GS_OK) {
+        c->resp = call_msg(c, m->desc->output);
+        rc = m->handler(c);
+        if (rc == GS_OK && c->code != GS_OK)
+            rc = c->code;              /* a handler that recorded an error but returned OK */
+        gs_code flushed = db_flush(c); /* the prologue, if the handler ran no statement */
+        if (flushed != GS_OK)
+            rc = flushed;
+    }
+    if (*replayed) {
+        db_rollback(c);
+        return GS_OK;
+    }
+    if (rc == GS_OK)
+        rc = pack_response(c, reply);
+    if (rc == GS_OK && tx)
+        rc = epilogue(c, reply);
+    if (rc != GS_OK) {
+        if (tx)
+            db_rollback(c);
+        free(reply->data);
+        reply->data = NULL;
+        reply->len = 0;
+    }
+    return rc;
+}
+
+static void log_call(const call *c, const char *path, gs_code code, int64_t t0, bool replayed)
+{
+    enum log_level level = code == GS_OK ? LOG_INFO : code == GS_INTERNAL ? LOG_ERROR : LOG_INFO;
+    int64_t us = now_us() - t0;
+    metrics_call(c->method, code, us); /* per-method slot; ends metrics_begin (ops) */
+    if (replayed)
+        metrics_replay();
+    if (!log_enabled(level))
+        return;
+    log_event(level, "call", "method", path, "request_id", c->request_id, "user", c->who.login,
+              "status", gs_code_name(code), "ms", log_ms(us), "peer", c->peer, "replay",
+              replayed ? "1" : NULL, "error", code == GS_OK ? NULL : c->message, NULL);
+}
+
+static void finish_call(call *c)
+{
+    db_call_done(c);
+    arena_reset(c->arena);
+}
+
+/* ------------------------------------------------------------------ rpc callbacks */
+
+static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
+{
+    struct worker *w = wp;
+    int64_t t0 = now_us();
+    metrics_begin(); /* in-flight gauge; log_call ends it (ops) */
+    call c;
+    call_setup(&c, w, req);
+    const method_def *m = c.method;
+    gs_token_claims claims;
+    memset(&claims, 0, sizeof claims);
+    bool replayed = false;
+    gs_code rc = authenticate(&c, req, &claims);
+    if (rc == GS_OK)
+        rc = decode(&c, req, m->desc->input);
+    if (rc == GS_OK && c.deadline_ms == 0)
+        rc = call_fail(&c, GS_DEADLINE_EXCEEDED, "deadline exceeded before the call started");
+    if (rc == GS_OK && (m->flags & MF_NO_DB)) {
+        c.resp = call_msg(&c, m->desc->output);
+        rc = m->handler(&c);
+        if (rc == GS_OK)
+            rc = pack_response(&c, reply);
+    } else if (rc == GS_OK) {
+        uint8_t hash[32] = {0};
+        if (m->flags & MF_MUTATES)
+            idem_hash(c.req, m->desc->name, hash);
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            c.code = GS_OK;
+            c.message[0] = '\0';
+            c.audit_object = c.audit_summary = NULL;
+            c.deferred = NULL;
+            db_call_done(&c);
+            rc = run_call(&c, &claims, hash, reply, &replayed);
+            if (rc == GS_OK || !db_retryable(&c))
+                break;
+            metrics_retry();
+        }
+    }
+    if (replayed)
+        rc = reply->code;
+    reply->code = rc;
+    if (rc != GS_OK) {
+        snprintf(reply->message, sizeof reply->message, "%s", c.message);
+        free(reply->data);
+        reply->data = NULL;
+        reply->len = 0;
+    }
+    log_call(&c, req->path, rc, t0, replayed);
+    finish_call(&c);
+}
+
+static void on_stream_start(void *wp, const rpc_request *req, rpc_stream *st)
+{
+    struct worker *w = wp;
+    int64_t t0 = now_us();
+    metrics_begin(); /* in-flight gauge; log_call ends it (ops) */
+    call c;
+    call_setup(&c, w, req);
+    const method_def *m = c.method;
+    gs_token_claims claims;
+    memset(&claims, 0, sizeof claims);
+    gs_code rc = authenticate(&c, req, &claims);
+    if (rc == GS_OK)
+        rc = decode(&c, req, m->desc->input);
+    if (rc == GS_OK && !(m->flags & MF_NO_DB)) {
+        bool replayed = false;
+        rc = prologue(&c, &claims, NULL, &replayed, NULL);
+        if (rc == GS_OK)
+            rc = db_flush(&c);
+        if (rc == GS_OK)
+            rc = m->stream(&c, st);
+    } else if (rc == GS_OK) {
+        rc = m->stream(&c, st);
+    }
+    if (rc != GS_OK) {
+        rpc_stream_finish(st, rc, c.message);
+        rpc_stream_unref(st);
+    }
+    log_call(&c, req->path, rc, t0, false);
+    finish_call(&c);
+}
+
+static void on_bidi_message(void *wp, const rpc_request *req, rpc_reply *reply)
+{
+    struct worker *w = wp;
+    call c;
+    call_setup(&c, w, req);
+    const method_def *m = c.method;
+    gs_code rc = decode(&c, req, m->desc->input);
+    if (rc == GS_OK) {
+        c.resp = call_msg(&c, m->desc->output);
+        rc = m->handler(&c);
+    }
+    if (rc == GS_OK)
+        rc = pack_response(&c, reply);
+    reply->code = rc;
+    if (rc != GS_OK)
+        snprintf(reply->message, sizeof reply->message, "%s", c.message);
+    finish_call(&c);
+}
+
+static void on_finished(const char *path, gs_code code, int64_t micros)
+{
+    metrics_call_path(path, code, micros); /* transport-level end: looked up by path (ops) */
+    if (code == GS_UNIMPLEMENTED)
+        log_event(LOG_INFO, "call", "method", path, "status", gs_code_name(code), NULL);
+}
+
+const rpc_handlers dispatch_handlers = {
+    .worker_init = worker_init,
+    .worker_done = worker_done,
+    .unary = on_unary,
+    .stream_start = on_stream_start,
+    .bidi_message = on_bidi_message,
+    .finished = on_finished,
+};
+
+/* ------------------------------------------------------------------ method table */
+
+/* The standard services first, then the domain's; NULL-terminated. */
+static service_def *all_services[64] = {&health_service, &reflection_v1_service,
+                                        &reflection_v1alpha_service};
+enum { N_STANDARD = 3 };
+
+service_def *const *methods_services(void)
+{
+    return all_services;
+}
+
+int methods_resolve(service_def *const *domain, char *err, size_t errlen)
+{
+    size_t n = N_STANDARD;
+    for (service_def *const *sp = domain; *sp; sp++) {
+        if (n + 1 >= sizeof all_services / sizeof all_services[0]) {
+            snprintf(err, errlen, "method table: more than %zu services",
+                     sizeof all_services / sizeof all_services[0] - 1);
+            return -1;
+        }
+        all_services[n++] = *sp;
+    }
+    all_services[n] = NULL;
+    for (service_def *const *sp = all_services; *sp; sp++) {
+        service_def *s = *sp;
+        for (size_t i = 0; i < s->n_methods; i++) {
+            method_def *m = &s->methods[i];
+            const ProtobufCMethodDescriptor *md = NULL;
+            for (unsigned k = 0; k < s->desc->n_methods; k++)
+                if (strcmp(s->desc->methods[k].name, m->name) == 0)
+                    md = &s->desc->methods[k];
+            if (!md) {
+                snprintf(err, errlen, "method table: %s has no method %s", s->desc->name, m->name);
+                return -1;
+            }
+            if ((m->kind == RPC_SERVER_STREAM) != (m->stream != NULL) ||
+                (m->kind != RPC_SERVER_STREAM && !m->handler)) {
+                snprintf(err, errlen, "method table: %s.%s has no handler for its kind",
+                         s->desc->name, m->name);
+                return -1;
+            }
+            m->desc = md;
+            m->service = s->desc;
+            snprintf(m->path, sizeof m->path, "/%s/%s", s->desc->name, m->name);
+        }
+        for (unsigned k = 0; k < s->desc->n_methods; k++) {
+            bool found = false;
+            for (size_t i = 0; i < s->n_methods; i++)
+                found |= strcmp(s->methods[i].name, s->desc->methods[k].name) == 0;
+            if (!found) {
+                snprintf(err, errlen, "method table: %s.%s has no row", s->desc->name,
+                         s->desc->methods[k].name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void dispatch_register(rpc_server *srv)
+{
+    for (service_def *const *sp = methods_services(); *sp; sp++)
+        for (size_t i = 0; i < (*sp)->n_methods; i++) {
+            method_def *m = &(*sp)->methods[i];
+            rpc_method_add(srv, m->path, m->kind, m);
+        }
+}

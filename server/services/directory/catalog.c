@@ -1,0 +1,332 @@
+/* catalog.c — CatalogService: the district-wide material catalog, and per site and
+ * item the reorder point and par level that drive restocking (sites within scope). */
+#include <inttypes.h>
+
+#include "db.h"
+#include "method.h"
+#include "directory.h"
+
+#include "gridstock/v1/catalog.pb-c.h"
+
+/* The columns item_from_row reads, from items i. */
+#define ITEM_COLS                                                                                  \
+    "i.id, i.code, i.name, i.category, i.unit, COALESCE(i.shelf_life_days, 0), i.active, " DIR_TS( \
+        "i.created_at") ", " DIR_TS("i.updated_at")
+
+/* The columns level_from_row reads. */
+#define LEVEL_COLS                                                                                 \
+    "si.site_id, s.code, si.item_id, i.code, i.name, i.unit, si.reorder_point, "                   \
+    "si.par_level, " DIR_TS("si.updated_at")
+#define LEVEL_FROM                                                                                 \
+    " FROM site_items si JOIN sites s ON s.id = si.site_id JOIN items i ON i.id = si.item_id"
+
+enum { SHELF_LIFE_MAX_DAYS = 36500 };
+
+static void item_from_row(Gridstock__V1__Item *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->code = (char *)db_str(r, row, 1);
+    m->name = (char *)db_str(r, row, 2);
+    m->category = (char *)db_str(r, row, 3);
+    m->unit = (char *)db_str(r, row, 4);
+    m->shelf_life_days = db_i32(r, row, 5);
+    m->active = db_bool(r, row, 6);
+    m->created_at = (char *)db_str(r, row, 7);
+    m->updated_at = (char *)db_str(r, row, 8);
+}
+
+static void level_from_row(Gridstock__V1__SiteItemLevel *m, const db_res *r, int row)
+{
+    m->site_id = db_i64(r, row, 0);
+    m->site_code = (char *)db_str(r, row, 1);
+    m->item_id = db_i64(r, row, 2);
+    m->item_code = (char *)db_str(r, row, 3);
+    m->item_name = (char *)db_str(r, row, 4);
+    m->unit = (char *)db_str(r, row, 5);
+    m->reorder_point = db_i64(r, row, 6);
+    m->par_level = db_i64(r, row, 7);
+    m->updated_at = (char *)db_str(r, row, 8);
+}
+
+/* Finds item `id` (or `code` when id is 0); `field` names the id field in errors. */
+static gs_code item_find(call *c, int64_t id, const char *code, const char *field,
+                         Gridstock__V1__Item *m)
+{
+    db_res *r = NULL;
+    if (id < 0)
+        return v_positive(c, field, id);
+    if (id) {
+        GS_TRY(db_exec(c, &r, "SELECT " ITEM_COLS " FROM items i WHERE i.id = $1", 1,
+                       call_i64(c, id)));
+        if (db_rows(r) == 0)
+            return call_fail(c, GS_NOT_FOUND, "item %" PRId64 " not found", id);
+    } else {
+        if (!code || !*code)
+            return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
+        GS_TRY(v_len(c, field, code, 64));
+        GS_TRY(db_exec(c, &r, "SELECT " ITEM_COLS " FROM items i WHERE i.code = $1", 1, code));
+        if (db_rows(r) == 0)
+            return call_fail(c, GS_NOT_FOUND, "item \"%.64s\" not found", code);
+    }
+    item_from_row(m, r, 0);
+    return GS_OK;
+}
+
+/* Finds site `id` (or `code` when id is 0) in the caller's scope. */
+static gs_code site_find(call *c, int64_t id, const char *code, const char *field, int64_t *site_id,
+                         const char **site_code)
+{
+    db_res *r = NULL;
+    if (id < 0)
+        return v_positive(c, field, id);
+    if (id) {
+        GS_TRY(db_exec(c, &r,
+                       "SELECT s.id, s.code FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
+                       " WHERE s.id = $1 AND ou.path <@ $2::ltree",
+                       2, call_i64(c, id), c->who.scope_path));
+        if (db_rows(r) == 0)
+            return call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id);
+    } else {
+        if (!code || !*code)
+            return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
+        GS_TRY(v_len(c, field, code, 64));
+        GS_TRY(db_exec(c, &r,
+                       "SELECT s.id, s.code FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
+                       " WHERE s.code = $1 AND ou.path <@ $2::ltree",
+                       2, code, c->who.scope_path));
+        if (db_rows(r) == 0)
+            return call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", code);
+    }
+    *site_id = db_i64(r, 0, 0);
+    *site_code = db_str(r, 0, 1);
+    return GS_OK;
+}
+
+static gs_code check_item_fields(call *c, const char *name, const char *category, const char *unit,
+                                 int32_t shelf_life_days)
+{
+    GS_TRY(v_required(c, "name", name));
+    GS_TRY(v_len(c, "name", name, 200));
+    GS_TRY(dir_enum(c, "category", category, dir_item_categories, true));
+    GS_TRY(v_required(c, "unit", unit));
+    GS_TRY(v_len(c, "unit", unit, 32));
+    GS_TRY(v_range(c, "shelf_life_days", shelf_life_days, 0, SHELF_LIFE_MAX_DAYS));
+    return GS_OK;
+}
+
+static gs_code create_item(call *c)
+{
+    const Gridstock__V1__CreateItemRequest *req = (const void *)c->req;
+    Gridstock__V1__Item *resp = (void *)c->resp;
+    db_res *r = NULL;
+
+    GS_TRY(v_code(c, "code", req->code));
+    GS_TRY(check_item_fields(c, req->name, req->category, req->unit, req->shelf_life_days));
+    GS_TRY(db_exec(c, &r,
+                   "INSERT INTO items (code, name, category, unit, shelf_life_days)"
+                   " VALUES ($1, $2, $3, $4, NULLIF($5::int, 0)) RETURNING id",
+                   5, req->code, req->name, req->category, req->unit,
+                   call_i64(c, req->shelf_life_days)));
+    int64_t id = db_i64(r, 0, 0);
+    GS_TRY(item_find(c, id, NULL, "id", resp));
+    c->audit_object = call_printf(c, "item:%" PRId64, id);
+    c->audit_summary = call_printf(c, "created item %s \"%s\" (%s, per %s)", resp->code, resp->name,
+                                   resp->category, resp->unit);
+    return GS_OK;
+}
+
+static const char *const item_mask_fields[] = {"name",   "category", "unit", "shelf_life_days",
+                                               "active", NULL};
+
+static gs_code update_item(call *c)
+{
+    const Gridstock__V1__UpdateItemRequest *req = (const void *)c->req;
+    Gridstock__V1__Item *resp = (void *)c->resp;
+    size_t nm = req->n_update_mask;
+    char *const *mask = req->update_mask;
+    const char *p[6] = {0};
+    const char *changed = NULL;
+    db_res *r = NULL;
+
+    GS_TRY(v_positive(c, "id", req->id));
+    GS_TRY(dir_mask_check(c, nm, mask, item_mask_fields));
+    GS_TRY(
+        db_exec(c, &r, "SELECT id FROM items WHERE id = $1 FOR UPDATE", 1, call_i64(c, req->id)));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "item %" PRId64 " not found", req->id);
+
+    if (dir_mask_has(nm, mask, "name", *req->name)) {
+        GS_TRY(v_required(c, "name", req->name));
+        GS_TRY(v_len(c, "name", req->name, 200));
+        p[1] = req->name;
+        dir_note(c, &changed, "name");
+    }
+    if (dir_mask_has(nm, mask, "category", *req->category)) {
+        GS_TRY(dir_enum(c, "category", req->category, dir_item_categories, true));
+        p[2] = req->category;
+        dir_note(c, &changed, "category");
+    }
+    if (dir_mask_has(nm, mask, "unit", *req->unit)) {
+        GS_TRY(v_required(c, "unit", req->unit));
+        GS_TRY(v_len(c, "unit", req->unit, 32));
+        p[3] = req->unit;
+        dir_note(c, &changed, "unit");
+    }
+    if (dir_mask_has(nm, mask, "shelf_life_days", req->shelf_life_days != 0)) {
+        GS_TRY(v_range(c, "shelf_life_days", req->shelf_life_days, 0, SHELF_LIFE_MAX_DAYS));
+        p[4] = call_i64(c, req->shelf_life_days);
+        dir_note(c, &changed, "shelf_life_days");
+    }
+    if (dir_mask_has(nm, mask, "active", req->active)) {
+        p[5] = req->active ? "true" : "false";
+        dir_note(c, &changed, "active");
+    }
+    if (!changed)
+        return call_fail(c, GS_INVALID_ARGUMENT, "update_mask: nothing to change");
+
+    p[0] = call_i64(c, req->id);
+    GS_TRY(db_execv(c, NULL,
+                    "UPDATE items SET name = COALESCE($2, name),"
+                    " category = COALESCE($3, category), unit = COALESCE($4, unit),"
+                    " shelf_life_days = CASE WHEN $5::int IS NULL THEN shelf_life_days"
+                    "   ELSE NULLIF($5::int, 0) END,"
+                    " active = COALESCE($6::bool, active), updated_at = now()"
+                    " WHERE id = $1::bigint",
+                    6, p));
+    GS_TRY(item_find(c, req->id, NULL, "id", resp));
+    c->audit_object = call_printf(c, "item:%" PRId64, req->id);
+    c->audit_summary = call_printf(c, "updated item %s: %s", resp->code, changed);
+    return GS_OK;
+}
+
+static gs_code get_item(call *c)
+{
+    const Gridstock__V1__GetItemRequest *req = (const void *)c->req;
+    return item_find(c, req->id, req->code, "id", (Gridstock__V1__Item *)c->resp);
+}
+
+static gs_code list_items(call *c)
+{
+    const Gridstock__V1__ListItemsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListItemsResponse *resp = (void *)c->resp;
+    int64_t limit, after;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(v_len(c, "query", req->query, 200));
+    GS_TRY(dir_enum(c, "category", req->category, dir_item_categories, false));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " ITEM_COLS " FROM items i WHERE ($1 = '' OR i.category = $1)"
+                   " AND ($2 = '' OR strpos(lower(i.code), lower($2)) > 0"
+                   "      OR strpos(lower(i.name), lower($2)) > 0)"
+                   " AND ($3::bool OR i.active)"
+                   " AND i.id > $4::bigint ORDER BY i.id LIMIT $5::bigint",
+                   5, req->category, req->query, req->include_inactive ? "true" : "false",
+                   call_i64(c, after), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_items = (size_t)rows;
+    resp->items = (Gridstock__V1__Item **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->items[i] = call_msg(c, &gridstock__v1__item__descriptor);
+        item_from_row(resp->items[i], r, i);
+    }
+    return GS_OK;
+}
+
+static gs_code set_site_item_level(call *c)
+{
+    const Gridstock__V1__SetSiteItemLevelRequest *req = (const void *)c->req;
+    Gridstock__V1__SiteItemLevel *resp = (void *)c->resp;
+    Gridstock__V1__Item item = GRIDSTOCK__V1__ITEM__INIT;
+    int64_t site_id;
+    const char *site_code;
+    db_res *r = NULL;
+
+    GS_TRY(v_nonneg(c, "reorder_point", req->reorder_point));
+    GS_TRY(v_nonneg(c, "par_level", req->par_level));
+    if (req->par_level < req->reorder_point)
+        return call_fail(c, GS_INVALID_ARGUMENT,
+                         "par_level: must be at least reorder_point (%" PRId64 "), got %" PRId64,
+                         req->reorder_point, req->par_level);
+    GS_TRY(site_find(c, req->site_id, req->site_code, "site_id", &site_id, &site_code));
+    GS_TRY(item_find(c, req->item_id, req->item_code, "item_id", &item));
+    if (!item.active)
+        return call_fail(c, GS_FAILED_PRECONDITION, "item %s is inactive", item.code);
+
+    GS_TRY(db_exec(c, NULL,
+                   "INSERT INTO site_items (site_id, item_id, reorder_point, par_level)"
+                   " VALUES ($1, $2, $3, $4) ON CONFLICT (site_id, item_id) DO UPDATE"
+                   " SET reorder_point = EXCLUDED.reorder_point, par_level = EXCLUDED.par_level,"
+                   " updated_at = now()",
+                   4, call_i64(c, site_id), call_i64(c, item.id), call_i64(c, req->reorder_point),
+                   call_i64(c, req->par_level)));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " LEVEL_COLS LEVEL_FROM " WHERE si.site_id = $1 AND si.item_id = $2", 2,
+                   call_i64(c, site_id), call_i64(c, item.id)));
+    level_from_row(resp, r, 0);
+    c->audit_object = call_printf(c, "site:%" PRId64 "/item:%" PRId64, site_id, item.id);
+    c->audit_summary = call_printf(c, "%s at %s: reorder point %" PRId64 ", par level %" PRId64,
+                                   item.code, site_code, req->reorder_point, req->par_level);
+    return GS_OK;
+}
+
+static gs_code list_site_item_levels(call *c)
+{
+    const Gridstock__V1__ListSiteItemLevelsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListSiteItemLevelsResponse *resp = (void *)c->resp;
+    int64_t limit, after, site_id;
+    const char *site_code;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(site_find(c, req->site_id, req->site_code, "site_id", &site_id, &site_code));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " LEVEL_COLS LEVEL_FROM " WHERE si.site_id = $1"
+                   " AND si.item_id > $2::bigint ORDER BY si.item_id LIMIT $3::bigint",
+                   3, call_i64(c, site_id), call_i64(c, after), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 2, limit, &rows); /* si.item_id */
+    resp->n_levels = (size_t)rows;
+    resp->levels = (Gridstock__V1__SiteItemLevel **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->levels[i] = call_msg(c, &gridstock__v1__site_item_level__descriptor);
+        level_from_row(resp->levels[i], r, i);
+    }
+    return GS_OK;
+}
+
+static method_def catalog_methods[] = {
+    {.name = "CreateItem",
+     .handler = create_item,
+     .perm = PERM_CATALOG_WRITE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "UpdateItem",
+     .handler = update_item,
+     .perm = PERM_CATALOG_WRITE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "GetItem",
+     .handler = get_item,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+    {.name = "ListItems",
+     .handler = list_items,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+    {.name = "SetSiteItemLevel",
+     .handler = set_site_item_level,
+     .perm = PERM_CATALOG_WRITE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "ListSiteItemLevels",
+     .handler = list_site_item_levels,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+};
+
+SERVICE_DEF(catalog_service, gridstock__v1__catalog_service__descriptor, catalog_methods);

@@ -1,0 +1,104 @@
+/* compounds.c — CompoundService: residential compounds and their "three-no" flags,
+ * within the caller's scope. */
+#include <inttypes.h>
+
+#include "db.h"
+#include "method.h"
+#include "directory.h"
+
+#include "gridstock/v1/compounds.pb-c.h"
+
+/* The columns compound_from_row reads, from compounds cp JOIN org_units ou. */
+#define CP_COLS                                                                                    \
+    "cp.id, cp.code, cp.name, cp.org_unit_id, ou.code, ou.name, cp.address, cp.buildings,"         \
+    " cp.households, cp.no_property_mgmt, cp.no_competent_dept, cp.no_civil_defence,"              \
+    " cp.three_no"
+#define CP_FROM " FROM compounds cp JOIN org_units ou ON ou.id = cp.org_unit_id"
+
+static void compound_from_row(Gridstock__V1__Compound *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->code = (char *)db_str(r, row, 1);
+    m->name = (char *)db_str(r, row, 2);
+    m->org_unit_id = db_i64(r, row, 3);
+    m->org_unit_code = (char *)db_str(r, row, 4);
+    m->org_unit_name = (char *)db_str(r, row, 5);
+    m->address = (char *)db_str(r, row, 6);
+    m->buildings = db_i32(r, row, 7);
+    m->households = db_i32(r, row, 8);
+    m->no_property_mgmt = db_bool(r, row, 9);
+    m->no_competent_dept = db_bool(r, row, 10);
+    m->no_civil_defence = db_bool(r, row, 11);
+    m->three_no = db_bool(r, row, 12);
+}
+
+static gs_code get_compound(call *c)
+{
+    const Gridstock__V1__GetCompoundRequest *req = (const void *)c->req;
+    Gridstock__V1__Compound *resp = (void *)c->resp;
+    db_res *r = NULL;
+
+    if (req->id < 0)
+        return v_positive(c, "id", req->id);
+    if (req->id) {
+        GS_TRY(db_exec(c, &r,
+                       "SELECT " CP_COLS CP_FROM " WHERE cp.id = $1 AND ou.path <@ $2::ltree", 2,
+                       call_i64(c, req->id), c->who.scope_path));
+        if (db_rows(r) == 0)
+            return call_fail(c, GS_NOT_FOUND, "compound %" PRId64 " not found", req->id);
+    } else {
+        GS_TRY(v_required(c, "id", req->code)); /* neither id nor code */
+        GS_TRY(v_len(c, "code", req->code, 64));
+        GS_TRY(db_exec(c, &r,
+                       "SELECT " CP_COLS CP_FROM " WHERE cp.code = $1 AND ou.path <@ $2::ltree", 2,
+                       req->code, c->who.scope_path));
+        if (db_rows(r) == 0)
+            return call_fail(c, GS_NOT_FOUND, "compound \"%.64s\" not found", req->code);
+    }
+    compound_from_row(resp, r, 0);
+    return GS_OK;
+}
+
+static gs_code list_compounds(call *c)
+{
+    const Gridstock__V1__ListCompoundsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListCompoundsResponse *resp = (void *)c->resp;
+    int64_t limit, after;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(v_len(c, "name", req->name, 200));
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " CP_COLS CP_FROM " WHERE ou.path <@ $1::ltree"
+                   " AND (NOT $2::bool OR cp.three_no)"
+                   " AND ($3 = '' OR strpos(lower(cp.name), lower($3)) > 0)"
+                   " AND cp.id > $4::bigint ORDER BY cp.id LIMIT $5::bigint",
+                   5, u.path, req->three_no_only ? "true" : "false", req->name, call_i64(c, after),
+                   call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_compounds = (size_t)rows;
+    resp->compounds = (Gridstock__V1__Compound **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->compounds[i] = call_msg(c, &gridstock__v1__compound__descriptor);
+        compound_from_row(resp->compounds[i], r, i);
+    }
+    return GS_OK;
+}
+
+static method_def compound_methods[] = {
+    {.name = "GetCompound",
+     .handler = get_compound,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+    {.name = "ListCompounds",
+     .handler = list_compounds,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+};
+
+SERVICE_DEF(compound_service, gridstock__v1__compound_service__descriptor, compound_methods);

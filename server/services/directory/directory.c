@@ -1,0 +1,115 @@
+/* directory.c — helpers shared by the directory services: scoped org-unit
+ * lookup, update masks and enumerated-value checks. */
+#include "directory.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+
+const char *const dir_org_unit_kinds[] = {"district", "street",   "community",
+                                          "grid",     "building", NULL};
+const char *const dir_site_kinds[] = {"reserve_point", "charity_station", "supplier_market", NULL};
+const char *const dir_item_categories[] = {"water",   "food",  "medicine", "hygiene", "protection",
+                                           "shelter", "tools", "power",    "other",   NULL};
+
+gs_code dir_unit_find(call *c, int64_t id, const char *code, const char *field, bool required,
+                      dir_unit *out)
+{
+    db_res *r = NULL;
+    bool by_code = id == 0 && code && *code;
+
+    if (id < 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
+    if (id == 0 && !by_code) {
+        if (required)
+            return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
+        id = c->who.scope_id;
+    }
+    if (by_code) {
+        GS_TRY(v_len(c, field, code, 64));
+        GS_TRY(db_exec(c, &r,
+                       "SELECT id, code, name, kind, path::text FROM org_units"
+                       " WHERE code = $1 AND path <@ $2::ltree",
+                       2, code, c->who.scope_path));
+    } else {
+        GS_TRY(db_exec(c, &r,
+                       "SELECT id, code, name, kind, path::text FROM org_units"
+                       " WHERE id = $1 AND path <@ $2::ltree",
+                       2, call_i64(c, id), c->who.scope_path));
+    }
+    if (db_rows(r) == 0) {
+        if (by_code)
+            return call_fail(c, GS_NOT_FOUND, "org unit \"%.64s\" not found", code);
+        return call_fail(c, GS_NOT_FOUND, "org unit %" PRId64 " not found", id);
+    }
+    out->id = db_i64(r, 0, 0);
+    out->code = db_str(r, 0, 1);
+    out->name = db_str(r, 0, 2);
+    out->kind = db_str(r, 0, 3);
+    out->path = db_str(r, 0, 4);
+    return GS_OK;
+}
+
+gs_code dir_mask_check(call *c, size_t n, char *const *mask, const char *const *allowed)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(mask[i], *a) == 0;
+        if (!ok)
+            return call_fail(c, GS_INVALID_ARGUMENT, "update_mask: unknown field \"%.64s\"",
+                             mask[i]);
+    }
+    return GS_OK;
+}
+
+bool dir_mask_has(size_t n, char *const *mask, const char *name, bool set)
+{
+    if (n == 0)
+        return set;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(mask[i], name) == 0)
+            return true;
+    return false;
+}
+
+void dir_note(call *c, const char **list, const char *field)
+{
+    *list = *list ? call_printf(c, "%s, %s", *list, field) : field;
+}
+
+gs_code dir_enum(call *c, const char *field, const char *s, const char *const *allowed,
+                 bool required)
+{
+    if (!s || !*s) {
+        if (required)
+            return call_fail(c, GS_INVALID_ARGUMENT, "%s: required", field);
+        return GS_OK;
+    }
+    char list[256] = "";
+    size_t used = 0;
+    for (const char *const *a = allowed; *a; a++) {
+        if (strcmp(s, *a) == 0)
+            return GS_OK;
+        int w = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", *a);
+        if (w > 0 && (size_t)w < sizeof list - used)
+            used += (size_t)w;
+    }
+    return call_fail(c, GS_INVALID_ARGUMENT, "%s: \"%.64s\" is not one of %s", field, s, list);
+}
+
+gs_code dir_double_range(call *c, const char *field, double v, double lo, double hi)
+{
+    if (!isfinite(v) || v < lo || v > hi)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be between %g and %g, got %g", field, lo,
+                         hi, v);
+    return GS_OK;
+}
+
+const char *dir_f64(call *c, double v)
+{
+    return call_printf(c, "%.17g", v);
+}

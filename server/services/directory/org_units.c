@@ -1,0 +1,211 @@
+/* org_units.c — OrgUnitService: the district's org-unit tree (get, list, subtree for
+ * display, subtree counts), always within the caller's scope. */
+#include <inttypes.h>
+
+#include "db.h"
+#include "method.h"
+#include "directory.h"
+
+#include "gridstock/v1/org_units.pb-c.h"
+
+/* The columns org_unit_from_row reads, from org_units ou LEFT JOIN org_units p (parent). */
+#define OU_COLS                                                                                    \
+    "ou.id, ou.code, ou.name, ou.kind, COALESCE(ou.parent_id, 0), COALESCE(p.code, ''),"           \
+    " ou.path::text, nlevel(ou.path), ou.residents, ou.area_km2::float8,"                          \
+    " (SELECT count(*) FROM org_units ch WHERE ch.parent_id = ou.id)"
+#define OU_NCOLS 11
+#define OU_FROM " FROM org_units ou LEFT JOIN org_units p ON p.id = ou.parent_id"
+
+static void org_unit_from_row(Gridstock__V1__OrgUnit *m, const db_res *r, int row, int col)
+{
+    m->id = db_i64(r, row, col + 0);
+    m->code = (char *)db_str(r, row, col + 1);
+    m->name = (char *)db_str(r, row, col + 2);
+    m->kind = (char *)db_str(r, row, col + 3);
+    m->parent_id = db_i64(r, row, col + 4);
+    m->parent_code = (char *)db_str(r, row, col + 5);
+    m->path = (char *)db_str(r, row, col + 6);
+    m->level = db_i32(r, row, col + 7);
+    m->residents = db_i32(r, row, col + 8);
+    m->area_km2 = db_f64(r, row, col + 9);
+    m->child_count = db_i32(r, row, col + 10);
+}
+
+/* Fills `m` with the unit `id` (already known to be in scope). */
+static gs_code org_unit_load(call *c, int64_t id, Gridstock__V1__OrgUnit *m)
+{
+    db_res *r = NULL;
+    GS_TRY(db_exec(c, &r, "SELECT " OU_COLS OU_FROM " WHERE ou.id = $1", 1, call_i64(c, id)));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "org unit %" PRId64 " not found", id);
+    org_unit_from_row(m, r, 0, 0);
+    return GS_OK;
+}
+
+static gs_code get_org_unit(call *c)
+{
+    const Gridstock__V1__GetOrgUnitRequest *req = (const void *)c->req;
+    Gridstock__V1__OrgUnit *resp = (void *)c->resp;
+    dir_unit u;
+
+    GS_TRY(dir_unit_find(c, req->id, req->code, "id", true, &u));
+    return org_unit_load(c, u.id, resp);
+}
+
+static gs_code list_org_units(call *c)
+{
+    const Gridstock__V1__ListOrgUnitsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListOrgUnitsResponse *resp = (void *)c->resp;
+    int64_t limit, after;
+    const char *parent = NULL, *root = c->who.scope_path;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(dir_enum(c, "kind", req->kind, dir_org_unit_kinds, false));
+    GS_TRY(v_len(c, "name", req->name, 200));
+    if (req->parent_id || *req->parent_code) {
+        GS_TRY(dir_unit_find(c, req->parent_id, req->parent_code, "parent_id", true, &u));
+        parent = call_i64(c, u.id);
+    }
+    if (req->root_id || *req->root_code) {
+        GS_TRY(dir_unit_find(c, req->root_id, req->root_code, "root_id", true, &u));
+        root = u.path;
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " OU_COLS OU_FROM " WHERE ou.path <@ $1::ltree AND ou.path <@ $2::ltree"
+                   " AND ($3::bigint IS NULL OR ou.parent_id = $3::bigint)"
+                   " AND ($4 = '' OR ou.kind = $4)"
+                   " AND ($5 = '' OR strpos(lower(ou.name), lower($5)) > 0)"
+                   " AND ou.id > $6::bigint ORDER BY ou.id LIMIT $7::bigint",
+                   7, c->who.scope_path, root, parent, req->kind, req->name, call_i64(c, after),
+                   call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_org_units = (size_t)rows;
+    resp->org_units = (Gridstock__V1__OrgUnit **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->org_units[i] = call_msg(c, &gridstock__v1__org_unit__descriptor);
+        org_unit_from_row(resp->org_units[i], r, i, 0);
+    }
+    return GS_OK;
+}
+
+enum { TREE_MAX_NODES = 5000, TREE_DEFAULT_DEPTH = 2, TREE_MAX_DEPTH = 4 };
+
+static gs_code get_org_unit_tree(call *c)
+{
+    const Gridstock__V1__GetOrgUnitTreeRequest *req = (const void *)c->req;
+    Gridstock__V1__GetOrgUnitTreeResponse *resp = (void *)c->resp;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(v_range(c, "max_depth", req->max_depth, 0, TREE_MAX_DEPTH));
+    GS_TRY(dir_unit_find(c, req->id, req->code, "id", false, &u));
+    int depth = req->max_depth ? req->max_depth : TREE_DEFAULT_DEPTH;
+    /* Depth-first: ordering by the path's ids as numbers puts each node right after its
+     * parent and siblings by id. Counts roll up over each node's own subtree. */
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT " OU_COLS ", nlevel(ou.path) - nlevel($1::ltree),"
+                " (SELECT count(*) FROM org_units g WHERE g.kind = 'grid' AND g.path <@ ou.path),"
+                " (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id"
+                "   WHERE cu.path <@ ou.path),"
+                " (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id"
+                "   WHERE cu.path <@ ou.path AND cp.three_no)" OU_FROM
+                " WHERE ou.path <@ $1::ltree AND nlevel(ou.path) <= nlevel($1::ltree) + $2::int"
+                " ORDER BY string_to_array(ou.path::text, '.')::bigint[] LIMIT $3::bigint",
+                3, u.path, call_i64(c, depth), call_i64(c, TREE_MAX_NODES + 1)));
+    int rows = db_rows(r);
+    if (rows > TREE_MAX_NODES) {
+        rows = TREE_MAX_NODES;
+        resp->truncated = true;
+    }
+    resp->n_nodes = (size_t)rows;
+    resp->nodes = (Gridstock__V1__OrgUnitTreeNode **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__OrgUnitTreeNode *n =
+            call_msg(c, &gridstock__v1__org_unit_tree_node__descriptor);
+        n->org_unit = call_msg(c, &gridstock__v1__org_unit__descriptor);
+        org_unit_from_row(n->org_unit, r, i, 0);
+        n->depth = db_i32(r, i, OU_NCOLS + 0);
+        n->grids = db_i32(r, i, OU_NCOLS + 1);
+        n->compounds = db_i32(r, i, OU_NCOLS + 2);
+        n->three_no_compounds = db_i32(r, i, OU_NCOLS + 3);
+        resp->nodes[i] = n;
+    }
+    return GS_OK;
+}
+
+static gs_code get_org_unit_stats(call *c)
+{
+    const Gridstock__V1__GetOrgUnitStatsRequest *req = (const void *)c->req;
+    Gridstock__V1__OrgUnitStats *resp = (void *)c->resp;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(dir_unit_find(c, req->id, req->code, "id", false, &u));
+    resp->org_unit = call_msg(c, &gridstock__v1__org_unit__descriptor);
+    GS_TRY(org_unit_load(c, u.id, resp->org_unit));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT"
+                   " count(*) FILTER (WHERE ou.kind = 'street'),"
+                   " count(*) FILTER (WHERE ou.kind = 'community'),"
+                   " count(*) FILTER (WHERE ou.kind = 'grid'),"
+                   " count(*) FILTER (WHERE ou.kind = 'building'),"
+                   " (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id"
+                   "   WHERE cu.path <@ $1::ltree),"
+                   " (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id"
+                   "   WHERE cu.path <@ $1::ltree AND cp.three_no),"
+                   " (SELECT count(*) FILTER (WHERE s.kind = 'reserve_point')"
+                   "   FROM sites s JOIN org_units su ON su.id = s.org_unit_id"
+                   "   WHERE su.path <@ $1::ltree AND s.active),"
+                   " (SELECT count(*) FILTER (WHERE s.kind = 'charity_station')"
+                   "   FROM sites s JOIN org_units su ON su.id = s.org_unit_id"
+                   "   WHERE su.path <@ $1::ltree AND s.active),"
+                   " (SELECT count(*) FILTER (WHERE s.kind = 'supplier_market')"
+                   "   FROM sites s JOIN org_units su ON su.id = s.org_unit_id"
+                   "   WHERE su.path <@ $1::ltree AND s.active),"
+                   " (SELECT count(*) FROM users us JOIN org_units uu ON uu.id = us.scope_id"
+                   "   WHERE uu.path <@ $1::ltree AND us.active)"
+                   " FROM org_units ou WHERE ou.path <@ $1::ltree",
+                   1, u.path));
+    resp->streets = db_i32(r, 0, 0);
+    resp->communities = db_i32(r, 0, 1);
+    resp->grids = db_i32(r, 0, 2);
+    resp->buildings = db_i32(r, 0, 3);
+    resp->compounds = db_i32(r, 0, 4);
+    resp->three_no_compounds = db_i32(r, 0, 5);
+    resp->reserve_points = db_i32(r, 0, 6);
+    resp->charity_stations = db_i32(r, 0, 7);
+    resp->supplier_markets = db_i32(r, 0, 8);
+    resp->active_users = db_i32(r, 0, 9);
+    resp->residents = resp->org_unit->residents;
+    resp->area_km2 = resp->org_unit->area_km2;
+    return GS_OK;
+}
+
+static method_def org_unit_methods[] = {
+    {.name = "GetOrgUnit",
+     .handler = get_org_unit,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+    {.name = "ListOrgUnits",
+     .handler = list_org_units,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+    {.name = "GetOrgUnitTree",
+     .handler = get_org_unit_tree,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+    {.name = "GetOrgUnitStats",
+     .handler = get_org_unit_stats,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+};
+
+SERVICE_DEF(org_unit_service, gridstock__v1__org_unit_service__descriptor, org_unit_methods);

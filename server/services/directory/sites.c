@@ -1,0 +1,344 @@
+/* sites.c — SiteService: reserve points, charity stations and supplier markets;
+ * create, change, deactivate, look up, list, and find the nearest (earthdistance). */
+#include <inttypes.h>
+#include <string.h>
+
+#include "db.h"
+#include "method.h"
+#include "directory.h"
+
+#include "gridstock/v1/sites.pb-c.h"
+
+/* The columns site_from_row reads, from sites s JOIN org_units ou. */
+#define SITE_COLS                                                                                  \
+    "s.id, s.code, s.name, s.kind, s.org_unit_id, ou.code, ou.name, s.address, s.lat, s.lon,"      \
+    " s.capacity_m3, s.contact_name, s.contact_phone, s.opening_hours, s.active, " DIR_TS(         \
+        "s.created_at") ", " DIR_TS("s.updated_at")
+#define SITE_NCOLS 17
+#define SITE_FROM " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
+
+enum { NEAREST_DEFAULT = 10, NEAREST_MAX = 100 };
+
+static void site_from_row(Gridstock__V1__Site *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->code = (char *)db_str(r, row, 1);
+    m->name = (char *)db_str(r, row, 2);
+    m->kind = (char *)db_str(r, row, 3);
+    m->org_unit_id = db_i64(r, row, 4);
+    m->org_unit_code = (char *)db_str(r, row, 5);
+    m->org_unit_name = (char *)db_str(r, row, 6);
+    m->address = (char *)db_str(r, row, 7);
+    m->lat = db_f64(r, row, 8);
+    m->lon = db_f64(r, row, 9);
+    m->capacity_m3 = db_i32(r, row, 10);
+    m->contact_name = (char *)db_str(r, row, 11);
+    m->contact_phone = (char *)db_str(r, row, 12);
+    m->opening_hours = (char *)db_str(r, row, 13);
+    m->active = db_bool(r, row, 14);
+    m->created_at = (char *)db_str(r, row, 15);
+    m->updated_at = (char *)db_str(r, row, 16);
+}
+
+/* Fills `m` with site `id` if it is in the caller's scope, locking it when `lock`. */
+static gs_code site_load(call *c, int64_t id, bool lock, Gridstock__V1__Site *m)
+{
+    db_res *r = NULL;
+    GS_TRY(v_positive(c, "id", id));
+    if (lock)
+        GS_TRY(db_exec(c, &r,
+                       "SELECT " SITE_COLS SITE_FROM " WHERE s.id = $1 AND ou.path <@ $2::ltree"
+                       " FOR UPDATE OF s",
+                       2, call_i64(c, id), c->who.scope_path));
+    else
+        GS_TRY(db_exec(c, &r,
+                       "SELECT " SITE_COLS SITE_FROM " WHERE s.id = $1 AND ou.path <@ $2::ltree", 2,
+                       call_i64(c, id), c->who.scope_path));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id);
+    site_from_row(m, r, 0);
+    return GS_OK;
+}
+
+/* Checks the free-text fields a create or update sets. */
+static gs_code check_text_fields(call *c, const char *address, const char *contact_name,
+                                 const char *contact_phone, const char *opening_hours)
+{
+    GS_TRY(v_len(c, "address", address, 500));
+    GS_TRY(v_len(c, "contact_name", contact_name, 200));
+    GS_TRY(v_len(c, "contact_phone", contact_phone, 32));
+    GS_TRY(v_len(c, "opening_hours", opening_hours, 200));
+    return GS_OK;
+}
+
+static gs_code create_site(call *c)
+{
+    const Gridstock__V1__CreateSiteRequest *req = (const void *)c->req;
+    Gridstock__V1__Site *resp = (void *)c->resp;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(v_code(c, "code", req->code));
+    GS_TRY(v_required(c, "name", req->name));
+    GS_TRY(v_len(c, "name", req->name, 200));
+    GS_TRY(dir_enum(c, "kind", req->kind, dir_site_kinds, true));
+    GS_TRY(dir_double_range(c, "lat", req->lat, -90, 90));
+    GS_TRY(dir_double_range(c, "lon", req->lon, -180, 180));
+    GS_TRY(v_nonneg(c, "capacity_m3", req->capacity_m3));
+    GS_TRY(check_text_fields(c, req->address, req->contact_name, req->contact_phone,
+                             req->opening_hours));
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", true, &u));
+
+    GS_TRY(db_exec(c, &r,
+                   "INSERT INTO sites (code, name, kind, org_unit_id, address, lat, lon,"
+                   " capacity_m3, contact_name, contact_phone, opening_hours)"
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                   11, req->code, req->name, req->kind, call_i64(c, u.id), req->address,
+                   dir_f64(c, req->lat), dir_f64(c, req->lon), call_i64(c, req->capacity_m3),
+                   req->contact_name, req->contact_phone, req->opening_hours));
+    int64_t id = db_i64(r, 0, 0);
+    GS_TRY(site_load(c, id, false, resp));
+    c->audit_object = call_printf(c, "site:%" PRId64, id);
+    c->audit_summary =
+        call_printf(c, "created %s %s \"%s\" in %s", resp->kind, resp->code, resp->name, u.code);
+    return GS_OK;
+}
+
+static const char *const site_mask_fields[] = {
+    "name",         "kind",          "org_unit",      "address", "location", "capacity_m3",
+    "contact_name", "contact_phone", "opening_hours", "active",  NULL};
+
+static gs_code update_site(call *c)
+{
+    const Gridstock__V1__UpdateSiteRequest *req = (const void *)c->req;
+    Gridstock__V1__Site *resp = (void *)c->resp;
+    size_t nm = req->n_update_mask;
+    char *const *mask = req->update_mask;
+    const char *p[12] = {0};
+    const char *changed = NULL;
+    db_res *r = NULL;
+
+    GS_TRY(v_positive(c, "id", req->id));
+    GS_TRY(dir_mask_check(c, nm, mask, site_mask_fields));
+    GS_TRY(site_load(c, req->id, true, resp)); /* NOT_FOUND outside the scope */
+
+    if (dir_mask_has(nm, mask, "name", *req->name)) {
+        GS_TRY(v_required(c, "name", req->name));
+        GS_TRY(v_len(c, "name", req->name, 200));
+        p[1] = req->name;
+        dir_note(c, &changed, "name");
+    }
+    if (dir_mask_has(nm, mask, "kind", *req->kind)) {
+        GS_TRY(dir_enum(c, "kind", req->kind, dir_site_kinds, true));
+        p[2] = req->kind;
+        dir_note(c, &changed, "kind");
+    }
+    if (dir_mask_has(nm, mask, "org_unit", req->org_unit_id || *req->org_unit_code)) {
+        dir_unit u;
+        GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", true, &u));
+        p[3] = call_i64(c, u.id);
+        dir_note(c, &changed, "org_unit");
+    }
+    if (dir_mask_has(nm, mask, "address", *req->address)) {
+        GS_TRY(v_len(c, "address", req->address, 500));
+        p[4] = req->address;
+        dir_note(c, &changed, "address");
+    }
+    if (dir_mask_has(nm, mask, "location", req->lat != 0 || req->lon != 0)) {
+        GS_TRY(dir_double_range(c, "lat", req->lat, -90, 90));
+        GS_TRY(dir_double_range(c, "lon", req->lon, -180, 180));
+        p[5] = dir_f64(c, req->lat);
+        p[6] = dir_f64(c, req->lon);
+        dir_note(c, &changed, "location");
+    }
+    if (dir_mask_has(nm, mask, "capacity_m3", req->capacity_m3 != 0)) {
+        GS_TRY(v_nonneg(c, "capacity_m3", req->capacity_m3));
+        p[7] = call_i64(c, req->capacity_m3);
+        dir_note(c, &changed, "capacity_m3");
+    }
+    if (dir_mask_has(nm, mask, "contact_name", *req->contact_name)) {
+        GS_TRY(v_len(c, "contact_name", req->contact_name, 200));
+        p[8] = req->contact_name;
+        dir_note(c, &changed, "contact_name");
+    }
+    if (dir_mask_has(nm, mask, "contact_phone", *req->contact_phone)) {
+        GS_TRY(v_len(c, "contact_phone", req->contact_phone, 32));
+        p[9] = req->contact_phone;
+        dir_note(c, &changed, "contact_phone");
+    }
+    if (dir_mask_has(nm, mask, "opening_hours", *req->opening_hours)) {
+        GS_TRY(v_len(c, "opening_hours", req->opening_hours, 200));
+        p[10] = req->opening_hours;
+        dir_note(c, &changed, "opening_hours");
+    }
+    if (dir_mask_has(nm, mask, "active", req->active)) {
+        p[11] = req->active ? "true" : "false";
+        dir_note(c, &changed, "active");
+    }
+    if (!changed)
+        return call_fail(c, GS_INVALID_ARGUMENT, "update_mask: nothing to change");
+
+    p[0] = call_i64(c, req->id);
+    GS_TRY(db_execv(c, &r,
+                    "UPDATE sites SET name = COALESCE($2, name), kind = COALESCE($3, kind),"
+                    " org_unit_id = COALESCE($4::bigint, org_unit_id),"
+                    " address = COALESCE($5, address), lat = COALESCE($6::float8, lat),"
+                    " lon = COALESCE($7::float8, lon),"
+                    " capacity_m3 = COALESCE($8::int, capacity_m3),"
+                    " contact_name = COALESCE($9, contact_name),"
+                    " contact_phone = COALESCE($10, contact_phone),"
+                    " opening_hours = COALESCE($11, opening_hours),"
+                    " active = COALESCE($12::bool, active), updated_at = now()"
+                    " WHERE id = $1::bigint",
+                    12, p));
+    GS_TRY(site_load(c, req->id, false, resp));
+    c->audit_object = call_printf(c, "site:%" PRId64, req->id);
+    c->audit_summary = call_printf(c, "updated site %s: %s", resp->code, changed);
+    return GS_OK;
+}
+
+static gs_code deactivate_site(call *c)
+{
+    const Gridstock__V1__DeactivateSiteRequest *req = (const void *)c->req;
+    Gridstock__V1__Site *resp = (void *)c->resp;
+
+    GS_TRY(site_load(c, req->id, true, resp));
+    c->audit_object = call_printf(c, "site:%" PRId64, req->id);
+    if (!resp->active) {
+        c->audit_summary = call_printf(c, "site %s was already inactive", resp->code);
+        return GS_OK;
+    }
+    GS_TRY(db_exec(c, NULL, "UPDATE sites SET active = false, updated_at = now() WHERE id = $1", 1,
+                   call_i64(c, req->id)));
+    GS_TRY(site_load(c, req->id, false, resp));
+    c->audit_summary = call_printf(c, "deactivated site %s", resp->code);
+    return GS_OK;
+}
+
+static gs_code get_site(call *c)
+{
+    const Gridstock__V1__GetSiteRequest *req = (const void *)c->req;
+    Gridstock__V1__Site *resp = (void *)c->resp;
+    db_res *r = NULL;
+
+    if (req->id || !*req->code) {
+        if (!req->id)
+            return call_fail(c, GS_INVALID_ARGUMENT, "id: required (id or code)");
+        return site_load(c, req->id, false, resp);
+    }
+    GS_TRY(v_len(c, "code", req->code, 64));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " SITE_COLS SITE_FROM " WHERE s.code = $1 AND ou.path <@ $2::ltree", 2,
+                   req->code, c->who.scope_path));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", req->code);
+    site_from_row(resp, r, 0);
+    return GS_OK;
+}
+
+static gs_code list_sites(call *c)
+{
+    const Gridstock__V1__ListSitesRequest *req = (const void *)c->req;
+    Gridstock__V1__ListSitesResponse *resp = (void *)c->resp;
+    int64_t limit, after;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(dir_enum(c, "kind", req->kind, dir_site_kinds, false));
+    GS_TRY(v_len(c, "name", req->name, 200));
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " SITE_COLS SITE_FROM " WHERE ou.path <@ $1::ltree"
+                   " AND ($2 = '' OR s.kind = $2) AND ($3::bool OR s.active)"
+                   " AND ($4 = '' OR strpos(lower(s.name), lower($4)) > 0)"
+                   " AND s.id > $5::bigint ORDER BY s.id LIMIT $6::bigint",
+                   6, u.path, req->kind, req->include_inactive ? "true" : "false", req->name,
+                   call_i64(c, after), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_sites = (size_t)rows;
+    resp->sites = (Gridstock__V1__Site **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->sites[i] = call_msg(c, &gridstock__v1__site__descriptor);
+        site_from_row(resp->sites[i], r, i);
+    }
+    return GS_OK;
+}
+
+static gs_code nearest_sites(call *c)
+{
+    const Gridstock__V1__NearestSitesRequest *req = (const void *)c->req;
+    Gridstock__V1__NearestSitesResponse *resp = (void *)c->resp;
+    db_res *r = NULL;
+
+    GS_TRY(dir_double_range(c, "lat", req->lat, -90, 90));
+    GS_TRY(dir_double_range(c, "lon", req->lon, -180, 180));
+    GS_TRY(dir_enum(c, "kind", req->kind, dir_site_kinds, false));
+    GS_TRY(v_range(c, "limit", req->limit, 0, NEAREST_MAX));
+    GS_TRY(dir_double_range(c, "max_km", req->max_km, 0, 20000));
+    int limit = req->limit ? req->limit : NEAREST_DEFAULT;
+    /* `<->` on the earth cubes orders by chord length, which orders like the great-circle
+     * distance and lets the sites_earth gist index answer nearest-first; earth_box
+     * narrows to the radius through the same index. */
+    GS_TRY(db_exec(
+        c, &r,
+        "SELECT " SITE_COLS ","
+        " earth_distance(ll_to_earth($1::float8, $2::float8), ll_to_earth(s.lat, s.lon))" SITE_FROM
+        " WHERE ou.path <@ $3::ltree AND s.active"
+        " AND ($4 = '' OR s.kind = $4)"
+        " AND ($5::float8 <= 0 OR (earth_box(ll_to_earth($1::float8, $2::float8),"
+        "   $5::float8) @> ll_to_earth(s.lat, s.lon)"
+        "  AND earth_distance(ll_to_earth($1::float8, $2::float8),"
+        "   ll_to_earth(s.lat, s.lon)) <= $5::float8))"
+        " ORDER BY ll_to_earth(s.lat, s.lon) <-> ll_to_earth($1::float8, $2::float8),"
+        " s.id LIMIT $6::int",
+        6, dir_f64(c, req->lat), dir_f64(c, req->lon), c->who.scope_path, req->kind,
+        dir_f64(c, req->max_km * 1000.0), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->n_results = (size_t)rows;
+    resp->results = (Gridstock__V1__SiteDistance **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__SiteDistance *d = call_msg(c, &gridstock__v1__site_distance__descriptor);
+        d->site = call_msg(c, &gridstock__v1__site__descriptor);
+        site_from_row(d->site, r, i);
+        d->distance_m = db_f64(r, i, SITE_NCOLS);
+        resp->results[i] = d;
+    }
+    return GS_OK;
+}
+
+static method_def site_methods[] = {
+    {.name = "CreateSite",
+     .handler = create_site,
+     .perm = PERM_SITE_WRITE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "UpdateSite",
+     .handler = update_site,
+     .perm = PERM_SITE_WRITE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "DeactivateSite",
+     .handler = deactivate_site,
+     .perm = PERM_SITE_WRITE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "GetSite",
+     .handler = get_site,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+    {.name = "ListSites",
+     .handler = list_sites,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+    {.name = "NearestSites",
+     .handler = nearest_sites,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+};
+
+SERVICE_DEF(site_service, gridstock__v1__site_service__descriptor, site_methods);

@@ -1,0 +1,337 @@
+/* users.c — UserService: accounts, their role and scope, deactivation and token
+ * revocation (admins, within their own scope), and WhoAmI for every caller. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "db.h"
+#include "method.h"
+#include "directory.h"
+
+#include "gridstock/v1/users.pb-c.h"
+
+/* The columns user_from_row reads, from users us JOIN org_units ou (the scope unit). */
+#define USER_COLS                                                                                  \
+    "us.id, us.login, us.display_name, us.role, us.scope_id, ou.code, ou.name, us.phone,"          \
+    " us.active, CASE WHEN us.tokens_valid_after = '-infinity' THEN '' ELSE " DIR_TS(              \
+        "us.tokens_valid_after") " END, " DIR_TS("us.created_at") ", " DIR_TS("us.updated_at")
+#define USER_FROM " FROM users us JOIN org_units ou ON ou.id = us.scope_id"
+
+static void user_from_row(Gridstock__V1__User *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->login = (char *)db_str(r, row, 1);
+    m->display_name = (char *)db_str(r, row, 2);
+    m->role = (char *)db_str(r, row, 3);
+    m->scope_id = db_i64(r, row, 4);
+    m->scope_code = (char *)db_str(r, row, 5);
+    m->scope_name = (char *)db_str(r, row, 6);
+    m->phone = (char *)db_str(r, row, 7);
+    m->active = db_bool(r, row, 8);
+    m->tokens_valid_after = (char *)db_str(r, row, 9);
+    m->created_at = (char *)db_str(r, row, 10);
+    m->updated_at = (char *)db_str(r, row, 11);
+}
+
+/* Fills `m` with user `id` if their scope lies in the caller's, locking the row when
+ * `lock`. */
+static gs_code user_load(call *c, int64_t id, bool lock, Gridstock__V1__User *m)
+{
+    db_res *r = NULL;
+    GS_TRY(v_positive(c, "id", id));
+    if (lock)
+        GS_TRY(db_exec(c, &r,
+                       "SELECT " USER_COLS USER_FROM " WHERE us.id = $1 AND ou.path <@ $2::ltree"
+                       " FOR UPDATE OF us",
+                       2, call_i64(c, id), c->who.scope_path));
+    else
+        GS_TRY(db_exec(c, &r,
+                       "SELECT " USER_COLS USER_FROM " WHERE us.id = $1 AND ou.path <@ $2::ltree",
+                       2, call_i64(c, id), c->who.scope_path));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "user %" PRId64 " not found", id);
+    user_from_row(m, r, 0);
+    return GS_OK;
+}
+
+static gs_code v_login(call *c, const char *field, const char *s)
+{
+    GS_TRY(v_required(c, field, s));
+    size_t n = strlen(s);
+    if (n > 64)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than 64 characters", field);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!(islower(ch) || isdigit(ch) || ch == '.' || ch == '_' || ch == '-'))
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "%s: only a-z, 0-9, '.', '_' and '-' are allowed: \"%.64s\"", field,
+                             s);
+    }
+    return GS_OK;
+}
+
+static gs_code v_role(call *c, const char *field, const char *s)
+{
+    GS_TRY(v_required(c, field, s));
+    if (gs_role_from_name(s) >= 0)
+        return GS_OK;
+    return call_fail(c, GS_INVALID_ARGUMENT,
+                     "%s: \"%.64s\" is not a role (admin, logistics_officer, community_staff,"
+                     " finance_officer, finance_approver, point_leader, auditor, service)",
+                     field, s);
+}
+
+static gs_code v_display_name(call *c, const char *s)
+{
+    GS_TRY(v_required(c, "display_name", s));
+    return v_len(c, "display_name", s, 200);
+}
+
+static gs_code create_user(call *c)
+{
+    const Gridstock__V1__CreateUserRequest *req = (const void *)c->req;
+    Gridstock__V1__User *resp = (void *)c->resp;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(v_login(c, "login", req->login));
+    GS_TRY(v_display_name(c, req->display_name));
+    GS_TRY(v_role(c, "role", req->role));
+    GS_TRY(v_len(c, "phone", req->phone, 32));
+    GS_TRY(dir_unit_find(c, req->scope_id, req->scope_code, "scope_id", true, &u));
+    GS_TRY(db_exec(c, &r,
+                   "INSERT INTO users (login, display_name, role, scope_id, phone)"
+                   " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                   5, req->login, req->display_name, req->role, call_i64(c, u.id), req->phone));
+    int64_t id = db_i64(r, 0, 0);
+    GS_TRY(user_load(c, id, false, resp));
+    c->audit_object = call_printf(c, "user:%" PRId64, id);
+    c->audit_summary =
+        call_printf(c, "created user %s as %s in %s", resp->login, resp->role, u.code);
+    return GS_OK;
+}
+
+static const char *const user_mask_fields[] = {"display_name", "role",   "scope",
+                                               "phone",        "active", NULL};
+
+static gs_code update_user(call *c)
+{
+    const Gridstock__V1__UpdateUserRequest *req = (const void *)c->req;
+    Gridstock__V1__User *resp = (void *)c->resp;
+    size_t nm = req->n_update_mask;
+    char *const *mask = req->update_mask;
+    const char *p[6] = {0};
+    const char *changed = NULL;
+    bool self = req->id == c->who.user_id;
+
+    GS_TRY(v_positive(c, "id", req->id));
+    GS_TRY(dir_mask_check(c, nm, mask, user_mask_fields));
+    GS_TRY(user_load(c, req->id, true, resp)); /* NOT_FOUND outside the scope */
+
+    if (dir_mask_has(nm, mask, "display_name", *req->display_name)) {
+        GS_TRY(v_display_name(c, req->display_name));
+        p[1] = req->display_name;
+        dir_note(c, &changed, "display_name");
+    }
+    if (dir_mask_has(nm, mask, "role", *req->role)) {
+        GS_TRY(v_role(c, "role", req->role));
+        if (self && strcmp(req->role, resp->role) != 0)
+            return call_fail(c, GS_FAILED_PRECONDITION, "role: you cannot change your own role");
+        p[2] = req->role;
+        dir_note(c, &changed, "role");
+    }
+    if (dir_mask_has(nm, mask, "scope", req->scope_id || *req->scope_code)) {
+        dir_unit u;
+        GS_TRY(dir_unit_find(c, req->scope_id, req->scope_code, "scope_id", true, &u));
+        if (self && u.id != resp->scope_id)
+            return call_fail(c, GS_FAILED_PRECONDITION,
+                             "scope_id: you cannot change your own scope");
+        p[3] = call_i64(c, u.id);
+        dir_note(c, &changed, "scope");
+    }
+    if (dir_mask_has(nm, mask, "phone", *req->phone)) {
+        GS_TRY(v_len(c, "phone", req->phone, 32));
+        p[4] = req->phone;
+        dir_note(c, &changed, "phone");
+    }
+    if (dir_mask_has(nm, mask, "active", req->active)) {
+        if (self && !req->active)
+            return call_fail(c, GS_FAILED_PRECONDITION, "active: you cannot deactivate yourself");
+        p[5] = req->active ? "true" : "false";
+        dir_note(c, &changed, "active");
+    }
+    if (!changed)
+        return call_fail(c, GS_INVALID_ARGUMENT, "update_mask: nothing to change");
+
+    p[0] = call_i64(c, req->id);
+    /* Deactivation also refuses every token issued so far. */
+    GS_TRY(db_execv(c, NULL,
+                    "UPDATE users SET display_name = COALESCE($2, display_name),"
+                    " role = COALESCE($3, role), scope_id = COALESCE($4::bigint, scope_id),"
+                    " phone = COALESCE($5, phone), active = COALESCE($6::bool, active),"
+                    " tokens_valid_after = CASE WHEN $6::bool IS FALSE AND active THEN now()"
+                    "   ELSE tokens_valid_after END,"
+                    " updated_at = now() WHERE id = $1::bigint",
+                    6, p));
+    GS_TRY(user_load(c, req->id, false, resp));
+    c->audit_object = call_printf(c, "user:%" PRId64, req->id);
+    c->audit_summary = call_printf(c, "updated user %s: %s", resp->login, changed);
+    return GS_OK;
+}
+
+static gs_code deactivate_user(call *c)
+{
+    const Gridstock__V1__DeactivateUserRequest *req = (const void *)c->req;
+    Gridstock__V1__User *resp = (void *)c->resp;
+
+    GS_TRY(user_load(c, req->id, true, resp));
+    if (req->id == c->who.user_id)
+        return call_fail(c, GS_FAILED_PRECONDITION, "id: you cannot deactivate yourself");
+    c->audit_object = call_printf(c, "user:%" PRId64, req->id);
+    if (!resp->active) {
+        c->audit_summary = call_printf(c, "user %s was already inactive", resp->login);
+        return GS_OK;
+    }
+    GS_TRY(db_exec(c, NULL,
+                   "UPDATE users SET active = false, tokens_valid_after = now(),"
+                   " updated_at = now() WHERE id = $1",
+                   1, call_i64(c, req->id)));
+    GS_TRY(user_load(c, req->id, false, resp));
+    c->audit_summary = call_printf(c, "deactivated user %s and revoked their tokens", resp->login);
+    return GS_OK;
+}
+
+static gs_code get_user(call *c)
+{
+    const Gridstock__V1__GetUserRequest *req = (const void *)c->req;
+    Gridstock__V1__User *resp = (void *)c->resp;
+    db_res *r = NULL;
+
+    if (req->id || !*req->login) {
+        if (!req->id)
+            return call_fail(c, GS_INVALID_ARGUMENT, "id: required (id or login)");
+        return user_load(c, req->id, false, resp);
+    }
+    GS_TRY(v_len(c, "login", req->login, 64));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " USER_COLS USER_FROM " WHERE us.login = $1 AND ou.path <@ $2::ltree", 2,
+                   req->login, c->who.scope_path));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "user \"%.64s\" not found", req->login);
+    user_from_row(resp, r, 0);
+    return GS_OK;
+}
+
+static gs_code list_users(call *c)
+{
+    const Gridstock__V1__ListUsersRequest *req = (const void *)c->req;
+    Gridstock__V1__ListUsersResponse *resp = (void *)c->resp;
+    int64_t limit, after;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    if (*req->role)
+        GS_TRY(v_role(c, "role", req->role));
+    GS_TRY(v_len(c, "query", req->query, 200));
+    GS_TRY(dir_unit_find(c, req->scope_id, req->scope_code, "scope_id", false, &u));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " USER_COLS USER_FROM " WHERE ou.path <@ $1::ltree"
+                   " AND ($2 = '' OR us.role = $2) AND ($3::bool OR us.active)"
+                   " AND ($4 = '' OR strpos(us.login, lower($4)) > 0"
+                   "      OR strpos(lower(us.display_name), lower($4)) > 0)"
+                   " AND us.id > $5::bigint ORDER BY us.id LIMIT $6::bigint",
+                   6, u.path, req->role, req->include_inactive ? "true" : "false", req->query,
+                   call_i64(c, after), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_users = (size_t)rows;
+    resp->users = (Gridstock__V1__User **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->users[i] = call_msg(c, &gridstock__v1__user__descriptor);
+        user_from_row(resp->users[i], r, i);
+    }
+    return GS_OK;
+}
+
+static gs_code revoke_user_tokens(call *c)
+{
+    const Gridstock__V1__RevokeUserTokensRequest *req = (const void *)c->req;
+    Gridstock__V1__User *resp = (void *)c->resp;
+
+    GS_TRY(user_load(c, req->id, true, resp));
+    GS_TRY(db_exec(c, NULL,
+                   "UPDATE users SET tokens_valid_after = now(), updated_at = now() WHERE id = $1",
+                   1, call_i64(c, req->id)));
+    GS_TRY(user_load(c, req->id, false, resp));
+    c->audit_object = call_printf(c, "user:%" PRId64, req->id);
+    c->audit_summary = call_printf(c, "revoked the tokens of %s", resp->login);
+    return GS_OK;
+}
+
+static gs_code who_am_i(call *c)
+{
+    Gridstock__V1__WhoAmIResponse *resp = (void *)c->resp;
+    db_res *r = NULL;
+
+    /* The caller's own row, whatever their scope (a service account may sit anywhere). */
+    GS_TRY(db_exec(c, &r, "SELECT " USER_COLS ", ou.kind" USER_FROM " WHERE us.id = $1", 1,
+                   call_i64(c, c->who.user_id)));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "user %" PRId64 " not found", c->who.user_id);
+    resp->user = call_msg(c, &gridstock__v1__user__descriptor);
+    user_from_row(resp->user, r, 0);
+    resp->role = (char *)gs_role_name(c->who.role);
+    resp->scope_id = resp->user->scope_id;
+    resp->scope_code = resp->user->scope_code;
+    resp->scope_name = resp->user->scope_name;
+    resp->scope_kind = (char *)db_str(r, 0, 12);
+
+    size_t n = 0;
+    resp->permissions = (char **)call_ptrs(c, PERM_COUNT);
+    for (int p = PERM_NONE + 1; p < PERM_COUNT; p++)
+        if (gs_role_has(c->who.role, (gs_perm)p))
+            resp->permissions[n++] = (char *)gs_perm_name((gs_perm)p);
+    resp->n_permissions = n;
+    return GS_OK;
+}
+
+static method_def user_methods[] = {
+    {.name = "CreateUser",
+     .handler = create_user,
+     .perm = PERM_USER_ADMIN,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "UpdateUser",
+     .handler = update_user,
+     .perm = PERM_USER_ADMIN,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "DeactivateUser",
+     .handler = deactivate_user,
+     .perm = PERM_USER_ADMIN,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "GetUser",
+     .handler = get_user,
+     .perm = PERM_USER_ADMIN,
+     .flags = 0,
+     .kind = RPC_UNARY},
+    {.name = "ListUsers",
+     .handler = list_users,
+     .perm = PERM_USER_ADMIN,
+     .flags = 0,
+     .kind = RPC_UNARY},
+    {.name = "RevokeUserTokens",
+     .handler = revoke_user_tokens,
+     .perm = PERM_USER_ADMIN,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "WhoAmI",
+     .handler = who_am_i,
+     .perm = PERM_DIRECTORY_READ,
+     .flags = 0,
+     .kind = RPC_UNARY},
+};
+
+SERVICE_DEF(user_service, gridstock__v1__user_service__descriptor, user_methods);

@@ -1,0 +1,499 @@
+/* funds.c — FundService: accounts, deposits, allocations (single and batch), budgets,
+ * postings and their reversal, and VerifyLedger. The money moves in the PL/pgSQL
+ * functions of 020_funds.sql (one round trip each); handlers validate, resolve names to
+ * ids within the caller's scope, and fill the responses. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+#include "funds.h"
+#include "method.h"
+#include "directory/directory.h"
+
+#include "gridstock/v1/funds.pb-c.h"
+
+enum { BATCH_MAX = 5000, PROBLEMS_MAX = 200 };
+
+/* ------------------------------------------------------------------ accounts */
+
+#define ACCOUNT_COLS                                                                               \
+    "f.id, f.code, f.name, f.kind, coalesce(f.org_unit_id, 0), coalesce(ou.code, ''), f.balance,"  \
+    " f.pending, f.balance - f.pending, f.active, fund_ts(f.created_at)"
+#define ACCOUNT_FROM " FROM fund_accounts f LEFT JOIN org_units ou ON ou.id = f.org_unit_id"
+
+static void account_from_row(Gridstock__V1__Account *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->code = (char *)db_str(r, row, 1);
+    m->name = (char *)db_str(r, row, 2);
+    m->kind = (char *)db_str(r, row, 3);
+    m->org_unit_id = db_i64(r, row, 4);
+    m->org_unit_code = (char *)db_str(r, row, 5);
+    m->balance = db_i64(r, row, 6);
+    m->pending = db_i64(r, row, 7);
+    m->available = db_i64(r, row, 8);
+    m->active = db_bool(r, row, 9);
+    m->created_at = (char *)db_str(r, row, 10);
+}
+
+static gs_code account_load(call *c, int64_t id, Gridstock__V1__Account *m)
+{
+    db_res *r = NULL;
+    GS_TRY(
+        db_exec(c, &r, "SELECT " ACCOUNT_COLS ACCOUNT_FROM " WHERE f.id = $1", 1, call_i64(c, id)));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "account %" PRId64 " not found", id);
+    account_from_row(m, r, 0);
+    return GS_OK;
+}
+
+static const char *const creatable_kinds[] = {"source", "payee", "expense", NULL};
+
+static gs_code create_account(call *c)
+{
+    const Gridstock__V1__CreateAccountRequest *req = (const void *)c->req;
+    Gridstock__V1__Account *resp = (void *)c->resp;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(dir_enum(c, "kind", req->kind, creatable_kinds, true));
+    GS_TRY(v_code(c, "code", req->code));
+    if (strncmp(req->code, "GF-", 3) == 0 || strcmp(req->code, "EXTERNAL") == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT,
+                         "code: \"GF-\" and \"EXTERNAL\" are reserved for grid funds and the "
+                         "external account");
+    GS_TRY(v_required(c, "name", req->name));
+    GS_TRY(v_len(c, "name", req->name, 200));
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    GS_TRY(db_exec(c, &r,
+                   "INSERT INTO fund_accounts (code, name, kind, org_unit_id)"
+                   " VALUES ($1, $2, $3, $4) RETURNING id",
+                   4, req->code, req->name, req->kind, call_i64(c, u.id)));
+    int64_t id = db_i64(r, 0, 0);
+    GS_TRY(account_load(c, id, resp));
+    c->audit_object = call_printf(c, "fund_account:%" PRId64, id);
+    c->audit_summary = call_printf(c, "opened %s account %s \"%s\" in %s", req->kind, req->code,
+                                   req->name, u.code);
+    return GS_OK;
+}
+
+static gs_code get_account(call *c)
+{
+    const Gridstock__V1__GetAccountRequest *req = (const void *)c->req;
+    int64_t id;
+    GS_TRY(fund_account_find(c, req->id, req->code, req->grid_code, "id", &id));
+    return account_load(c, id, (Gridstock__V1__Account *)c->resp);
+}
+
+static gs_code list_accounts(call *c)
+{
+    const Gridstock__V1__ListAccountsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListAccountsResponse *resp = (void *)c->resp;
+    int64_t limit, after;
+    const char *subtree = "";
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(dir_enum(c, "kind", req->kind, fund_account_kinds, false));
+    if (req->org_unit_id || *req->org_unit_code) {
+        dir_unit u;
+        GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", true, &u));
+        subtree = u.path;
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " ACCOUNT_COLS ACCOUNT_FROM
+                   " WHERE fund_account_visible(f, $1::ltree) AND ($2 = '' OR f.kind = $2)"
+                   " AND ($3 = '' OR ou.path <@ $3::ltree) AND f.id > $4::bigint"
+                   " ORDER BY f.id LIMIT $5::bigint",
+                   5, c->who.scope_path, req->kind, subtree, call_i64(c, after),
+                   call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_accounts = (size_t)rows;
+    resp->accounts = (Gridstock__V1__Account **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->accounts[i] = call_msg(c, &gridstock__v1__account__descriptor);
+        account_from_row(resp->accounts[i], r, i);
+    }
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ deposits, allocations */
+
+static gs_code deposit(call *c)
+{
+    const Gridstock__V1__DepositRequest *req = (const void *)c->req;
+    db_res *r = NULL;
+    int64_t src;
+    void *out[1];
+
+    GS_TRY(v_amount(c, "amount", req->amount));
+    GS_TRY(v_len(c, "memo", req->memo, 500));
+    GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
+                             &src));
+    GS_TRY(db_exec(c, &r, "SELECT fund_deposit($1, $2::ltree, $3, $4, $5, $6)", 6,
+                   call_i64(c, c->who.user_id), c->who.scope_path, c->request_id, call_i64(c, src),
+                   call_i64(c, req->amount), req->memo));
+    int64_t pid = db_i64(r, 0, 0);
+    GS_TRY(fund_postings_load(c, &pid, 1, out));
+    memcpy(c->resp, out[0], sizeof(Gridstock__V1__Posting));
+    c->audit_object = call_printf(c, "fund_posting:%" PRId64, pid);
+    c->audit_summary =
+        call_printf(c, "deposited %" PRId64 " fen into account %" PRId64, req->amount, src);
+    return GS_OK;
+}
+
+/* Runs fund_allocate over n items and fills the response. */
+static gs_code allocate_items(call *c, int64_t src, size_t n, const int64_t *fund_ids,
+                              char *const *grids, const int64_t *amounts, const char *memo)
+{
+    Gridstock__V1__AllocateResponse *resp = (void *)c->resp;
+    db_res *r = NULL;
+    /* array literals: ids and amounts are numbers; grid codes passed v_code (no quoting) */
+    size_t cap = n * 70 + 8, lf = 0, lg = 0, la = 0;
+    char *af = arena_alloc(c->arena, cap), *ag = arena_alloc(c->arena, cap),
+         *aa = arena_alloc(c->arena, cap);
+    af[lf++] = ag[lg++] = aa[la++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i ? "," : "";
+        lf += (size_t)snprintf(af + lf, cap - lf, "%s%" PRId64, sep, fund_ids[i]);
+        lg += (size_t)snprintf(ag + lg, cap - lg, "%s\"%s\"", sep, grids[i]);
+        la += (size_t)snprintf(aa + la, cap - la, "%s%" PRId64, sep, amounts[i]);
+    }
+    af[lf++] = ag[lg++] = aa[la++] = '}';
+    af[lf] = ag[lg] = aa[la] = '\0';
+    const char *batch = *c->request_id ? call_printf(c, "alloc:%s", c->request_id)
+                                       : call_printf(c, "alloc:u%" PRId64, c->who.user_id);
+    GS_TRY(db_exec(c, &r,
+                   "SELECT * FROM fund_allocate($1, $2::ltree, $3, $4, $5::bigint[], $6::text[],"
+                   " $7::bigint[], $8, $9)",
+                   9, call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
+                   call_i64(c, src), af, ag, aa, memo, batch));
+    int rows = db_rows(r);
+    int64_t *ids = arena_alloc(c->arena, (size_t)rows * sizeof *ids + 1);
+    for (int i = 0; i < rows; i++)
+        ids[i] = db_i64(r, i, 0);
+    resp->n_postings = (size_t)rows;
+    resp->postings = (Gridstock__V1__Posting **)call_ptrs(c, (size_t)rows);
+    GS_TRY(fund_postings_load(c, ids, rows, (void **)resp->postings));
+    resp->total = 0;
+    for (size_t i = 0; i < n; i++)
+        resp->total += amounts[i];
+    resp->batch = (char *)batch;
+    c->audit_object = call_printf(c, "fund_account:%" PRId64, src);
+    c->audit_summary =
+        call_printf(c, "allocated %" PRId64 " fen from account %" PRId64 " to %zu grid fund%s",
+                    resp->total, src, n, n == 1 ? "" : "s");
+    return GS_OK;
+}
+
+static gs_code allocate(call *c)
+{
+    const Gridstock__V1__AllocateRequest *req = (const void *)c->req;
+    int64_t src;
+
+    GS_TRY(v_amount(c, "amount", req->amount));
+    GS_TRY(v_len(c, "memo", req->memo, 500));
+    if (req->fund_account_id < 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "fund_account_id: must be positive");
+    if (!req->fund_account_id)
+        GS_TRY(v_code(c, "grid_code", req->grid_code));
+    GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
+                             &src));
+    char *grid = req->fund_account_id ? "" : req->grid_code;
+    return allocate_items(c, src, 1, &req->fund_account_id, &grid, &req->amount, req->memo);
+}
+
+static gs_code allocate_batch(call *c)
+{
+    const Gridstock__V1__AllocateBatchRequest *req = (const void *)c->req;
+    int64_t src;
+    size_t n = req->n_items;
+
+    if (n == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "items: at least one allocation is required");
+    if (n > BATCH_MAX)
+        return call_fail(c, GS_INVALID_ARGUMENT, "items: at most %d per call, got %zu", BATCH_MAX,
+                         n);
+    GS_TRY(v_len(c, "memo", req->memo, 500));
+    int64_t *fund_ids = arena_alloc(c->arena, n * sizeof *fund_ids);
+    int64_t *amounts = arena_alloc(c->arena, n * sizeof *amounts);
+    char **grids = arena_alloc(c->arena, n * sizeof *grids);
+    for (size_t i = 0; i < n; i++) {
+        const Gridstock__V1__AllocationItem *it = req->items[i];
+        char *field = call_printf(c, "items[%zu].amount", i);
+        GS_TRY(v_amount(c, field, it->amount));
+        if (it->fund_account_id < 0)
+            return call_fail(c, GS_INVALID_ARGUMENT, "items[%zu].fund_account_id: must be positive",
+                             i);
+        if (!it->fund_account_id)
+            GS_TRY(v_code(c, call_printf(c, "items[%zu].grid_code", i), it->grid_code));
+        fund_ids[i] = it->fund_account_id;
+        amounts[i] = it->amount;
+        grids[i] = it->fund_account_id ? "" : it->grid_code;
+    }
+    GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
+                             &src));
+    return allocate_items(c, src, n, fund_ids, grids, amounts, req->memo);
+}
+
+/* ------------------------------------------------------------------ budgets */
+
+#define BUDGET_COLS                                                                                \
+    "b.id, b.org_unit_id, ou.code, b.period, b.period_kind, b.first_day::text,"                    \
+    " (b.end_day - 1)::text, b.category, b.amount, b.spent, b.pending,"                            \
+    " b.amount - b.spent - b.pending, CASE WHEN b.amount > 0 THEN"                                 \
+    " (b.spent + b.pending)::float8 / b.amount ELSE 0 END, fund_ts(b.updated_at)"
+#define BUDGET_FROM " FROM fund_budgets b JOIN org_units ou ON ou.id = b.org_unit_id"
+
+static void budget_from_row(Gridstock__V1__Budget *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->grid_id = db_i64(r, row, 1);
+    m->grid_code = (char *)db_str(r, row, 2);
+    m->period = (char *)db_str(r, row, 3);
+    m->period_kind = (char *)db_str(r, row, 4);
+    m->first_day = (char *)db_str(r, row, 5);
+    m->last_day = (char *)db_str(r, row, 6);
+    m->category = (char *)db_str(r, row, 7);
+    m->amount = db_i64(r, row, 8);
+    m->spent = db_i64(r, row, 9);
+    m->pending = db_i64(r, row, 10);
+    m->remaining = db_i64(r, row, 11);
+    m->utilisation = db_f64(r, row, 12);
+    m->updated_at = (char *)db_str(r, row, 13);
+}
+
+static gs_code set_budget(call *c)
+{
+    const Gridstock__V1__SetBudgetRequest *req = (const void *)c->req;
+    Gridstock__V1__Budget *resp = (void *)c->resp;
+    dir_unit g;
+    db_res *r = NULL;
+
+    GS_TRY(fund_check_period(c, "period", req->period, false));
+    GS_TRY(dir_enum(c, "category", req->category, fund_categories, true));
+    GS_TRY(v_nonneg(c, "amount", req->amount));
+    GS_TRY(dir_unit_find(c, req->grid_id, req->grid_code, "grid_id", true, &g));
+    if (strcmp(g.kind, "grid") != 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "grid_id: %s is a %s, budgets are per grid",
+                         g.code, g.kind);
+    GS_TRY(db_exec(c, &r, "SELECT fund_set_budget($1, $2::ltree, $3, $4, $5, $6)", 6,
+                   call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, g.id), req->period,
+                   req->category, call_i64(c, req->amount)));
+    int64_t id = db_i64(r, 0, 0);
+    GS_TRY(
+        db_exec(c, &r, "SELECT " BUDGET_COLS BUDGET_FROM " WHERE b.id = $1", 1, call_i64(c, id)));
+    budget_from_row(resp, r, 0);
+    c->audit_object = call_printf(c, "fund_budget:%" PRId64, id);
+    c->audit_summary = call_printf(c, "budget %s/%s/%s set to %" PRId64 " fen", g.code, req->period,
+                                   req->category, req->amount);
+    return GS_OK;
+}
+
+static gs_code list_budgets(call *c)
+{
+    const Gridstock__V1__ListBudgetsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListBudgetsResponse *resp = (void *)c->resp;
+    int64_t limit, after;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    if (*req->period)
+        GS_TRY(fund_check_period(c, "period", req->period, false));
+    GS_TRY(dir_enum(c, "category", req->category, fund_categories, false));
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " BUDGET_COLS BUDGET_FROM " WHERE ou.path <@ $1::ltree"
+                   " AND ($2 = '' OR b.period = $2) AND ($3 = '' OR b.category = $3)"
+                   " AND b.id > $4::bigint ORDER BY b.id LIMIT $5::bigint",
+                   5, u.path, req->period, req->category, call_i64(c, after), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_budgets = (size_t)rows;
+    resp->budgets = (Gridstock__V1__Budget **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->budgets[i] = call_msg(c, &gridstock__v1__budget__descriptor);
+        budget_from_row(resp->budgets[i], r, i);
+    }
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ postings */
+
+static gs_code reverse(call *c)
+{
+    const Gridstock__V1__ReverseRequest *req = (const void *)c->req;
+    db_res *r = NULL;
+    void *out[1];
+
+    GS_TRY(v_positive(c, "posting_id", req->posting_id));
+    GS_TRY(v_required(c, "reason", req->reason));
+    GS_TRY(v_len(c, "reason", req->reason, 500));
+    GS_TRY(db_exec(c, &r, "SELECT fund_reverse($1, $2::ltree, $3, $4, $5)", 5,
+                   call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
+                   call_i64(c, req->posting_id), req->reason));
+    int64_t pid = db_i64(r, 0, 0);
+    GS_TRY(fund_postings_load(c, &pid, 1, out));
+    memcpy(c->resp, out[0], sizeof(Gridstock__V1__Posting));
+    c->audit_object = call_printf(c, "fund_posting:%" PRId64, req->posting_id);
+    c->audit_summary = call_printf(c, "reversed posting %" PRId64 " by posting %" PRId64 ": %s",
+                                   req->posting_id, pid, req->reason);
+    return GS_OK;
+}
+
+static gs_code list_postings(call *c)
+{
+    const Gridstock__V1__ListPostingsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListPostingsResponse *resp = (void *)c->resp;
+    int64_t limit, after, account = 0;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(dir_enum(c, "kind", req->kind, fund_posting_kinds, false));
+    GS_TRY(v_nonneg(c, "disbursement_id", req->disbursement_id));
+    GS_TRY(v_len(c, "batch", req->batch, 200));
+    if (req->account_id || *req->account_code)
+        GS_TRY(
+            fund_account_find(c, req->account_id, req->account_code, "", "account_id", &account));
+    /* newest first: the page token is the smallest id seen */
+    GS_TRY(db_exec(c, &r,
+                   "SELECT p.id FROM fund_postings p"
+                   " WHERE ($1::bigint = 0 OR p.id < $1::bigint) AND ($2 = '' OR p.kind = $2)"
+                   " AND ($3::bigint = 0 OR p.disbursement_id = $3::bigint)"
+                   " AND ($4 = '' OR p.batch = $4)"
+                   " AND ($5::bigint = 0 OR EXISTS (SELECT 1 FROM fund_entries e"
+                   "  WHERE e.posting_id = p.id AND e.account_id = $5::bigint))"
+                   " AND EXISTS (SELECT 1 FROM fund_entries e JOIN fund_accounts a"
+                   "  ON a.id = e.account_id JOIN org_units ou ON ou.id = a.org_unit_id"
+                   "  WHERE e.posting_id = p.id AND ou.path <@ $6::ltree)"
+                   " ORDER BY p.id DESC LIMIT $7::bigint",
+                   7, call_i64(c, after), req->kind, call_i64(c, req->disbursement_id), req->batch,
+                   call_i64(c, account), c->who.scope_path, call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    int64_t *ids = arena_alloc(c->arena, (size_t)rows * sizeof *ids + 1);
+    for (int i = 0; i < rows; i++)
+        ids[i] = db_i64(r, i, 0);
+    resp->n_postings = (size_t)rows;
+    resp->postings = (Gridstock__V1__Posting **)call_ptrs(c, (size_t)rows);
+    return fund_postings_load(c, ids, rows, (void **)resp->postings);
+}
+
+/* ------------------------------------------------------------------ verification */
+
+/* Adds a problem unless the list is full. */
+static void add_problem(call *c, Gridstock__V1__VerifyLedgerResponse *resp, const char *p)
+{
+    if (resp->n_problems < PROBLEMS_MAX)
+        resp->problems[resp->n_problems++] = (char *)p;
+}
+
+/* The C transition table against the SQL one. */
+static gs_code check_transitions(call *c, Gridstock__V1__VerifyLedgerResponse *resp)
+{
+    db_res *r = NULL;
+    GS_TRY(db_exec(c, &r, "SELECT from_state, to_state FROM fund_disbursement_transitions", 0));
+    int rows = db_rows(r), matched = 0;
+    for (int i = 0; i < rows; i++) {
+        int from = disb_state_from_name(db_str(r, i, 0)),
+            to = disb_state_from_name(db_str(r, i, 1));
+        if (from < 0 || to < 0 || !disb_can((disb_state)from, (disb_state)to))
+            add_problem(c, resp,
+                        call_printf(c, "transition %s -> %s is in the database, not in the server",
+                                    db_str(r, i, 0), db_str(r, i, 1)));
+        else
+            matched++;
+    }
+    if (matched != disb_n_transitions)
+        add_problem(c, resp,
+                    call_printf(c, "the server allows %d disbursement transitions, the database %d",
+                                disb_n_transitions, matched));
+    return GS_OK;
+}
+
+static gs_code verify_ledger(call *c)
+{
+    Gridstock__V1__VerifyLedgerResponse *resp = (void *)c->resp;
+    db_res *r = NULL;
+
+    GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
+                   call_i64(c, c->who.scope_id)));
+    if (db_rows(r) == 0 || !db_bool(r, 0, 0))
+        return call_fail(c, GS_PERMISSION_DENIED,
+                         "VerifyLedger checks the whole ledger: it needs a district-wide scope");
+    resp->problems = (char **)call_ptrs(c, PROBLEMS_MAX);
+    GS_TRY(db_exec(c, &r, "SELECT p FROM fund_verify_ledger() p LIMIT $1::int", 1,
+                   call_i64(c, PROBLEMS_MAX)));
+    for (int i = 0; i < db_rows(r); i++)
+        add_problem(c, resp, db_str(r, i, 0));
+    GS_TRY(check_transitions(c, resp));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT sealed, unsealed, head, p FROM audit_verify(),"
+                   " LATERAL unnest(problems || ARRAY[NULL]::text[]) p",
+                   0));
+    for (int i = 0; i < db_rows(r); i++) {
+        resp->audit_rows_sealed = db_i64(r, i, 0);
+        resp->audit_rows_unsealed = db_i64(r, i, 1);
+        resp->audit_chain_head = (char *)db_str(r, i, 2);
+        if (!db_null(r, i, 3))
+            add_problem(c, resp, db_str(r, i, 3));
+    }
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT (SELECT count(*) FROM fund_accounts), (SELECT count(*) FROM fund_postings),"
+                " (SELECT count(*) FROM fund_entries), (SELECT count(*) FROM fund_disbursements),"
+                " (SELECT count(*) FROM fund_budgets),"
+                " (SELECT -balance FROM fund_accounts WHERE code = 'EXTERNAL')",
+                0));
+    resp->accounts = db_i64(r, 0, 0);
+    resp->postings = db_i64(r, 0, 1);
+    resp->entries = db_i64(r, 0, 2);
+    resp->disbursements = db_i64(r, 0, 3);
+    resp->budgets = db_i64(r, 0, 4);
+    resp->total_deposited = db_i64(r, 0, 5);
+    resp->ok = resp->n_problems == 0;
+    return GS_OK;
+}
+
+static method_def fund_methods[] = {
+    {.name = "CreateAccount",
+     .handler = create_account,
+     .perm = PERM_FUND_PREPARE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "GetAccount", .handler = get_account, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
+    {.name = "ListAccounts", .handler = list_accounts, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
+    {.name = "Deposit",
+     .handler = deposit,
+     .perm = PERM_FUND_PREPARE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "Allocate",
+     .handler = allocate,
+     .perm = PERM_FUND_PREPARE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "AllocateBatch",
+     .handler = allocate_batch,
+     .perm = PERM_FUND_PREPARE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "SetBudget",
+     .handler = set_budget,
+     .perm = PERM_FUND_PREPARE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "ListBudgets", .handler = list_budgets, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
+    {.name = "Reverse",
+     .handler = reverse,
+     .perm = PERM_FUND_APPROVE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "ListPostings", .handler = list_postings, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
+    {.name = "VerifyLedger", .handler = verify_ledger, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
+};
+
+SERVICE_DEF(fund_service, gridstock__v1__fund_service__descriptor, fund_methods);

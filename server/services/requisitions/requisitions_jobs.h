@@ -1,0 +1,12 @@
+/* requisitions_jobs.h — the requisitions' periodic database job: releasing reservations
+ * that were not dispatched within the configured time (reservation_ttl_s). */
+#ifndef GS_REQUISITION_JOBS_H
+#define GS_REQUISITION_JOBS_H
+
+#include "config.h"
+
+/* Takes the reservation time from cfg and registers the expiry job with monitor_every.
+ * Call from main before monitor_start. */
+void requisition_jobs_register(const gs_config *cfg);
+
+#endif

@@ -1,0 +1,90 @@
+/* requisitions_watch.c — WatchRequisitions: a stream of requisition changes within
+ * the caller's scope (or a unit below it), optionally only changes into one state. Fed
+ * by the requisitions_record trigger's notifications on channel gs_requisitions, so a
+ * change made through any server process reaches every watcher. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "db.h"
+#include "listen.h"
+#include "requisitions.h"
+
+#define CHANNEL "gs_requisitions"
+
+/* What one watch wants; owned by the watch (freed by watch_free). */
+struct req_watch {
+    char *path;   /* ltree text of the subtree watched */
+    char *status; /* "" or one state */
+};
+
+static void watch_user_free(void *p)
+{
+    struct req_watch *w = p;
+    if (!w)
+        return;
+    free(w->path);
+    free(w->status);
+    free(w);
+}
+
+static char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return (char *)(s ? s : "");
+}
+
+/* Listener thread: payload → packed RequisitionEvent, or NULL when not for this watch. */
+static uint8_t *on_change(void *user, const char *payload, size_t *len)
+{
+    struct req_watch *w = user;
+    uint8_t *out = NULL;
+    json_t *o = json_loads(payload, 0, NULL);
+    if (!o)
+        return NULL;
+    const char *path = jstr(o, "path");
+    if (!*path || !path_within(path, w->path))
+        goto done;
+    if (*w->status && strcmp(jstr(o, "to"), w->status) != 0)
+        goto done;
+    Gridstock__V1__RequisitionEvent ev = GRIDSTOCK__V1__REQUISITION_EVENT__INIT;
+    ev.kind = jstr(o, "kind");
+    ev.requisition_id = (int64_t)json_integer_value(json_object_get(o, "id"));
+    ev.number = jstr(o, "number");
+    ev.org_unit_id = (int64_t)json_integer_value(json_object_get(o, "org_unit_id"));
+    ev.org_unit_code = jstr(o, "org_unit_code");
+    ev.priority = jstr(o, "priority");
+    ev.from_state = jstr(o, "from");
+    ev.to_state = jstr(o, "to");
+    ev.actor_login = jstr(o, "actor");
+    ev.at = jstr(o, "at");
+    ev.comment = jstr(o, "comment");
+    *len = gridstock__v1__requisition_event__get_packed_size(&ev);
+    out = malloc(*len ? *len : 1);
+    if (!out)
+        abort();
+    gridstock__v1__requisition_event__pack(&ev, out);
+done:
+    json_decref(o);
+    return out;
+}
+
+gs_code req_watch(call *c, rpc_stream *st)
+{
+    const Gridstock__V1__WatchRequisitionsRequest *req = (const void *)c->req;
+    dir_unit u;
+
+    GS_TRY(req_check_read(c));
+    if (*req->status && req_state_from_name(req->status) < 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "status: unknown state \"%.32s\"", req->status);
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    struct req_watch *w = calloc(1, sizeof *w);
+    if (!w)
+        abort();
+    w->path = strdup(u.path);
+    w->status = strdup(req->status);
+    if (!w->path || !w->status)
+        abort();
+    return watch_add(c, st, CHANNEL, on_change, w, watch_user_free);
+}

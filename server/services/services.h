@@ -1,0 +1,15 @@
+/* services.h — what start-up needs from the domain services: their method tables (handed
+ * to methods_resolve after the runtime's standard services) and their periodic jobs. */
+#ifndef GS_SERVICES_H
+#define GS_SERVICES_H
+
+#include "config.h"
+#include "method.h"
+
+/* Every domain service, NULL-terminated (registry.c). */
+extern service_def *const services_table[];
+
+/* Registers each domain's periodic jobs with the monitor (before it starts). */
+void services_jobs_register(const gs_config *cfg);
+
+#endif

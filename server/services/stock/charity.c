@@ -1,0 +1,552 @@
+/* charity.c — CharityService: donations in at charity stations (numbered receipts,
+ * donation_in movements), distributions out to households of a grid (distribution_out,
+ * FEFO) under per-household quotas that hold across every station of the district, the
+ * quotas themselves, and the lists. The posting and the quota check are one call of
+ * 012_charity.sql's functions each, inside the call's transaction. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "stock.h"
+
+#include "gridstock/v1/charity.pb-c.h"
+
+enum { DONATION_ITEMS_MAX = 200, DISTRIBUTION_ITEMS_MAX = 50 };
+
+static const char *const quota_periods[] = {"week", "month", NULL};
+
+static const char *actor(call *c)
+{
+    return call_i64(c, c->who.user_id);
+}
+
+/* A charity station within the caller's scope. */
+static gs_code station_find(call *c, int64_t id, const char *code, stock_site *out)
+{
+    GS_TRY(stock_site_find(c, id, code, "site_id", out));
+    if (strcmp(out->kind, "charity_station") != 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "site_id: %s is a %s, not a charity station",
+                         out->code, out->kind);
+    if (!out->active)
+        return call_fail(c, GS_FAILED_PRECONDITION, "charity station %s is inactive", out->code);
+    return GS_OK;
+}
+
+/* The id of the district the caller belongs to: the root of their scope's path. */
+static const char *district_id(call *c)
+{
+    size_t n = strcspn(c->who.scope_path, ".");
+    return call_printf(c, "%.*s", (int)n, c->who.scope_path);
+}
+
+/* A household identifier: [A-Za-z0-9._-]{1,64}. */
+static gs_code check_household(call *c, const char *field, const char *s)
+{
+    GS_TRY(v_required(c, field, s));
+    size_t n = strlen(s);
+    if (n > 64)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than 64 characters", field);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!(isalnum(ch) || ch == '.' || ch == '_' || ch == '-'))
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "%s: only A-Z, a-z, 0-9, '.', '_' and '-' are allowed: \"%.64s\"",
+                             field, s);
+    }
+    return GS_OK;
+}
+
+/* A grid of the caller's district (households come to any station), by id or code. */
+static gs_code grid_find(call *c, int64_t id, const char *code, dir_unit *out)
+{
+    db_res *r = NULL;
+    bool by_code = id == 0 && code && *code;
+    if (id < 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "grid_id: must be positive, got %" PRId64, id);
+    if (id == 0 && !by_code)
+        return call_fail(c, GS_INVALID_ARGUMENT, "grid_id: required (id or code)");
+    if (by_code)
+        GS_TRY(v_len(c, "grid_code", code, 64));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT id, code, name, kind, path::text FROM org_units"
+                   " WHERE (id = $1::bigint OR ($1::bigint = 0 AND code = $2))"
+                   " AND path <@ subpath($3::ltree, 0, 1)",
+                   3, call_i64(c, id), by_code ? code : "", c->who.scope_path));
+    if (db_rows(r) == 0) {
+        if (by_code)
+            return call_fail(c, GS_NOT_FOUND, "grid \"%.64s\" not found", code);
+        return call_fail(c, GS_NOT_FOUND, "grid %" PRId64 " not found", id);
+    }
+    out->id = db_i64(r, 0, 0);
+    out->code = db_str(r, 0, 1);
+    out->name = db_str(r, 0, 2);
+    out->kind = db_str(r, 0, 3);
+    out->path = db_str(r, 0, 4);
+    if (strcmp(out->kind, "grid") != 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "grid_id: %s is a %s, not a grid", out->code,
+                         out->kind);
+    return GS_OK;
+}
+
+/* Checks item i of a request: the item (id or code), qty, lot code; fills *item_id. */
+static gs_code item_line(call *c, const char *list, size_t i, int64_t item_id,
+                         const char *item_code, int64_t qty, const char *lot_code, int64_t *out)
+{
+    stock_item it;
+    GS_TRY(v_range(c, call_printf(c, "%s[%zu].qty", list, i), qty, 1, 1000000000));
+    GS_TRY(stock_check_lot_code(c, call_printf(c, "%s[%zu].lot_code", list, i), lot_code, false));
+    GS_TRY(stock_item_find(c, item_id, item_code, call_printf(c, "%s[%zu].item_id", list, i), false,
+                           &it));
+    *out = it.id;
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ donations */
+
+/* clang-format off */
+#define DONATION_COLS                                                                              \
+    "d.id, d.receipt_number, d.site_id, s.code, s.name, d.donor_name, d.donor_contact,"            \
+    " d.anonymous, d.note, coalesce(u.login, ''), " DIR_TS("d.received_at") ","                   \
+    " (SELECT coalesce(sum(qty), 0) FROM charity_donation_lines x WHERE x.donation_id = d.id)"
+/* clang-format on */
+#define DONATION_FROM                                                                              \
+    " FROM charity_donations d JOIN sites s ON s.id = d.site_id"                                   \
+    " JOIN org_units ou ON ou.id = s.org_unit_id LEFT JOIN users u ON u.id = d.received_by"
+
+static void donation_from_row(Gridstock__V1__Donation *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->receipt_number = (char *)db_str(r, row, 1);
+    m->site_id = db_i64(r, row, 2);
+    m->site_code = (char *)db_str(r, row, 3);
+    m->site_name = (char *)db_str(r, row, 4);
+    m->donor_name = (char *)db_str(r, row, 5);
+    m->donor_contact = (char *)db_str(r, row, 6);
+    m->anonymous = db_bool(r, row, 7);
+    m->note = (char *)db_str(r, row, 8);
+    m->received_by = (char *)db_str(r, row, 9);
+    m->received_at = (char *)db_str(r, row, 10);
+    m->total_qty = db_i64(r, row, 11);
+}
+
+static gs_code donation_load(call *c, int64_t id, Gridstock__V1__Donation *m)
+{
+    db_res *r = NULL;
+    GS_TRY(db_exec(c, &r, "SELECT " DONATION_COLS DONATION_FROM " WHERE d.id = $1", 1,
+                   call_i64(c, id)));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "donation %" PRId64 " not found", id);
+    donation_from_row(m, r, 0);
+    GS_TRY(db_exec(c, &r,
+                   "SELECT x.item_id, i.code, i.name, i.unit, x.qty, x.lot_id, l.lot_code,"
+                   " coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), ''), x.movement_id"
+                   " FROM charity_donation_lines x JOIN items i ON i.id = x.item_id"
+                   " JOIN lots l ON l.id = x.lot_id WHERE x.donation_id = $1 ORDER BY x.id",
+                   1, call_i64(c, id)));
+    int rows = db_rows(r);
+    m->n_lines = (size_t)rows;
+    m->lines = (Gridstock__V1__DonationLine **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__DonationLine *l = call_msg(c, &gridstock__v1__donation_line__descriptor);
+        l->item_id = db_i64(r, i, 0);
+        l->item_code = (char *)db_str(r, i, 1);
+        l->item_name = (char *)db_str(r, i, 2);
+        l->unit = (char *)db_str(r, i, 3);
+        l->qty = db_i64(r, i, 4);
+        l->lot_id = db_i64(r, i, 5);
+        l->lot_code = (char *)db_str(r, i, 6);
+        l->expires_on = (char *)db_str(r, i, 7);
+        l->movement_id = db_i64(r, i, 8);
+        m->lines[i] = l;
+    }
+    return GS_OK;
+}
+
+static gs_code h_record_donation(call *c)
+{
+    const Gridstock__V1__RecordDonationRequest *req = (const void *)c->req;
+    Gridstock__V1__Donation *resp = (void *)c->resp;
+    stock_site s;
+    db_res *r = NULL;
+    size_t n = req->n_items;
+
+    GS_TRY(v_required(c, "donor_name", req->donor_name));
+    GS_TRY(v_len(c, "donor_name", req->donor_name, 200));
+    GS_TRY(v_len(c, "donor_contact", req->donor_contact, 200));
+    GS_TRY(stock_check_text(c, "note", req->note));
+    if (n == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "items: at least one is required");
+    if (n > DONATION_ITEMS_MAX)
+        return call_fail(c, GS_INVALID_ARGUMENT, "items: at most %d", DONATION_ITEMS_MAX);
+    GS_TRY(station_find(c, req->site_id, req->site_code, &s));
+    int64_t *items = arena_alloc(c->arena, n * sizeof *items);
+    int64_t *qtys = arena_alloc(c->arena, n * sizeof *qtys);
+    const char **lots = arena_alloc(c->arena, n * sizeof *lots);
+    const char **expires = arena_alloc(c->arena, n * sizeof *expires);
+    for (size_t i = 0; i < n; i++) {
+        const Gridstock__V1__DonationItem *d = req->items[i];
+        GS_TRY(v_date(c, call_printf(c, "items[%zu].expires_on", i), d->expires_on));
+        GS_TRY(item_line(c, "items", i, d->item_id, d->item_code, d->qty, d->lot_code, &items[i]));
+        qtys[i] = d->qty;
+        lots[i] = d->lot_code;
+        expires[i] = d->expires_on;
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT charity_record_donation($1::bigint, $2, $3, $4::boolean, $5::bigint[],"
+                   " $6::bigint[], $7::text[],"
+                   " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
+                   "    FROM unnest($8::text[]) WITH ORDINALITY AS t(x, i)),"
+                   " $9::bigint, $10, $11)",
+                   11, call_i64(c, s.id), req->donor_name, req->donor_contact,
+                   req->anonymous ? "true" : "false", stock_i64_array(c, n, items),
+                   stock_i64_array(c, n, qtys), stock_text_array(c, n, lots),
+                   stock_text_array(c, n, expires), actor(c), c->request_id, req->note));
+    int64_t id = db_i64(r, 0, 0);
+    GS_TRY(donation_load(c, id, resp));
+    c->audit_object = call_printf(c, "donation:%" PRId64, id);
+    c->audit_summary = call_printf(c, "donation %s at %s: %" PRId64 " unit(s) in %zu line(s)",
+                                   resp->receipt_number, s.code, resp->total_qty, resp->n_lines);
+    return GS_OK;
+}
+
+static gs_code h_list_donations(call *c)
+{
+    const Gridstock__V1__ListDonationsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListDonationsResponse *resp = (void *)c->resp;
+    const char *path;
+    int64_t site, limit, after;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(v_len(c, "donor", req->donor, 200));
+    GS_TRY(v_len(c, "since", req->since, 40));
+    GS_TRY(v_len(c, "until", req->until, 40));
+    GS_TRY(v_timestamp(c, "since", req->since));
+    GS_TRY(v_timestamp(c, "until", req->until));
+    GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
+                      &site));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " DONATION_COLS DONATION_FROM
+                   " WHERE ou.path <@ $1::ltree AND ($2::bigint = 0 OR d.site_id = $2::bigint)"
+                   " AND ($3 = '' OR strpos(lower(d.donor_name), lower($3)) > 0)"
+                   " AND ($4 = '' OR d.received_at >= stock_ts($4, 'since'))"
+                   " AND ($5 = '' OR d.received_at < stock_ts($5, 'until'))"
+                   " AND ($6::bigint = 0 OR d.id < $6::bigint) ORDER BY d.id DESC LIMIT $7::bigint",
+                   7, path, call_i64(c, site), req->donor, req->since, req->until,
+                   call_i64(c, after), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_donations = (size_t)rows;
+    resp->donations = (Gridstock__V1__Donation **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->donations[i] = call_msg(c, &gridstock__v1__donation__descriptor);
+        donation_from_row(resp->donations[i], r, i);
+    }
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ distributions */
+
+/* clang-format off */
+#define DIST_COLS                                                                                  \
+    "d.id, d.site_id, s.code, h.code, h.grid_id, g.code, g.name, d.note, coalesce(u.login, ''), "  \
+    DIR_TS("d.distributed_at")
+/* clang-format on */
+#define DIST_FROM                                                                                  \
+    " FROM charity_distributions d JOIN sites s ON s.id = d.site_id"                               \
+    " JOIN org_units ou ON ou.id = s.org_unit_id"                                                  \
+    " JOIN charity_households h ON h.id = d.household_id JOIN org_units g ON g.id = h.grid_id"     \
+    " LEFT JOIN users u ON u.id = d.distributed_by"
+
+static void dist_from_row(Gridstock__V1__Distribution *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->site_id = db_i64(r, row, 1);
+    m->site_code = (char *)db_str(r, row, 2);
+    m->household = (char *)db_str(r, row, 3);
+    m->grid_id = db_i64(r, row, 4);
+    m->grid_code = (char *)db_str(r, row, 5);
+    m->grid_name = (char *)db_str(r, row, 6);
+    m->note = (char *)db_str(r, row, 7);
+    m->distributed_by = (char *)db_str(r, row, 8);
+    m->distributed_at = (char *)db_str(r, row, 9);
+}
+
+/* Attaches the lines of the n distributions in ms (one query). */
+static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size_t n)
+{
+    db_res *r = NULL;
+    if (n == 0)
+        return GS_OK;
+    int64_t *ids = arena_alloc(c->arena, n * sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = ms[i]->id;
+    GS_TRY(db_exec(c, &r,
+                   "SELECT x.distribution_id, x.item_id, i.code, i.name, x.qty, x.lot_id,"
+                   " l.lot_code, coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), ''), x.movement_id"
+                   " FROM charity_distribution_lines x JOIN items i ON i.id = x.item_id"
+                   " JOIN lots l ON l.id = x.lot_id WHERE x.distribution_id = ANY ($1::bigint[])"
+                   " ORDER BY x.distribution_id, x.id",
+                   1, stock_i64_array(c, n, ids)));
+    int rows = db_rows(r);
+    for (size_t k = 0; k < n; k++)
+        ms[k]->lines = (Gridstock__V1__DistributionLine **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        int64_t did = db_i64(r, i, 0);
+        Gridstock__V1__Distribution *m = NULL;
+        for (size_t k = 0; k < n && !m; k++)
+            if (ms[k]->id == did)
+                m = ms[k];
+        if (!m)
+            continue;
+        Gridstock__V1__DistributionLine *l =
+            call_msg(c, &gridstock__v1__distribution_line__descriptor);
+        l->item_id = db_i64(r, i, 1);
+        l->item_code = (char *)db_str(r, i, 2);
+        l->item_name = (char *)db_str(r, i, 3);
+        l->qty = db_i64(r, i, 4);
+        l->lot_id = db_i64(r, i, 5);
+        l->lot_code = (char *)db_str(r, i, 6);
+        l->expires_on = (char *)db_str(r, i, 7);
+        l->movement_id = db_i64(r, i, 8);
+        m->lines[m->n_lines++] = l;
+    }
+    return GS_OK;
+}
+
+static gs_code h_distribute(call *c)
+{
+    const Gridstock__V1__DistributeRequest *req = (const void *)c->req;
+    Gridstock__V1__Distribution *resp = (void *)c->resp;
+    stock_site s;
+    dir_unit g;
+    db_res *r = NULL;
+    size_t n = req->n_items;
+
+    GS_TRY(check_household(c, "household", req->household));
+    GS_TRY(stock_check_text(c, "note", req->note));
+    if (n == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "items: at least one is required");
+    if (n > DISTRIBUTION_ITEMS_MAX)
+        return call_fail(c, GS_INVALID_ARGUMENT, "items: at most %d", DISTRIBUTION_ITEMS_MAX);
+    GS_TRY(station_find(c, req->site_id, req->site_code, &s));
+    GS_TRY(grid_find(c, req->grid_id, req->grid_code, &g));
+    int64_t *items = arena_alloc(c->arena, n * sizeof *items);
+    int64_t *qtys = arena_alloc(c->arena, n * sizeof *qtys);
+    const char **lots = arena_alloc(c->arena, n * sizeof *lots);
+    for (size_t i = 0; i < n; i++) {
+        const Gridstock__V1__DistributionItem *d = req->items[i];
+        GS_TRY(item_line(c, "items", i, d->item_id, d->item_code, d->qty, d->lot_code, &items[i]));
+        for (size_t j = 0; j < i; j++)
+            if (items[j] == items[i])
+                return call_fail(c, GS_INVALID_ARGUMENT,
+                                 "items[%zu].item_id: the item is already on line %zu", i, j);
+        qtys[i] = d->qty;
+        lots[i] = d->lot_code;
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT charity_distribute($1::bigint, $2, $3::bigint, $4::bigint[],"
+                   " $5::bigint[], $6::text[], $7::bigint, $8, $9)",
+                   9, call_i64(c, s.id), req->household, call_i64(c, g.id),
+                   stock_i64_array(c, n, items), stock_i64_array(c, n, qtys),
+                   stock_text_array(c, n, lots), actor(c), c->request_id, req->note));
+    int64_t id = db_i64(r, 0, 0);
+    GS_TRY(db_exec(c, &r, "SELECT " DIST_COLS DIST_FROM " WHERE d.id = $1", 1, call_i64(c, id)));
+    dist_from_row(resp, r, 0);
+    GS_TRY(dist_attach_lines(c, &resp, 1));
+    /* what is left of each quota touched */
+    GS_TRY(db_exec(c, &r,
+                   "SELECT q.item_id, i.code, q.period, to_char(u.period_start, 'YYYY-MM-DD'),"
+                   " q.qty, u.used, greatest(q.qty - u.used, 0)"
+                   " FROM charity_quotas q JOIN items i ON i.id = q.item_id"
+                   " JOIN charity_households h ON h.grid_id = $2::bigint AND h.code = $3"
+                   " JOIN charity_quota_usage u ON u.household_id = h.id AND u.item_id = q.item_id"
+                   "  AND u.period = q.period"
+                   "  AND u.period_start = charity_period_start(q.period, current_date)"
+                   " WHERE q.org_unit_id = $1::bigint AND q.item_id = ANY ($4::bigint[])"
+                   " ORDER BY q.item_id, q.period",
+                   4, district_id(c), call_i64(c, g.id), req->household,
+                   stock_i64_array(c, n, items)));
+    int rows = db_rows(r);
+    resp->n_quotas = (size_t)rows;
+    resp->quotas = (Gridstock__V1__QuotaUse **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__QuotaUse *q = call_msg(c, &gridstock__v1__quota_use__descriptor);
+        q->item_id = db_i64(r, i, 0);
+        q->item_code = (char *)db_str(r, i, 1);
+        q->period = (char *)db_str(r, i, 2);
+        q->period_start = (char *)db_str(r, i, 3);
+        q->quota = db_i64(r, i, 4);
+        q->used = db_i64(r, i, 5);
+        q->remaining = db_i64(r, i, 6);
+        resp->quotas[i] = q;
+    }
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += qtys[i];
+    c->audit_object = call_printf(c, "distribution:%" PRId64, id);
+    c->audit_summary =
+        call_printf(c, "distributed %" PRId64 " unit(s) of %zu item(s) at %s to household %s of %s",
+                    total, n, s.code, req->household, g.code);
+    return GS_OK;
+}
+
+static gs_code h_list_distributions(call *c)
+{
+    const Gridstock__V1__ListDistributionsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListDistributionsResponse *resp = (void *)c->resp;
+    const char *path;
+    int64_t site, limit, after;
+    dir_unit g = {0};
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(v_len(c, "since", req->since, 40));
+    GS_TRY(v_len(c, "until", req->until, 40));
+    GS_TRY(v_timestamp(c, "since", req->since));
+    GS_TRY(v_timestamp(c, "until", req->until));
+    if (*req->household)
+        GS_TRY(check_household(c, "household", req->household));
+    if (req->grid_id || *req->grid_code)
+        GS_TRY(grid_find(c, req->grid_id, req->grid_code, &g));
+    else if (*req->household)
+        return call_fail(c, GS_INVALID_ARGUMENT, "grid_id: required with household");
+    GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
+                      &site));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " DIST_COLS DIST_FROM
+                   " WHERE ou.path <@ $1::ltree AND ($2::bigint = 0 OR d.site_id = $2::bigint)"
+                   " AND ($3::bigint = 0 OR h.grid_id = $3::bigint) AND ($4 = '' OR h.code = $4)"
+                   " AND ($5 = '' OR d.distributed_at >= stock_ts($5, 'since'))"
+                   " AND ($6 = '' OR d.distributed_at < stock_ts($6, 'until'))"
+                   " AND ($7::bigint = 0 OR d.id < $7::bigint) ORDER BY d.id DESC LIMIT $8::bigint",
+                   8, path, call_i64(c, site), call_i64(c, g.id), req->household, req->since,
+                   req->until, call_i64(c, after), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_distributions = (size_t)rows;
+    resp->distributions = (Gridstock__V1__Distribution **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->distributions[i] = call_msg(c, &gridstock__v1__distribution__descriptor);
+        dist_from_row(resp->distributions[i], r, i);
+    }
+    return dist_attach_lines(c, resp->distributions, resp->n_distributions);
+}
+
+/* ------------------------------------------------------------------ quotas */
+
+/* clang-format off */
+#define QUOTA_COLS                                                                                 \
+    "q.id, q.org_unit_id, ou.code, q.item_id, i.code, i.name, q.period, q.qty,"                    \
+    " coalesce(u.login, ''), " DIR_TS("q.updated_at")
+/* clang-format on */
+#define QUOTA_FROM                                                                                 \
+    " FROM charity_quotas q JOIN org_units ou ON ou.id = q.org_unit_id"                            \
+    " JOIN items i ON i.id = q.item_id LEFT JOIN users u ON u.id = q.updated_by"
+
+static void quota_from_row(Gridstock__V1__Quota *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->org_unit_id = db_i64(r, row, 1);
+    m->org_unit_code = (char *)db_str(r, row, 2);
+    m->item_id = db_i64(r, row, 3);
+    m->item_code = (char *)db_str(r, row, 4);
+    m->item_name = (char *)db_str(r, row, 5);
+    m->period = (char *)db_str(r, row, 6);
+    m->qty = db_i64(r, row, 7);
+    m->updated_by = (char *)db_str(r, row, 8);
+    m->updated_at = (char *)db_str(r, row, 9);
+}
+
+static gs_code h_set_quota(call *c)
+{
+    const Gridstock__V1__SetQuotaRequest *req = (const void *)c->req;
+    Gridstock__V1__Quota *resp = (void *)c->resp;
+    stock_item it;
+    db_res *r = NULL;
+
+    GS_TRY(dir_enum(c, "period", req->period, quota_periods, true));
+    GS_TRY(v_range(c, "qty", req->qty, 0, 1000000000));
+    if (strchr(c->who.scope_path, '.'))
+        return call_fail(c, GS_PERMISSION_DENIED,
+                         "quotas hold across the whole district: only a user whose scope is the"
+                         " district may set them");
+    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", false, &it));
+    const char *district = district_id(c);
+    if (req->qty == 0) {
+        GS_TRY(db_exec(c, NULL,
+                       "DELETE FROM charity_quotas WHERE org_unit_id = $1 AND item_id = $2"
+                       " AND period = $3",
+                       3, district, call_i64(c, it.id), req->period));
+        GS_TRY(db_exec(c, &r, "SELECT id, code FROM org_units WHERE id = $1", 1, district));
+        resp->org_unit_id = db_i64(r, 0, 0);
+        resp->org_unit_code = (char *)db_str(r, 0, 1);
+        resp->item_id = it.id;
+        resp->item_code = (char *)it.code;
+        resp->item_name = (char *)it.name;
+        resp->period = req->period;
+        resp->updated_by = (char *)c->who.login;
+        c->audit_object = call_printf(c, "item:%" PRId64, it.id);
+        c->audit_summary = call_printf(c, "removed the %s quota of %s", req->period, it.code);
+        return GS_OK;
+    }
+    GS_TRY(db_exec(c, &r,
+                   "INSERT INTO charity_quotas (org_unit_id, item_id, period, qty, updated_by)"
+                   " VALUES ($1, $2, $3, $4, $5)"
+                   " ON CONFLICT (org_unit_id, item_id, period) DO UPDATE"
+                   " SET qty = EXCLUDED.qty, updated_by = EXCLUDED.updated_by, updated_at = now()"
+                   " RETURNING id",
+                   5, district, call_i64(c, it.id), req->period, call_i64(c, req->qty), actor(c)));
+    int64_t id = db_i64(r, 0, 0);
+    GS_TRY(db_exec(c, &r, "SELECT " QUOTA_COLS QUOTA_FROM " WHERE q.id = $1", 1, call_i64(c, id)));
+    quota_from_row(resp, r, 0);
+    c->audit_object = call_printf(c, "charity_quota:%" PRId64, id);
+    c->audit_summary = call_printf(c, "quota of %s per household: %" PRId64 " a %s", it.code,
+                                   req->qty, req->period);
+    return GS_OK;
+}
+
+static gs_code h_list_quotas(call *c)
+{
+    const Gridstock__V1__ListQuotasRequest *req = (const void *)c->req;
+    Gridstock__V1__ListQuotasResponse *resp = (void *)c->resp;
+    stock_item it;
+    db_res *r = NULL;
+
+    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", true, &it));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " QUOTA_COLS QUOTA_FROM
+                   " WHERE q.org_unit_id = $1 AND ($2::bigint = 0 OR q.item_id = $2::bigint)"
+                   " ORDER BY i.code, q.period",
+                   2, district_id(c), call_i64(c, it.id)));
+    int rows = db_rows(r);
+    resp->n_quotas = (size_t)rows;
+    resp->quotas = (Gridstock__V1__Quota **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->quotas[i] = call_msg(c, &gridstock__v1__quota__descriptor);
+        quota_from_row(resp->quotas[i], r, i);
+    }
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ method table */
+
+#define W(n, h)                                                                                    \
+    {                                                                                              \
+        .name = n, .handler = h, .perm = PERM_CHARITY, .flags = MF_MUTATES, .kind = RPC_UNARY      \
+    }
+#define R(n, h)                                                                                    \
+    {                                                                                              \
+        .name = n, .handler = h, .perm = PERM_CHARITY, .flags = 0, .kind = RPC_UNARY               \
+    }
+
+static method_def charity_methods[] = {
+    W("RecordDonation", h_record_donation),
+    R("ListDonations", h_list_donations),
+    W("Distribute", h_distribute),
+    R("ListDistributions", h_list_distributions),
+    W("SetQuota", h_set_quota),
+    R("ListQuotas", h_list_quotas),
+};
+
+SERVICE_DEF(charity_service, gridstock__v1__charity_service__descriptor, charity_methods);

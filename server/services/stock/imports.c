@@ -1,0 +1,260 @@
+/* imports.c — ImportService: the batch calls behind `gridstock import items|prices|counts`.
+ * Each checks every row here (errors name the CSV line and the row index), then applies all
+ * rows in one statement of 013_import_expiry_scan.sql's functions (or 010_stock.sql's
+ * stock_stocktake_count), so a file is applied entirely or not at all. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "directory/directory.h"
+#include "stock.h"
+
+#include "gridstock/v1/imports.pb-c.h"
+
+enum { IMPORT_ROWS_MAX = 20000 };
+
+/* "line 7: rows[5].code" (or "rows[5].code" without a line), in the arena. */
+static const char *row_field(call *c, int32_t line, size_t i, const char *field)
+{
+    if (line > 0)
+        return call_printf(c, "line %d: rows[%zu]%s%s", (int)line, i, *field ? "." : "", field);
+    return call_printf(c, "rows[%zu]%s%s", i, *field ? "." : "", field);
+}
+
+static gs_code check_rows(call *c, size_t n)
+{
+    if (n == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "rows: at least one is required");
+    if (n > IMPORT_ROWS_MAX)
+        return call_fail(c, GS_INVALID_ARGUMENT, "rows: at most %d per import", IMPORT_ROWS_MAX);
+    return GS_OK;
+}
+
+static const char *bool_array(call *c, size_t n, const bool *v)
+{
+    char *out = arena_alloc(c->arena, 3 + 2 * n);
+    char *p = out;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = v[i] ? 't' : 'f';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+/* ------------------------------------------------------------------ items */
+
+static gs_code h_import_items(call *c)
+{
+    const Gridstock__V1__ImportItemsRequest *req = (const void *)c->req;
+    Gridstock__V1__ImportResponse *resp = (void *)c->resp;
+    db_res *r = NULL;
+    size_t n = req->n_rows;
+
+    GS_TRY(check_rows(c, n));
+    int64_t *lines = arena_alloc(c->arena, n * sizeof *lines);
+    int64_t *shelf = arena_alloc(c->arena, n * sizeof *shelf);
+    bool *active = arena_alloc(c->arena, n * sizeof *active);
+    const char **codes = arena_alloc(c->arena, n * sizeof *codes);
+    const char **names = arena_alloc(c->arena, n * sizeof *names);
+    const char **cats = arena_alloc(c->arena, n * sizeof *cats);
+    const char **units = arena_alloc(c->arena, n * sizeof *units);
+    for (size_t i = 0; i < n; i++) {
+        const Gridstock__V1__ItemRow *w = req->rows[i];
+        GS_TRY(v_code(c, row_field(c, w->line, i, "code"), w->code));
+        GS_TRY(v_required(c, row_field(c, w->line, i, "name"), w->name));
+        GS_TRY(v_len(c, row_field(c, w->line, i, "name"), w->name, 200));
+        GS_TRY(dir_enum(c, row_field(c, w->line, i, "category"), w->category, dir_item_categories,
+                        true));
+        GS_TRY(v_required(c, row_field(c, w->line, i, "unit"), w->unit));
+        GS_TRY(v_len(c, row_field(c, w->line, i, "unit"), w->unit, 32));
+        GS_TRY(
+            v_range(c, row_field(c, w->line, i, "shelf_life_days"), w->shelf_life_days, 0, 36500));
+        lines[i] = w->line;
+        codes[i] = w->code;
+        names[i] = w->name;
+        cats[i] = w->category;
+        units[i] = w->unit;
+        shelf[i] = w->shelf_life_days;
+        active[i] = !w->inactive;
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT created, updated, unchanged FROM import_items($1::int[], $2::text[],"
+                   " $3::text[], $4::text[], $5::text[], $6::int[], $7::boolean[])",
+                   7, stock_i64_array(c, n, lines), stock_text_array(c, n, codes),
+                   stock_text_array(c, n, names), stock_text_array(c, n, cats),
+                   stock_text_array(c, n, units), stock_i64_array(c, n, shelf),
+                   bool_array(c, n, active)));
+    resp->rows = (int32_t)n;
+    resp->created = db_i32(r, 0, 0);
+    resp->updated = db_i32(r, 0, 1);
+    resp->unchanged = db_i32(r, 0, 2);
+    c->audit_object = "catalog";
+    c->audit_summary = call_printf(c, "imported %zu item(s): %d new, %d changed, %d unchanged", n,
+                                   (int)resp->created, (int)resp->updated, (int)resp->unchanged);
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ prices */
+
+static gs_code h_import_prices(call *c)
+{
+    const Gridstock__V1__ImportPricesRequest *req = (const void *)c->req;
+    Gridstock__V1__ImportResponse *resp = (void *)c->resp;
+    db_res *r = NULL;
+    size_t n = req->n_rows;
+
+    GS_TRY(check_rows(c, n));
+    int64_t *lines = arena_alloc(c->arena, n * sizeof *lines);
+    int64_t *prices = arena_alloc(c->arena, n * sizeof *prices);
+    int64_t *leads = arena_alloc(c->arena, n * sizeof *leads);
+    const char **items = arena_alloc(c->arena, n * sizeof *items);
+    const char **suppliers = arena_alloc(c->arena, n * sizeof *suppliers);
+    const char **from = arena_alloc(c->arena, n * sizeof *from);
+    const char **to = arena_alloc(c->arena, n * sizeof *to);
+    for (size_t i = 0; i < n; i++) {
+        const Gridstock__V1__PriceRow *w = req->rows[i];
+        GS_TRY(v_code(c, row_field(c, w->line, i, "item_code"), w->item_code));
+        GS_TRY(v_code(c, row_field(c, w->line, i, "supplier_site_code"), w->supplier_site_code));
+        GS_TRY(v_range(c, row_field(c, w->line, i, "unit_price_fen"), w->unit_price_fen, 1,
+                       1000000000));
+        GS_TRY(v_range(c, row_field(c, w->line, i, "lead_time_days"), w->lead_time_days, 0, 365));
+        GS_TRY(v_date(c, row_field(c, w->line, i, "valid_from"), w->valid_from));
+        GS_TRY(v_date(c, row_field(c, w->line, i, "valid_to"), w->valid_to));
+        lines[i] = w->line;
+        items[i] = w->item_code;
+        suppliers[i] = w->supplier_site_code;
+        prices[i] = w->unit_price_fen;
+        leads[i] = w->lead_time_days;
+        from[i] = w->valid_from;
+        to[i] = w->valid_to;
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT created, updated FROM import_prices($1::ltree, $2::int[], $3::text[],"
+                   " $4::text[], $5::bigint[], $6::int[],"
+                   " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
+                   "    FROM unnest($7::text[]) WITH ORDINALITY AS t(x, i)),"
+                   " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
+                   "    FROM unnest($8::text[]) WITH ORDINALITY AS t(x, i)),"
+                   " $9::bigint)",
+                   9, c->who.scope_path, stock_i64_array(c, n, lines),
+                   stock_text_array(c, n, items), stock_text_array(c, n, suppliers),
+                   stock_i64_array(c, n, prices), stock_i64_array(c, n, leads),
+                   stock_text_array(c, n, from), stock_text_array(c, n, to),
+                   call_i64(c, c->who.user_id)));
+    resp->rows = (int32_t)n;
+    resp->created = db_i32(r, 0, 0);
+    resp->updated = db_i32(r, 0, 1);
+    c->audit_object = "supplier_prices";
+    c->audit_summary = call_printf(c, "imported %zu price(s): %d new, %d replaced", n,
+                                   (int)resp->created, (int)resp->updated);
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ counts */
+
+/* stock_stocktake_count names a failing count "counts[i]"; say which CSV line it was. */
+static void name_line(call *c, const Gridstock__V1__ImportCountsRequest *req)
+{
+    char *end;
+    if (strncmp(c->message, "counts[", 7) != 0)
+        return;
+    long i = strtol(c->message + 7, &end, 10);
+    if (*end != ']' || i < 0 || (size_t)i >= req->n_rows)
+        return;
+    char was[sizeof c->message];
+    snprintf(was, sizeof was, "%s", end + 1);
+    if (req->rows[i]->line > 0)
+        snprintf(c->message, sizeof c->message, "line %d: rows[%ld]%.440s", (int)req->rows[i]->line,
+                 i, was);
+    else
+        snprintf(c->message, sizeof c->message, "rows[%ld]%.440s", i, was);
+}
+
+static gs_code h_import_counts(call *c)
+{
+    const Gridstock__V1__ImportCountsRequest *req = (const void *)c->req;
+    Gridstock__V1__ImportResponse *resp = (void *)c->resp;
+    db_res *r = NULL;
+    size_t n = req->n_rows;
+
+    GS_TRY(v_positive(c, "stocktake_id", req->stocktake_id));
+    GS_TRY(check_rows(c, n));
+    int64_t *lot_ids = arena_alloc(c->arena, n * sizeof *lot_ids);
+    int64_t *counts = arena_alloc(c->arena, n * sizeof *counts);
+    const char **items = arena_alloc(c->arena, n * sizeof *items);
+    const char **lots = arena_alloc(c->arena, n * sizeof *lots);
+    for (size_t i = 0; i < n; i++) {
+        const Gridstock__V1__CountRow *w = req->rows[i];
+        GS_TRY(v_code(c, row_field(c, w->line, i, "item_code"), w->item_code));
+        GS_TRY(stock_check_lot_code(c, row_field(c, w->line, i, "lot_code"), w->lot_code, true));
+        GS_TRY(v_range(c, row_field(c, w->line, i, "counted"), w->counted, 0, INT64_C(1) << 40));
+        lot_ids[i] = 0;
+        counts[i] = w->counted;
+        items[i] = w->item_code;
+        lots[i] = w->lot_code;
+    }
+    const char *item_arr = stock_text_array(c, n, items), *lot_arr = stock_text_array(c, n, lots);
+    /* each lot once: a file that counts a lot twice is a mistake, not a recount */
+    GS_TRY(db_exec(c, &r,
+                   "SELECT min(k), max(k), i, l FROM unnest($1::text[], $2::text[])"
+                   " WITH ORDINALITY AS t(i, l, k) GROUP BY i, l HAVING count(*) > 1"
+                   " ORDER BY max(k) LIMIT 1",
+                   2, item_arr, lot_arr));
+    if (db_rows(r) > 0) {
+        size_t first = (size_t)db_i64(r, 0, 0) - 1, dup = (size_t)db_i64(r, 0, 1) - 1;
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: lot %s of %s is also counted in rows[%zu]",
+                         row_field(c, req->rows[dup]->line, dup, "lot_code"), db_str(r, 0, 3),
+                         db_str(r, 0, 2), first);
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT st.id, s.code FROM stocktakes st JOIN sites s ON s.id = st.site_id"
+                   " JOIN org_units ou ON ou.id = s.org_unit_id"
+                   " WHERE st.id = $1 AND ou.path <@ $2::ltree",
+                   2, call_i64(c, req->stocktake_id), c->who.scope_path));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "stocktake %" PRId64 " not found", req->stocktake_id);
+    const char *site = db_str(r, 0, 1);
+    gs_code rc =
+        db_exec(c, &r,
+                "SELECT stock_stocktake_count($1::bigint, $2::bigint[], $3::text[],"
+                " $4::text[], $5::bigint[], $6::bigint)",
+                6, call_i64(c, req->stocktake_id), stock_i64_array(c, n, lot_ids), item_arr,
+                lot_arr, stock_i64_array(c, n, counts), call_i64(c, c->who.user_id));
+    if (rc != GS_OK) {
+        name_line(c, req);
+        return rc;
+    }
+    resp->rows = (int32_t)n;
+    resp->updated = (int32_t)n;
+    c->audit_object = call_printf(c, "stocktake:%" PRId64, req->stocktake_id);
+    c->audit_summary = call_printf(c, "imported %zu count(s) at %s (%d lot(s) counted so far)", n,
+                                   site, (int)db_i32(r, 0, 0));
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ method table */
+
+static method_def import_methods[] = {
+    {.name = "ImportItems",
+     .handler = h_import_items,
+     .perm = PERM_CATALOG_WRITE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "ImportPrices",
+     .handler = h_import_prices,
+     .perm = PERM_PROCURE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+    {.name = "ImportCounts",
+     .handler = h_import_counts,
+     .perm = PERM_STOCK_WRITE,
+     .flags = MF_MUTATES,
+     .kind = RPC_UNARY},
+};
+
+SERVICE_DEF(import_service, gridstock__v1__import_service__descriptor, import_methods);

@@ -1,0 +1,469 @@
+/* procurement.c — ProcurementService: the purchase order state machine, supplier
+ * price lists, loading orders, restock proposals turned into draft orders, and the method
+ * table. The order handlers live in procurement_orders.c; every stock change goes
+ * through 011_procurement.sql's functions and from there through stock_receive. */
+#include "procurement.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ state machine */
+
+static const char *const po_state_names[PO_STATE_COUNT] = {
+#define GS_X(e, s) [e] = s,
+    PO_STATE_LIST(GS_X)
+#undef GS_X
+};
+
+/* The legal moves; 011_procurement.sql's purchase_order_transitions holds the same rows
+ * (tests compare them). Receiving more of a partly received order keeps its state and
+ * is not a move. */
+static const struct {
+    po_state from, to;
+} po_transitions[] = {
+    {PO_DRAFT, PO_PLACED},
+    {PO_DRAFT, PO_CANCELLED},
+    {PO_PLACED, PO_PARTLY_RECEIVED},
+    {PO_PLACED, PO_RECEIVED},
+    {PO_PLACED, PO_CANCELLED},
+    {PO_PARTLY_RECEIVED, PO_RECEIVED},
+    {PO_PARTLY_RECEIVED, PO_CANCELLED},
+};
+
+const char *po_state_name(po_state s)
+{
+    return (unsigned)s < PO_STATE_COUNT ? po_state_names[s] : "unknown";
+}
+
+int po_state_from_name(const char *name)
+{
+    for (int i = 0; i < PO_STATE_COUNT; i++)
+        if (strcmp(name, po_state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+bool po_can_move(po_state from, po_state to)
+{
+    for (size_t i = 0; i < sizeof po_transitions / sizeof po_transitions[0]; i++)
+        if (po_transitions[i].from == from && po_transitions[i].to == to)
+            return true;
+    return false;
+}
+
+gs_code po_check_move(call *c, const po_ref *o, po_state to, const char *action)
+{
+    if (po_can_move(o->state, to))
+        return GS_OK;
+    return call_fail(c, GS_FAILED_PRECONDITION, "purchase order %s is %s: cannot %s", o->number,
+                     po_state_name(o->state), action);
+}
+
+/* ------------------------------------------------------------------ loading */
+
+gs_code po_find(call *c, int64_t id, const char *number, bool lock, po_ref *out)
+{
+    db_res *r = NULL;
+    bool by_number = id == 0 && number && *number;
+
+    if (id < 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "order_id: must be positive, got %" PRId64, id);
+    if (id == 0 && !by_number)
+        return call_fail(c, GS_INVALID_ARGUMENT, "order_id: required");
+    if (by_number)
+        GS_TRY(v_len(c, "number", number, 64));
+    if (lock)
+        GS_TRY(db_exec(c, &r,
+                       "SELECT o.id, o.number, o.status, o.site_id, o.supplier_site_id"
+                       " FROM purchase_orders o JOIN sites s ON s.id = o.site_id"
+                       " JOIN org_units ou ON ou.id = s.org_unit_id"
+                       " WHERE (o.id = $1::bigint OR ($1::bigint = 0 AND o.number = $2))"
+                       " AND ou.path <@ $3::ltree FOR UPDATE OF o",
+                       3, call_i64(c, id), by_number ? number : "", c->who.scope_path));
+    else
+        GS_TRY(db_exec(c, &r,
+                       "SELECT o.id, o.number, o.status, o.site_id, o.supplier_site_id"
+                       " FROM purchase_orders o JOIN sites s ON s.id = o.site_id"
+                       " JOIN org_units ou ON ou.id = s.org_unit_id"
+                       " WHERE (o.id = $1::bigint OR ($1::bigint = 0 AND o.number = $2))"
+                       " AND ou.path <@ $3::ltree",
+                       3, call_i64(c, id), by_number ? number : "", c->who.scope_path));
+    if (db_rows(r) == 0) {
+        if (by_number)
+            return call_fail(c, GS_NOT_FOUND, "purchase order %.64s not found", number);
+        return call_fail(c, GS_NOT_FOUND, "purchase order %" PRId64 " not found", id);
+    }
+    out->id = db_i64(r, 0, 0);
+    out->number = db_str(r, 0, 1);
+    int st = po_state_from_name(db_str(r, 0, 2));
+    if (st < 0)
+        return call_fail(c, GS_INTERNAL, "purchase order %s has an unknown state", out->number);
+    out->state = (po_state)st;
+    out->site_id = db_i64(r, 0, 3);
+    out->supplier_site_id = db_i64(r, 0, 4);
+    return GS_OK;
+}
+
+void po_hdr_from_row(Gridstock__V1__PurchaseOrder *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->number = (char *)db_str(r, row, 1);
+    m->status = (char *)db_str(r, row, 2);
+    m->supplier_site_id = db_i64(r, row, 3);
+    m->supplier_site_code = (char *)db_str(r, row, 4);
+    m->supplier_name = (char *)db_str(r, row, 5);
+    m->site_id = db_i64(r, row, 6);
+    m->site_code = (char *)db_str(r, row, 7);
+    m->site_name = (char *)db_str(r, row, 8);
+    m->note = (char *)db_str(r, row, 9);
+    m->expected_on = (char *)db_str(r, row, 10);
+    m->total_fen = db_i64(r, row, 11);
+    m->created_by = (char *)db_str(r, row, 12);
+    m->created_at = (char *)db_str(r, row, 13);
+    m->placed_by = (char *)db_str(r, row, 14);
+    m->placed_at = (char *)db_str(r, row, 15);
+    m->closed_at = (char *)db_str(r, row, 16);
+    m->cancel_reason = (char *)db_str(r, row, 17);
+    m->proposed = db_bool(r, row, 18);
+}
+
+gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m)
+{
+    db_res *r = NULL;
+    GS_TRY(db_exec(c, &r, "SELECT " PO_COLS PO_FROM " WHERE o.id = $1", 1, call_i64(c, id)));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "purchase order %" PRId64 " not found", id);
+    po_hdr_from_row(m, r, 0);
+    if (!lines)
+        return GS_OK;
+    GS_TRY(db_exec(c, &r,
+                   "SELECT l.id, l.item_id, i.code, i.name, i.unit, l.qty, l.unit_price_fen,"
+                   " l.qty * l.unit_price_fen, l.received_qty,"
+                   " CASE WHEN o.status IN ('received', 'cancelled') THEN 0"
+                   "      ELSE l.qty - l.received_qty END"
+                   " FROM purchase_order_lines l JOIN items i ON i.id = l.item_id"
+                   " JOIN purchase_orders o ON o.id = l.order_id"
+                   " WHERE l.order_id = $1 ORDER BY l.id",
+                   1, call_i64(c, id)));
+    int rows = db_rows(r);
+    m->n_lines = (size_t)rows;
+    m->lines = (Gridstock__V1__OrderLine **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__OrderLine *l = call_msg(c, &gridstock__v1__order_line__descriptor);
+        l->id = db_i64(r, i, 0);
+        l->item_id = db_i64(r, i, 1);
+        l->item_code = (char *)db_str(r, i, 2);
+        l->item_name = (char *)db_str(r, i, 3);
+        l->unit = (char *)db_str(r, i, 4);
+        l->qty = db_i64(r, i, 5);
+        l->unit_price_fen = db_i64(r, i, 6);
+        l->amount_fen = db_i64(r, i, 7);
+        l->received_qty = db_i64(r, i, 8);
+        l->outstanding = db_i64(r, i, 9);
+        m->lines[i] = l;
+    }
+    return GS_OK;
+}
+
+gs_code proc_supplier_find(call *c, int64_t id, const char *code, const char *field,
+                           stock_site *out)
+{
+    db_res *r = NULL;
+    bool by_code = id == 0 && code && *code;
+
+    if (id < 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
+    if (id == 0 && !by_code)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
+    if (by_code)
+        GS_TRY(v_len(c, field, code, 64));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT s.id, s.code, s.name, s.kind, ou.path::text, s.active FROM sites s"
+                   " JOIN org_units ou ON ou.id = s.org_unit_id"
+                   " WHERE (s.id = $1::bigint OR ($1::bigint = 0 AND s.code = $2))"
+                   " AND ou.path <@ subpath($3::ltree, 0, 1)",
+                   3, call_i64(c, id), by_code ? code : "", c->who.scope_path));
+    if (db_rows(r) == 0) {
+        if (by_code)
+            return call_fail(c, GS_NOT_FOUND, "supplier market \"%.64s\" not found", code);
+        return call_fail(c, GS_NOT_FOUND, "supplier market %" PRId64 " not found", id);
+    }
+    out->id = db_i64(r, 0, 0);
+    out->code = db_str(r, 0, 1);
+    out->name = db_str(r, 0, 2);
+    out->kind = db_str(r, 0, 3);
+    out->path = db_str(r, 0, 4);
+    out->active = db_bool(r, 0, 5);
+    if (strcmp(out->kind, "supplier_market") != 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: %s is a %s, not a supplier market", field,
+                         out->code, out->kind);
+    return GS_OK;
+}
+
+gs_code proc_lines_check(call *c, size_t n, Gridstock__V1__OrderLineInput *const *in,
+                         int64_t **item_ids, int64_t **qtys, int64_t **prices)
+{
+    if (n > PO_LINES_MAX)
+        return call_fail(c, GS_INVALID_ARGUMENT, "lines: at most %d", PO_LINES_MAX);
+    int64_t *ids = arena_alloc(c->arena, (n ? n : 1) * sizeof *ids);
+    int64_t *q = arena_alloc(c->arena, (n ? n : 1) * sizeof *q);
+    int64_t *p = arena_alloc(c->arena, (n ? n : 1) * sizeof *p);
+    for (size_t i = 0; i < n; i++) {
+        const Gridstock__V1__OrderLineInput *l = in[i];
+        stock_item it;
+        GS_TRY(v_range(c, call_printf(c, "lines[%zu].qty", i), l->qty, 1, 1000000000));
+        GS_TRY(v_range(c, call_printf(c, "lines[%zu].unit_price_fen", i), l->unit_price_fen, 0,
+                       1000000000));
+        GS_TRY(stock_item_find(c, l->item_id, l->item_code, call_printf(c, "lines[%zu].item_id", i),
+                               false, &it));
+        for (size_t j = 0; j < i; j++)
+            if (ids[j] == it.id)
+                return call_fail(c, GS_INVALID_ARGUMENT,
+                                 "lines[%zu].item_id: %s is already on line %zu", i, it.code, j);
+        ids[i] = it.id;
+        q[i] = l->qty;
+        p[i] = l->unit_price_fen;
+    }
+    *item_ids = ids;
+    *qtys = q;
+    *prices = p;
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ prices */
+
+/* clang-format off */
+#define PRICE_COLS                                                                                 \
+    "p.id, p.item_id, i.code, i.name, i.unit, p.supplier_site_id, sm.code, sm.name,"               \
+    " p.unit_price_fen, p.lead_time_days, to_char(p.valid_from, 'YYYY-MM-DD'),"                    \
+    " coalesce(to_char(p.valid_to, 'YYYY-MM-DD'), ''), " DIR_TS("p.updated_at")
+/* clang-format on */
+#define PRICE_FROM                                                                                 \
+    " FROM supplier_prices p JOIN items i ON i.id = p.item_id"                                     \
+    " JOIN sites sm ON sm.id = p.supplier_site_id JOIN org_units smu ON smu.id = sm.org_unit_id"
+
+static void price_from_row(Gridstock__V1__Price *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->item_id = db_i64(r, row, 1);
+    m->item_code = (char *)db_str(r, row, 2);
+    m->item_name = (char *)db_str(r, row, 3);
+    m->unit = (char *)db_str(r, row, 4);
+    m->supplier_site_id = db_i64(r, row, 5);
+    m->supplier_site_code = (char *)db_str(r, row, 6);
+    m->supplier_name = (char *)db_str(r, row, 7);
+    m->unit_price_fen = db_i64(r, row, 8);
+    m->lead_time_days = db_i32(r, row, 9);
+    m->valid_from = (char *)db_str(r, row, 10);
+    m->valid_to = (char *)db_str(r, row, 11);
+    m->updated_at = (char *)db_str(r, row, 12);
+}
+
+static gs_code h_set_price(call *c)
+{
+    const Gridstock__V1__SetPriceRequest *req = (const void *)c->req;
+    Gridstock__V1__Price *resp = (void *)c->resp;
+    stock_site sm;
+    stock_item it;
+    db_res *r = NULL;
+
+    GS_TRY(v_range(c, "unit_price_fen", req->unit_price_fen, 1, 1000000000));
+    GS_TRY(v_range(c, "lead_time_days", req->lead_time_days, 0, 365));
+    GS_TRY(v_date(c, "valid_from", req->valid_from));
+    GS_TRY(v_date(c, "valid_to", req->valid_to));
+    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", false, &it));
+    GS_TRY(stock_site_find(c, req->supplier_site_id, req->supplier_site_code, "supplier_site_id",
+                           &sm));
+    if (strcmp(sm.kind, "supplier_market") != 0)
+        return call_fail(c, GS_INVALID_ARGUMENT,
+                         "supplier_site_id: %s is a %s, not a supplier market", sm.code, sm.kind);
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT price_id, replaced FROM proc_set_price($1::bigint, $2::bigint, $3::bigint,"
+                " $4::int, nullif($5, '')::date, nullif($6, '')::date, $7::bigint)",
+                7, call_i64(c, it.id), call_i64(c, sm.id), call_i64(c, req->unit_price_fen),
+                call_i64(c, req->lead_time_days), req->valid_from, req->valid_to,
+                call_i64(c, c->who.user_id)));
+    int64_t id = db_i64(r, 0, 0);
+    bool replaced = db_bool(r, 0, 1);
+    GS_TRY(db_exec(c, &r, "SELECT " PRICE_COLS PRICE_FROM " WHERE p.id = $1", 1, call_i64(c, id)));
+    price_from_row(resp, r, 0);
+    c->audit_object = call_printf(c, "supplier_price:%" PRId64, id);
+    c->audit_summary =
+        call_printf(c, "%s price of %s at %s: %" PRId64 " fen from %s%s%s",
+                    replaced ? "replaced" : "set", it.code, sm.code, req->unit_price_fen,
+                    resp->valid_from, *resp->valid_to ? " to " : "", resp->valid_to);
+    return GS_OK;
+}
+
+static gs_code h_list_prices(call *c)
+{
+    const Gridstock__V1__ListPricesRequest *req = (const void *)c->req;
+    Gridstock__V1__ListPricesResponse *resp = (void *)c->resp;
+    stock_item it;
+    stock_site sm = {0};
+    int64_t limit, after;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(v_date(c, "valid_on", req->valid_on));
+    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", true, &it));
+    if (req->supplier_site_id || *req->supplier_site_code)
+        GS_TRY(proc_supplier_find(c, req->supplier_site_id, req->supplier_site_code,
+                                  "supplier_site_id", &sm));
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT " PRICE_COLS PRICE_FROM " WHERE smu.path <@ subpath($1::ltree, 0, 1)"
+                " AND ($2::bigint = 0 OR p.item_id = $2::bigint)"
+                " AND ($3::bigint = 0 OR p.supplier_site_id = $3::bigint)"
+                " AND ($4::boolean OR (p.valid_from <= coalesce(nullif($5, '')::date, current_date)"
+                "      AND coalesce(p.valid_to, 'infinity') >= coalesce(nullif($5, '')::date,"
+                "      current_date)))"
+                " AND p.id > $6::bigint ORDER BY p.id LIMIT $7::bigint",
+                7, c->who.scope_path, call_i64(c, it.id), call_i64(c, sm.id),
+                req->include_all ? "true" : "false", req->valid_on, call_i64(c, after),
+                call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_prices = (size_t)rows;
+    resp->prices = (Gridstock__V1__Price **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->prices[i] = call_msg(c, &gridstock__v1__price__descriptor);
+        price_from_row(resp->prices[i], r, i);
+    }
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ proposals */
+
+/* A dry run's proposal as unsaved orders: rows (ordered by site, supplier, item) of
+ * proc_propose_orders joined with codes and names. */
+static void dry_orders(call *c, const db_res *r, Gridstock__V1__ProposeOrdersResponse *resp)
+{
+    int rows = db_rows(r);
+    size_t n = 0;
+    resp->orders = (Gridstock__V1__PurchaseOrder **)call_ptrs(c, (size_t)rows);
+    Gridstock__V1__PurchaseOrder *cur = NULL;
+    for (int i = 0; i < rows; i++) {
+        if (db_null(r, i, 4))
+            continue;
+        int64_t site = db_i64(r, i, 1), supplier = db_i64(r, i, 4);
+        if (!cur || cur->site_id != site || cur->supplier_site_id != supplier) {
+            cur = call_msg(c, &gridstock__v1__purchase_order__descriptor);
+            cur->status = (char *)po_state_name(PO_DRAFT);
+            cur->site_id = site;
+            cur->site_code = (char *)db_str(r, i, 7);
+            cur->site_name = (char *)db_str(r, i, 8);
+            cur->supplier_site_id = supplier;
+            cur->supplier_site_code = (char *)db_str(r, i, 9);
+            cur->supplier_name = (char *)db_str(r, i, 10);
+            cur->note = "restock proposal";
+            cur->proposed = true;
+            cur->lines = (Gridstock__V1__OrderLine **)call_ptrs(c, (size_t)rows);
+            resp->orders[n++] = cur;
+        }
+        Gridstock__V1__OrderLine *l = call_msg(c, &gridstock__v1__order_line__descriptor);
+        l->item_id = db_i64(r, i, 2);
+        l->item_code = (char *)db_str(r, i, 11);
+        l->item_name = (char *)db_str(r, i, 12);
+        l->unit = (char *)db_str(r, i, 13);
+        l->qty = db_i64(r, i, 3);
+        l->unit_price_fen = db_i64(r, i, 5);
+        l->amount_fen = l->qty * l->unit_price_fen;
+        l->outstanding = l->qty;
+        cur->total_fen += l->amount_fen;
+        cur->lines[cur->n_lines++] = l;
+    }
+    resp->n_orders = n;
+}
+
+static gs_code h_propose_orders(call *c)
+{
+    const Gridstock__V1__ProposeOrdersRequest *req = (const void *)c->req;
+    Gridstock__V1__ProposeOrdersResponse *resp = (void *)c->resp;
+    const char *path;
+    int64_t site;
+    db_res *r = NULL;
+
+    GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
+                      &site));
+    GS_TRY(db_exec(
+        c, &r,
+        "SELECT coalesce(p.order_id, 0), p.site_id, p.item_id, p.qty, p.supplier_site_id,"
+        " coalesce(p.unit_price_fen, 0), coalesce(p.distance_m, 0), s.code, s.name,"
+        " coalesce(sm.code, ''), coalesce(sm.name, ''), i.code, i.name, i.unit"
+        " FROM proc_propose_orders($1::ltree, $2::bigint, $3::bigint, $4::boolean) p"
+        " JOIN sites s ON s.id = p.site_id JOIN items i ON i.id = p.item_id"
+        " LEFT JOIN sites sm ON sm.id = p.supplier_site_id"
+        " ORDER BY p.site_id, p.supplier_site_id NULLS LAST, p.item_id",
+        4, path, call_i64(c, site), call_i64(c, c->who.user_id), req->dry_run ? "true" : "false"));
+    int rows = db_rows(r), unpriced = 0;
+    for (int i = 0; i < rows; i++)
+        unpriced += db_null(r, i, 4);
+    resp->n_unpriced = (size_t)unpriced;
+    resp->unpriced = (Gridstock__V1__UnpricedItem **)call_ptrs(c, (size_t)unpriced);
+    for (int i = 0, k = 0; i < rows; i++) {
+        if (!db_null(r, i, 4))
+            continue;
+        Gridstock__V1__UnpricedItem *u = call_msg(c, &gridstock__v1__unpriced_item__descriptor);
+        u->site_id = db_i64(r, i, 1);
+        u->site_code = (char *)db_str(r, i, 7);
+        u->item_id = db_i64(r, i, 2);
+        u->item_code = (char *)db_str(r, i, 11);
+        u->proposed_qty = db_i64(r, i, 3);
+        resp->unpriced[k++] = u;
+    }
+    if (req->dry_run) {
+        dry_orders(c, r, resp);
+    } else {
+        /* the distinct order ids, in the order of the rows */
+        resp->orders = (Gridstock__V1__PurchaseOrder **)call_ptrs(c, (size_t)rows);
+        int64_t last = 0;
+        for (int i = 0; i < rows; i++) {
+            int64_t id = db_i64(r, i, 0);
+            if (id == 0 || id == last)
+                continue;
+            last = id;
+            Gridstock__V1__PurchaseOrder *o =
+                call_msg(c, &gridstock__v1__purchase_order__descriptor);
+            GS_TRY(po_fill(c, id, true, o));
+            resp->orders[resp->n_orders++] = o;
+        }
+    }
+    size_t lines = 0;
+    for (size_t i = 0; i < resp->n_orders; i++)
+        lines += resp->orders[i]->n_lines;
+    c->audit_object =
+        site ? call_printf(c, "site:%" PRId64, site) : call_printf(c, "org_unit:%s", path);
+    c->audit_summary =
+        call_printf(c, "%s %zu draft order(s) with %zu line(s); %d item(s) unpriced",
+                    req->dry_run ? "proposed" : "created", resp->n_orders, lines, unpriced);
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ method table */
+
+#define W(n, h)                                                                                    \
+    {                                                                                              \
+        .name = n, .handler = h, .perm = PERM_PROCURE, .flags = MF_MUTATES, .kind = RPC_UNARY      \
+    }
+#define R(n, h)                                                                                    \
+    {                                                                                              \
+        .name = n, .handler = h, .perm = PERM_PROCURE, .flags = 0, .kind = RPC_UNARY               \
+    }
+
+static method_def procurement_methods[] = {
+    W("SetPrice", h_set_price),
+    R("ListPrices", h_list_prices),
+    W("CreateOrder", proc_h_create_order),
+    W("UpdateDraft", proc_h_update_draft),
+    W("PlaceOrder", proc_h_place_order),
+    W("CancelOrder", proc_h_cancel_order),
+    W("ReceiveAgainstOrder", proc_h_receive_against_order),
+    R("GetOrder", proc_h_get_order),
+    R("ListOrders", proc_h_list_orders),
+    W("ProposeOrders", h_propose_orders),
+};
+
+SERVICE_DEF(procurement_service, gridstock__v1__procurement_service__descriptor,
+            procurement_methods);

@@ -1,0 +1,322 @@
+/* stock.c — StockService's method table and the helpers its handlers share (and
+ * other stock-moving services may use): scoped site/item lookup, argument checks, array
+ * literals, lot and movement rows. */
+#include "stock.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arena.h"
+
+#define SITE_SEL                                                                                   \
+    "SELECT s.id, s.code, s.name, s.kind, ou.path::text, s.active FROM sites s"                    \
+    " JOIN org_units ou ON ou.id = s.org_unit_id"
+
+static const char SQL_SITE_BY_CODE[] = SITE_SEL " WHERE s.code = $1 AND ou.path <@ $2::ltree";
+static const char SQL_SITE_BY_ID[] = SITE_SEL " WHERE s.id = $1 AND ou.path <@ $2::ltree";
+static const char SQL_ITEM_BY_CODE[] = "SELECT id, code, name, unit FROM items WHERE code = $1";
+static const char SQL_ITEM_BY_ID[] = "SELECT id, code, name, unit FROM items WHERE id = $1";
+
+/* The lookup of a site in the caller's scope, as a statement; GS_OK or a field error. */
+static gs_code site_stmt(call *c, int64_t id, const char *code, const char *field, db_stmt *st,
+                         db_res **r)
+{
+    bool by_code = id == 0 && code && *code;
+    if (id < 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
+    if (id == 0 && !by_code)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
+    if (by_code)
+        GS_TRY(v_len(c, field, code, 64));
+    *st = (db_stmt){by_code ? SQL_SITE_BY_CODE : SQL_SITE_BY_ID,
+                    2,
+                    {by_code ? code : call_i64(c, id), c->who.scope_path},
+                    r};
+    return GS_OK;
+}
+
+static gs_code site_read(call *c, int64_t id, const char *code, const db_res *r, stock_site *out)
+{
+    if (db_rows(r) == 0)
+        return id == 0 ? call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", code)
+                       : call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id);
+    out->id = db_i64(r, 0, 0);
+    out->code = db_str(r, 0, 1);
+    out->name = db_str(r, 0, 2);
+    out->kind = db_str(r, 0, 3);
+    out->path = db_str(r, 0, 4);
+    out->active = db_bool(r, 0, 5);
+    return GS_OK;
+}
+
+/* The lookup of an item as a statement; *none when it is optional and not given. */
+static gs_code item_stmt(call *c, int64_t id, const char *code, const char *field, bool optional,
+                         db_stmt *st, db_res **r, bool *none)
+{
+    bool by_code = id == 0 && code && *code;
+    *none = false;
+    if (id < 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
+    if (id == 0 && !by_code) {
+        if (optional) {
+            *none = true;
+            return GS_OK;
+        }
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
+    }
+    if (by_code)
+        GS_TRY(v_len(c, field, code, 64));
+    *st = (db_stmt){
+        by_code ? SQL_ITEM_BY_CODE : SQL_ITEM_BY_ID, 1, {by_code ? code : call_i64(c, id)}, r};
+    return GS_OK;
+}
+
+static gs_code item_read(call *c, int64_t id, const char *code, const db_res *r, stock_item *out)
+{
+    if (db_rows(r) == 0)
+        return id == 0 ? call_fail(c, GS_NOT_FOUND, "item \"%.64s\" not found", code)
+                       : call_fail(c, GS_NOT_FOUND, "item %" PRId64 " not found", id);
+    out->id = db_i64(r, 0, 0);
+    out->code = db_str(r, 0, 1);
+    out->name = db_str(r, 0, 2);
+    out->unit = db_str(r, 0, 3);
+    return GS_OK;
+}
+
+gs_code stock_site_find(call *c, int64_t id, const char *code, const char *field, stock_site *out)
+{
+    db_stmt st;
+    db_res *r = NULL;
+    GS_TRY(site_stmt(c, id, code, field, &st, &r));
+    GS_TRY(db_batch(c, &st, 1));
+    return site_read(c, id, code, r, out);
+}
+
+gs_code stock_item_find(call *c, int64_t id, const char *code, const char *field, bool optional,
+                        stock_item *out)
+{
+    db_stmt st;
+    db_res *r = NULL;
+    bool none;
+    memset(out, 0, sizeof *out);
+    GS_TRY(item_stmt(c, id, code, field, optional, &st, &r, &none));
+    if (none)
+        return GS_OK;
+    GS_TRY(db_batch(c, &st, 1));
+    return item_read(c, id, code, r, out);
+}
+
+gs_code stock_site_item_find(call *c, int64_t site_id, const char *site_code, int64_t item_id,
+                             const char *item_code, bool item_optional, stock_site *s,
+                             stock_item *it)
+{
+    db_stmt st[2];
+    db_res *sr = NULL, *ir = NULL;
+    bool none;
+    memset(it, 0, sizeof *it);
+    GS_TRY(site_stmt(c, site_id, site_code, "site_id", &st[0], &sr));
+    GS_TRY(item_stmt(c, item_id, item_code, "item_id", item_optional, &st[1], &ir, &none));
+    GS_TRY(db_batch(c, st, none ? 1 : 2));
+    GS_TRY(site_read(c, site_id, site_code, sr, s));
+    return none ? GS_OK : item_read(c, item_id, item_code, ir, it);
+}
+
+gs_code stock_area(call *c, int64_t org_unit_id, const char *org_unit_code, int64_t site_id,
+                   const char *site_code, const char **path, int64_t *site_id_out)
+{
+    *site_id_out = 0;
+    if (site_id || (site_code && *site_code)) {
+        stock_site s;
+        GS_TRY(stock_site_find(c, site_id, site_code, "site_id", &s));
+        *site_id_out = s.id;
+        *path = s.path;
+        return GS_OK;
+    }
+    dir_unit u;
+    GS_TRY(dir_unit_find(c, org_unit_id, org_unit_code, "org_unit_id", false, &u));
+    *path = u.path;
+    return GS_OK;
+}
+
+gs_code stock_check_lot_code(call *c, const char *field, const char *s, bool required)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0)
+        return required ? call_fail(c, GS_INVALID_ARGUMENT, "%s: required", field) : GS_OK;
+    if (n > 64)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than 64 characters", field);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!(isalnum(ch) || ch == '.' || ch == '_' || ch == '/' || ch == '-'))
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "%s: only A-Z, a-z, 0-9, '.', '_', '/' and '-' are allowed: \"%.64s\"",
+                             field, s);
+    }
+    return GS_OK;
+}
+
+gs_code stock_check_ref(call *c, const char *type, int64_t id)
+{
+    size_t n = type ? strlen(type) : 0;
+    if (n > 32)
+        return call_fail(c, GS_INVALID_ARGUMENT, "ref_type: longer than 32 characters");
+    for (size_t i = 0; i < n; i++)
+        if (!(islower((unsigned char)type[i]) || type[i] == '_'))
+            return call_fail(c, GS_INVALID_ARGUMENT,
+                             "ref_type: only a-z and '_' are allowed: \"%.32s\"", type);
+    GS_TRY(v_nonneg(c, "ref_id", id));
+    if (id && n == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "ref_type: required with ref_id");
+    return GS_OK;
+}
+
+gs_code stock_check_text(call *c, const char *field, const char *s)
+{
+    return v_len(c, field, s, 500);
+}
+
+const char *stock_text_array(call *c, size_t n, const char *const *v)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++)
+        cap += 3 + 2 * strlen(v[i] ? v[i] : "");
+    char *out = arena_alloc(c->arena, cap);
+    char *p = out;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *s = v[i] ? v[i] : ""; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *p++ = '\\';
+            *p++ = *s;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+const char *stock_i64_array(call *c, size_t n, const int64_t *v)
+{
+    char *out = arena_alloc(c->arena, 3 + n * 21);
+    char *p = out;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%" PRId64, i ? "," : "", v[i]);
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+void stock_lot_from_row(Gridstock__V1__Lot *m, const db_res *r, int row, int col)
+{
+    m->id = db_i64(r, row, col + 0);
+    m->site_id = db_i64(r, row, col + 1);
+    m->site_code = (char *)db_str(r, row, col + 2);
+    m->item_id = db_i64(r, row, col + 3);
+    m->item_code = (char *)db_str(r, row, col + 4);
+    m->item_name = (char *)db_str(r, row, col + 5);
+    m->unit = (char *)db_str(r, row, col + 6);
+    m->lot_code = (char *)db_str(r, row, col + 7);
+    m->expires_on = (char *)db_str(r, row, col + 8);
+    m->source = (char *)db_str(r, row, col + 9);
+    m->on_hand = db_i64(r, row, col + 10);
+    m->reserved = db_i64(r, row, col + 11);
+    m->available = db_i64(r, row, col + 12);
+    m->expired = db_bool(r, row, col + 13);
+    m->days_left = db_i32(r, row, col + 14);
+    m->received_at = (char *)db_str(r, row, col + 15);
+}
+
+void stock_movement_from_row(Gridstock__V1__Movement *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->at = (char *)db_str(r, row, 1);
+    m->kind = (char *)db_str(r, row, 2);
+    m->site_id = db_i64(r, row, 3);
+    m->site_code = (char *)db_str(r, row, 4);
+    m->item_id = db_i64(r, row, 5);
+    m->item_code = (char *)db_str(r, row, 6);
+    m->lot_id = db_i64(r, row, 7);
+    m->lot_code = (char *)db_str(r, row, 8);
+    m->qty = db_i64(r, row, 9);
+    m->reserved_delta = db_i64(r, row, 10);
+    m->reason = (char *)db_str(r, row, 11);
+    m->ref_type = (char *)db_str(r, row, 12);
+    m->ref_id = db_i64(r, row, 13);
+    m->request_id = (char *)db_str(r, row, 14);
+    m->actor_id = db_i64(r, row, 15);
+    m->actor_login = (char *)db_str(r, row, 16);
+    m->note = (char *)db_str(r, row, 17);
+}
+
+gs_code stock_lot_load(call *c, int64_t id, Gridstock__V1__Lot *m)
+{
+    db_res *r = NULL;
+    GS_TRY(db_exec(c, &r, "SELECT " STOCK_LOT_COLS STOCK_LOT_FROM " WHERE l.id = $1", 1,
+                   call_i64(c, id)));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "lot %" PRId64 " not found", id);
+    stock_lot_from_row(m, r, 0, 0);
+    return GS_OK;
+}
+
+gs_code stock_movement_load(call *c, int64_t id, Gridstock__V1__Movement *m)
+{
+    db_res *r = NULL;
+    GS_TRY(db_exec(c, &r, "SELECT " STOCK_MOVE_COLS STOCK_MOVE_FROM " WHERE m.id = $1", 1,
+                   call_i64(c, id)));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "movement %" PRId64 " not found", id);
+    stock_movement_from_row(m, r, 0);
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ method table */
+
+#define W(n, h)                                                                                    \
+    {                                                                                              \
+        .name = n, .handler = h, .perm = PERM_STOCK_WRITE, .flags = MF_MUTATES, .kind = RPC_UNARY  \
+    }
+#define R(n, h)                                                                                    \
+    {                                                                                              \
+        .name = n, .handler = h, .perm = PERM_STOCK_READ, .flags = 0, .kind = RPC_UNARY            \
+    }
+
+static method_def stock_methods[] = {
+    W("Receive", stock_h_receive),
+    W("Issue", stock_h_issue),
+    W("Adjust", stock_h_adjust),
+    W("WriteOffExpired", stock_h_write_off_expired),
+    W("DispatchTransfer", stock_h_dispatch_transfer),
+    W("ReceiveTransfer", stock_h_receive_transfer),
+    R("GetTransfer", stock_h_get_transfer),
+    R("ListTransfers", stock_h_list_transfers),
+    W("OpenStocktake", stock_h_open_stocktake),
+    W("EnterCounts", stock_h_enter_counts),
+    W("SubmitStocktake", stock_h_submit_stocktake),
+    R("GetStocktake", stock_h_get_stocktake),
+    R("GetBalance", stock_h_get_balance),
+    R("ListBalances", stock_h_list_balances),
+    R("StockAsOf", stock_h_stock_as_of),
+    R("StockCard", stock_h_stock_card),
+    R("ListMovements", stock_h_list_movements),
+    R("LowStock", stock_h_low_stock),
+    R("NearExpiry", stock_h_near_expiry),
+    R("CharityTransferProposals", stock_h_charity_transfer_proposals),
+    R("StockByOrgUnit", stock_h_stock_by_org_unit),
+    R("VerifyStock", stock_h_verify_stock),
+    R("ListAdjustmentReasons", stock_h_list_adjustment_reasons),
+    {.name = "WatchStockAlerts",
+     .perm = PERM_STOCK_READ,
+     .flags = 0,
+     .kind = RPC_SERVER_STREAM,
+     .stream = stock_watch_alerts},
+};
+
+SERVICE_DEF(stock_service, gridstock__v1__stock_service__descriptor, stock_methods);

@@ -1,0 +1,556 @@
+/* stock_ops.c — StockService operations that move stock: receive, issue (FEFO),
+ * adjust, expiry write-off, transfers (dispatch → in transit → receive) and blind
+ * stocktakes. Each checks its arguments and scope here, then posts through one call of
+ * the PL/pgSQL functions in 010_stock.sql, which lock, update and write the ledger. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "stock.h"
+
+enum { TRANSFER_ITEMS_MAX = 200, COUNTS_MAX = 5000 };
+
+static const char *const receive_sources[] = {"purchase", "donation", "transfer", NULL};
+static const char *const transfer_statuses[] = {"in_transit", "received", NULL};
+
+static const char *opt_i64(call *c, int64_t v)
+{
+    return v ? call_i64(c, v) : NULL;
+}
+
+static const char *actor(call *c)
+{
+    return call_i64(c, c->who.user_id);
+}
+
+/* ------------------------------------------------------------------ receive / issue */
+
+gs_code stock_h_receive(call *c)
+{
+    const Gridstock__V1__ReceiveRequest *req = (const void *)c->req;
+    Gridstock__V1__ReceiveResponse *resp = (void *)c->resp;
+    stock_site s;
+    stock_item it;
+    db_res *r = NULL;
+
+    GS_TRY(v_qty(c, "qty", req->qty));
+    GS_TRY(stock_check_lot_code(c, "lot_code", req->lot_code, true));
+    GS_TRY(v_date(c, "expires_on", req->expires_on));
+    GS_TRY(dir_enum(c, "source", req->source, receive_sources, false));
+    GS_TRY(stock_check_text(c, "reason", req->reason));
+    GS_TRY(stock_check_text(c, "note", req->note));
+    GS_TRY(stock_check_ref(c, req->ref_type, req->ref_id));
+    GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
+                                false, &s, &it));
+
+    const char *source = *req->source ? req->source : "purchase";
+    const char *kind = strcmp(source, "donation") == 0 ? "donation_in" : "receipt";
+    GS_TRY(db_exec(c, &r,
+                   "SELECT lot_id, movement_id FROM stock_receive($1::bigint, $2::bigint,"
+                   " $3::bigint, $4, nullif($5, '')::date, $6, $7, $8, $9, $10::bigint,"
+                   " $11::bigint, $12, $13)",
+                   13, call_i64(c, s.id), call_i64(c, it.id), call_i64(c, req->qty), req->lot_code,
+                   req->expires_on, source, kind, req->reason, req->ref_type,
+                   opt_i64(c, req->ref_id), actor(c), c->request_id, req->note));
+    int64_t lot = db_i64(r, 0, 0), mv = db_i64(r, 0, 1);
+    resp->lot = call_msg(c, &gridstock__v1__lot__descriptor);
+    resp->movement = call_msg(c, &gridstock__v1__movement__descriptor);
+    GS_TRY(stock_lot_load(c, lot, resp->lot));
+    GS_TRY(stock_movement_load(c, mv, resp->movement));
+    c->audit_object = call_printf(c, "lot:%" PRId64, lot);
+    c->audit_summary = call_printf(c, "received %" PRId64 " %s lot %s at %s (%s)", req->qty,
+                                   it.code, req->lot_code, s.code, source);
+    return GS_OK;
+}
+
+gs_code stock_h_issue(call *c)
+{
+    const Gridstock__V1__IssueRequest *req = (const void *)c->req;
+    Gridstock__V1__IssueResponse *resp = (void *)c->resp;
+    stock_site s;
+    stock_item it;
+    db_res *r = NULL;
+
+    GS_TRY(v_qty(c, "qty", req->qty));
+    GS_TRY(stock_check_lot_code(c, "lot_code", req->lot_code, false));
+    GS_TRY(stock_check_text(c, "reason", req->reason));
+    GS_TRY(stock_check_text(c, "note", req->note));
+    GS_TRY(stock_check_ref(c, req->ref_type, req->ref_id));
+    GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
+                                false, &s, &it));
+
+    GS_TRY(db_exec(c, &r,
+                   "SELECT lot_id, lot_code, coalesce(to_char(expires_on, 'YYYY-MM-DD'), ''), qty,"
+                   " remaining, movement_id FROM stock_issue($1::bigint, $2::bigint, $3::bigint,"
+                   " nullif($4, ''), 'issue', $5, $6, $7::bigint, $8::bigint, $9, $10)",
+                   10, call_i64(c, s.id), call_i64(c, it.id), call_i64(c, req->qty), req->lot_code,
+                   req->reason, req->ref_type, opt_i64(c, req->ref_id), actor(c), c->request_id,
+                   req->note));
+    int rows = db_rows(r);
+    resp->n_taken = (size_t)rows;
+    resp->taken = (Gridstock__V1__LotTaken **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__LotTaken *t = call_msg(c, &gridstock__v1__lot_taken__descriptor);
+        t->lot_id = db_i64(r, i, 0);
+        t->item_id = it.id;
+        t->item_code = (char *)it.code;
+        t->lot_code = (char *)db_str(r, i, 1);
+        t->expires_on = (char *)db_str(r, i, 2);
+        t->qty = db_i64(r, i, 3);
+        t->remaining = db_i64(r, i, 4);
+        t->movement_id = db_i64(r, i, 5);
+        resp->total += t->qty;
+        resp->taken[i] = t;
+    }
+    c->audit_object = call_printf(c, "site:%" PRId64, s.id);
+    c->audit_summary = call_printf(c, "issued %" PRId64 " %s at %s from %d lot(s)", resp->total,
+                                   it.code, s.code, rows);
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ adjust / write-off */
+
+gs_code stock_h_adjust(call *c)
+{
+    const Gridstock__V1__AdjustRequest *req = (const void *)c->req;
+    Gridstock__V1__AdjustResponse *resp = (void *)c->resp;
+    db_res *r = NULL;
+    int64_t lot;
+
+    if (req->qty == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "qty: must not be zero");
+    GS_TRY(v_range(c, "qty", req->qty, -GS_QTY_MAX, GS_QTY_MAX));
+    GS_TRY(v_required(c, "reason", req->reason));
+    GS_TRY(v_len(c, "reason", req->reason, 32));
+    GS_TRY(stock_check_text(c, "note", req->note));
+    GS_TRY(v_nonneg(c, "lot_id", req->lot_id));
+    if (req->lot_id) {
+        GS_TRY(db_exec(c, &r,
+                       "SELECT l.id FROM lots l JOIN sites s ON s.id = l.site_id"
+                       " JOIN org_units ou ON ou.id = s.org_unit_id"
+                       " WHERE l.id = $1 AND ou.path <@ $2::ltree",
+                       2, call_i64(c, req->lot_id), c->who.scope_path));
+        if (db_rows(r) == 0)
+            return call_fail(c, GS_NOT_FOUND, "lot %" PRId64 " not found", req->lot_id);
+        lot = req->lot_id;
+    } else {
+        stock_site s;
+        stock_item it;
+        GS_TRY(stock_check_lot_code(c, "lot_code", req->lot_code, true));
+        GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
+                                    false, &s, &it));
+        GS_TRY(db_exec(c, &r, "SELECT stock_lot_find($1::bigint, $2::bigint, $3)", 3,
+                       call_i64(c, s.id), call_i64(c, it.id), req->lot_code));
+        lot = db_i64(r, 0, 0);
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT movement_id FROM stock_adjust($1::bigint, $2::bigint, $3, 'adjustment',"
+                   " '', NULL, $4::bigint, $5, $6)",
+                   6, call_i64(c, lot), call_i64(c, req->qty), req->reason, actor(c), c->request_id,
+                   req->note));
+    int64_t mv = db_i64(r, 0, 0);
+    resp->lot = call_msg(c, &gridstock__v1__lot__descriptor);
+    resp->movement = call_msg(c, &gridstock__v1__movement__descriptor);
+    GS_TRY(stock_lot_load(c, lot, resp->lot));
+    GS_TRY(stock_movement_load(c, mv, resp->movement));
+    c->audit_object = call_printf(c, "lot:%" PRId64, lot);
+    c->audit_summary =
+        call_printf(c, "adjusted %s lot %s at %s by %+" PRId64 " (%s)", resp->lot->item_code,
+                    resp->lot->lot_code, resp->lot->site_code, req->qty, req->reason);
+    return GS_OK;
+}
+
+gs_code stock_h_write_off_expired(call *c)
+{
+    const Gridstock__V1__WriteOffExpiredRequest *req = (const void *)c->req;
+    Gridstock__V1__WriteOffExpiredResponse *resp = (void *)c->resp;
+    stock_site s;
+    db_res *r = NULL;
+
+    GS_TRY(stock_check_text(c, "note", req->note));
+    GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT w.lot_id, w.item_id, i.code, w.lot_code,"
+                   " coalesce(to_char(w.expires_on, 'YYYY-MM-DD'), ''), w.qty, w.remaining,"
+                   " w.movement_id"
+                   " FROM stock_writeoff_expired($1::bigint, $2::bigint, $3, $4) w"
+                   " JOIN items i ON i.id = w.item_id ORDER BY w.lot_id",
+                   4, call_i64(c, s.id), actor(c), c->request_id, req->note));
+    int rows = db_rows(r);
+    resp->n_written_off = (size_t)rows;
+    resp->written_off = (Gridstock__V1__LotTaken **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__LotTaken *t = call_msg(c, &gridstock__v1__lot_taken__descriptor);
+        t->lot_id = db_i64(r, i, 0);
+        t->item_id = db_i64(r, i, 1);
+        t->item_code = (char *)db_str(r, i, 2);
+        t->lot_code = (char *)db_str(r, i, 3);
+        t->expires_on = (char *)db_str(r, i, 4);
+        t->qty = db_i64(r, i, 5);
+        t->remaining = db_i64(r, i, 6);
+        t->movement_id = db_i64(r, i, 7);
+        resp->total += t->qty;
+        resp->written_off[i] = t;
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT coalesce(sum(reserved), 0) FROM lots"
+                   " WHERE site_id = $1 AND stock_expired(expires_on)",
+                   1, call_i64(c, s.id)));
+    resp->still_reserved = db_i64(r, 0, 0);
+    c->audit_object = call_printf(c, "site:%" PRId64, s.id);
+    c->audit_summary = call_printf(c, "wrote off %" PRId64 " expired units in %d lot(s) at %s",
+                                   resp->total, rows, s.code);
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ transfers */
+
+/* clang-format off */
+#define TRANSFER_COLS                                                                              \
+    "t.id, t.from_site_id, fs.code, t.to_site_id, ts.code, t.status, t.note, t.ref_type,"          \
+    " coalesce(t.ref_id, 0), coalesce(du.login, ''), " DIR_TS("t.dispatched_at") ","               \
+    " coalesce(ru.login, ''), " DIR_TS("t.received_at")
+/* clang-format on */
+#define TRANSFER_FROM                                                                              \
+    " FROM stock_transfers t JOIN sites fs ON fs.id = t.from_site_id"                              \
+    " JOIN org_units fou ON fou.id = fs.org_unit_id JOIN sites ts ON ts.id = t.to_site_id"         \
+    " JOIN org_units tou ON tou.id = ts.org_unit_id"                                               \
+    " LEFT JOIN users du ON du.id = t.dispatched_by LEFT JOIN users ru ON ru.id = t.received_by"
+
+static void transfer_from_row(Gridstock__V1__Transfer *m, const db_res *r, int row)
+{
+    m->id = db_i64(r, row, 0);
+    m->from_site_id = db_i64(r, row, 1);
+    m->from_site_code = (char *)db_str(r, row, 2);
+    m->to_site_id = db_i64(r, row, 3);
+    m->to_site_code = (char *)db_str(r, row, 4);
+    m->status = (char *)db_str(r, row, 5);
+    m->note = (char *)db_str(r, row, 6);
+    m->ref_type = (char *)db_str(r, row, 7);
+    m->ref_id = db_i64(r, row, 8);
+    m->dispatched_by = (char *)db_str(r, row, 9);
+    m->dispatched_at = (char *)db_str(r, row, 10);
+    m->received_by = (char *)db_str(r, row, 11);
+    m->received_at = (char *)db_str(r, row, 12);
+}
+
+/* Loads transfer `id` with its lines if the caller sees its source or destination site
+ * (only its destination when `to_only`). */
+static gs_code transfer_load(call *c, int64_t id, bool to_only, Gridstock__V1__Transfer *m)
+{
+    db_res *r = NULL;
+    GS_TRY(v_positive(c, "transfer_id", id));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " TRANSFER_COLS TRANSFER_FROM
+                   " WHERE t.id = $1 AND (tou.path <@ $2::ltree"
+                   " OR (NOT $3::bool AND fou.path <@ $2::ltree))",
+                   3, call_i64(c, id), c->who.scope_path, to_only ? "true" : "false"));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "transfer %" PRId64 " not found", id);
+    transfer_from_row(m, r, 0);
+    GS_TRY(db_exec(c, &r,
+                   "SELECT tl.id, tl.item_id, i.code, tl.from_lot_id, tl.lot_code,"
+                   " coalesce(to_char(tl.expires_on, 'YYYY-MM-DD'), ''), tl.qty,"
+                   " coalesce(tl.received_qty, 0), coalesce(tl.diff_reason, ''),"
+                   " coalesce(tl.to_lot_id, 0)"
+                   " FROM stock_transfer_lines tl JOIN items i ON i.id = tl.item_id"
+                   " WHERE tl.transfer_id = $1 ORDER BY tl.id",
+                   1, call_i64(c, id)));
+    int rows = db_rows(r);
+    m->n_lines = (size_t)rows;
+    m->lines = (Gridstock__V1__TransferLine **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__TransferLine *l = call_msg(c, &gridstock__v1__transfer_line__descriptor);
+        l->id = db_i64(r, i, 0);
+        l->item_id = db_i64(r, i, 1);
+        l->item_code = (char *)db_str(r, i, 2);
+        l->from_lot_id = db_i64(r, i, 3);
+        l->lot_code = (char *)db_str(r, i, 4);
+        l->expires_on = (char *)db_str(r, i, 5);
+        l->qty = db_i64(r, i, 6);
+        l->received_qty = db_i64(r, i, 7);
+        l->reason = (char *)db_str(r, i, 8);
+        l->to_lot_id = db_i64(r, i, 9);
+        m->lines[i] = l;
+    }
+    return GS_OK;
+}
+
+gs_code stock_h_dispatch_transfer(call *c)
+{
+    const Gridstock__V1__DispatchTransferRequest *req = (const void *)c->req;
+    Gridstock__V1__Transfer *resp = (void *)c->resp;
+    stock_site from, to;
+    db_res *r = NULL;
+    size_t n = req->n_items;
+
+    GS_TRY(stock_check_text(c, "note", req->note));
+    GS_TRY(stock_check_ref(c, req->ref_type, req->ref_id));
+    if (n == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "items: at least one is required");
+    if (n > TRANSFER_ITEMS_MAX)
+        return call_fail(c, GS_INVALID_ARGUMENT, "items: at most %d per transfer",
+                         TRANSFER_ITEMS_MAX);
+    GS_TRY(stock_site_find(c, req->from_site_id, req->from_site_code, "from_site_id", &from));
+    GS_TRY(stock_site_find(c, req->to_site_id, req->to_site_code, "to_site_id", &to));
+    if (from.id == to.id)
+        return call_fail(c, GS_INVALID_ARGUMENT, "to_site_id: must differ from from_site_id");
+
+    int64_t *items = arena_alloc(c->arena, n * sizeof *items);
+    int64_t *qtys = arena_alloc(c->arena, n * sizeof *qtys);
+    const char **lots = arena_alloc(c->arena, n * sizeof *lots);
+    for (size_t i = 0; i < n; i++) {
+        const Gridstock__V1__TransferItem *ti = req->items[i];
+        stock_item it;
+        GS_TRY(stock_item_find(c, ti->item_id, ti->item_code,
+                               call_printf(c, "items[%zu].item_id", i), false, &it));
+        GS_TRY(v_qty(c, call_printf(c, "items[%zu].qty", i), ti->qty));
+        GS_TRY(
+            stock_check_lot_code(c, call_printf(c, "items[%zu].lot_code", i), ti->lot_code, false));
+        items[i] = it.id;
+        qtys[i] = ti->qty;
+        lots[i] = ti->lot_code;
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT stock_transfer_dispatch($1::bigint, $2::bigint, $3::bigint[],"
+                   " $4::bigint[], $5::text[], $6, $7, $8::bigint, $9::bigint, $10)",
+                   10, call_i64(c, from.id), call_i64(c, to.id), stock_i64_array(c, n, items),
+                   stock_i64_array(c, n, qtys), stock_text_array(c, n, lots), req->note,
+                   req->ref_type, opt_i64(c, req->ref_id), actor(c), c->request_id));
+    int64_t id = db_i64(r, 0, 0);
+    GS_TRY(transfer_load(c, id, false, resp));
+    c->audit_object = call_printf(c, "transfer:%" PRId64, id);
+    c->audit_summary =
+        call_printf(c, "dispatched %zu item line(s) from %s to %s", n, from.code, to.code);
+    return GS_OK;
+}
+
+gs_code stock_h_receive_transfer(call *c)
+{
+    const Gridstock__V1__ReceiveTransferRequest *req = (const void *)c->req;
+    Gridstock__V1__Transfer *resp = (void *)c->resp;
+    size_t n = req->n_lines;
+
+    GS_TRY(stock_check_text(c, "note", req->note));
+    if (n > TRANSFER_ITEMS_MAX * 10)
+        return call_fail(c, GS_INVALID_ARGUMENT, "lines: too many");
+    GS_TRY(transfer_load(c, req->transfer_id, true, resp)); /* NOT_FOUND unless we receive it */
+
+    int64_t *ids = arena_alloc(c->arena, (n ? n : 1) * sizeof *ids);
+    int64_t *qtys = arena_alloc(c->arena, (n ? n : 1) * sizeof *qtys);
+    const char **reasons = arena_alloc(c->arena, (n ? n : 1) * sizeof *reasons);
+    for (size_t i = 0; i < n; i++) {
+        const Gridstock__V1__ReceivedLine *l = req->lines[i];
+        GS_TRY(v_positive(c, call_printf(c, "lines[%zu].line_id", i), l->line_id));
+        GS_TRY(v_nonneg(c, call_printf(c, "lines[%zu].received_qty", i), l->received_qty));
+        GS_TRY(v_len(c, call_printf(c, "lines[%zu].reason", i), l->reason, 32));
+        ids[i] = l->line_id;
+        qtys[i] = l->received_qty;
+        reasons[i] = l->reason;
+    }
+    GS_TRY(db_exec(c, NULL,
+                   "SELECT stock_transfer_receive($1::bigint, $2::bigint[], $3::bigint[],"
+                   " $4::text[], $5::bigint, $6, $7)",
+                   7, call_i64(c, req->transfer_id), stock_i64_array(c, n, ids),
+                   stock_i64_array(c, n, qtys), stock_text_array(c, n, reasons), actor(c),
+                   c->request_id, req->note));
+    GS_TRY(transfer_load(c, req->transfer_id, true, resp));
+    int64_t sent = 0, got = 0;
+    for (size_t i = 0; i < resp->n_lines; i++) {
+        sent += resp->lines[i]->qty;
+        got += resp->lines[i]->received_qty;
+    }
+    c->audit_object = call_printf(c, "transfer:%" PRId64, req->transfer_id);
+    c->audit_summary = call_printf(c, "received transfer from %s at %s: %" PRId64 " of %" PRId64,
+                                   resp->from_site_code, resp->to_site_code, got, sent);
+    return GS_OK;
+}
+
+gs_code stock_h_get_transfer(call *c)
+{
+    const Gridstock__V1__GetTransferRequest *req = (const void *)c->req;
+    return transfer_load(c, req->id, false, (void *)c->resp);
+}
+
+gs_code stock_h_list_transfers(call *c)
+{
+    const Gridstock__V1__ListTransfersRequest *req = (const void *)c->req;
+    Gridstock__V1__ListTransfersResponse *resp = (void *)c->resp;
+    int64_t limit, after, site = 0;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(dir_enum(c, "status", req->status, transfer_statuses, false));
+    if (req->site_id || *req->site_code) {
+        stock_site s;
+        GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
+        site = s.id;
+    }
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT " TRANSFER_COLS TRANSFER_FROM
+                " WHERE (tou.path <@ $1::ltree OR fou.path <@ $1::ltree)"
+                " AND ($2::bigint = 0 OR t.from_site_id = $2::bigint OR t.to_site_id = $2::bigint)"
+                " AND ($3 = '' OR t.status = $3) AND t.id > $4::bigint ORDER BY t.id"
+                " LIMIT $5::bigint",
+                5, c->who.scope_path, call_i64(c, site), req->status, call_i64(c, after),
+                call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_transfers = (size_t)rows;
+    resp->transfers = (Gridstock__V1__Transfer **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->transfers[i] = call_msg(c, &gridstock__v1__transfer__descriptor);
+        transfer_from_row(resp->transfers[i], r, i);
+    }
+    return GS_OK;
+}
+
+/* ------------------------------------------------------------------ stocktakes */
+
+/* clang-format off */
+#define STOCKTAKE_COLS                                                                             \
+    "st.id, st.site_id, s.code, st.status, st.note, coalesce(ob.login, ''), "                     \
+    DIR_TS("st.opened_at") ", coalesce(sb.login, ''), " DIR_TS("st.submitted_at") ","              \
+    " (SELECT count(*) FROM stocktake_counts sc WHERE sc.stocktake_id = st.id)"
+/* clang-format on */
+#define STOCKTAKE_FROM                                                                             \
+    " FROM stocktakes st JOIN sites s ON s.id = st.site_id"                                        \
+    " JOIN org_units ou ON ou.id = s.org_unit_id LEFT JOIN users ob ON ob.id = st.opened_by"       \
+    " LEFT JOIN users sb ON sb.id = st.submitted_by"
+
+/* Loads stocktake `id` if its site is in scope; its lines (with system quantities) only
+ * once it is submitted: counting is blind. */
+static gs_code stocktake_load(call *c, int64_t id, Gridstock__V1__Stocktake *m)
+{
+    db_res *r = NULL;
+    GS_TRY(v_positive(c, "stocktake_id", id));
+    GS_TRY(db_exec(
+        c, &r, "SELECT " STOCKTAKE_COLS STOCKTAKE_FROM " WHERE st.id = $1 AND ou.path <@ $2::ltree",
+        2, call_i64(c, id), c->who.scope_path));
+    if (db_rows(r) == 0)
+        return call_fail(c, GS_NOT_FOUND, "stocktake %" PRId64 " not found", id);
+    m->id = db_i64(r, 0, 0);
+    m->site_id = db_i64(r, 0, 1);
+    m->site_code = (char *)db_str(r, 0, 2);
+    m->status = (char *)db_str(r, 0, 3);
+    m->note = (char *)db_str(r, 0, 4);
+    m->opened_by = (char *)db_str(r, 0, 5);
+    m->opened_at = (char *)db_str(r, 0, 6);
+    m->submitted_by = (char *)db_str(r, 0, 7);
+    m->submitted_at = (char *)db_str(r, 0, 8);
+    m->counted_lots = db_i32(r, 0, 9);
+    if (strcmp(m->status, "submitted") != 0)
+        return GS_OK;
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT sc.lot_id, i.code, l.lot_code,"
+                " coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), ''), sc.system_qty, sc.counted,"
+                " coalesce(sc.variance, 0)"
+                " FROM stocktake_counts sc JOIN lots l ON l.id = sc.lot_id"
+                " JOIN items i ON i.id = l.item_id WHERE sc.stocktake_id = $1 ORDER BY sc.lot_id",
+                1, call_i64(c, id)));
+    int rows = db_rows(r);
+    m->n_lines = (size_t)rows;
+    m->lines = (Gridstock__V1__StocktakeLine **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__StocktakeLine *l = call_msg(c, &gridstock__v1__stocktake_line__descriptor);
+        l->lot_id = db_i64(r, i, 0);
+        l->item_code = (char *)db_str(r, i, 1);
+        l->lot_code = (char *)db_str(r, i, 2);
+        l->expires_on = (char *)db_str(r, i, 3);
+        l->system_qty = db_i64(r, i, 4);
+        l->counted = db_i64(r, i, 5);
+        l->variance = db_i64(r, i, 6);
+        m->total_variance += l->variance;
+        m->lines[i] = l;
+    }
+    return GS_OK;
+}
+
+gs_code stock_h_open_stocktake(call *c)
+{
+    const Gridstock__V1__OpenStocktakeRequest *req = (const void *)c->req;
+    Gridstock__V1__Stocktake *resp = (void *)c->resp;
+    stock_site s;
+    db_res *r = NULL;
+
+    GS_TRY(stock_check_text(c, "note", req->note));
+    GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
+    GS_TRY(db_exec(c, &r, "SELECT stock_stocktake_open($1::bigint, $2::bigint, $3)", 3,
+                   call_i64(c, s.id), actor(c), req->note));
+    int64_t id = db_i64(r, 0, 0);
+    GS_TRY(stocktake_load(c, id, resp));
+    c->audit_object = call_printf(c, "stocktake:%" PRId64, id);
+    c->audit_summary = call_printf(c, "opened stocktake at %s", s.code);
+    return GS_OK;
+}
+
+gs_code stock_h_enter_counts(call *c)
+{
+    const Gridstock__V1__EnterCountsRequest *req = (const void *)c->req;
+    Gridstock__V1__EnterCountsResponse *resp = (void *)c->resp;
+    Gridstock__V1__Stocktake st = GRIDSTOCK__V1__STOCKTAKE__INIT;
+    db_res *r = NULL;
+    size_t n = req->n_counts;
+
+    GS_TRY(v_positive(c, "stocktake_id", req->stocktake_id));
+    if (n == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT, "counts: at least one is required");
+    if (n > COUNTS_MAX)
+        return call_fail(c, GS_INVALID_ARGUMENT, "counts: at most %d per request", COUNTS_MAX);
+    int64_t *lot_ids = arena_alloc(c->arena, n * sizeof *lot_ids);
+    int64_t *counts = arena_alloc(c->arena, n * sizeof *counts);
+    const char **items = arena_alloc(c->arena, n * sizeof *items);
+    const char **lots = arena_alloc(c->arena, n * sizeof *lots);
+    for (size_t i = 0; i < n; i++) {
+        const Gridstock__V1__Count *k = req->counts[i];
+        GS_TRY(v_nonneg(c, call_printf(c, "counts[%zu].counted", i), k->counted));
+        GS_TRY(v_nonneg(c, call_printf(c, "counts[%zu].lot_id", i), k->lot_id));
+        if (!k->lot_id) {
+            GS_TRY(v_required(c, call_printf(c, "counts[%zu].item_code", i), k->item_code));
+            GS_TRY(v_len(c, call_printf(c, "counts[%zu].item_code", i), k->item_code, 64));
+            GS_TRY(stock_check_lot_code(c, call_printf(c, "counts[%zu].lot_code", i), k->lot_code,
+                                        true));
+        }
+        lot_ids[i] = k->lot_id;
+        counts[i] = k->counted;
+        items[i] = k->item_code;
+        lots[i] = k->lot_code;
+    }
+    GS_TRY(stocktake_load(c, req->stocktake_id, &st)); /* scope */
+    GS_TRY(db_exec(c, &r,
+                   "SELECT stock_stocktake_count($1::bigint, $2::bigint[], $3::text[], $4::text[],"
+                   " $5::bigint[], $6::bigint)",
+                   6, call_i64(c, st.id), stock_i64_array(c, n, lot_ids),
+                   stock_text_array(c, n, items), stock_text_array(c, n, lots),
+                   stock_i64_array(c, n, counts), actor(c)));
+    resp->stocktake_id = st.id;
+    resp->accepted = (int32_t)n;
+    resp->counted_lots = db_i32(r, 0, 0);
+    c->audit_object = call_printf(c, "stocktake:%" PRId64, st.id);
+    c->audit_summary = call_printf(c, "entered %zu count(s) at %s", n, st.site_code);
+    return GS_OK;
+}
+
+gs_code stock_h_submit_stocktake(call *c)
+{
+    const Gridstock__V1__SubmitStocktakeRequest *req = (const void *)c->req;
+    Gridstock__V1__Stocktake *resp = (void *)c->resp;
+    Gridstock__V1__Stocktake st = GRIDSTOCK__V1__STOCKTAKE__INIT;
+
+    GS_TRY(stocktake_load(c, req->stocktake_id, &st)); /* scope */
+    GS_TRY(db_exec(c, NULL,
+                   "SELECT count(*) FROM stock_stocktake_submit($1::bigint, $2::bigint, $3)", 3,
+                   call_i64(c, st.id), actor(c), c->request_id));
+    GS_TRY(stocktake_load(c, st.id, resp));
+    c->audit_object = call_printf(c, "stocktake:%" PRId64, st.id);
+    c->audit_summary = call_printf(c, "submitted stocktake at %s: %zu lot(s), variance %+" PRId64,
+                                   resp->site_code, resp->n_lines, resp->total_variance);
+    return GS_OK;
+}
+
+gs_code stock_h_get_stocktake(call *c)
+{
+    const Gridstock__V1__GetStocktakeRequest *req = (const void *)c->req;
+    return stocktake_load(c, req->id, (void *)c->resp);
+}

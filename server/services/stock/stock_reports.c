@@ -1,0 +1,576 @@
+/* stock_reports.c — StockService reads: balances (per lot, item and site), stock as
+ * of a past time from the ledger, the stock card, movements, low stock with restock
+ * proposals, near expiry, charity transfer proposals, stock by org unit, the ledger
+ * verification and the adjustment reasons. Everything is limited to the caller's scope. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "stock.h"
+
+enum { REPORT_ROWS_MAX = 10000, DAYS_DEFAULT = 30 };
+
+static const char *const movement_kinds[] = {"receipt",         "issue",       "transfer_out",
+                                             "transfer_in",     "adjustment",  "stocktake_variance",
+                                             "expiry_writeoff", "donation_in", "distribution_out",
+                                             "reserve",         "release",     NULL};
+static const char *const site_kinds[] = {"reserve_point", "charity_station", "supplier_market",
+                                         NULL};
+
+/* The columns item_balance_from_row reads, starting at `col`: site id and code, item id,
+ * code, name and unit, on hand, reserved, available, expired, reorder point, par level. */
+static void item_balance_from_row(Gridstock__V1__ItemBalance *m, const db_res *r, int row, int col)
+{
+    m->site_id = db_i64(r, row, col + 0);
+    m->site_code = (char *)db_str(r, row, col + 1);
+    m->item_id = db_i64(r, row, col + 2);
+    m->item_code = (char *)db_str(r, row, col + 3);
+    m->item_name = (char *)db_str(r, row, col + 4);
+    m->unit = (char *)db_str(r, row, col + 5);
+    m->on_hand = db_i64(r, row, col + 6);
+    m->reserved = db_i64(r, row, col + 7);
+    m->available = db_i64(r, row, col + 8);
+    m->expired = db_i64(r, row, col + 9);
+    m->reorder_point = db_i64(r, row, col + 10);
+    m->par_level = db_i64(r, row, col + 11);
+}
+
+/* Hands the lots of `lr` (STOCK_LOT_COLS, ordered by item id) to the items (ordered by
+ * item id). */
+static void attach_lots(call *c, Gridstock__V1__ItemBalance **items, size_t n_items,
+                        const db_res *lr)
+{
+    int rows = db_rows(lr), at = 0;
+    for (size_t k = 0; k < n_items; k++) {
+        Gridstock__V1__ItemBalance *ib = items[k];
+        int start = at;
+        while (at < rows && db_i64(lr, at, 3) < ib->item_id)
+            start = ++at;
+        while (at < rows && db_i64(lr, at, 3) == ib->item_id)
+            at++;
+        ib->n_lots = (size_t)(at - start);
+        ib->lots = (Gridstock__V1__Lot **)call_ptrs(c, ib->n_lots);
+        for (int i = start; i < at; i++) {
+            ib->lots[i - start] = call_msg(c, &gridstock__v1__lot__descriptor);
+            stock_lot_from_row(ib->lots[i - start], lr, i, 0);
+        }
+    }
+}
+
+gs_code stock_h_get_balance(call *c)
+{
+    const Gridstock__V1__GetBalanceRequest *req = (const void *)c->req;
+    Gridstock__V1__SiteBalance *resp = (void *)c->resp;
+    stock_site s;
+    stock_item it;
+    db_res *r = NULL, *lr = NULL;
+
+    GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code, true,
+                                &s, &it));
+    const char *site = call_i64(c, s.id), *item = call_i64(c, it.id);
+    /* balances and lots in one round trip */
+    db_stmt st[2] = {
+        {"SELECT $1::bigint, $3::text, i.id, i.code, i.name, i.unit,"
+         " coalesce(b.on_hand, 0), coalesce(b.reserved, 0), coalesce(b.available, 0),"
+         " coalesce(b.expired, 0), coalesce(si.reorder_point, 0),"
+         " coalesce(si.par_level, 0)"
+         " FROM items i"
+         " LEFT JOIN stock_item_balances b ON b.item_id = i.id AND b.site_id = $1::bigint"
+         " LEFT JOIN site_items si ON si.item_id = i.id AND si.site_id = $1::bigint"
+         " WHERE CASE WHEN $2::bigint = 0"
+         "  THEN b.item_id IS NOT NULL OR si.item_id IS NOT NULL"
+         "  ELSE i.id = $2::bigint END"
+         " ORDER BY i.id",
+         3,
+         {site, item, s.code},
+         &r},
+        {"SELECT " STOCK_LOT_COLS STOCK_LOT_FROM
+         " WHERE l.site_id = $1 AND ($2::bigint = 0 OR l.item_id = $2::bigint)"
+         " AND l.on_hand > 0 ORDER BY l.item_id, l.expires_on NULLS LAST, l.id",
+         2,
+         {site, item},
+         &lr},
+    };
+    GS_TRY(db_batch(c, st, 2));
+    int rows = db_rows(r);
+    resp->site_id = s.id;
+    resp->site_code = (char *)s.code;
+    resp->site_name = (char *)s.name;
+    resp->n_items = (size_t)rows;
+    resp->items = (Gridstock__V1__ItemBalance **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__ItemBalance *ib = call_msg(c, &gridstock__v1__item_balance__descriptor);
+        item_balance_from_row(ib, r, i, 0);
+        resp->on_hand += ib->on_hand;
+        resp->reserved += ib->reserved;
+        resp->available += ib->available;
+        resp->expired += ib->expired;
+        resp->items[i] = ib;
+    }
+    attach_lots(c, resp->items, resp->n_items, lr);
+    return GS_OK;
+}
+
+gs_code stock_h_list_balances(call *c)
+{
+    const Gridstock__V1__ListBalancesRequest *req = (const void *)c->req;
+    Gridstock__V1__ListBalancesResponse *resp = (void *)c->resp;
+    int64_t limit, after, site;
+    const char *path;
+    stock_item it;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
+                      &site));
+    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", true, &it));
+    /* The page key orders by site, then item: site id * 2^32 + item id. */
+    GS_TRY(db_exec(c, &r,
+                   "WITH x AS ("
+                   " SELECT coalesce(b.site_id, si.site_id) AS site_id,"
+                   "  coalesce(b.item_id, si.item_id) AS item_id,"
+                   "  coalesce(b.on_hand, 0) AS on_hand, coalesce(b.reserved, 0) AS reserved,"
+                   "  coalesce(b.available, 0) AS available, coalesce(b.expired, 0) AS expired,"
+                   "  coalesce(si.reorder_point, 0) AS rop, coalesce(si.par_level, 0) AS par"
+                   " FROM stock_item_balances b FULL JOIN site_items si"
+                   "  ON si.site_id = b.site_id AND si.item_id = b.item_id)"
+                   " SELECT x.site_id * 4294967296 + x.item_id, s.id, s.code, i.id, i.code, i.name,"
+                   "  i.unit, x.on_hand, x.reserved, x.available, x.expired, x.rop, x.par"
+                   " FROM x JOIN sites s ON s.id = x.site_id"
+                   " JOIN org_units ou ON ou.id = s.org_unit_id JOIN items i ON i.id = x.item_id"
+                   " WHERE ou.path <@ $1::ltree AND ($2::bigint = 0 OR s.id = $2::bigint)"
+                   " AND ($3::bigint = 0 OR i.id = $3::bigint) AND ($4::bool OR x.on_hand > 0)"
+                   " AND x.site_id * 4294967296 + x.item_id > $5::bigint"
+                   " ORDER BY 1 LIMIT $6::bigint",
+                   6, path, call_i64(c, site), call_i64(c, it.id),
+                   req->include_zero ? "true" : "false", call_i64(c, after), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_balances = (size_t)rows;
+    resp->balances = (Gridstock__V1__ItemBalance **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->balances[i] = call_msg(c, &gridstock__v1__item_balance__descriptor);
+        item_balance_from_row(resp->balances[i], r, i, 1);
+    }
+    return GS_OK;
+}
+
+/* Per lot at a site (and item): the sums of its movements up to p.t ... */
+#define ASOF_LOTS                                                                                  \
+    " h AS (SELECT m.lot_id, sum(m.qty)::bigint AS on_hand,"                                       \
+    "   sum(m.reserved_delta)::bigint AS reserved FROM stock_movements m, p"                       \
+    "  WHERE m.site_id = $1::bigint AND ($2::bigint = 0 OR m.item_id = $2::bigint)"                \
+    "  AND m.at <= p.t GROUP BY m.lot_id HAVING sum(m.qty) <> 0 OR sum(m.reserved_delta) <> 0)"
+/* ... read like STOCK_LOT_COLS, with expiry judged on that day. */
+/* clang-format off */
+#define ASOF_SELECT                                                                                \
+    " SELECT l.id, l.site_id, s.code, l.item_id, i.code, i.name, i.unit, l.lot_code,"              \
+    "  coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), ''), l.source, h.on_hand, h.reserved,"        \
+    "  CASE WHEN l.expires_on < p.t::date THEN 0 ELSE h.on_hand - h.reserved END,"                 \
+    "  coalesce(l.expires_on < p.t::date, false), coalesce(l.expires_on - p.t::date, 0), "         \
+    DIR_TS("l.received_at")                                                                        \
+    " FROM h JOIN lots l ON l.id = h.lot_id JOIN sites s ON s.id = l.site_id"                      \
+    " JOIN items i ON i.id = l.item_id, p ORDER BY l.item_id, l.expires_on NULLS LAST, l.id"
+/* clang-format on */
+
+gs_code stock_h_stock_as_of(call *c)
+{
+    const Gridstock__V1__StockAsOfRequest *req = (const void *)c->req;
+    Gridstock__V1__StockAsOfResponse *resp = (void *)c->resp;
+    stock_site s;
+    stock_item it;
+    db_res *r = NULL;
+
+    GS_TRY(v_required(c, "at", req->at));
+    GS_TRY(v_len(c, "at", req->at, 64));
+    GS_TRY(v_timestamp(c, "at", req->at));
+    GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code, true,
+                                &s, &it));
+    GS_TRY(db_exec(c, &r, "SELECT " DIR_TS("stock_ts($1, 'at')"), 1, req->at));
+    resp->at = (char *)db_str(r, 0, 0);
+    GS_TRY(db_exec(c, &r, "WITH p AS (SELECT stock_ts($3, 'at') AS t)," ASOF_LOTS ASOF_SELECT, 3,
+                   call_i64(c, s.id), call_i64(c, it.id), req->at));
+    int rows = db_rows(r);
+    size_t n_items = 0;
+    for (int i = 0; i < rows; i++)
+        if (i == 0 || db_i64(r, i, 3) != db_i64(r, i - 1, 3))
+            n_items++;
+    resp->n_items = n_items;
+    resp->items = (Gridstock__V1__ItemBalance **)call_ptrs(c, n_items);
+    Gridstock__V1__ItemBalance *ib = NULL;
+    size_t k = 0;
+    for (int i = 0; i < rows; i++) {
+        if (i == 0 || db_i64(r, i, 3) != db_i64(r, i - 1, 3)) {
+            ib = call_msg(c, &gridstock__v1__item_balance__descriptor);
+            ib->site_id = s.id;
+            ib->site_code = (char *)s.code;
+            ib->item_id = db_i64(r, i, 3);
+            ib->item_code = (char *)db_str(r, i, 4);
+            ib->item_name = (char *)db_str(r, i, 5);
+            ib->unit = (char *)db_str(r, i, 6);
+            resp->items[k++] = ib;
+        }
+        ib->n_lots++;
+    }
+    /* second pass: the lots of each item */
+    int at = 0;
+    for (k = 0; k < n_items; k++) {
+        ib = resp->items[k];
+        ib->lots = (Gridstock__V1__Lot **)call_ptrs(c, ib->n_lots);
+        for (size_t j = 0; j < ib->n_lots; j++, at++) {
+            Gridstock__V1__Lot *l = call_msg(c, &gridstock__v1__lot__descriptor);
+            stock_lot_from_row(l, r, at, 0);
+            ib->on_hand += l->on_hand;
+            ib->reserved += l->reserved;
+            ib->available += l->available;
+            if (l->expired)
+                ib->expired += l->on_hand;
+            ib->lots[j] = l;
+        }
+    }
+    return GS_OK;
+}
+
+gs_code stock_h_stock_card(call *c)
+{
+    const Gridstock__V1__StockCardRequest *req = (const void *)c->req;
+    Gridstock__V1__StockCardResponse *resp = (void *)c->resp;
+    int64_t limit, after;
+    stock_site s;
+    stock_item it;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(v_len(c, "since", req->since, 64));
+    GS_TRY(v_len(c, "until", req->until, 64));
+    GS_TRY(v_timestamp(c, "since", req->since));
+    GS_TRY(v_timestamp(c, "until", req->until));
+    GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
+                                false, &s, &it));
+    const char *site = call_i64(c, s.id), *item = call_i64(c, it.id);
+    GS_TRY(db_exec(c, &r,
+                   "WITH p AS (SELECT coalesce(stock_ts($3, 'since'), '-infinity') AS since,"
+                   "  coalesce(stock_ts($4, 'until'), 'infinity') AS until)"
+                   " SELECT " STOCK_MOVE_COLS ","
+                   "  (SELECT sum(x.qty) FROM stock_movements x WHERE x.site_id = m.site_id"
+                   "    AND x.item_id = m.item_id AND x.id <= m.id)::bigint" STOCK_MOVE_FROM ", p"
+                   " WHERE m.site_id = $1::bigint AND m.item_id = $2::bigint"
+                   " AND m.at >= p.since AND m.at < p.until AND m.id > $5::bigint"
+                   " ORDER BY m.id LIMIT $6::bigint",
+                   6, site, item, req->since, req->until, call_i64(c, after), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->site_code = (char *)s.code;
+    resp->item_code = (char *)it.code;
+    resp->n_movements = (size_t)rows;
+    resp->movements = (Gridstock__V1__Movement **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__Movement *m = call_msg(c, &gridstock__v1__movement__descriptor);
+        stock_movement_from_row(m, r, i);
+        m->balance = db_i64(r, i, STOCK_MOVE_NCOLS);
+        resp->movements[i] = m;
+    }
+    if (rows > 0) {
+        resp->opening_balance = resp->movements[0]->balance - resp->movements[0]->qty;
+    } else {
+        db_res *o = NULL;
+        GS_TRY(db_exec(c, &o,
+                       "SELECT coalesce(sum(qty), 0)::bigint FROM stock_movements"
+                       " WHERE site_id = $1 AND item_id = $2 AND id <= $3::bigint"
+                       " AND at < coalesce(stock_ts($4, 'until'), 'infinity')",
+                       4, site, item, call_i64(c, after ? after : INT64_MAX), req->until));
+        resp->opening_balance = db_i64(o, 0, 0);
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT coalesce(sum(on_hand), 0)::bigint FROM lots"
+                   " WHERE site_id = $1 AND item_id = $2",
+                   2, site, item));
+    resp->on_hand = db_i64(r, 0, 0);
+    return GS_OK;
+}
+
+gs_code stock_h_list_movements(call *c)
+{
+    const Gridstock__V1__ListMovementsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListMovementsResponse *resp = (void *)c->resp;
+    int64_t limit, after, site;
+    const char *path;
+    stock_item it;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(dir_enum(c, "kind", req->kind, movement_kinds, false));
+    GS_TRY(stock_check_ref(c, req->ref_type, 0));
+    GS_TRY(v_nonneg(c, "ref_id", req->ref_id));
+    GS_TRY(v_len(c, "since", req->since, 64));
+    GS_TRY(v_len(c, "until", req->until, 64));
+    GS_TRY(v_timestamp(c, "since", req->since));
+    GS_TRY(v_timestamp(c, "until", req->until));
+    GS_TRY(v_len(c, "request_id", req->request_id, 128));
+    GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
+                      &site));
+    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", true, &it));
+    GS_TRY(db_exec(c, &r,
+                   "WITH p AS (SELECT coalesce(stock_ts($7, 'since'), '-infinity') AS since,"
+                   "  coalesce(stock_ts($8, 'until'), 'infinity') AS until)"
+                   " SELECT " STOCK_MOVE_COLS STOCK_MOVE_FROM ", p"
+                   " WHERE ou.path <@ $1::ltree AND ($2::bigint = 0 OR m.site_id = $2::bigint)"
+                   " AND ($3::bigint = 0 OR m.item_id = $3::bigint) AND ($4 = '' OR m.kind = $4)"
+                   " AND ($5 = '' OR m.ref_type = $5) AND ($6::bigint = 0 OR m.ref_id = $6::bigint)"
+                   " AND m.at >= p.since AND m.at < p.until"
+                   " AND ($9 = '' OR m.request_id = $9) AND m.id > $10::bigint"
+                   " ORDER BY m.id LIMIT $11::bigint",
+                   11, path, call_i64(c, site), call_i64(c, it.id), req->kind, req->ref_type,
+                   call_i64(c, req->ref_id), req->since, req->until, req->request_id,
+                   call_i64(c, after), call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->n_movements = (size_t)rows;
+    resp->movements = (Gridstock__V1__Movement **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->movements[i] = call_msg(c, &gridstock__v1__movement__descriptor);
+        stock_movement_from_row(resp->movements[i], r, i);
+    }
+    return GS_OK;
+}
+
+gs_code stock_h_low_stock(call *c)
+{
+    const Gridstock__V1__LowStockRequest *req = (const void *)c->req;
+    Gridstock__V1__LowStockResponse *resp = (void *)c->resp;
+    int64_t site;
+    const char *path;
+    db_res *r = NULL;
+
+    GS_TRY(dir_enum(c, "site_kind", req->site_kind, site_kinds, false));
+    GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
+                      &site));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT lv.site_id, s.code, s.name, lv.item_id, i.code, i.name, i.unit,"
+                   " lv.available, lv.reorder_point, lv.par_level, lv.on_order, lv.proposed_qty"
+                   " FROM stock_levels lv JOIN sites s ON s.id = lv.site_id"
+                   " JOIN org_units ou ON ou.id = s.org_unit_id JOIN items i ON i.id = lv.item_id"
+                   " WHERE lv.low AND s.active AND i.active AND ou.path <@ $1::ltree"
+                   " AND ($2::bigint = 0 OR s.id = $2::bigint) AND ($3 = '' OR s.kind = $3)"
+                   " ORDER BY s.id, i.id LIMIT $4::int",
+                   4, path, call_i64(c, site), req->site_kind, call_i64(c, REPORT_ROWS_MAX)));
+    int rows = db_rows(r);
+    resp->n_lines = (size_t)rows;
+    resp->lines = (Gridstock__V1__LowStockLine **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__LowStockLine *l = call_msg(c, &gridstock__v1__low_stock_line__descriptor);
+        l->site_id = db_i64(r, i, 0);
+        l->site_code = (char *)db_str(r, i, 1);
+        l->site_name = (char *)db_str(r, i, 2);
+        l->item_id = db_i64(r, i, 3);
+        l->item_code = (char *)db_str(r, i, 4);
+        l->item_name = (char *)db_str(r, i, 5);
+        l->unit = (char *)db_str(r, i, 6);
+        l->available = db_i64(r, i, 7);
+        l->reorder_point = db_i64(r, i, 8);
+        l->par_level = db_i64(r, i, 9);
+        l->on_order = db_i64(r, i, 10);
+        l->proposed_qty = db_i64(r, i, 11);
+        resp->lines[i] = l;
+    }
+    return GS_OK;
+}
+
+gs_code stock_h_near_expiry(call *c)
+{
+    const Gridstock__V1__NearExpiryRequest *req = (const void *)c->req;
+    Gridstock__V1__NearExpiryResponse *resp = (void *)c->resp;
+    int64_t site;
+    const char *path;
+    db_res *r = NULL;
+
+    GS_TRY(v_range(c, "days", req->days, 0, 3650));
+    GS_TRY(v_len(c, "item_code", req->item_code, 64));
+    GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
+                      &site));
+    int days = req->days ? req->days : DAYS_DEFAULT;
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " STOCK_LOT_COLS STOCK_LOT_FROM
+                   " JOIN org_units ou ON ou.id = s.org_unit_id"
+                   " WHERE ou.path <@ $1::ltree AND ($2::bigint = 0 OR s.id = $2::bigint)"
+                   " AND ($3 = '' OR i.code = $3) AND l.on_hand > 0 AND l.expires_on IS NOT NULL"
+                   " AND l.expires_on <= current_date + $4::int"
+                   " AND ($5::bool OR l.expires_on >= current_date)"
+                   " ORDER BY l.expires_on, l.id LIMIT $6::int",
+                   6, path, call_i64(c, site), req->item_code, call_i64(c, days),
+                   req->include_expired ? "true" : "false", call_i64(c, REPORT_ROWS_MAX)));
+    int rows = db_rows(r);
+    resp->n_lots = (size_t)rows;
+    resp->lots = (Gridstock__V1__Lot **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        resp->lots[i] = call_msg(c, &gridstock__v1__lot__descriptor);
+        stock_lot_from_row(resp->lots[i], r, i, 0);
+    }
+    return GS_OK;
+}
+
+gs_code stock_h_charity_transfer_proposals(call *c)
+{
+    const Gridstock__V1__CharityTransferProposalsRequest *req = (const void *)c->req;
+    Gridstock__V1__CharityTransferProposalsResponse *resp = (void *)c->resp;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(v_range(c, "days", req->days, 0, 365));
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    int days = req->days ? req->days : DAYS_DEFAULT;
+    /* For each unreserved near-expiry lot at a reserve point: the nearest active charity
+     * station in the area, preferring one that stocks the item. */
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT " STOCK_LOT_COLS ", cs.id, cs.code, cs.name, cs.dist" STOCK_LOT_FROM
+                " JOIN org_units ou ON ou.id = s.org_unit_id"
+                " CROSS JOIN LATERAL ("
+                "  SELECT c2.id, c2.code, c2.name,"
+                "   earth_distance(ll_to_earth(s.lat, s.lon), ll_to_earth(c2.lat, c2.lon)) AS dist"
+                "  FROM sites c2 JOIN org_units cou ON cou.id = c2.org_unit_id"
+                "  LEFT JOIN site_items csi ON csi.site_id = c2.id AND csi.item_id = l.item_id"
+                "  WHERE c2.kind = 'charity_station' AND c2.active AND cou.path <@ $1::ltree"
+                "  ORDER BY csi.item_id IS NULL, 4, c2.id LIMIT 1) cs"
+                " WHERE s.kind = 'reserve_point' AND ou.path <@ $1::ltree"
+                " AND l.expires_on IS NOT NULL AND l.expires_on >= current_date"
+                " AND l.expires_on <= current_date + $2::int AND l.on_hand > l.reserved"
+                " ORDER BY l.expires_on, l.id LIMIT $3::int",
+                3, u.path, call_i64(c, days), call_i64(c, REPORT_ROWS_MAX)));
+    int rows = db_rows(r);
+    resp->n_proposals = (size_t)rows;
+    resp->proposals = (Gridstock__V1__CharityTransferProposal **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__CharityTransferProposal *p =
+            call_msg(c, &gridstock__v1__charity_transfer_proposal__descriptor);
+        p->lot = call_msg(c, &gridstock__v1__lot__descriptor);
+        stock_lot_from_row(p->lot, r, i, 0);
+        p->qty = p->lot->available;
+        p->to_site_id = db_i64(r, i, STOCK_LOT_NCOLS);
+        p->to_site_code = (char *)db_str(r, i, STOCK_LOT_NCOLS + 1);
+        p->to_site_name = (char *)db_str(r, i, STOCK_LOT_NCOLS + 2);
+        p->distance_m = db_f64(r, i, STOCK_LOT_NCOLS + 3);
+        resp->proposals[i] = p;
+    }
+    return GS_OK;
+}
+
+gs_code stock_h_stock_by_org_unit(call *c)
+{
+    const Gridstock__V1__StockByOrgUnitRequest *req = (const void *)c->req;
+    Gridstock__V1__StockByOrgUnitResponse *resp = (void *)c->resp;
+    dir_unit u;
+    stock_item it;
+    db_res *r = NULL;
+
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", true, &it));
+    /* Groups: each child unit (its whole subtree), and the unit itself for the sites placed
+     * directly in it. */
+    GS_TRY(db_exec(c, &r,
+                   "WITH g AS ("
+                   " SELECT c.id, c.code, c.name, c.kind, c.path, false AS direct FROM org_units c"
+                   "  WHERE c.parent_id = $1::bigint"
+                   " UNION ALL SELECT u.id, u.code, u.name, u.kind, u.path, true FROM org_units u"
+                   "  WHERE u.id = $1::bigint)"
+                   " SELECT g.id, g.code, g.name, g.kind, i.id, i.code, i.name, i.unit,"
+                   "  count(DISTINCT b.site_id)::int, sum(b.on_hand)::bigint,"
+                   "  sum(b.reserved)::bigint, sum(b.available)::bigint, sum(b.expired)::bigint"
+                   " FROM g JOIN org_units ou"
+                   "  ON CASE WHEN g.direct THEN ou.id = g.id ELSE ou.path <@ g.path END"
+                   " JOIN sites s ON s.org_unit_id = ou.id"
+                   " JOIN stock_item_balances b ON b.site_id = s.id"
+                   " JOIN items i ON i.id = b.item_id"
+                   " WHERE ($2::bigint = 0 OR i.id = $2::bigint) AND b.on_hand > 0"
+                   " GROUP BY g.id, g.code, g.name, g.kind, i.id, i.code, i.name, i.unit"
+                   " ORDER BY g.code, i.id LIMIT $3::int",
+                   3, call_i64(c, u.id), call_i64(c, it.id), call_i64(c, REPORT_ROWS_MAX)));
+    int rows = db_rows(r);
+    resp->n_rows = (size_t)rows;
+    resp->rows = (Gridstock__V1__OrgUnitStock **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__OrgUnitStock *o = call_msg(c, &gridstock__v1__org_unit_stock__descriptor);
+        o->org_unit_id = db_i64(r, i, 0);
+        o->org_unit_code = (char *)db_str(r, i, 1);
+        o->org_unit_name = (char *)db_str(r, i, 2);
+        o->org_unit_kind = (char *)db_str(r, i, 3);
+        o->item_id = db_i64(r, i, 4);
+        o->item_code = (char *)db_str(r, i, 5);
+        o->item_name = (char *)db_str(r, i, 6);
+        o->unit = (char *)db_str(r, i, 7);
+        o->sites = db_i32(r, i, 8);
+        o->on_hand = db_i64(r, i, 9);
+        o->reserved = db_i64(r, i, 10);
+        o->available = db_i64(r, i, 11);
+        o->expired = db_i64(r, i, 12);
+        resp->rows[i] = o;
+    }
+    return GS_OK;
+}
+
+gs_code stock_h_verify_stock(call *c)
+{
+    const Gridstock__V1__VerifyStockRequest *req = (const void *)c->req;
+    Gridstock__V1__VerifyStockResponse *resp = (void *)c->resp;
+    dir_unit u;
+    db_res *r = NULL;
+
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT (SELECT count(*) FROM lots l JOIN sites s ON s.id = l.site_id"
+                   "   JOIN org_units ou ON ou.id = s.org_unit_id WHERE ou.path <@ $1::ltree),"
+                   " (SELECT count(*) FROM stock_movements m JOIN sites s ON s.id = m.site_id"
+                   "   JOIN org_units ou ON ou.id = s.org_unit_id WHERE ou.path <@ $1::ltree)",
+                   1, u.path));
+    resp->lots_checked = db_i64(r, 0, 0);
+    resp->movements_checked = db_i64(r, 0, 1);
+    GS_TRY(db_exec(c, &r,
+                   "SELECT d.lot_id, s.code, i.code, d.lot_code, d.on_hand, d.ledger_on_hand,"
+                   " d.reserved, d.ledger_reserved FROM stock_ledger_differences d"
+                   " JOIN sites s ON s.id = d.site_id JOIN org_units ou ON ou.id = s.org_unit_id"
+                   " JOIN items i ON i.id = d.item_id WHERE ou.path <@ $1::ltree"
+                   " ORDER BY d.lot_id LIMIT $2::int",
+                   2, u.path, call_i64(c, REPORT_ROWS_MAX)));
+    int rows = db_rows(r);
+    resp->n_differences = (size_t)rows;
+    resp->differences = (Gridstock__V1__StockDifference **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__StockDifference *d =
+            call_msg(c, &gridstock__v1__stock_difference__descriptor);
+        d->lot_id = db_i64(r, i, 0);
+        d->site_code = (char *)db_str(r, i, 1);
+        d->item_code = (char *)db_str(r, i, 2);
+        d->lot_code = (char *)db_str(r, i, 3);
+        d->on_hand = db_i64(r, i, 4);
+        d->ledger_on_hand = db_i64(r, i, 5);
+        d->reserved = db_i64(r, i, 6);
+        d->ledger_reserved = db_i64(r, i, 7);
+        resp->differences[i] = d;
+    }
+    resp->clean = rows == 0;
+    return GS_OK;
+}
+
+gs_code stock_h_list_adjustment_reasons(call *c)
+{
+    const Gridstock__V1__ListAdjustmentReasonsRequest *req = (const void *)c->req;
+    Gridstock__V1__ListAdjustmentReasonsResponse *resp = (void *)c->resp;
+    db_res *r = NULL;
+
+    GS_TRY(db_exec(c, &r,
+                   "SELECT code, name, direction, active FROM stock_reasons"
+                   " WHERE $1::bool OR active ORDER BY sort_order, code",
+                   1, req->include_inactive ? "true" : "false"));
+    int rows = db_rows(r);
+    resp->n_reasons = (size_t)rows;
+    resp->reasons = (Gridstock__V1__AdjustmentReason **)call_ptrs(c, (size_t)rows);
+    for (int i = 0; i < rows; i++) {
+        Gridstock__V1__AdjustmentReason *a =
+            call_msg(c, &gridstock__v1__adjustment_reason__descriptor);
+        a->code = (char *)db_str(r, i, 0);
+        a->name = (char *)db_str(r, i, 1);
+        a->direction = (char *)db_str(r, i, 2);
+        a->active = db_bool(r, i, 3);
+        resp->reasons[i] = a;
+    }
+    return GS_OK;
+}
