@@ -3,6 +3,7 @@
 
 /* one #include per .proto that defines a service */
 #include "grpc/health/v1/health.pb-c.h"
+#include "gridstock/v1/audit.pb-c.h"
 #include "gridstock/v1/catalog.pb-c.h"
 #include "gridstock/v1/charity.pb-c.h"
 #include "gridstock/v1/compounds.pb-c.h"
@@ -33,6 +34,7 @@ const ProtobufCServiceDescriptor *const gs_service_descriptors[] = {
     &gridstock__v1__procurement_service__descriptor,
     &gridstock__v1__charity_service__descriptor,
     &gridstock__v1__import_service__descriptor,
+    &gridstock__v1__audit_service__descriptor,
     /* one line per service, e.g. &gridstock__v1__site_service__descriptor, */
     NULL,
 };

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit_chain.h"
 #include "config.h"
 #include "db.h"
 #include "dispatch.h"
@@ -237,23 +238,31 @@ static int cmd_serve(const gs_config *cfg)
     gs_keyring *keys = gs_keyring_load(cfg->token_keys, err, sizeof err);
     if (!keys)
         return die("token_keys", err);
+    if (audit_chain_init(cfg, err, sizeof err)) {
+        gs_keyring_free(keys);
+        return die("audit_keys", err);
+    }
     if (methods_resolve(services_table, err, sizeof err)) {
         gs_keyring_free(keys);
+        audit_chain_free();
         return die("method table", err);
     }
     if (reflection_init()) {
         gs_keyring_free(keys);
+        audit_chain_free();
         return die("reflection", reflection_error());
     }
     if (metrics_init()) {
         reflection_free();
         gs_keyring_free(keys);
+        audit_chain_free();
         return die("metrics", "out of memory");
     }
     if (cfg->migrate && cmd_migrate(cfg) != EXIT_OK) {
         metrics_free();
         reflection_free();
         gs_keyring_free(keys);
+        audit_chain_free();
         return EXIT_FAIL;
     }
 
@@ -300,6 +309,7 @@ static int cmd_serve(const gs_config *cfg)
     if (port != 0) {
         services_jobs_register(cfg);
         monitor_start(cfg->db);
+        audit_sealer_start(cfg->db, 2);
         listen_start(cfg->db);
         char ports[16];
         snprintf(ports, sizeof ports, "%d", port);
@@ -333,10 +343,12 @@ static int cmd_serve(const gs_config *cfg)
     rpc_stop(srv);
     metrics_http_stop();
     monitor_stop();
+    audit_sealer_stop();
     rpc_server_free(srv);
     rpc_global_shutdown();
     reflection_free();
     gs_keyring_free(keys);
+    audit_chain_free();
     for (int i = 0; i < n_retired; i++)
         gs_keyring_free(retired[i]);
     if (port)
@@ -352,11 +364,13 @@ int main(int argc, char **argv)
     int argi = 1;
     if (argi < argc && argv[argi][0] != '-') {
         cmd = argv[argi++];
-        if ((strcmp(cmd, "token") == 0 || strcmp(cmd, "config") == 0) && argi < argc)
+        if ((strcmp(cmd, "token") == 0 || strcmp(cmd, "config") == 0 ||
+             strcmp(cmd, "audit") == 0) &&
+            argi < argc)
             sub = argv[argi++];
     }
-    static const char *const extra[] = {"login", "ttl", "kid", NULL};
-    const char *extra_values[4] = {NULL, NULL, NULL, NULL};
+    static const char *const extra[] = {"login", "ttl", "kid", "checkpoint", NULL};
+    const char *extra_values[5] = {NULL, NULL, NULL, NULL, NULL};
     gs_config cfg;
     char err[512];
     int rc = gs_config_load_ex(&cfg, argc, argv, &argi, extra, extra_values, err, sizeof err);
@@ -383,6 +397,8 @@ int main(int argc, char **argv)
         status = cmd_keygen(extra_values[2]);
     else if (strcmp(cmd, "token") == 0 && sub && strcmp(sub, "issue") == 0)
         status = cmd_issue(&cfg, extra_values[0], extra_values[1]);
+    else if (strcmp(cmd, "audit") == 0)
+        status = audit_command(&cfg, sub, extra_values[3]);
     else if (strcmp(cmd, "config") == 0 && sub && strcmp(sub, "sample") == 0) {
         gs_config_sample(stdout);
         status = EXIT_OK;
