@@ -30,53 +30,53 @@ DECLARE
     oid_ bigint;
     opath ltree;
 BEGIN
+    -- one statement per kind, so a call runs (and starts up) only the one it needs
     IF rest ~ '^[0-9]{1,18}$' THEN
         oid_ := rest::bigint;
+        IF kind = 'site' THEN
+            SELECT ou.path INTO opath FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id WHERE s.id = oid_;
+        ELSIF kind = 'lot' THEN
+            SELECT ou.path INTO opath FROM lots l JOIN sites s ON s.id = l.site_id
+              JOIN org_units ou ON ou.id = s.org_unit_id WHERE l.id = oid_;
+        ELSIF kind = 'stocktake' THEN
+            SELECT ou.path INTO opath FROM stocktakes t JOIN sites s ON s.id = t.site_id
+              JOIN org_units ou ON ou.id = s.org_unit_id WHERE t.id = oid_;
+        ELSIF kind = 'transfer' THEN  -- the sending site's unit
+            SELECT ou.path INTO opath FROM stock_transfers t JOIN sites s ON s.id = t.from_site_id
+              JOIN org_units ou ON ou.id = s.org_unit_id WHERE t.id = oid_;
+        ELSIF kind = 'purchase_order' THEN  -- the delivery site's unit
+            SELECT ou.path INTO opath FROM purchase_orders o JOIN sites s ON s.id = o.site_id
+              JOIN org_units ou ON ou.id = s.org_unit_id WHERE o.id = oid_;
+        ELSIF kind = 'donation' THEN
+            SELECT ou.path INTO opath FROM charity_donations d JOIN sites s ON s.id = d.site_id
+              JOIN org_units ou ON ou.id = s.org_unit_id WHERE d.id = oid_;
+        ELSIF kind = 'distribution' THEN
+            SELECT ou.path INTO opath FROM charity_distributions d JOIN sites s ON s.id = d.site_id
+              JOIN org_units ou ON ou.id = s.org_unit_id WHERE d.id = oid_;
+        ELSIF kind = 'requisition' THEN
+            SELECT ou.path INTO opath FROM requisitions r JOIN org_units ou ON ou.id = r.org_unit_id WHERE r.id = oid_;
+        ELSIF kind = 'user' THEN
+            SELECT ou.path INTO opath FROM users u JOIN org_units ou ON ou.id = u.scope_id WHERE u.id = oid_;
+        ELSIF kind = 'fund_account' THEN
+            SELECT ou.path INTO opath FROM fund_accounts a JOIN org_units ou ON ou.id = a.org_unit_id WHERE a.id = oid_;
+        ELSIF kind = 'fund_budget' THEN
+            SELECT ou.path INTO opath FROM fund_budgets b JOIN org_units ou ON ou.id = b.org_unit_id WHERE b.id = oid_;
+        ELSIF kind = 'disbursement' THEN  -- the paying grid fund's unit
+            SELECT ou.path INTO opath FROM fund_disbursements d JOIN fund_accounts a ON a.id = d.fund_account_id
+              JOIN org_units ou ON ou.id = a.org_unit_id WHERE d.id = oid_;
+        ELSIF kind = 'programme' THEN
+            SELECT ou.path INTO opath FROM fund_programmes p JOIN org_units ou ON ou.id = p.org_unit_id WHERE p.id = oid_;
+        ELSIF kind = 'programme_run' THEN
+            SELECT ou.path INTO opath FROM fund_programme_runs r JOIN fund_programmes p ON p.id = r.programme_id
+              JOIN org_units ou ON ou.id = p.org_unit_id WHERE r.id = oid_;
+        END IF;
+    ELSIF kind = 'emergency_mode' THEN
+        SELECT path INTO opath FROM org_units WHERE code = rest;
+    ELSIF kind = 'emergency_cap' THEN
+        SELECT path INTO opath FROM org_units WHERE code = split_part(rest, ':', 1);
+    ELSIF kind = 'org_unit' AND rest ~ '^[0-9]+(\.[0-9]+)*$' THEN
+        opath := rest::ltree;
     END IF;
-    opath := CASE
-        WHEN oid_ IS NULL THEN
-            CASE kind
-                WHEN 'emergency_mode' THEN (SELECT path FROM org_units WHERE code = rest)
-                WHEN 'emergency_cap' THEN (SELECT path FROM org_units WHERE code = split_part(rest, ':', 1))
-                WHEN 'org_unit' THEN CASE WHEN rest ~ '^[0-9]+(\.[0-9]+)*$' THEN rest::ltree END
-            END
-        WHEN kind = 'site' THEN
-            (SELECT ou.path FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id WHERE s.id = oid_)
-        WHEN kind = 'lot' THEN
-            (SELECT ou.path FROM lots l JOIN sites s ON s.id = l.site_id
-                JOIN org_units ou ON ou.id = s.org_unit_id WHERE l.id = oid_)
-        WHEN kind = 'stocktake' THEN
-            (SELECT ou.path FROM stocktakes t JOIN sites s ON s.id = t.site_id
-                JOIN org_units ou ON ou.id = s.org_unit_id WHERE t.id = oid_)
-        WHEN kind = 'transfer' THEN  -- the sending site's unit
-            (SELECT ou.path FROM stock_transfers t JOIN sites s ON s.id = t.from_site_id
-                JOIN org_units ou ON ou.id = s.org_unit_id WHERE t.id = oid_)
-        WHEN kind = 'purchase_order' THEN  -- the delivery site's unit
-            (SELECT ou.path FROM purchase_orders o JOIN sites s ON s.id = o.site_id
-                JOIN org_units ou ON ou.id = s.org_unit_id WHERE o.id = oid_)
-        WHEN kind = 'donation' THEN
-            (SELECT ou.path FROM charity_donations d JOIN sites s ON s.id = d.site_id
-                JOIN org_units ou ON ou.id = s.org_unit_id WHERE d.id = oid_)
-        WHEN kind = 'distribution' THEN
-            (SELECT ou.path FROM charity_distributions d JOIN sites s ON s.id = d.site_id
-                JOIN org_units ou ON ou.id = s.org_unit_id WHERE d.id = oid_)
-        WHEN kind = 'requisition' THEN
-            (SELECT ou.path FROM requisitions r JOIN org_units ou ON ou.id = r.org_unit_id WHERE r.id = oid_)
-        WHEN kind = 'user' THEN
-            (SELECT ou.path FROM users u JOIN org_units ou ON ou.id = u.scope_id WHERE u.id = oid_)
-        WHEN kind = 'fund_account' THEN
-            (SELECT ou.path FROM fund_accounts a JOIN org_units ou ON ou.id = a.org_unit_id WHERE a.id = oid_)
-        WHEN kind = 'fund_budget' THEN
-            (SELECT ou.path FROM fund_budgets b JOIN org_units ou ON ou.id = b.org_unit_id WHERE b.id = oid_)
-        WHEN kind = 'disbursement' THEN  -- the paying grid fund's unit
-            (SELECT ou.path FROM fund_disbursements d JOIN fund_accounts a ON a.id = d.fund_account_id
-                JOIN org_units ou ON ou.id = a.org_unit_id WHERE d.id = oid_)
-        WHEN kind = 'programme' THEN
-            (SELECT ou.path FROM fund_programmes p JOIN org_units ou ON ou.id = p.org_unit_id WHERE p.id = oid_)
-        WHEN kind = 'programme_run' THEN
-            (SELECT ou.path FROM fund_programme_runs r JOIN fund_programmes p ON p.id = r.programme_id
-                JOIN org_units ou ON ou.id = p.org_unit_id WHERE r.id = oid_)
-    END;
     IF opath IS NULL THEN
         SELECT ou.path INTO opath FROM users u JOIN org_units ou ON ou.id = u.scope_id WHERE u.id = p_user;
     END IF;
@@ -95,7 +95,7 @@ DECLARE
     pending text := nullif(current_setting('gs.audit_changes', true), '');
     omitted text := nullif(current_setting('gs.audit_omitted', true), '');
 BEGIN
-    IF NEW.id IS DISTINCT FROM currval(pg_get_serial_sequence('audit_log', 'id')) THEN
+    IF NEW.id IS DISTINCT FROM currval('audit_log_id_seq'::regclass) THEN
         RAISE EXCEPTION 'audit rows take their id from the sequence' USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF NOT (NEW.user_id = 0 AND NEW.login = 'system' AND NEW.role = 'system')

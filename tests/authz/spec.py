@@ -243,6 +243,13 @@ for _r in ("SpendingReport", "BudgetUtilisation", "Balances", "DisbursementRegis
            "ExportHtmlReport"):
     m("FundReportService/" + _r, FR, SCOPED, {"org_unit_code": "$ou_code"})
 
+# ---- audit trail (audit.read): rows filed under the caller's scope (audit.proto)
+AU = "audit.read"
+m("AuditService/List", AU, SCOPED, {"org_unit_code": "$ou_code"})
+m("AuditService/Get", AU, SCOPED, {"id": "$audit_row"})
+m("AuditService/History", AU, SCOPED, {"object": "$site_object"})
+m("AuditService/VerifyChain", AU, NONE, {})
+
 # Batch calls answer OK and report each item's status in the response: the matrix compares
 # the first item's code. Such a call still stores its request id and an audit row of what
 # it did (nothing), so for item-level refusals those two tables may change.
@@ -266,6 +273,7 @@ OVERRIDES = [
      "void_disb: needs fund.prepare or fund.approve"),
     # VerifyLedger checks the whole ledger: a community-scoped caller is refused.
     (("FundService/VerifyLedger",), "*", "*", PD, "verify_ledger: needs a district-wide scope"),
+    (("AuditService/VerifyChain",), "*", "*", PD, "verify_chain: needs a district-wide scope"),
     # Emergency mode is set on a district or street: a community is not one.
     (("RequisitionService/SetEmergencyMode",), "*", "own", IA, "emergency mode: a district or a street only"),
     # Quotas hold across every charity station of the district (charity.proto SetQuota):
