@@ -25,6 +25,7 @@
 #include "token.h"
 
 enum { SEAL_BATCH = 10000, VERIFY_CHUNK = 2000, ROW_NFIELDS = 11 };
+#define SEAL_BYTES "33554432" /* text of the rows one seal run holds in memory: 32 MiB */
 
 /* The row fields a seal covers, in order (ROW_NFIELDS columns). */
 #define ROW_FIELDS                                                                                 \
@@ -89,22 +90,23 @@ static void hex32(const unsigned char in[32], char out[65])
 }
 
 /* The seal of the row in columns col..col+ROW_NFIELDS-1 of r's row `row`. */
-static int compute_seal(call *c, const char *kid, int64_t seq, const unsigned char prev[32],
-                        const db_res *r, int row, int col, unsigned char out[32])
+static int compute_seal(const char *kid, int64_t seq, const unsigned char prev[32], const db_res *r,
+                        int row, int col, unsigned char out[32])
 {
     static const char magic[] = "gridstock audit v2\n";
     const void *parts[3 + 3 * ROW_NFIELDS];
     size_t lens[3 + 3 * ROW_NFIELDS];
+    char seqs[24], heads[ROW_NFIELDS][24];
     size_t n = 0;
-    char *seqs = call_printf(c, "%" PRId64 "\n", seq);
+    snprintf(seqs, sizeof seqs, "%" PRId64 "\n", seq);
     parts[n] = magic, lens[n++] = sizeof magic - 1;
     parts[n] = seqs, lens[n++] = strlen(seqs);
     parts[n] = prev, lens[n++] = 32;
     for (int i = 0; i < ROW_NFIELDS; i++) {
         const char *v = db_str(r, row, col + i);
         size_t len = strlen(v);
-        char *head = call_printf(c, "%zu:", len);
-        parts[n] = head, lens[n++] = strlen(head);
+        snprintf(heads[i], sizeof heads[i], "%zu:", len);
+        parts[n] = heads[i], lens[n++] = strlen(heads[i]);
         parts[n] = v, lens[n++] = len;
         parts[n] = ",", lens[n++] = 1;
     }
@@ -117,10 +119,14 @@ static const char SQL_BEGIN[] = "BEGIN";
 static const char SQL_LOCK[] = "SELECT pg_try_advisory_xact_lock(hashtext('gridstock.audit_seal'))";
 static const char SQL_HEAD[] =
     "SELECT seq, encode(hash, 'hex') FROM audit_seal ORDER BY seq DESC LIMIT 1";
+/* The oldest unsealed rows, at most $1 of them and (beyond the first) SEAL_BYTES of text. */
 static const char SQL_UNSEALED[] =
-    "SELECT " ROW_FIELDS " FROM audit_log l"
-    " WHERE NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.audit_id = l.id)"
-    " ORDER BY l.id LIMIT $1::int";
+    "SELECT " ROW_FIELDS " FROM (SELECT u.*, row_number() OVER w AS rn,"
+    "   sum(octet_length(u.summary) + coalesce(octet_length(u.changes::text), 0)) OVER w AS bytes"
+    " FROM (SELECT * FROM audit_log x"
+    "       WHERE NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.audit_id = x.id)"
+    "       ORDER BY x.id LIMIT $1::int) u WINDOW w AS (ORDER BY u.id)) l"
+    " WHERE l.rn = 1 OR l.bytes <= $2::bigint ORDER BY l.id";
 static const char SQL_APPEND[] =
     "SELECT audit_seal_append($1, $2::bigint, $3::bigint[],"
     " ARRAY(SELECT decode(h, 'hex') FROM unnest($4::text[]) WITH ORDINALITY u(h, o) ORDER BY o))";
@@ -137,7 +143,7 @@ static gs_code seal_once(call *c, int *n)
         return GS_OK;
     }
     GS_TRY(db_exec(c, &h, SQL_HEAD, 0));
-    GS_TRY(db_exec(c, &r, SQL_UNSEALED, 1, call_i64(c, SEAL_BATCH)));
+    GS_TRY(db_exec(c, &r, SQL_UNSEALED, 2, call_i64(c, SEAL_BATCH), SEAL_BYTES));
     int rows = db_rows(r);
     if (rows == 0) {
         db_rollback(c);
@@ -159,7 +165,7 @@ static gs_code seal_once(call *c, int *n)
     hashes[hp++] = '{';
     for (int i = 0; i < rows; i++) {
         unsigned char mac[32];
-        if (compute_seal(c, kid, seq + 1 + i, prev, r, i, 0, mac))
+        if (compute_seal(kid, seq + 1 + i, prev, r, i, 0, mac))
             return call_fail(c, GS_INTERNAL, "audit seal: HMAC failed");
         memcpy(prev, mac, 32);
         ip += (size_t)snprintf(ids + ip, 22, "%s%s", i ? "," : "", db_str(r, i, 0));
@@ -209,7 +215,7 @@ static int64_t seal_all(db *d, arena *a, char *err, size_t errlen)
         if (rc != GS_OK)
             return -1;
         total += n;
-        if (n < SEAL_BATCH)
+        if (n == 0)
             return total;
     }
 }
@@ -329,7 +335,7 @@ static const char *check_seal(call *c, const db_res *r, int row, const unsigned 
                                  "audit row %" PRId64
                                  " was changed after it was sealed (seal %" PRId64 ", unkeyed)",
                                  aid, seq);
-    if (compute_seal(c, kid, seq, sp, r, row, SEAL_ROW_COL, mac))
+    if (compute_seal(kid, seq, sp, r, row, SEAL_ROW_COL, mac))
         return call_printf(c,
                            "seal %" PRId64 " (audit row %" PRId64
                            ") was made with audit key \"%s\","
@@ -415,6 +421,8 @@ gs_code audit_chain_verify(call *c, const audit_checkpoint *cp, audit_chain_resu
             snprintf(out->head_at, sizeof out->head_at, "%s", db_str(r, i, 7));
             after = seq;
         }
+        db_release(c, r); /* a long chain is read a chunk at a time */
+        r = NULL;
         if (rows < VERIFY_CHUNK)
             break;
     }
@@ -451,7 +459,7 @@ gs_code audit_chain_row_status(call *c, int64_t audit_id, const char **status, i
         *status = "changed";
         return GS_OK;
     }
-    if (compute_seal(c, kid, *seq, sp, r, 0, SEAL_ROW_COL, mac)) {
+    if (compute_seal(kid, *seq, sp, r, 0, SEAL_ROW_COL, mac)) {
         *status = "unknown_key";
         return GS_OK;
     }
