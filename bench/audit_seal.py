@@ -44,7 +44,7 @@ def main():
             db.execute("INSERT INTO audit_log (user_id, login, role, method, object, request_id, summary, changes)"
                        " SELECT 1, 'admin', 'admin', '/gridstock.v1.SiteService/UpdateSite', 'site:' || g, 'r' || g,"
                        " 'updated site S' || g || ': name', jsonb_build_array(jsonb_build_object('t', 'sites',"
-                       " 'op', 'update', 'id', g, 'set', jsonb_build_object('name', jsonb_build_array('a', 'b')))))"
+                       " 'op', 'update', 'id', g, 'set', jsonb_build_object('name', jsonb_build_array('a', 'b'))))"
                        " FROM generate_series(1, 10000) g")
             ins = time.time() - t
             t = time.time()
