@@ -173,6 +173,21 @@ static int cmd_check(const gs_config *cfg)
         gs_keyring_free(keys);
     }
 
+    if (!set(cfg->audit_keys)) {
+        finding(&st, "note", "audit_keys",
+                "not set: this server will not seal the audit log (docs/operations.md, "
+                "\"The audit trail\")");
+    } else {
+        gs_keyring *akeys = gs_keyring_load(cfg->audit_keys, err, sizeof err);
+        if (!akeys)
+            finding(&st, "PROBLEM", "audit_keys", "%s", err);
+        else if (secret_file_mode_check(cfg->audit_keys, err, sizeof err))
+            finding(&st, "PROBLEM", "audit_keys", "%s", err);
+        else
+            finding(&st, "ok", "audit_keys", "%s: seals with key \"%s\"", cfg->audit_keys,
+                    gs_keyring_first_kid(akeys));
+        gs_keyring_free(akeys);
+    }
     if (set(cfg->tls_cert) != set(cfg->tls_key))
         finding(&st, "PROBLEM", "tls", "tls_cert and tls_key must be given together");
     tls_files_check(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, tls_finding, &st);

@@ -364,3 +364,20 @@ def test_key_rotation(server, db, tmp_path):
     # one that dropped the old key too early cannot check the old seals
     rc, out, err = gsd(server, "verify", keys=str(tmp_path / "only-new"))
     assert rc == 1 and "seal 1 " in out and 'audit key "a1"' in out, out
+
+
+def test_check_reports_the_audit_keyring(server, tmp_path):
+    def check(keys):
+        p = subprocess.run([paths.GRIDSTOCKD, "check", "--db", server.conninfo, "--token-keys", server.env.keyring,
+                            "--audit-keys", keys], capture_output=True, text=True, env=paths.sanitizer_env())
+        return [l for l in p.stdout.splitlines() if "audit_keys" in l]
+    assert check(server.env.audit_keyring)[0].startswith('ok      audit_keys: ') and '"a1"' in check(
+        server.env.audit_keyring)[0]
+    loose = tmp_path / "loose"
+    loose.write_text(open(server.env.audit_keyring).read())
+    os.chmod(loose, 0o644)
+    assert check(str(loose))[0].startswith("PROBLEM audit_keys"), check(str(loose))
+    bad = tmp_path / "bad"
+    bad.write_text("a1 zz\n")
+    os.chmod(bad, 0o600)
+    assert check(str(bad))[0].startswith("PROBLEM audit_keys"), check(str(bad))
