@@ -6,7 +6,8 @@
 #include "config.h"
 #include "method.h"
 
-/* Every domain service, NULL-terminated (registry.c). */
+/* Every domain service, NULL-terminated: generated from the .proto files (gs_methods.c,
+ * scripts/gen_methods.py), in the order of gs_service_descriptors. */
 extern service_def *const services_table[];
 
 /* Registers each domain's periodic jobs with the monitor (before it starts). */
