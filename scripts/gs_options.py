@@ -3,6 +3,7 @@ mutates, timeout_ms, public, no_db) and the permission names from a FileDescript
 FileDescriptorProto, without a compiled options module: the options are decoded from their
 wire form. Used by scripts/gen_methods.py (the server's method tables), scripts/api_doc.py
 (docs/api.md) and tests/authz (the authorization matrix), so all three read one declaration."""
+import os
 import re
 
 PERM_NAME = 50000  # EnumValueOptions.perm_name
@@ -83,3 +84,36 @@ def service_noun(service):
 def handler_name(service, method):
     """The one naming rule for handlers: <service noun>_<method in snake case>."""
     return "%s_%s" % (service_noun(service), snake(method))
+
+
+def descriptor_set(source_dir):
+    """The FileDescriptorSet of every .proto under <source_dir>/proto, compiled now."""
+    import subprocess
+    import tempfile
+
+    from google.protobuf import descriptor_pb2
+
+    proto = os.path.join(source_dir, "proto")
+    files = sorted(os.path.relpath(os.path.join(d, f), proto)
+                   for d, _, names in os.walk(proto) for f in names if f.endswith(".proto"))
+    with tempfile.TemporaryDirectory(prefix="gs-desc-") as tmp:
+        out = os.path.join(tmp, "set.pb")
+        subprocess.run(["protoc", "-I", proto, "-I", "/usr/include", "--include_imports",
+                        "--descriptor_set_out", out] + files, check=True, capture_output=True)
+        fds = descriptor_pb2.FileDescriptorSet()
+        with open(out, "rb") as f:
+            fds.ParseFromString(f.read())
+    return fds
+
+
+def methods(fds):
+    """→ {"<Service>/<Method>": MethodOptions} for gridstock services, and
+    {"<package>.<Service>/<Method>": MethodOptions} for the others (health, reflection)."""
+    perm_table = perms(fds)
+    out = {}
+    for fd in fds.file:
+        for s in fd.service:
+            prefix = "" if fd.package == "gridstock.v1" else fd.package + "."
+            for m in s.method:
+                out["%s%s/%s" % (prefix, s.name, m.name)] = MethodOptions(m, perm_table)
+    return out

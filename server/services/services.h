@@ -1,7 +1,7 @@
 /* services.h — what start-up needs from the domain services: their method tables (handed
  * to methods_resolve after the runtime's standard services) and their periodic jobs. */
-#ifndef GS_SERVICES_H
-#define GS_SERVICES_H
+#ifndef GS_DOMAIN_SERVICES_H
+#define GS_DOMAIN_SERVICES_H
 
 #include "config.h"
 #include "method.h"

@@ -143,11 +143,11 @@ gs_code fund_deposit(call *c, const Gridstock__V1__DepositRequest *req,
     return GS_OK;
 }
 
-/* Runs fund_allocate over n items and fills the response. */
+/* Runs fund_allocate over n items and fills resp. */
 static gs_code allocate_items(call *c, int64_t src, size_t n, const int64_t *fund_ids,
-                              char *const *grids, const int64_t *amounts, const char *memo)
+                              char *const *grids, const int64_t *amounts, const char *memo,
+                              Gridstock__V1__AllocateResponse *resp)
 {
-    Gridstock__V1__AllocateResponse *resp = resp;
     db_res *r = NULL;
     /* array literals: ids and amounts are numbers; grid codes passed v_code (no quoting) */
     size_t cap = n * 70 + 8, lf = 0, lg = 0, la = 0;
@@ -201,7 +201,7 @@ gs_code fund_allocate(call *c, const Gridstock__V1__AllocateRequest *req,
     GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
                              &src));
     char *grid = req->fund_account_id ? "" : req->grid_code;
-    return allocate_items(c, src, 1, &req->fund_account_id, &grid, &req->amount, req->memo);
+    return allocate_items(c, src, 1, &req->fund_account_id, &grid, &req->amount, req->memo, resp);
 }
 
 gs_code fund_allocate_batch(call *c, const Gridstock__V1__AllocateBatchRequest *req,
@@ -234,7 +234,7 @@ gs_code fund_allocate_batch(call *c, const Gridstock__V1__AllocateBatchRequest *
     }
     GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
                              &src));
-    return allocate_items(c, src, n, fund_ids, grids, amounts, req->memo);
+    return allocate_items(c, src, n, fund_ids, grids, amounts, req->memo, resp);
 }
 
 /* ------------------------------------------------------------------ budgets */

@@ -328,9 +328,9 @@ gs_code programme_list_programmes(call *c, const Gridstock__V1__ListProgrammesRe
 
 /* ------------------------------------------------------------------ members */
 
-static gs_code members_load(call *c, int64_t programme)
+static gs_code members_load(call *c, int64_t programme,
+                            Gridstock__V1__ListProgrammeMembersResponse *resp)
 {
-    Gridstock__V1__ListProgrammeMembersResponse *resp = resp;
     db_res *r = NULL;
     /* members in grids the caller can see */
     GS_TRY(
@@ -391,7 +391,7 @@ gs_code programme_set_programme_members(call *c,
                    8, call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, p->id),
                    arr_i64(c, ids, n), arr_text(c, codes, n), arr_text(c, grids, n),
                    arr_i64(c, amounts, n), req->remove ? "true" : "false"));
-    GS_TRY(members_load(c, p->id));
+    GS_TRY(members_load(c, p->id, resp));
     c->audit_object = call_printf(c, "programme:%" PRId64, p->id);
     c->audit_summary = call_printf(c, "%s %zu members of programme %s",
                                    req->remove ? "removed" : "enrolled", n, p->code);
@@ -404,7 +404,7 @@ gs_code programme_list_programme_members(call *c,
 {
     Gridstock__V1__Programme *p;
     GS_TRY(programme_find(c, req->programme_id, "", "programme_id", &p));
-    return members_load(c, p->id);
+    return members_load(c, p->id, resp);
 }
 
 /* ------------------------------------------------------------------ scores */
