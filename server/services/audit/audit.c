@@ -11,6 +11,7 @@
 #include "method.h"
 
 #include "gridstock/v1/audit.pb-c.h"
+#include "gridstock/v1/audit.rpc.h"
 
 /* The columns row_from_db reads, from audit_log l. */
 #define AUDIT_COLS                                                                                 \
@@ -71,10 +72,9 @@ static const char *or_null(const char *s)
     return s && *s ? s : NULL;
 }
 
-static gs_code list_audit(call *c)
+gs_code audit_list(call *c, const Gridstock__V1__ListAuditRequest *req,
+                   Gridstock__V1__ListAuditResponse *resp)
 {
-    const Gridstock__V1__ListAuditRequest *req = (const void *)c->req;
-    Gridstock__V1__ListAuditResponse *resp = (void *)c->resp;
     int64_t limit, after;
     const char *unit = NULL;
     db_res *r = NULL;
@@ -113,10 +113,9 @@ static gs_code list_audit(call *c)
     return GS_OK;
 }
 
-static gs_code get_audit_row(call *c)
+gs_code audit_get(call *c, const Gridstock__V1__GetAuditRowRequest *req,
+                  Gridstock__V1__AuditRow *resp)
 {
-    const Gridstock__V1__GetAuditRowRequest *req = (const void *)c->req;
-    Gridstock__V1__AuditRow *resp = (void *)c->resp;
     db_res *r = NULL;
     const char *status = "";
 
@@ -160,10 +159,9 @@ static const char *object_table(const char *kind, size_t n)
     return NULL;
 }
 
-static gs_code audit_history(call *c)
+gs_code audit_history(call *c, const Gridstock__V1__AuditHistoryRequest *req,
+                      Gridstock__V1__ListAuditResponse *resp)
 {
-    const Gridstock__V1__AuditHistoryRequest *req = (const void *)c->req;
-    Gridstock__V1__ListAuditResponse *resp = (void *)c->resp;
     int64_t limit, after;
     db_res *r = NULL;
 
@@ -197,9 +195,10 @@ static gs_code audit_history(call *c)
     return GS_OK;
 }
 
-static gs_code verify_chain(call *c)
+gs_code audit_verify_chain(call *c, const Gridstock__V1__VerifyAuditChainRequest *req,
+                           Gridstock__V1__VerifyAuditChainResponse *resp)
 {
-    Gridstock__V1__VerifyAuditChainResponse *resp = (void *)c->resp;
+    (void)req;
     audit_chain_result res;
     db_res *r = NULL;
 
@@ -219,16 +218,3 @@ static gs_code verify_chain(call *c)
     resp->broken_audit_id = res.broken_audit_id;
     return GS_OK;
 }
-
-static method_def audit_methods[] = {
-    {.name = "List", .handler = list_audit, .perm = PERM_AUDIT_READ, .kind = RPC_UNARY},
-    {.name = "Get", .handler = get_audit_row, .perm = PERM_AUDIT_READ, .kind = RPC_UNARY},
-    {.name = "History", .handler = audit_history, .perm = PERM_AUDIT_READ, .kind = RPC_UNARY},
-    {.name = "VerifyChain",
-     .handler = verify_chain,
-     .perm = PERM_AUDIT_READ,
-     .kind = RPC_UNARY,
-     .timeout_ms = 600000},
-};
-
-SERVICE_DEF(audit_service, gridstock__v1__audit_service__descriptor, audit_methods);
