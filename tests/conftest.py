@@ -114,7 +114,9 @@ def cli(server):
             argv += ["--token", token]
         argv += [str(a) for a in args]
         e = paths.sanitizer_env()
-        for k in ("GRIDSTOCK_ADDR", "GRIDSTOCK_TOKEN", "GRIDSTOCK_CA"):
+        # English unless a test asks for a language (env=)
+        for k in ("GRIDSTOCK_ADDR", "GRIDSTOCK_TOKEN", "GRIDSTOCK_CA", "LANGUAGE", "LC_ALL",
+                  "LC_MESSAGES", "LANG", "COLUMNS"):
             e.pop(k, None)
         if env:
             e.update(env)
