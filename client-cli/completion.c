@@ -61,7 +61,7 @@ int completion_bash(FILE *out)
           "    done\n"
           "    if [[ -z $svc ]]; then\n"
           "        if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W \"$global\" -- \"$cur\"));\n"
-          "        else COMPREPLY=($(compgen -W \"help completion import",
+          "        else COMPREPLY=($(compgen -W \"help completion",
           out);
     for (size_t i = 0; gs_service_descriptors[i]; i++)
         fprintf(out, " %s", commands_service_name(gs_service_descriptors[i]));
@@ -70,16 +70,21 @@ int completion_bash(FILE *out)
           "    fi\n"
           "    local methods= flags=\n"
           "    case $svc in\n"
-          "        completion) methods=bash ;;\n"
-          "        import) methods=\"items prices counts\"; flags=\"--check --progress "
-          "--no-progress --stocktake-id\" ;;\n",
+          "        completion) methods=bash ;;\n",
           out);
     for (size_t i = 0; gs_service_descriptors[i]; i++) {
         const ProtobufCServiceDescriptor *s = gs_service_descriptors[i];
-        fprintf(out, "        %s)\n            methods=\"", commands_service_name(s));
+        /* `import` is also the CSV importer (csv_import.c): its kinds come first */
+        int csv = !strcmp(commands_service_name(s), "import");
+        fprintf(out, "        %s)\n            methods=\"%s", commands_service_name(s),
+                csv ? "items prices counts " : "");
         for (unsigned k = 0; k < s->n_methods; k++)
             fprintf(out, "%s%s", k ? " " : "", commands_method_name(s, k));
         fputs("\"\n            case $meth in\n", out);
+        if (csv)
+            fputs("                items|prices|counts) flags=\"--check --progress --no-progress "
+                  "--stocktake-id\" ;;\n",
+                  out);
         for (unsigned k = 0; k < s->n_methods; k++) {
             const ProtobufCMessageDescriptor *in = s->methods[k].input;
             fprintf(out, "                %s) flags=\"--data --file --help",
@@ -101,7 +106,7 @@ int completion_bash(FILE *out)
           "        COMPREPLY=($(compgen -W \"$methods\" -- \"$cur\"))\n"
           "    elif [[ $cur == -* ]]; then\n"
           "        COMPREPLY=($(compgen -W \"$flags $global\" -- \"$cur\"))\n"
-          "    elif [[ $svc == import ]]; then\n"
+          "    elif [[ $svc == import && $meth =~ ^(items|prices|counts)$ ]]; then\n"
           "        COMPREPLY=($(compgen -f -- \"$cur\"))\n"
           "    fi\n"
           "}\n"

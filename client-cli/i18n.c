@@ -60,6 +60,14 @@ static const char *env_language(char *buf, size_t len)
     return NULL;
 }
 
+/* LC_CTYPE from the environment when that is a UTF-8 locale (wcwidth and the catalog's
+ * UTF-8 need one); false when it is not, or names a locale that is not generated. */
+static int utf8_ctype_from_env(void)
+{
+    const char *c = setlocale(LC_CTYPE, "");
+    return c && MB_CUR_MAX > 1;
+}
+
 void i18n_init(const char *lang)
 {
     char dir[PATH_MAX], envlang[64];
@@ -72,7 +80,7 @@ void i18n_init(const char *lang)
         snprintf(loc, sizeof loc, "%s.UTF-8", want);
         if (!setlocale(LC_MESSAGES, loc))
             setlocale(LC_MESSAGES, "C.UTF-8");
-        if (!setlocale(LC_CTYPE, loc) && !setlocale(LC_CTYPE, ""))
+        if (!setlocale(LC_CTYPE, loc) && !utf8_ctype_from_env())
             setlocale(LC_CTYPE, "C.UTF-8");
     } else {
         const char *want = env_language(envlang, sizeof envlang);
@@ -83,8 +91,8 @@ void i18n_init(const char *lang)
         /* gettext ignores LANGUAGE in the C locale; C.UTF-8 is always there */
         if (!strcmp(got, "C") || !strcmp(got, "POSIX"))
             setlocale(LC_MESSAGES, "C.UTF-8");
-        if (!setlocale(LC_CTYPE, "") || !strcmp(setlocale(LC_CTYPE, NULL), "C"))
-            setlocale(LC_CTYPE, "C.UTF-8"); /* wcwidth needs a UTF-8 character type */
+        if (!utf8_ctype_from_env())
+            setlocale(LC_CTYPE, "C.UTF-8");
     }
     bindtextdomain(GS_TEXTDOMAIN, locale_dir(dir, sizeof dir));
     bind_textdomain_codeset(GS_TEXTDOMAIN, "UTF-8");
