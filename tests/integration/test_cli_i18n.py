@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import tempfile
 
-import pytest
 
 from harness import paths
 
