@@ -129,12 +129,13 @@ static long picked_columns(const ProtobufCMessageDescriptor *ed, const char *lis
         snprintf(path, sizeof path, "%.*s", (int)len, p);
         if (len && n < max) {
             if (resolve_path(ed, path, &cols[n]) < 0) {
-                column all[MAX_COLUMNS];
-                size_t na = all_columns(ed, all, MAX_COLUMNS, 0);
+                column *all = calloc(MAX_COLUMNS, sizeof *all);
+                size_t na = all ? all_columns(ed, all, MAX_COLUMNS, 0) : 0;
                 cli_err(_("--columns: %s has no field \"%s\"; its columns are:"), ed->name, path);
                 for (size_t k = 0; k < na; k++)
                     fprintf(stderr, "%s%s", k ? "," : "  ", all[k].header);
                 fputc('\n', stderr);
+                free(all);
                 return -1;
             }
             snprintf(cols[n++].header, sizeof cols[0].header, "%s", path);
@@ -488,9 +489,8 @@ static void fit_widths(const output *out, size_t *width)
         if (widest == nc)
             return; /* nothing left to cut: the terminal wraps */
         size_t excess = total - (size_t)out->term_width;
-        size_t to = width[widest] - excess < MIN_CUT_WIDTH || excess >= width[widest]
-                        ? MIN_CUT_WIDTH
-                        : width[widest] - excess;
+        size_t to =
+            excess + MIN_CUT_WIDTH >= width[widest] ? MIN_CUT_WIDTH : width[widest] - excess;
         total -= width[widest] - to;
         width[widest] = to;
     }
