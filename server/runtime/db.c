@@ -109,10 +109,13 @@ static void db_connect(db *d)
     d->last_attempt_ms = now_ms();
     d->conn = PQconnectdbParams(keys, vals, 1);
     char why[256];
+    bool tz_refused = false;
     if (PQstatus(d->conn) == CONNECTION_OK && !set_session_tz(d->conn, why, sizeof why)) {
-        log_event(LOG_ERROR, "db_timezone", "conn", d->name, "error", why, NULL);
+        if (!d->was_down) /* once per outage, like db_unavailable */
+            log_event(LOG_ERROR, "db_timezone", "conn", d->name, "error", why, NULL);
         PQfinish(d->conn);
         d->conn = NULL;
+        tz_refused = true;
     }
     atomic_store_explicit(&d->up, PQstatus(d->conn) == CONNECTION_OK, memory_order_relaxed);
     if (PQstatus(d->conn) == CONNECTION_OK) {
@@ -123,7 +126,7 @@ static void db_connect(db *d)
         }
         d->was_down = false;
     } else {
-        if (!d->was_down) {
+        if (!d->was_down && !tz_refused) {
             char msg[256];
             snprintf(msg, sizeof msg, "%s", PQerrorMessage(d->conn));
             msg[strcspn(msg, "\n")] = '\0';
