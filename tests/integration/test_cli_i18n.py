@@ -132,3 +132,26 @@ def test_json_and_csv_do_not_change_with_the_language(cli):
         rc1, en, _ = cli(fmt, *args, login="admin")
         rc2, zh, _ = cli("--lang", "zh_CN", fmt, *args, login="admin")
         assert rc1 == rc2 == 0 and en == zh
+
+
+def test_installed_layout_has_the_catalog_where_the_binary_looks(tmp_path):
+    """`cmake --install` puts gridstock.mo under <prefix>/share/locale, the directory the
+    installed binary was built to read (no build tree next to it)."""
+    cache = open(os.path.join(paths.BUILD_DIR, "CMakeCache.txt")).read()
+    prefix = re.search(r"^CMAKE_INSTALL_PREFIX:PATH=(.*)$", cache, re.M).group(1)
+    env = dict(os.environ, DESTDIR=str(tmp_path))
+    subprocess.run(["cmake", "--install", paths.BUILD_DIR], env=env, check=True, capture_output=True)
+    root = str(tmp_path) + prefix
+    mo = os.path.join(root, "share", "locale", "zh_CN", "LC_MESSAGES", "gridstock.mo")
+    assert os.path.getsize(mo) > 1000
+    binary = open(os.path.join(root, "bin", "gridstock"), "rb").read()
+    assert (os.path.join(prefix, "share", "locale") + "\0").encode() in binary
+    # the installed binary, pointed at the staged tree, speaks Chinese; without a catalog, English
+    e = dict(os.environ, GRIDSTOCK_LOCALEDIR=os.path.join(root, "share", "locale"))
+    out = subprocess.run([os.path.join(root, "bin", "gridstock"), "--lang", "zh_CN", "help"], env=e,
+                         capture_output=True, text=True).stdout
+    assert "用法" in out
+    e["GRIDSTOCK_LOCALEDIR"] = str(tmp_path / "nowhere")
+    out = subprocess.run([os.path.join(root, "bin", "gridstock"), "--lang", "zh_CN", "help"], env=e,
+                         capture_output=True, text=True).stdout
+    assert out.startswith("usage: gridstock")
