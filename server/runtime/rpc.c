@@ -1,7 +1,9 @@
 /* rpc.c — the gRPC core transport (with rpc_stream.c the only files that include
  * <grpc/grpc.h>). One completion queue and one thread per worker; calls are accepted,
  * answered and finished on the worker whose queue took them: unary, bidi (reflection) and
- * the start of server streams; start-up and graceful shutdown. */
+ * the start of server streams; start-up and graceful shutdown. Methods without a database
+ * (health, reflection) and unknown paths go to one extra light worker, so they never wait
+ * behind database calls and cannot occupy the database workers. */
 #include "rpc_internal.h"
 
 #include <pthread.h>
@@ -16,22 +18,15 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "log.h"
+
 #define SLOTS_PER_METHOD 2 /* outstanding accepts per method per worker queue */
 #define GENERIC_SLOTS 2
 #define META_MAX 8192 /* longest metadata value we copy */
 
 /* ------------------------------------------------------------------ helpers */
 
-void *rpc_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) {
-        fputs("gridstockd: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
+/* NULL when memory is short. */
 static char *slice_dup(grpc_slice s, size_t max)
 {
     size_t n = GRPC_SLICE_LENGTH(s);
@@ -39,7 +34,7 @@ static char *slice_dup(grpc_slice s, size_t max)
         n = max;
     char *p = malloc(n + 1);
     if (!p)
-        abort();
+        return NULL;
     memcpy(p, GRPC_SLICE_START_PTR(s), n);
     p[n] = '\0';
     return p;
@@ -154,11 +149,39 @@ static void post_slot(struct slot *s)
                                      s);
     }
     if (e != GRPC_CALL_OK) {
+        /* One accept fewer on this queue for this method until the server restarts. */
+        char code[16];
+        snprintf(code, sizeof code, "%d", (int)e);
+        log_event(atomic_load(&srv->stopping) ? LOG_DEBUG : LOG_ERROR, "accept_slot_lost", "method",
+                  s->m ? s->m->path : "(any)", "worker", log_i64(s->w->index), "grpc_call_error",
+                  code, NULL);
         grpc_metadata_array_destroy(&s->md);
         if (!s->m)
             grpc_call_details_destroy(&s->details);
         free(s);
     }
+}
+
+/* A new accept for method m (NULL: the catch-all) on worker w. */
+static void post_new_slot(struct worker *w, struct reg_method *m)
+{
+    struct slot *sl = calloc(1, sizeof *sl);
+    if (!sl) {
+        log_event(LOG_ERROR, "accept_slot_lost", "method", m ? m->path : "(any)", "worker",
+                  log_i64(w->index), "error", "out of memory", NULL);
+        return;
+    }
+    sl->tag.kind = m ? TAG_ACCEPT : TAG_ACCEPT_ANY;
+    sl->w = w;
+    sl->m = m;
+    post_slot(sl);
+}
+
+void rpc_refuse_oom(grpc_call *call)
+{
+    grpc_call_cancel_with_status(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                                 "server out of memory, try again", NULL);
+    grpc_call_unref(call);
 }
 
 static void slot_release(struct slot *s)
@@ -212,7 +235,13 @@ static void ucall_free(struct ucall *uc)
 static void handle_unary(struct worker *w, struct slot *s, grpc_call *call,
                          grpc_byte_buffer *payload)
 {
-    struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
+    struct ucall *uc = calloc(1, sizeof *uc);
+    if (!uc) {
+        if (payload)
+            grpc_byte_buffer_destroy(payload);
+        rpc_refuse_oom(call);
+        return;
+    }
     uc->call = call;
     uc->m = s->m;
     rpc_request_from_slot(uc, s);
@@ -231,9 +260,13 @@ static void handle_unary(struct worker *w, struct slot *s, grpc_call *call,
 
 static void handle_unknown(struct worker *w, struct slot *s, grpc_call *call)
 {
-    struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
+    struct ucall *uc = calloc(1, sizeof *uc);
+    if (!uc || !(uc->path = slice_dup(s->details.method, 200))) {
+        free(uc);
+        rpc_refuse_oom(call);
+        return;
+    }
     uc->call = call;
-    uc->path = slice_dup(s->details.method, 200);
     rpc_reply reply = {.code = GS_UNIMPLEMENTED};
     snprintf(reply.message, sizeof reply.message, "unknown method %s", uc->path);
     send_reply(uc, &reply);
@@ -278,12 +311,32 @@ static void bidi_status(struct ucall *uc, gs_code code, const char *message)
 
 static void handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
 {
-    struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
+    struct ucall *uc = calloc(1, sizeof *uc);
+    if (!uc) {
+        rpc_refuse_oom(call);
+        return;
+    }
     uc->call = call;
     uc->m = s->m;
+    uc->t0 = gpr_now(GPR_CLOCK_MONOTONIC);
     rpc_request_from_slot(uc, s);
+    if (w->srv->h.bidi_start)
+        w->srv->h.bidi_start(w->user, &uc->req);
     bidi_receive(uc, NULL);
-    (void)w;
+}
+
+static int64_t micros_since(gpr_timespec t0)
+{
+    gpr_timespec d = gpr_time_sub(gpr_now(GPR_CLOCK_MONOTONIC), t0);
+    return (int64_t)d.tv_sec * 1000000 + d.tv_nsec / 1000;
+}
+
+/* A bidi call is over: report it like any other call, then free it. */
+static void bidi_finished(struct worker *w, struct ucall *uc, gs_code code)
+{
+    if (w->srv->h.finished)
+        w->srv->h.finished(&uc->req, code, micros_since(uc->t0));
+    ucall_free(uc);
 }
 
 static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
@@ -293,8 +346,7 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
         uc->out = NULL;
     }
     if (!ok) { /* cancelled or broken: nothing more to send */
-        w->srv->h.finished(uc->m->path, GS_CANCELLED, 0);
-        ucall_free(uc);
+        bidi_finished(w, uc, GS_CANCELLED);
         return;
     }
     if (!uc->in) { /* the client half-closed */
@@ -325,13 +377,20 @@ static void on_accept(struct worker *w, struct slot *s, bool ok)
     rpc_server *srv = w->srv;
     if (!ok || atomic_load(&srv->stopping)) {
         if (ok && s->call) { /* accepted while stopping: refuse politely */
-            struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
-            uc->call = s->call;
-            uc->path = strdup(s->m ? s->m->path : "?");
-            rpc_reply reply = {.code = GS_UNAVAILABLE};
-            snprintf(reply.message, sizeof reply.message, "server is shutting down");
+            struct ucall *uc = calloc(1, sizeof *uc);
+            if (uc && !(uc->path = strdup(s->m ? s->m->path : "?"))) {
+                free(uc);
+                uc = NULL;
+            }
+            if (!uc) {
+                rpc_refuse_oom(s->call);
+            } else {
+                uc->call = s->call;
+                rpc_reply reply = {.code = GS_UNAVAILABLE};
+                snprintf(reply.message, sizeof reply.message, "server is shutting down");
+                send_reply(uc, &reply);
+            }
             s->call = NULL;
-            send_reply(uc, &reply);
         }
         slot_release(s);
         return;
@@ -340,11 +399,7 @@ static void on_accept(struct worker *w, struct slot *s, bool ok)
     struct slot taken = *s;
     grpc_call *call = s->call;
     grpc_byte_buffer *payload = s->payload;
-    struct slot *again = rpc_xcalloc(1, sizeof *again);
-    again->tag.kind = s->tag.kind;
-    again->w = w;
-    again->m = s->m;
-    post_slot(again);
+    post_new_slot(w, s->m);
 
     if (!taken.m) {
         handle_unknown(w, &taken, call);
@@ -379,8 +434,10 @@ static void *worker_main(void *arg)
             break;
         case TAG_UNARY_DONE: {
             struct ucall *uc = (struct ucall *)t;
-            if (uc->path && srv->h.finished)
-                srv->h.finished(uc->path, uc->code, 0);
+            if (uc->path && srv->h.finished) { /* answered here, without a method */
+                rpc_request r = {.path = uc->path};
+                srv->h.finished(&r, uc->code, 0);
+            }
             ucall_free(uc);
             break;
         }
@@ -397,19 +454,16 @@ static void *worker_main(void *arg)
         case TAG_BIDI_STEP:
             bidi_step(w, (struct ucall *)t, ev.success);
             break;
-        case TAG_BIDI_DONE: {
-            struct ucall *uc = (struct ucall *)t;
-            if (srv->h.finished)
-                srv->h.finished(uc->m->path, uc->code, 0);
-            ucall_free(uc);
+        case TAG_BIDI_DONE:
+            bidi_finished(w, (struct ucall *)t, ((struct ucall *)t)->code);
             break;
-        }
         case TAG_SHUTDOWN:
             break;
         }
     }
-    if (srv->h.worker_done)
+    if (srv->h.worker_done && w->inited)
         srv->h.worker_done(w->user);
+    w->inited = false;
     return NULL;
 }
 
@@ -426,7 +480,9 @@ void rpc_global_shutdown(void)
 
 rpc_server *rpc_server_new(const rpc_config *cfg, const rpc_handlers *h)
 {
-    rpc_server *s = rpc_xcalloc(1, sizeof *s);
+    rpc_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
     s->cfg = *cfg;
     s->h = *h;
     pthread_mutex_init(&s->streams_mu, NULL);
@@ -434,19 +490,26 @@ rpc_server *rpc_server_new(const rpc_config *cfg, const rpc_handlers *h)
     return s;
 }
 
-void rpc_method_add(rpc_server *s, const char *path, rpc_kind kind, const void *cookie)
+int rpc_method_add(rpc_server *s, const char *path, rpc_kind kind, const void *cookie, bool light)
 {
     if (s->n_methods == s->cap_methods) {
-        s->cap_methods = s->cap_methods ? s->cap_methods * 2 : 64;
-        s->methods = realloc(s->methods, s->cap_methods * sizeof *s->methods);
-        if (!s->methods)
-            abort();
+        size_t cap = s->cap_methods ? s->cap_methods * 2 : 64;
+        struct reg_method *more = realloc(s->methods, cap * sizeof *more);
+        if (!more)
+            return -1;
+        s->methods = more;
+        s->cap_methods = cap;
     }
+    char *copy = strdup(path);
+    if (!copy)
+        return -1;
     struct reg_method *m = &s->methods[s->n_methods++];
-    m->path = strdup(path);
+    m->path = copy;
     m->kind = kind;
     m->cookie = cookie;
     m->handle = NULL;
+    m->light = light;
+    return 0;
 }
 
 static char *read_file(const char *path, char *err, size_t errlen)
@@ -461,9 +524,14 @@ static char *read_file(const char *path, char *err, size_t errlen)
     for (;;) {
         if (n + 4096 + 1 > cap) {
             cap = cap ? cap * 2 : 8192;
-            buf = realloc(buf, cap);
-            if (!buf)
-                abort();
+            char *more = realloc(buf, cap);
+            if (!more) {
+                free(buf);
+                fclose(f);
+                snprintf(err, errlen, "out of memory reading %s", path);
+                return NULL;
+            }
+            buf = more;
         }
         size_t r = fread(buf + n, 1, 4096, f);
         n += r;
@@ -502,27 +570,53 @@ static grpc_server_credentials *server_credentials(const rpc_config *cfg, char *
     return creds;
 }
 
+static void arg_int(grpc_arg *a, const char *key, int value)
+{
+    a->type = GRPC_ARG_INTEGER;
+    a->key = (char *)key;
+    a->value.integer = value;
+}
+
 int rpc_start(rpc_server *s, char *err, size_t errlen)
 {
-    grpc_arg args[3];
+    const rpc_config *c = &s->cfg;
+    grpc_arg args[12];
+    size_t n_args = 0;
     memset(args, 0, sizeof args);
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = GRPC_ARG_ALLOW_REUSEPORT;
-    args[0].value.integer = 0;
-    args[1].type = GRPC_ARG_INTEGER;
-    args[1].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[1].value.integer = s->cfg.max_message_bytes;
-    args[2].type = GRPC_ARG_INTEGER;
-    args[2].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-    args[2].value.integer = s->cfg.max_message_bytes;
-    grpc_channel_args chargs = {.num_args = 3, .args = args};
+    arg_int(&args[n_args++], GRPC_ARG_ALLOW_REUSEPORT, 0);
+    arg_int(&args[n_args++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, c->max_message_bytes);
+    arg_int(&args[n_args++], GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, c->max_message_bytes);
+    if (c->keepalive_time_ms > 0) {
+        arg_int(&args[n_args++], GRPC_ARG_KEEPALIVE_TIME_MS, c->keepalive_time_ms);
+        /* clients may ping as often as the server does without being called abusive */
+        arg_int(&args[n_args++], GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                c->keepalive_time_ms < 10000 ? c->keepalive_time_ms : 10000);
+    }
+    if (c->keepalive_timeout_ms > 0)
+        arg_int(&args[n_args++], GRPC_ARG_KEEPALIVE_TIMEOUT_MS, c->keepalive_timeout_ms);
+    if (c->max_connection_idle_ms > 0)
+        arg_int(&args[n_args++], GRPC_ARG_MAX_CONNECTION_IDLE_MS, c->max_connection_idle_ms);
+    if (c->max_connection_age_ms > 0) {
+        arg_int(&args[n_args++], GRPC_ARG_MAX_CONNECTION_AGE_MS, c->max_connection_age_ms);
+        arg_int(&args[n_args++], GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                c->max_connection_age_grace_ms);
+    }
+    if (c->max_concurrent_streams > 0)
+        arg_int(&args[n_args++], GRPC_ARG_MAX_CONCURRENT_STREAMS, c->max_concurrent_streams);
+    grpc_channel_args chargs = {.num_args = n_args, .args = args};
 
     s->server = grpc_server_create(&chargs, NULL);
-    s->n_workers = s->cfg.workers > 0 ? s->cfg.workers : 1;
-    s->workers = rpc_xcalloc((size_t)s->n_workers, sizeof *s->workers);
+    int db_workers = c->workers > 0 ? c->workers : 1;
+    s->n_workers = db_workers + 1;
+    s->workers = calloc((size_t)s->n_workers, sizeof *s->workers);
+    if (!s->workers) {
+        snprintf(err, errlen, "out of memory");
+        return 0;
+    }
     for (int i = 0; i < s->n_workers; i++) {
         s->workers[i].srv = s;
         s->workers[i].index = i;
+        s->workers[i].light = i == db_workers;
         s->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(s->server, s->workers[i].cq, NULL);
     }
@@ -548,28 +642,23 @@ int rpc_start(rpc_server *s, char *err, size_t errlen)
         return 0;
     }
     grpc_server_start(s->server);
-    s->started = true;
+    s->started = true; /* from here on rpc_stop undoes what was done, even on failure */
     for (int i = 0; i < s->n_workers; i++) {
         struct worker *w = &s->workers[i];
-        w->user = s->h.worker_init ? s->h.worker_init(i) : NULL;
+        w->user = s->h.worker_init ? s->h.worker_init(i, !w->light) : NULL;
+        w->inited = true;
         for (size_t k = 0; k < s->n_methods; k++)
-            for (int j = 0; j < SLOTS_PER_METHOD; j++) {
-                struct slot *sl = rpc_xcalloc(1, sizeof *sl);
-                sl->tag.kind = TAG_ACCEPT;
-                sl->w = w;
-                sl->m = &s->methods[k];
-                post_slot(sl);
-            }
-        for (int j = 0; j < GENERIC_SLOTS; j++) {
-            struct slot *sl = rpc_xcalloc(1, sizeof *sl);
-            sl->tag.kind = TAG_ACCEPT_ANY;
-            sl->w = w;
-            post_slot(sl);
-        }
+            if (s->methods[k].light == w->light)
+                for (int j = 0; j < SLOTS_PER_METHOD; j++)
+                    post_new_slot(w, &s->methods[k]);
+        if (w->light)
+            for (int j = 0; j < GENERIC_SLOTS; j++)
+                post_new_slot(w, NULL);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            snprintf(err, errlen, "cannot start worker thread %d", i);
+            snprintf(err, errlen, "cannot start worker thread %d of %d", i + 1, s->n_workers);
             return 0;
         }
+        w->running = true;
     }
     return port;
 }
@@ -602,8 +691,17 @@ void rpc_stop(rpc_server *s)
     grpc_server_cancel_all_calls(s->server); /* open streams end with CANCELLED */
     for (int i = 0; i < s->n_workers; i++)
         grpc_completion_queue_shutdown(s->workers[i].cq);
+    /* Workers whose thread was never created (start-up failed part-way): their queues are
+     * drained here (their accepts come back failed) so they can be destroyed. Only
+     * threads that were created are joined. */
     for (int i = 0; i < s->n_workers; i++)
-        pthread_join(s->workers[i].thread, NULL);
+        if (!s->workers[i].running)
+            worker_main(&s->workers[i]);
+    for (int i = 0; i < s->n_workers; i++)
+        if (s->workers[i].running) {
+            pthread_join(s->workers[i].thread, NULL);
+            s->workers[i].running = false;
+        }
     s->started = false;
 }
 

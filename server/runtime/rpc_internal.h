@@ -31,6 +31,7 @@ struct reg_method {
     rpc_kind kind;
     const void *cookie;
     void *handle;
+    bool light; /* served by the light worker only */
 };
 
 struct worker;
@@ -57,7 +58,8 @@ struct ucall {
     grpc_byte_buffer *out;
     grpc_byte_buffer *in; /* bidi: the message being received */
     gs_code code;
-    char *path; /* catch-all only */
+    char *path;      /* catch-all and refusals only */
+    gpr_timespec t0; /* bidi: when the call arrived */
     rpc_request req;
     char *auth, *rid, *peer, *identity; /* owned copies behind req */
 };
@@ -65,6 +67,7 @@ struct ucall {
 struct msg {
     struct msg *next;
     grpc_byte_buffer *bb;
+    size_t len;
 };
 
 struct rpc_stream {
@@ -78,14 +81,17 @@ struct rpc_stream {
     gs_code fin_code;
     char fin_msg[256];
     struct msg *head, *tail;
+    size_t queued; /* bytes in head..tail */
     grpc_byte_buffer *sending;
-    void *user;
     struct rpc_stream *prev, *next; /* server's live list */
 };
 
 struct worker {
     rpc_server *srv;
     int index;
+    bool light;   /* the last worker: light methods and unknown paths, no database */
+    bool inited;  /* worker_init ran: worker_done must run */
+    bool running; /* its thread was created: rpc_stop joins it */
     pthread_t thread;
     grpc_completion_queue *cq;
     void *user;
@@ -97,8 +103,8 @@ struct rpc_server {
     grpc_server *server;
     struct reg_method *methods;
     size_t n_methods, cap_methods;
-    struct worker *workers;
-    int n_workers;
+    struct worker *workers; /* n_workers database workers, then the light worker */
+    int n_workers;          /* including the light worker */
     atomic_bool stopping;
     grpc_completion_queue *shutdown_cq;
     struct tag shutdown_tag;
@@ -107,7 +113,9 @@ struct rpc_server {
     bool started;
 };
 
-void *rpc_xcalloc(size_t n, size_t size);
+/* Ends a call we could not take on (out of memory): RESOURCE_EXHAUSTED, reference
+ * dropped. */
+void rpc_refuse_oom(grpc_call *call);
 /* Fills uc->req from a slot that just accepted a call; rpc_request_free releases it. */
 void rpc_request_from_slot(struct ucall *uc, struct slot *s);
 void rpc_request_free(struct ucall *uc);
