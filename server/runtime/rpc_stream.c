@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <grpc/support/alloc.h>
+
+#include "log.h"
 #include "rpc_internal.h"
 
 static void stream_unref_locked_free(rpc_stream *st);
@@ -134,17 +137,6 @@ bool rpc_stream_send(rpc_stream *st, uint8_t *data, size_t len)
         free(data);
         return false;
     }
-    size_t cap =
-        st->srv->cfg.stream_queue_bytes > 0 ? (size_t)st->srv->cfg.stream_queue_bytes : (size_t)-1;
-    if (st->queued + len > cap) {
-        free(data);
-        atomic_fetch_add_explicit(&cut_slow, 1, memory_order_relaxed);
-        stream_cut_locked(st, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                          "stream closed: the client fell behind by more than "
-                          "stream_queue_bytes");
-        pthread_mutex_unlock(&st->mu);
-        return false;
-    }
     struct msg *m = calloc(1, sizeof *m);
     if (!m) {
         free(data);
@@ -161,7 +153,23 @@ bool rpc_stream_send(rpc_stream *st, uint8_t *data, size_t len)
         st->head = m;
     st->tail = m;
     st->queued += len;
-    stream_pump_locked(st);
+    stream_pump_locked(st); /* a client keeping up takes it at once */
+    size_t cap =
+        st->srv->cfg.stream_queue_bytes > 0 ? (size_t)st->srv->cfg.stream_queue_bytes : (size_t)-1;
+    if (st->queued > cap) {
+        char *peer = grpc_call_get_peer(st->call);
+        char queued[32];
+        snprintf(queued, sizeof queued, "%zu", st->queued);
+        stream_cut_locked(st, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                          "stream closed: the client fell behind by more than "
+                          "stream_queue_bytes");
+        pthread_mutex_unlock(&st->mu);
+        atomic_fetch_add_explicit(&cut_slow, 1, memory_order_relaxed);
+        log_event(LOG_WARN, "stream_cut", "reason", "slow_reader", "peer", peer ? peer : "",
+                  "queued_bytes", queued, NULL);
+        gpr_free(peer);
+        return false;
+    }
     pthread_mutex_unlock(&st->mu);
     return true;
 }

@@ -1,0 +1,134 @@
+"""No call, stream or client can take gridstockd down (issue 15): the per-call memory
+budget (max_call_bytes) ends a greedy call with RESOURCE_EXHAUSTED and the process serves
+on; watch streams are capped per user and overall, cut when their reader falls behind and
+ended when their caller's credentials change; one user cannot hold every worker; health
+and reflection never wait behind database calls; the plaintext rule reads the parsed
+address; old request ids are purged. Each server here is started with the setting under
+test and checked to be alive and serving afterwards."""
+import subprocess
+import threading
+import time
+import uuid
+
+import grpc
+import psycopg
+import pytest
+
+import opslib
+from gridstock.v1 import charity_pb2, sites_pb2, stock_pb2, users_pb2
+from harness import paths
+from harness.sql import one
+
+Code = grpc.StatusCode
+LIST_SITES = "SiteService/ListSites"
+WHOAMI = "UserService/WhoAmI"
+WATCH = "StockService/WatchStockAlerts"
+LOGI = "logi.district"
+
+
+def alive(srv, login="admin"):
+    _, code, details = srv.call(WHOAMI, users_pb2.WhoAmIRequest(), users_pb2.WhoAmIResponse, login=login)
+    assert code == Code.OK, "server no longer serves: %s %s" % (code, details)
+    assert srv.running()
+
+
+@pytest.fixture
+def started(gs_env):
+    """Starts servers with given flags; stops them after the test (exit code 0)."""
+    from harness import server as srvmod
+
+    live = []
+
+    def start(**flags):
+        s = srvmod.Server(gs_env, **flags).start()
+        live.append(s)
+        return s
+
+    yield start
+    for s in live:
+        if s.running():
+            assert s.stop() == 0, s.log()[-3000:]
+
+
+def add_sites(db, n):
+    """n more sites under CM01 (plain SQL: the call under test is the list)."""
+    tag = uuid.uuid4().hex[:6].upper()
+    db.execute(
+        """INSERT INTO sites (code, name, kind, org_unit_id, address, lat, lon, capacity_m3)
+           SELECT 'LIM' || %s || g, 'Limit test site ' || g || repeat(' padding', 20), 'reserve_point',
+                  (SELECT id FROM org_units WHERE code = 'CM01'), repeat('long address ', 30), 31.2, 107.4, 10
+             FROM generate_series(1, %s) g""",
+        (tag, n),
+    )
+
+
+# ---------------------------------------------------------------- memory per call
+
+
+def test_a_call_past_max_call_bytes_is_resource_exhausted_and_the_server_lives(started, db):
+    add_sites(db, 600)
+    s = started(max_call_bytes=65536)
+    resp, code, details = s.call(LIST_SITES, sites_pb2.ListSitesRequest(page_size=1000), sites_pb2.ListSitesResponse, login="admin")
+    assert code == Code.RESOURCE_EXHAUSTED, (code, details)
+    assert "max_call_bytes" in details, details
+    # the same worker serves the next call, and a small page of the same list works
+    small = s.call_ok(LIST_SITES, sites_pb2.ListSitesRequest(page_size=5), sites_pb2.ListSitesResponse, login="admin")
+    assert len(small.sites) == 5
+    alive(s)
+    line = s.log_lines(event="call", status="RESOURCE_EXHAUSTED")
+    assert line and "max_call_bytes" in line[0].get("error", ""), s.log()[-2000:]
+    # the default budget is sized for the largest legal page
+    d = started()
+    big = d.call_ok(LIST_SITES, sites_pb2.ListSitesRequest(page_size=1000), sites_pb2.ListSitesResponse, login="admin")
+    assert len(big.sites) >= 600
+
+
+def test_a_request_that_decodes_past_the_budget_is_refused_and_changes_nothing(started, db):
+    s = started(max_call_bytes=65536)
+    before = one(db, "SELECT count(*) FROM charity_distributions")
+    # 9,000 items of a distribution: legal on the wire, far past 64 KiB once decoded
+    req = charity_pb2.DistributeRequest(
+        site_code="CS01", household="HH-0001", grid_code="GR001",
+        items=[charity_pb2.DistributionItem(item_code="X" * 60, qty=1) for _ in range(9000)],
+    )
+    _, code, details = s.call("CharityService/Distribute", req, charity_pb2.Distribution, login="staff.cm01")
+    assert code == Code.RESOURCE_EXHAUSTED, (code, details)
+    assert one(db, "SELECT count(*) FROM charity_distributions") == before
+    alive(s)
+
+
+def test_list_distributions_allocates_in_proportion_to_its_page(started, db):
+    """300 distributions with their lines in one page: the old code gave every
+    distribution an array as long as all lines together (300 x 600 pointers, 1.4 MB);
+    within a 512 KiB budget only memory proportional to the page fits."""
+    item = "LIM-" + uuid.uuid4().hex[:8].upper()
+    db.execute("INSERT INTO items (code, name, category, unit) VALUES (%s, 'limit test item', 'food', 'bag')", (item,))
+    s = started(max_call_bytes=524288)
+    resp = s.call_ok(
+        "CharityService/RecordDonation",
+        charity_pb2.RecordDonationRequest(site_code="CS01", donor_name="Limits",
+                                          items=[charity_pb2.DonationItem(item_code=item, qty=100000)]),
+        charity_pb2.Donation, login="staff.cm01")
+    lot, movement = resp.lines[0].lot_id, resp.lines[0].movement_id
+    site = one(db, "SELECT id FROM sites WHERE code = 'CS01'")
+    item_id = one(db, "SELECT id FROM items WHERE code = %s", item)
+    hh = one(db, """INSERT INTO charity_households (grid_id, code)
+                    VALUES ((SELECT id FROM org_units WHERE code = 'GR001'), %s) RETURNING id""",
+             "LIM-" + uuid.uuid4().hex[:8])
+    # 300 distributions of two lines each, written directly: the list is what is tested
+    ids = [r[0] for r in db.execute(
+        """INSERT INTO charity_distributions (site_id, household_id, distributed_by, request_id)
+           SELECT %s, %s, (SELECT id FROM users WHERE login = 'staff.cm01'), 'lim-' || g
+             FROM generate_series(1, 300) g RETURNING id""", (site, hh)).fetchall()]
+    db.execute(
+        """INSERT INTO charity_distribution_lines (distribution_id, item_id, lot_id, qty, movement_id)
+           SELECT d, %s, %s, k, %s FROM unnest(%s::bigint[]) d, generate_series(1, 2) k ORDER BY d, k""",
+        (item_id, lot, movement, ids))
+    got = s.call_ok("CharityService/ListDistributions",
+                    charity_pb2.ListDistributionsRequest(site_code="CS01", page_size=300),
+                    charity_pb2.ListDistributionsResponse, login="staff.cm01")
+    by_id = {d.id: d for d in got.distributions}
+    assert set(ids) <= set(by_id)
+    for i in ids:
+        assert [(l.item_code, l.qty) for l in by_id[i].lines] == [(item, 1), (item, 2)]
+    alive(s)
