@@ -132,3 +132,146 @@ def test_list_distributions_allocates_in_proportion_to_its_page(started, db):
     for i in ids:
         assert [(l.item_code, l.qty) for l in by_id[i].lines] == [(item, 1), (item, 2)]
     alive(s)
+
+
+# ---------------------------------------------------------------- watch streams
+
+
+def district_path(db):
+    return one(db, "SELECT path::text FROM org_units WHERE kind = 'district' ORDER BY id LIMIT 1")
+
+
+def open_watch(srv, login=LOGI, token=None, timeout=60):
+    return srv.stream(WATCH, stock_pb2.WatchStockAlertsRequest(), stock_pb2.StockAlert, login=None if token else login,
+                      token=token, timeout=timeout)
+
+
+def wait_open(srv, n, timeout=15):
+    """Until the server counts n open watches (metrics endpoint)."""
+    opslib.wait_for(lambda: opslib.value(opslib.scrape(srv.metrics_port), "gridstock_watch_streams_open") == n,
+                    timeout=timeout, what="%d open watches" % n)
+
+
+def end_of(stream):
+    """Reads until the stream ends; returns (code, details, messages read)."""
+    n = 0
+    try:
+        for _ in stream:
+            n += 1
+    except grpc.RpcError as e:
+        return e.code(), e.details() or "", n
+    return stream.code(), stream.details() or "", n
+
+
+def test_watches_are_capped_per_user_and_overall(started):
+    s = started(max_watches=3, max_watches_per_user=2, metrics_listen="127.0.0.1:0")
+    s.metrics_port = opslib.metrics_port(s)
+    a, b = open_watch(s), open_watch(s)
+    wait_open(s, 2)
+    third = open_watch(s)
+    code, details, _ = end_of(third)
+    assert code == Code.RESOURCE_EXHAUSTED and "max_watches_per_user" in details, (code, details)
+    # another user still gets one; then the process-wide cap holds for everyone
+    c = open_watch(s, login="logi.st01")
+    wait_open(s, 3)
+    code, details, _ = end_of(open_watch(s, login="admin"))
+    assert code == Code.RESOURCE_EXHAUSTED and "max_watches" in details, (code, details)
+    m = opslib.scrape(s.metrics_port)
+    assert opslib.value(m, "gridstock_watch_streams_limit") == 3
+    assert opslib.value(m, "gridstock_watch_streams_refused_total", limit="max_watches_per_user") == 1
+    assert opslib.value(m, "gridstock_watch_streams_refused_total", limit="max_watches") == 1
+    # a closed watch frees its place
+    a.cancel()
+    wait_open(s, 2)
+    d = open_watch(s)
+    wait_open(s, 3)
+    for st in (b, c, d):
+        st.cancel()
+    alive(s)
+
+
+def test_a_reader_that_falls_behind_is_cut_off_not_buffered(started, db):
+    s = started(stream_queue_bytes=65536, metrics_listen="127.0.0.1:0")
+    s.metrics_port = opslib.metrics_port(s)
+    slow = open_watch(s)  # never read until the server has given up on it
+    wait_open(s, 1)
+    path = district_path(db)
+    # 4,000 alerts of 6 KB (24 MB): far more than HTTP/2 flow control lets through to a
+    # client that does not read, so the rest waits in the server's queue
+    db.execute(
+        """SELECT pg_notify('gs_stock_alerts', json_build_object(
+                  'kind', 'low_stock', 'org_unit_path', %s::text, 'site_id', 1, 'site_code', 'RP01',
+                  'item_code', 'X' || g, 'item_name', repeat('n', 6000), 'available', g)::text)
+             FROM generate_series(1, 4000) g""",
+        (path,),
+    )
+    opslib.wait_for(lambda: s.log_lines(event="stream_cut", reason="slow_reader"), timeout=30,
+                    what="the slow reader to be cut off")
+    code, details, _ = end_of(slow)
+    assert code == Code.RESOURCE_EXHAUSTED and "stream_queue_bytes" in details, (code, details)
+    wait_open(s, 0)
+    m = opslib.scrape(s.metrics_port)
+    assert opslib.value(m, "gridstock_watch_streams_ended_total", reason="slow_reader") == 1
+    # a watch opened afterwards gets the next alert (of a kind the burst has none of: the
+    # listener may still be handing the rest of the burst out)
+    fresh = s.stream(WATCH, stock_pb2.WatchStockAlertsRequest(kinds=["expired"]), stock_pb2.StockAlert,
+                     login=LOGI, timeout=60)
+    wait_open(s, 1)
+    db.execute("""SELECT pg_notify('gs_stock_alerts', json_build_object('kind', 'expired',
+                  'org_unit_path', %s::text, 'item_code', 'AFTER')::text)""", (path,))
+    assert fresh.next().item_code == "AFTER"
+    fresh.cancel()
+    alive(s)
+
+
+def first_alert(gs_env, stream, unit):
+    """Sends an alert for `unit` every 100 ms until the stream yields one (the listener
+    LISTENs to a channel shortly after the first watch of it starts); returns it."""
+    done = threading.Event()
+
+    def nudge():
+        with psycopg.connect(gs_env.conninfo, autocommit=True) as c:
+            while not done.wait(0.1):
+                c.execute("""SELECT pg_notify('gs_stock_alerts', json_build_object('kind', 'low_stock',
+                             'org_unit_path', (SELECT path::text FROM org_units WHERE code = %s),
+                             'item_code', 'BEFORE')::text)""", (unit,))
+
+    t = threading.Thread(target=nudge)
+    t.start()
+    try:
+        return stream.next()
+    finally:
+        done.set()
+        t.join()
+
+
+@pytest.mark.parametrize("change,code,word", [
+    ("UPDATE users SET tokens_valid_after = now() WHERE login = %s", Code.UNAUTHENTICATED, "revoked"),
+    ("UPDATE users SET active = false WHERE login = %s", Code.UNAUTHENTICATED, "deactivated"),
+    ("UPDATE users SET role = 'auditor' WHERE login = %s", Code.PERMISSION_DENIED, "role"),
+])
+def test_a_watch_ends_when_its_user_is_revoked_deactivated_or_changed(started, db, gs_env, change, code, word):
+    login = "logi.st01"
+    s = started(watch_recheck_ms=200)
+    tok = gs_env.token(login, fresh=True)
+    st = open_watch(s, token=tok)
+    assert first_alert(gs_env, st, "ST01").item_code == "BEFORE"  # the watch works until the change
+    time.sleep(1.1)  # revocation compares whole seconds with the token's issue time
+    saved = db.execute("SELECT role, active, tokens_valid_after::text FROM users WHERE login = %s", (login,)).fetchone()
+    db.execute(change, (login,))
+    try:
+        got, details, _ = end_of(st)  # the call's own deadline (60 s) would end it otherwise
+        assert got == code and word in details, (got, details)
+        assert s.log_lines(event="watch_ended", user=login)
+    finally:
+        db.execute("UPDATE users SET role = %s, active = %s, tokens_valid_after = %s::timestamptz WHERE login = %s",
+                   saved + (login,))
+    alive(s)
+
+
+def test_a_watch_ends_when_its_token_expires(started, gs_env):
+    s = started(watch_recheck_ms=200)
+    tok = gs_env.token("logi.st01", ttl=2, fresh=True)
+    got, details, _ = end_of(open_watch(s, token=tok))
+    assert got == Code.UNAUTHENTICATED and "expired" in details, (got, details)
+    alive(s)
