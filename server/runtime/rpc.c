@@ -1,9 +1,13 @@
 /* rpc.c — the gRPC core transport (with rpc_stream.c the only files that include
- * <grpc/grpc.h>). One completion queue and one thread per worker; calls are accepted,
- * answered and finished on the worker whose queue took them: unary, bidi (reflection) and
- * the start of server streams; start-up and graceful shutdown. Methods without a database
- * (health, reflection) and unknown paths go to one extra light worker, so they never wait
- * behind database calls and cannot occupy the database workers. */
+ * <grpc/grpc.h>): accepting calls, unary and bidi (reflection) calls, the start of server
+ * streams, start-up and graceful shutdown.
+ *
+ * One completion queue, pumped by the light worker: it accepts every call, answers the
+ * methods without a database (health, reflection) and unknown paths itself, and takes
+ * every batch completion. Database calls go into one FIFO from which the next idle
+ * database worker takes them, so a call never waits behind a busy worker while another
+ * is free, health and reflection never wait behind database calls, and stream sends
+ * complete while every database worker is busy. */
 #include "rpc_internal.h"
 
 #include <pthread.h>
@@ -20,9 +24,10 @@
 
 #include "log.h"
 
-#define SLOTS_PER_METHOD 2 /* outstanding accepts per method per worker queue */
+#define SLOTS_PER_METHOD 4 /* outstanding accepts per method */
 #define GENERIC_SLOTS 2
-#define META_MAX 8192 /* longest metadata value we copy */
+#define QUEUE_MAX 4096 /* database calls waiting for a worker; past it RESOURCE_EXHAUSTED */
+#define META_MAX 8192  /* longest metadata value we copy */
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -72,13 +77,13 @@ static char *peer_identity(grpc_call *call)
     return id;
 }
 
-/* Fills uc->req from a slot that just accepted a call. */
+/* Fills uc->req from a slot that just accepted uc->call. */
 void rpc_request_from_slot(struct ucall *uc, struct slot *s)
 {
     uc->auth = md_find(&s->md, "authorization");
     uc->rid = md_find(&s->md, "x-request-id");
-    uc->peer = grpc_call_get_peer(s->call);
-    uc->identity = s->w->srv->cfg.tls_client_ca_file ? peer_identity(s->call) : NULL;
+    uc->peer = grpc_call_get_peer(uc->call);
+    uc->identity = s->w->srv->cfg.tls_client_ca_file ? peer_identity(uc->call) : NULL;
     uc->req.method = s->m ? s->m->cookie : NULL;
     uc->req.path = s->m ? s->m->path : NULL;
     uc->req.authorization = uc->auth;
@@ -372,6 +377,20 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
 
 /* ------------------------------------------------------------------ workers */
 
+/* Handles an accepted call on worker w, then releases its slot. */
+static void serve(struct worker *w, struct slot *s, grpc_call *call, grpc_byte_buffer *payload)
+{
+    if (!s->m)
+        handle_unknown(w, s, call);
+    else if (s->m->kind == RPC_UNARY)
+        handle_unary(w, s, call, payload);
+    else if (s->m->kind == RPC_SERVER_STREAM)
+        rpc_handle_stream(w, s, call, payload);
+    else
+        handle_bidi_start(w, s, call); /* bidi methods are light: w is the light worker */
+    slot_release(s);
+}
+
 static void on_accept(struct worker *w, struct slot *s, bool ok)
 {
     rpc_server *srv = w->srv;
@@ -396,24 +415,71 @@ static void on_accept(struct worker *w, struct slot *s, bool ok)
         return;
     }
     /* Move the call out, re-post the slot before handling (GRPC_CORE.md). */
-    struct slot taken = *s;
     grpc_call *call = s->call;
     grpc_byte_buffer *payload = s->payload;
+    s->call = NULL;
+    s->payload = NULL;
     post_new_slot(w, s->m);
-
-    if (!taken.m) {
-        handle_unknown(w, &taken, call);
-    } else if (taken.m->kind == RPC_UNARY) {
-        handle_unary(w, &taken, call, payload);
-        payload = NULL;
-    } else if (taken.m->kind == RPC_SERVER_STREAM) {
-        rpc_handle_stream(w, &taken, call, payload);
-        payload = NULL;
-    } else {
-        handle_bidi_start(w, &taken, call);
+    if (!s->m || s->m->light) {
+        serve(w, s, call, payload);
+        return;
     }
-    s->payload = payload;
-    slot_release(s);
+    /* A database call: the next idle database worker takes it. */
+    struct job *j = calloc(1, sizeof *j);
+    bool queued = false;
+    if (j) {
+        *j = (struct job){NULL, s, call, payload};
+        pthread_mutex_lock(&srv->q_mu);
+        if (srv->q_len < QUEUE_MAX) {
+            if (srv->q_tail)
+                srv->q_tail->next = j;
+            else
+                srv->q_head = j;
+            srv->q_tail = j;
+            srv->q_len++;
+            queued = true;
+            pthread_cond_signal(&srv->q_cv);
+        }
+        pthread_mutex_unlock(&srv->q_mu);
+    }
+    if (!queued) {
+        free(j);
+        if (payload)
+            grpc_byte_buffer_destroy(payload);
+        grpc_call_cancel_with_status(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                                     "server busy: too many calls waiting, try again", NULL);
+        grpc_call_unref(call);
+        slot_release(s);
+    }
+}
+
+/* A database worker: takes queued calls one at a time until rpc_stop empties the queue
+ * and says stop. Its answers complete on the light worker's queue. */
+static void *db_worker_main(void *arg)
+{
+    struct worker *w = arg;
+    rpc_server *srv = w->srv;
+    for (;;) {
+        pthread_mutex_lock(&srv->q_mu);
+        while (!srv->q_head && !srv->q_stop)
+            pthread_cond_wait(&srv->q_cv, &srv->q_mu);
+        struct job *j = srv->q_head;
+        if (j) {
+            srv->q_head = j->next;
+            if (!srv->q_head)
+                srv->q_tail = NULL;
+            srv->q_len--;
+        }
+        pthread_mutex_unlock(&srv->q_mu);
+        if (!j)
+            break; /* stopping and nothing left */
+        serve(w, j->slot, j->call, j->payload);
+        free(j);
+    }
+    if (srv->h.worker_done && w->inited)
+        srv->h.worker_done(w->user);
+    w->inited = false;
+    return NULL;
 }
 
 static void *worker_main(void *arg)
@@ -486,6 +552,8 @@ rpc_server *rpc_server_new(const rpc_config *cfg, const rpc_handlers *h)
     s->cfg = *cfg;
     s->h = *h;
     pthread_mutex_init(&s->streams_mu, NULL);
+    pthread_mutex_init(&s->q_mu, NULL);
+    pthread_cond_init(&s->q_cv, NULL);
     atomic_init(&s->stopping, false);
     return s;
 }
@@ -617,9 +685,10 @@ int rpc_start(rpc_server *s, char *err, size_t errlen)
         s->workers[i].srv = s;
         s->workers[i].index = i;
         s->workers[i].light = i == db_workers;
-        s->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
-        grpc_server_register_completion_queue(s->server, s->workers[i].cq, NULL);
     }
+    struct worker *pump = &s->workers[db_workers];
+    pump->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(s->server, pump->cq, NULL);
     s->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
     for (size_t i = 0; i < s->n_methods; i++) {
         struct reg_method *m = &s->methods[i];
@@ -643,19 +712,21 @@ int rpc_start(rpc_server *s, char *err, size_t errlen)
     }
     grpc_server_start(s->server);
     s->started = true; /* from here on rpc_stop undoes what was done, even on failure */
-    for (int i = 0; i < s->n_workers; i++) {
+    /* the light worker first: it pumps the queue the others' answers complete on */
+    for (int n = 0; n < s->n_workers; n++) {
+        int i = (db_workers + n) % s->n_workers;
         struct worker *w = &s->workers[i];
         w->user = s->h.worker_init ? s->h.worker_init(i, !w->light) : NULL;
         w->inited = true;
-        for (size_t k = 0; k < s->n_methods; k++)
-            if (s->methods[k].light == w->light)
+        if (w->light) {
+            for (size_t k = 0; k < s->n_methods; k++)
                 for (int j = 0; j < SLOTS_PER_METHOD; j++)
                     post_new_slot(w, &s->methods[k]);
-        if (w->light)
             for (int j = 0; j < GENERIC_SLOTS; j++)
                 post_new_slot(w, NULL);
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            snprintf(err, errlen, "cannot start worker thread %d of %d", i + 1, s->n_workers);
+        }
+        if (pthread_create(&w->thread, NULL, w->light ? worker_main : db_worker_main, w) != 0) {
+            snprintf(err, errlen, "cannot start worker thread %d of %d", n + 1, s->n_workers);
             return 0;
         }
         w->running = true;
@@ -689,19 +760,47 @@ void rpc_stop(rpc_server *s)
     }
     rpc_close_all_streams(s);
     grpc_server_cancel_all_calls(s->server); /* open streams end with CANCELLED */
+    /* The database workers finish what is queued (those calls are cancelled by now, so
+     * that is quick), then leave. Only threads that were created are joined. */
+    pthread_mutex_lock(&s->q_mu);
+    s->q_stop = true;
+    pthread_cond_broadcast(&s->q_cv);
+    pthread_mutex_unlock(&s->q_mu);
     for (int i = 0; i < s->n_workers; i++)
-        grpc_completion_queue_shutdown(s->workers[i].cq);
-    /* Workers whose thread was never created (start-up failed part-way): their queues are
-     * drained here (their accepts come back failed) so they can be destroyed. Only
-     * threads that were created are joined. */
-    for (int i = 0; i < s->n_workers; i++)
-        if (!s->workers[i].running)
-            worker_main(&s->workers[i]);
-    for (int i = 0; i < s->n_workers; i++)
-        if (s->workers[i].running) {
+        if (!s->workers[i].light && s->workers[i].running) {
             pthread_join(s->workers[i].thread, NULL);
             s->workers[i].running = false;
         }
+    /* Start-up failed part-way: calls no worker will take are refused here; workers
+     * without a thread are released here. */
+    for (struct job *j = s->q_head, *next; j; j = next) {
+        next = j->next;
+        if (j->payload)
+            grpc_byte_buffer_destroy(j->payload);
+        grpc_call_cancel_with_status(j->call, GRPC_STATUS_UNAVAILABLE, "server is shutting down",
+                                     NULL);
+        grpc_call_unref(j->call);
+        slot_release(j->slot);
+        free(j);
+    }
+    s->q_head = s->q_tail = NULL;
+    s->q_len = 0;
+    for (int i = 0; i < s->n_workers; i++) {
+        struct worker *w = &s->workers[i];
+        if (!w->light && w->inited && s->h.worker_done)
+            s->h.worker_done(w->user);
+        if (!w->light)
+            w->inited = false;
+    }
+    /* Last the light worker, which took every completion until now. */
+    struct worker *pump = &s->workers[s->n_workers - 1];
+    grpc_completion_queue_shutdown(pump->cq);
+    if (pump->running) {
+        pthread_join(pump->thread, NULL);
+        pump->running = false;
+    } else {
+        worker_main(pump); /* drains the queue (its accepts come back failed) */
+    }
     s->started = false;
 }
 
@@ -723,5 +822,7 @@ void rpc_server_free(rpc_server *s)
     free(s->methods);
     free(s->workers);
     pthread_mutex_destroy(&s->streams_mu);
+    pthread_mutex_destroy(&s->q_mu);
+    pthread_cond_destroy(&s->q_cv);
     free(s);
 }

@@ -86,14 +86,22 @@ struct rpc_stream {
     struct rpc_stream *prev, *next; /* server's live list */
 };
 
+/* An accepted database call waiting for a database worker. */
+struct job {
+    struct job *next;
+    struct slot *slot; /* released once the call is handled */
+    grpc_call *call;
+    grpc_byte_buffer *payload;
+};
+
 struct worker {
     rpc_server *srv;
     int index;
-    bool light;   /* the last worker: light methods and unknown paths, no database */
+    bool light;   /* the last worker: pumps the queue, light methods, unknown paths */
     bool inited;  /* worker_init ran: worker_done must run */
     bool running; /* its thread was created: rpc_stop joins it */
     pthread_t thread;
-    grpc_completion_queue *cq;
+    grpc_completion_queue *cq; /* the light worker's: the server's one queue */
     void *user;
 };
 
@@ -103,8 +111,13 @@ struct rpc_server {
     grpc_server *server;
     struct reg_method *methods;
     size_t n_methods, cap_methods;
-    struct worker *workers; /* n_workers database workers, then the light worker */
+    struct worker *workers; /* n_workers - 1 database workers, then the light worker */
     int n_workers;          /* including the light worker */
+    pthread_mutex_t q_mu;   /* the database calls waiting for a worker */
+    pthread_cond_t q_cv;
+    struct job *q_head, *q_tail;
+    int q_len;
+    bool q_stop; /* rpc_stop: workers leave once the queue is empty */
     atomic_bool stopping;
     grpc_completion_queue *shutdown_cq;
     struct tag shutdown_tag;
@@ -116,7 +129,8 @@ struct rpc_server {
 /* Ends a call we could not take on (out of memory): RESOURCE_EXHAUSTED, reference
  * dropped. */
 void rpc_refuse_oom(grpc_call *call);
-/* Fills uc->req from a slot that just accepted a call; rpc_request_free releases it. */
+/* Fills uc->req from the slot that accepted uc->call (set it first); rpc_request_free
+ * releases it. */
 void rpc_request_from_slot(struct ucall *uc, struct slot *s);
 void rpc_request_free(struct ucall *uc);
 /* Flattens a received byte buffer into one slice (caller unrefs). */

@@ -245,7 +245,7 @@ void rpc_handle_stream(struct worker *w, struct slot *s, grpc_call *call, grpc_b
     op.data.recv_close_on_server.cancelled = &st->cancelled;
     rpc_start_batch(call, &op, 1, &st->close_tag);
 
-    struct ucall tmp = {0};
+    struct ucall tmp = {.call = call};
     rpc_request_from_slot(&tmp, s);
     grpc_slice body = rpc_payload_slice(payload);
     tmp.req.data = GRPC_SLICE_START_PTR(body);

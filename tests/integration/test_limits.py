@@ -275,3 +275,120 @@ def test_a_watch_ends_when_its_token_expires(started, gs_env):
     got, details, _ = end_of(open_watch(s, token=tok))
     assert got == Code.UNAUTHENTICATED and "expired" in details, (got, details)
     alive(s)
+
+
+# ---------------------------------------------------------------- workers
+
+
+def get_site(srv, site_id, login, timeout=10):
+    return srv.call("SiteService/GetSite", sites_pb2.GetSiteRequest(id=site_id), sites_pb2.Site, login=login,
+                    timeout=timeout)
+
+
+def held_call(srv, gs_env, login, site_id, results):
+    """Starts a GetSite by `login` that blocks behind a table lock; returns the lock's
+    connection (rollback() lets the call through) and its thread."""
+    locker = psycopg.connect(gs_env.conninfo)
+    locker.execute("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
+    t = threading.Thread(target=lambda: results.append(get_site(srv, site_id, login, timeout=30)[1]))
+    t.start()
+    opslib.wait_for(lambda: one(locker, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                        " AND wait_event_type = 'Lock'") == 1, what="the call to wait for the lock")
+    return locker, t
+
+
+def test_one_user_cannot_hold_every_worker(started, db, gs_env):
+    s = started(workers=2, max_calls_per_user=1, metrics_listen="127.0.0.1:0")
+    s.metrics_port = opslib.metrics_port(s)
+    site_id = one(db, "SELECT min(id) FROM sites")
+    results = []
+    locker, t = held_call(s, gs_env, "admin", site_id, results)
+    try:
+        # the same user's second call is refused at once; another user is served
+        _, code, details = get_site(s, site_id, "admin")
+        assert code == Code.RESOURCE_EXHAUSTED and "max_calls_per_user" in details, (code, details)
+        _, code, details = s.call(WHOAMI, users_pb2.WhoAmIRequest(), users_pb2.WhoAmIResponse, login="logi.district")
+        assert code == Code.OK, details
+    finally:
+        locker.rollback()
+        locker.close()
+    t.join(30)
+    assert results == [Code.OK]
+    alive(s)  # the slot is free again
+    m = opslib.scrape(s.metrics_port)
+    assert opslib.value(m, "gridstock_user_call_cap_refused_total") == 1
+
+
+def reflect_list_services(srv, timeout=5):
+    """grpc.reflection.v1 list_services (field 7) as raw bytes; returns the raw answer."""
+    fn = srv.channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+    return list(fn(iter([b"\x3a\x00"]), timeout=timeout))
+
+
+def test_health_and_reflection_never_wait_behind_database_calls(started, db, gs_env):
+    s = started(workers=1, metrics_listen="127.0.0.1:0")
+    s.metrics_port = opslib.metrics_port(s)
+    site_id = one(db, "SELECT min(id) FROM sites")
+    results = []
+    locker, t = held_call(s, gs_env, "admin", site_id, results)  # the only database worker is busy
+    try:
+        resp, code, details = s.call_raw("/grpc.health.v1.Health/Check", b"", request_id="", timeout=5)
+        assert code == Code.OK and resp == b"\x08\x01", (code, details)
+        answers = reflect_list_services(s)
+        assert len(answers) == 1 and b"gridstock.v1.SiteService" in answers[0]
+    finally:
+        locker.rollback()
+        locker.close()
+    t.join(30)
+    assert results == [Code.OK]
+    # the bidi call has its log line and its metrics like any other call
+    path = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+    lines = s.log_lines(event="call", method=path, status="OK")
+    assert len(lines) == 1 and float(lines[0]["ms"]) >= 0 and lines[0]["peer"].startswith("ipv4:"), s.log()[-2000:]
+    m = opslib.scrape(s.metrics_port)
+    labels = dict(grpc_service="grpc.reflection.v1.ServerReflection", grpc_method="ServerReflectionInfo",
+                  grpc_type="bidi_stream")
+    assert opslib.value(m, "gridstock_grpc_server_handled_total", grpc_code="OK", **labels) == 1
+    assert opslib.value(m, "gridstock_grpc_server_handling_seconds_count", **labels) == 1
+    alive(s)
+
+
+def test_max_concurrent_streams_per_connection(started):
+    s = started(max_concurrent_streams=1)
+    w = open_watch(s)  # holds the connection's one stream
+    try:
+        _, code, _ = s.call(WHOAMI, users_pb2.WhoAmIRequest(), users_pb2.WhoAmIResponse, login="admin", timeout=2)
+        assert code == Code.DEADLINE_EXCEEDED, code  # queued behind the watch on this connection
+        with grpc.insecure_channel(s.addr) as other:
+            fn = other.unary_unary("/gridstock.v1.UserService/WhoAmI")
+            fn(b"", timeout=10, metadata=[("authorization", "Bearer " + s.token("admin"))])
+    finally:
+        w.cancel()
+
+
+# ---------------------------------------------------------------- edges
+
+
+@pytest.mark.parametrize("addr,plain_ok", [
+    ("127.0.0.1", True), ("127.9.8.7", True), ("[::1]", True), ("localhost", True),
+    ("127.0.0.1.example", False), ("127.attacker.example", False), ("0.0.0.0", False),
+    ("[::ffff:10.0.0.1]", False),
+])
+def test_plaintext_needs_a_loopback_address_parsed_not_prefixed(gs_env, addr, plain_ok):
+    p = paths.run([paths.GRIDSTOCKD, "check", "--listen", addr + ":50051", "--db", gs_env.conninfo,
+                   "--token-keys", gs_env.keyring], env=paths.sanitizer_env(), check=False)
+    listen = [l for l in p.stdout.splitlines() if " listen:" in l]
+    assert listen, p.stdout + p.stderr
+    assert listen[0].startswith("ok") == plain_ok, listen[0]
+
+
+def test_request_log_keeps_request_log_days(started, db):
+    old_id, new_id = "old-" + uuid.uuid4().hex, "new-" + uuid.uuid4().hex
+    for rid, age in ((old_id, "31 days"), (new_id, "29 days")):
+        db.execute("""INSERT INTO request_log (user_id, request_id, method, request_hash, created_at)
+                      VALUES (1, %s, '/x', '\\x00', now() - %s::interval)""", (rid, age))
+    s = started(request_log_days=30)  # the purge runs at start and every minute
+    opslib.wait_for(lambda: one(db, "SELECT count(*) FROM request_log WHERE request_id = %s", old_id) == 0,
+                    what="the old request id to be purged")
+    assert one(db, "SELECT count(*) FROM request_log WHERE request_id = %s", new_id) == 1
+    assert s.log_lines(event="job", job="request_log_purge")
