@@ -392,3 +392,40 @@ def test_request_log_keeps_request_log_days(started, db):
                     what="the old request id to be purged")
     assert one(db, "SELECT count(*) FROM request_log WHERE request_id = %s", new_id) == 1
     assert s.log_lines(event="job", job="request_log_purge")
+
+
+INT64_MAX = 2**63 - 1
+
+
+def test_counts_budgets_and_receipts_have_upper_bounds(started, db):
+    from gridstock.v1 import funds_pb2, requisitions_pb2
+
+    s = started()
+    _, code, details = s.call("StockService/EnterCounts", stock_pb2.EnterCountsRequest(
+        stocktake_id=1, counts=[stock_pb2.Count(lot_id=1, counted=2**40 + 1)]), stock_pb2.EnterCountsResponse,
+        login=LOGI)
+    assert code == Code.INVALID_ARGUMENT and "counts[0].counted" in details, (code, details)
+    before = one(db, "SELECT count(*) FROM fund_budgets")
+    _, code, details = s.call("FundService/SetBudget", funds_pb2.SetBudgetRequest(
+        grid_code="GR001", period="2026", category="subsidies", amount=INT64_MAX), funds_pb2.Budget,
+        login="fin.officer")
+    assert code == Code.INVALID_ARGUMENT and "amount" in details, (code, details)
+    assert one(db, "SELECT count(*) FROM fund_budgets") == before
+    # two rejected quantities that would overflow their sum: refused before any arithmetic
+    _, code, details = s.call("RequisitionService/ConfirmReceipt", requisitions_pb2.ConfirmReceiptRequest(
+        id=1, lines=[requisitions_pb2.ReceiptLine(line_id=1, rejected_qty=INT64_MAX, reason="x", disposition="return"),
+                     requisitions_pb2.ReceiptLine(line_id=2, rejected_qty=INT64_MAX, reason="x", disposition="return")]),
+        requisitions_pb2.Requisition, login="staff.cm01")
+    assert code == Code.INVALID_ARGUMENT and "lines[0].rejected_qty" in details, (code, details)
+    # the same bounds hold in the database, whatever the code does (a CHECK is tested
+    # before the foreign keys, so the ids need not exist)
+    with psycopg.connect(db.info.dsn) as x:
+        with pytest.raises(psycopg.errors.CheckViolation, match="stocktake_counts_counted_bound"):
+            x.execute("INSERT INTO stocktake_counts (stocktake_id, lot_id, counted, system_qty)"
+                      " VALUES (-1, -1, %s, 0)", (2**40 + 1,))
+        x.rollback()
+        with pytest.raises(psycopg.errors.CheckViolation, match="fund_budgets_amount_bound"):
+            x.execute("UPDATE fund_budgets SET amount = %s WHERE id = (SELECT min(id) FROM fund_budgets)",
+                      (10**13 + 1,))
+        x.rollback()
+    alive(s)
