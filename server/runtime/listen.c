@@ -367,8 +367,12 @@ static void *listen_main(void *arg)
         if (up && db_drain_notifications(d, on_notify, NULL) < 0)
             forget_channels();
         if (now_ms() >= next_check) {
-            if (up && a)
+            if (up && a) {
                 recheck(d, a);
+                /* its statement may have found the connection broken and made a new one
+                 * (db_attach reconnects): LISTEN again, which is harmless if it did not */
+                forget_channels();
+            }
             next_check = now_ms() + recheck_ms;
             /* the recheck's statements may have taken notifications in with them */
             if (up && db_drain_notifications(d, on_notify, NULL) < 0)

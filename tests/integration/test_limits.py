@@ -429,3 +429,35 @@ def test_counts_budgets_and_receipts_have_upper_bounds(started, db):
                       (10**13 + 1,))
         x.rollback()
     alive(s)
+
+
+def test_worker_threads_that_cannot_start_stop_the_server_cleanly(gs_env):
+    """pthread_create fails part-way through the workers (RLIMIT_NPROC): the server says
+    so and exits 1 having joined only the threads it made (it used to join the others
+    too, which is undefined behaviour and crashed)."""
+    import os
+    import shutil
+    import tempfile
+
+    tmp_path = tempfile.mkdtemp(prefix="gs-threads-")  # reachable by nobody (pytest's is not)
+    os.chmod(tmp_path, 0o755)
+    keys = os.path.join(tmp_path, "keyring")
+    shutil.copy(gs_env.keyring, keys)
+    os.chmod(keys, 0o600)
+    cmd = [paths.GRIDSTOCKD, "--listen", "127.0.0.1:0", "--db", gs_env.conninfo, "--migrate=false",
+           "--token-keys", str(keys), "--workers", "64"]
+    if os.geteuid() == 0:  # root ignores RLIMIT_NPROC: run as nobody
+        os.chown(tmp_path, 65534, 65534)
+        os.chown(keys, 65534, 65534)
+        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + cmd
+        base = 0
+    else:  # the limit counts every thread of this user
+        base = sum(len(os.listdir("/proc/%s/task" % p)) for p in os.listdir("/proc")
+                   if p.isdigit() and os.path.exists("/proc/%s/task" % p) and os.stat("/proc/" + p).st_uid == os.getuid())
+    p = subprocess.run(["prlimit", "--nproc=%d" % (base + 24)] + cmd, capture_output=True, text=True, timeout=60,
+                       env=paths.sanitizer_env())
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, (p.returncode, out[-3000:])
+    assert "cannot start worker thread" in out, out[-3000:]
+    assert paths.sanitizer_report(out) is None, out[-3000:]
+    shutil.rmtree(tmp_path)
