@@ -116,6 +116,7 @@ static int compute_seal(const char *kid, int64_t seq, const unsigned char prev[3
 /* ------------------------------------------------------------------ sealing */
 
 static const char SQL_BEGIN[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_LOCK[] = "SELECT pg_try_advisory_xact_lock(hashtext('gridstock.audit_seal'))";
 static const char SQL_HEAD[] =
     "SELECT seq, encode(hash, 'hex') FROM audit_seal ORDER BY seq DESC LIMIT 1";
@@ -179,7 +180,7 @@ static gs_code seal_once(call *c, int *n)
     hashes[hp++] = '}';
     hashes[hp] = '\0';
     GS_TRY(db_exec(c, NULL, SQL_APPEND, 4, kid, call_i64(c, seq + 1), ids, hashes));
-    GS_TRY(db_commit(c));
+    GS_TRY(db_exec(c, NULL, SQL_COMMIT, 0));
     *n = rows;
     return GS_OK;
 }

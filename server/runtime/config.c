@@ -35,6 +35,7 @@ typedef struct cfg_row {
 
 static int check_listen(const char *value, char *why, size_t whylen);
 static int check_metrics_listen(const char *value, char *why, size_t whylen);
+static int check_timezone(const char *value, char *why, size_t whylen);
 
 #define OFF(field) offsetof(gs_config, field)
 
@@ -76,9 +77,42 @@ static const cfg_row rows[] = {
      "stock reserved for an approved requisition is released after this many seconds"},
     {"disbursement_ttl_s", CFG_INT, OFF(disbursement_ttl_s), "604800", 60, 7776000, NULL, NULL,
      "S", "an approved disbursement not posted within this many seconds expires"},
+    {"max_call_bytes", CFG_INT, OFF(max_call_bytes), "67108864", 65536, 1073741824, NULL, NULL,
+     "N", "memory one call may use for its request, rows and response; past it the call "
+     "ends RESOURCE_EXHAUSTED"},
+    {"max_calls_per_user", CFG_INT, OFF(max_calls_per_user), "2", 0, 256, NULL, NULL, "N",
+     "calls one user may have running on the workers at once (past it RESOURCE_EXHAUSTED); "
+     "0: no cap"},
+    {"max_watches", CFG_INT, OFF(max_watches), "1000", 1, 100000, NULL, NULL, "N",
+     "watch streams open at once in this process"},
+    {"max_watches_per_user", CFG_INT, OFF(max_watches_per_user), "16", 1, 100000, NULL, NULL,
+     "N", "watch streams one user may have open at once"},
+    {"stream_queue_bytes", CFG_INT, OFF(stream_queue_bytes), "1048576", 1024, 67108864, NULL,
+     NULL, "N", "messages a stream may hold for a client that does not read; past it the "
+     "stream ends RESOURCE_EXHAUSTED"},
+    {"watch_recheck_ms", CFG_INT, OFF(watch_recheck_ms), "5000", 100, 600000, NULL, NULL, "MS",
+     "how often open watches re-check their user (revoked, deactivated, role or scope "
+     "changed, token expired)"},
+    {"keepalive_time_ms", CFG_INT, OFF(keepalive_time_ms), "60000", 1000, 86400000, NULL, NULL,
+     "MS", "ping a connection after this long without traffic"},
+    {"keepalive_timeout_ms", CFG_INT, OFF(keepalive_timeout_ms), "20000", 1000, 600000, NULL,
+     NULL, "MS", "close a connection whose ping is not answered within this time"},
+    {"max_connection_idle_ms", CFG_INT, OFF(max_connection_idle_ms), "900000", 0, 86400000,
+     NULL, NULL, "MS", "close a connection without calls for this long (0: never)"},
+    {"max_connection_age_ms", CFG_INT, OFF(max_connection_age_ms), "0", 0, 604800000, NULL,
+     NULL, "MS", "ask clients to reconnect after this long, e.g. to rebalance (0: never)"},
+    {"max_connection_age_grace_ms", CFG_INT, OFF(max_connection_age_grace_ms), "300000", 0,
+     86400000, NULL, NULL, "MS", "calls still open at max_connection_age get this long"},
+    {"max_concurrent_streams", CFG_INT, OFF(max_concurrent_streams), "100", 1, 10000, NULL,
+     NULL, "N", "calls (streams) one connection may have open at once"},
+    {"request_log_days", CFG_INT, OFF(request_log_days), "30", 1, 3650, NULL, NULL, "DAYS",
+     "request ids and stored responses are kept this long; a retry after that runs again"},
     {"metrics_listen", CFG_STRING, OFF(metrics_listen), "", 0, 0, NULL, check_metrics_listen,
      "HOST:PORT", "Prometheus metrics at http://HOST:PORT/metrics; empty is off. No TLS, no "
      "auth: keep it on loopback (127.0.0.1:9464) or a private admin network"},
+    {"timezone", CFG_STRING, OFF(timezone), "Asia/Shanghai", 0, 0, NULL, check_timezone, "ZONE",
+     "the district's clock: IANA time zone of every database session, so today, expiry, "
+     "periods and months follow it (timestamps on the wire stay RFC 3339 in UTC)"},
 };
 /* clang-format on */
 
@@ -202,6 +236,22 @@ static int check_metrics_listen(const char *value, char *why, size_t whylen)
         return -1;
     }
     return check_listen(value, why, whylen);
+}
+
+/* An IANA zone name ("Asia/Shanghai", "UTC", "Etc/GMT-8"): letters, digits and _+- in
+ * '/'-separated parts. The database checks that it knows the zone at connect. */
+static int check_timezone(const char *value, char *why, size_t whylen)
+{
+    size_t n = strlen(value);
+    bool ok = n > 0 && n < 64 && value[0] != '/' && value[n - 1] != '/' && !strstr(value, "//");
+    for (const char *p = value; ok && *p != '\0'; p++)
+        ok = isalnum((unsigned char)*p) || strchr("_+-/", *p) != NULL;
+    if (!ok) {
+        snprintf(why, whylen, "expected an IANA time zone such as Asia/Shanghai, got \"%.64s\"",
+                 value);
+        return -1;
+    }
+    return 0;
 }
 
 static bool in_choices(const char *choices, const char *value)

@@ -36,7 +36,21 @@ static const char *const keys[] = {
     "sql_dir",
     "reservation_ttl_s",
     "disbursement_ttl_s",
+    "max_call_bytes",
+    "max_calls_per_user",
+    "max_watches",
+    "max_watches_per_user",
+    "stream_queue_bytes",
+    "watch_recheck_ms",
+    "keepalive_time_ms",
+    "keepalive_timeout_ms",
+    "max_connection_idle_ms",
+    "max_connection_age_ms",
+    "max_connection_age_grace_ms",
+    "max_concurrent_streams",
+    "request_log_days",
     "metrics_listen",
+    "timezone",
     NULL,
 };
 
@@ -155,6 +169,7 @@ static void assert_defaults(const gs_config *c)
     assert_string_equal(c->sql_dir, "");
     assert_int_equal(c->reservation_ttl_s, 86400);
     assert_int_equal(c->disbursement_ttl_s, 604800);
+    assert_string_equal(c->timezone, "Asia/Shanghai");
 }
 
 static void test_defaults(void **state)
@@ -377,6 +392,10 @@ static void test_bounds_and_values(void **state)
     EXPECT_ERROR("--listen: expected HOST:PORT", "--listen", "host:");
     EXPECT_ERROR("--listen: expected HOST:PORT", "--listen", "host:12a");
     EXPECT_ERROR("--listen: expected HOST:PORT", "--listen", "unix:");
+    EXPECT_ERROR("--timezone: expected an IANA time zone", "--timezone", "../etc/passwd");
+    EXPECT_ERROR("--timezone: expected an IANA time zone", "--timezone", "/Asia/Shanghai");
+    EXPECT_ERROR("--timezone: expected an IANA time zone", "--timezone", "Asia Shanghai");
+    EXPECT_ERROR("--timezone: expected an IANA time zone", "--timezone=");
 
     setenv("GRIDSTOCKD_WORKERS", "0", 1);
     EXPECT_ERROR("GRIDSTOCKD_WORKERS: must be between 1 and 256, got 0", "--db", "x");
