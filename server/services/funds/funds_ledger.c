@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "pg_array.h"
 #include "monitor.h"
 
 #include "gridstock/v1/funds.pb-c.h"
@@ -89,14 +90,7 @@ gs_code fund_postings_load(call *c, const int64_t *ids, int n, void **out)
     db_res *r = NULL, *e = NULL;
     if (n == 0)
         return GS_OK;
-    /* "{1,2,3}" */
-    size_t cap = (size_t)n * 21 + 3, len = 0;
-    char *arr = arena_alloc(c->arena, cap);
-    arr[len++] = '{';
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(arr + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
-    arr[len++] = '}';
-    arr[len] = '\0';
+    const char *arr = pg_array_i64(c, ids, (size_t)n);
     GS_TRY(db_exec(c, &r,
                    "SELECT p.id, p.kind, p.memo, p.batch, coalesce(p.disbursement_id, 0),"
                    " coalesce(p.reverses_id, 0), coalesce(rv.id, 0), p.created_by, u.login,"

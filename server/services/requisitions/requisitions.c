@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "pg_array.h"
 #include "directory/directory.h"
 
 /* ------------------------------------------------------------------ state machine */
@@ -235,45 +236,10 @@ gs_code req_attach_lines(call *c, Gridstock__V1__Requisition **ms, int n)
     int64_t *ids = arena_alloc(c->arena, (size_t)n * sizeof *ids);
     for (int i = 0; i < n; i++)
         ids[i] = ms[i]->id;
-    GS_TRY(db_exec(c, &lines, SQL_LINES, 1, req_array_i64(c, ids, (size_t)n)));
+    GS_TRY(db_exec(c, &lines, SQL_LINES, 1, pg_array_i64(c, ids, (size_t)n)));
     for (int i = 0; i < n; i++)
         attach_lines(c, ms[i], lines);
     return GS_OK;
-}
-
-const char *req_array_i64(call *c, const int64_t *v, size_t n)
-{
-    size_t cap = 3 + n * 21, k = 0;
-    char *s = arena_alloc(c->arena, cap);
-    s[k++] = '{';
-    for (size_t i = 0; i < n; i++)
-        k += (size_t)snprintf(s + k, cap - k, "%s%" PRId64, i ? "," : "", v[i]);
-    s[k++] = '}';
-    s[k] = '\0';
-    return s;
-}
-
-const char *req_array_text(call *c, char *const *v, size_t n)
-{
-    size_t cap = 3;
-    for (size_t i = 0; i < n; i++)
-        cap += 3 + 2 * strlen(v[i] ? v[i] : "");
-    char *s = arena_alloc(c->arena, cap), *p = s;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *p++ = ',';
-        *p++ = '"';
-        for (const char *q = v[i] ? v[i] : ""; *q; q++) {
-            if (*q == '"' || *q == '\\')
-                *p++ = '\\';
-            *p++ = *q;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return s;
 }
 
 gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m)

@@ -108,10 +108,6 @@ void req_hdr_from_row(Gridstock__V1__Requisition *m, const struct db_res *r, int
 /* Loads the lines of the n requisitions in ms (one query) and attaches them. */
 gs_code req_attach_lines(call *c, Gridstock__V1__Requisition **ms, int n);
 
-/* "{1,2,3}": a bigint[] parameter; "{\"a\",\"b\"}": a text[] parameter. */
-const char *req_array_i64(call *c, const int64_t *v, size_t n);
-const char *req_array_text(call *c, char *const *v, size_t n);
-
 /* Requisition reads are open to requesters, approvers, point leaders and auditors. */
 gs_code req_check_read(call *c);
 /* Cancel and Close: the requester's side (requisition.create) or an approver. */

@@ -177,42 +177,6 @@ gs_code stock_check_text(call *c, const char *field, const char *s)
     return v_len(c, field, s, 500);
 }
 
-const char *stock_text_array(call *c, size_t n, const char *const *v)
-{
-    size_t cap = 3;
-    for (size_t i = 0; i < n; i++)
-        cap += 3 + 2 * strlen(v[i] ? v[i] : "");
-    char *out = arena_alloc(c->arena, cap);
-    char *p = out;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *p++ = ',';
-        *p++ = '"';
-        for (const char *s = v[i] ? v[i] : ""; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                *p++ = '\\';
-            *p++ = *s;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
-
-const char *stock_i64_array(call *c, size_t n, const int64_t *v)
-{
-    char *out = arena_alloc(c->arena, 3 + n * 21);
-    char *p = out;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++)
-        p += sprintf(p, "%s%" PRId64, i ? "," : "", v[i]);
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
-
 void stock_lot_from_row(Gridstock__V1__Lot *m, const db_res *r, int row, int col)
 {
     m->id = db_i64(r, row, col + 0);
