@@ -21,6 +21,7 @@
 
 #include <csv.h>
 
+#include "charset.h"
 #include "gridstock/v1/imports.pb-c.h"
 
 enum {
@@ -270,24 +271,22 @@ static const char *check_date(const char *s)
     return NULL;
 }
 
-/* Codes: [A-Z0-9._-]{1,64}; lot codes also a-z and '/'. */
+/* Codes: [A-Z0-9._-]{1,64}; lot codes also a-z and '/' (the server's sets, charset.h). */
 static const char *check_code(const char *s, bool lot)
 {
+    static char msg[96];
+    const gs_charset *cs = lot ? &GS_CS_LOT : &GS_CS_CODE;
     size_t n = strlen(s);
     if (n == 0)
         return "required";
     if (n > 64)
         return "longer than 64 characters";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (isupper(ch) || isdigit(ch) || ch == '.' || ch == '_' || ch == '-')
-            continue;
-        if (lot && (islower(ch) || ch == '/'))
-            continue;
-        return lot ? "only A-Z, a-z, 0-9, '.', '_', '/' and '-' are allowed"
-                   : "only A-Z, 0-9, '.', '_' and '-' are allowed";
-    }
-    return NULL;
+    if (gs_charset_find_bad(cs, s) < 0)
+        return NULL;
+    char allowed[64];
+    snprintf(msg, sizeof msg, "only %s are allowed",
+             gs_charset_describe(cs, allowed, sizeof allowed));
+    return msg;
 }
 
 static const char *check_text(const char *s, size_t max, bool required)

@@ -15,7 +15,6 @@ struct block {
 struct arena {
     struct block *head; /* newest block first; the last one is the first block */
     struct block *first;
-    size_t total;
     ProtobufCAllocator pb;
 };
 
@@ -63,7 +62,6 @@ void arena_reset(arena *a)
     }
     a->head = a->first;
     a->first->used = 0;
-    a->total = 0;
 }
 
 void arena_free(arena *a)
@@ -90,7 +88,6 @@ void *arena_alloc(arena *a, size_t n)
     }
     void *p = (char *)b->data + b->used;
     b->used += n;
-    a->total += n;
     memset(p, 0, n);
     return p;
 }
@@ -128,11 +125,6 @@ char *arena_printf(arena *a, const char *fmt, ...)
     char *p = arena_vprintf(a, fmt, ap);
     va_end(ap);
     return p;
-}
-
-size_t arena_used(const arena *a)
-{
-    return a->total;
 }
 
 ProtobufCAllocator *arena_pb_allocator(arena *a)

@@ -53,8 +53,11 @@ typedef struct rpc_handlers {
     /* One message of a bidi call; reply->data is sent back, unless reply->code != GS_OK,
      * which ends the call with that status. */
     void (*bidi_message)(void *worker, const rpc_request *req, rpc_reply *reply);
-    /* Calls to paths that are not registered end UNIMPLEMENTED without a callback;
-     * `finished` reports each finished call (for logs and metrics), may be NULL. */
+    /* `finished` (may be NULL) reports the end of the calls that no callback above
+     * answered: calls to paths that are not registered (UNIMPLEMENTED) and calls refused
+     * while the server stops (UNAVAILABLE); and the end of each bidi call, once all its
+     * messages went through bidi_message. It is not called for unary and server-streaming
+     * calls: their callbacks log and count those themselves. `micros` is 0 (not measured). */
     void (*finished)(const char *path, gs_code code, int64_t micros);
 } rpc_handlers;
 

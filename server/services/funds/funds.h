@@ -44,7 +44,6 @@ typedef struct disb_transition {
 extern const disb_transition disb_transitions[];
 extern const int disb_n_transitions;
 
-const char *disb_state_name(disb_state s);
 /* -1 when unknown. */
 int disb_state_from_name(const char *name);
 bool disb_can(disb_state from, disb_state to);

@@ -35,11 +35,6 @@ const char *const fund_account_kinds[] = {"external", "source",  "grid_fund",
 const char *const fund_posting_kinds[] = {"deposit", "allocation", "disbursement", "reversal",
                                           NULL};
 
-const char *disb_state_name(disb_state s)
-{
-    return (unsigned)s < DS_COUNT ? disb_state_names[s] : "unknown";
-}
-
 int disb_state_from_name(const char *name)
 {
     for (int i = 0; i < DS_COUNT; i++)

@@ -44,17 +44,7 @@ static const char *district_id(call *c)
 static gs_code check_household(call *c, const char *field, const char *s)
 {
     GS_TRY(v_required(c, field, s));
-    size_t n = strlen(s);
-    if (n > 64)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than 64 characters", field);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!(isalnum(ch) || ch == '.' || ch == '_' || ch == '-'))
-            return call_fail(c, GS_INVALID_ARGUMENT,
-                             "%s: only A-Z, a-z, 0-9, '.', '_' and '-' are allowed: \"%.64s\"",
-                             field, s);
-    }
-    return GS_OK;
+    return v_chars(c, field, s, 64, &GS_CS_IDENT);
 }
 
 /* A grid of the caller's district (households come to any station), by id or code. */
