@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "fsm.h"
 #include "pg_array.h"
 #include "funds.h"
 #include "method.h"
@@ -387,19 +388,19 @@ static gs_code check_transitions(call *c, Gridstock__V1__VerifyLedgerResponse *r
     GS_TRY(db_exec(c, &r, "SELECT from_state, to_state FROM fund_disbursement_transitions", 0));
     int rows = db_rows(r), matched = 0;
     for (int i = 0; i < rows; i++) {
-        int from = disb_state_from_name(db_str(r, i, 0)),
-            to = disb_state_from_name(db_str(r, i, 1));
-        if (from < 0 || to < 0 || !disb_can((disb_state)from, (disb_state)to))
+        int from = fsm_state(&disb_fsm, db_str(r, i, 0)),
+            to = fsm_state(&disb_fsm, db_str(r, i, 1));
+        if (from < 0 || to < 0 || !fsm_can(&disb_fsm, from, to))
             add_problem(c, resp,
                         call_printf(c, "transition %s -> %s is in the database, not in the server",
                                     db_str(r, i, 0), db_str(r, i, 1)));
         else
             matched++;
     }
-    if (matched != disb_n_transitions)
+    if (matched != (int)disb_fsm.n_moves)
         add_problem(c, resp,
                     call_printf(c, "the server allows %d disbursement transitions, the database %d",
-                                disb_n_transitions, matched));
+                                (int)disb_fsm.n_moves, matched));
     return GS_OK;
 }
 

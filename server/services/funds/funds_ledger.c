@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "fsm.h"
 #include "pg_array.h"
 #include "monitor.h"
 
@@ -19,14 +20,15 @@ const char *const disb_state_names[] = {
         NULL};
 
 /* Mirrored by fund_disbursement_transitions in 020_funds.sql. */
-const disb_transition disb_transitions[] = {
+static const fsm_move disb_transitions[] = {
     {DS_PREPARED, DS_PREPARED}, /* edit */
     {DS_PREPARED, DS_APPROVED}, {DS_PREPARED, DS_REJECTED},
     {DS_PREPARED, DS_VOIDED},   {DS_APPROVED, DS_PREPARED}, /* edit: the approval is void */
     {DS_APPROVED, DS_POSTED},   {DS_APPROVED, DS_VOIDED},
     {DS_APPROVED, DS_EXPIRED},  {DS_POSTED, DS_REVERSED},
 };
-const int disb_n_transitions = (int)(sizeof disb_transitions / sizeof disb_transitions[0]);
+const fsm disb_fsm = {"disbursement", disb_state_names, DS_COUNT, disb_transitions,
+                      sizeof disb_transitions / sizeof disb_transitions[0]};
 
 const char *const fund_categories[] = {"subsidies",          "rewards",   "activities",
                                        "material_purchases", "emergency", NULL};
@@ -34,22 +36,6 @@ const char *const fund_account_kinds[] = {"external", "source",  "grid_fund",
                                           "payee",    "expense", NULL};
 const char *const fund_posting_kinds[] = {"deposit", "allocation", "disbursement", "reversal",
                                           NULL};
-
-int disb_state_from_name(const char *name)
-{
-    for (int i = 0; i < DS_COUNT; i++)
-        if (strcmp(disb_state_names[i], name) == 0)
-            return i;
-    return -1;
-}
-
-bool disb_can(disb_state from, disb_state to)
-{
-    for (int i = 0; i < disb_n_transitions; i++)
-        if (disb_transitions[i].from == from && disb_transitions[i].to == to)
-            return true;
-    return false;
-}
 
 gs_code fund_account_find(call *c, int64_t id, const char *code, const char *grid_code,
                           const char *field, int64_t *out_id)

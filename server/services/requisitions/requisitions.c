@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "fsm.h"
 #include "pg_array.h"
 #include "directory/directory.h"
 
@@ -21,42 +22,30 @@ static const char *const state_names[REQ_STATE_COUNT] = {
 
 /* Every legal move. 030_requisitions.sql holds the same rows (requisition_state_
  * transitions), so the database refuses whatever this table refuses. */
-static const struct {
-    req_state from, to;
-} transitions[] = {
+static const fsm_move transitions[] = {
     {REQ_DRAFT, REQ_SUBMITTED},    {REQ_DRAFT, REQ_CANCELLED},      {REQ_SUBMITTED, REQ_APPROVED},
     {REQ_SUBMITTED, REQ_REJECTED}, {REQ_SUBMITTED, REQ_CANCELLED},  {REQ_APPROVED, REQ_ALLOCATED},
     {REQ_APPROVED, REQ_CANCELLED}, {REQ_ALLOCATED, REQ_DISPATCHED}, {REQ_ALLOCATED, REQ_CANCELLED},
     {REQ_ALLOCATED, REQ_APPROVED}, {REQ_DISPATCHED, REQ_RECEIVED},  {REQ_RECEIVED, REQ_CLOSED},
 };
 
+static const fsm req_fsm = {"requisition", state_names, REQ_STATE_COUNT, transitions,
+                            sizeof transitions / sizeof transitions[0]};
+
 const char *req_state_name(req_state s)
 {
-    return (unsigned)s < REQ_STATE_COUNT ? state_names[s] : "unknown";
+    return fsm_name(&req_fsm, (int)s);
 }
 
 int req_state_from_name(const char *name)
 {
-    for (int i = 0; i < REQ_STATE_COUNT; i++)
-        if (name && strcmp(name, state_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-bool req_can_move(req_state from, req_state to)
-{
-    for (size_t i = 0; i < sizeof transitions / sizeof transitions[0]; i++)
-        if (transitions[i].from == from && transitions[i].to == to)
-            return true;
-    return false;
+    return fsm_state(&req_fsm, name);
 }
 
 gs_code req_check_move(call *c, const req_ref *r, req_state to)
 {
-    if (!req_can_move(r->state, to))
-        return call_fail(c, GS_FAILED_PRECONDITION, "requisition %s is %s: it cannot become %s",
-                         r->number, req_state_name(r->state), req_state_name(to));
-    return GS_OK;
+    return fsm_check(c, &req_fsm, (int)r->state, (int)to, r->number,
+                     call_printf(c, "it cannot become %s", req_state_name(to)));
 }
 
 gs_code req_move(call *c, req_ref *r, req_state to, const char *comment, int ttl_s)

@@ -53,8 +53,6 @@ typedef enum req_state {
 const char *req_state_name(req_state s);
 /* -1 when unknown. */
 int req_state_from_name(const char *name);
-/* Is from → to in the transition table? */
-bool req_can_move(req_state from, req_state to);
 
 /* A requisition found within the caller's scope. Strings live until the call ends. */
 typedef struct req_ref {
