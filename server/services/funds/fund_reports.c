@@ -1,8 +1,8 @@
 /* fund_reports.c — FundReportService: spending by grid, category and month (read from
  * the fund_spending summary of 022_fund_reports.sql), budget utilisation, balances, the
  * disbursement register, review flags, and a self-contained HTML report with inline SVG
- * charts. Every report is one repeated message (so the CLI's --csv exports it) limited to
- * the caller's scope. */
+ * charts (queried here, rendered by report/report_html.c). Every report is one repeated
+ * message (so the CLI's --csv exports it) limited to the caller's scope. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>

@@ -61,26 +61,15 @@ void report_printf(report_doc *d, const char *fmt, ...)
 
 void report_esc(report_doc *d, const char *t)
 {
-    for (; *t; t++) {
-        switch (*t) {
-        case '&':
-            report_put(d, "&amp;", 5);
-            break;
-        case '<':
-            report_put(d, "&lt;", 4);
-            break;
-        case '>':
-            report_put(d, "&gt;", 4);
-            break;
-        case '"':
-            report_put(d, "&quot;", 6);
-            break;
-        case '\'':
-            report_put(d, "&#39;", 5);
-            break;
-        default:
-            report_put(d, t, 1);
-        }
+    static const char *const entity[256] = {
+        ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
+    };
+    while (*t) {
+        size_t plain = strcspn(t, "&<>\"'");
+        report_put(d, t, plain);
+        t += plain;
+        if (*t)
+            report_puts(d, entity[(unsigned char)*t++]);
     }
 }
 
