@@ -27,6 +27,7 @@ typedef struct gs_config {
     int reservation_ttl_s;    /* requisition reservations expire after this (86400) */
     int disbursement_ttl_s;   /* approved-but-unposted disbursements expire (604800) */
     char *metrics_listen;     /* admin HTTP endpoint for Prometheus; "" = off */
+    char *timezone;           /* the district's clock for dates in SQL ("Asia/Shanghai") */
 } gs_config;
 
 /* Fills cfg from defaults, file, environment and argv[*argi..]; stops at the first

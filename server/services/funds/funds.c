@@ -14,6 +14,7 @@
 #include "directory/directory.h"
 
 #include "gridstock/v1/funds.pb-c.h"
+#include "gridstock/v1/funds.rpc.h"
 
 enum { BATCH_MAX = 5000, PROBLEMS_MAX = 200 };
 
@@ -52,10 +53,9 @@ static gs_code account_load(call *c, int64_t id, Gridstock__V1__Account *m)
 
 static const char *const creatable_kinds[] = {"source", "payee", "expense", NULL};
 
-static gs_code create_account(call *c)
+gs_code fund_create_account(call *c, const Gridstock__V1__CreateAccountRequest *req,
+                            Gridstock__V1__Account *resp)
 {
-    const Gridstock__V1__CreateAccountRequest *req = (const void *)c->req;
-    Gridstock__V1__Account *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -80,18 +80,17 @@ static gs_code create_account(call *c)
     return GS_OK;
 }
 
-static gs_code get_account(call *c)
+gs_code fund_get_account(call *c, const Gridstock__V1__GetAccountRequest *req,
+                         Gridstock__V1__Account *resp)
 {
-    const Gridstock__V1__GetAccountRequest *req = (const void *)c->req;
     int64_t id;
     GS_TRY(fund_account_find(c, req->id, req->code, req->grid_code, "id", &id));
-    return account_load(c, id, (Gridstock__V1__Account *)c->resp);
+    return account_load(c, id, resp);
 }
 
-static gs_code list_accounts(call *c)
+gs_code fund_list_accounts(call *c, const Gridstock__V1__ListAccountsRequest *req,
+                           Gridstock__V1__ListAccountsResponse *resp)
 {
-    const Gridstock__V1__ListAccountsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListAccountsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     const char *subtree = "";
     db_res *r = NULL;
@@ -123,9 +122,9 @@ static gs_code list_accounts(call *c)
 
 /* ------------------------------------------------------------------ deposits, allocations */
 
-static gs_code deposit(call *c)
+gs_code fund_deposit(call *c, const Gridstock__V1__DepositRequest *req,
+                     Gridstock__V1__Posting *resp)
 {
-    const Gridstock__V1__DepositRequest *req = (const void *)c->req;
     db_res *r = NULL;
     int64_t src;
     void *out[1];
@@ -139,18 +138,18 @@ static gs_code deposit(call *c)
                    call_i64(c, req->amount), req->memo));
     int64_t pid = db_i64(r, 0, 0);
     GS_TRY(fund_postings_load(c, &pid, 1, out));
-    memcpy(c->resp, out[0], sizeof(Gridstock__V1__Posting));
+    *resp = *(Gridstock__V1__Posting *)out[0];
     c->audit_object = call_printf(c, "fund_posting:%" PRId64, pid);
     c->audit_summary =
         call_printf(c, "deposited %" PRId64 " fen into account %" PRId64, req->amount, src);
     return GS_OK;
 }
 
-/* Runs fund_allocate over n items and fills the response. */
+/* Runs fund_allocate over n items and fills resp. */
 static gs_code allocate_items(call *c, int64_t src, size_t n, const int64_t *fund_ids,
-                              const char *const *grids, const int64_t *amounts, const char *memo)
+                              const char *const *grids, const int64_t *amounts, const char *memo,
+                              Gridstock__V1__AllocateResponse *resp)
 {
-    Gridstock__V1__AllocateResponse *resp = (void *)c->resp;
     db_res *r = NULL;
     const char *batch = *c->request_id ? call_printf(c, "alloc:%s", c->request_id)
                                        : call_printf(c, "alloc:u%" PRId64, c->who.user_id);
@@ -178,9 +177,9 @@ static gs_code allocate_items(call *c, int64_t src, size_t n, const int64_t *fun
     return GS_OK;
 }
 
-static gs_code allocate(call *c)
+gs_code fund_allocate(call *c, const Gridstock__V1__AllocateRequest *req,
+                      Gridstock__V1__AllocateResponse *resp)
 {
-    const Gridstock__V1__AllocateRequest *req = (const void *)c->req;
     int64_t src;
 
     GS_TRY(v_amount(c, "amount", req->amount));
@@ -192,12 +191,12 @@ static gs_code allocate(call *c)
     GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
                              &src));
     const char *grid = req->fund_account_id ? "" : req->grid_code;
-    return allocate_items(c, src, 1, &req->fund_account_id, &grid, &req->amount, req->memo);
+    return allocate_items(c, src, 1, &req->fund_account_id, &grid, &req->amount, req->memo, resp);
 }
 
-static gs_code allocate_batch(call *c)
+gs_code fund_allocate_batch(call *c, const Gridstock__V1__AllocateBatchRequest *req,
+                            Gridstock__V1__AllocateResponse *resp)
 {
-    const Gridstock__V1__AllocateBatchRequest *req = (const void *)c->req;
     int64_t src;
     size_t n = req->n_items;
 
@@ -225,7 +224,7 @@ static gs_code allocate_batch(call *c)
     }
     GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
                              &src));
-    return allocate_items(c, src, n, fund_ids, grids, amounts, req->memo);
+    return allocate_items(c, src, n, fund_ids, grids, amounts, req->memo, resp);
 }
 
 /* ------------------------------------------------------------------ budgets */
@@ -255,10 +254,9 @@ static void budget_from_row(Gridstock__V1__Budget *m, const db_res *r, int row)
     m->updated_at = (char *)db_str(r, row, 13);
 }
 
-static gs_code set_budget(call *c)
+gs_code fund_set_budget(call *c, const Gridstock__V1__SetBudgetRequest *req,
+                        Gridstock__V1__Budget *resp)
 {
-    const Gridstock__V1__SetBudgetRequest *req = (const void *)c->req;
-    Gridstock__V1__Budget *resp = (void *)c->resp;
     dir_unit g;
     db_res *r = NULL;
 
@@ -282,10 +280,9 @@ static gs_code set_budget(call *c)
     return GS_OK;
 }
 
-static gs_code list_budgets(call *c)
+gs_code fund_list_budgets(call *c, const Gridstock__V1__ListBudgetsRequest *req,
+                          Gridstock__V1__ListBudgetsResponse *resp)
 {
-    const Gridstock__V1__ListBudgetsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListBudgetsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     dir_unit u;
     db_res *r = NULL;
@@ -313,9 +310,9 @@ static gs_code list_budgets(call *c)
 
 /* ------------------------------------------------------------------ postings */
 
-static gs_code reverse(call *c)
+gs_code fund_reverse(call *c, const Gridstock__V1__ReverseRequest *req,
+                     Gridstock__V1__Posting *resp)
 {
-    const Gridstock__V1__ReverseRequest *req = (const void *)c->req;
     db_res *r = NULL;
     void *out[1];
 
@@ -327,17 +324,16 @@ static gs_code reverse(call *c)
                    call_i64(c, req->posting_id), req->reason));
     int64_t pid = db_i64(r, 0, 0);
     GS_TRY(fund_postings_load(c, &pid, 1, out));
-    memcpy(c->resp, out[0], sizeof(Gridstock__V1__Posting));
+    *resp = *(Gridstock__V1__Posting *)out[0];
     c->audit_object = call_printf(c, "fund_posting:%" PRId64, req->posting_id);
     c->audit_summary = call_printf(c, "reversed posting %" PRId64 " by posting %" PRId64 ": %s",
                                    req->posting_id, pid, req->reason);
     return GS_OK;
 }
 
-static gs_code list_postings(call *c)
+gs_code fund_list_postings(call *c, const Gridstock__V1__ListPostingsRequest *req,
+                           Gridstock__V1__ListPostingsResponse *resp)
 {
-    const Gridstock__V1__ListPostingsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListPostingsResponse *resp = (void *)c->resp;
     int64_t limit, after, account = 0;
     db_res *r = NULL;
 
@@ -404,9 +400,9 @@ static gs_code check_transitions(call *c, Gridstock__V1__VerifyLedgerResponse *r
     return GS_OK;
 }
 
-static gs_code verify_ledger(call *c)
+gs_code fund_verify_ledger(call *c, const Gridstock__V1__VerifyLedgerRequest *req,
+                           Gridstock__V1__VerifyLedgerResponse *resp)
 {
-    Gridstock__V1__VerifyLedgerResponse *resp = (void *)c->resp;
     db_res *r = NULL;
 
     GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
@@ -447,43 +443,3 @@ static gs_code verify_ledger(call *c)
     resp->ok = resp->n_problems == 0;
     return GS_OK;
 }
-
-static method_def fund_methods[] = {
-    {.name = "CreateAccount",
-     .handler = create_account,
-     .perm = PERM_FUND_PREPARE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "GetAccount", .handler = get_account, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "ListAccounts", .handler = list_accounts, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "Deposit",
-     .handler = deposit,
-     .perm = PERM_FUND_PREPARE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "Allocate",
-     .handler = allocate,
-     .perm = PERM_FUND_PREPARE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "AllocateBatch",
-     .handler = allocate_batch,
-     .perm = PERM_FUND_PREPARE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "SetBudget",
-     .handler = set_budget,
-     .perm = PERM_FUND_PREPARE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "ListBudgets", .handler = list_budgets, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "Reverse",
-     .handler = reverse,
-     .perm = PERM_FUND_APPROVE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "ListPostings", .handler = list_postings, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "VerifyLedger", .handler = verify_ledger, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(fund_service, gridstock__v1__fund_service__descriptor, fund_methods);

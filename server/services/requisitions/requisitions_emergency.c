@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "requisitions.h"
+#include "gridstock/v1/requisitions.rpc.h"
 
 #define MODE_COLS                                                                                  \
     "ou.id, ou.code, ou.name, ou.kind, coalesce(m.active, false), coalesce(m.reason, ''),"         \
@@ -57,9 +58,9 @@ static gs_code area_find(call *c, int64_t id, const char *code, dir_unit *out)
     return GS_OK;
 }
 
-gs_code req_set_emergency_mode(call *c)
+gs_code requisition_set_emergency_mode(call *c, const Gridstock__V1__SetEmergencyModeRequest *req,
+                                       Gridstock__V1__EmergencyMode *resp)
 {
-    const Gridstock__V1__SetEmergencyModeRequest *req = (const void *)c->req;
     dir_unit u;
     db_res *r = NULL;
 
@@ -88,17 +89,16 @@ gs_code req_set_emergency_mode(call *c)
                    call_i64(c, c->who.user_id)));
     GS_TRY(db_exec(c, &r, "SELECT " MODE_COLS MODE_FROM " WHERE ou.id = $1::bigint", 1,
                    call_i64(c, u.id)));
-    *(Gridstock__V1__EmergencyMode *)c->resp = *mode_from_row(c, r, 0);
+    *resp = *mode_from_row(c, r, 0);
     c->audit_object = call_printf(c, "emergency_mode:%s", u.code);
     c->audit_summary = call_printf(c, "emergency mode %s in %s: %.300s", req->active ? "on" : "off",
                                    u.code, req->reason);
     return GS_OK;
 }
 
-gs_code req_get_emergency_mode(call *c)
+gs_code requisition_get_emergency_mode(call *c, const Gridstock__V1__GetEmergencyModeRequest *req,
+                                       Gridstock__V1__GetEmergencyModeResponse *resp)
 {
-    const Gridstock__V1__GetEmergencyModeRequest *req = (const void *)c->req;
-    Gridstock__V1__GetEmergencyModeResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -144,10 +144,9 @@ static Gridstock__V1__EmergencyCap *cap_from_row(call *c, const db_res *r, int i
     return m;
 }
 
-gs_code req_set_emergency_cap(call *c)
+gs_code requisition_set_emergency_cap(call *c, const Gridstock__V1__SetEmergencyCapRequest *req,
+                                      Gridstock__V1__EmergencyCap *resp)
 {
-    const Gridstock__V1__SetEmergencyCapRequest *req = (const void *)c->req;
-    Gridstock__V1__EmergencyCap *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -202,10 +201,9 @@ gs_code req_set_emergency_cap(call *c)
     return GS_OK;
 }
 
-gs_code req_list_emergency_caps(call *c)
+gs_code requisition_list_emergency_caps(call *c, const Gridstock__V1__ListEmergencyCapsRequest *req,
+                                        Gridstock__V1__ListEmergencyCapsResponse *resp)
 {
-    const Gridstock__V1__ListEmergencyCapsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListEmergencyCapsResponse *resp = (void *)c->resp;
     int64_t limit, offset;
     dir_unit u;
     db_res *r = NULL;
