@@ -1,4 +1,4 @@
--- 014_stock_ledger_insert.sql — one ledger insert for stock movements.
+-- 015_stock_ledger_insert.sql — one ledger insert for stock movements.
 -- 010_stock.sql wrote the INSERT INTO stock_movements seven times, once in each posting
 -- function. stock_ledger_insert is now the one place a movement row is written; the
 -- posting functions below are those of 010_stock.sql, unchanged but for calling it
