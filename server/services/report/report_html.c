@@ -161,6 +161,17 @@ static double nice_max(double v)
     return 10 * p;
 }
 
+/* <svg> of w × h pixels, named for screen readers. */
+static void svg_open(report_doc *d, int w, int h, const char *label)
+{
+    report_printf(d,
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                  "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"",
+                  w, h, w, h);
+    report_esc(d, label);
+    report_puts(d, "\">\n");
+}
+
 void report_svg_stacked_bars(report_doc *d, const report_stacked_bars *ch)
 {
     const int W = 760, H = 310, L = 80, B = 40, T = 30, R = 150;
@@ -176,12 +187,7 @@ void report_svg_stacked_bars(report_doc *d, const report_stacked_bars *ch)
             max = (double)tot;
     }
     max = nice_max(max / scale);
-    report_printf(d,
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                  "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"",
-                  W, H, W, H);
-    report_esc(d, ch->aria_label);
-    report_puts(d, "\">\n");
+    svg_open(d, W, H, ch->aria_label);
     int pw = W - L - R, ph = H - T - B;
     for (int t = 0; t <= 4; t++) {
         int y = T + ph - ph * t / 4;
@@ -238,12 +244,7 @@ void report_svg_use_bars(report_doc *d, const report_use_bars *ch)
     int n = ch->n;
     int H = T + n * row + 30;
     int pw = W - L - 140;
-    report_printf(d,
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                  "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"",
-                  W, H, W, H);
-    report_esc(d, ch->aria_label);
-    report_puts(d, "\">\n");
+    svg_open(d, W, H, ch->aria_label);
     for (int t = 0; t <= 4; t++) {
         int x = L + pw * t / 4;
         report_printf(
