@@ -257,6 +257,12 @@ for _r in ("SpendingReport", "BudgetUtilisation", "Balances", "DisbursementRegis
            "ExportHtmlReport"):
     m("FundReportService/" + _r, SCOPED, {"org_unit_code": "$ou_code"})
 
+# ---- audit trail (audit.read): rows filed under the caller's scope (audit.proto)
+m("AuditService/List", SCOPED, {"org_unit_code": "$ou_code"})
+m("AuditService/Get", SCOPED, {"id": "$audit_row"})
+m("AuditService/History", SCOPED, {"object": "$site_object"})
+m("AuditService/VerifyChain", NONE, {})
+
 # Batch calls answer OK and report each item's status in the response: the matrix compares
 # the first item's code. Such a call still stores its request id and an audit row of what
 # it did (nothing), so for item-level refusals those two tables may change.
@@ -268,6 +274,7 @@ BATCH_MAY_WRITE = {"request_log", "audit_log"}
 OVERRIDES = [
     # VerifyLedger checks the whole ledger: a community-scoped caller is refused.
     (("FundService/VerifyLedger",), "*", "*", PD, "fund_verify_ledger: needs a district-wide scope"),
+    (("AuditService/VerifyChain",), "*", "*", PD, "audit_verify_chain: needs a district-wide scope"),
     # Emergency mode is set on a district or street: a community is not one.
     (("RequisitionService/SetEmergencyMode",), "*", "own", IA, "emergency mode: a district or a street only"),
     # Quotas hold across every charity station of the district (charity.proto SetQuota):

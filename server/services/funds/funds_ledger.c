@@ -163,5 +163,4 @@ void funds_jobs_register(const gs_config *cfg)
     snprintf(expire_sql, sizeof expire_sql,
              "SELECT fund_expire_disbursements(make_interval(secs => %d))", ttl_s);
     monitor_every("fund_expire_disbursements", 30, expire_sql);
-    monitor_every("audit_seal", 5, "SELECT audit_seal()");
 }
