@@ -21,6 +21,7 @@
 
 #include <csv.h>
 
+#include "charset.h"
 #include "gridstock/v1/imports.pb-c.h"
 
 enum {
@@ -270,7 +271,8 @@ static const char *check_date(const char *s)
     return NULL;
 }
 
-/* Codes: [A-Z0-9._-]{1,64}; lot codes also a-z and '/'. */
+/* Codes: [A-Z0-9._-]{1,64}; lot codes also a-z and '/' (the server's sets, charset.h; the
+ * messages are spelled out for translation). */
 static const char *check_code(const char *s, bool lot)
 {
     size_t n = strlen(s);
@@ -278,16 +280,10 @@ static const char *check_code(const char *s, bool lot)
         return _("required");
     if (n > 64)
         return _("longer than 64 characters");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (isupper(ch) || isdigit(ch) || ch == '.' || ch == '_' || ch == '-')
-            continue;
-        if (lot && (islower(ch) || ch == '/'))
-            continue;
-        return lot ? _("only A-Z, a-z, 0-9, '.', '_', '/' and '-' are allowed")
-                   : _("only A-Z, 0-9, '.', '_' and '-' are allowed");
-    }
-    return NULL;
+    if (gs_charset_find_bad(lot ? &GS_CS_LOT : &GS_CS_CODE, s) < 0)
+        return NULL;
+    return lot ? _("only A-Z, a-z, 0-9, '.', '_', '/' and '-' are allowed")
+               : _("only A-Z, 0-9, '.', '_' and '-' are allowed");
 }
 
 static const char *check_text(const char *s, size_t max, bool required)

@@ -18,7 +18,6 @@ struct block {
 struct arena {
     struct block *head; /* newest block first; the last one is the first block */
     struct block *first;
-    size_t total;
     size_t extra; /* bytes of the blocks beyond the first (what the limit counts) */
     size_t limit; /* 0: none */
     bool failed;  /* an allocation failed since the last reset */
@@ -74,7 +73,6 @@ void arena_reset(arena *a)
     }
     a->head = a->first;
     a->first->used = 0;
-    a->total = 0;
     a->extra = 0;
     a->failed = false;
 }
@@ -136,7 +134,6 @@ void *arena_try_alloc(arena *a, size_t n)
     }
     void *p = (char *)b->data + b->used;
     b->used += n;
-    a->total += n;
     memset(p, 0, n);
     return p;
 }
@@ -195,11 +192,6 @@ char *arena_printf(arena *a, const char *fmt, ...)
     char *p = arena_vprintf(a, fmt, ap);
     va_end(ap);
     return p;
-}
-
-size_t arena_used(const arena *a)
-{
-    return a->total;
 }
 
 ProtobufCAllocator *arena_pb_allocator(arena *a)

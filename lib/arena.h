@@ -39,8 +39,6 @@ char *arena_strdup(arena *a, const char *s);
 char *arena_strndup(arena *a, const char *s, size_t n);
 char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *arena_vprintf(arena *a, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-/* Bytes currently held (for metrics and caps). */
-size_t arena_used(const arena *a);
 /* A ProtobufCAllocator whose frees are no-ops and whose allocations never jump (a
  * failed one makes the unpack return NULL; see arena_failed); valid while the arena
  * lives. */

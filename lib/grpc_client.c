@@ -10,6 +10,8 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+#include "file_read.h"
+
 struct gs_client {
     grpc_channel *channel;
 };
@@ -36,24 +38,13 @@ void gs_reply_clear(gs_reply *r)
     memset(r, 0, sizeof *r);
 }
 
+/* A PEM file (CA, certificate or key): at most 1 MiB. */
 static char *read_file(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s: %m", path);
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-        !(buf = malloc((size_t)n + 1)) || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        snprintf(err, errlen, "cannot read %s", path);
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    buf[n] = '\0';
-    fclose(f);
+    char why[128];
+    char *buf = gs_file_read(path, 1 << 20, NULL, why, sizeof why);
+    if (!buf)
+        snprintf(err, errlen, "cannot read %s: %s", path, why);
     return buf;
 }
 

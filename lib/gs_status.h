@@ -32,7 +32,5 @@ typedef enum gs_code {
 
 /* "NOT_FOUND" for GS_NOT_FOUND; "UNKNOWN" for anything out of range. */
 const char *gs_code_name(int code);
-/* Parses "NOT_FOUND" (or "not_found") back; -1 when unknown. */
-int gs_code_from_name(const char *name);
 
 #endif

@@ -15,6 +15,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "file_read.h"
+
 #define TOKEN_MAX_LEN 4096    /* longer bearer tokens are rejected unparsed */
 #define TOKEN_CLOCK_SKEW_S 60 /* iat may be this far in the future */
 #define KEY_MIN_BYTES 32      /* HS256 keys shorter than the hash are refused */
@@ -273,32 +275,17 @@ fail:
 gs_keyring *gs_keyring_load(const char *path, char *err, size_t errlen)
 {
     gs_keyring *k = NULL;
-    char *buf = NULL;
     size_t len = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        set_err(err, errlen, "keyring %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    buf = malloc(KEYRING_MAX_FILE + 1);
+    char why[128];
+    char *buf = gs_file_read(path, KEYRING_MAX_FILE, &len, why, sizeof why);
     if (buf == NULL) {
-        set_err(err, errlen, "keyring %s: out of memory", path);
-        goto out;
-    }
-    len = fread(buf, 1, KEYRING_MAX_FILE + 1, f);
-    if (ferror(f)) {
-        set_err(err, errlen, "keyring %s: read error", path);
-        goto out;
-    }
-    if (len > KEYRING_MAX_FILE) {
-        set_err(err, errlen, "keyring %s: larger than %d bytes", path, KEYRING_MAX_FILE);
-        goto out;
+        set_err(err, errlen, "keyring %s: %s", path, why);
+        return NULL;
     }
     if (memchr(buf, '\0', len) != NULL) {
         set_err(err, errlen, "keyring %s: contains a NUL byte", path);
         goto out;
     }
-    buf[len] = '\0';
     char inner[256];
     k = gs_keyring_parse(buf, inner, sizeof inner);
     if (k == NULL)
@@ -308,7 +295,6 @@ out:
         OPENSSL_cleanse(buf, len);
         free(buf);
     }
-    fclose(f);
     return k;
 }
 

@@ -11,6 +11,7 @@
 
 #include "arena.h"
 #include "auth.h"
+#include "charset.h"
 #include "gs_status.h"
 
 struct method_def;
@@ -69,17 +70,22 @@ gs_code v_len(call *c, const char *field, const char *s, size_t max);
 gs_code v_positive(call *c, const char *field, int64_t v);
 gs_code v_nonneg(call *c, const char *field, int64_t v);
 gs_code v_range(call *c, const char *field, int64_t v, int64_t lo, int64_t hi);
+/* YYYY-MM-DD with a year in 2000–2200, or "" (optional). */
 gs_code v_date(call *c, const char *field, const char *s);
 /* Quantities (whole units) and money (fen) are positive and capped well below int64, so
  * no sum over a site's lots or an account's postings can overflow. */
 #define GS_QTY_MAX 1000000000LL        /* units per line */
 #define GS_AMOUNT_MAX 10000000000000LL /* fen per posting: 100 billion yuan */
 gs_code v_qty(call *c, const char *field, int64_t v);
-gs_code v_amount(call *c, const char *field, int64_t v); /* YYYY-MM-DD, or empty */
-gs_code v_code(call *c, const char *field, const char *s);
+gs_code v_amount(call *c, const char *field, int64_t v);
 /* RFC 3339 (2026-11-28T03:20:00Z, with optional fraction and offset) or a date
  * (YYYY-MM-DD, meaning its midnight UTC), years 1900–9999; "" passes (optional). */
-gs_code v_timestamp(call *c, const char *field, const char *s); /* [A-Z0-9._-]{1,64} */
+gs_code v_timestamp(call *c, const char *field, const char *s);
+/* At most `max` characters, each from the set `cs` (charset.h: GS_CS_CODE, GS_CS_LOGIN,
+ * ...); "" passes, so pair it with v_required for a required field. */
+gs_code v_chars(call *c, const char *field, const char *s, size_t max, const gs_charset *cs);
+/* A code: required, [A-Z0-9._-]{1,64}. */
+gs_code v_code(call *c, const char *field, const char *s);
 
 /* Pagination: page_size 0 → default 100, max 1000; page_token is the last id seen.
  * Fills *limit (page_size + 1 to detect a next page) and *after_id. */

@@ -165,20 +165,24 @@ bad:
                      s);
 }
 
+gs_code v_chars(call *c, const char *field, const char *s, size_t max, const gs_charset *cs)
+{
+    if (!s || !*s)
+        return GS_OK;
+    if (strlen(s) > max)
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than %zu characters", field, max);
+    if (gs_charset_find_bad(cs, s) >= 0) {
+        char allowed[128];
+        return call_fail(c, GS_INVALID_ARGUMENT, "%s: only %s are allowed: \"%.64s\"", field,
+                         gs_charset_describe(cs, allowed, sizeof allowed), s);
+    }
+    return GS_OK;
+}
+
 gs_code v_code(call *c, const char *field, const char *s)
 {
     GS_TRY(v_required(c, field, s));
-    size_t n = strlen(s);
-    if (n > 64)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than 64 characters", field);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!(isupper(ch) || isdigit(ch) || ch == '.' || ch == '_' || ch == '-'))
-            return call_fail(c, GS_INVALID_ARGUMENT,
-                             "%s: only A-Z, 0-9, '.', '_' and '-' are allowed: \"%.64s\"", field,
-                             s);
-    }
-    return GS_OK;
+    return v_chars(c, field, s, 64, &GS_CS_CODE);
 }
 
 gs_code page_args(call *c, int32_t page_size, const char *page_token, int64_t *limit,

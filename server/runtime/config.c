@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "charset.h"
+
 #ifndef GS_VERSION
 #define GS_VERSION "unknown"
 #endif
@@ -242,10 +244,10 @@ static int check_metrics_listen(const char *value, char *why, size_t whylen)
  * '/'-separated parts. The database checks that it knows the zone at connect. */
 static int check_timezone(const char *value, char *why, size_t whylen)
 {
+    static const gs_charset zone = {GS_CS_UPPER | GS_CS_LOWER | GS_CS_DIGIT, "_+-/"};
     size_t n = strlen(value);
-    bool ok = n > 0 && n < 64 && value[0] != '/' && value[n - 1] != '/' && !strstr(value, "//");
-    for (const char *p = value; ok && *p != '\0'; p++)
-        ok = isalnum((unsigned char)*p) || strchr("_+-/", *p) != NULL;
+    bool ok = n > 0 && n < 64 && value[0] != '/' && value[n - 1] != '/' && !strstr(value, "//") &&
+              gs_charset_find_bad(&zone, value) < 0;
     if (!ok) {
         snprintf(why, whylen, "expected an IANA time zone such as Asia/Shanghai, got \"%.64s\"",
                  value);

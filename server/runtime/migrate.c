@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 
 #include "db.h"
+#include "file_read.h"
 #include "log.h"
 
+#define MIGRATION_MAX (16 << 20)   /* bytes of one migration file */
 #define MIGRATION_LOCK "727274001" /* pg_advisory_lock key, arbitrary but fixed */
 
 const char *migrate_default_dir(void)
@@ -41,25 +43,6 @@ int migrate_latest_file(const char *dir)
     return latest;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    if (buf && fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf)
-        buf[size] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static int apply(db *d, const char *dir, const char *name, char *err, size_t errlen)
 {
     char path[4096], check[32], have[16];
@@ -70,9 +53,10 @@ static int apply(db *d, const char *dir, const char *name, char *err, size_t err
                          sizeof have, err, errlen);
     if (found <= 0)
         return found; /* 0: applied already; -1: error */
-    char *body = slurp(path);
+    char why[128];
+    char *body = gs_file_read(path, MIGRATION_MAX, NULL, why, sizeof why);
     if (!body) {
-        snprintf(err, errlen, "cannot read %s", path);
+        snprintf(err, errlen, "cannot read %s: %s", path, why);
         return -1;
     }
     size_t n = strlen(body) + strlen(name) + 256;

@@ -93,7 +93,7 @@ def verify_clean(server):
 def test_state_machine_in_c_and_sql_are_the_same(db):
     src = open(os.path.join(os.environ.get("GS_SOURCE_DIR", os.path.join(
         os.path.dirname(__file__), "..", "..")), "server", "services", "requisitions", "requisitions.c")).read()
-    table = src[src.index("} transitions[] = {"):]
+    table = src[src.index(" transitions[] = {"):]
     table = table[:table.index("};")]
     c_pairs = {(a.lower(), b.lower()) for a, b in re.findall(r"\{REQ_(\w+), REQ_(\w+)\}", table)}
     sql_pairs = set(db.execute("SELECT from_state, to_state FROM requisition_state_transitions"))

@@ -58,17 +58,7 @@ static gs_code user_load(call *c, int64_t id, bool lock, Gridstock__V1__User *m)
 static gs_code v_login(call *c, const char *field, const char *s)
 {
     GS_TRY(v_required(c, field, s));
-    size_t n = strlen(s);
-    if (n > 64)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than 64 characters", field);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!(islower(ch) || isdigit(ch) || ch == '.' || ch == '_' || ch == '-'))
-            return call_fail(c, GS_INVALID_ARGUMENT,
-                             "%s: only a-z, 0-9, '.', '_' and '-' are allowed: \"%.64s\"", field,
-                             s);
-    }
-    return GS_OK;
+    return v_chars(c, field, s, 64, &GS_CS_LOGIN);
 }
 
 static gs_code v_role(call *c, const char *field, const char *s)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "fsm.h"
 #include "funds.h"
 #include "method.h"
 #include "directory/directory.h"
@@ -97,11 +98,8 @@ static gs_code disb_step(call *c, int64_t id, disb_state to, const char *verb,
                          Gridstock__V1__Disbursement *d)
 {
     GS_TRY(disb_load(c, id, d));
-    int from = disb_state_from_name(d->state);
-    if (from < 0 || !disb_can((disb_state)from, to))
-        return call_fail(c, GS_FAILED_PRECONDITION,
-                         "disbursement %" PRId64 " is %s: it cannot be %s", id, d->state, verb);
-    return GS_OK;
+    return fsm_check(c, &disb_fsm, fsm_state(&disb_fsm, d->state), (int)to,
+                     call_printf(c, "%" PRId64, id), call_printf(c, "it cannot be %s", verb));
 }
 
 static void audit(call *c, int64_t id, const char *summary)

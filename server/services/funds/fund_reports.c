@@ -1,8 +1,8 @@
 /* fund_reports.c — FundReportService: spending by grid, category and month (read from
  * the fund_spending summary of 022_fund_reports.sql), budget utilisation, balances, the
  * disbursement register, review flags, and a self-contained HTML report with inline SVG
- * charts. Every report is one repeated message (so the CLI's --csv exports it) limited to
- * the caller's scope. */
+ * charts (queried here, rendered by report/report_html.c). Every report is one repeated
+ * message (so the CLI's --csv exports it) limited to the caller's scope. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -17,6 +17,7 @@
 #include "funds.h"
 #include "method.h"
 #include "directory/directory.h"
+#include "report/report_html.h"
 
 #include "gridstock/v1/reports.pb-c.h"
 #include "gridstock/v1/reports.rpc.h"
@@ -445,113 +446,6 @@ gs_code fund_report_review_flags(call *c, const Gridstock__V1__ReviewFlagsReques
 
 /* ------------------------------------------------------------------ HTML */
 
-typedef struct sb {
-    call *c;
-    char *buf;
-    size_t len, cap;
-    bool full;
-} sb;
-
-static void sb_put(sb *s, const char *p, size_t n)
-{
-    if (s->full)
-        return;
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 16384;
-        while (s->len + n + 1 > cap)
-            cap *= 2;
-        if (cap > HTML_MAX) {
-            s->full = true;
-            return;
-        }
-        char *nb = arena_alloc(s->c->arena, cap);
-        if (s->len)
-            memcpy(nb, s->buf, s->len);
-        s->buf = nb;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, p, n);
-    s->len += n;
-    s->buf[s->len] = '\0';
-}
-
-static void sb_printf(sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sb *s, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof tmp) {
-        sb_put(s, tmp, (size_t)n);
-        return;
-    }
-    char *big = arena_alloc(s->c->arena, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_put(s, big, (size_t)n);
-}
-
-/* Text with &, <, >, " and ' escaped. */
-static void sb_esc(sb *s, const char *t)
-{
-    for (; *t; t++) {
-        switch (*t) {
-        case '&':
-            sb_put(s, "&amp;", 5);
-            break;
-        case '<':
-            sb_put(s, "&lt;", 4);
-            break;
-        case '>':
-            sb_put(s, "&gt;", 4);
-            break;
-        case '"':
-            sb_put(s, "&quot;", 6);
-            break;
-        case '\'':
-            sb_put(s, "&#39;", 5);
-            break;
-        default:
-            sb_put(s, t, 1);
-        }
-    }
-}
-
-/* 1234567 fen → "12,345.67" yuan. */
-static const char *yuan(call *c, int64_t fen)
-{
-    char digits[32];
-    uint64_t v = fen < 0 ? (uint64_t)0 - (uint64_t)fen : (uint64_t)fen;
-    snprintf(digits, sizeof digits, "%" PRIu64, v / 100);
-    size_t n = strlen(digits);
-    char out[48];
-    size_t k = 0;
-    if (fen < 0)
-        out[k++] = '-';
-    for (size_t i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0)
-            out[k++] = ',';
-        out[k++] = digits[i];
-    }
-    snprintf(out + k, sizeof out - k, ".%02u", (unsigned)(v % 100));
-    return arena_strdup(c->arena, out);
-}
-
-/* The same without the fen: "12,345". */
-static const char *yuan_whole(call *c, int64_t fen)
-{
-    char *s = (char *)yuan(c, fen);
-    char *dot = strrchr(s, '.');
-    if (dot)
-        *dot = '\0';
-    return s;
-}
-
 static const char *const cat_colors[] = {"#3b6ea8", "#e39b2d", "#4f9d69", "#b8527a", "#8a6fb3"};
 
 static int cat_index(const char *cat)
@@ -562,121 +456,55 @@ static int cat_index(const char *cat)
     return 0;
 }
 
-/* A "nice" axis maximum at or above v. */
-static double nice_max(double v)
+static const char *yuan(call *c, int64_t fen)
 {
-    if (v <= 0)
-        return 1;
-    double p = pow(10, floor(log10(v)));
-    const double steps[] = {1, 2, 2.5, 5, 10};
-    for (int i = 0; i < 5; i++)
-        if (steps[i] * p >= v)
-            return steps[i] * p;
-    return 10 * p;
+    return report_amount(c, fen, 100, false);
 }
 
-/* Stacked monthly bars by category, from rows (category, month, amount) ordered by month. */
-static void svg_spending(sb *s, call *c, const db_res *r, const char *const *months, int nm)
+/* Stacked monthly bars by category, from rows (category, month, amount). */
+static void chart_spending(report_doc *d, call *c, const db_res *r, const char *const *months,
+                           int nm)
 {
-    const int W = 760, H = 310, L = 80, B = 40, T = 30, R = 150;
-    int rows = db_rows(r);
-    int64_t *tot = arena_alloc(c->arena, (size_t)(nm ? nm : 1) * sizeof *tot);
     int64_t *stack = arena_alloc(c->arena, (size_t)(nm ? nm : 1) * 5 * sizeof *stack);
-    for (int i = 0; i < rows; i++) {
+    for (int i = 0; i < db_rows(r); i++)
         for (int m = 0; m < nm; m++)
-            if (strcmp(db_str(r, i, 1), months[m]) == 0) {
-                tot[m] += db_i64(r, i, 2);
+            if (strcmp(db_str(r, i, 1), months[m]) == 0)
                 stack[m * 5 + cat_index(db_str(r, i, 0))] += db_i64(r, i, 2);
-            }
-    }
-    double max = 0;
-    for (int m = 0; m < nm; m++)
-        if ((double)tot[m] > max)
-            max = (double)tot[m];
-    max = nice_max(max / 100.0);
-    sb_printf(s,
-              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-              "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Spending over time\">\n",
-              W, H, W, H);
-    int pw = W - L - R, ph = H - T - B;
-    for (int t = 0; t <= 4; t++) {
-        int y = T + ph - ph * t / 4;
-        sb_printf(s,
-                  "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>"
-                  "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
-                  L, y, L + pw, y, L - 6, y + 4, yuan_whole(c, (int64_t)(max * 100 * t / 4)));
-    }
-    double bw = nm ? (double)pw / nm : pw;
-    for (int m = 0; m < nm; m++) {
-        double y = T + ph;
-        for (int k = 0; k < 5; k++) {
-            int64_t v = stack[m * 5 + k];
-            if (v <= 0)
-                continue;
-            double h = (double)v / 100.0 / max * ph;
-            y -= h;
-            sb_printf(s,
-                      "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
-                      "<title>%s %s: %s yuan</title></rect>\n",
-                      L + m * bw + bw * 0.15, y, bw * 0.7, h, cat_colors[k], months[m],
-                      fund_categories[k], yuan(c, v));
-        }
-        if (nm <= 12 || m % 2 == 0)
-            sb_printf(
-                s, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n",
-                L + m * bw + bw / 2, T + ph + 16, months[m]);
-    }
-    for (int k = 0; k < 5; k++)
-        sb_printf(s,
-                  "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-                  "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n",
-                  L + pw + 20, T + 10 + k * 20, cat_colors[k], L + pw + 38, T + 20 + k * 20,
-                  fund_categories[k]);
-    sb_printf(s, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">yuan</text>\n",
-              L - 6, T - 10);
-    sb_put(s, "</svg>\n", 7);
+    report_stacked_bars chart = {.aria_label = "Spending over time",
+                                 .unit = "yuan",
+                                 .scale = 100,
+                                 .n_bars = nm,
+                                 .bar_labels = months,
+                                 .n_series = 5,
+                                 .series_names = fund_categories,
+                                 .colors = cat_colors,
+                                 .values = stack};
+    report_svg_stacked_bars(d, &chart);
 }
 
-/* Horizontal bars: per grid (code, amount, spent, pending) budget use. */
-static void svg_budgets(sb *s, call *c, const db_res *r, int n)
+/* Horizontal bars: per grid, from rows (code, amount, spent, pending), budget use. */
+static void chart_budgets(report_doc *d, call *c, const db_res *r, int n)
 {
-    const int W = 760, L = 90, row = 16, T = 24;
-    int H = T + n * row + 30;
-    int pw = W - L - 140;
-    sb_printf(s,
-              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-              "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Budget use by grid\">\n",
-              W, H, W, H);
-    for (int t = 0; t <= 4; t++) {
-        int x = L + pw * t / 4;
-        sb_printf(s,
-                  "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>"
-                  "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%d%%</text>\n",
-                  x, T - 4, x, T + n * row, x, T + n * row + 14, 25 * t);
-    }
+    size_t sz = (size_t)(n ? n : 1);
+    const char **codes = arena_alloc(c->arena, sz * sizeof *codes);
+    int64_t *amount = arena_alloc(c->arena, sz * sizeof *amount),
+            *spent = arena_alloc(c->arena, sz * sizeof *spent),
+            *pending = arena_alloc(c->arena, sz * sizeof *pending);
     for (int i = 0; i < n; i++) {
-        int64_t amount = db_i64(r, i, 1), spent = db_i64(r, i, 2), pending = db_i64(r, i, 3);
-        double us = amount > 0 ? (double)spent / (double)amount : 0;
-        double up = amount > 0 ? (double)pending / (double)amount : 0;
-        if (us > 1)
-            us = 1;
-        if (us + up > 1)
-            up = 1 - us;
-        int y = T + i * row;
-        double pct = amount > 0 ? 100.0 * (double)(spent + pending) / (double)amount : 0;
-        sb_printf(s, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">", L - 6,
-                  y + 11);
-        sb_esc(s, db_str(r, i, 0));
-        sb_printf(s,
-                  "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eef1f5\"/>"
-                  "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
-                  "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#9fb8d6\"/>"
-                  "<text x=\"%d\" y=\"%d\" font-size=\"11\">%.0f%% of %s</text>\n",
-                  L, y + 2, pw, row - 4, L, y + 2, us * pw, row - 4,
-                  pct >= 90 ? "#c0392b" : "#3b6ea8", L + us * pw, y + 2, up * pw, row - 4,
-                  L + pw + 6, y + 11, pct, yuan(c, amount));
+        codes[i] = db_str(r, i, 0);
+        amount[i] = db_i64(r, i, 1);
+        spent[i] = db_i64(r, i, 2);
+        pending[i] = db_i64(r, i, 3);
     }
-    sb_put(s, "</svg>\n", 7);
+    report_use_bars chart = {.aria_label = "Budget use by grid",
+                             .scale = 100,
+                             .warn_pct = 90,
+                             .n = n,
+                             .labels = codes,
+                             .capacity = amount,
+                             .used = spent,
+                             .reserved = pending};
+    report_svg_use_bars(d, &chart);
 }
 
 gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlReportRequest *req,
@@ -755,94 +583,83 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
         bused += db_i64(bud, i, 2) + db_i64(bud, i, 3);
     }
 
-    sb s = {.c = c};
+    report_doc d;
     const char *title =
         *req->title ? req->title : call_printf(c, "Grid work funds \xe2\x80\x94 %s", u.name);
-    sb_printf(&s, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                  "<title>");
-    sb_esc(&s, title);
-    sb_printf(&s, "</title>\n<style>\n"
-                  "body{font-family:sans-serif;margin:24px;color:#222;max-width:980px}\n"
-                  "h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;"
-                  "border-bottom:1px solid #ccc;padding-bottom:4px}\n"
-                  ".meta{color:#666;font-size:13px}.cards{display:flex;gap:12px;flex-wrap:wrap}"
-                  ".card{border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:150px}"
-                  ".card b{display:block;font-size:18px}\n"
-                  "table{border-collapse:collapse;font-size:13px;margin-top:8px}"
-                  "th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}"
-                  "td.n{text-align:right}th{background:#f3f5f8}\n"
-                  "</style>\n</head>\n<body>\n<h1>");
-    sb_esc(&s, title);
-    sb_printf(&s, "</h1>\n<p class=\"meta\">");
-    sb_esc(&s, u.code);
-    sb_put(&s, " ", 1);
-    sb_esc(&s, u.name);
-    sb_printf(&s, " &middot; spending %s to %s &middot; budgets %s &middot; generated %s by ",
-              months[0], months[nm - 1], bperiod, now);
-    sb_esc(&s, c->who.login);
-    sb_printf(&s,
-              "</p>\n<div class=\"cards\">"
-              "<div class=\"card\">Spent<b>%s</b>yuan in %" PRId64 " payments</div>",
-              yuan(c, total), count);
-    sb_printf(&s, "<div class=\"card\">Budgets %s<b>%.1f%%</b>used of %s yuan</div>", bperiod,
-              btot ? 100.0 * (double)bused / (double)btot : 0.0, yuan(c, btot));
-    sb_printf(&s, "<div class=\"card\">Grid funds<b>%s</b>yuan held by %s funds, %s reserved</div>",
-              yuan(c, db_i64(bal, 0, 1)), db_str(bal, 0, 0), yuan(c, db_i64(bal, 0, 2)));
-    sb_printf(&s, "<div class=\"card\">Review flags<b>%zu</b>to look at</div></div>\n", nflags);
+    report_begin(&d, c, HTML_MAX, title);
+    report_puts(&d, "<p class=\"meta\">");
+    report_esc(&d, u.code);
+    report_puts(&d, " ");
+    report_esc(&d, u.name);
+    report_printf(&d, " &middot; spending %s to %s &middot; budgets %s &middot; generated %s by ",
+                  months[0], months[nm - 1], bperiod, now);
+    report_esc(&d, c->who.login);
+    report_puts(&d, "</p>\n");
+    report_cards_begin(&d);
+    report_printf(&d, "<div class=\"card\">Spent<b>%s</b>yuan in %" PRId64 " payments</div>",
+                  yuan(c, total), count);
+    report_printf(&d, "<div class=\"card\">Budgets %s<b>%.1f%%</b>used of %s yuan</div>", bperiod,
+                  btot ? 100.0 * (double)bused / (double)btot : 0.0, yuan(c, btot));
+    report_printf(&d,
+                  "<div class=\"card\">Grid funds<b>%s</b>yuan held by %s funds, %s reserved</div>",
+                  yuan(c, db_i64(bal, 0, 1)), db_str(bal, 0, 0), yuan(c, db_i64(bal, 0, 2)));
+    report_printf(&d, "<div class=\"card\">Review flags<b>%zu</b>to look at</div>", nflags);
+    report_cards_end(&d);
 
-    sb_printf(&s, "<h2>Spending over time</h2>\n");
-    svg_spending(&s, c, sp, months, nm);
-    sb_printf(&s, "<table><tr><th>category</th><th>payments</th><th>yuan</th></tr>\n");
+    report_puts(&d, "<h2>Spending over time</h2>\n");
+    chart_spending(&d, c, sp, months, nm);
+    report_puts(&d, "<table><tr><th>category</th><th>payments</th><th>yuan</th></tr>\n");
     for (int k = 0; k < 5; k++)
-        sb_printf(&s,
-                  "<tr><td>%s</td><td class=\"n\">%" PRId64 "</td><td class=\"n\">%s</td></tr>\n",
-                  fund_categories[k], cat_n[k], yuan(c, cat_tot[k]));
-    sb_printf(&s,
-              "<tr><th>total</th><th class=\"n\">%" PRId64 "</th><th class=\"n\">%s</th></tr>"
-              "</table>\n",
-              count, yuan(c, total));
+        report_printf(
+            &d, "<tr><td>%s</td><td class=\"n\">%" PRId64 "</td><td class=\"n\">%s</td></tr>\n",
+            fund_categories[k], cat_n[k], yuan(c, cat_tot[k]));
+    report_printf(&d,
+                  "<tr><th>total</th><th class=\"n\">%" PRId64 "</th><th class=\"n\">%s</th></tr>"
+                  "</table>\n",
+                  count, yuan(c, total));
 
     int nb = db_rows(bud), shown = nb > 60 ? 60 : nb;
-    sb_printf(&s, "<h2>Budget use by grid, %s</h2>\n", bperiod);
+    report_printf(&d, "<h2>Budget use by grid, %s</h2>\n", bperiod);
     if (nb == 0)
-        sb_printf(&s, "<p>No budgets for %s.</p>\n", bperiod);
+        report_printf(&d, "<p>No budgets for %s.</p>\n", bperiod);
     else {
         if (nb > shown)
-            sb_printf(&s,
-                      "<p class=\"meta\">The %d most used of %d grids; spent dark, reserved "
-                      "light; red at 90%% or more.</p>\n",
-                      shown, nb);
+            report_printf(&d,
+                          "<p class=\"meta\">The %d most used of %d grids; spent dark, reserved "
+                          "light; red at 90%% or more.</p>\n",
+                          shown, nb);
         else
-            sb_printf(&s,
-                      "<p class=\"meta\">Spent dark, reserved light; red at 90%% or more.</p>\n");
-        svg_budgets(&s, c, bud, shown);
+            report_puts(&d,
+                        "<p class=\"meta\">Spent dark, reserved light; red at 90% or more.</p>\n");
+        chart_budgets(&d, c, bud, shown);
     }
 
-    sb_printf(&s, "<h2>Review flags (%s to %s)</h2>\n", fa.from, fa.to);
+    report_printf(&d, "<h2>Review flags (%s to %s)</h2>\n", fa.from, fa.to);
     if (nflags == 0)
-        sb_printf(&s, "<p>None.</p>\n");
+        report_puts(&d, "<p>None.</p>\n");
     else {
-        sb_printf(&s, "<table><tr><th>kind</th><th>grid</th><th>payee / budget</th>"
-                      "<th>yuan</th><th>disbursements</th><th>why</th></tr>\n");
+        report_puts(&d, "<table><tr><th>kind</th><th>grid</th><th>payee / budget</th>"
+                        "<th>yuan</th><th>disbursements</th><th>why</th></tr>\n");
         for (size_t i = 0; i < nflags; i++) {
             const Gridstock__V1__ReviewFlag *f = flags[i];
-            sb_printf(&s, "<tr><td>%s</td><td>", f->kind);
-            sb_esc(&s, f->grid_code);
-            sb_put(&s, "</td><td>", 9);
-            sb_esc(&s, *f->payee_code ? f->payee_code : f->budget);
-            sb_printf(&s, "</td><td class=\"n\">%s</td><td>", yuan(c, f->amount));
-            sb_esc(&s, f->disbursement_ids);
-            sb_put(&s, "</td><td>", 9);
-            sb_esc(&s, f->reason);
-            sb_put(&s, "</td></tr>\n", 11);
+            report_printf(&d, "<tr><td>%s</td><td>", f->kind);
+            report_esc(&d, f->grid_code);
+            report_puts(&d, "</td><td>");
+            report_esc(&d, *f->payee_code ? f->payee_code : f->budget);
+            report_printf(&d, "</td><td class=\"n\">%s</td><td>", yuan(c, f->amount));
+            report_esc(&d, f->disbursement_ids);
+            report_puts(&d, "</td><td>");
+            report_esc(&d, f->reason);
+            report_puts(&d, "</td></tr>\n");
         }
-        sb_put(&s, "</table>\n", 9);
+        report_puts(&d, "</table>\n");
     }
-    sb_printf(&s, "<p class=\"meta\">Amounts in yuan (1 yuan = 100 fen). Spending is what was "
-                  "posted for each month, net of reversals. gridstock</p>\n</body>\n</html>\n");
-    if (s.full)
+    const char *html =
+        report_end(&d, "<p class=\"meta\">Amounts in yuan (1 yuan = 100 fen). Spending is what "
+                       "was posted for each month, net of reversals. gridstock</p>\n");
+    if (!html)
         return call_fail(c, GS_FAILED_PRECONDITION,
                          "the report would exceed %d bytes: choose a smaller org unit", HTML_MAX);
-    resp->html = s.buf;
+    resp->html = (char *)html;
     return GS_OK;
 }

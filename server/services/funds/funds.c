@@ -8,6 +8,8 @@
 
 #include "audit_chain.h"
 #include "db.h"
+#include "fsm.h"
+#include "pg_array.h"
 #include "funds.h"
 #include "method.h"
 #include "directory/directory.h"
@@ -146,30 +148,18 @@ gs_code fund_deposit(call *c, const Gridstock__V1__DepositRequest *req,
 
 /* Runs fund_allocate over n items and fills resp. */
 static gs_code allocate_items(call *c, int64_t src, size_t n, const int64_t *fund_ids,
-                              char *const *grids, const int64_t *amounts, const char *memo,
+                              const char *const *grids, const int64_t *amounts, const char *memo,
                               Gridstock__V1__AllocateResponse *resp)
 {
     db_res *r = NULL;
-    /* array literals: ids and amounts are numbers; grid codes passed v_code (no quoting) */
-    size_t cap = n * 70 + 8, lf = 0, lg = 0, la = 0;
-    char *af = arena_alloc(c->arena, cap), *ag = arena_alloc(c->arena, cap),
-         *aa = arena_alloc(c->arena, cap);
-    af[lf++] = ag[lg++] = aa[la++] = '{';
-    for (size_t i = 0; i < n; i++) {
-        const char *sep = i ? "," : "";
-        lf += (size_t)snprintf(af + lf, cap - lf, "%s%" PRId64, sep, fund_ids[i]);
-        lg += (size_t)snprintf(ag + lg, cap - lg, "%s\"%s\"", sep, grids[i]);
-        la += (size_t)snprintf(aa + la, cap - la, "%s%" PRId64, sep, amounts[i]);
-    }
-    af[lf++] = ag[lg++] = aa[la++] = '}';
-    af[lf] = ag[lg] = aa[la] = '\0';
     const char *batch = *c->request_id ? call_printf(c, "alloc:%s", c->request_id)
                                        : call_printf(c, "alloc:u%" PRId64, c->who.user_id);
     GS_TRY(db_exec(c, &r,
                    "SELECT * FROM fund_allocate($1, $2::ltree, $3, $4, $5::bigint[], $6::text[],"
                    " $7::bigint[], $8, $9)",
                    9, call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
-                   call_i64(c, src), af, ag, aa, memo, batch));
+                   call_i64(c, src), pg_array_i64(c, fund_ids, n), pg_array_text(c, grids, n),
+                   pg_array_i64(c, amounts, n), memo, batch));
     int rows = db_rows(r);
     int64_t *ids = arena_alloc(c->arena, (size_t)rows * sizeof *ids + 1);
     for (int i = 0; i < rows; i++)
@@ -201,7 +191,7 @@ gs_code fund_allocate(call *c, const Gridstock__V1__AllocateRequest *req,
         GS_TRY(v_code(c, "grid_code", req->grid_code));
     GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
                              &src));
-    char *grid = req->fund_account_id ? "" : req->grid_code;
+    const char *grid = req->fund_account_id ? "" : req->grid_code;
     return allocate_items(c, src, 1, &req->fund_account_id, &grid, &req->amount, req->memo, resp);
 }
 
@@ -219,7 +209,7 @@ gs_code fund_allocate_batch(call *c, const Gridstock__V1__AllocateBatchRequest *
     GS_TRY(v_len(c, "memo", req->memo, 500));
     int64_t *fund_ids = arena_alloc(c->arena, n * sizeof *fund_ids);
     int64_t *amounts = arena_alloc(c->arena, n * sizeof *amounts);
-    char **grids = arena_alloc(c->arena, n * sizeof *grids);
+    const char **grids = arena_alloc(c->arena, n * sizeof *grids);
     for (size_t i = 0; i < n; i++) {
         const Gridstock__V1__AllocationItem *it = req->items[i];
         char *field = call_printf(c, "items[%zu].amount", i);
@@ -395,19 +385,19 @@ static gs_code check_transitions(call *c, Gridstock__V1__VerifyLedgerResponse *r
     GS_TRY(db_exec(c, &r, "SELECT from_state, to_state FROM fund_disbursement_transitions", 0));
     int rows = db_rows(r), matched = 0;
     for (int i = 0; i < rows; i++) {
-        int from = disb_state_from_name(db_str(r, i, 0)),
-            to = disb_state_from_name(db_str(r, i, 1));
-        if (from < 0 || to < 0 || !disb_can((disb_state)from, (disb_state)to))
+        int from = fsm_state(&disb_fsm, db_str(r, i, 0)),
+            to = fsm_state(&disb_fsm, db_str(r, i, 1));
+        if (from < 0 || to < 0 || !fsm_can(&disb_fsm, from, to))
             add_problem(c, resp,
                         call_printf(c, "transition %s -> %s is in the database, not in the server",
                                     db_str(r, i, 0), db_str(r, i, 1)));
         else
             matched++;
     }
-    if (matched != disb_n_transitions)
+    if (matched != (int)disb_fsm.n_moves)
         add_problem(c, resp,
                     call_printf(c, "the server allows %d disbursement transitions, the database %d",
-                                disb_n_transitions, matched));
+                                (int)disb_fsm.n_moves, matched));
     return GS_OK;
 }
 

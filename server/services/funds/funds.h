@@ -37,17 +37,8 @@ typedef enum disb_state {
         DS_COUNT
 } disb_state;
 
-typedef struct disb_transition {
-    disb_state from, to;
-} disb_transition;
-
-extern const disb_transition disb_transitions[];
-extern const int disb_n_transitions;
-
-const char *disb_state_name(disb_state s);
-/* -1 when unknown. */
-int disb_state_from_name(const char *name);
-bool disb_can(disb_state from, disb_state to);
+/* Its states and moves (fsm.h). */
+extern const struct fsm disb_fsm;
 
 /* The enumerations of 020_funds.sql, NULL-terminated (for dir_enum). */
 extern const char *const fund_categories[];

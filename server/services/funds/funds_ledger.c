@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "db.h"
+#include "fsm.h"
+#include "pg_array.h"
 #include "monitor.h"
 
 #include "gridstock/v1/funds.pb-c.h"
@@ -18,14 +20,15 @@ const char *const disb_state_names[] = {
         NULL};
 
 /* Mirrored by fund_disbursement_transitions in 020_funds.sql. */
-const disb_transition disb_transitions[] = {
+static const fsm_move disb_transitions[] = {
     {DS_PREPARED, DS_PREPARED}, /* edit */
     {DS_PREPARED, DS_APPROVED}, {DS_PREPARED, DS_REJECTED},
     {DS_PREPARED, DS_VOIDED},   {DS_APPROVED, DS_PREPARED}, /* edit: the approval is void */
     {DS_APPROVED, DS_POSTED},   {DS_APPROVED, DS_VOIDED},
     {DS_APPROVED, DS_EXPIRED},  {DS_POSTED, DS_REVERSED},
 };
-const int disb_n_transitions = (int)(sizeof disb_transitions / sizeof disb_transitions[0]);
+const fsm disb_fsm = {"disbursement", disb_state_names, DS_COUNT, disb_transitions,
+                      sizeof disb_transitions / sizeof disb_transitions[0]};
 
 const char *const fund_categories[] = {"subsidies",          "rewards",   "activities",
                                        "material_purchases", "emergency", NULL};
@@ -33,27 +36,6 @@ const char *const fund_account_kinds[] = {"external", "source",  "grid_fund",
                                           "payee",    "expense", NULL};
 const char *const fund_posting_kinds[] = {"deposit", "allocation", "disbursement", "reversal",
                                           NULL};
-
-const char *disb_state_name(disb_state s)
-{
-    return (unsigned)s < DS_COUNT ? disb_state_names[s] : "unknown";
-}
-
-int disb_state_from_name(const char *name)
-{
-    for (int i = 0; i < DS_COUNT; i++)
-        if (strcmp(disb_state_names[i], name) == 0)
-            return i;
-    return -1;
-}
-
-bool disb_can(disb_state from, disb_state to)
-{
-    for (int i = 0; i < disb_n_transitions; i++)
-        if (disb_transitions[i].from == from && disb_transitions[i].to == to)
-            return true;
-    return false;
-}
 
 gs_code fund_account_find(call *c, int64_t id, const char *code, const char *grid_code,
                           const char *field, int64_t *out_id)
@@ -89,14 +71,7 @@ gs_code fund_postings_load(call *c, const int64_t *ids, int n, void **out)
     db_res *r = NULL, *e = NULL;
     if (n == 0)
         return GS_OK;
-    /* "{1,2,3}" */
-    size_t cap = (size_t)n * 21 + 3, len = 0;
-    char *arr = arena_alloc(c->arena, cap);
-    arr[len++] = '{';
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(arr + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
-    arr[len++] = '}';
-    arr[len] = '\0';
+    const char *arr = pg_array_i64(c, ids, (size_t)n);
     GS_TRY(db_exec(c, &r,
                    "SELECT p.id, p.kind, p.memo, p.batch, coalesce(p.disbursement_id, 0),"
                    " coalesce(p.reverses_id, 0), coalesce(rv.id, 0), p.created_by, u.login,"

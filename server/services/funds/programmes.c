@@ -11,6 +11,7 @@
 
 #include "arena.h"
 #include "db.h"
+#include "pg_array.h"
 #include "funds.h"
 #include "method.h"
 #include "directory/directory.h"
@@ -22,58 +23,6 @@ enum { BANDS_MAX = 20, MEMBERS_MAX = 5000, SCORES_MAX = 5000 };
 
 static const char *const programme_kinds[] = {"grid_leader_subsidy", "volunteer_allowance",
                                               "assessment", NULL};
-
-/* ------------------------------------------------------------------ SQL arrays */
-
-/* A text[] literal of n strings, each double-quoted with " and \ escaped. */
-static const char *arr_text(call *c, char *const *v, size_t n)
-{
-    size_t cap = 3;
-    for (size_t i = 0; i < n; i++)
-        cap += 2 * strlen(v[i]) + 3;
-    char *out = arena_alloc(c->arena, cap), *p = out;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *p++ = ',';
-        *p++ = '"';
-        for (const char *s = v[i]; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                *p++ = '\\';
-            *p++ = *s;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
-
-/* A bigint[] literal. */
-static const char *arr_i64(call *c, const int64_t *v, size_t n)
-{
-    size_t cap = n * 21 + 3, len = 0;
-    char *out = arena_alloc(c->arena, cap);
-    out[len++] = '{';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%" PRId64, i ? "," : "", v[i]);
-    out[len++] = '}';
-    out[len] = '\0';
-    return out;
-}
-
-/* A numeric[] literal of scores with two decimals. */
-static const char *arr_score(call *c, const double *v, size_t n)
-{
-    size_t cap = n * 12 + 3, len = 0;
-    char *out = arena_alloc(c->arena, cap);
-    out[len++] = '{';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%.2f", i ? "," : "", v[i]);
-    out[len++] = '}';
-    out[len] = '\0';
-    return out;
-}
 
 static gs_code check_score(call *c, const char *field, double v)
 {
@@ -179,8 +128,8 @@ static gs_code bands_args(call *c, size_t n, Gridstock__V1__ProgrammeBand *const
                 return call_fail(c, GS_INVALID_ARGUMENT, "bands[%zu].min_score: %.2f appears twice",
                                  i, s[i]);
     }
-    *scores = arr_score(c, s, n);
-    *amounts = arr_i64(c, a, n);
+    *scores = pg_array_num2(c, s, n);
+    *amounts = pg_array_i64(c, a, n);
     return GS_OK;
 }
 
@@ -370,8 +319,8 @@ gs_code programme_set_programme_members(call *c,
     GS_TRY(programme_find(c, req->programme_id, "", "programme_id", &p));
     int64_t *ids = arena_alloc(c->arena, n * sizeof *ids);
     int64_t *amounts = arena_alloc(c->arena, n * sizeof *amounts);
-    char **codes = arena_alloc(c->arena, n * sizeof *codes);
-    char **grids = arena_alloc(c->arena, n * sizeof *grids);
+    const char **codes = arena_alloc(c->arena, n * sizeof *codes);
+    const char **grids = arena_alloc(c->arena, n * sizeof *grids);
     for (size_t i = 0; i < n; i++) {
         const Gridstock__V1__ProgrammeMember *m = req->members[i];
         if (m->payee_account_id < 0 || (m->payee_account_id == 0 && !*m->payee_code))
@@ -389,8 +338,8 @@ gs_code programme_set_programme_members(call *c,
                    "SELECT fund_programme_set_members($1, $2::ltree, $3, $4::bigint[], $5::text[],"
                    " $6::text[], $7::bigint[], $8::boolean)",
                    8, call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, p->id),
-                   arr_i64(c, ids, n), arr_text(c, codes, n), arr_text(c, grids, n),
-                   arr_i64(c, amounts, n), req->remove ? "true" : "false"));
+                   pg_array_i64(c, ids, n), pg_array_text(c, codes, n), pg_array_text(c, grids, n),
+                   pg_array_i64(c, amounts, n), req->remove ? "true" : "false"));
     GS_TRY(members_load(c, p->id, resp));
     c->audit_object = call_printf(c, "programme:%" PRId64, p->id);
     c->audit_summary = call_printf(c, "%s %zu members of programme %s",
@@ -418,8 +367,8 @@ gs_code programme_enter_scores(call *c, const Gridstock__V1__EnterScoresRequest 
     GS_TRY(fund_check_period(c, "period", req->period, false));
     if (n == 0 || n > SCORES_MAX)
         return call_fail(c, GS_INVALID_ARGUMENT, "scores: 1 to %d scores, got %zu", SCORES_MAX, n);
-    char **grids = arena_alloc(c->arena, n * sizeof *grids);
-    char **notes = arena_alloc(c->arena, n * sizeof *notes);
+    const char **grids = arena_alloc(c->arena, n * sizeof *grids);
+    const char **notes = arena_alloc(c->arena, n * sizeof *notes);
     double *scores = arena_alloc(c->arena, n * sizeof *scores);
     for (size_t i = 0; i < n; i++) {
         const Gridstock__V1__AssessmentScore *s = req->scores[i];
@@ -438,7 +387,8 @@ gs_code programme_enter_scores(call *c, const Gridstock__V1__EnterScoresRequest 
                    "SELECT entered, replaced FROM fund_enter_scores($1, $2::ltree, $3, $4::text[],"
                    " $5::numeric[], $6::text[])",
                    6, call_i64(c, c->who.user_id), c->who.scope_path, req->period,
-                   arr_text(c, grids, n), arr_score(c, scores, n), arr_text(c, notes, n)));
+                   pg_array_text(c, grids, n), pg_array_num2(c, scores, n),
+                   pg_array_text(c, notes, n)));
     resp->entered = db_i32(r, 0, 0);
     resp->replaced = db_i32(r, 0, 1);
     c->audit_object = call_printf(c, "assessment:%s", req->period);

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "db.h"
+#include "fsm.h"
+#include "pg_array.h"
 #include "directory/directory.h"
 #include "gridstock/v1/requisitions.rpc.h"
 
@@ -22,42 +24,30 @@ static const char *const state_names[REQ_STATE_COUNT] = {
 
 /* Every legal move. 030_requisitions.sql holds the same rows (requisition_state_
  * transitions), so the database refuses whatever this table refuses. */
-static const struct {
-    req_state from, to;
-} transitions[] = {
+static const fsm_move transitions[] = {
     {REQ_DRAFT, REQ_SUBMITTED},    {REQ_DRAFT, REQ_CANCELLED},      {REQ_SUBMITTED, REQ_APPROVED},
     {REQ_SUBMITTED, REQ_REJECTED}, {REQ_SUBMITTED, REQ_CANCELLED},  {REQ_APPROVED, REQ_ALLOCATED},
     {REQ_APPROVED, REQ_CANCELLED}, {REQ_ALLOCATED, REQ_DISPATCHED}, {REQ_ALLOCATED, REQ_CANCELLED},
     {REQ_ALLOCATED, REQ_APPROVED}, {REQ_DISPATCHED, REQ_RECEIVED},  {REQ_RECEIVED, REQ_CLOSED},
 };
 
+static const fsm req_fsm = {"requisition", state_names, REQ_STATE_COUNT, transitions,
+                            sizeof transitions / sizeof transitions[0]};
+
 const char *req_state_name(req_state s)
 {
-    return (unsigned)s < REQ_STATE_COUNT ? state_names[s] : "unknown";
+    return fsm_name(&req_fsm, (int)s);
 }
 
 int req_state_from_name(const char *name)
 {
-    for (int i = 0; i < REQ_STATE_COUNT; i++)
-        if (name && strcmp(name, state_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-bool req_can_move(req_state from, req_state to)
-{
-    for (size_t i = 0; i < sizeof transitions / sizeof transitions[0]; i++)
-        if (transitions[i].from == from && transitions[i].to == to)
-            return true;
-    return false;
+    return fsm_state(&req_fsm, name);
 }
 
 gs_code req_check_move(call *c, const req_ref *r, req_state to)
 {
-    if (!req_can_move(r->state, to))
-        return call_fail(c, GS_FAILED_PRECONDITION, "requisition %s is %s: it cannot become %s",
-                         r->number, req_state_name(r->state), req_state_name(to));
-    return GS_OK;
+    return fsm_check(c, &req_fsm, (int)r->state, (int)to, r->number,
+                     call_printf(c, "it cannot become %s", req_state_name(to)));
 }
 
 gs_code req_move(call *c, req_ref *r, req_state to, const char *comment, int ttl_s)
@@ -240,44 +230,9 @@ gs_code req_attach_lines(call *c, Gridstock__V1__Requisition **ms, int n)
     int64_t *ids = arena_alloc(c->arena, (size_t)n * sizeof *ids);
     for (int i = 0; i < n; i++)
         ids[i] = ms[i]->id;
-    GS_TRY(db_exec(c, &lines, SQL_LINES, 1, req_array_i64(c, ids, (size_t)n)));
+    GS_TRY(db_exec(c, &lines, SQL_LINES, 1, pg_array_i64(c, ids, (size_t)n)));
     attach_lines(c, ms, n, lines);
     return GS_OK;
-}
-
-const char *req_array_i64(call *c, const int64_t *v, size_t n)
-{
-    size_t cap = 3 + n * 21, k = 0;
-    char *s = arena_alloc(c->arena, cap);
-    s[k++] = '{';
-    for (size_t i = 0; i < n; i++)
-        k += (size_t)snprintf(s + k, cap - k, "%s%" PRId64, i ? "," : "", v[i]);
-    s[k++] = '}';
-    s[k] = '\0';
-    return s;
-}
-
-const char *req_array_text(call *c, char *const *v, size_t n)
-{
-    size_t cap = 3;
-    for (size_t i = 0; i < n; i++)
-        cap += 3 + 2 * strlen(v[i] ? v[i] : "");
-    char *s = arena_alloc(c->arena, cap), *p = s;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *p++ = ',';
-        *p++ = '"';
-        for (const char *q = v[i] ? v[i] : ""; *q; q++) {
-            if (*q == '"' || *q == '\\')
-                *p++ = '\\';
-            *p++ = *q;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return s;
 }
 
 gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m)

@@ -53,8 +53,6 @@ typedef enum req_state {
 const char *req_state_name(req_state s);
 /* -1 when unknown. */
 int req_state_from_name(const char *name);
-/* Is from → to in the transition table? */
-bool req_can_move(req_state from, req_state to);
 
 /* A requisition found within the caller's scope. Strings live until the call ends. */
 typedef struct req_ref {
@@ -107,10 +105,6 @@ gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m);
 void req_hdr_from_row(Gridstock__V1__Requisition *m, const struct db_res *r, int row);
 /* Loads the lines of the n requisitions in ms (one query) and attaches them. */
 gs_code req_attach_lines(call *c, Gridstock__V1__Requisition **ms, int n);
-
-/* "{1,2,3}": a bigint[] parameter; "{\"a\",\"b\"}": a text[] parameter. */
-const char *req_array_i64(call *c, const int64_t *v, size_t n);
-const char *req_array_text(call *c, char *const *v, size_t n);
 
 /* The reservation time (seconds) set by requisition_jobs_register (default one day). */
 int req_reservation_ttl(void);

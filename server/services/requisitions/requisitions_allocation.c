@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "pg_array.h"
 #include "requisitions.h"
 #include "gridstock/v1/requisitions.rpc.h"
 
@@ -77,8 +78,8 @@ gs_code requisition_confirm_receipt(call *c, const Gridstock__V1__ConfirmReceipt
     int64_t *ids = arena_alloc(c->arena, (n ? n : 1) * sizeof *ids);
     int64_t *acc = arena_alloc(c->arena, (n ? n : 1) * sizeof *acc);
     int64_t *rej = arena_alloc(c->arena, (n ? n : 1) * sizeof *rej);
-    char **reasons = arena_alloc(c->arena, (n ? n : 1) * sizeof *reasons);
-    char **disp = arena_alloc(c->arena, (n ? n : 1) * sizeof *disp);
+    const char **reasons = arena_alloc(c->arena, (n ? n : 1) * sizeof *reasons);
+    const char **disp = arena_alloc(c->arena, (n ? n : 1) * sizeof *disp);
     int64_t rejected = 0;
     for (size_t i = 0; i < n; i++) {
         const Gridstock__V1__ReceiptLine *l = req->lines[i];
@@ -122,9 +123,9 @@ gs_code requisition_confirm_receipt(call *c, const Gridstock__V1__ConfirmReceipt
     GS_TRY(db_exec(c, &res,
                    "SELECT req_receive($1::bigint, $2::bigint[], $3::bigint[], $4::bigint[],"
                    " $5::text[], $6::text[], $7::bigint, $8)",
-                   8, call_i64(c, r.id), req_array_i64(c, ids, n), req_array_i64(c, acc, n),
-                   req_array_i64(c, rej, n), req_array_text(c, reasons, n),
-                   req_array_text(c, disp, n), call_i64(c, c->who.user_id), c->request_id));
+                   8, call_i64(c, r.id), pg_array_i64(c, ids, n), pg_array_i64(c, acc, n),
+                   pg_array_i64(c, rej, n), pg_array_text(c, reasons, n), pg_array_text(c, disp, n),
+                   call_i64(c, c->who.user_id), c->request_id));
     int64_t returned = db_i64(res, 0, 0);
     const char *comment =
         call_printf(c, "%" PRId64 " units rejected (%" PRId64 " returned to stock)%s%.900s",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "pg_array.h"
 #include "requisitions.h"
 #include "gridstock/v1/requisitions.rpc.h"
 
@@ -75,7 +76,7 @@ gs_code requisition_approval_queue(call *c, const Gridstock__V1__ApprovalQueueRe
         "  coalesce(earth_distance(ll_to_earth(ln.lat, ln.lon), ll_to_earth(st.lat, st.lon)), 0)"
         "  AS dist FROM st WHERE st.item_id = ln.item_id ORDER BY 5, st.site_id LIMIT $3::int) n"
         " ON true ORDER BY ln.id, n.dist",
-        3, req_array_i64(c, ids, (size_t)rows), c->who.scope_path,
+        3, pg_array_i64(c, ids, (size_t)rows), c->who.scope_path,
         call_i64(c, req->nearby_sites ? req->nearby_sites : NEARBY_DEFAULT)));
     int na = db_rows(av);
     for (int i = 0; i < rows; i++) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "pg_array.h"
 #include "requisitions.h"
 #include "gridstock/v1/requisitions.rpc.h"
 
@@ -47,8 +48,8 @@ static gs_code write_lines(call *c, int64_t id, Gridstock__V1__RequisitionLineIn
         return call_fail(c, GS_INVALID_ARGUMENT, "lines: at most %d", MAX_LINES);
     int64_t *ids = arena_alloc(c->arena, n * sizeof *ids);
     int64_t *qty = arena_alloc(c->arena, n * sizeof *qty);
-    char **codes = arena_alloc(c->arena, n * sizeof *codes);
-    char **notes = arena_alloc(c->arena, n * sizeof *notes);
+    const char **codes = arena_alloc(c->arena, n * sizeof *codes);
+    const char **notes = arena_alloc(c->arena, n * sizeof *notes);
     for (size_t i = 0; i < n; i++) {
         const Gridstock__V1__RequisitionLineInput *l = in[i];
         if (l->item_id < 0)
@@ -70,7 +71,7 @@ static gs_code write_lines(call *c, int64_t id, Gridstock__V1__RequisitionLineIn
                 " FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x(id, code, ord)"
                 " LEFT JOIN items i ON CASE WHEN x.id > 0 THEN i.id = x.id ELSE i.code = x.code END"
                 " ORDER BY x.ord",
-                2, req_array_i64(c, ids, n), req_array_text(c, codes, n)));
+                2, pg_array_i64(c, ids, n), pg_array_text(c, codes, n)));
     for (size_t i = 0; i < n; i++) {
         int64_t item = db_i64(r, (int)i, 1);
         if (item == 0)
@@ -95,8 +96,8 @@ static gs_code write_lines(call *c, int64_t id, Gridstock__V1__RequisitionLineIn
                    " note) SELECT $1::bigint, x.ord, x.item, x.qty, x.note"
                    " FROM unnest($2::bigint[], $3::bigint[], $4::text[])"
                    " WITH ORDINALITY AS x(item, qty, note, ord)",
-                   4, call_i64(c, id), req_array_i64(c, ids, n), req_array_i64(c, qty, n),
-                   req_array_text(c, notes, n)));
+                   4, call_i64(c, id), pg_array_i64(c, ids, n), pg_array_i64(c, qty, n),
+                   pg_array_text(c, notes, n)));
     return GS_OK;
 }
 

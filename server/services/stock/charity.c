@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "pg_array.h"
 #include "stock.h"
 
 #include "gridstock/v1/charity.pb-c.h"
@@ -44,17 +45,7 @@ static const char *district_id(call *c)
 static gs_code check_household(call *c, const char *field, const char *s)
 {
     GS_TRY(v_required(c, field, s));
-    size_t n = strlen(s);
-    if (n > 64)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than 64 characters", field);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!(isalnum(ch) || ch == '.' || ch == '_' || ch == '-'))
-            return call_fail(c, GS_INVALID_ARGUMENT,
-                             "%s: only A-Z, a-z, 0-9, '.', '_' and '-' are allowed: \"%.64s\"",
-                             field, s);
-    }
-    return GS_OK;
+    return v_chars(c, field, s, 64, &GS_CS_IDENT);
 }
 
 /* A grid of the caller's district (households come to any station), by id or code. */
@@ -198,9 +189,9 @@ gs_code charity_record_donation(call *c, const Gridstock__V1__RecordDonationRequ
                    "    FROM unnest($8::text[]) WITH ORDINALITY AS t(x, i)),"
                    " $9::bigint, $10, $11)",
                    11, call_i64(c, s.id), req->donor_name, req->donor_contact,
-                   req->anonymous ? "true" : "false", stock_i64_array(c, n, items),
-                   stock_i64_array(c, n, qtys), stock_text_array(c, n, lots),
-                   stock_text_array(c, n, expires), actor(c), c->request_id, req->note));
+                   req->anonymous ? "true" : "false", pg_array_i64(c, items, n),
+                   pg_array_i64(c, qtys, n), pg_array_text(c, lots, n),
+                   pg_array_text(c, expires, n), actor(c), c->request_id, req->note));
     int64_t id = db_i64(r, 0, 0);
     GS_TRY(donation_load(c, id, resp));
     c->audit_object = call_printf(c, "donation:%" PRId64, id);
@@ -289,7 +280,7 @@ static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size
                    " FROM charity_distribution_lines x JOIN items i ON i.id = x.item_id"
                    " JOIN lots l ON l.id = x.lot_id WHERE x.distribution_id = ANY ($1::bigint[])"
                    " ORDER BY x.distribution_id DESC, x.id",
-                   1, stock_i64_array(c, n, ids)));
+                   1, pg_array_i64(c, ids, n)));
     int rows = db_rows(r);
     size_t k = 0;
     for (int i = 0; i < rows;) {
@@ -354,8 +345,8 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                    "SELECT charity_distribute($1::bigint, $2, $3::bigint, $4::bigint[],"
                    " $5::bigint[], $6::text[], $7::bigint, $8, $9)",
                    9, call_i64(c, s.id), req->household, call_i64(c, g.id),
-                   stock_i64_array(c, n, items), stock_i64_array(c, n, qtys),
-                   stock_text_array(c, n, lots), actor(c), c->request_id, req->note));
+                   pg_array_i64(c, items, n), pg_array_i64(c, qtys, n), pg_array_text(c, lots, n),
+                   actor(c), c->request_id, req->note));
     int64_t id = db_i64(r, 0, 0);
     GS_TRY(db_exec(c, &r, "SELECT " DIST_COLS DIST_FROM " WHERE d.id = $1", 1, call_i64(c, id)));
     dist_from_row(resp, r, 0);
@@ -372,7 +363,7 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                    " WHERE q.org_unit_id = $1::bigint AND q.item_id = ANY ($4::bigint[])"
                    " ORDER BY q.item_id, q.period",
                    4, district_id(c), call_i64(c, g.id), req->household,
-                   stock_i64_array(c, n, items)));
+                   pg_array_i64(c, items, n)));
     int rows = db_rows(r);
     resp->n_quotas = (size_t)rows;
     resp->quotas = (Gridstock__V1__QuotaUse **)call_ptrs(c, (size_t)rows);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "directory/directory.h"
+#include "pg_array.h"
 #include "stock.h"
 
 #include "gridstock/v1/imports.pb-c.h"
@@ -30,21 +31,6 @@ static gs_code check_rows(call *c, size_t n)
     if (n > IMPORT_ROWS_MAX)
         return call_fail(c, GS_INVALID_ARGUMENT, "rows: at most %d per import", IMPORT_ROWS_MAX);
     return GS_OK;
-}
-
-static const char *bool_array(call *c, size_t n, const bool *v)
-{
-    char *out = arena_alloc(c->arena, 3 + 2 * n);
-    char *p = out;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *p++ = ',';
-        *p++ = v[i] ? 't' : 'f';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
 }
 
 /* ------------------------------------------------------------------ items */
@@ -85,10 +71,10 @@ gs_code import_import_items(call *c, const Gridstock__V1__ImportItemsRequest *re
     GS_TRY(db_exec(c, &r,
                    "SELECT created, updated, unchanged FROM import_items($1::int[], $2::text[],"
                    " $3::text[], $4::text[], $5::text[], $6::int[], $7::boolean[])",
-                   7, stock_i64_array(c, n, lines), stock_text_array(c, n, codes),
-                   stock_text_array(c, n, names), stock_text_array(c, n, cats),
-                   stock_text_array(c, n, units), stock_i64_array(c, n, shelf),
-                   bool_array(c, n, active)));
+                   7, pg_array_i64(c, lines, n), pg_array_text(c, codes, n),
+                   pg_array_text(c, names, n), pg_array_text(c, cats, n),
+                   pg_array_text(c, units, n), pg_array_i64(c, shelf, n),
+                   pg_array_bool(c, active, n)));
     resp->rows = (int32_t)n;
     resp->created = db_i32(r, 0, 0);
     resp->updated = db_i32(r, 0, 1);
@@ -140,10 +126,9 @@ gs_code import_import_prices(call *c, const Gridstock__V1__ImportPricesRequest *
                    " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
                    "    FROM unnest($8::text[]) WITH ORDINALITY AS t(x, i)),"
                    " $9::bigint)",
-                   9, c->who.scope_path, stock_i64_array(c, n, lines),
-                   stock_text_array(c, n, items), stock_text_array(c, n, suppliers),
-                   stock_i64_array(c, n, prices), stock_i64_array(c, n, leads),
-                   stock_text_array(c, n, from), stock_text_array(c, n, to),
+                   9, c->who.scope_path, pg_array_i64(c, lines, n), pg_array_text(c, items, n),
+                   pg_array_text(c, suppliers, n), pg_array_i64(c, prices, n),
+                   pg_array_i64(c, leads, n), pg_array_text(c, from, n), pg_array_text(c, to, n),
                    call_i64(c, c->who.user_id)));
     resp->rows = (int32_t)n;
     resp->created = db_i32(r, 0, 0);
@@ -196,7 +181,7 @@ gs_code import_import_counts(call *c, const Gridstock__V1__ImportCountsRequest *
         items[i] = w->item_code;
         lots[i] = w->lot_code;
     }
-    const char *item_arr = stock_text_array(c, n, items), *lot_arr = stock_text_array(c, n, lots);
+    const char *item_arr = pg_array_text(c, items, n), *lot_arr = pg_array_text(c, lots, n);
     /* each lot once: a file that counts a lot twice is a mistake, not a recount */
     GS_TRY(db_exec(c, &r,
                    "SELECT min(k), max(k), i, l FROM unnest($1::text[], $2::text[])"
@@ -217,12 +202,11 @@ gs_code import_import_counts(call *c, const Gridstock__V1__ImportCountsRequest *
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "stocktake %" PRId64 " not found", req->stocktake_id);
     const char *site = db_str(r, 0, 1);
-    gs_code rc =
-        db_exec(c, &r,
-                "SELECT stock_stocktake_count($1::bigint, $2::bigint[], $3::text[],"
-                " $4::text[], $5::bigint[], $6::bigint)",
-                6, call_i64(c, req->stocktake_id), stock_i64_array(c, n, lot_ids), item_arr,
-                lot_arr, stock_i64_array(c, n, counts), call_i64(c, c->who.user_id));
+    gs_code rc = db_exec(c, &r,
+                         "SELECT stock_stocktake_count($1::bigint, $2::bigint[], $3::text[],"
+                         " $4::text[], $5::bigint[], $6::bigint)",
+                         6, call_i64(c, req->stocktake_id), pg_array_i64(c, lot_ids, n), item_arr,
+                         lot_arr, pg_array_i64(c, counts, n), call_i64(c, c->who.user_id));
     if (rc != GS_OK) {
         name_line(c, req);
         return rc;

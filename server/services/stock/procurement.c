@@ -2,6 +2,7 @@
  * price lists, loading orders, restock proposals turned into draft orders, and the method
  * table. The order handlers live in procurement_orders.c; every stock change goes
  * through 011_procurement.sql's functions and from there through stock_receive. */
+#include "fsm.h"
 #include "procurement.h"
 
 #include <inttypes.h>
@@ -19,9 +20,7 @@ static const char *const po_state_names[PO_STATE_COUNT] = {
 /* The legal moves; 011_procurement.sql's purchase_order_transitions holds the same rows
  * (tests compare them). Receiving more of a partly received order keeps its state and
  * is not a move. */
-static const struct {
-    po_state from, to;
-} po_transitions[] = {
+static const fsm_move po_transitions[] = {
     {PO_DRAFT, PO_PLACED},
     {PO_DRAFT, PO_CANCELLED},
     {PO_PLACED, PO_PARTLY_RECEIVED},
@@ -31,33 +30,23 @@ static const struct {
     {PO_PARTLY_RECEIVED, PO_CANCELLED},
 };
 
+static const fsm po_fsm = {"purchase order", po_state_names, PO_STATE_COUNT, po_transitions,
+                           sizeof po_transitions / sizeof po_transitions[0]};
+
 const char *po_state_name(po_state s)
 {
-    return (unsigned)s < PO_STATE_COUNT ? po_state_names[s] : "unknown";
+    return fsm_name(&po_fsm, (int)s);
 }
 
 int po_state_from_name(const char *name)
 {
-    for (int i = 0; i < PO_STATE_COUNT; i++)
-        if (strcmp(name, po_state_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-bool po_can_move(po_state from, po_state to)
-{
-    for (size_t i = 0; i < sizeof po_transitions / sizeof po_transitions[0]; i++)
-        if (po_transitions[i].from == from && po_transitions[i].to == to)
-            return true;
-    return false;
+    return fsm_state(&po_fsm, name);
 }
 
 gs_code po_check_move(call *c, const po_ref *o, po_state to, const char *action)
 {
-    if (po_can_move(o->state, to))
-        return GS_OK;
-    return call_fail(c, GS_FAILED_PRECONDITION, "purchase order %s is %s: cannot %s", o->number,
-                     po_state_name(o->state), action);
+    return fsm_check(c, &po_fsm, (int)o->state, (int)to, o->number,
+                     call_printf(c, "cannot %s", action));
 }
 
 /* ------------------------------------------------------------------ loading */

@@ -41,8 +41,6 @@ typedef enum po_state {
 const char *po_state_name(po_state s);
 /* -1 when unknown. */
 int po_state_from_name(const char *name);
-/* Is from → to in the transition table? */
-bool po_can_move(po_state from, po_state to);
 
 /* A purchase order found for a site in the caller's scope. Strings live until the call
  * ends. */

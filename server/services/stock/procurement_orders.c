@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "pg_array.h"
 #include "procurement.h"
 #include "gridstock/v1/procurement.rpc.h"
 
@@ -50,8 +51,8 @@ gs_code procurement_create_order(call *c, const Gridstock__V1__CreateOrderReques
     if (req->n_lines)
         GS_TRY(db_exec(
             c, NULL, "SELECT proc_set_lines($1::bigint, $2::bigint[], $3::bigint[], $4::bigint[])",
-            4, call_i64(c, id), stock_i64_array(c, req->n_lines, items),
-            stock_i64_array(c, req->n_lines, qtys), stock_i64_array(c, req->n_lines, prices)));
+            4, call_i64(c, id), pg_array_i64(c, items, req->n_lines),
+            pg_array_i64(c, qtys, req->n_lines), pg_array_i64(c, prices, req->n_lines)));
     GS_TRY(po_fill(c, id, true, resp));
     c->audit_object = call_printf(c, "purchase_order:%" PRId64, id);
     c->audit_summary = call_printf(c, "drafted %s from %s for %s: %zu line(s), %" PRId64 " fen",
@@ -77,10 +78,10 @@ gs_code procurement_update_draft(call *c, const Gridstock__V1__UpdateOrderDraftR
     if (*req->note)
         GS_TRY(db_exec(c, NULL, "UPDATE purchase_orders SET note = $2 WHERE id = $1", 2,
                        call_i64(c, o.id), req->note));
-    GS_TRY(db_exec(
-        c, NULL, "SELECT proc_set_lines($1::bigint, $2::bigint[], $3::bigint[], $4::bigint[])", 4,
-        call_i64(c, o.id), stock_i64_array(c, req->n_lines, items),
-        stock_i64_array(c, req->n_lines, qtys), stock_i64_array(c, req->n_lines, prices)));
+    GS_TRY(db_exec(c, NULL,
+                   "SELECT proc_set_lines($1::bigint, $2::bigint[], $3::bigint[], $4::bigint[])", 4,
+                   call_i64(c, o.id), pg_array_i64(c, items, req->n_lines),
+                   pg_array_i64(c, qtys, req->n_lines), pg_array_i64(c, prices, req->n_lines)));
     GS_TRY(po_fill(c, o.id, true, resp));
     c->audit_object = call_printf(c, "purchase_order:%" PRId64, o.id);
     c->audit_summary = call_printf(c, "changed draft %s: %zu line(s), %" PRId64 " fen", o.number,
@@ -194,9 +195,9 @@ gs_code procurement_receive_against_order(call *c,
                    " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
                    "    FROM unnest($5::text[]) WITH ORDINALITY AS t(x, i)),"
                    " $6::bigint, $7, $8) ORDER BY k",
-                   8, call_i64(c, o.id), stock_i64_array(c, n, line_ids),
-                   stock_i64_array(c, n, qtys), stock_text_array(c, n, lots),
-                   stock_text_array(c, n, expires), actor(c), c->request_id, req->note));
+                   8, call_i64(c, o.id), pg_array_i64(c, line_ids, n), pg_array_i64(c, qtys, n),
+                   pg_array_text(c, lots, n), pg_array_text(c, expires, n), actor(c), c->request_id,
+                   req->note));
     int rows = db_rows(r);
     resp->n_movement_ids = (size_t)rows;
     resp->movement_ids = arena_alloc(c->arena, (rows ? (size_t)rows : 1) * sizeof(int64_t));

@@ -142,30 +142,15 @@ gs_code stock_area(call *c, int64_t org_unit_id, const char *org_unit_code, int6
 
 gs_code stock_check_lot_code(call *c, const char *field, const char *s, bool required)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0)
-        return required ? call_fail(c, GS_INVALID_ARGUMENT, "%s: required", field) : GS_OK;
-    if (n > 64)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: longer than 64 characters", field);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!(isalnum(ch) || ch == '.' || ch == '_' || ch == '/' || ch == '-'))
-            return call_fail(c, GS_INVALID_ARGUMENT,
-                             "%s: only A-Z, a-z, 0-9, '.', '_', '/' and '-' are allowed: \"%.64s\"",
-                             field, s);
-    }
-    return GS_OK;
+    if (required)
+        GS_TRY(v_required(c, field, s));
+    return v_chars(c, field, s, 64, &GS_CS_LOT);
 }
 
 gs_code stock_check_ref(call *c, const char *type, int64_t id)
 {
     size_t n = type ? strlen(type) : 0;
-    if (n > 32)
-        return call_fail(c, GS_INVALID_ARGUMENT, "ref_type: longer than 32 characters");
-    for (size_t i = 0; i < n; i++)
-        if (!(islower((unsigned char)type[i]) || type[i] == '_'))
-            return call_fail(c, GS_INVALID_ARGUMENT,
-                             "ref_type: only a-z and '_' are allowed: \"%.32s\"", type);
+    GS_TRY(v_chars(c, "ref_type", type, 32, &GS_CS_REF_TYPE));
     GS_TRY(v_nonneg(c, "ref_id", id));
     if (id && n == 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "ref_type: required with ref_id");
@@ -175,42 +160,6 @@ gs_code stock_check_ref(call *c, const char *type, int64_t id)
 gs_code stock_check_text(call *c, const char *field, const char *s)
 {
     return v_len(c, field, s, 500);
-}
-
-const char *stock_text_array(call *c, size_t n, const char *const *v)
-{
-    size_t cap = 3;
-    for (size_t i = 0; i < n; i++)
-        cap += 3 + 2 * strlen(v[i] ? v[i] : "");
-    char *out = arena_alloc(c->arena, cap);
-    char *p = out;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *p++ = ',';
-        *p++ = '"';
-        for (const char *s = v[i] ? v[i] : ""; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                *p++ = '\\';
-            *p++ = *s;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
-
-const char *stock_i64_array(call *c, size_t n, const int64_t *v)
-{
-    char *out = arena_alloc(c->arena, 3 + n * 21);
-    char *p = out;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++)
-        p += sprintf(p, "%s%" PRId64, i ? "," : "", v[i]);
-    *p++ = '}';
-    *p = '\0';
-    return out;
 }
 
 void stock_lot_from_row(Gridstock__V1__Lot *m, const db_res *r, int row, int col)

@@ -56,11 +56,6 @@ gs_code stock_check_lot_code(call *c, const char *field, const char *s, bool req
 gs_code stock_check_ref(call *c, const char *type, int64_t id);
 gs_code stock_check_text(call *c, const char *field, const char *s);
 
-/* PostgreSQL array literals ("{...}") for array parameters of the SQL functions; strings
- * are quoted. Memory in the call's arena. */
-const char *stock_text_array(call *c, size_t n, const char *const *v);
-const char *stock_i64_array(call *c, size_t n, const int64_t *v);
-
 /* The columns stock_lot_from_row reads (STOCK_LOT_NCOLS of them), from
  * STOCK_LOT_FROM (lots l, sites s, items i). */
 /* clang-format off */

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "pg_array.h"
 #include "stock.h"
 #include "gridstock/v1/stock.rpc.h"
 
@@ -309,9 +310,9 @@ gs_code stock_dispatch_transfer(call *c, const Gridstock__V1__DispatchTransferRe
     GS_TRY(db_exec(c, &r,
                    "SELECT stock_transfer_dispatch($1::bigint, $2::bigint, $3::bigint[],"
                    " $4::bigint[], $5::text[], $6, $7, $8::bigint, $9::bigint, $10)",
-                   10, call_i64(c, from.id), call_i64(c, to.id), stock_i64_array(c, n, items),
-                   stock_i64_array(c, n, qtys), stock_text_array(c, n, lots), req->note,
-                   req->ref_type, opt_i64(c, req->ref_id), actor(c), c->request_id));
+                   10, call_i64(c, from.id), call_i64(c, to.id), pg_array_i64(c, items, n),
+                   pg_array_i64(c, qtys, n), pg_array_text(c, lots, n), req->note, req->ref_type,
+                   opt_i64(c, req->ref_id), actor(c), c->request_id));
     int64_t id = db_i64(r, 0, 0);
     GS_TRY(transfer_load(c, id, false, resp));
     c->audit_object = call_printf(c, "transfer:%" PRId64, id);
@@ -345,9 +346,9 @@ gs_code stock_receive_transfer(call *c, const Gridstock__V1__ReceiveTransferRequ
     GS_TRY(db_exec(c, NULL,
                    "SELECT stock_transfer_receive($1::bigint, $2::bigint[], $3::bigint[],"
                    " $4::text[], $5::bigint, $6, $7)",
-                   7, call_i64(c, req->transfer_id), stock_i64_array(c, n, ids),
-                   stock_i64_array(c, n, qtys), stock_text_array(c, n, reasons), actor(c),
-                   c->request_id, req->note));
+                   7, call_i64(c, req->transfer_id), pg_array_i64(c, ids, n),
+                   pg_array_i64(c, qtys, n), pg_array_text(c, reasons, n), actor(c), c->request_id,
+                   req->note));
     GS_TRY(transfer_load(c, req->transfer_id, true, resp));
     int64_t sent = 0, got = 0;
     for (size_t i = 0; i < resp->n_lines; i++) {
@@ -515,9 +516,8 @@ gs_code stock_enter_counts(call *c, const Gridstock__V1__EnterCountsRequest *req
     GS_TRY(db_exec(c, &r,
                    "SELECT stock_stocktake_count($1::bigint, $2::bigint[], $3::text[], $4::text[],"
                    " $5::bigint[], $6::bigint)",
-                   6, call_i64(c, st.id), stock_i64_array(c, n, lot_ids),
-                   stock_text_array(c, n, items), stock_text_array(c, n, lots),
-                   stock_i64_array(c, n, counts), actor(c)));
+                   6, call_i64(c, st.id), pg_array_i64(c, lot_ids, n), pg_array_text(c, items, n),
+                   pg_array_text(c, lots, n), pg_array_i64(c, counts, n), actor(c)));
     resp->stocktake_id = st.id;
     resp->accepted = (int32_t)n;
     resp->counted_lots = db_i32(r, 0, 0);
