@@ -26,6 +26,7 @@ typedef struct gs_config {
     char *sql_dir;            /* migrations directory; default: the build's source sql/ */
     int reservation_ttl_s;    /* requisition reservations expire after this (86400) */
     int disbursement_ttl_s;   /* approved-but-unposted disbursements expire (604800) */
+    int emergency_max_hours;  /* an emergency activation ends at most this far ahead (168) */
     char *metrics_listen;     /* admin HTTP endpoint for Prometheus; "" = off */
 } gs_config;
 

@@ -74,6 +74,8 @@ static const cfg_row rows[] = {
      "stock reserved for an approved requisition is released after this many seconds"},
     {"disbursement_ttl_s", CFG_INT, OFF(disbursement_ttl_s), "604800", 60, 7776000, NULL, NULL,
      "S", "an approved disbursement not posted within this many seconds expires"},
+    {"emergency_max_hours", CFG_INT, OFF(emergency_max_hours), "168", 1, 720, NULL, NULL, "H",
+     "longest an emergency activation may run from now (its default is 72 h, or this if less)"},
     {"metrics_listen", CFG_STRING, OFF(metrics_listen), "", 0, 0, NULL, check_metrics_listen,
      "HOST:PORT", "Prometheus metrics at http://HOST:PORT/metrics; empty is off. No TLS, no "
      "auth: keep it on loopback (127.0.0.1:9464) or a private admin network"},

@@ -35,6 +35,7 @@ static const char *const keys[] = {
     "sql_dir",
     "reservation_ttl_s",
     "disbursement_ttl_s",
+    "emergency_max_hours",
     "metrics_listen",
     NULL,
 };

@@ -179,6 +179,9 @@ void req_hdr_from_row(Gridstock__V1__Requisition *m, const db_res *r, int i)
     m->closed_at = S(r, i, 26);
     m->updated_at = S(r, i, 27);
     m->status_comment = S(r, i, 28);
+    m->approved_by_activation_id = db_i64(r, i, 29);
+    m->rule_proposed_by_login = S(r, i, 30);
+    m->rule_confirmed_by_login = S(r, i, 31);
 }
 
 /* Lines of one or more requisitions: column 0 is the requisition id. */
@@ -390,7 +393,7 @@ static gs_code requisition_history(call *c)
     GS_TRY(db_exec(c, &r,
                    "SELECT h.id, h.from_state, h.to_state, coalesce(h.actor_id, 0),"
                    " coalesce(u.login, ''), " DIR_TS(
-                       "h.at") ", h.comment"
+                       "h.at") ", h.comment, coalesce(h.activation_id, 0)"
                                " FROM requisition_history h LEFT JOIN users u ON u.id = h.actor_id"
                                " WHERE h.requisition_id = $1::bigint ORDER BY h.id",
                    1, call_i64(c, ref.id)));
@@ -408,6 +411,7 @@ static gs_code requisition_history(call *c)
         t->actor_login = S(r, i, 4);
         t->at = S(r, i, 5);
         t->comment = S(r, i, 6);
+        t->activation_id = db_i64(r, i, 7);
         resp->transitions[i] = t;
     }
     return GS_OK;
@@ -444,8 +448,9 @@ static method_def requisition_methods[] = {
      .stream = req_watch},
     UNARY("SetEmergencyMode", req_set_emergency_mode, PERM_EMERGENCY, MF_MUTATES),
     UNARY("GetEmergencyMode", req_get_emergency_mode, PERM_DIRECTORY_READ, 0),
-    UNARY("SetEmergencyCap", req_set_emergency_cap, PERM_EMERGENCY, MF_MUTATES),
+    UNARY("SetEmergencyCap", req_set_emergency_cap, PERM_REQ_APPROVE, MF_MUTATES),
     UNARY("ListEmergencyCaps", req_list_emergency_caps, PERM_DIRECTORY_READ, 0),
+    UNARY("ConfirmEmergencyMode", req_confirm_emergency_mode, PERM_EMERGENCY, MF_MUTATES),
 };
 
 SERVICE_DEF(requisition_service, gridstock__v1__requisition_service__descriptor,
