@@ -145,9 +145,11 @@ m("RequisitionService/Cancel", D, SCOPED, {"id": "$req_draft", "reason": "matrix
 m("RequisitionService/Close", D, SCOPED, {"id": "$req_received"})
 m("RequisitionService/History", D, SCOPED, {"id": "$req_draft"})
 m("RequisitionService/WatchRequisitions", D, SCOPED, {"org_unit_code": "$ou_code"})
-m("RequisitionService/SetEmergencyMode", E, SCOPED, {"org_unit_code": "$ou_code", "active": False, "reason": "matrix"})
+m("RequisitionService/SetEmergencyMode", E, SCOPED,
+  {"org_unit_code": "$emergency_unit", "active": True, "hours": 1, "reason": "matrix"})
+m("RequisitionService/ConfirmEmergencyMode", E, SCOPED, {"proposal_id": "$emergency_proposal"})
 m("RequisitionService/GetEmergencyMode", D, SCOPED, {"org_unit_code": "$ou_code"})
-m("RequisitionService/SetEmergencyCap", E, SCOPED, {"org_unit_code": "$grid_code", "item_code": "WATER-5L", "daily_qty": 5})
+m("RequisitionService/SetEmergencyCap", A, SCOPED, {"org_unit_code": "$grid_code", "item_code": "WATER-5L", "daily_qty": 5})
 m("RequisitionService/ListEmergencyCaps", D, SCOPED, {"org_unit_code": "$ou_code"})
 
 # ---- funds
@@ -266,8 +268,13 @@ OVERRIDES = [
      "void_disb: needs fund.prepare or fund.approve"),
     # VerifyLedger checks the whole ledger: a community-scoped caller is refused.
     (("FundService/VerifyLedger",), "*", "*", PD, "verify_ledger: needs a district-wide scope"),
-    # Emergency mode is set on a district or street: a community is not one.
-    (("RequisitionService/SetEmergencyMode",), "*", "own", IA, "emergency mode: a district or a street only"),
+    # Emergency caps are set by a role that cannot raise requisitions (issue 14): admin
+    # holds requisition.create.
+    (("RequisitionService/SetEmergencyCap",), ("admin",), "*", PD,
+     "set_emergency_cap: a role that can raise requisitions may not set their caps"),
+    # The catalog is the district's: every matrix user is scoped to community CM01.
+    (("CatalogService/CreateItem", "CatalogService/UpdateItem", "ImportService/ImportItems"), "*", "*", PD,
+     "catalog writes need a user whose scope is the district"),
     # Quotas hold across every charity station of the district (charity.proto SetQuota):
     # h_set_quota refuses any caller whose scope is not the whole district, before it
     # looks the item up, and every matrix user is scoped to community CM01.

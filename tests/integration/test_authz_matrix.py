@@ -153,7 +153,7 @@ class World:
             st["payee_code"] = payee.code
             self.static[obj] = st
         self.static["missing"] = {
-            "ou_code": "ZZ-NOUNIT", "grid_code": "GR999", "compound_code": "CP999", "site_code": "ZZ-NOSITE",
+            "ou_code": "ZZ-NOUNIT", "emergency_unit": "ZZ-NOUNIT", "grid_code": "GR999", "compound_code": "CP999", "site_code": "ZZ-NOSITE",
             "site": MISSING_ID, "site2_code": "CS01", "item": MISSING_ID, "fund_code": "GF-GR999",
             "user": MISSING_ID, "lot": MISSING_ID, "source_code": "SRC-NONE", "payee_code": "PAYEE-NONE",
             "market_code": "ZZ-NOMARKET", "station_code": "ZZ-NOSTATION",
@@ -241,6 +241,17 @@ class World:
                 self.call("ProgrammeService/ApproveRun", P.ApproveRunRequest(id=run.id), P.ProgrammeRun,
                           login="fin.approver")
             return run.id
+        if name in ("emergency_unit", "emergency_proposal"):
+            # the place's community with no running activation, and (proposal) an open
+            # proposal to switch it on by admin, whom every matrix caller is not
+            self.db.execute("UPDATE emergency_activations SET ended_at = now(), ended_how = 'expired'"
+                            " WHERE ended_at IS NULL AND org_unit_id = (SELECT id FROM org_units WHERE code = %s)",
+                            (st["ou_code"],))
+            if name == "emergency_unit":
+                return st["ou_code"]
+            return self.call("RequisitionService/SetEmergencyMode", Q.SetEmergencyModeRequest(
+                org_unit_code=st["ou_code"], active=True, hours=1, reason="matrix subject"),
+                Q.EmergencyMode).proposal.id
         if name == "posting":
             r = self.call("FundService/Allocate", F.AllocateRequest(
                 source_code=st["source_code"], grid_code=st["grid_code"], amount=100), F.AllocateResponse,
