@@ -25,6 +25,7 @@ const ProtobufCServiceDescriptor *const gs_service_descriptors[] = {
     &gridstock__v1__site_service__descriptor,
     &gridstock__v1__catalog_service__descriptor,
     &gridstock__v1__fund_service__descriptor,
+    &gridstock__v1__fund_movement_service__descriptor,
     &gridstock__v1__disbursement_service__descriptor,
     &gridstock__v1__programme_service__descriptor,
     &gridstock__v1__fund_report_service__descriptor,

@@ -335,10 +335,9 @@ BEGIN
     UPDATE fund_movements SET state = 'posted', posted_by = p_user, posted_at = now() WHERE id = m.id;
 END $$;
 
--- The preparer withdraws it (prepared or approved) or an approver (not the preparer, so
--- fund.approve) withdraws an approval; p_is_approver says which side the caller is on.
-CREATE FUNCTION fund_movement_void(p_user bigint, p_scope ltree, p_id bigint, p_reason text,
-                                   p_is_approver boolean) RETURNS text
+-- Withdraws a prepared or approved movement (a finance user of either side, as for
+-- disbursements: withdrawing moves no money); an approved one releases its reservation.
+CREATE FUNCTION fund_movement_void(p_user bigint, p_scope ltree, p_id bigint, p_reason text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     m fund_movements := fund_movement_lock(p_id, p_scope);
@@ -346,9 +345,6 @@ BEGIN
     IF m.state NOT IN ('prepared', 'approved') THEN
         RAISE EXCEPTION 'fund movement % is %: only a prepared or approved one can be voided', m.id, m.state
             USING ERRCODE = 'GS409';
-    END IF;
-    IF m.preparer_id <> p_user AND NOT p_is_approver THEN
-        RAISE EXCEPTION 'fund movement % not found', m.id USING ERRCODE = 'GS404';
     END IF;
     IF m.state = 'approved' THEN
         PERFORM fund_movement_reserve(m, -1);

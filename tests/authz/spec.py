@@ -157,15 +157,22 @@ FR, FP_, FA = "fund.read", "fund.prepare", "fund.approve"
 m("FundService/CreateAccount", FP_, SCOPED, {"kind": "payee", "code": "$new_code", "name": "Matrix payee", "org_unit_code": "$ou_code"})
 m("FundService/GetAccount", FR, SCOPED, {"grid_code": "$grid_code"})
 m("FundService/ListAccounts", FR, SCOPED, {"org_unit_code": "$ou_code"})
-m("FundService/Deposit", FP_, SCOPED, {"source_code": "$source_code", "amount": 100, "memo": "matrix"})
-m("FundService/Allocate", FP_, SCOPED, {"source_code": "$source_code", "grid_code": "$grid_code", "amount": 100})
-m("FundService/AllocateBatch", FP_, SCOPED,
-  {"source_code": "$source_code", "items": [{"grid_code": "$grid_code", "amount": 100}]})
 m("FundService/SetBudget", FP_, SCOPED, {"grid_code": "$grid_code", "period": "2026", "category": "subsidies", "amount": 900000000})
 m("FundService/ListBudgets", FR, SCOPED, {"org_unit_code": "$ou_code"})
-m("FundService/Reverse", FA, SCOPED, {"posting_id": "$posting", "reason": "matrix"})
 m("FundService/ListPostings", FR, SCOPED, {"account_code": "$fund_code"})
 m("FundService/VerifyLedger", FR, NONE, {})
+M_ = "FundMovementService/"
+m(M_ + "PrepareDeposit", FP_, SCOPED, {"source_code": "$source_code", "amount": 100, "memo": "matrix"})
+m(M_ + "PrepareAllocation", FP_, SCOPED, {"source_code": "$source_code", "grid_code": "$grid_code", "amount": 100})
+m(M_ + "PrepareAllocationBatch", FP_, SCOPED,
+  {"source_code": "$source_code", "items": [{"grid_code": "$grid_code", "amount": 100}]})
+m(M_ + "PrepareReversal", FP_, SCOPED, {"posting_id": "$posting", "reason": "matrix"})
+m(M_ + "ApproveMovement", FA, SCOPED, {"id": "$move_prepared"})
+m(M_ + "RejectMovement", FA, SCOPED, {"id": "$move_prepared", "reason": "matrix"})
+m(M_ + "PostMovement", FA, SCOPED, {"id": "$move_approved"})
+m(M_ + "VoidMovement", FR, SCOPED, {"id": "$move_prepared", "reason": "matrix"})
+m(M_ + "GetMovement", FR, SCOPED, {"id": "$move_prepared"})
+m(M_ + "ListMovements", FR, NONE, {})
 m("DisbursementService/PrepareDisbursement", FP_, SCOPED,
   {"grid_code": "$grid_code", "payee_code": "$payee_code", "category": "subsidies", "amount": 100,
    "purpose": "matrix", "period": "2026-11"})
@@ -266,6 +273,9 @@ OVERRIDES = [
     (("DisbursementService/VoidDisbursement",), ("community_staff", "logistics_officer", "point_leader", "auditor",
                                                 "service"), "*", PD,
      "void_disb: needs fund.prepare or fund.approve"),
+    (("FundMovementService/VoidMovement",), ("community_staff", "logistics_officer", "point_leader", "auditor",
+                                             "service"), "*", PD,
+     "void_move: needs fund.prepare or fund.approve"),
     # VerifyLedger checks the whole ledger: a community-scoped caller is refused.
     (("FundService/VerifyLedger",), "*", "*", PD, "verify_ledger: needs a district-wide scope"),
     # Emergency caps are set by a role that cannot raise requisitions (issue 14): admin

@@ -18,6 +18,7 @@ import pytest
 from google.protobuf import json_format
 
 from harness import paths
+from harness.money import move
 
 sys.path.insert(0, os.path.join(paths.SOURCE_DIR, "tests", "authz"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "authz"))
@@ -143,10 +144,8 @@ class World:
                 kind="source", code="SRC-" + cm, name="Matrix source " + cm, org_unit_code=cm), F.Account,
                 login="fin.officer")
             st["source_code"] = src.code
-            s.call("FundService/Deposit", F.DepositRequest(source_code=src.code, amount=10**11, memo="matrix"),
-                   F.Posting, login="fin.officer")
-            s.call("FundService/Allocate", F.AllocateRequest(source_code=src.code, grid_code=st["grid_code"],
-                                                             amount=10**10), F.AllocateResponse, login="fin.officer")
+            move(self.s, "PrepareDeposit", source_code=src.code, amount=10**11, memo="matrix")
+            move(self.s, "PrepareAllocation", source_code=src.code, grid_code=st["grid_code"], amount=10**10)
             payee = s.call("FundService/CreateAccount", F.CreateAccountRequest(
                 kind="payee", code="PAYEE-" + cm, name="Matrix payee " + cm, org_unit_code=cm), F.Account,
                 login="fin.officer")
@@ -253,10 +252,17 @@ class World:
                 org_unit_code=st["ou_code"], active=True, hours=1, reason="matrix subject"),
                 Q.EmergencyMode).proposal.id
         if name == "posting":
-            r = self.call("FundService/Allocate", F.AllocateRequest(
-                source_code=st["source_code"], grid_code=st["grid_code"], amount=100), F.AllocateResponse,
+            return move(self.s, "PrepareAllocation", source_code=st["source_code"], grid_code=st["grid_code"],
+                        amount=100).postings[0].id
+        if name in ("move_prepared", "move_approved"):
+            # a deposit of the place prepared by fin.officer (never a matrix caller)
+            m = self.call("FundMovementService/PrepareDeposit", F.DepositRequest(
+                source_code=st["source_code"], amount=100, memo="matrix subject"), F.FundMovement,
                 login="fin.officer")
-            return r.postings[0].id
+            if name == "move_approved":
+                self.call("FundMovementService/ApproveMovement", F.FundMovementRequest(id=m.id), F.FundMovement,
+                          login="fin.approver")
+            return m.id
         if name in st:
             return st[name]
         raise KeyError("no placeholder $%s" % name)

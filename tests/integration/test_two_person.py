@@ -1,8 +1,9 @@
 """Issue 14 on the demo district: each finding replayed step by step as the ordinary user it
-names (every step refused with its status, no table changed), and the two-person flows of
-emergency mode end to end (propose, confirm, extend, switch off, expiry by the job,
-announced on the watch stream and audited), on two servers, with races: two confirmations
-at once, and a confirmation racing the expiry."""
+names (every step refused with its status, no table changed), and the two-person flows end
+to end: emergency mode (propose, confirm, extend, switch off, expiry by the job, announced
+on the watch stream and audited) and fund movements (prepare, approve, post, reject, void,
+expire), on two servers, with races: two confirmations at once, a confirmation racing the
+expiry, two approvals and two posts of one movement at once. Plus keys no caller can squat."""
 import threading
 import time
 import uuid
@@ -12,8 +13,10 @@ import pytest
 
 from gridstock.v1 import catalog_pb2 as cat
 from gridstock.v1 import charity_pb2 as ch
+from gridstock.v1 import funds_pb2 as F
 from gridstock.v1 import requisitions_pb2 as rq
 from gridstock.v1 import users_pb2 as us
+from harness.money import move, step
 from harness.sql import one
 
 Code = grpc.StatusCode
@@ -456,3 +459,172 @@ def test_races_on_two_servers(server, db):
             end_all(db)
     finally:
         assert other.stop() == 0
+
+
+# ---------------------------------------------------------------- finding 2: money by two people
+
+
+def balances(db, *codes):
+    return [tuple(r) for r in db.execute("SELECT code, balance, pending FROM fund_accounts WHERE code = ANY (%s)"
+                                         " ORDER BY code", (list(codes),)).fetchall()]
+
+
+def test_one_finance_user_alone_moves_no_money(server, db):
+    """fin.officer alone deposited up to 10^13 fen and allocated it; fin.approver alone reversed."""
+    before = balances(db, "SRC-DISTRICT", "GF-GR001", "EXTERNAL")
+    # the single-person calls are gone
+    for path in ("FundService/Deposit", "FundService/Allocate", "FundService/AllocateBatch", "FundService/Reverse"):
+        _, c, _ = server.call(path, F.DepositRequest(), F.Posting, login="fin.officer")
+        assert c == Code.UNIMPLEMENTED, path
+    # preparing moves nothing; the preparer can neither approve nor post
+    m, c, d = step(server, "PrepareDeposit", F.DepositRequest(source_code="SRC-DISTRICT", amount=10**13,
+                                                               memo="all of it"), "fin.officer")
+    assert c == Code.OK and m.state == "prepared", d
+    assert balances(db, "SRC-DISTRICT", "GF-GR001", "EXTERNAL") == before
+    refused(server, db, "FundMovementService/ApproveMovement", F.FundMovementRequest(id=m.id), F.FundMovement,
+            "fin.officer", Code.PERMISSION_DENIED)
+    refused(server, db, "FundMovementService/PostMovement", F.FundMovementRequest(id=m.id), F.FundMovement,
+            "fin.officer", Code.PERMISSION_DENIED)
+    # a user holding both sides (admin) still cannot check their own preparation
+    a, c, d = step(server, "PrepareAllocation", F.AllocateRequest(source_code="SRC-DISTRICT", grid_code="GR001",
+                                                                  amount=1_000), "admin")
+    assert c == Code.OK, d
+    refused(server, db, "FundMovementService/ApproveMovement", F.FundMovementRequest(id=a.id), F.FundMovement,
+            "admin", Code.PERMISSION_DENIED, "preparer")
+    ok_a = step(server, "ApproveMovement", F.FundMovementRequest(id=a.id), "fin.approver")
+    assert ok_a[1] == Code.OK, ok_a
+    refused(server, db, "FundMovementService/PostMovement", F.FundMovementRequest(id=a.id), F.FundMovement,
+            "admin", Code.PERMISSION_DENIED, "preparer")
+    assert step(server, "VoidMovement", F.FundMovementRequest(id=a.id, reason="test"), "admin")[1] == Code.OK
+    # an approver alone cannot reverse a posting: a reversal is prepared by a finance officer
+    posting = one(db, "SELECT max(id) FROM fund_postings WHERE kind = 'allocation'")
+    refused(server, db, "FundMovementService/PrepareReversal", F.ReverseRequest(posting_id=posting, reason="x"),
+            F.FundMovement, "fin.approver", Code.PERMISSION_DENIED)
+    # the database refuses maker = checker whatever the server does
+    with pytest.raises(Exception, match="fund_movements_approver_not_preparer"):
+        db.execute("UPDATE fund_movements SET state = 'approved', approver_id = preparer_id, approved_at = now()"
+                   " WHERE id = %s", (m.id,))
+    assert step(server, "RejectMovement", F.FundMovementRequest(id=m.id, reason="no such appropriation"),
+                "fin.approver")[0].state == "rejected"
+    assert balances(db, "SRC-DISTRICT", "GF-GR001", "EXTERNAL") == before
+
+
+def test_movement_flow_on_two_servers_with_races(server, db):
+    other = server.start_server()
+    try:
+        user(server, db, "fin.approver2", "finance_approver", "DC")
+        src = server.call_ok("FundService/CreateAccount", F.CreateAccountRequest(
+            kind="source", code="SRC-TP-" + uuid.uuid4().hex[:6].upper(), name="Two-person source"), F.Account,
+            login="fin.officer").code
+        dep = move(server, "PrepareDeposit", source_code=src, amount=1_000_000, memo="appropriation")
+        assert dep.state == "posted" and dep.approver_login == "fin.approver" and dep.posted_by_login == "fin.approver"
+        assert balances(db, src) == [(src, 1_000_000, 0)]
+        # a batch allocation: prepared on one server, approved on the other (reserves), posted back
+        items = [F.AllocationItem(grid_code=g, amount=100_000) for g in ("GR001", "GR002", "GR003")]
+        m, c, d = step(server, "PrepareAllocationBatch", F.AllocateBatchRequest(source_code=src, items=items), "fin.officer")
+        assert c == Code.OK and m.total == 300_000 and len(m.items) == 3, d
+        # two approvals at once: one reserves, the other finds it approved
+        out = {}
+        barrier = threading.Barrier(2)
+
+        def go(srv, login, action, key):
+            barrier.wait()
+            out[key] = step(srv, action, F.FundMovementRequest(id=m.id), login)[1]
+
+        ts = [threading.Thread(target=go, args=(server, "fin.approver", "ApproveMovement", 1)),
+              threading.Thread(target=go, args=(other, "fin.approver2", "ApproveMovement", 2))]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        assert sorted(out.values(), key=str) == sorted([Code.OK, Code.FAILED_PRECONDITION], key=str), out
+        assert balances(db, src) == [(src, 1_000_000, 300_000)]
+        # two posts at once: the money moves once
+        out.clear()
+        barrier = threading.Barrier(2)
+        ts = [threading.Thread(target=go, args=(server, "fin.approver", "PostMovement", 1)),
+              threading.Thread(target=go, args=(other, "fin.approver2", "PostMovement", 2))]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        assert sorted(out.values(), key=str) == sorted([Code.OK, Code.FAILED_PRECONDITION], key=str), out
+        assert balances(db, src) == [(src, 700_000, 0)]
+        assert one(db, "SELECT count(*) FROM fund_movement_items WHERE movement_id = %s AND posting_id IS NOT NULL",
+                   m.id) == 3
+        # a reversal of one allocation posting: prepared, approved (reserving the grid fund), posted
+        g = step(server, "GetMovement", F.FundMovementRequest(id=m.id), "auditor")[0]
+        assert g.state == "posted" and len(g.posting_ids) == 3
+        rev = move(other, "PrepareReversal", posting_id=g.posting_ids[0], reason="wrong grid")
+        assert rev.postings[0].reverses_id == g.posting_ids[0]
+        assert balances(db, src) == [(src, 800_000, 0)]
+        # void of an approved movement releases its reservation
+        v, c, d = step(server, "PrepareAllocation", F.AllocateRequest(source_code=src, grid_code="GR004",
+                                                                      amount=50_000), "fin.officer")
+        assert step(other, "ApproveMovement", F.FundMovementRequest(id=v.id), "fin.approver")[1] == Code.OK
+        assert balances(db, src) == [(src, 800_000, 50_000)]
+        assert step(server, "VoidMovement", F.FundMovementRequest(id=v.id, reason="not now"),
+                    "fin.officer")[0].state == "voided"
+        assert balances(db, src) == [(src, 800_000, 0)]
+        # an approved movement not posted in time expires and releases its reservation (job's SQL)
+        e, c, d = step(server, "PrepareAllocation", F.AllocateRequest(source_code=src, grid_code="GR004",
+                                                                      amount=60_000), "fin.officer")
+        assert step(server, "ApproveMovement", F.FundMovementRequest(id=e.id), "fin.approver")[1] == Code.OK
+        assert one(db, "SELECT fund_expire_movements(interval '1 hour', now() + interval '2 hours')") >= 1
+        e = step(server, "GetMovement", F.FundMovementRequest(id=e.id), "auditor")[0]
+        assert e.state == "expired" and e.voided_at and not e.voided_by_login
+        assert balances(db, src) == [(src, 800_000, 0)]
+        assert step(server, "PostMovement", F.FundMovementRequest(id=e.id), "fin.approver")[1] == Code.FAILED_PRECONDITION
+        assert one(db, "SELECT count(*) FROM audit_log WHERE object = %s AND login = 'system'",
+                   "fund_movement:%d" % e.id) == 1
+        # out of scope: a grid's view of the district's movements is empty, and the id is NOT_FOUND
+        user(server, db, "fin.cm02", "finance_officer", "CM02")
+        assert step(server, "GetMovement", F.FundMovementRequest(id=m.id), "fin.cm02")[1] == Code.NOT_FOUND
+        lst = server.call_ok("FundMovementService/ListMovements", F.ListFundMovementsRequest(),
+                             F.ListFundMovementsResponse, login="fin.cm02")
+        assert m.id not in [x.id for x in lst.movements]
+        v = server.call_ok("FundService/VerifyLedger", F.VerifyLedgerRequest(), F.VerifyLedgerResponse, login="auditor")
+        assert v.ok, v.problems
+    finally:
+        assert other.stop() == 0
+
+
+# ---------------------------------------------------------------- finding 3: keys
+
+
+def test_keys_no_caller_can_squat(server, db):
+    user(server, db, "fin.st02", "finance_officer", "ST02")
+    user(server, db, "fin.cm01", "finance_officer", "CM01")
+    src = server.call_ok("FundService/CreateAccount", F.CreateAccountRequest(
+        kind="source", code="SRC-KEYS", name="Keys source"), F.Account, login="fin.officer").code
+    move(server, "PrepareDeposit", source_code=src, amount=1_000_000)
+    for g in ("GR001", "GR045"):
+        move(server, "PrepareAllocation", source_code=src, grid_code=g, amount=100_000)
+    payee = server.call_ok("FundService/CreateAccount", F.CreateAccountRequest(
+        kind="payee", code="PAYEE-KEYS", name="Keys payee"), F.Account, login="fin.officer").code
+    month = one(db, "SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')")
+    prep = lambda grid, key, login: F.PrepareDisbursementRequest(  # noqa: E731
+        grid_code=grid, payee_code=payee, category="subsidies", amount=100, purpose="keys", period=month,
+        external_key=key)
+    # the programme runs' namespace
+    d = refused(server, db, "DisbursementService/PrepareDisbursement",
+                prep("GR001", "programme:GL-SUBSIDY/%s/P-LEADER.GR001" % month, "fin.officer"), F.Disbursement,
+                "fin.officer", Code.INVALID_ARGUMENT)
+    assert d.startswith("external_key"), d
+    with pytest.raises(Exception, match="programme"):
+        db.execute("SELECT fund_disbursement_prepare(3, '1', (SELECT id FROM fund_accounts WHERE code = 'GF-GR001'),"
+                   " (SELECT id FROM fund_accounts WHERE code = 'PAYEE-KEYS'), 'subsidies', 1, 'x', %s, %s)",
+                   (month, "programme:X/%s/Y" % month))
+    # a key taken in another street: NOT_FOUND, and no id in the answer
+    key = "KEY-" + uuid.uuid4().hex[:8]
+    theirs = server.call_ok("DisbursementService/PrepareDisbursement", prep("GR045", key, "fin.st02"),
+                            F.Disbursement, login="fin.st02")
+    d = refused(server, db, "DisbursementService/PrepareDisbursement", prep("GR001", key, "fin.cm01"),
+                F.Disbursement, "fin.cm01", Code.NOT_FOUND)
+    assert str(theirs.id) not in d, d
+    # the same key within scope is still exactly-once
+    again = server.call_ok("DisbursementService/PrepareDisbursement", prep("GR045", key, "fin.st02"),
+                           F.Disbursement, login="fin.st02")
+    assert again.id == theirs.id
+    # grid leaders' payee accounts are the server's
+    d = refused(server, db, "FundService/CreateAccount", F.CreateAccountRequest(
+        kind="payee", code="P-LEADER.GR007", name="Squatter"), F.Account, "fin.officer", Code.INVALID_ARGUMENT)
+    assert d.startswith("code"), d
+    with pytest.raises(Exception, match="reserved"):
+        db.execute("INSERT INTO fund_accounts (code, name, kind) VALUES ('P-NOBODY.AT.ALL', 'x', 'payee')")

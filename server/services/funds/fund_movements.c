@@ -317,9 +317,9 @@ static gs_code void_move(call *c)
                          "voiding a fund movement needs fund.prepare or fund.approve");
     GS_TRY(v_len(c, "reason", req->reason, 500));
     GS_TRY(move_visible(c, req->id));
-    GS_TRY(db_exec(c, &r, "SELECT fund_movement_void($1, $2::ltree, $3, $4, $5::bool)", 5,
+    GS_TRY(db_exec(c, &r, "SELECT fund_movement_void($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
-                   req->reason, gs_role_has(c->who.role, PERM_FUND_APPROVE) ? "true" : "false"));
+                   req->reason));
     const char *was = db_str(r, 0, 0);
     GS_TRY(move_load(c, req->id));
     audit(c, req->id, call_printf(c, "voided (was %s)", was));

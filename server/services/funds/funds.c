@@ -63,6 +63,11 @@ static gs_code create_account(call *c)
         return call_fail(c, GS_INVALID_ARGUMENT,
                          "code: \"GF-\" and \"EXTERNAL\" are reserved for grid funds and the "
                          "external account");
+    /* grid leaders' payee accounts are the server's: programme runs open them (025) */
+    if (strncmp(req->code, "P-", 2) == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT,
+                         "code: \"P-\" is reserved for the payee accounts of grid leaders that"
+                         " programme runs open");
     GS_TRY(v_required(c, "name", req->name));
     GS_TRY(v_len(c, "name", req->name, 200));
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
