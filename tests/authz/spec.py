@@ -7,6 +7,9 @@ Roles are exercised by users scoped to community CM01 (created by the test), so:
   own              an object in CM01 (site RP01, grid GR001, ...)
   other_community  the same kind of object in CM02 (same street ST01)
   other_street     the same kind of object in CM07 (street ST02)
+  parent           the caller's street ST01 itself (its sites, accounts, programmes), or for
+                   objects that hang on a grid, one in CM02
+  district         the district root DC itself, or for grid objects one in CM07
   missing          an id/code that does not exist
 Rules (DESIGN.md, docs/errors.md): a role without the method's permission gets
 PERMISSION_DENIED before the request is even decoded; an object outside the caller's
@@ -18,7 +21,7 @@ import os
 
 ROLES = ["admin", "logistics_officer", "community_staff", "finance_officer", "finance_approver",
          "point_leader", "auditor", "service"]
-OBJECTS = ["own", "other_community", "other_street", "missing"]
+OBJECTS = ["own", "other_community", "other_street", "parent", "district", "missing"]
 
 # auth.c's role → permission matrix as the design states it (DESIGN.md "Who uses it").
 PERMS = {
@@ -285,6 +288,18 @@ OVERRIDES = [
     # The catalog is the district's: every matrix user is scoped to community CM01.
     (("CatalogService/CreateItem", "CatalogService/UpdateItem", "ImportService/ImportItems"), "*", "*", PD,
      "catalog writes need a user whose scope is the district"),
+    # Programmes declared above the caller's scope apply to the grids in it (programmes.proto:
+    # visible when the programme's subtree and the caller's overlap): the caller reads them
+    # and runs them for its own grids only; members, run items and totals are trimmed to the
+    # caller's scope, approving or posting a run touches only the caller's part, and only
+    # the programme's own level may change it.
+    (("ProgrammeService/GetProgramme", "ProgrammeService/GetRun", "ProgrammeService/ListProgrammeMembers",
+      "ProgrammeService/ListRunItems", "ProgrammeService/RunProgramme"), "*", ("parent", "district"), OK,
+     "an enclosing programme applies to the caller's grids; what it lists is trimmed to the scope"),
+    (("ProgrammeService/ApproveRun", "ProgrammeService/PostRun"), "*", ("parent", "district"), FP,
+     "a run of an enclosing programme: nothing of it in the caller's scope to approve or post"),
+    (("ProgrammeService/UpdateProgramme",), "*", ("parent", "district"), PD,
+     "update_programme: only the programme's own level changes it"),
     # Quotas hold across every charity station of the district (charity.proto SetQuota):
     # h_set_quota refuses any caller whose scope is not the whole district, before it
     # looks the item up, and every matrix user is scoped to community CM01.

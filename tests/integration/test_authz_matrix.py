@@ -46,6 +46,13 @@ PLACES = {
                         "station": "MXC-CM02"},
     "other_street": {"community": "CM07", "site": "RP07", "site2": "MXT-CM07", "market": "SM03",
                      "station": "MXC-CM07"},
+    # above the caller's scope: the caller's street and the district root. Their sites, market
+    # and accounts are created at the unit itself; grids, compounds and what hangs on them
+    # come from a community below it that is not the caller's.
+    "parent": {"community": "ST01", "grid_from": "CM02", "site": "MXP-ST01", "site2": "MXT-ST01",
+               "market": "MXM-ST01", "station": "MXC-ST01"},
+    "district": {"community": "DC", "grid_from": "CM07", "site": "MXP-DC", "site2": "MXT-DC",
+                 "market": "MXM-DC", "station": "MXC-DC"},
 }
 # Tables written by background jobs on their own schedule, not by calls.
 BACKGROUND_TABLES = {"audit_seal", "stock_expiry_alerted"}
@@ -110,13 +117,18 @@ class World:
         for obj, p in PLACES.items():
             st = {}
             cm = p["community"]
+            below = p.get("grid_from", cm)
             st["ou_code"] = cm
             st["grid_code"] = self.one(
                 "SELECT g.code FROM org_units g JOIN org_units c ON c.id = g.parent_id"
-                " WHERE c.code = %s AND g.kind = 'grid' ORDER BY g.id LIMIT 1", cm)
+                " WHERE c.code = %s AND g.kind = 'grid' ORDER BY g.id LIMIT 1", below)
             st["compound_code"] = self.one(
                 "SELECT cp.code FROM compounds cp JOIN org_units o ON o.id = cp.org_unit_id"
-                " WHERE o.path <@ (SELECT path FROM org_units WHERE code = %s) ORDER BY cp.id LIMIT 1", cm)
+                " WHERE o.path <@ (SELECT path FROM org_units WHERE code = %s) ORDER BY cp.id LIMIT 1", below)
+            if "grid_from" in p:  # a reserve point and a supplier market at the unit itself
+                for code, kind in ((p["site"], "reserve_point"), (p["market"], "supplier_market")):
+                    s.call("SiteService/CreateSite", S.CreateSiteRequest(
+                        code=code, name="Matrix " + kind, kind=kind, org_unit_code=cm, lat=31.2, lon=107.46), S.Site)
             st["site_code"] = p["site"]
             st["site"] = self.one("SELECT id FROM sites WHERE code = %s", p["site"])
             st["site2_code"] = p["site2"]
