@@ -628,3 +628,46 @@ def test_keys_no_caller_can_squat(server, db):
     assert d.startswith("code"), d
     with pytest.raises(Exception, match="reserved"):
         db.execute("INSERT INTO fund_accounts (code, name, kind) VALUES ('P-NOBODY.AT.ALL', 'x', 'payee')")
+
+
+# ---------------------------------------------------------------- the README's tours, by CLI
+
+
+def test_readme_tours_by_cli(cli, db):
+    """The README's new steps, as a point leader and a finance officer would type them."""
+    import json
+    end_all(db)
+
+    def run(login, *args):
+        rc, out, err = cli("--json", *args, login=login)
+        assert rc == 0, (args, err)
+        return json.loads(out) if out.strip() else {}
+
+    p = run("point.cm01", "requisition", "set-emergency-mode", "--org-unit-code", "CM01", "--active",
+            "--hours", "48", "--reason", "Zhou river flood warning")
+    pid = int(p["proposal"]["id"])
+    g = run("admin", "requisition", "get-emergency-mode", "--org-unit-code", "CM01")
+    assert pid in [int(x["id"]) for x in g["proposals"]]
+    rc, _, err = cli("requisition", "confirm-emergency-mode", "--proposal-id", pid, login="point.cm01")
+    assert rc != 0 and "second person" in err  # the proposer cannot confirm
+    m = run("admin", "requisition", "confirm-emergency-mode", "--proposal-id", pid)
+    assert m["active"] and m["ends_at"]
+    run("logi.district", "requisition", "set-emergency-cap", "--org-unit-code", "CM01", "--item-code", "WATER-5L",
+        "--daily-qty", "50")
+    r = run("leader.gr001", "requisition", "create", "--priority", "emergency", "--purpose", "evacuation point water",
+            "--submit", "--data", '{"lines":[{"item_code":"WATER-5L","qty":40}]}')
+    assert r["auto_approved"] and int(r["approved_by_activation_id"]) == int(m["activation_id"])
+    e = run("point.cm01", "requisition", "set-emergency-mode", "--org-unit-code", "CM01", "--active", "--extend",
+            "--hours", "24", "--reason", "rain goes on")
+    run("admin", "requisition", "confirm-emergency-mode", "--proposal-id", e["proposal"]["id"])
+    o = run("point.cm01", "requisition", "set-emergency-mode", "--org-unit-code", "CM01", "--no-active",
+            "--reason", "flood receded")
+    assert not run("admin", "requisition", "confirm-emergency-mode", "--proposal-id", o["proposal"]["id"]).get("active")
+
+    items = json.dumps({"items": [{"grid_code": "GR%03d" % i, "amount": 500} for i in range(1, 209)]})
+    mv = run("fin.officer", "fund-movement", "prepare-allocation-batch", "--source-code", "SRC-DISTRICT",
+             "--memo", "Top-up", "--data", items)
+    assert mv["state"] == "prepared" and len(mv["items"]) == 208
+    run("fin.approver", "fund-movement", "approve-movement", "--id", mv["id"])
+    posted = run("fin.approver", "fund-movement", "post-movement", "--id", mv["id"])
+    assert posted["state"] == "posted" and len(posted["posting_ids"]) == 208
