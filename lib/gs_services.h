@@ -1,7 +1,8 @@
-/* gs_services.h — every protobuf service gridstock serves, as protobuf-c descriptors.
- * The server checks its method table against this list at start-up and the CLI builds
- * its commands from it, so a service added to the .proto files and here is reachable
- * everywhere. */
+/* gs_services.h — every protobuf service gridstock serves, as protobuf-c descriptors:
+ * health, then each gridstock service. The build generates the list (gs_services.c, by
+ * scripts/gen_methods.py) from the .proto files together with the server's method table,
+ * in the same order, so a service added to the .proto files is served, listed by
+ * reflection and health, and a CLI command at once. */
 #ifndef GS_SERVICES_H
 #define GS_SERVICES_H
 

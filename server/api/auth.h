@@ -24,25 +24,17 @@ typedef enum gs_role {
         ROLE_COUNT
 } gs_role;
 
-/* Permissions a method can require. PERM_NONE: no token needed (health, reflection). */
+/* Permissions a method can require: gridstock.v1.Perm in proto/gridstock/v1/options.proto,
+ * generated into gs_perm.h by the build (each rpc names its own there). PERM_NONE: no token
+ * needed (health, reflection). PERM_REQ_READ, PERM_REQ_ACT and PERM_FUND_VOID are derived:
+ * a role holds one when it holds any of the permissions auth.c lists for it. */
+#include "gs_perm.h"
+
 typedef enum gs_perm {
-    PERM_NONE,
-    PERM_DIRECTORY_READ, /* org units, compounds, sites, catalog */
-    PERM_USER_ADMIN,     /* users and roles */
-    PERM_SITE_WRITE,     /* create/update/deactivate sites */
-    PERM_CATALOG_WRITE,  /* items, reorder points, par levels */
-    PERM_STOCK_READ,
-    PERM_STOCK_WRITE, /* receive, issue, transfer, adjust, stocktake */
-    PERM_PROCURE,     /* price lists, purchase orders */
-    PERM_CHARITY,     /* donations, distributions */
-    PERM_REQ_CREATE,  /* create/submit/cancel/confirm requisitions */
-    PERM_REQ_APPROVE, /* approve, reject, allocate, dispatch */
-    PERM_EMERGENCY,   /* switch emergency mode */
-    PERM_FUND_READ,
-    PERM_FUND_PREPARE, /* prepare disbursements, allocations, budgets */
-    PERM_FUND_APPROVE,
-    PERM_AUDIT_READ,
-    PERM_COUNT
+#define GS_X(e, s) e,
+    GS_PERM_LIST(GS_X)
+#undef GS_X
+        PERM_COUNT
 } gs_perm;
 
 const char *gs_role_name(gs_role r);

@@ -1,7 +1,10 @@
 /* method.h — the method table. Each proto service is one service_def whose rows name
- * the handler, the permission, and whether the method changes anything; the runtime
- * derives path and message types from the protobuf-c service descriptor and refuses to
- * start if a row and the descriptor disagree. */
+ * the handler, the permission, and whether the method changes anything. The rows of the
+ * gridstock services are generated from the options of each rpc (proto/gridstock/v1/
+ * options.proto, scripts/gen_methods.py → gs_methods.c), with the typed handler
+ * prototypes (<file>.rpc.h); only the standard services (health, reflection) write theirs
+ * in C. The runtime derives path and message types from the protobuf-c service
+ * descriptor and refuses to start if a row and the descriptor disagree. */
 #ifndef GS_METHOD_H
 #define GS_METHOD_H
 
@@ -16,6 +19,7 @@
 enum method_flags {
     MF_MUTATES = 1 << 0, /* needs x-request-id; idempotent replay; audit row */
     MF_NO_DB = 1 << 1,   /* answered without a database transaction (health) */
+    MF_PUBLIC = 1 << 2,  /* no token (PERM_NONE): only with MF_NO_DB (health, reflection) */
 };
 
 struct watch;
@@ -23,7 +27,8 @@ struct watch;
  * read-only transaction) and registers the stream with its feeder; the runtime then
  * hands the stream over. */
 typedef gs_code (*stream_fn)(call *c, rpc_stream *stream);
-/* A bidi handler gets each request message and fills c->resp (reflection). */
+/* A bidi handler gets each request message and fills c->resp (reflection). Generated rows
+ * point at adapters that call the typed handler with c->req and c->resp. */
 
 typedef struct method_def {
     const char *name;   /* method name as in the .proto, e.g. "ListSites" */
@@ -50,9 +55,10 @@ typedef struct service_def {
 #define SERVICE_DEF(var, descriptor, rows)                                                         \
     service_def var = {&(descriptor), rows, sizeof(rows) / sizeof((rows)[0])}
 
-/* Takes the domain services (services/registry.c hands them to main.c) after the runtime's
- * standard ones (health, reflection), checks every service_def against its descriptor and
- * fills desc/path. Returns 0, or -1 with a message naming the mismatch. */
+/* Takes the domain services (services_table, generated) after the runtime's standard ones
+ * (health, reflection), checks every service_def against its descriptor and fills
+ * desc/path. A row without a permission is refused unless it is marked MF_PUBLIC and
+ * MF_NO_DB. Returns 0, or -1 with a message naming the mismatch. */
 int methods_resolve(service_def *const *domain, char *err, size_t errlen);
 
 /* Every service the server offers, standard ones first, NULL-terminated; empty before

@@ -13,22 +13,9 @@ static const char *const role_names[ROLE_COUNT] = {
 };
 
 static const char *const perm_names[PERM_COUNT] = {
-    [PERM_NONE] = "none",
-    [PERM_DIRECTORY_READ] = "directory.read",
-    [PERM_USER_ADMIN] = "user.admin",
-    [PERM_SITE_WRITE] = "site.write",
-    [PERM_CATALOG_WRITE] = "catalog.write",
-    [PERM_STOCK_READ] = "stock.read",
-    [PERM_STOCK_WRITE] = "stock.write",
-    [PERM_PROCURE] = "procure",
-    [PERM_CHARITY] = "charity",
-    [PERM_REQ_CREATE] = "requisition.create",
-    [PERM_REQ_APPROVE] = "requisition.approve",
-    [PERM_EMERGENCY] = "emergency",
-    [PERM_FUND_READ] = "fund.read",
-    [PERM_FUND_PREPARE] = "fund.prepare",
-    [PERM_FUND_APPROVE] = "fund.approve",
-    [PERM_AUDIT_READ] = "audit.read",
+#define GS_X(e, s) [e] = s,
+    GS_PERM_LIST(GS_X)
+#undef GS_X
 };
 
 #define P(x) (1u << (x))
@@ -50,6 +37,18 @@ static const unsigned role_perms[ROLE_COUNT] = {
                      P(PERM_FUND_READ),
 };
 
+/* Derived permissions (options.proto): a role holds one when it holds any of these. They
+ * name the rule a method really checks where no single permission of the design does. */
+static const unsigned derived_perms[PERM_COUNT] = {
+    /* requisitions are read by the roles that work with them, and by auditors */
+    [PERM_REQ_READ] =
+        P(PERM_REQ_CREATE) | P(PERM_REQ_APPROVE) | P(PERM_EMERGENCY) | P(PERM_AUDIT_READ),
+    /* cancel and close are open to both sides of a requisition */
+    [PERM_REQ_ACT] = P(PERM_REQ_CREATE) | P(PERM_REQ_APPROVE),
+    /* the preparer cancels a disbursement, the approver withdraws it */
+    [PERM_FUND_VOID] = P(PERM_FUND_PREPARE) | P(PERM_FUND_APPROVE),
+};
+
 const char *gs_role_name(gs_role r)
 {
     return (unsigned)r < ROLE_COUNT ? role_names[r] : "unknown";
@@ -69,6 +68,8 @@ bool gs_role_has(gs_role r, gs_perm p)
         return true;
     if ((unsigned)r >= ROLE_COUNT || (unsigned)p >= PERM_COUNT)
         return false;
+    if (derived_perms[p])
+        return (role_perms[r] & derived_perms[p]) != 0;
     return (role_perms[r] & P(p)) != 0;
 }
 

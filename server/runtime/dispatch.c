@@ -527,6 +527,20 @@ int methods_resolve(service_def *const *domain, char *err, size_t errlen)
                          s->desc->name, m->name);
                 return -1;
             }
+            /* A row without a permission would run with no token and no caller: only a
+             * public method that needs no database (health, reflection) may have none. */
+            bool public_ = (m->flags & MF_PUBLIC) != 0;
+            const char *bad = NULL;
+            if (m->perm == PERM_NONE && !(public_ && (m->flags & MF_NO_DB)))
+                bad = "has no permission (only a public method without database may)";
+            else if (m->perm != PERM_NONE && public_)
+                bad = "is public but names a permission";
+            else if ((unsigned)m->perm >= PERM_COUNT)
+                bad = "names an unknown permission";
+            if (bad) {
+                snprintf(err, errlen, "method table: %s.%s %s", s->desc->name, m->name, bad);
+                return -1;
+            }
             m->desc = md;
             m->service = s->desc;
             snprintf(m->path, sizeof m->path, "/%s/%s", s->desc->name, m->name);

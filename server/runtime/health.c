@@ -154,11 +154,11 @@ static method_def health_methods[] = {
     {.name = "Check",
      .handler = health_check,
      .perm = PERM_NONE,
-     .flags = MF_NO_DB,
+     .flags = MF_PUBLIC | MF_NO_DB,
      .kind = RPC_UNARY},
     {.name = "Watch",
      .perm = PERM_NONE,
-     .flags = MF_NO_DB,
+     .flags = MF_PUBLIC | MF_NO_DB,
      .kind = RPC_SERVER_STREAM,
      .stream = health_watch_start},
 };

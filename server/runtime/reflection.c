@@ -676,14 +676,14 @@ static method_def reflection_v1_methods[] = {
     {.name = "ServerReflectionInfo",
      .handler = reflection_info_v1,
      .perm = PERM_NONE,
-     .flags = MF_NO_DB,
+     .flags = MF_PUBLIC | MF_NO_DB,
      .kind = RPC_BIDI},
 };
 static method_def reflection_v1alpha_methods[] = {
     {.name = "ServerReflectionInfo",
      .handler = reflection_info_v1alpha,
      .perm = PERM_NONE,
-     .flags = MF_NO_DB,
+     .flags = MF_PUBLIC | MF_NO_DB,
      .kind = RPC_BIDI},
 };
 SERVICE_DEF(reflection_v1_service, grpc__reflection__v1__server_reflection__descriptor,

@@ -2,8 +2,8 @@
 """make_seeds.py — writes the seed corpora of the fuzz targets under tests/fuzz/corpus/ from
 real messages: every method's request as the authorization matrix builds it (sample
 values in place of its placeholders), prefixed by the method index the targets use
-(lib/gs_services.c order × declaration order); valid and broken tokens signed with the
-targets' fixed key; metadata pairs; JSON texts of the same requests.
+(gs_service_descriptors order, <build>/gen/gs_services.c, × declaration order); valid and
+broken tokens signed with the targets' fixed key; metadata pairs; JSON texts of the same requests.
 
 usage: GS_BUILD_DIR=<build> tests/fuzz/make_seeds.py"""
 import base64
@@ -46,7 +46,7 @@ def resolve(t):
 
 def methods():
     """(index, full service name, method descriptor) in the targets' order."""
-    text = open(os.path.join(SRC, "lib", "gs_services.c")).read()
+    text = open(os.path.join(BUILD, "gen", "gs_services.c")).read()
     body = text[text.index("gs_service_descriptors[]"):]
     out = []
     for m in re.finditer(r"&(\w+)__descriptor", body):

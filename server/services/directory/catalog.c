@@ -8,6 +8,7 @@
 #include "directory.h"
 
 #include "gridstock/v1/catalog.pb-c.h"
+#include "gridstock/v1/catalog.rpc.h"
 
 /* The columns item_from_row reads, from items i. */
 #define ITEM_COLS                                                                                  \
@@ -125,10 +126,9 @@ static gs_code check_item_fields(call *c, const char *name, const char *category
     return GS_OK;
 }
 
-static gs_code create_item(call *c)
+gs_code catalog_create_item(call *c, const Gridstock__V1__CreateItemRequest *req,
+                            Gridstock__V1__Item *resp)
 {
-    const Gridstock__V1__CreateItemRequest *req = (const void *)c->req;
-    Gridstock__V1__Item *resp = (void *)c->resp;
     db_res *r = NULL;
 
     GS_TRY(check_district_scope(c));
@@ -150,10 +150,9 @@ static gs_code create_item(call *c)
 static const char *const item_mask_fields[] = {"name",   "category", "unit", "shelf_life_days",
                                                "active", NULL};
 
-static gs_code update_item(call *c)
+gs_code catalog_update_item(call *c, const Gridstock__V1__UpdateItemRequest *req,
+                            Gridstock__V1__Item *resp)
 {
-    const Gridstock__V1__UpdateItemRequest *req = (const void *)c->req;
-    Gridstock__V1__Item *resp = (void *)c->resp;
     size_t nm = req->n_update_mask;
     char *const *mask = req->update_mask;
     const char *p[6] = {0};
@@ -212,16 +211,15 @@ static gs_code update_item(call *c)
     return GS_OK;
 }
 
-static gs_code get_item(call *c)
+gs_code catalog_get_item(call *c, const Gridstock__V1__GetItemRequest *req,
+                         Gridstock__V1__Item *resp)
 {
-    const Gridstock__V1__GetItemRequest *req = (const void *)c->req;
-    return item_find(c, req->id, req->code, "id", (Gridstock__V1__Item *)c->resp);
+    return item_find(c, req->id, req->code, "id", resp);
 }
 
-static gs_code list_items(call *c)
+gs_code catalog_list_items(call *c, const Gridstock__V1__ListItemsRequest *req,
+                           Gridstock__V1__ListItemsResponse *resp)
 {
-    const Gridstock__V1__ListItemsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListItemsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     db_res *r = NULL;
 
@@ -247,10 +245,9 @@ static gs_code list_items(call *c)
     return GS_OK;
 }
 
-static gs_code set_site_item_level(call *c)
+gs_code catalog_set_site_item_level(call *c, const Gridstock__V1__SetSiteItemLevelRequest *req,
+                                    Gridstock__V1__SiteItemLevel *resp)
 {
-    const Gridstock__V1__SetSiteItemLevelRequest *req = (const void *)c->req;
-    Gridstock__V1__SiteItemLevel *resp = (void *)c->resp;
     Gridstock__V1__Item item = GRIDSTOCK__V1__ITEM__INIT;
     int64_t site_id;
     const char *site_code;
@@ -284,10 +281,9 @@ static gs_code set_site_item_level(call *c)
     return GS_OK;
 }
 
-static gs_code list_site_item_levels(call *c)
+gs_code catalog_list_site_item_levels(call *c, const Gridstock__V1__ListSiteItemLevelsRequest *req,
+                                      Gridstock__V1__ListSiteItemLevelsResponse *resp)
 {
-    const Gridstock__V1__ListSiteItemLevelsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListSiteItemLevelsResponse *resp = (void *)c->resp;
     int64_t limit, after, site_id;
     const char *site_code;
     db_res *r = NULL;
@@ -308,38 +304,3 @@ static gs_code list_site_item_levels(call *c)
     }
     return GS_OK;
 }
-
-static method_def catalog_methods[] = {
-    {.name = "CreateItem",
-     .handler = create_item,
-     .perm = PERM_CATALOG_WRITE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "UpdateItem",
-     .handler = update_item,
-     .perm = PERM_CATALOG_WRITE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "GetItem",
-     .handler = get_item,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-    {.name = "ListItems",
-     .handler = list_items,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-    {.name = "SetSiteItemLevel",
-     .handler = set_site_item_level,
-     .perm = PERM_CATALOG_WRITE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "ListSiteItemLevels",
-     .handler = list_site_item_levels,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(catalog_service, gridstock__v1__catalog_service__descriptor, catalog_methods);

@@ -7,6 +7,7 @@
 #include "directory.h"
 
 #include "gridstock/v1/compounds.pb-c.h"
+#include "gridstock/v1/compounds.rpc.h"
 
 /* The columns compound_from_row reads, from compounds cp JOIN org_units ou. */
 #define CP_COLS                                                                                    \
@@ -32,10 +33,9 @@ static void compound_from_row(Gridstock__V1__Compound *m, const db_res *r, int r
     m->three_no = db_bool(r, row, 12);
 }
 
-static gs_code get_compound(call *c)
+gs_code compound_get_compound(call *c, const Gridstock__V1__GetCompoundRequest *req,
+                              Gridstock__V1__Compound *resp)
 {
-    const Gridstock__V1__GetCompoundRequest *req = (const void *)c->req;
-    Gridstock__V1__Compound *resp = (void *)c->resp;
     db_res *r = NULL;
 
     if (req->id < 0)
@@ -59,10 +59,9 @@ static gs_code get_compound(call *c)
     return GS_OK;
 }
 
-static gs_code list_compounds(call *c)
+gs_code compound_list_compounds(call *c, const Gridstock__V1__ListCompoundsRequest *req,
+                                Gridstock__V1__ListCompoundsResponse *resp)
 {
-    const Gridstock__V1__ListCompoundsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListCompoundsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     dir_unit u;
     db_res *r = NULL;
@@ -87,18 +86,3 @@ static gs_code list_compounds(call *c)
     }
     return GS_OK;
 }
-
-static method_def compound_methods[] = {
-    {.name = "GetCompound",
-     .handler = get_compound,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-    {.name = "ListCompounds",
-     .handler = list_compounds,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(compound_service, gridstock__v1__compound_service__descriptor, compound_methods);

@@ -7,6 +7,7 @@
 #include "directory.h"
 
 #include "gridstock/v1/org_units.pb-c.h"
+#include "gridstock/v1/org_units.rpc.h"
 
 /* The columns org_unit_from_row reads, from org_units ou LEFT JOIN org_units p (parent). */
 #define OU_COLS                                                                                    \
@@ -42,20 +43,18 @@ static gs_code org_unit_load(call *c, int64_t id, Gridstock__V1__OrgUnit *m)
     return GS_OK;
 }
 
-static gs_code get_org_unit(call *c)
+gs_code org_unit_get_org_unit(call *c, const Gridstock__V1__GetOrgUnitRequest *req,
+                              Gridstock__V1__OrgUnit *resp)
 {
-    const Gridstock__V1__GetOrgUnitRequest *req = (const void *)c->req;
-    Gridstock__V1__OrgUnit *resp = (void *)c->resp;
     dir_unit u;
 
     GS_TRY(dir_unit_find(c, req->id, req->code, "id", true, &u));
     return org_unit_load(c, u.id, resp);
 }
 
-static gs_code list_org_units(call *c)
+gs_code org_unit_list_org_units(call *c, const Gridstock__V1__ListOrgUnitsRequest *req,
+                                Gridstock__V1__ListOrgUnitsResponse *resp)
 {
-    const Gridstock__V1__ListOrgUnitsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListOrgUnitsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     const char *parent = NULL, *root = c->who.scope_path;
     dir_unit u;
@@ -93,10 +92,9 @@ static gs_code list_org_units(call *c)
 
 enum { TREE_MAX_NODES = 5000, TREE_DEFAULT_DEPTH = 2, TREE_MAX_DEPTH = 4 };
 
-static gs_code get_org_unit_tree(call *c)
+gs_code org_unit_get_org_unit_tree(call *c, const Gridstock__V1__GetOrgUnitTreeRequest *req,
+                                   Gridstock__V1__GetOrgUnitTreeResponse *resp)
 {
-    const Gridstock__V1__GetOrgUnitTreeRequest *req = (const void *)c->req;
-    Gridstock__V1__GetOrgUnitTreeResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -137,10 +135,9 @@ static gs_code get_org_unit_tree(call *c)
     return GS_OK;
 }
 
-static gs_code get_org_unit_stats(call *c)
+gs_code org_unit_get_org_unit_stats(call *c, const Gridstock__V1__GetOrgUnitStatsRequest *req,
+                                    Gridstock__V1__OrgUnitStats *resp)
 {
-    const Gridstock__V1__GetOrgUnitStatsRequest *req = (const void *)c->req;
-    Gridstock__V1__OrgUnitStats *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -184,28 +181,3 @@ static gs_code get_org_unit_stats(call *c)
     resp->area_km2 = resp->org_unit->area_km2;
     return GS_OK;
 }
-
-static method_def org_unit_methods[] = {
-    {.name = "GetOrgUnit",
-     .handler = get_org_unit,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-    {.name = "ListOrgUnits",
-     .handler = list_org_units,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-    {.name = "GetOrgUnitTree",
-     .handler = get_org_unit_tree,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-    {.name = "GetOrgUnitStats",
-     .handler = get_org_unit_stats,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(org_unit_service, gridstock__v1__org_unit_service__descriptor, org_unit_methods);

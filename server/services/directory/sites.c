@@ -8,6 +8,7 @@
 #include "directory.h"
 
 #include "gridstock/v1/sites.pb-c.h"
+#include "gridstock/v1/sites.rpc.h"
 
 /* The columns site_from_row reads, from sites s JOIN org_units ou. */
 #define SITE_COLS                                                                                  \
@@ -71,10 +72,9 @@ static gs_code check_text_fields(call *c, const char *address, const char *conta
     return GS_OK;
 }
 
-static gs_code create_site(call *c)
+gs_code site_create_site(call *c, const Gridstock__V1__CreateSiteRequest *req,
+                         Gridstock__V1__Site *resp)
 {
-    const Gridstock__V1__CreateSiteRequest *req = (const void *)c->req;
-    Gridstock__V1__Site *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -108,10 +108,9 @@ static const char *const site_mask_fields[] = {
     "name",         "kind",          "org_unit",      "address", "location", "capacity_m3",
     "contact_name", "contact_phone", "opening_hours", "active",  NULL};
 
-static gs_code update_site(call *c)
+gs_code site_update_site(call *c, const Gridstock__V1__UpdateSiteRequest *req,
+                         Gridstock__V1__Site *resp)
 {
-    const Gridstock__V1__UpdateSiteRequest *req = (const void *)c->req;
-    Gridstock__V1__Site *resp = (void *)c->resp;
     size_t nm = req->n_update_mask;
     char *const *mask = req->update_mask;
     const char *p[12] = {0};
@@ -197,11 +196,9 @@ static gs_code update_site(call *c)
     return GS_OK;
 }
 
-static gs_code deactivate_site(call *c)
+gs_code site_deactivate_site(call *c, const Gridstock__V1__DeactivateSiteRequest *req,
+                             Gridstock__V1__Site *resp)
 {
-    const Gridstock__V1__DeactivateSiteRequest *req = (const void *)c->req;
-    Gridstock__V1__Site *resp = (void *)c->resp;
-
     GS_TRY(site_load(c, req->id, true, resp));
     c->audit_object = call_printf(c, "site:%" PRId64, req->id);
     if (!resp->active) {
@@ -215,10 +212,8 @@ static gs_code deactivate_site(call *c)
     return GS_OK;
 }
 
-static gs_code get_site(call *c)
+gs_code site_get_site(call *c, const Gridstock__V1__GetSiteRequest *req, Gridstock__V1__Site *resp)
 {
-    const Gridstock__V1__GetSiteRequest *req = (const void *)c->req;
-    Gridstock__V1__Site *resp = (void *)c->resp;
     db_res *r = NULL;
 
     if (req->id || !*req->code) {
@@ -236,10 +231,9 @@ static gs_code get_site(call *c)
     return GS_OK;
 }
 
-static gs_code list_sites(call *c)
+gs_code site_list_sites(call *c, const Gridstock__V1__ListSitesRequest *req,
+                        Gridstock__V1__ListSitesResponse *resp)
 {
-    const Gridstock__V1__ListSitesRequest *req = (const void *)c->req;
-    Gridstock__V1__ListSitesResponse *resp = (void *)c->resp;
     int64_t limit, after;
     dir_unit u;
     db_res *r = NULL;
@@ -266,10 +260,9 @@ static gs_code list_sites(call *c)
     return GS_OK;
 }
 
-static gs_code nearest_sites(call *c)
+gs_code site_nearest_sites(call *c, const Gridstock__V1__NearestSitesRequest *req,
+                           Gridstock__V1__NearestSitesResponse *resp)
 {
-    const Gridstock__V1__NearestSitesRequest *req = (const void *)c->req;
-    Gridstock__V1__NearestSitesResponse *resp = (void *)c->resp;
     db_res *r = NULL;
 
     GS_TRY(dir_double_range(c, "lat", req->lat, -90, 90));
@@ -307,38 +300,3 @@ static gs_code nearest_sites(call *c)
     }
     return GS_OK;
 }
-
-static method_def site_methods[] = {
-    {.name = "CreateSite",
-     .handler = create_site,
-     .perm = PERM_SITE_WRITE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "UpdateSite",
-     .handler = update_site,
-     .perm = PERM_SITE_WRITE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "DeactivateSite",
-     .handler = deactivate_site,
-     .perm = PERM_SITE_WRITE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "GetSite",
-     .handler = get_site,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-    {.name = "ListSites",
-     .handler = list_sites,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-    {.name = "NearestSites",
-     .handler = nearest_sites,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(site_service, gridstock__v1__site_service__descriptor, site_methods);

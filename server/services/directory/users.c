@@ -9,6 +9,7 @@
 #include "directory.h"
 
 #include "gridstock/v1/users.pb-c.h"
+#include "gridstock/v1/users.rpc.h"
 
 /* The columns user_from_row reads, from users us JOIN org_units ou (the scope unit). */
 #define USER_COLS                                                                                  \
@@ -87,10 +88,9 @@ static gs_code v_display_name(call *c, const char *s)
     return v_len(c, "display_name", s, 200);
 }
 
-static gs_code create_user(call *c)
+gs_code user_create_user(call *c, const Gridstock__V1__CreateUserRequest *req,
+                         Gridstock__V1__User *resp)
 {
-    const Gridstock__V1__CreateUserRequest *req = (const void *)c->req;
-    Gridstock__V1__User *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -114,10 +114,9 @@ static gs_code create_user(call *c)
 static const char *const user_mask_fields[] = {"display_name", "role",   "scope",
                                                "phone",        "active", NULL};
 
-static gs_code update_user(call *c)
+gs_code user_update_user(call *c, const Gridstock__V1__UpdateUserRequest *req,
+                         Gridstock__V1__User *resp)
 {
-    const Gridstock__V1__UpdateUserRequest *req = (const void *)c->req;
-    Gridstock__V1__User *resp = (void *)c->resp;
     size_t nm = req->n_update_mask;
     char *const *mask = req->update_mask;
     const char *p[6] = {0};
@@ -179,11 +178,9 @@ static gs_code update_user(call *c)
     return GS_OK;
 }
 
-static gs_code deactivate_user(call *c)
+gs_code user_deactivate_user(call *c, const Gridstock__V1__DeactivateUserRequest *req,
+                             Gridstock__V1__User *resp)
 {
-    const Gridstock__V1__DeactivateUserRequest *req = (const void *)c->req;
-    Gridstock__V1__User *resp = (void *)c->resp;
-
     GS_TRY(user_load(c, req->id, true, resp));
     if (req->id == c->who.user_id)
         return call_fail(c, GS_FAILED_PRECONDITION, "id: you cannot deactivate yourself");
@@ -201,10 +198,8 @@ static gs_code deactivate_user(call *c)
     return GS_OK;
 }
 
-static gs_code get_user(call *c)
+gs_code user_get_user(call *c, const Gridstock__V1__GetUserRequest *req, Gridstock__V1__User *resp)
 {
-    const Gridstock__V1__GetUserRequest *req = (const void *)c->req;
-    Gridstock__V1__User *resp = (void *)c->resp;
     db_res *r = NULL;
 
     if (req->id || !*req->login) {
@@ -222,10 +217,9 @@ static gs_code get_user(call *c)
     return GS_OK;
 }
 
-static gs_code list_users(call *c)
+gs_code user_list_users(call *c, const Gridstock__V1__ListUsersRequest *req,
+                        Gridstock__V1__ListUsersResponse *resp)
 {
-    const Gridstock__V1__ListUsersRequest *req = (const void *)c->req;
-    Gridstock__V1__ListUsersResponse *resp = (void *)c->resp;
     int64_t limit, after;
     dir_unit u;
     db_res *r = NULL;
@@ -254,11 +248,9 @@ static gs_code list_users(call *c)
     return GS_OK;
 }
 
-static gs_code revoke_user_tokens(call *c)
+gs_code user_revoke_user_tokens(call *c, const Gridstock__V1__RevokeUserTokensRequest *req,
+                                Gridstock__V1__User *resp)
 {
-    const Gridstock__V1__RevokeUserTokensRequest *req = (const void *)c->req;
-    Gridstock__V1__User *resp = (void *)c->resp;
-
     GS_TRY(user_load(c, req->id, true, resp));
     GS_TRY(db_exec(c, NULL,
                    "UPDATE users SET tokens_valid_after = now(), updated_at = now() WHERE id = $1",
@@ -269,9 +261,9 @@ static gs_code revoke_user_tokens(call *c)
     return GS_OK;
 }
 
-static gs_code who_am_i(call *c)
+gs_code user_who_am_i(call *c, const Gridstock__V1__WhoAmIRequest *req,
+                      Gridstock__V1__WhoAmIResponse *resp)
 {
-    Gridstock__V1__WhoAmIResponse *resp = (void *)c->resp;
     db_res *r = NULL;
 
     /* The caller's own row, whatever their scope (a service account may sit anywhere). */
@@ -295,43 +287,3 @@ static gs_code who_am_i(call *c)
     resp->n_permissions = n;
     return GS_OK;
 }
-
-static method_def user_methods[] = {
-    {.name = "CreateUser",
-     .handler = create_user,
-     .perm = PERM_USER_ADMIN,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "UpdateUser",
-     .handler = update_user,
-     .perm = PERM_USER_ADMIN,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "DeactivateUser",
-     .handler = deactivate_user,
-     .perm = PERM_USER_ADMIN,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "GetUser",
-     .handler = get_user,
-     .perm = PERM_USER_ADMIN,
-     .flags = 0,
-     .kind = RPC_UNARY},
-    {.name = "ListUsers",
-     .handler = list_users,
-     .perm = PERM_USER_ADMIN,
-     .flags = 0,
-     .kind = RPC_UNARY},
-    {.name = "RevokeUserTokens",
-     .handler = revoke_user_tokens,
-     .perm = PERM_USER_ADMIN,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "WhoAmI",
-     .handler = who_am_i,
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(user_service, gridstock__v1__user_service__descriptor, user_methods);

@@ -13,6 +13,7 @@
 #include "directory/directory.h"
 
 #include "gridstock/v1/funds.pb-c.h"
+#include "gridstock/v1/funds.rpc.h"
 
 /* fund_ts(): RFC 3339 UTC text (020_funds.sql), NULL stays NULL. */
 #define DISB_COLS                                                                                  \
@@ -77,8 +78,8 @@ static void disb_from_row(Gridstock__V1__Disbursement *m, const db_res *r, int r
     m->expires_at = (char *)db_str(r, row, k++);
 }
 
-/* Disbursement `id` of a grid fund in the caller's scope into c->resp. */
-static gs_code disb_load(call *c, int64_t id)
+/* Disbursement `id` of a grid fund in the caller's scope into *out. */
+static gs_code disb_load(call *c, int64_t id, Gridstock__V1__Disbursement *out)
 {
     db_res *r = NULL;
     GS_TRY(v_positive(c, "id", id));
@@ -86,16 +87,16 @@ static gs_code disb_load(call *c, int64_t id)
                    3, call_i64(c, funds_disbursement_ttl_s()), call_i64(c, id), c->who.scope_path));
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "disbursement %" PRId64 " not found", id);
-    disb_from_row((Gridstock__V1__Disbursement *)c->resp, r, 0);
+    disb_from_row(out, r, 0);
     return GS_OK;
 }
 
-/* Loads disbursement `id` and checks that it may go to `to` (the C state table); the SQL
- * function re-checks under its row lock. */
-static gs_code disb_step(call *c, int64_t id, disb_state to, const char *verb)
+/* Loads disbursement `id` into *d and checks that it may go to `to` (the C state table);
+ * the SQL function re-checks under its row lock. */
+static gs_code disb_step(call *c, int64_t id, disb_state to, const char *verb,
+                         Gridstock__V1__Disbursement *d)
 {
-    GS_TRY(disb_load(c, id));
-    const Gridstock__V1__Disbursement *d = (const void *)c->resp;
+    GS_TRY(disb_load(c, id, d));
     int from = disb_state_from_name(d->state);
     if (from < 0 || !disb_can((disb_state)from, to))
         return call_fail(c, GS_FAILED_PRECONDITION,
@@ -116,9 +117,10 @@ static gs_code check_text(call *c, const char *field, const char *s, bool requir
     return v_len(c, field, s, 500);
 }
 
-static gs_code prepare(call *c)
+gs_code disbursement_prepare_disbursement(call *c,
+                                          const Gridstock__V1__PrepareDisbursementRequest *req,
+                                          Gridstock__V1__Disbursement *resp)
 {
-    const Gridstock__V1__PrepareDisbursementRequest *req = (const void *)c->req;
     int64_t fund, payee;
     db_res *r = NULL;
 
@@ -142,8 +144,8 @@ static gs_code prepare(call *c)
                    call_i64(c, payee), req->category, call_i64(c, req->amount), req->purpose,
                    req->period, req->external_key));
     int64_t id = db_i64(r, 0, 0);
-    GS_TRY(disb_load(c, id));
-    const Gridstock__V1__Disbursement *d = (const void *)c->resp;
+    GS_TRY(disb_load(c, id, resp));
+    const Gridstock__V1__Disbursement *d = resp;
     audit(c, id,
           call_printf(c, "prepared %" PRId64 " fen from %s to %s (%s, %s): %s", d->amount,
                       d->fund_code, d->payee_code, d->category, d->period, d->purpose));
@@ -153,9 +155,10 @@ static gs_code prepare(call *c)
 static const char *const update_fields[] = {"fund",    "payee",  "category", "amount",
                                             "purpose", "period", NULL};
 
-static gs_code update(call *c)
+gs_code disbursement_update_disbursement(call *c,
+                                         const Gridstock__V1__UpdateDisbursementRequest *req,
+                                         Gridstock__V1__Disbursement *resp)
 {
-    const Gridstock__V1__UpdateDisbursementRequest *req = (const void *)c->req;
     size_t nm = req->n_update_mask;
     char *const *mask = req->update_mask;
     const char *p[9] = {0};
@@ -163,7 +166,7 @@ static gs_code update(call *c)
     db_res *r = NULL;
 
     GS_TRY(dir_mask_check(c, nm, mask, update_fields));
-    GS_TRY(disb_step(c, req->id, DS_PREPARED, "changed"));
+    GS_TRY(disb_step(c, req->id, DS_PREPARED, "changed", resp));
     if (dir_mask_has(nm, mask, "fund", req->fund_account_id || *req->grid_code)) {
         int64_t fund;
         GS_TRY(fund_account_find(c, req->fund_account_id, "", req->grid_code, "fund_account_id",
@@ -206,7 +209,7 @@ static gs_code update(call *c)
     GS_TRY(db_execv(
         c, &r, "SELECT fund_disbursement_update($1, $2::ltree, $3, $4, $5, $6, $7, $8, $9)", 9, p));
     bool voided = db_bool(r, 0, 0);
-    GS_TRY(disb_load(c, req->id));
+    GS_TRY(disb_load(c, req->id, resp));
     audit(c, req->id,
           call_printf(c, "changed %s%s", changed,
                       voided ? "; the approval is void and the reservation released" : ""));
@@ -230,86 +233,82 @@ static gs_code hash_param(call *c, const char *hex, const char **out)
     return GS_OK;
 }
 
-static gs_code approve(call *c)
+gs_code disbursement_approve_disbursement(call *c,
+                                          const Gridstock__V1__ApproveDisbursementRequest *req,
+                                          Gridstock__V1__Disbursement *resp)
 {
-    const Gridstock__V1__ApproveDisbursementRequest *req = (const void *)c->req;
     const char *expected;
 
     GS_TRY(hash_param(c, req->expected_hash, &expected));
-    GS_TRY(disb_step(c, req->id, DS_APPROVED, "approved"));
+    GS_TRY(disb_step(c, req->id, DS_APPROVED, "approved", resp));
     GS_TRY(db_exec(c, NULL, "SELECT fund_disbursement_approve($1, $2::ltree, $3, $4::bytea)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id), expected));
-    GS_TRY(disb_load(c, req->id));
-    const Gridstock__V1__Disbursement *d = (const void *)c->resp;
+    GS_TRY(disb_load(c, req->id, resp));
+    const Gridstock__V1__Disbursement *d = resp;
     audit(c, req->id,
           call_printf(c, "approved %" PRId64 " fen from %s to %s prepared by %s; hash %.16s",
                       d->amount, d->fund_code, d->payee_code, d->preparer_login, d->approved_hash));
     return GS_OK;
 }
 
-static gs_code reject(call *c)
+gs_code disbursement_reject_disbursement(call *c,
+                                         const Gridstock__V1__RejectDisbursementRequest *req,
+                                         Gridstock__V1__Disbursement *resp)
 {
-    const Gridstock__V1__RejectDisbursementRequest *req = (const void *)c->req;
-
     GS_TRY(check_text(c, "reason", req->reason, true));
-    GS_TRY(disb_step(c, req->id, DS_REJECTED, "rejected"));
+    GS_TRY(disb_step(c, req->id, DS_REJECTED, "rejected", resp));
     GS_TRY(db_exec(c, NULL, "SELECT fund_disbursement_reject($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    req->reason));
-    GS_TRY(disb_load(c, req->id));
+    GS_TRY(disb_load(c, req->id, resp));
     audit(c, req->id, call_printf(c, "rejected: %s", req->reason));
     return GS_OK;
 }
 
-static gs_code post(call *c)
+gs_code disbursement_post_disbursement(call *c, const Gridstock__V1__PostDisbursementRequest *req,
+                                       Gridstock__V1__Disbursement *resp)
 {
-    const Gridstock__V1__PostDisbursementRequest *req = (const void *)c->req;
     db_res *r = NULL;
 
-    GS_TRY(disb_step(c, req->id, DS_POSTED, "posted"));
+    GS_TRY(disb_step(c, req->id, DS_POSTED, "posted", resp));
     GS_TRY(db_exec(c, &r, "SELECT fund_disbursement_post($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
                    call_i64(c, req->id)));
     int64_t pid = db_i64(r, 0, 0);
-    GS_TRY(disb_load(c, req->id));
-    const Gridstock__V1__Disbursement *d = (const void *)c->resp;
+    GS_TRY(disb_load(c, req->id, resp));
+    const Gridstock__V1__Disbursement *d = resp;
     audit(c, req->id,
           call_printf(c, "posted %" PRId64 " fen from %s to %s as posting %" PRId64, d->amount,
                       d->fund_code, d->payee_code, pid));
     return GS_OK;
 }
 
-static gs_code void_disb(call *c)
+gs_code disbursement_void_disbursement(call *c, const Gridstock__V1__VoidDisbursementRequest *req,
+                                       Gridstock__V1__Disbursement *resp)
 {
-    const Gridstock__V1__VoidDisbursementRequest *req = (const void *)c->req;
     db_res *r = NULL;
 
-    if (!gs_role_has(c->who.role, PERM_FUND_PREPARE) &&
-        !gs_role_has(c->who.role, PERM_FUND_APPROVE))
-        return call_fail(c, GS_PERMISSION_DENIED,
-                         "voiding a disbursement needs fund.prepare or fund.approve");
     GS_TRY(check_text(c, "reason", req->reason, false));
-    GS_TRY(disb_step(c, req->id, DS_VOIDED, "voided"));
+    GS_TRY(disb_step(c, req->id, DS_VOIDED, "voided", resp));
     GS_TRY(db_exec(c, &r, "SELECT fund_disbursement_void($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    req->reason));
     const char *was = db_str(r, 0, 0);
-    GS_TRY(disb_load(c, req->id));
+    GS_TRY(disb_load(c, req->id, resp));
     audit(c, req->id,
           call_printf(c, "voided (was %s)%s%s", was, *req->reason ? ": " : "", req->reason));
     return GS_OK;
 }
 
-static gs_code get(call *c)
+gs_code disbursement_get_disbursement(call *c, const Gridstock__V1__GetDisbursementRequest *req,
+                                      Gridstock__V1__Disbursement *resp)
 {
-    const Gridstock__V1__GetDisbursementRequest *req = (const void *)c->req;
-    return disb_load(c, req->id);
+    return disb_load(c, req->id, resp);
 }
 
-static gs_code list(call *c)
+gs_code disbursement_list_disbursements(call *c, const Gridstock__V1__ListDisbursementsRequest *req,
+                                        Gridstock__V1__ListDisbursementsResponse *resp)
 {
-    const Gridstock__V1__ListDisbursementsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListDisbursementsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     dir_unit u;
     db_res *r = NULL;
@@ -344,42 +343,3 @@ static gs_code list(call *c)
     }
     return GS_OK;
 }
-
-static method_def disbursement_methods[] = {
-    {.name = "PrepareDisbursement",
-     .handler = prepare,
-     .perm = PERM_FUND_PREPARE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "UpdateDisbursement",
-     .handler = update,
-     .perm = PERM_FUND_PREPARE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "ApproveDisbursement",
-     .handler = approve,
-     .perm = PERM_FUND_APPROVE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "RejectDisbursement",
-     .handler = reject,
-     .perm = PERM_FUND_APPROVE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "PostDisbursement",
-     .handler = post,
-     .perm = PERM_FUND_APPROVE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    /* fund.read here; the handler requires fund.prepare or fund.approve */
-    {.name = "VoidDisbursement",
-     .handler = void_disb,
-     .perm = PERM_FUND_READ,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "GetDisbursement", .handler = get, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "ListDisbursements", .handler = list, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(disbursement_service, gridstock__v1__disbursement_service__descriptor,
-            disbursement_methods);

@@ -14,6 +14,7 @@
 #include "directory/directory.h"
 
 #include "gridstock/v1/funds.pb-c.h"
+#include "gridstock/v1/funds.rpc.h"
 
 enum { BATCH_MAX = 5000 };
 
@@ -104,10 +105,9 @@ static gs_code attach_items(call *c, Gridstock__V1__FundMovement **ms, const db_
     return GS_OK;
 }
 
-/* Loads movement id (known to be in scope) into the response. */
-static gs_code move_load(call *c, int64_t id)
+/* Loads movement id (known to be in scope) into m. */
+static gs_code move_load(call *c, int64_t id, Gridstock__V1__FundMovement *m)
 {
-    Gridstock__V1__FundMovement *m = (void *)c->resp;
     db_res *r = NULL;
     GS_TRY(db_exec(c, &r, "SELECT " MOVE_COLS MOVE_FROM " WHERE m.id = $1::bigint", 1,
                    call_i64(c, id)));
@@ -115,9 +115,8 @@ static gs_code move_load(call *c, int64_t id)
     return attach_items(c, &m, r, 1);
 }
 
-static void audit(call *c, int64_t id, const char *what)
+static void audit(call *c, int64_t id, const char *what, const Gridstock__V1__FundMovement *m)
 {
-    const Gridstock__V1__FundMovement *m = (const void *)c->resp;
     c->audit_object = call_printf(c, "fund_movement:%" PRId64, id);
     c->audit_summary = call_printf(c, "%s %s %" PRId64 " of %" PRId64 " fen%s%s", what, m->kind, id,
                                    m->total, *m->source_code ? " from " : "", m->source_code);
@@ -125,9 +124,9 @@ static void audit(call *c, int64_t id, const char *what)
 
 /* ------------------------------------------------------------------ prepare */
 
-static gs_code prepare_deposit(call *c)
+gs_code fund_movement_prepare_deposit(call *c, const Gridstock__V1__DepositRequest *req,
+                                      Gridstock__V1__FundMovement *resp)
 {
-    const Gridstock__V1__DepositRequest *req = (const void *)c->req;
     db_res *r = NULL;
     int64_t src;
 
@@ -139,14 +138,15 @@ static gs_code prepare_deposit(call *c)
                    call_i64(c, c->who.user_id), c->who.scope_path, c->request_id, call_i64(c, src),
                    call_i64(c, req->amount), req->memo));
     int64_t id = db_i64(r, 0, 0);
-    GS_TRY(move_load(c, id));
-    audit(c, id, "prepared");
+    GS_TRY(move_load(c, id, resp));
+    audit(c, id, "prepared", resp);
     return GS_OK;
 }
 
 /* Prepares an allocation of n items (validated) from source src. */
 static gs_code prepare_items(call *c, int64_t src, size_t n, const int64_t *fund_ids,
-                             char *const *grids, const int64_t *amounts, const char *memo)
+                             char *const *grids, const int64_t *amounts, const char *memo,
+                             Gridstock__V1__FundMovement *resp)
 {
     db_res *r = NULL;
     /* array literals: ids and amounts are numbers; grid codes passed v_code (no quoting) */
@@ -169,14 +169,14 @@ static gs_code prepare_items(call *c, int64_t src, size_t n, const int64_t *fund
                    9, call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
                    call_i64(c, src), af, ag, aa, memo, batch));
     int64_t id = db_i64(r, 0, 0);
-    GS_TRY(move_load(c, id));
-    audit(c, id, call_printf(c, "prepared (%zu grid fund%s)", n, n == 1 ? "" : "s"));
+    GS_TRY(move_load(c, id, resp));
+    audit(c, id, call_printf(c, "prepared (%zu grid fund%s)", n, n == 1 ? "" : "s"), resp);
     return GS_OK;
 }
 
-static gs_code prepare_allocation(call *c)
+gs_code fund_movement_prepare_allocation(call *c, const Gridstock__V1__AllocateRequest *req,
+                                         Gridstock__V1__FundMovement *resp)
 {
-    const Gridstock__V1__AllocateRequest *req = (const void *)c->req;
     int64_t src;
 
     GS_TRY(v_amount(c, "amount", req->amount));
@@ -188,12 +188,13 @@ static gs_code prepare_allocation(call *c)
     GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
                              &src));
     char *grid = req->fund_account_id ? "" : req->grid_code;
-    return prepare_items(c, src, 1, &req->fund_account_id, &grid, &req->amount, req->memo);
+    return prepare_items(c, src, 1, &req->fund_account_id, &grid, &req->amount, req->memo, resp);
 }
 
-static gs_code prepare_allocation_batch(call *c)
+gs_code fund_movement_prepare_allocation_batch(call *c,
+                                               const Gridstock__V1__AllocateBatchRequest *req,
+                                               Gridstock__V1__FundMovement *resp)
 {
-    const Gridstock__V1__AllocateBatchRequest *req = (const void *)c->req;
     int64_t src;
     size_t n = req->n_items;
 
@@ -220,12 +221,12 @@ static gs_code prepare_allocation_batch(call *c)
     }
     GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
                              &src));
-    return prepare_items(c, src, n, fund_ids, grids, amounts, req->memo);
+    return prepare_items(c, src, n, fund_ids, grids, amounts, req->memo, resp);
 }
 
-static gs_code prepare_reversal(call *c)
+gs_code fund_movement_prepare_reversal(call *c, const Gridstock__V1__ReverseRequest *req,
+                                       Gridstock__V1__FundMovement *resp)
 {
-    const Gridstock__V1__ReverseRequest *req = (const void *)c->req;
     db_res *r = NULL;
 
     GS_TRY(v_positive(c, "posting_id", req->posting_id));
@@ -235,9 +236,10 @@ static gs_code prepare_reversal(call *c)
                    call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
                    call_i64(c, req->posting_id), req->reason));
     int64_t id = db_i64(r, 0, 0);
-    GS_TRY(move_load(c, id));
+    GS_TRY(move_load(c, id, resp));
     audit(c, id,
-          call_printf(c, "prepared (posting %" PRId64 ": %.300s)", req->posting_id, req->reason));
+          call_printf(c, "prepared (posting %" PRId64 ": %.300s)", req->posting_id, req->reason),
+          resp);
     return GS_OK;
 }
 
@@ -259,35 +261,35 @@ static gs_code move_visible(call *c, int64_t id)
     return GS_OK;
 }
 
-static gs_code approve(call *c)
+gs_code fund_movement_approve_movement(call *c, const Gridstock__V1__FundMovementRequest *req,
+                                       Gridstock__V1__FundMovement *resp)
 {
-    const Gridstock__V1__FundMovementRequest *req = (const void *)c->req;
     GS_TRY(move_visible(c, req->id));
     GS_TRY(db_exec(c, NULL, "SELECT fund_movement_approve($1, $2::ltree, $3)", 3,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id)));
-    GS_TRY(move_load(c, req->id));
-    audit(c, req->id, "approved (reserved)");
+    GS_TRY(move_load(c, req->id, resp));
+    audit(c, req->id, "approved (reserved)", resp);
     return GS_OK;
 }
 
-static gs_code reject(call *c)
+gs_code fund_movement_reject_movement(call *c, const Gridstock__V1__FundMovementRequest *req,
+                                      Gridstock__V1__FundMovement *resp)
 {
-    const Gridstock__V1__FundMovementRequest *req = (const void *)c->req;
     GS_TRY(v_required(c, "reason", req->reason));
     GS_TRY(v_len(c, "reason", req->reason, 500));
     GS_TRY(move_visible(c, req->id));
     GS_TRY(db_exec(c, NULL, "SELECT fund_movement_reject($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    req->reason));
-    GS_TRY(move_load(c, req->id));
-    audit(c, req->id, "rejected");
+    GS_TRY(move_load(c, req->id, resp));
+    audit(c, req->id, "rejected", resp);
     return GS_OK;
 }
 
-static gs_code post(call *c)
+gs_code fund_movement_post_movement(call *c, const Gridstock__V1__FundMovementRequest *req,
+                                    Gridstock__V1__FundMovement *resp)
 {
-    const Gridstock__V1__FundMovementRequest *req = (const void *)c->req;
-    Gridstock__V1__FundMovement *m = (void *)c->resp;
+    Gridstock__V1__FundMovement *m = resp;
     db_res *r = NULL;
 
     GS_TRY(move_visible(c, req->id));
@@ -298,47 +300,42 @@ static gs_code post(call *c)
     int64_t *ids = arena_alloc(c->arena, ((size_t)rows + 1) * sizeof *ids);
     for (int i = 0; i < rows; i++)
         ids[i] = db_i64(r, i, 0);
-    GS_TRY(move_load(c, req->id));
+    GS_TRY(move_load(c, req->id, resp));
     m->n_postings = (size_t)rows;
     m->postings = (Gridstock__V1__Posting **)call_ptrs(c, (size_t)rows);
     GS_TRY(fund_postings_load(c, ids, rows, (void **)m->postings));
-    audit(c, req->id, call_printf(c, "posted (%d posting%s)", rows, rows == 1 ? "" : "s"));
+    audit(c, req->id, call_printf(c, "posted (%d posting%s)", rows, rows == 1 ? "" : "s"), resp);
     return GS_OK;
 }
 
-static gs_code void_move(call *c)
+gs_code fund_movement_void_movement(call *c, const Gridstock__V1__FundMovementRequest *req,
+                                    Gridstock__V1__FundMovement *resp)
 {
-    const Gridstock__V1__FundMovementRequest *req = (const void *)c->req;
     db_res *r = NULL;
 
-    if (!gs_role_has(c->who.role, PERM_FUND_PREPARE) &&
-        !gs_role_has(c->who.role, PERM_FUND_APPROVE))
-        return call_fail(c, GS_PERMISSION_DENIED,
-                         "voiding a fund movement needs fund.prepare or fund.approve");
     GS_TRY(v_len(c, "reason", req->reason, 500));
     GS_TRY(move_visible(c, req->id));
     GS_TRY(db_exec(c, &r, "SELECT fund_movement_void($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    req->reason));
     const char *was = db_str(r, 0, 0);
-    GS_TRY(move_load(c, req->id));
-    audit(c, req->id, call_printf(c, "voided (was %s)", was));
+    GS_TRY(move_load(c, req->id, resp));
+    audit(c, req->id, call_printf(c, "voided (was %s)", was), resp);
     return GS_OK;
 }
 
 /* ------------------------------------------------------------------ reading */
 
-static gs_code get(call *c)
+gs_code fund_movement_get_movement(call *c, const Gridstock__V1__FundMovementRequest *req,
+                                   Gridstock__V1__FundMovement *resp)
 {
-    const Gridstock__V1__FundMovementRequest *req = (const void *)c->req;
     GS_TRY(move_visible(c, req->id));
-    return move_load(c, req->id);
+    return move_load(c, req->id, resp);
 }
 
-static gs_code list(call *c)
+gs_code fund_movement_list_movements(call *c, const Gridstock__V1__ListFundMovementsRequest *req,
+                                     Gridstock__V1__ListFundMovementsResponse *resp)
 {
-    const Gridstock__V1__ListFundMovementsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListFundMovementsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     db_res *r = NULL;
 
@@ -365,25 +362,3 @@ static gs_code list(call *c)
     }
     return attach_items(c, resp->movements, r, rows);
 }
-
-#define UNARY(n, h, p, f)                                                                          \
-    {                                                                                              \
-        .name = n, .handler = h, .perm = p, .flags = f, .kind = RPC_UNARY                          \
-    }
-
-/* Void is open to both sides (checked in void_move). */
-static method_def fund_movement_methods[] = {
-    UNARY("PrepareDeposit", prepare_deposit, PERM_FUND_PREPARE, MF_MUTATES),
-    UNARY("PrepareAllocation", prepare_allocation, PERM_FUND_PREPARE, MF_MUTATES),
-    UNARY("PrepareAllocationBatch", prepare_allocation_batch, PERM_FUND_PREPARE, MF_MUTATES),
-    UNARY("PrepareReversal", prepare_reversal, PERM_FUND_PREPARE, MF_MUTATES),
-    UNARY("ApproveMovement", approve, PERM_FUND_APPROVE, MF_MUTATES),
-    UNARY("RejectMovement", reject, PERM_FUND_APPROVE, MF_MUTATES),
-    UNARY("PostMovement", post, PERM_FUND_APPROVE, MF_MUTATES),
-    UNARY("VoidMovement", void_move, PERM_FUND_READ, MF_MUTATES),
-    UNARY("GetMovement", get, PERM_FUND_READ, 0),
-    UNARY("ListMovements", list, PERM_FUND_READ, 0),
-};
-
-SERVICE_DEF(fund_movement_service, gridstock__v1__fund_movement_service__descriptor,
-            fund_movement_methods);

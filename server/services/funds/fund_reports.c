@@ -19,6 +19,7 @@
 #include "directory/directory.h"
 
 #include "gridstock/v1/reports.pb-c.h"
+#include "gridstock/v1/reports.rpc.h"
 
 enum { REPORT_ROWS_MAX = 20000, REGISTER_PAGE_MAX = 10000, HTML_MAX = 4 << 20 };
 
@@ -53,10 +54,9 @@ static const char SPENDING_SQL[] =
     " x.amount::bigint, x.n::bigint FROM x LEFT JOIN org_units a ON a.id = x.unit"
     " ORDER BY 1, 3, x.month LIMIT 20001";
 
-static gs_code spending(call *c)
+gs_code fund_report_spending_report(call *c, const Gridstock__V1__SpendingReportRequest *req,
+                                    Gridstock__V1__SpendingReportResponse *resp)
 {
-    const Gridstock__V1__SpendingReportRequest *req = (const void *)c->req;
-    Gridstock__V1__SpendingReportResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -92,10 +92,9 @@ static gs_code spending(call *c)
 
 /* ------------------------------------------------------------------ budgets */
 
-static gs_code budget_utilisation(call *c)
+gs_code fund_report_budget_utilisation(call *c, const Gridstock__V1__BudgetUtilisationRequest *req,
+                                       Gridstock__V1__BudgetUtilisationResponse *resp)
 {
-    const Gridstock__V1__BudgetUtilisationRequest *req = (const void *)c->req;
-    Gridstock__V1__BudgetUtilisationResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -149,10 +148,9 @@ static gs_code budget_utilisation(call *c)
 static const char *const balance_kinds[] = {"external", "source",  "grid_fund",
                                             "payee",    "expense", NULL};
 
-static gs_code balances(call *c)
+gs_code fund_report_balances(call *c, const Gridstock__V1__BalancesRequest *req,
+                             Gridstock__V1__BalancesResponse *resp)
 {
-    const Gridstock__V1__BalancesRequest *req = (const void *)c->req;
-    Gridstock__V1__BalancesResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -196,10 +194,10 @@ static gs_code balances(call *c)
 
 /* ------------------------------------------------------------------ register */
 
-static gs_code register_report(call *c)
+gs_code fund_report_disbursement_register(call *c,
+                                          const Gridstock__V1__DisbursementRegisterRequest *req,
+                                          Gridstock__V1__DisbursementRegisterResponse *resp)
 {
-    const Gridstock__V1__DisbursementRegisterRequest *req = (const void *)c->req;
-    Gridstock__V1__DisbursementRegisterResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
     int64_t after = 0;
@@ -434,10 +432,9 @@ static gs_code flag_args_make(call *c, const Gridstock__V1__ReviewFlagsRequest *
     return GS_OK;
 }
 
-static gs_code review_flags(call *c)
+gs_code fund_report_review_flags(call *c, const Gridstock__V1__ReviewFlagsRequest *req,
+                                 Gridstock__V1__ReviewFlagsResponse *resp)
 {
-    const Gridstock__V1__ReviewFlagsRequest *req = (const void *)c->req;
-    Gridstock__V1__ReviewFlagsResponse *resp = (void *)c->resp;
     dir_unit u;
     flag_args a;
 
@@ -682,10 +679,9 @@ static void svg_budgets(sb *s, call *c, const db_res *r, int n)
     sb_put(s, "</svg>\n", 7);
 }
 
-static gs_code export_html(call *c)
+gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlReportRequest *req,
+                                       Gridstock__V1__ExportHtmlReportResponse *resp)
 {
-    const Gridstock__V1__ExportHtmlReportRequest *req = (const void *)c->req;
-    Gridstock__V1__ExportHtmlReportResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *pr = NULL, *sp = NULL, *bud = NULL, *bal = NULL;
 
@@ -850,21 +846,3 @@ static gs_code export_html(call *c)
     resp->html = s.buf;
     return GS_OK;
 }
-
-static method_def fund_report_methods[] = {
-    {.name = "SpendingReport", .handler = spending, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "BudgetUtilisation",
-     .handler = budget_utilisation,
-     .perm = PERM_FUND_READ,
-     .kind = RPC_UNARY},
-    {.name = "Balances", .handler = balances, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "DisbursementRegister",
-     .handler = register_report,
-     .perm = PERM_FUND_READ,
-     .kind = RPC_UNARY},
-    {.name = "ReviewFlags", .handler = review_flags, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "ExportHtmlReport", .handler = export_html, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(fund_report_service, gridstock__v1__fund_report_service__descriptor,
-            fund_report_methods);

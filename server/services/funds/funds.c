@@ -12,6 +12,7 @@
 #include "directory/directory.h"
 
 #include "gridstock/v1/funds.pb-c.h"
+#include "gridstock/v1/funds.rpc.h"
 
 enum { PROBLEMS_MAX = 200 };
 
@@ -50,10 +51,9 @@ static gs_code account_load(call *c, int64_t id, Gridstock__V1__Account *m)
 
 static const char *const creatable_kinds[] = {"source", "payee", "expense", NULL};
 
-static gs_code create_account(call *c)
+gs_code fund_create_account(call *c, const Gridstock__V1__CreateAccountRequest *req,
+                            Gridstock__V1__Account *resp)
 {
-    const Gridstock__V1__CreateAccountRequest *req = (const void *)c->req;
-    Gridstock__V1__Account *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -83,18 +83,17 @@ static gs_code create_account(call *c)
     return GS_OK;
 }
 
-static gs_code get_account(call *c)
+gs_code fund_get_account(call *c, const Gridstock__V1__GetAccountRequest *req,
+                         Gridstock__V1__Account *resp)
 {
-    const Gridstock__V1__GetAccountRequest *req = (const void *)c->req;
     int64_t id;
     GS_TRY(fund_account_find(c, req->id, req->code, req->grid_code, "id", &id));
-    return account_load(c, id, (Gridstock__V1__Account *)c->resp);
+    return account_load(c, id, resp);
 }
 
-static gs_code list_accounts(call *c)
+gs_code fund_list_accounts(call *c, const Gridstock__V1__ListAccountsRequest *req,
+                           Gridstock__V1__ListAccountsResponse *resp)
 {
-    const Gridstock__V1__ListAccountsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListAccountsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     const char *subtree = "";
     db_res *r = NULL;
@@ -151,10 +150,9 @@ static void budget_from_row(Gridstock__V1__Budget *m, const db_res *r, int row)
     m->updated_at = (char *)db_str(r, row, 13);
 }
 
-static gs_code set_budget(call *c)
+gs_code fund_set_budget(call *c, const Gridstock__V1__SetBudgetRequest *req,
+                        Gridstock__V1__Budget *resp)
 {
-    const Gridstock__V1__SetBudgetRequest *req = (const void *)c->req;
-    Gridstock__V1__Budget *resp = (void *)c->resp;
     dir_unit g;
     db_res *r = NULL;
 
@@ -178,10 +176,9 @@ static gs_code set_budget(call *c)
     return GS_OK;
 }
 
-static gs_code list_budgets(call *c)
+gs_code fund_list_budgets(call *c, const Gridstock__V1__ListBudgetsRequest *req,
+                          Gridstock__V1__ListBudgetsResponse *resp)
 {
-    const Gridstock__V1__ListBudgetsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListBudgetsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     dir_unit u;
     db_res *r = NULL;
@@ -209,10 +206,9 @@ static gs_code list_budgets(call *c)
 
 /* ------------------------------------------------------------------ postings */
 
-static gs_code list_postings(call *c)
+gs_code fund_list_postings(call *c, const Gridstock__V1__ListPostingsRequest *req,
+                           Gridstock__V1__ListPostingsResponse *resp)
 {
-    const Gridstock__V1__ListPostingsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListPostingsResponse *resp = (void *)c->resp;
     int64_t limit, after, account = 0;
     db_res *r = NULL;
 
@@ -279,9 +275,9 @@ static gs_code check_transitions(call *c, Gridstock__V1__VerifyLedgerResponse *r
     return GS_OK;
 }
 
-static gs_code verify_ledger(call *c)
+gs_code fund_verify_ledger(call *c, const Gridstock__V1__VerifyLedgerRequest *req,
+                           Gridstock__V1__VerifyLedgerResponse *resp)
 {
-    Gridstock__V1__VerifyLedgerResponse *resp = (void *)c->resp;
     db_res *r = NULL;
 
     GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
@@ -322,23 +318,3 @@ static gs_code verify_ledger(call *c)
     resp->ok = resp->n_problems == 0;
     return GS_OK;
 }
-
-static method_def fund_methods[] = {
-    {.name = "CreateAccount",
-     .handler = create_account,
-     .perm = PERM_FUND_PREPARE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "GetAccount", .handler = get_account, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "ListAccounts", .handler = list_accounts, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "SetBudget",
-     .handler = set_budget,
-     .perm = PERM_FUND_PREPARE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "ListBudgets", .handler = list_budgets, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "ListPostings", .handler = list_postings, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-    {.name = "VerifyLedger", .handler = verify_ledger, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(fund_service, gridstock__v1__fund_service__descriptor, fund_methods);

@@ -16,6 +16,7 @@
 #include "directory/directory.h"
 
 #include "gridstock/v1/programmes.pb-c.h"
+#include "gridstock/v1/programmes.rpc.h"
 
 enum { BANDS_MAX = 20, MEMBERS_MAX = 5000, SCORES_MAX = 5000 };
 
@@ -183,10 +184,9 @@ static gs_code bands_args(call *c, size_t n, Gridstock__V1__ProgrammeBand *const
     return GS_OK;
 }
 
-static gs_code create_programme(call *c)
+gs_code programme_create_programme(call *c, const Gridstock__V1__CreateProgrammeRequest *req,
+                                   Gridstock__V1__Programme *resp)
 {
-    const Gridstock__V1__CreateProgrammeRequest *req = (const void *)c->req;
-    Gridstock__V1__Programme *resp = (void *)c->resp;
     const char *scores = "{}", *amounts = "{}";
     dir_unit u;
     db_res *r = NULL;
@@ -227,10 +227,9 @@ static gs_code create_programme(call *c)
 
 static const char *const programme_update_fields[] = {"name", "amount", "bands", "active", NULL};
 
-static gs_code update_programme(call *c)
+gs_code programme_update_programme(call *c, const Gridstock__V1__UpdateProgrammeRequest *req,
+                                   Gridstock__V1__Programme *resp)
 {
-    const Gridstock__V1__UpdateProgrammeRequest *req = (const void *)c->req;
-    Gridstock__V1__Programme *resp = (void *)c->resp;
     size_t nm = req->n_update_mask;
     char *const *mask = req->update_mask;
     const char *name = NULL, *amount = NULL, *active = NULL, *scores = NULL, *amounts = NULL;
@@ -297,19 +296,18 @@ static gs_code update_programme(call *c)
     return GS_OK;
 }
 
-static gs_code get_programme(call *c)
+gs_code programme_get_programme(call *c, const Gridstock__V1__GetProgrammeRequest *req,
+                                Gridstock__V1__Programme *resp)
 {
-    const Gridstock__V1__GetProgrammeRequest *req = (const void *)c->req;
     Gridstock__V1__Programme *p;
     GS_TRY(programme_find(c, req->id, req->code, "id", &p));
-    *(Gridstock__V1__Programme *)c->resp = *p;
+    *resp = *p;
     return GS_OK;
 }
 
-static gs_code list_programmes(call *c)
+gs_code programme_list_programmes(call *c, const Gridstock__V1__ListProgrammesRequest *req,
+                                  Gridstock__V1__ListProgrammesResponse *resp)
 {
-    const Gridstock__V1__ListProgrammesRequest *req = (const void *)c->req;
-    Gridstock__V1__ListProgrammesResponse *resp = (void *)c->resp;
     db_res *r = NULL;
 
     GS_TRY(dir_enum(c, "kind", req->kind, programme_kinds, false));
@@ -330,9 +328,9 @@ static gs_code list_programmes(call *c)
 
 /* ------------------------------------------------------------------ members */
 
-static gs_code members_load(call *c, int64_t programme)
+static gs_code members_load(call *c, int64_t programme,
+                            Gridstock__V1__ListProgrammeMembersResponse *resp)
 {
-    Gridstock__V1__ListProgrammeMembersResponse *resp = (void *)c->resp;
     db_res *r = NULL;
     /* members in grids the caller can see */
     GS_TRY(
@@ -358,9 +356,10 @@ static gs_code members_load(call *c, int64_t programme)
     return GS_OK;
 }
 
-static gs_code set_members(call *c)
+gs_code programme_set_programme_members(call *c,
+                                        const Gridstock__V1__SetProgrammeMembersRequest *req,
+                                        Gridstock__V1__ListProgrammeMembersResponse *resp)
 {
-    const Gridstock__V1__SetProgrammeMembersRequest *req = (const void *)c->req;
     size_t n = req->n_members;
     Gridstock__V1__Programme *p;
 
@@ -392,27 +391,27 @@ static gs_code set_members(call *c)
                    8, call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, p->id),
                    arr_i64(c, ids, n), arr_text(c, codes, n), arr_text(c, grids, n),
                    arr_i64(c, amounts, n), req->remove ? "true" : "false"));
-    GS_TRY(members_load(c, p->id));
+    GS_TRY(members_load(c, p->id, resp));
     c->audit_object = call_printf(c, "programme:%" PRId64, p->id);
     c->audit_summary = call_printf(c, "%s %zu members of programme %s",
                                    req->remove ? "removed" : "enrolled", n, p->code);
     return GS_OK;
 }
 
-static gs_code list_members(call *c)
+gs_code programme_list_programme_members(call *c,
+                                         const Gridstock__V1__ListProgrammeMembersRequest *req,
+                                         Gridstock__V1__ListProgrammeMembersResponse *resp)
 {
-    const Gridstock__V1__ListProgrammeMembersRequest *req = (const void *)c->req;
     Gridstock__V1__Programme *p;
     GS_TRY(programme_find(c, req->programme_id, "", "programme_id", &p));
-    return members_load(c, p->id);
+    return members_load(c, p->id, resp);
 }
 
 /* ------------------------------------------------------------------ scores */
 
-static gs_code enter_scores(call *c)
+gs_code programme_enter_scores(call *c, const Gridstock__V1__EnterScoresRequest *req,
+                               Gridstock__V1__EnterScoresResponse *resp)
 {
-    const Gridstock__V1__EnterScoresRequest *req = (const void *)c->req;
-    Gridstock__V1__EnterScoresResponse *resp = (void *)c->resp;
     size_t n = req->n_scores;
     db_res *r = NULL;
 
@@ -448,10 +447,9 @@ static gs_code enter_scores(call *c)
     return GS_OK;
 }
 
-static gs_code list_scores(call *c)
+gs_code programme_list_scores(call *c, const Gridstock__V1__ListScoresRequest *req,
+                              Gridstock__V1__ListScoresResponse *resp)
 {
-    const Gridstock__V1__ListScoresRequest *req = (const void *)c->req;
-    Gridstock__V1__ListScoresResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -533,7 +531,7 @@ static void run_from_row(Gridstock__V1__ProgrammeRun *m, const db_res *r, int ro
 }
 
 /* Run `id` (visible to the caller) into m. */
-static gs_code run_load_into(call *c, int64_t id, Gridstock__V1__ProgrammeRun *m)
+static gs_code run_load(call *c, int64_t id, Gridstock__V1__ProgrammeRun *m)
 {
     db_res *r = NULL;
     GS_TRY(v_positive(c, "id", id));
@@ -545,15 +543,9 @@ static gs_code run_load_into(call *c, int64_t id, Gridstock__V1__ProgrammeRun *m
     return GS_OK;
 }
 
-static gs_code run_load(call *c, int64_t id)
+gs_code programme_run_programme(call *c, const Gridstock__V1__RunProgrammeRequest *req,
+                                Gridstock__V1__ProgrammeRun *resp)
 {
-    return run_load_into(c, id, (Gridstock__V1__ProgrammeRun *)c->resp);
-}
-
-static gs_code run_programme(call *c)
-{
-    const Gridstock__V1__RunProgrammeRequest *req = (const void *)c->req;
-    Gridstock__V1__ProgrammeRun *resp = (void *)c->resp;
     Gridstock__V1__Programme *p;
     db_res *r = NULL;
 
@@ -579,7 +571,7 @@ static gs_code run_programme(call *c)
                    req->period, pay, c->request_id));
     int64_t id = db_i64(r, 0, 0);
     int32_t created = db_i32(r, 0, 1), existing = db_i32(r, 0, 2);
-    GS_TRY(run_load(c, id));
+    GS_TRY(run_load(c, id, resp));
     resp->created_now = created;
     resp->existing = existing;
     c->audit_object = call_printf(c, "programme_run:%" PRId64, id);
@@ -591,16 +583,15 @@ static gs_code run_programme(call *c)
     return GS_OK;
 }
 
-static gs_code get_run(call *c)
+gs_code programme_get_run(call *c, const Gridstock__V1__GetRunRequest *req,
+                          Gridstock__V1__ProgrammeRun *resp)
 {
-    const Gridstock__V1__GetRunRequest *req = (const void *)c->req;
-    return run_load(c, req->id);
+    return run_load(c, req->id, resp);
 }
 
-static gs_code list_runs(call *c)
+gs_code programme_list_runs(call *c, const Gridstock__V1__ListRunsRequest *req,
+                            Gridstock__V1__ListRunsResponse *resp)
 {
-    const Gridstock__V1__ListRunsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListRunsResponse *resp = (void *)c->resp;
     db_res *r = NULL;
 
     GS_TRY(v_nonneg(c, "programme_id", req->programme_id));
@@ -624,16 +615,15 @@ static gs_code list_runs(call *c)
 static const char *const item_states[] = {"prepared", "approved", "posted",    "rejected", "voided",
                                           "expired",  "reversed", "deduction", "zero",     NULL};
 
-static gs_code list_run_items(call *c)
+gs_code programme_list_run_items(call *c, const Gridstock__V1__ListRunItemsRequest *req,
+                                 Gridstock__V1__ListRunItemsResponse *resp)
 {
-    const Gridstock__V1__ListRunItemsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListRunItemsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     db_res *r = NULL;
 
     GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
     GS_TRY(dir_enum(c, "state", req->state, item_states, false));
-    GS_TRY(run_load_into(c, req->run_id, call_msg(c, &gridstock__v1__programme_run__descriptor)));
+    GS_TRY(run_load(c, req->run_id, call_msg(c, &gridstock__v1__programme_run__descriptor)));
     GS_TRY(db_exec(c, &r,
                    "SELECT i.payee_account_id, i.run_id, g.code, a.code, a.name,"
                    " coalesce(i.score, 0)::float8, i.gross, i.deducted, i.net,"
@@ -671,10 +661,9 @@ static gs_code list_run_items(call *c)
     return GS_OK;
 }
 
-static gs_code approve_run(call *c)
+gs_code programme_approve_run(call *c, const Gridstock__V1__ApproveRunRequest *req,
+                              Gridstock__V1__ProgrammeRun *resp)
 {
-    const Gridstock__V1__ApproveRunRequest *req = (const void *)c->req;
-    Gridstock__V1__ProgrammeRun *resp = (void *)c->resp;
     db_res *r = NULL;
 
     GS_TRY(v_positive(c, "id", req->id));
@@ -685,7 +674,7 @@ static gs_code approve_run(call *c)
                    req->expected_count ? call_i64(c, req->expected_count) : NULL,
                    req->expected_total ? call_i64(c, req->expected_total) : NULL, c->request_id));
     int64_t n = db_i64(r, 0, 0);
-    GS_TRY(run_load(c, req->id));
+    GS_TRY(run_load(c, req->id, resp));
     c->audit_object = call_printf(c, "programme_run:%" PRId64, req->id);
     c->audit_summary =
         call_printf(c,
@@ -695,10 +684,9 @@ static gs_code approve_run(call *c)
     return GS_OK;
 }
 
-static gs_code post_run(call *c)
+gs_code programme_post_run(call *c, const Gridstock__V1__PostRunRequest *req,
+                           Gridstock__V1__ProgrammeRun *resp)
 {
-    const Gridstock__V1__PostRunRequest *req = (const void *)c->req;
-    Gridstock__V1__ProgrammeRun *resp = (void *)c->resp;
     db_res *r = NULL;
 
     GS_TRY(v_positive(c, "id", req->id));
@@ -706,76 +694,10 @@ static gs_code post_run(call *c)
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    c->request_id));
     int64_t n = db_i64(r, 0, 0);
-    GS_TRY(run_load(c, req->id));
+    GS_TRY(run_load(c, req->id, resp));
     c->audit_object = call_printf(c, "programme_run:%" PRId64, req->id);
     c->audit_summary =
         call_printf(c, "posted %" PRId64 " disbursements of run %" PRId64 " (programme %s, %s)", n,
                     req->id, resp->programme_code, resp->period);
     return GS_OK;
 }
-
-static /* A run covers every payee of a programme (10,000 and more): its calls may take longer
-        * than the configured statement timeout, within the client's deadline. */
-#define BATCH_TIMEOUT_MS 300000
-
-    method_def programme_methods[] = {
-        {.name = "CreateProgramme",
-         .handler = create_programme,
-         .perm = PERM_FUND_PREPARE,
-         .flags = MF_MUTATES,
-         .kind = RPC_UNARY},
-        {.name = "UpdateProgramme",
-         .handler = update_programme,
-         .perm = PERM_FUND_PREPARE,
-         .flags = MF_MUTATES,
-         .kind = RPC_UNARY},
-        {.name = "GetProgramme",
-         .handler = get_programme,
-         .perm = PERM_FUND_READ,
-         .kind = RPC_UNARY},
-        {.name = "ListProgrammes",
-         .handler = list_programmes,
-         .perm = PERM_FUND_READ,
-         .kind = RPC_UNARY},
-        {.name = "SetProgrammeMembers",
-         .handler = set_members,
-         .perm = PERM_FUND_PREPARE,
-         .flags = MF_MUTATES,
-         .kind = RPC_UNARY},
-        {.name = "ListProgrammeMembers",
-         .handler = list_members,
-         .perm = PERM_FUND_READ,
-         .kind = RPC_UNARY},
-        {.name = "EnterScores",
-         .handler = enter_scores,
-         .perm = PERM_FUND_PREPARE,
-         .flags = MF_MUTATES,
-         .kind = RPC_UNARY},
-        {.name = "ListScores", .handler = list_scores, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-        {.name = "RunProgramme",
-         .handler = run_programme,
-         .perm = PERM_FUND_PREPARE,
-         .flags = MF_MUTATES,
-         .timeout_ms = BATCH_TIMEOUT_MS,
-         .kind = RPC_UNARY},
-        {.name = "GetRun", .handler = get_run, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-        {.name = "ListRuns", .handler = list_runs, .perm = PERM_FUND_READ, .kind = RPC_UNARY},
-        {.name = "ListRunItems",
-         .handler = list_run_items,
-         .perm = PERM_FUND_READ,
-         .kind = RPC_UNARY},
-        {.name = "ApproveRun",
-         .handler = approve_run,
-         .perm = PERM_FUND_APPROVE,
-         .flags = MF_MUTATES,
-         .timeout_ms = BATCH_TIMEOUT_MS,
-         .kind = RPC_UNARY},
-        {.name = "PostRun",
-         .handler = post_run,
-         .perm = PERM_FUND_APPROVE,
-         .flags = MF_MUTATES,
-         .timeout_ms = BATCH_TIMEOUT_MS,
-         .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(programme_service, gridstock__v1__programme_service__descriptor, programme_methods);

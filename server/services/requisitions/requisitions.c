@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "directory/directory.h"
+#include "gridstock/v1/requisitions.rpc.h"
 
 /* ------------------------------------------------------------------ state machine */
 
@@ -66,27 +67,6 @@ gs_code req_move(call *c, req_ref *r, req_state to, const char *comment, int ttl
                    comment ? comment : "", ttl_s > 0 ? call_i64(c, ttl_s) : NULL));
     r->state = to;
     return GS_OK;
-}
-
-/* ------------------------------------------------------------------ permissions */
-
-gs_code req_check_read(call *c)
-{
-    gs_role r = c->who.role;
-    if (gs_role_has(r, PERM_REQ_CREATE) || gs_role_has(r, PERM_REQ_APPROVE) ||
-        gs_role_has(r, PERM_EMERGENCY) || gs_role_has(r, PERM_AUDIT_READ))
-        return GS_OK;
-    return call_fail(c, GS_PERMISSION_DENIED, "role %s may not read requisitions", gs_role_name(r));
-}
-
-gs_code req_check_act(call *c)
-{
-    gs_role r = c->who.role;
-    if (gs_role_has(r, PERM_REQ_CREATE) || gs_role_has(r, PERM_REQ_APPROVE))
-        return GS_OK;
-    return call_fail(c, GS_PERMISSION_DENIED,
-                     "role %s may not change requisitions (needs %s or %s)", gs_role_name(r),
-                     gs_perm_name(PERM_REQ_CREATE), gs_perm_name(PERM_REQ_APPROVE));
 }
 
 /* ------------------------------------------------------------------ loading */
@@ -327,26 +307,23 @@ gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m)
 
 /* ------------------------------------------------------------------ reading handlers */
 
-static gs_code get_requisition(call *c)
+gs_code requisition_get(call *c, const Gridstock__V1__GetRequisitionRequest *req,
+                        Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__GetRequisitionRequest *req = (const void *)c->req;
     req_ref r;
-    GS_TRY(req_check_read(c));
     GS_TRY(req_find(c, req->id, req->number, false, &r));
-    return req_fill(c, r.id, (Gridstock__V1__Requisition *)c->resp);
+    return req_fill(c, r.id, resp);
 }
 
 static const char *const priorities[] = {"routine", "urgent", "emergency", NULL};
 
-static gs_code list_requisitions(call *c)
+gs_code requisition_list(call *c, const Gridstock__V1__ListRequisitionsRequest *req,
+                         Gridstock__V1__ListRequisitionsResponse *resp)
 {
-    const Gridstock__V1__ListRequisitionsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListRequisitionsResponse *resp = (void *)c->resp;
     int64_t limit, after;
     dir_unit u;
     db_res *r = NULL;
 
-    GS_TRY(req_check_read(c));
     GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
     if (*req->status && req_state_from_name(req->status) < 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "status: unknown state \"%.32s\"", req->status);
@@ -381,14 +358,12 @@ static gs_code list_requisitions(call *c)
     return GS_OK;
 }
 
-static gs_code requisition_history(call *c)
+gs_code requisition_history(call *c, const Gridstock__V1__RequisitionHistoryRequest *req,
+                            Gridstock__V1__RequisitionHistoryResponse *resp)
 {
-    const Gridstock__V1__RequisitionHistoryRequest *req = (const void *)c->req;
-    Gridstock__V1__RequisitionHistoryResponse *resp = (void *)c->resp;
     req_ref ref;
     db_res *r = NULL;
 
-    GS_TRY(req_check_read(c));
     GS_TRY(req_find(c, req->id, req->number, false, &ref));
     GS_TRY(db_exec(c, &r,
                    "SELECT h.id, h.from_state, h.to_state, coalesce(h.actor_id, 0),"
@@ -416,42 +391,3 @@ static gs_code requisition_history(call *c)
     }
     return GS_OK;
 }
-
-/* ------------------------------------------------------------------ method table */
-
-#define UNARY(n, h, p, f)                                                                          \
-    {                                                                                              \
-        .name = n, .handler = h, .perm = p, .flags = f, .kind = RPC_UNARY                          \
-    }
-
-/* Cancel and Close are open to both sides (req_check_act); reads check req_check_read. */
-static method_def requisition_methods[] = {
-    UNARY("Create", req_create, PERM_REQ_CREATE, MF_MUTATES),
-    UNARY("UpdateDraft", req_update_draft, PERM_REQ_CREATE, MF_MUTATES),
-    UNARY("Submit", req_submit, PERM_REQ_CREATE, MF_MUTATES),
-    UNARY("Get", get_requisition, PERM_DIRECTORY_READ, 0),
-    UNARY("List", list_requisitions, PERM_DIRECTORY_READ, 0),
-    UNARY("ApprovalQueue", req_approval_queue, PERM_REQ_APPROVE, 0),
-    UNARY("Approve", req_approve, PERM_REQ_APPROVE, MF_MUTATES),
-    UNARY("ApproveBatch", req_approve_batch, PERM_REQ_APPROVE, MF_MUTATES),
-    UNARY("Reject", req_reject, PERM_REQ_APPROVE, MF_MUTATES),
-    UNARY("Allocate", req_allocate, PERM_REQ_APPROVE, MF_MUTATES),
-    UNARY("Dispatch", req_dispatch, PERM_REQ_APPROVE, MF_MUTATES),
-    UNARY("ConfirmReceipt", req_confirm_receipt, PERM_REQ_CREATE, MF_MUTATES),
-    UNARY("Cancel", req_cancel, PERM_DIRECTORY_READ, MF_MUTATES),
-    UNARY("Close", req_close, PERM_DIRECTORY_READ, MF_MUTATES),
-    UNARY("History", requisition_history, PERM_DIRECTORY_READ, 0),
-    {.name = "WatchRequisitions",
-     .perm = PERM_DIRECTORY_READ,
-     .flags = 0,
-     .kind = RPC_SERVER_STREAM,
-     .stream = req_watch},
-    UNARY("SetEmergencyMode", req_set_emergency_mode, PERM_EMERGENCY, MF_MUTATES),
-    UNARY("GetEmergencyMode", req_get_emergency_mode, PERM_DIRECTORY_READ, 0),
-    UNARY("SetEmergencyCap", req_set_emergency_cap, PERM_REQ_APPROVE, MF_MUTATES),
-    UNARY("ListEmergencyCaps", req_list_emergency_caps, PERM_DIRECTORY_READ, 0),
-    UNARY("ConfirmEmergencyMode", req_confirm_emergency_mode, PERM_EMERGENCY, MF_MUTATES),
-};
-
-SERVICE_DEF(requisition_service, gridstock__v1__requisition_service__descriptor,
-            requisition_methods);

@@ -119,11 +119,6 @@ gs_code req_attach_lines(call *c, Gridstock__V1__Requisition **ms, int n);
 const char *req_array_i64(call *c, const int64_t *v, size_t n);
 const char *req_array_text(call *c, char *const *v, size_t n);
 
-/* Requisition reads are open to requesters, approvers, point leaders and auditors. */
-gs_code req_check_read(call *c);
-/* Cancel and Close: the requester's side (requisition.create) or an approver. */
-gs_code req_check_act(call *c);
-
 /* The reservation time (seconds) set by requisition_jobs_register (default one day). */
 int req_reservation_ttl(void);
 /* The longest an emergency activation may run from now, hours (emergency_max_hours). */
@@ -134,23 +129,5 @@ int req_emergency_max_hours(void);
 gs_code req_emergency_on_submit(call *c, req_ref *r, const char **auto_note);
 
 /* Handlers, by file. */
-gs_code req_create(call *c);
-gs_code req_update_draft(call *c);
-gs_code req_submit(call *c);
-gs_code req_approve(call *c);
-gs_code req_approve_batch(call *c);
-gs_code req_reject(call *c);
-gs_code req_cancel(call *c);
-gs_code req_close(call *c);
-gs_code req_approval_queue(call *c);
-gs_code req_allocate(call *c);
-gs_code req_dispatch(call *c);
-gs_code req_confirm_receipt(call *c);
-gs_code req_set_emergency_mode(call *c);
-gs_code req_get_emergency_mode(call *c);
-gs_code req_set_emergency_cap(call *c);
-gs_code req_list_emergency_caps(call *c);
-gs_code req_confirm_emergency_mode(call *c);
-gs_code req_watch(call *c, rpc_stream *st);
 
 #endif

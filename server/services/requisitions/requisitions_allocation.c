@@ -9,10 +9,11 @@
 
 #include "db.h"
 #include "requisitions.h"
+#include "gridstock/v1/requisitions.rpc.h"
 
-gs_code req_allocate(call *c)
+gs_code requisition_allocate(call *c, const Gridstock__V1__RequisitionActionRequest *req,
+                             Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__RequisitionActionRequest *req = (const void *)c->req;
     req_ref r;
     db_res *res = NULL;
 
@@ -37,12 +38,12 @@ gs_code req_allocate(call *c)
         c->audit_summary = call_printf(
             c, "allocation of %s found no stock: %" PRId64 " units backordered", r.number, back);
     }
-    return req_fill(c, r.id, (Gridstock__V1__Requisition *)c->resp);
+    return req_fill(c, r.id, resp);
 }
 
-gs_code req_dispatch(call *c)
+gs_code requisition_dispatch(call *c, const Gridstock__V1__RequisitionActionRequest *req,
+                             Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__RequisitionActionRequest *req = (const void *)c->req;
     req_ref r;
     db_res *res = NULL;
 
@@ -58,14 +59,14 @@ gs_code req_dispatch(call *c)
     GS_TRY(req_move(c, &r, REQ_DISPATCHED, comment, 0));
     c->audit_object = call_printf(c, "requisition:%" PRId64, r.id);
     c->audit_summary = call_printf(c, "dispatched %s: %s", r.number, comment);
-    return req_fill(c, r.id, (Gridstock__V1__Requisition *)c->resp);
+    return req_fill(c, r.id, resp);
 }
 
 static const char *const dispositions[] = {"return", "write_off", NULL};
 
-gs_code req_confirm_receipt(call *c)
+gs_code requisition_confirm_receipt(call *c, const Gridstock__V1__ConfirmReceiptRequest *req,
+                                    Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__ConfirmReceiptRequest *req = (const void *)c->req;
     size_t n = req->n_lines;
     req_ref r;
     db_res *res = NULL;
@@ -128,5 +129,5 @@ gs_code req_confirm_receipt(call *c)
     GS_TRY(req_move(c, &r, REQ_RECEIVED, comment, 0));
     c->audit_object = call_printf(c, "requisition:%" PRId64, r.id);
     c->audit_summary = call_printf(c, "received %s: %s", r.number, comment);
-    return req_fill(c, r.id, (Gridstock__V1__Requisition *)c->resp);
+    return req_fill(c, r.id, resp);
 }

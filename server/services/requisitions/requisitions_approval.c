@@ -7,6 +7,7 @@
 
 #include "db.h"
 #include "requisitions.h"
+#include "gridstock/v1/requisitions.rpc.h"
 
 enum { BATCH_MAX = 100, NEARBY_DEFAULT = 3, NEARBY_MAX = 10 };
 
@@ -14,10 +15,9 @@ static const char *const priorities[] = {"routine", "urgent", "emergency", NULL}
 
 /* ------------------------------------------------------------------ queue */
 
-gs_code req_approval_queue(call *c)
+gs_code requisition_approval_queue(call *c, const Gridstock__V1__ApprovalQueueRequest *req,
+                                   Gridstock__V1__ApprovalQueueResponse *resp)
 {
-    const Gridstock__V1__ApprovalQueueRequest *req = (const void *)c->req;
-    Gridstock__V1__ApprovalQueueResponse *resp = (void *)c->resp;
     int64_t limit, offset;
     dir_unit u;
     db_res *r = NULL, *av = NULL;
@@ -196,20 +196,19 @@ static gs_code approve_one(call *c, const Gridstock__V1__ApproveRequest *a,
     return req_fill(c, r->id, out);
 }
 
-gs_code req_approve(call *c)
+gs_code requisition_approve(call *c, const Gridstock__V1__ApproveRequest *req,
+                            Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__ApproveRequest *req = (const void *)c->req;
     req_ref r;
-    GS_TRY(approve_one(c, req, (Gridstock__V1__Requisition *)c->resp, &r));
+    GS_TRY(approve_one(c, req, resp, &r));
     c->audit_object = call_printf(c, "requisition:%" PRId64, r.id);
     c->audit_summary = call_printf(c, "approved %s", r.number);
     return GS_OK;
 }
 
-gs_code req_approve_batch(call *c)
+gs_code requisition_approve_batch(call *c, const Gridstock__V1__ApproveBatchRequest *req,
+                                  Gridstock__V1__ApproveBatchResponse *resp)
 {
-    const Gridstock__V1__ApproveBatchRequest *req = (const void *)c->req;
-    Gridstock__V1__ApproveBatchResponse *resp = (void *)c->resp;
     const char *done = NULL;
 
     if (req->n_approvals == 0)
@@ -255,9 +254,9 @@ gs_code req_approve_batch(call *c)
     return GS_OK;
 }
 
-gs_code req_reject(call *c)
+gs_code requisition_reject(call *c, const Gridstock__V1__RejectRequest *req,
+                           Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__RejectRequest *req = (const void *)c->req;
     req_ref r;
     GS_TRY(v_required(c, "reason", req->reason));
     GS_TRY(v_len(c, "reason", req->reason, 1000));
@@ -267,7 +266,7 @@ gs_code req_reject(call *c)
                          "requisition %s: the requester cannot decide on their own requisition",
                          r.number);
     GS_TRY(req_move(c, &r, REQ_REJECTED, req->reason, 0));
-    GS_TRY(req_fill(c, r.id, (Gridstock__V1__Requisition *)c->resp));
+    GS_TRY(req_fill(c, r.id, resp));
     c->audit_object = call_printf(c, "requisition:%" PRId64, r.id);
     c->audit_summary = call_printf(c, "rejected %s: %.200s", r.number, req->reason);
     return GS_OK;

@@ -7,6 +7,7 @@
 
 #include "db.h"
 #include "requisitions.h"
+#include "gridstock/v1/requisitions.rpc.h"
 
 #define CAP_COLS                                                                                   \
     "c.org_unit_id, ou.code, c.item_id, i.code, c.daily_qty, coalesce(u.login, ''), " DIR_TS(      \
@@ -28,10 +29,9 @@ static Gridstock__V1__EmergencyCap *cap_from_row(call *c, const db_res *r, int i
     return m;
 }
 
-gs_code req_set_emergency_cap(call *c)
+gs_code requisition_set_emergency_cap(call *c, const Gridstock__V1__SetEmergencyCapRequest *req,
+                                      Gridstock__V1__EmergencyCap *resp)
 {
-    const Gridstock__V1__SetEmergencyCapRequest *req = (const void *)c->req;
-    Gridstock__V1__EmergencyCap *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -93,10 +93,9 @@ gs_code req_set_emergency_cap(call *c)
     return GS_OK;
 }
 
-gs_code req_list_emergency_caps(call *c)
+gs_code requisition_list_emergency_caps(call *c, const Gridstock__V1__ListEmergencyCapsRequest *req,
+                                        Gridstock__V1__ListEmergencyCapsResponse *resp)
 {
-    const Gridstock__V1__ListEmergencyCapsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListEmergencyCapsResponse *resp = (void *)c->resp;
     int64_t limit, offset;
     dir_unit u;
     db_res *r = NULL;

@@ -10,6 +10,7 @@
 #include "db.h"
 #include "listen.h"
 #include "requisitions.h"
+#include "gridstock/v1/requisitions.rpc.h"
 
 /* A unit's switch state and its running activation (if any). */
 #define MODE_COLS                                                                                  \
@@ -94,10 +95,9 @@ static gs_code proposal_of(call *c, int64_t id, Gridstock__V1__EmergencyProposal
     return GS_OK;
 }
 
-gs_code req_set_emergency_mode(call *c)
+gs_code requisition_set_emergency_mode(call *c, const Gridstock__V1__SetEmergencyModeRequest *req,
+                                       Gridstock__V1__EmergencyMode *resp)
 {
-    const Gridstock__V1__SetEmergencyModeRequest *req = (const void *)c->req;
-    Gridstock__V1__EmergencyMode *resp = (void *)c->resp;
     int max = req_emergency_max_hours();
     dir_unit u;
     db_res *r = NULL;
@@ -138,10 +138,10 @@ gs_code req_set_emergency_mode(call *c)
     return GS_OK;
 }
 
-gs_code req_confirm_emergency_mode(call *c)
+gs_code requisition_confirm_emergency_mode(call *c,
+                                           const Gridstock__V1__ConfirmEmergencyModeRequest *req,
+                                           Gridstock__V1__EmergencyMode *resp)
 {
-    const Gridstock__V1__ConfirmEmergencyModeRequest *req = (const void *)c->req;
-    Gridstock__V1__EmergencyMode *resp = (void *)c->resp;
     Gridstock__V1__EmergencyProposal *p = NULL;
     db_res *r = NULL;
 
@@ -164,10 +164,9 @@ gs_code req_confirm_emergency_mode(call *c)
     return GS_OK;
 }
 
-gs_code req_get_emergency_mode(call *c)
+gs_code requisition_get_emergency_mode(call *c, const Gridstock__V1__GetEmergencyModeRequest *req,
+                                       Gridstock__V1__GetEmergencyModeResponse *resp)
 {
-    const Gridstock__V1__GetEmergencyModeRequest *req = (const void *)c->req;
-    Gridstock__V1__GetEmergencyModeResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 

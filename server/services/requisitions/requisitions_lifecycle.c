@@ -6,6 +6,7 @@
 
 #include "db.h"
 #include "requisitions.h"
+#include "gridstock/v1/requisitions.rpc.h"
 
 enum { MAX_LINES = 200 };
 
@@ -116,22 +117,22 @@ static gs_code check_header(call *c, const char *priority, const char *needed_by
     return GS_OK;
 }
 
-/* Submits r (locked, a draft) and runs emergency auto-approval; fills the response. */
-static gs_code submit_locked(call *c, req_ref *r, const char *comment)
+/* Submits r (locked, a draft) and runs emergency auto-approval; fills resp. */
+static gs_code submit_locked(call *c, req_ref *r, const char *comment,
+                             Gridstock__V1__Requisition *resp)
 {
     const char *auto_note = "";
     GS_TRY(req_move(c, r, REQ_SUBMITTED, comment, 0));
     GS_TRY(req_emergency_on_submit(c, r, &auto_note));
-    GS_TRY(req_fill(c, r->id, (Gridstock__V1__Requisition *)c->resp));
+    GS_TRY(req_fill(c, r->id, resp));
     c->audit_object = call_printf(c, "requisition:%" PRId64, r->id);
     c->audit_summary = call_printf(c, "submitted %s%s", r->number, auto_note);
     return GS_OK;
 }
 
-gs_code req_create(call *c)
+gs_code requisition_create(call *c, const Gridstock__V1__CreateRequisitionRequest *req,
+                           Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__CreateRequisitionRequest *req = (const void *)c->req;
-    Gridstock__V1__Requisition *resp = (void *)c->resp;
     dir_unit u;
     const char *site = NULL;
     db_res *r = NULL;
@@ -164,7 +165,7 @@ gs_code req_create(call *c)
                    .priority = *req->priority ? req->priority : "routine"};
     GS_TRY(write_lines(c, ref.id, req->lines, req->n_lines));
     if (req->submit) {
-        GS_TRY(submit_locked(c, &ref, "submitted on creation"));
+        GS_TRY(submit_locked(c, &ref, "submitted on creation", resp));
         c->audit_summary = call_printf(c, "created and %s", c->audit_summary);
         return GS_OK;
     }
@@ -178,9 +179,9 @@ gs_code req_create(call *c)
 static const char *const draft_fields[] = {"priority", "needed_by", "purpose",
                                            "delivery", "lines",     NULL};
 
-gs_code req_update_draft(call *c)
+gs_code requisition_update_draft(call *c, const Gridstock__V1__UpdateDraftRequest *req,
+                                 Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__UpdateDraftRequest *req = (const void *)c->req;
     size_t nm = req->n_update_mask;
     char *const *mask = req->update_mask;
     const char *p[6] = {0};
@@ -232,30 +233,29 @@ gs_code req_update_draft(call *c)
                     " delivery_address = coalesce($6, delivery_address)"
                     " WHERE id = $1::bigint",
                     6, p));
-    GS_TRY(req_fill(c, r.id, (Gridstock__V1__Requisition *)c->resp));
+    GS_TRY(req_fill(c, r.id, resp));
     c->audit_object = call_printf(c, "requisition:%" PRId64, r.id);
     c->audit_summary = call_printf(c, "changed draft %s: %s", r.number, changed);
     return GS_OK;
 }
 
-gs_code req_submit(call *c)
+gs_code requisition_submit(call *c, const Gridstock__V1__RequisitionActionRequest *req,
+                           Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__RequisitionActionRequest *req = (const void *)c->req;
     req_ref r;
     GS_TRY(v_len(c, "comment", req->comment, 1000));
     GS_TRY(req_find(c, req->id, req->number, true, &r));
     GS_TRY(req_check_move(c, &r, REQ_SUBMITTED));
-    return submit_locked(c, &r, req->comment);
+    return submit_locked(c, &r, req->comment, resp);
 }
 
-gs_code req_cancel(call *c)
+gs_code requisition_cancel(call *c, const Gridstock__V1__CancelRequest *req,
+                           Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__CancelRequest *req = (const void *)c->req;
     req_ref r;
     db_res *res = NULL;
     int64_t released = 0;
 
-    GS_TRY(req_check_act(c));
     GS_TRY(v_required(c, "reason", req->reason));
     GS_TRY(v_len(c, "reason", req->reason, 1000));
     GS_TRY(req_find(c, req->id, req->number, true, &r));
@@ -267,22 +267,21 @@ gs_code req_cancel(call *c)
         released = db_i64(res, 0, 0);
     }
     GS_TRY(req_move(c, &r, REQ_CANCELLED, req->reason, 0));
-    GS_TRY(req_fill(c, r.id, (Gridstock__V1__Requisition *)c->resp));
+    GS_TRY(req_fill(c, r.id, resp));
     c->audit_object = call_printf(c, "requisition:%" PRId64, r.id);
     c->audit_summary = call_printf(c, "cancelled %s (%" PRId64 " reserved units released): %.200s",
                                    r.number, released, req->reason);
     return GS_OK;
 }
 
-gs_code req_close(call *c)
+gs_code requisition_close(call *c, const Gridstock__V1__RequisitionActionRequest *req,
+                          Gridstock__V1__Requisition *resp)
 {
-    const Gridstock__V1__RequisitionActionRequest *req = (const void *)c->req;
     req_ref r;
-    GS_TRY(req_check_act(c));
     GS_TRY(v_len(c, "comment", req->comment, 1000));
     GS_TRY(req_find(c, req->id, req->number, true, &r));
     GS_TRY(req_move(c, &r, REQ_CLOSED, req->comment, 0));
-    GS_TRY(req_fill(c, r.id, (Gridstock__V1__Requisition *)c->resp));
+    GS_TRY(req_fill(c, r.id, resp));
     c->audit_object = call_printf(c, "requisition:%" PRId64, r.id);
     c->audit_summary = call_printf(c, "closed %s", r.number);
     return GS_OK;

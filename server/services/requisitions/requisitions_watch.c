@@ -12,6 +12,7 @@
 #include "db.h"
 #include "listen.h"
 #include "requisitions.h"
+#include "gridstock/v1/requisitions.rpc.h"
 
 #define CHANNEL "gs_requisitions"
 
@@ -78,12 +79,11 @@ done:
     return out;
 }
 
-gs_code req_watch(call *c, rpc_stream *st)
+gs_code requisition_watch_requisitions(call *c, const Gridstock__V1__WatchRequisitionsRequest *req,
+                                       rpc_stream *st)
 {
-    const Gridstock__V1__WatchRequisitionsRequest *req = (const void *)c->req;
     dir_unit u;
 
-    GS_TRY(req_check_read(c));
     if (*req->status && req_state_from_name(req->status) < 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "status: unknown state \"%.32s\"", req->status);
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));

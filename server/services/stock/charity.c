@@ -11,6 +11,7 @@
 #include "stock.h"
 
 #include "gridstock/v1/charity.pb-c.h"
+#include "gridstock/v1/charity.rpc.h"
 
 enum { DONATION_ITEMS_MAX = 200, DISTRIBUTION_ITEMS_MAX = 50 };
 
@@ -163,10 +164,9 @@ static gs_code donation_load(call *c, int64_t id, Gridstock__V1__Donation *m)
     return GS_OK;
 }
 
-static gs_code h_record_donation(call *c)
+gs_code charity_record_donation(call *c, const Gridstock__V1__RecordDonationRequest *req,
+                                Gridstock__V1__Donation *resp)
 {
-    const Gridstock__V1__RecordDonationRequest *req = (const void *)c->req;
-    Gridstock__V1__Donation *resp = (void *)c->resp;
     stock_site s;
     db_res *r = NULL;
     size_t n = req->n_items;
@@ -210,10 +210,9 @@ static gs_code h_record_donation(call *c)
     return GS_OK;
 }
 
-static gs_code h_list_donations(call *c)
+gs_code charity_list_donations(call *c, const Gridstock__V1__ListDonationsRequest *req,
+                               Gridstock__V1__ListDonationsResponse *resp)
 {
-    const Gridstock__V1__ListDonationsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListDonationsResponse *resp = (void *)c->resp;
     const char *path;
     int64_t site, limit, after;
     db_res *r = NULL;
@@ -315,10 +314,9 @@ static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size
     return GS_OK;
 }
 
-static gs_code h_distribute(call *c)
+gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
+                           Gridstock__V1__Distribution *resp)
 {
-    const Gridstock__V1__DistributeRequest *req = (const void *)c->req;
-    Gridstock__V1__Distribution *resp = (void *)c->resp;
     stock_site s;
     dir_unit g;
     db_res *r = NULL;
@@ -400,10 +398,9 @@ static gs_code h_distribute(call *c)
     return GS_OK;
 }
 
-static gs_code h_list_distributions(call *c)
+gs_code charity_list_distributions(call *c, const Gridstock__V1__ListDistributionsRequest *req,
+                                   Gridstock__V1__ListDistributionsResponse *resp)
 {
-    const Gridstock__V1__ListDistributionsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListDistributionsResponse *resp = (void *)c->resp;
     const char *path;
     int64_t site, limit, after;
     dir_unit g = {0};
@@ -467,10 +464,9 @@ static void quota_from_row(Gridstock__V1__Quota *m, const db_res *r, int row)
     m->updated_at = (char *)db_str(r, row, 9);
 }
 
-static gs_code h_set_quota(call *c)
+gs_code charity_set_quota(call *c, const Gridstock__V1__SetQuotaRequest *req,
+                          Gridstock__V1__Quota *resp)
 {
-    const Gridstock__V1__SetQuotaRequest *req = (const void *)c->req;
-    Gridstock__V1__Quota *resp = (void *)c->resp;
     stock_item it;
     db_res *r = NULL;
 
@@ -515,10 +511,9 @@ static gs_code h_set_quota(call *c)
     return GS_OK;
 }
 
-static gs_code h_list_quotas(call *c)
+gs_code charity_list_quotas(call *c, const Gridstock__V1__ListQuotasRequest *req,
+                            Gridstock__V1__ListQuotasResponse *resp)
 {
-    const Gridstock__V1__ListQuotasRequest *req = (const void *)c->req;
-    Gridstock__V1__ListQuotasResponse *resp = (void *)c->resp;
     stock_item it;
     db_res *r = NULL;
 
@@ -537,25 +532,3 @@ static gs_code h_list_quotas(call *c)
     }
     return GS_OK;
 }
-
-/* ------------------------------------------------------------------ method table */
-
-#define W(n, h)                                                                                    \
-    {                                                                                              \
-        .name = n, .handler = h, .perm = PERM_CHARITY, .flags = MF_MUTATES, .kind = RPC_UNARY      \
-    }
-#define R(n, h)                                                                                    \
-    {                                                                                              \
-        .name = n, .handler = h, .perm = PERM_CHARITY, .flags = 0, .kind = RPC_UNARY               \
-    }
-
-static method_def charity_methods[] = {
-    W("RecordDonation", h_record_donation),
-    R("ListDonations", h_list_donations),
-    W("Distribute", h_distribute),
-    R("ListDistributions", h_list_distributions),
-    W("SetQuota", h_set_quota),
-    R("ListQuotas", h_list_quotas),
-};
-
-SERVICE_DEF(charity_service, gridstock__v1__charity_service__descriptor, charity_methods);

@@ -11,6 +11,7 @@
 #include "stock.h"
 
 #include "gridstock/v1/imports.pb-c.h"
+#include "gridstock/v1/imports.rpc.h"
 
 enum { IMPORT_ROWS_MAX = 20000 };
 
@@ -48,10 +49,9 @@ static const char *bool_array(call *c, size_t n, const bool *v)
 
 /* ------------------------------------------------------------------ items */
 
-static gs_code h_import_items(call *c)
+gs_code import_import_items(call *c, const Gridstock__V1__ImportItemsRequest *req,
+                            Gridstock__V1__ImportResponse *resp)
 {
-    const Gridstock__V1__ImportItemsRequest *req = (const void *)c->req;
-    Gridstock__V1__ImportResponse *resp = (void *)c->resp;
     db_res *r = NULL;
     size_t n = req->n_rows;
 
@@ -106,10 +106,9 @@ static gs_code h_import_items(call *c)
 
 /* ------------------------------------------------------------------ prices */
 
-static gs_code h_import_prices(call *c)
+gs_code import_import_prices(call *c, const Gridstock__V1__ImportPricesRequest *req,
+                             Gridstock__V1__ImportResponse *resp)
 {
-    const Gridstock__V1__ImportPricesRequest *req = (const void *)c->req;
-    Gridstock__V1__ImportResponse *resp = (void *)c->resp;
     db_res *r = NULL;
     size_t n = req->n_rows;
 
@@ -180,10 +179,9 @@ static void name_line(call *c, const Gridstock__V1__ImportCountsRequest *req)
         snprintf(c->message, sizeof c->message, "rows[%ld]%.440s", i, was);
 }
 
-static gs_code h_import_counts(call *c)
+gs_code import_import_counts(call *c, const Gridstock__V1__ImportCountsRequest *req,
+                             Gridstock__V1__ImportResponse *resp)
 {
-    const Gridstock__V1__ImportCountsRequest *req = (const void *)c->req;
-    Gridstock__V1__ImportResponse *resp = (void *)c->resp;
     db_res *r = NULL;
     size_t n = req->n_rows;
 
@@ -241,25 +239,3 @@ static gs_code h_import_counts(call *c)
                                    site, (int)db_i32(r, 0, 0));
     return GS_OK;
 }
-
-/* ------------------------------------------------------------------ method table */
-
-static method_def import_methods[] = {
-    {.name = "ImportItems",
-     .handler = h_import_items,
-     .perm = PERM_CATALOG_WRITE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "ImportPrices",
-     .handler = h_import_prices,
-     .perm = PERM_PROCURE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-    {.name = "ImportCounts",
-     .handler = h_import_counts,
-     .perm = PERM_STOCK_WRITE,
-     .flags = MF_MUTATES,
-     .kind = RPC_UNARY},
-};
-
-SERVICE_DEF(import_service, gridstock__v1__import_service__descriptor, import_methods);

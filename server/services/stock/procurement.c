@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include "gridstock/v1/procurement.rpc.h"
 
 /* ------------------------------------------------------------------ state machine */
 
@@ -259,10 +260,9 @@ static void price_from_row(Gridstock__V1__Price *m, const db_res *r, int row)
     m->updated_at = (char *)db_str(r, row, 12);
 }
 
-static gs_code h_set_price(call *c)
+gs_code procurement_set_price(call *c, const Gridstock__V1__SetPriceRequest *req,
+                              Gridstock__V1__Price *resp)
 {
-    const Gridstock__V1__SetPriceRequest *req = (const void *)c->req;
-    Gridstock__V1__Price *resp = (void *)c->resp;
     stock_site sm;
     stock_item it;
     db_res *r = NULL;
@@ -296,10 +296,9 @@ static gs_code h_set_price(call *c)
     return GS_OK;
 }
 
-static gs_code h_list_prices(call *c)
+gs_code procurement_list_prices(call *c, const Gridstock__V1__ListPricesRequest *req,
+                                Gridstock__V1__ListPricesResponse *resp)
 {
-    const Gridstock__V1__ListPricesRequest *req = (const void *)c->req;
-    Gridstock__V1__ListPricesResponse *resp = (void *)c->resp;
     stock_item it;
     stock_site sm = {0};
     int64_t limit, after;
@@ -377,10 +376,9 @@ static void dry_orders(call *c, const db_res *r, Gridstock__V1__ProposeOrdersRes
     resp->n_orders = n;
 }
 
-static gs_code h_propose_orders(call *c)
+gs_code procurement_propose_orders(call *c, const Gridstock__V1__ProposeOrdersRequest *req,
+                                   Gridstock__V1__ProposeOrdersResponse *resp)
 {
-    const Gridstock__V1__ProposeOrdersRequest *req = (const void *)c->req;
-    Gridstock__V1__ProposeOrdersResponse *resp = (void *)c->resp;
     const char *path;
     int64_t site;
     db_res *r = NULL;
@@ -440,30 +438,3 @@ static gs_code h_propose_orders(call *c)
                     req->dry_run ? "proposed" : "created", resp->n_orders, lines, unpriced);
     return GS_OK;
 }
-
-/* ------------------------------------------------------------------ method table */
-
-#define W(n, h)                                                                                    \
-    {                                                                                              \
-        .name = n, .handler = h, .perm = PERM_PROCURE, .flags = MF_MUTATES, .kind = RPC_UNARY      \
-    }
-#define R(n, h)                                                                                    \
-    {                                                                                              \
-        .name = n, .handler = h, .perm = PERM_PROCURE, .flags = 0, .kind = RPC_UNARY               \
-    }
-
-static method_def procurement_methods[] = {
-    W("SetPrice", h_set_price),
-    R("ListPrices", h_list_prices),
-    W("CreateOrder", proc_h_create_order),
-    W("UpdateDraft", proc_h_update_draft),
-    W("PlaceOrder", proc_h_place_order),
-    W("CancelOrder", proc_h_cancel_order),
-    W("ReceiveAgainstOrder", proc_h_receive_against_order),
-    R("GetOrder", proc_h_get_order),
-    R("ListOrders", proc_h_list_orders),
-    W("ProposeOrders", h_propose_orders),
-};
-
-SERVICE_DEF(procurement_service, gridstock__v1__procurement_service__descriptor,
-            procurement_methods);

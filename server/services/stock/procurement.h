@@ -94,12 +94,5 @@ gs_code proc_lines_check(call *c, size_t n, Gridstock__V1__OrderLineInput *const
 enum { PO_LINES_MAX = 500 };
 
 /* ---- handlers (procurement_orders.c) ---- */
-gs_code proc_h_create_order(call *c);
-gs_code proc_h_update_draft(call *c);
-gs_code proc_h_place_order(call *c);
-gs_code proc_h_cancel_order(call *c);
-gs_code proc_h_receive_against_order(call *c);
-gs_code proc_h_get_order(call *c);
-gs_code proc_h_list_orders(call *c);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "procurement.h"
+#include "gridstock/v1/procurement.rpc.h"
 
 static const char *actor(call *c)
 {
@@ -27,10 +28,9 @@ static gs_code delivery_site(call *c, int64_t id, const char *code, stock_site *
     return GS_OK;
 }
 
-gs_code proc_h_create_order(call *c)
+gs_code procurement_create_order(call *c, const Gridstock__V1__CreateOrderRequest *req,
+                                 Gridstock__V1__PurchaseOrder *resp)
 {
-    const Gridstock__V1__CreateOrderRequest *req = (const void *)c->req;
-    Gridstock__V1__PurchaseOrder *resp = (void *)c->resp;
     stock_site sm, s;
     int64_t *items, *qtys, *prices;
     db_res *r = NULL;
@@ -59,10 +59,9 @@ gs_code proc_h_create_order(call *c)
     return GS_OK;
 }
 
-gs_code proc_h_update_draft(call *c)
+gs_code procurement_update_draft(call *c, const Gridstock__V1__UpdateOrderDraftRequest *req,
+                                 Gridstock__V1__PurchaseOrder *resp)
 {
-    const Gridstock__V1__UpdateOrderDraftRequest *req = (const void *)c->req;
-    Gridstock__V1__PurchaseOrder *resp = (void *)c->resp;
     po_ref o;
     int64_t *items, *qtys, *prices;
 
@@ -89,10 +88,9 @@ gs_code proc_h_update_draft(call *c)
     return GS_OK;
 }
 
-gs_code proc_h_place_order(call *c)
+gs_code procurement_place_order(call *c, const Gridstock__V1__OrderActionRequest *req,
+                                Gridstock__V1__PurchaseOrder *resp)
 {
-    const Gridstock__V1__OrderActionRequest *req = (const void *)c->req;
-    Gridstock__V1__PurchaseOrder *resp = (void *)c->resp;
     po_ref o;
     db_res *r = NULL;
 
@@ -119,10 +117,9 @@ gs_code proc_h_place_order(call *c)
     return GS_OK;
 }
 
-gs_code proc_h_cancel_order(call *c)
+gs_code procurement_cancel_order(call *c, const Gridstock__V1__OrderActionRequest *req,
+                                 Gridstock__V1__PurchaseOrder *resp)
 {
-    const Gridstock__V1__OrderActionRequest *req = (const void *)c->req;
-    Gridstock__V1__PurchaseOrder *resp = (void *)c->resp;
     po_ref o;
 
     GS_TRY(v_required(c, "reason", req->reason));
@@ -140,10 +137,10 @@ gs_code proc_h_cancel_order(call *c)
     return GS_OK;
 }
 
-gs_code proc_h_receive_against_order(call *c)
+gs_code procurement_receive_against_order(call *c,
+                                          const Gridstock__V1__ReceiveAgainstOrderRequest *req,
+                                          Gridstock__V1__ReceiveAgainstOrderResponse *resp)
 {
-    const Gridstock__V1__ReceiveAgainstOrderRequest *req = (const void *)c->req;
-    Gridstock__V1__ReceiveAgainstOrderResponse *resp = (void *)c->resp;
     Gridstock__V1__PurchaseOrder *cur;
     po_ref o;
     db_res *r = NULL;
@@ -217,21 +214,20 @@ gs_code proc_h_receive_against_order(call *c)
     return GS_OK;
 }
 
-gs_code proc_h_get_order(call *c)
+gs_code procurement_get_order(call *c, const Gridstock__V1__GetOrderRequest *req,
+                              Gridstock__V1__PurchaseOrder *resp)
 {
-    const Gridstock__V1__GetOrderRequest *req = (const void *)c->req;
     po_ref o;
     GS_TRY(po_find(c, req->id, req->number, false, &o));
-    return po_fill(c, o.id, true, (void *)c->resp);
+    return po_fill(c, o.id, true, resp);
 }
 
 static const char *const list_statuses[] = {
     "draft", "placed", "partly_received", "received", "cancelled", "open", NULL};
 
-gs_code proc_h_list_orders(call *c)
+gs_code procurement_list_orders(call *c, const Gridstock__V1__ListOrdersRequest *req,
+                                Gridstock__V1__ListOrdersResponse *resp)
 {
-    const Gridstock__V1__ListOrdersRequest *req = (const void *)c->req;
-    Gridstock__V1__ListOrdersResponse *resp = (void *)c->resp;
     stock_site s = {0}, sm = {0};
     int64_t limit, after;
     db_res *r = NULL;

@@ -97,31 +97,7 @@ gs_code stock_movement_load(call *c, int64_t id, Gridstock__V1__Movement *m);
 
 /* ---- handlers ---- */
 /* stock_ops.c */
-gs_code stock_h_receive(call *c);
-gs_code stock_h_issue(call *c);
-gs_code stock_h_adjust(call *c);
-gs_code stock_h_write_off_expired(call *c);
-gs_code stock_h_dispatch_transfer(call *c);
-gs_code stock_h_receive_transfer(call *c);
-gs_code stock_h_get_transfer(call *c);
-gs_code stock_h_list_transfers(call *c);
-gs_code stock_h_open_stocktake(call *c);
-gs_code stock_h_enter_counts(call *c);
-gs_code stock_h_submit_stocktake(call *c);
-gs_code stock_h_get_stocktake(call *c);
 /* stock_reports.c */
-gs_code stock_h_get_balance(call *c);
-gs_code stock_h_list_balances(call *c);
-gs_code stock_h_stock_as_of(call *c);
-gs_code stock_h_stock_card(call *c);
-gs_code stock_h_list_movements(call *c);
-gs_code stock_h_low_stock(call *c);
-gs_code stock_h_near_expiry(call *c);
-gs_code stock_h_charity_transfer_proposals(call *c);
-gs_code stock_h_stock_by_org_unit(call *c);
-gs_code stock_h_verify_stock(call *c);
-gs_code stock_h_list_adjustment_reasons(call *c);
 /* stock_watch.c */
-gs_code stock_watch_alerts(call *c, rpc_stream *st);
 
 #endif

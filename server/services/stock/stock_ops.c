@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "stock.h"
+#include "gridstock/v1/stock.rpc.h"
 
 enum { TRANSFER_ITEMS_MAX = 200, COUNTS_MAX = 5000 };
 
@@ -24,10 +25,9 @@ static const char *actor(call *c)
 
 /* ------------------------------------------------------------------ receive / issue */
 
-gs_code stock_h_receive(call *c)
+gs_code stock_receive(call *c, const Gridstock__V1__ReceiveRequest *req,
+                      Gridstock__V1__ReceiveResponse *resp)
 {
-    const Gridstock__V1__ReceiveRequest *req = (const void *)c->req;
-    Gridstock__V1__ReceiveResponse *resp = (void *)c->resp;
     stock_site s;
     stock_item it;
     db_res *r = NULL;
@@ -62,10 +62,9 @@ gs_code stock_h_receive(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_issue(call *c)
+gs_code stock_issue(call *c, const Gridstock__V1__IssueRequest *req,
+                    Gridstock__V1__IssueResponse *resp)
 {
-    const Gridstock__V1__IssueRequest *req = (const void *)c->req;
-    Gridstock__V1__IssueResponse *resp = (void *)c->resp;
     stock_site s;
     stock_item it;
     db_res *r = NULL;
@@ -109,10 +108,9 @@ gs_code stock_h_issue(call *c)
 
 /* ------------------------------------------------------------------ adjust / write-off */
 
-gs_code stock_h_adjust(call *c)
+gs_code stock_adjust(call *c, const Gridstock__V1__AdjustRequest *req,
+                     Gridstock__V1__AdjustResponse *resp)
 {
-    const Gridstock__V1__AdjustRequest *req = (const void *)c->req;
-    Gridstock__V1__AdjustResponse *resp = (void *)c->resp;
     db_res *r = NULL;
     int64_t lot;
 
@@ -159,10 +157,9 @@ gs_code stock_h_adjust(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_write_off_expired(call *c)
+gs_code stock_write_off_expired(call *c, const Gridstock__V1__WriteOffExpiredRequest *req,
+                                Gridstock__V1__WriteOffExpiredResponse *resp)
 {
-    const Gridstock__V1__WriteOffExpiredRequest *req = (const void *)c->req;
-    Gridstock__V1__WriteOffExpiredResponse *resp = (void *)c->resp;
     stock_site s;
     db_res *r = NULL;
 
@@ -275,10 +272,9 @@ static gs_code transfer_load(call *c, int64_t id, bool to_only, Gridstock__V1__T
     return GS_OK;
 }
 
-gs_code stock_h_dispatch_transfer(call *c)
+gs_code stock_dispatch_transfer(call *c, const Gridstock__V1__DispatchTransferRequest *req,
+                                Gridstock__V1__Transfer *resp)
 {
-    const Gridstock__V1__DispatchTransferRequest *req = (const void *)c->req;
-    Gridstock__V1__Transfer *resp = (void *)c->resp;
     stock_site from, to;
     db_res *r = NULL;
     size_t n = req->n_items;
@@ -324,10 +320,9 @@ gs_code stock_h_dispatch_transfer(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_receive_transfer(call *c)
+gs_code stock_receive_transfer(call *c, const Gridstock__V1__ReceiveTransferRequest *req,
+                               Gridstock__V1__Transfer *resp)
 {
-    const Gridstock__V1__ReceiveTransferRequest *req = (const void *)c->req;
-    Gridstock__V1__Transfer *resp = (void *)c->resp;
     size_t n = req->n_lines;
 
     GS_TRY(stock_check_text(c, "note", req->note));
@@ -365,16 +360,15 @@ gs_code stock_h_receive_transfer(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_get_transfer(call *c)
+gs_code stock_get_transfer(call *c, const Gridstock__V1__GetTransferRequest *req,
+                           Gridstock__V1__Transfer *resp)
 {
-    const Gridstock__V1__GetTransferRequest *req = (const void *)c->req;
-    return transfer_load(c, req->id, false, (void *)c->resp);
+    return transfer_load(c, req->id, false, resp);
 }
 
-gs_code stock_h_list_transfers(call *c)
+gs_code stock_list_transfers(call *c, const Gridstock__V1__ListTransfersRequest *req,
+                             Gridstock__V1__ListTransfersResponse *resp)
 {
-    const Gridstock__V1__ListTransfersRequest *req = (const void *)c->req;
-    Gridstock__V1__ListTransfersResponse *resp = (void *)c->resp;
     int64_t limit, after, site = 0;
     db_res *r = NULL;
 
@@ -467,10 +461,9 @@ static gs_code stocktake_load(call *c, int64_t id, Gridstock__V1__Stocktake *m)
     return GS_OK;
 }
 
-gs_code stock_h_open_stocktake(call *c)
+gs_code stock_open_stocktake(call *c, const Gridstock__V1__OpenStocktakeRequest *req,
+                             Gridstock__V1__Stocktake *resp)
 {
-    const Gridstock__V1__OpenStocktakeRequest *req = (const void *)c->req;
-    Gridstock__V1__Stocktake *resp = (void *)c->resp;
     stock_site s;
     db_res *r = NULL;
 
@@ -485,10 +478,9 @@ gs_code stock_h_open_stocktake(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_enter_counts(call *c)
+gs_code stock_enter_counts(call *c, const Gridstock__V1__EnterCountsRequest *req,
+                           Gridstock__V1__EnterCountsResponse *resp)
 {
-    const Gridstock__V1__EnterCountsRequest *req = (const void *)c->req;
-    Gridstock__V1__EnterCountsResponse *resp = (void *)c->resp;
     Gridstock__V1__Stocktake st = GRIDSTOCK__V1__STOCKTAKE__INIT;
     db_res *r = NULL;
     size_t n = req->n_counts;
@@ -532,10 +524,9 @@ gs_code stock_h_enter_counts(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_submit_stocktake(call *c)
+gs_code stock_submit_stocktake(call *c, const Gridstock__V1__SubmitStocktakeRequest *req,
+                               Gridstock__V1__Stocktake *resp)
 {
-    const Gridstock__V1__SubmitStocktakeRequest *req = (const void *)c->req;
-    Gridstock__V1__Stocktake *resp = (void *)c->resp;
     Gridstock__V1__Stocktake st = GRIDSTOCK__V1__STOCKTAKE__INIT;
 
     GS_TRY(stocktake_load(c, req->stocktake_id, &st)); /* scope */
@@ -549,8 +540,8 @@ gs_code stock_h_submit_stocktake(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_get_stocktake(call *c)
+gs_code stock_get_stocktake(call *c, const Gridstock__V1__GetStocktakeRequest *req,
+                            Gridstock__V1__Stocktake *resp)
 {
-    const Gridstock__V1__GetStocktakeRequest *req = (const void *)c->req;
-    return stocktake_load(c, req->id, (void *)c->resp);
+    return stocktake_load(c, req->id, resp);
 }

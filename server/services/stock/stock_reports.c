@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "stock.h"
+#include "gridstock/v1/stock.rpc.h"
 
 enum { REPORT_ROWS_MAX = 10000, DAYS_DEFAULT = 30 };
 
@@ -56,10 +57,9 @@ static void attach_lots(call *c, Gridstock__V1__ItemBalance **items, size_t n_it
     }
 }
 
-gs_code stock_h_get_balance(call *c)
+gs_code stock_get_balance(call *c, const Gridstock__V1__GetBalanceRequest *req,
+                          Gridstock__V1__SiteBalance *resp)
 {
-    const Gridstock__V1__GetBalanceRequest *req = (const void *)c->req;
-    Gridstock__V1__SiteBalance *resp = (void *)c->resp;
     stock_site s;
     stock_item it;
     db_res *r = NULL, *lr = NULL;
@@ -110,10 +110,9 @@ gs_code stock_h_get_balance(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_list_balances(call *c)
+gs_code stock_list_balances(call *c, const Gridstock__V1__ListBalancesRequest *req,
+                            Gridstock__V1__ListBalancesResponse *resp)
 {
-    const Gridstock__V1__ListBalancesRequest *req = (const void *)c->req;
-    Gridstock__V1__ListBalancesResponse *resp = (void *)c->resp;
     int64_t limit, after, site;
     const char *path;
     stock_item it;
@@ -172,10 +171,9 @@ gs_code stock_h_list_balances(call *c)
     " JOIN items i ON i.id = l.item_id, p ORDER BY l.item_id, l.expires_on NULLS LAST, l.id"
 /* clang-format on */
 
-gs_code stock_h_stock_as_of(call *c)
+gs_code stock_stock_as_of(call *c, const Gridstock__V1__StockAsOfRequest *req,
+                          Gridstock__V1__StockAsOfResponse *resp)
 {
-    const Gridstock__V1__StockAsOfRequest *req = (const void *)c->req;
-    Gridstock__V1__StockAsOfResponse *resp = (void *)c->resp;
     stock_site s;
     stock_item it;
     db_res *r = NULL;
@@ -230,10 +228,9 @@ gs_code stock_h_stock_as_of(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_stock_card(call *c)
+gs_code stock_stock_card(call *c, const Gridstock__V1__StockCardRequest *req,
+                         Gridstock__V1__StockCardResponse *resp)
 {
-    const Gridstock__V1__StockCardRequest *req = (const void *)c->req;
-    Gridstock__V1__StockCardResponse *resp = (void *)c->resp;
     int64_t limit, after;
     stock_site s;
     stock_item it;
@@ -288,10 +285,9 @@ gs_code stock_h_stock_card(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_list_movements(call *c)
+gs_code stock_list_movements(call *c, const Gridstock__V1__ListMovementsRequest *req,
+                             Gridstock__V1__ListMovementsResponse *resp)
 {
-    const Gridstock__V1__ListMovementsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListMovementsResponse *resp = (void *)c->resp;
     int64_t limit, after, site;
     const char *path;
     stock_item it;
@@ -333,10 +329,9 @@ gs_code stock_h_list_movements(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_low_stock(call *c)
+gs_code stock_low_stock(call *c, const Gridstock__V1__LowStockRequest *req,
+                        Gridstock__V1__LowStockResponse *resp)
 {
-    const Gridstock__V1__LowStockRequest *req = (const void *)c->req;
-    Gridstock__V1__LowStockResponse *resp = (void *)c->resp;
     int64_t site;
     const char *path;
     db_res *r = NULL;
@@ -375,10 +370,9 @@ gs_code stock_h_low_stock(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_near_expiry(call *c)
+gs_code stock_near_expiry(call *c, const Gridstock__V1__NearExpiryRequest *req,
+                          Gridstock__V1__NearExpiryResponse *resp)
 {
-    const Gridstock__V1__NearExpiryRequest *req = (const void *)c->req;
-    Gridstock__V1__NearExpiryResponse *resp = (void *)c->resp;
     int64_t site;
     const char *path;
     db_res *r = NULL;
@@ -408,10 +402,10 @@ gs_code stock_h_near_expiry(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_charity_transfer_proposals(call *c)
+gs_code stock_charity_transfer_proposals(call *c,
+                                         const Gridstock__V1__CharityTransferProposalsRequest *req,
+                                         Gridstock__V1__CharityTransferProposalsResponse *resp)
 {
-    const Gridstock__V1__CharityTransferProposalsRequest *req = (const void *)c->req;
-    Gridstock__V1__CharityTransferProposalsResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -454,10 +448,9 @@ gs_code stock_h_charity_transfer_proposals(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_stock_by_org_unit(call *c)
+gs_code stock_stock_by_org_unit(call *c, const Gridstock__V1__StockByOrgUnitRequest *req,
+                                Gridstock__V1__StockByOrgUnitResponse *resp)
 {
-    const Gridstock__V1__StockByOrgUnitRequest *req = (const void *)c->req;
-    Gridstock__V1__StockByOrgUnitResponse *resp = (void *)c->resp;
     dir_unit u;
     stock_item it;
     db_res *r = NULL;
@@ -507,10 +500,9 @@ gs_code stock_h_stock_by_org_unit(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_verify_stock(call *c)
+gs_code stock_verify_stock(call *c, const Gridstock__V1__VerifyStockRequest *req,
+                           Gridstock__V1__VerifyStockResponse *resp)
 {
-    const Gridstock__V1__VerifyStockRequest *req = (const void *)c->req;
-    Gridstock__V1__VerifyStockResponse *resp = (void *)c->resp;
     dir_unit u;
     db_res *r = NULL;
 
@@ -550,10 +542,10 @@ gs_code stock_h_verify_stock(call *c)
     return GS_OK;
 }
 
-gs_code stock_h_list_adjustment_reasons(call *c)
+gs_code stock_list_adjustment_reasons(call *c,
+                                      const Gridstock__V1__ListAdjustmentReasonsRequest *req,
+                                      Gridstock__V1__ListAdjustmentReasonsResponse *resp)
 {
-    const Gridstock__V1__ListAdjustmentReasonsRequest *req = (const void *)c->req;
-    Gridstock__V1__ListAdjustmentReasonsResponse *resp = (void *)c->resp;
     db_res *r = NULL;
 
     GS_TRY(db_exec(c, &r,

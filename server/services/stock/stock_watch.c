@@ -9,6 +9,7 @@
 #include "log.h"
 #include "pbjson.h"
 #include "stock.h"
+#include "gridstock/v1/stock.rpc.h"
 
 #define ALERT_CHANNEL "gs_stock_alerts"
 
@@ -64,9 +65,9 @@ static uint8_t *alert_filter(void *user, const char *payload, size_t *len)
     return out;
 }
 
-gs_code stock_watch_alerts(call *c, rpc_stream *st)
+gs_code stock_watch_stock_alerts(call *c, const Gridstock__V1__WatchStockAlertsRequest *req,
+                                 rpc_stream *st)
 {
-    const Gridstock__V1__WatchStockAlertsRequest *req = (const void *)c->req;
     const char *path;
     int64_t site;
     unsigned kinds = 0;
