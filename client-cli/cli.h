@@ -6,10 +6,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libintl.h>
+
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "grpc_client.h"
+
+/* Messages people read go through gettext (domain "gridstock", po/zh_CN.po); N_() marks a
+ * string translated later (tables of help texts). */
+#define GS_TEXTDOMAIN "gridstock"
+#define _(s) gettext(s)
+#define N_(s) (s)
+
+/* ---- i18n.c: the language (--lang, else LANGUAGE/LC_ALL/LC_MESSAGES/LANG) ---- */
+void i18n_init(const char *lang);
 
 /* Exit codes, one by one (also printed by `gridstock help` and in README.md). */
 enum cli_exit {
@@ -35,6 +46,9 @@ typedef struct cli_opts {
     int timeout_set;        /* given explicitly (streams have no deadline otherwise) */
     const char *request_id; /* --request-id */
     int verbose;            /* -v */
+    int wide;               /* -o wide: every field as a column */
+    const char *columns;    /* --columns a,b.c: the table's columns */
+    const char *lang;       /* --lang (applied by i18n_init before anything prints) */
 } cli_opts;
 
 /* ---- diagnostics (main.c): "gridstock: ..." on stderr ---- */
@@ -47,6 +61,8 @@ void opts_defaults(cli_opts *o);
  * 0 when argv[*i] is not a global option, -1 on a usage error (message printed). */
 int opts_parse_one(cli_opts *o, int argc, char **argv, int *i);
 void opts_print_help(FILE *out);
+/* Calls cb for every global flag ("--addr", "-v"), with whether it takes a value. */
+void opts_each_flag(void (*cb)(void *arg, const char *flag, int takes_value), void *arg);
 
 /* ---- commands.c: services and methods by descriptor ---- */
 typedef struct cli_method {
@@ -65,6 +81,11 @@ void commands_print_method_help(FILE *out, const cli_method *m);
 /* Kebab-cased service and method names as the CLI spells them (static buffers). */
 const char *commands_service_name(const ProtobufCServiceDescriptor *s);
 const char *commands_method_name(const ProtobufCServiceDescriptor *s, unsigned index);
+/* "--site-id" for a request field. */
+void commands_flag_name(const ProtobufCFieldDescriptor *f, char *buf, size_t n);
+
+/* ---- completion.c: `gridstock completion bash` ---- */
+int completion_bash(FILE *out);
 
 /* ---- request.c: flags, --data and --file into a request message ---- */
 /* Builds the request from argv[first..argc) (method flags; global options found there are
@@ -82,8 +103,19 @@ int invoke(const cli_opts *o, const cli_method *m, const ProtobufCMessage *req);
 
 /* ---- output.c: tables, key: value lines, JSON, CSV ---- */
 typedef struct output output;
-/* stream: messages of a server stream (JSON one a line, a CSV header once). */
-output *output_new(const cli_opts *o, const ProtobufCMessageDescriptor *resp, int stream);
+/* stream: messages of a server stream (JSON one a line, a CSV header once). NULL with
+ * *rc EXIT_USAGE (message printed) for a --columns naming no field, EXIT_LOCAL when out of
+ * memory. */
+output *output_new(const cli_opts *o, const ProtobufCMessageDescriptor *resp, int stream, int *rc);
+
+/* ---- columns.c: the default table columns per row message type ---- */
+typedef struct column_def {
+    const char *path;   /* field path in the row message ("site.code") */
+    const char *header; /* N_() English header, translated when printed */
+} column_def;
+/* The default columns of the row type (full message name), *n of them; NULL when the
+ * type has no entry. */
+const column_def *columns_default(const char *type, size_t *n);
 /* Prints one response (one stream message); EXIT_OK or EXIT_LOCAL. */
 int output_message(output *out, const ProtobufCMessage *m);
 void output_free(output *out);

@@ -89,10 +89,12 @@ const char *commands_method_name(const ProtobufCServiceDescriptor *s, unsigned i
 
 void commands_print_services(FILE *out)
 {
-    fputs("Services (`gridstock <service>` lists its methods):\n", out);
+    fputs(_("Services (`gridstock <service>` lists its methods):\n"), out);
     for (size_t i = 0; gs_service_descriptors[i]; i++) {
         const ProtobufCServiceDescriptor *s = gs_service_descriptors[i];
-        fprintf(out, "  %-16s %s (%u methods)\n", commands_service_name(s), s->name, s->n_methods);
+        fprintf(out, "  %-16s %s (", commands_service_name(s), s->name);
+        fprintf(out, ngettext("%u method", "%u methods", s->n_methods), s->n_methods);
+        fputs(")\n", out);
     }
 }
 
@@ -154,7 +156,7 @@ void commands_print_methods(FILE *out, const ProtobufCServiceDescriptor *s)
     const char *sname = commands_service_name(s);
     char svc[128];
     snprintf(svc, sizeof svc, "%s", sname);
-    fprintf(out, "Methods of %s (`gridstock %s <method> --help` lists the fields):\n", s->name,
+    fprintf(out, _("Methods of %s (`gridstock %s <method> --help` lists the fields):\n"), s->name,
             svc);
     for (unsigned i = 0; i < s->n_methods; i++) {
         const ProtobufCMethodDescriptor *md = &s->methods[i];
@@ -176,7 +178,7 @@ void commands_print_methods(FILE *out, const ProtobufCServiceDescriptor *s)
         if (nested && o < sizeof line - 40)
             o += (size_t)snprintf(line + o, sizeof line - o, " [--data JSON]");
         if (kind == 1 && o < sizeof line - 40)
-            snprintf(line + o, sizeof line - o, "  (stream)");
+            snprintf(line + o, sizeof line - o, "  %s", _("(stream)"));
         fprintf(out, "%s\n", line);
     }
 }
@@ -187,15 +189,16 @@ void commands_print_method_help(FILE *out, const cli_method *m)
     char svc[128];
     snprintf(svc, sizeof svc, "%s", commands_service_name(m->service));
     fprintf(out,
-            "usage: gridstock [global options] %s %s [--field value ...] [--data JSON | "
-            "--file PATH]\n",
+            _("usage: gridstock [global options] %s %s [--field value ...] [--data JSON | "
+              "--file PATH]\n"),
             svc, commands_method_name(m->service, (unsigned)(m->method - m->service->methods)));
     fprintf(out, "\n/%s/%s: %s -> %s%s\n", m->service->name, m->method->name, in->name,
             m->method->output->name,
-            m->server_streaming == 1 ? " (server stream: prints messages until the stream ends "
-                                       "or Ctrl-C)"
+            m->server_streaming == 1 ? _(" (server stream: prints messages until the stream ends "
+                                         "or Ctrl-C)")
                                      : "");
-    fprintf(out, "\nRequest fields (flags override --data/--file; `--a.b` sets a nested field):\n");
+    fputs(_("\nRequest fields (flags override --data/--file; `--a.b` sets a nested field):\n"),
+          out);
     for (unsigned k = 0; k < in->n_fields; k++) {
         const ProtobufCFieldDescriptor *f = &in->fields[k];
         char fl[160], note[1024] = "";
@@ -205,23 +208,30 @@ void commands_print_method_help(FILE *out, const cli_method *m)
             o += (size_t)snprintf(note + o, sizeof note - o, " %s", pbjson_type_name(f));
         if (f->type == PROTOBUF_C_TYPE_ENUM) {
             const ProtobufCEnumDescriptor *ed = f->descriptor;
-            o += (size_t)snprintf(note + o, sizeof note - o, " one of");
+            o += (size_t)snprintf(note + o, sizeof note - o, " %s", _("one of"));
             for (unsigned v = 0; v < ed->n_values && o < sizeof note - 80; v++)
                 o += (size_t)snprintf(note + o, sizeof note - o, "%s%s", v ? "|" : " ",
                                       ed->values[v].name);
         }
         if (f->label == PROTOBUF_C_LABEL_REPEATED && o < sizeof note - 80)
-            snprintf(note + o, sizeof note - o,
-                     " (repeated: repeat the flag, or a JSON array in --data)");
+            snprintf(note + o, sizeof note - o, " %s",
+                     _("(repeated: repeat the flag, or a JSON array in --data)"));
         if (*note)
             fprintf(out, "  %-34s%s\n", fl, note);
         else
             fprintf(out, "  %s\n", fl);
     }
     if (in->n_fields == 0)
-        fputs("  (none)\n", out);
-    fputs("\nMethod options:\n"
-          "  --data JSON                        the request as JSON (proto3 mapping)\n"
-          "  --file PATH                        the request as JSON from a file (- = stdin)\n",
+        fprintf(out, "  %s\n", _("(none)"));
+    fputs(_("\nMethod options:\n"
+            "  --data JSON                        the request as JSON (proto3 mapping)\n"
+            "  --file PATH                        the request as JSON from a file (- = stdin)\n"),
           out);
+}
+
+void commands_flag_name(const ProtobufCFieldDescriptor *f, char *buf, size_t n)
+{
+    char name[128];
+    kebab(f->name, name, sizeof name);
+    snprintf(buf, n, "--%s", name);
 }

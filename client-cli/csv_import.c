@@ -155,7 +155,7 @@ static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p) {
-        cli_err("out of memory");
+        cli_err(_("out of memory"));
         exit(EXIT_LOCAL);
     }
     return p;
@@ -177,7 +177,7 @@ static void row_error(importer *im, long line, const char *column_name, const ch
     im->bad_rows++;
     if (im->bad_rows > ERRORS_SHOWN_MAX)
         return;
-    fprintf(stderr, "gridstock: line %ld: ", line);
+    fprintf(stderr, _("gridstock: line %ld: "), line);
     if (column_name)
         fprintf(stderr, "%s: ", column_name);
     va_start(ap, fmt);
@@ -208,13 +208,13 @@ static const char *check_whole(const char *s, int64_t lo, int64_t hi, int64_t *o
     static char msg[96];
     char *end;
     if (!*s)
-        return "required";
+        return _("required");
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (*end || errno || !(isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '+'))
-        return "not a whole number";
+        return _("not a whole number");
     if (v < lo || v > hi) {
-        snprintf(msg, sizeof msg, "must be between %" PRId64 " and %" PRId64, lo, hi);
+        snprintf(msg, sizeof msg, _("must be between %lld and %lld"), (long long)lo, (long long)hi);
         return msg;
     }
     *out = v;
@@ -228,29 +228,29 @@ static const char *check_yuan(const char *s, int64_t *fen)
     char whole[24], frac[3] = "00";
     size_t wl = dot ? (size_t)(dot - s) : strlen(s);
     if (!*s || wl == 0 || wl >= sizeof whole)
-        return *s ? "not an amount in yuan (e.g. 12.50)" : "required";
+        return *s ? _("not an amount in yuan (e.g. 12.50)") : _("required");
     memcpy(whole, s, wl);
     whole[wl] = '\0';
     for (size_t i = 0; i < wl; i++)
         if (!isdigit((unsigned char)whole[i]))
-            return "not an amount in yuan (e.g. 12.50)";
+            return _("not an amount in yuan (e.g. 12.50)");
     if (dot) {
         size_t fl = strlen(dot + 1);
         if (fl == 0 || fl > 2)
-            return "at most two decimals (fen)";
+            return _("at most two decimals (fen)");
         for (size_t i = 0; i < fl; i++) {
             if (!isdigit((unsigned char)dot[1 + i]))
-                return "not an amount in yuan (e.g. 12.50)";
+                return _("not an amount in yuan (e.g. 12.50)");
             frac[i] = dot[1 + i];
         }
     }
     if (wl > 9)
-        return "too large";
+        return _("too large");
     *fen = strtoll(whole, NULL, 10) * 100 + strtoll(frac, NULL, 10);
     if (*fen <= 0)
-        return "must be positive";
+        return _("must be positive");
     if (*fen > 1000000000)
-        return "too large";
+        return _("too large");
     return NULL;
 }
 
@@ -263,10 +263,10 @@ static const char *check_date(const char *s)
         return NULL;
     if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
         sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
-        return "not a date (YYYY-MM-DD)";
+        return _("not a date (YYYY-MM-DD)");
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (y < 2000 || y > 2200 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap))
-        return "date out of range";
+        return _("date out of range");
     return NULL;
 }
 
@@ -275,17 +275,17 @@ static const char *check_code(const char *s, bool lot)
 {
     size_t n = strlen(s);
     if (n == 0)
-        return "required";
+        return _("required");
     if (n > 64)
-        return "longer than 64 characters";
+        return _("longer than 64 characters");
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (isupper(ch) || isdigit(ch) || ch == '.' || ch == '_' || ch == '-')
             continue;
         if (lot && (islower(ch) || ch == '/'))
             continue;
-        return lot ? "only A-Z, a-z, 0-9, '.', '_', '/' and '-' are allowed"
-                   : "only A-Z, 0-9, '.', '_' and '-' are allowed";
+        return lot ? _("only A-Z, a-z, 0-9, '.', '_', '/' and '-' are allowed")
+                   : _("only A-Z, 0-9, '.', '_' and '-' are allowed");
     }
     return NULL;
 }
@@ -294,9 +294,9 @@ static const char *check_text(const char *s, size_t max, bool required)
 {
     static char msg[64];
     if (required && !*s)
-        return "required";
+        return _("required");
     if (strlen(s) > max) {
-        snprintf(msg, sizeof msg, "longer than %zu bytes", max);
+        snprintf(msg, sizeof msg, _("longer than %zu bytes"), max);
         return msg;
     }
     return NULL;
@@ -314,7 +314,7 @@ static const char *check_bool(const char *s, bool *out)
             return (*out = false), NULL;
     if (!*s)
         return (*out = true), NULL;
-    return "not true or false";
+    return _("not true or false");
 }
 
 /* ---- rows */
@@ -332,7 +332,7 @@ static const char *cell(const importer *im, int col)
     do {                                                                                           \
         const char *why_ = (expr);                                                                 \
         if (why_) {                                                                                \
-            row_error(im, line, im->cols[col].name, "%s: \"%.64s\"", why_, cell(im, col));         \
+            row_error(im, line, im->cols[col].name, _("%s: \"%.64s\""), why_, cell(im, col));      \
             return NULL;                                                                           \
         }                                                                                          \
     } while (0)
@@ -348,15 +348,15 @@ static ProtobufCMessage *item_row(importer *im, long line)
     for (int i = 0; categories[i] && !known; i++)
         known = strcmp(cat, categories[i]) == 0;
     CHECK(C_CATEGORY, known ? NULL
-                            : "not one of water, food, medicine, hygiene, protection, shelter,"
-                              " tools, power, other");
+                            : _("not one of water, food, medicine, hygiene, protection, shelter,"
+                                " tools, power, other"));
     CHECK(C_UNIT, check_text(cell(im, C_UNIT), 32, true));
     if (*cell(im, C_SHELF))
         CHECK(C_SHELF, check_whole(cell(im, C_SHELF), 0, 36500, &shelf));
     CHECK(C_ACTIVE, check_bool(cell(im, C_ACTIVE), &active));
     long first = keyset_add(&im->seen, cell(im, C_CODE), line);
     if (first) {
-        row_error(im, line, "code", "%s is also on line %ld", cell(im, C_CODE), first);
+        row_error(im, line, "code", _("%s is also on line %ld"), cell(im, C_CODE), first);
         return NULL;
     }
     Gridstock__V1__ItemRow *r = xmalloc(sizeof *r);
@@ -378,7 +378,8 @@ static ProtobufCMessage *price_row(importer *im, long line)
     CHECK(P_SUPPLIER, check_code(cell(im, P_SUPPLIER), false));
     bool by_fen = *cell(im, P_PRICE_FEN) || !im->have[P_PRICE_YUAN];
     if (*cell(im, P_PRICE_FEN) && *cell(im, P_PRICE_YUAN)) {
-        row_error(im, line, "unit_price_fen", "give unit_price_fen or unit_price_yuan, not both");
+        row_error(im, line, "unit_price_fen",
+                  _("give unit_price_fen or unit_price_yuan, not both"));
         return NULL;
     }
     if (by_fen)
@@ -390,14 +391,15 @@ static ProtobufCMessage *price_row(importer *im, long line)
     CHECK(P_FROM, check_date(cell(im, P_FROM)));
     CHECK(P_TO, check_date(cell(im, P_TO)));
     if (*cell(im, P_FROM) && *cell(im, P_TO) && strcmp(cell(im, P_TO), cell(im, P_FROM)) < 0)
-        CHECK(P_TO, "before valid_from");
+        CHECK(P_TO, _("before valid_from"));
     char key[200];
     snprintf(key, sizeof key, "%s\x1f%s\x1f%s", cell(im, P_ITEM), cell(im, P_SUPPLIER),
              cell(im, P_FROM));
     long first = keyset_add(&im->seen, key, line);
     if (first) {
-        row_error(im, line, "item_code", "%s at %s from %s is also on line %ld", cell(im, P_ITEM),
-                  cell(im, P_SUPPLIER), *cell(im, P_FROM) ? cell(im, P_FROM) : "today", first);
+        row_error(im, line, "item_code", _("%s at %s from %s is also on line %ld"),
+                  cell(im, P_ITEM), cell(im, P_SUPPLIER),
+                  *cell(im, P_FROM) ? cell(im, P_FROM) : _("today"), first);
         return NULL;
     }
     Gridstock__V1__PriceRow *r = xmalloc(sizeof *r);
@@ -422,8 +424,8 @@ static ProtobufCMessage *count_row(importer *im, long line)
     snprintf(key, sizeof key, "%s\x1f%s", cell(im, K_ITEM), cell(im, K_LOT));
     long first = keyset_add(&im->seen, key, line);
     if (first) {
-        row_error(im, line, "lot_code", "lot %s of %s is also counted on line %ld", cell(im, K_LOT),
-                  cell(im, K_ITEM), first);
+        row_error(im, line, "lot_code", _("lot %s of %s is also counted on line %ld"),
+                  cell(im, K_LOT), cell(im, K_ITEM), first);
         return NULL;
     }
     Gridstock__V1__CountRow *r = xmalloc(sizeof *r);
@@ -453,7 +455,8 @@ static void header_row(importer *im)
             if (strcmp(h, im->cols[k].name) == 0)
                 im->map[i] = k;
         if (im->map[i] < 0) {
-            fprintf(stderr, "gridstock: line %ld: unknown column \"%.64s\"; the columns of %s are:",
+            fprintf(stderr,
+                    _("gridstock: line %ld: unknown column \"%.64s\"; the columns of %s are:"),
                     im->row_line, h, kinds[im->kind].word);
             for (int k = 0; im->cols[k].name; k++)
                 fprintf(stderr, " %s%s", im->cols[k].name,
@@ -461,7 +464,7 @@ static void header_row(importer *im)
             fputc('\n', stderr);
             im->header_bad = true;
         } else if (im->have[im->map[i]]) {
-            cli_err("line %ld: column \"%s\" appears twice", im->row_line, h);
+            cli_err(_("line %ld: column \"%s\" appears twice"), im->row_line, h);
             im->header_bad = true;
         } else {
             im->have[im->map[i]] = (int)i + 1;
@@ -469,11 +472,11 @@ static void header_row(importer *im)
     }
     for (int k = 0; im->cols[k].name; k++)
         if (im->cols[k].required && !im->have[k]) {
-            cli_err("line %ld: the header has no column \"%s\"", im->row_line, im->cols[k].name);
+            cli_err(_("line %ld: the header has no column \"%s\""), im->row_line, im->cols[k].name);
             im->header_bad = true;
         }
     if (im->kind == IMP_PRICES && !im->have[P_PRICE_FEN] && !im->have[P_PRICE_YUAN]) {
-        cli_err("line %ld: the header needs a column unit_price_fen or unit_price_yuan",
+        cli_err(_("line %ld: the header needs a column unit_price_fen or unit_price_yuan"),
                 im->row_line);
         im->header_bad = true;
     }
@@ -491,13 +494,13 @@ static void data_row(importer *im)
     if (im->header_bad)
         return;
     if (im->n_fields != im->n_header) {
-        row_error(im, line, NULL, "%zu field(s), but the header has %zu", im->n_fields,
+        row_error(im, line, NULL, _("%zu field(s), but the header has %zu"), im->n_fields,
                   im->n_header);
         return;
     }
     for (size_t i = 0; i < im->n_fields; i++) {
         if (!utf8_ok(im->fields[i])) {
-            row_error(im, line, im->cols[im->map[i]].name, "not valid UTF-8");
+            row_error(im, line, im->cols[im->map[i]].name, _("not valid UTF-8"));
             return;
         }
     }
@@ -512,7 +515,7 @@ static void data_row(importer *im)
         im->cap_rows = im->cap_rows ? 2 * im->cap_rows : 256;
         ProtobufCMessage **rows = realloc(im->rows, im->cap_rows * sizeof *rows);
         if (!rows) {
-            cli_err("out of memory");
+            cli_err(_("out of memory"));
             exit(EXIT_LOCAL);
         }
         im->rows = rows;
@@ -533,7 +536,7 @@ static void on_field(void *s, size_t len, void *data)
         im->cap_fields = im->cap_fields ? 2 * im->cap_fields : 16;
         char **fields = realloc(im->fields, im->cap_fields * sizeof *fields);
         if (!fields) {
-            cli_err("out of memory");
+            cli_err(_("out of memory"));
             exit(EXIT_LOCAL);
         }
         im->fields = fields;
@@ -593,11 +596,13 @@ static void progress_draw(progress *p, long rows, bool final)
     p->last = t;
     if (p->size > 0) {
         int pct = (int)(p->done * 100 / p->size), width = 30, fill = pct * width / 100;
-        fprintf(stderr, "\rgridstock: reading %s [%.*s%.*s] %3d%%  %ld rows", p->file, fill,
+        fprintf(stderr, "\r");
+        fprintf(stderr, _("gridstock: reading %s [%.*s%.*s] %3d%%  %ld rows"), p->file, fill,
                 "##############################", width - fill, "..............................",
                 pct, rows);
     } else {
-        fprintf(stderr, "\rgridstock: reading %s  %ld rows", p->file, rows);
+        fprintf(stderr, "\r");
+        fprintf(stderr, _("gridstock: reading %s  %ld rows"), p->file, rows);
     }
     if (final)
         fputc('\n', stderr);
@@ -615,7 +620,7 @@ static int read_file(importer *im, FILE *in, progress *pg)
     int rc = 0;
 
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL | CSV_APPEND_NULL) != 0) {
-        cli_err("cannot start the CSV parser");
+        cli_err(_("cannot start the CSV parser"));
         return -1;
     }
     for (;;) {
@@ -626,8 +631,8 @@ static int read_file(importer *im, FILE *in, progress *pg)
         for (size_t i = 0; i < used; i++)
             newlines += buf[i] == '\n';
         if (used != n) {
-            cli_err("%s: line %lld: %s (a quote inside an unquoted field, or text after a"
-                    " closing quote)",
+            cli_err(_("%s: line %lld: %s (a quote inside an unquoted field, or text after a"
+                      " closing quote)"),
                     im->file, newlines + 1, csv_strerror(csv_error(&p)));
             rc = -1;
             goto out;
@@ -641,7 +646,7 @@ static int read_file(importer *im, FILE *in, progress *pg)
         goto out;
     }
     if (csv_fini(&p, on_field, on_row, im) != 0) {
-        cli_err("%s: line %ld: a quoted field is not closed", im->file, im->row_line);
+        cli_err(_("%s: line %ld: a quoted field is not closed"), im->file, im->row_line);
         rc = -1;
         goto out;
     }
@@ -666,22 +671,22 @@ int csv_import_is_kind(const char *word)
 
 void csv_import_print_help(FILE *out)
 {
-    fputs("CSV imports (all rows or none; every bad row is reported by its line number):\n"
-          "  gridstock import items  [--check] [--progress|--no-progress] FILE.csv\n"
-          "      columns: code, name, category, unit[, shelf_life_days][, active]\n"
-          "  gridstock import prices [--check] [--progress|--no-progress] FILE.csv\n"
-          "      columns: item_code, supplier_site_code, unit_price_fen | unit_price_yuan\n"
-          "               [, lead_time_days][, valid_from][, valid_to]\n"
-          "  gridstock import counts --stocktake-id N [--check] [...] FILE.csv\n"
-          "      columns: item_code, lot_code, counted\n"
-          "  FILE may be - (stdin). --check only checks the file. A progress bar is shown on a\n"
-          "  terminal for large files.\n",
+    fputs(_("CSV imports (all rows or none; every bad row is reported by its line number):\n"
+            "  gridstock import items  [--check] [--progress|--no-progress] FILE.csv\n"
+            "      columns: code, name, category, unit[, shelf_life_days][, active]\n"
+            "  gridstock import prices [--check] [--progress|--no-progress] FILE.csv\n"
+            "      columns: item_code, supplier_site_code, unit_price_fen | unit_price_yuan\n"
+            "               [, lead_time_days][, valid_from][, valid_to]\n"
+            "  gridstock import counts --stocktake-id N [--check] [...] FILE.csv\n"
+            "      columns: item_code, lot_code, counted\n"
+            "  FILE may be - (stdin). --check only checks the file. A progress bar is shown on a\n"
+            "  terminal for large files.\n"),
           out);
 }
 
 static void usage(const char *kind)
 {
-    cli_err("usage: gridstock import %s%s [--check] [--progress|--no-progress] FILE.csv", kind,
+    cli_err(_("usage: gridstock import %s%s [--check] [--progress|--no-progress] FILE.csv"), kind,
             strcmp(kind, "counts") == 0 ? " --stocktake-id N" : "");
 }
 
@@ -750,7 +755,7 @@ int csv_import_main(cli_opts *o, int argc, char **argv, int first)
                                                             : NULL;
             char *end;
             if (!v || (stocktake_id = strtoll(v, &end, 10)) <= 0 || *end) {
-                cli_err("--stocktake-id: a positive whole number is required");
+                cli_err(_("--stocktake-id: a positive whole number is required"));
                 return EXIT_USAGE;
             }
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -758,7 +763,7 @@ int csv_import_main(cli_opts *o, int argc, char **argv, int first)
             if (r < 0)
                 return EXIT_USAGE;
             if (r == 0) {
-                cli_err("import %s: unknown option %s", kind_word, a);
+                cli_err(_("import %s: unknown option %s"), kind_word, a);
                 usage(kind_word);
                 return EXIT_USAGE;
             }
@@ -766,7 +771,7 @@ int csv_import_main(cli_opts *o, int argc, char **argv, int first)
         } else if (!path) {
             path = a;
         } else {
-            cli_err("import %s: one file at a time (got %s and %s)", kind_word, path, a);
+            cli_err(_("import %s: one file at a time (got %s and %s)"), kind_word, path, a);
             return EXIT_USAGE;
         }
     }
@@ -775,8 +780,8 @@ int csv_import_main(cli_opts *o, int argc, char **argv, int first)
         return EXIT_USAGE;
     }
     if (im.kind == IMP_COUNTS && !stocktake_id && !check_only) {
-        cli_err("import counts: --stocktake-id is required (open one with `gridstock stock"
-                " open-stocktake`)");
+        cli_err(_("import counts: --stocktake-id is required (open one with `gridstock stock"
+                  " open-stocktake`)"));
         return EXIT_USAGE;
     }
     im.file = path;
@@ -795,30 +800,31 @@ int csv_import_main(cli_opts *o, int argc, char **argv, int first)
     if (read_file(&im, in, &pg) != 0)
         goto out;
     if (!im.header_done) {
-        cli_err("%s: empty file: a header line naming the columns is required", path);
+        cli_err(_("%s: empty file: a header line naming the columns is required"), path);
         goto out;
     }
     if (im.header_bad) {
-        cli_err("%s: nothing was imported", path);
+        cli_err(_("%s: nothing was imported"), path);
         goto out;
     }
     if (im.data_rows > ROWS_MAX) {
-        cli_err("%s: %ld rows; at most %d per import: split the file", path, im.data_rows,
+        cli_err(_("%s: %ld rows; at most %d per import: split the file"), path, im.data_rows,
                 ROWS_MAX);
         goto out;
     }
     if (im.bad_rows) {
         if (im.bad_rows > ERRORS_SHOWN_MAX)
-            cli_err("... and %ld more bad row(s)", im.bad_rows - ERRORS_SHOWN_MAX);
-        cli_err("%s: %ld bad row(s) of %ld; nothing was imported", path, im.bad_rows, im.data_rows);
+            cli_err(_("... and %ld more bad row(s)"), im.bad_rows - ERRORS_SHOWN_MAX);
+        cli_err(_("%s: %ld bad row(s) of %ld; nothing was imported"), path, im.bad_rows,
+                im.data_rows);
         goto out;
     }
     if (im.n_rows == 0) {
-        cli_err("%s: no rows after the header; nothing to import", path);
+        cli_err(_("%s: no rows after the header; nothing to import"), path);
         goto out;
     }
     if (check_only) {
-        fprintf(stdout, "%s: %zu row(s), all good\n", path, im.n_rows);
+        fprintf(stdout, _("%s: %zu row(s), all good\n"), path, im.n_rows);
         rc = EXIT_OK;
         goto out;
     }
@@ -826,13 +832,13 @@ int csv_import_main(cli_opts *o, int argc, char **argv, int first)
     const ProtobufCServiceDescriptor *s = commands_find_service("ImportService");
     cli_method m;
     if (!s || commands_find_method(s, kinds[im.kind].method, &m) < 0) {
-        cli_err("this gridstock was built without ImportService");
+        cli_err(_("this gridstock was built without ImportService"));
         goto out;
     }
     ProtobufCMessage *req = make_request(&im, stocktake_id);
     im.rows = NULL; /* owned by req now */
     if (pg.on)
-        fprintf(stderr, "gridstock: sending %zu row(s) in one call to %s\n", im.n_rows,
+        fprintf(stderr, _("gridstock: sending %zu row(s) in one call to %s\n"), im.n_rows,
                 kinds[im.kind].method);
     rc = invoke(o, &m, req);
     protobuf_c_message_free_unpacked(req, NULL);

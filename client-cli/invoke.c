@@ -54,7 +54,7 @@ static double now_ms(void)
 static int report(const gs_reply *r)
 {
     cli_err("%s: %s", gs_code_name(r->code),
-            r->details && *r->details ? r->details : "(no details)");
+            r->details && *r->details ? r->details : _("(no details)"));
     return r->code == GRPC_STATUS_UNAVAILABLE ? EXIT_UNAVAILABLE : EXIT_STATUS;
 }
 
@@ -62,7 +62,7 @@ static int show(output *out, const ProtobufCMessageDescriptor *d, const uint8_t 
 {
     ProtobufCMessage *resp = protobuf_c_message_unpack(d, NULL, len, buf);
     if (!resp) {
-        cli_err("cannot decode the response as %s", d->name);
+        cli_err(_("cannot decode the response as %s"), d->name);
         return EXIT_LOCAL;
     }
     int rc = output_message(out, resp);
@@ -78,7 +78,7 @@ static int run_unary(const cli_opts *o, const cli_method *m, gs_client *cl, cons
     for (int attempt = 0;; attempt++) {
         double t0 = now_ms();
         gs_client_unary(cl, path, req, len, md, n_md, o->timeout, &r);
-        cli_verbose(o, "attempt %d: %s (%.1f ms)%s%s", attempt + 1, gs_code_name(r.code),
+        cli_verbose(o, _("attempt %d: %s (%.1f ms)%s%s"), attempt + 1, gs_code_name(r.code),
                     now_ms() - t0, *r.details ? ": " : "", r.details);
         if (r.code != GRPC_STATUS_UNAVAILABLE || attempt == MAX_RETRIES || interrupted)
             break;
@@ -130,7 +130,7 @@ static int run_stream(const cli_opts *o, const cli_method *m, gs_client *cl, con
         }
         gs_reply_clear(&st);
         gs_stream_close(s, &st);
-        cli_verbose(o, "stream attempt %d: %zu messages, %s%s%s", attempt + 1, received,
+        cli_verbose(o, _("stream attempt %d: %zu messages, %s%s%s"), attempt + 1, received,
                     gs_code_name(st.code), *st.details ? ": " : "", st.details);
         if (rc != EXIT_OK || interrupted)
             goto out; /* Ctrl-C ends a watch normally */
@@ -158,7 +158,7 @@ int invoke(const cli_opts *o, const cli_method *m, const ProtobufCMessage *req)
     int rc = EXIT_LOCAL;
 
     if (m->server_streaming < 0) {
-        cli_err("%s is a client- or bidi-streaming method; the CLI cannot call it",
+        cli_err(_("%s is a client- or bidi-streaming method; the CLI cannot call it"),
                 m->method->name);
         return EXIT_USAGE;
     }
@@ -166,7 +166,7 @@ int invoke(const cli_opts *o, const cli_method *m, const ProtobufCMessage *req)
     if (o->request_id) {
         snprintf(rid, sizeof rid, "%s", o->request_id);
         if (strlen(o->request_id) >= sizeof rid) {
-            cli_err("--request-id: at most %zu characters", sizeof rid - 1);
+            cli_err(_("--request-id: at most %zu characters"), sizeof rid - 1);
             return EXIT_USAGE;
         }
     } else {
@@ -176,7 +176,7 @@ int invoke(const cli_opts *o, const cli_method *m, const ProtobufCMessage *req)
         int n = snprintf(auth, sizeof auth, "%s%s",
                          strncmp(o->token, "Bearer ", 7) == 0 ? "" : "Bearer ", o->token);
         if (n < 0 || (size_t)n >= sizeof auth) {
-            cli_err("--token: too long");
+            cli_err(_("--token: too long"));
             return EXIT_USAGE;
         }
         md[n_md++] = (gs_md){"authorization", auth};
@@ -185,7 +185,7 @@ int invoke(const cli_opts *o, const cli_method *m, const ProtobufCMessage *req)
 
     size_t len = protobuf_c_message_get_packed_size(req);
     if (!(buf = malloc(len ? len : 1))) {
-        cli_err("out of memory");
+        cli_err(_("out of memory"));
         goto out;
     }
     protobuf_c_message_pack(req, buf);
@@ -200,11 +200,12 @@ int invoke(const cli_opts *o, const cli_method *m, const ProtobufCMessage *req)
         cli_err("%s", err);
         goto out;
     }
-    if (!(out = output_new(o, m->method->output, m->server_streaming))) {
-        cli_err("out of memory");
+    if (!(out = output_new(o, m->method->output, m->server_streaming, &rc))) {
+        if (rc == EXIT_LOCAL)
+            cli_err(_("out of memory"));
         goto out;
     }
-    cli_verbose(o, "calling %s at %s (x-request-id %s%s)", path, o->addr, rid,
+    cli_verbose(o, _("calling %s at %s (x-request-id %s%s)"), path, o->addr, rid,
                 o->token ? ", with token" : ", no token");
     if (m->server_streaming)
         rc = run_stream(o, m, cl, path, buf, len, md, n_md, out);

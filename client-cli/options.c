@@ -1,5 +1,5 @@
-/* options.c — the CLI's global options: one table drives parsing, environment defaults
- * and the help text. */
+/* options.c — the CLI's global options: one table drives parsing, environment defaults,
+ * the help text and the flags bash completion offers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,9 @@ enum opt_id {
     O_TIMEOUT,
     O_REQUEST_ID,
     O_VERBOSE,
+    O_OUTPUT,
+    O_COLUMNS,
+    O_LANG,
 };
 
 typedef struct opt_def {
@@ -31,19 +34,27 @@ typedef struct opt_def {
 } opt_def;
 
 static const opt_def opts[] = {
-    {O_ADDR, "addr", 0, "HOST:PORT", "GRIDSTOCK_ADDR", "server address (default 127.0.0.1:50051)"},
-    {O_TOKEN, "token", 0, "TOKEN", "GRIDSTOCK_TOKEN", "bearer token sent as `authorization`"},
-    {O_CA, "ca", 0, "FILE", "GRIDSTOCK_CA", "PEM CA certificates; turns TLS on"},
-    {O_CERT, "cert", 0, "FILE", "GRIDSTOCK_CERT", "client certificate (PEM) for mutual TLS"},
-    {O_KEY, "key", 0, "FILE", "GRIDSTOCK_KEY", "client private key (PEM) for mutual TLS"},
-    {O_TLS, "tls", 0, NULL, NULL, "use TLS with the system CA certificates"},
-    {O_SERVER_NAME, "server-name", 0, "NAME", NULL, "TLS server name to verify"},
-    {O_JSON, "json", 0, NULL, NULL, "print the response as JSON (streams: one object a line)"},
-    {O_CSV, "csv", 0, NULL, NULL, "print the result table as CSV (RFC 4180)"},
+    {O_ADDR, "addr", 0, "HOST:PORT", "GRIDSTOCK_ADDR",
+     N_("server address (default 127.0.0.1:50051)")},
+    {O_TOKEN, "token", 0, "TOKEN", "GRIDSTOCK_TOKEN", N_("bearer token sent as `authorization`")},
+    {O_CA, "ca", 0, "FILE", "GRIDSTOCK_CA", N_("PEM CA certificates; turns TLS on")},
+    {O_CERT, "cert", 0, "FILE", "GRIDSTOCK_CERT", N_("client certificate (PEM) for mutual TLS")},
+    {O_KEY, "key", 0, "FILE", "GRIDSTOCK_KEY", N_("client private key (PEM) for mutual TLS")},
+    {O_TLS, "tls", 0, NULL, NULL, N_("use TLS with the system CA certificates")},
+    {O_SERVER_NAME, "server-name", 0, "NAME", NULL, N_("TLS server name to verify")},
+    {O_OUTPUT, "output", 'o', "FORMAT", NULL,
+     N_("table (default: chosen columns), wide (every field), json or csv")},
+    {O_COLUMNS, "columns", 0, "LIST", NULL,
+     N_("table columns to show, comma-separated field paths (site.code,qty)")},
+    {O_JSON, "json", 0, NULL, NULL, N_("print the response as JSON (streams: one object a line)")},
+    {O_CSV, "csv", 0, NULL, NULL, N_("print the result table as CSV (RFC 4180)")},
     {O_TIMEOUT, "timeout", 0, "SECONDS", NULL,
-     "deadline per attempt (default 30; streams: none unless given)"},
-    {O_REQUEST_ID, "request-id", 0, "ID", NULL, "x-request-id to send (default: random)"},
-    {O_VERBOSE, "verbose", 'v', NULL, NULL, "print the request, retries and status on stderr"},
+     N_("deadline per attempt (default 30; streams: none unless given)")},
+    {O_REQUEST_ID, "request-id", 0, "ID", NULL, N_("x-request-id to send (default: random)")},
+    {O_LANG, "lang", 0, "LANG", NULL,
+     N_("language of messages and tables: zh_CN or en (default: LANGUAGE, LC_ALL, "
+        "LC_MESSAGES, LANG)")},
+    {O_VERBOSE, "verbose", 'v', NULL, NULL, N_("print the request, retries and status on stderr")},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -71,6 +82,12 @@ static void set_value(cli_opts *o, enum opt_id id, const char *v)
         break;
     case O_REQUEST_ID:
         o->request_id = v;
+        break;
+    case O_COLUMNS:
+        o->columns = v;
+        break;
+    case O_LANG:
+        o->lang = v;
         break;
     default:
         break;
@@ -114,12 +131,12 @@ int opts_parse_one(cli_opts *o, int argc, char **argv, int *i)
         return 0;
     if (d->arg && !value) {
         if (*i + 1 >= argc) {
-            cli_err("option --%s needs a value (%s)", d->name, d->arg);
+            cli_err(_("option --%s needs a value (%s)"), d->name, d->arg);
             return -1;
         }
         value = argv[++*i];
     } else if (!d->arg && value) {
-        cli_err("option --%s takes no value", d->name);
+        cli_err(_("option --%s takes no value"), d->name);
         return -1;
     }
     (*i)++;
@@ -133,6 +150,20 @@ int opts_parse_one(cli_opts *o, int argc, char **argv, int *i)
     case O_CSV:
         o->format = OUT_CSV;
         break;
+    case O_OUTPUT:
+        if (!strcmp(value, "table"))
+            o->format = OUT_HUMAN, o->wide = 0;
+        else if (!strcmp(value, "wide"))
+            o->format = OUT_HUMAN, o->wide = 1;
+        else if (!strcmp(value, "json"))
+            o->format = OUT_JSON;
+        else if (!strcmp(value, "csv"))
+            o->format = OUT_CSV;
+        else {
+            cli_err(_("-o: \"%s\" is not one of table, wide, json, csv"), value);
+            return -1;
+        }
+        break;
     case O_VERBOSE:
         o->verbose++;
         break;
@@ -140,7 +171,7 @@ int opts_parse_one(cli_opts *o, int argc, char **argv, int *i)
         char *end = NULL;
         double t = strtod(value, &end);
         if (!*value || *end || !(t > 0) || t > 31536000) {
-            cli_err("--timeout: \"%s\" is not a number of seconds", value);
+            cli_err(_("--timeout: \"%s\" is not a number of seconds"), value);
             return -1;
         }
         o->timeout = t;
@@ -149,7 +180,7 @@ int opts_parse_one(cli_opts *o, int argc, char **argv, int *i)
     }
     default:
         if (!*value) {
-            cli_err("option --%s needs a non-empty value", d->name);
+            cli_err(_("option --%s needs a non-empty value"), d->name);
             return -1;
         }
         set_value(o, d->id, value);
@@ -159,8 +190,8 @@ int opts_parse_one(cli_opts *o, int argc, char **argv, int *i)
 
 void opts_print_help(FILE *out)
 {
-    fputs("Global options (before the service; --json, --csv, --timeout and -v also after the\n"
-          "method):\n",
+    fputs(_("Global options (before the service; -o, --columns, --json, --csv, --timeout and -v\n"
+            "also after the method):\n"),
           out);
     for (size_t i = 0; i < N_OPTS; i++) {
         char left[64];
@@ -171,9 +202,22 @@ void opts_print_help(FILE *out)
         else
             snprintf(left, sizeof left, "--%s%s%s", d->name, d->arg ? " " : "",
                      d->arg ? d->arg : "");
-        fprintf(out, "  %-24s %s", left, d->help);
+        fprintf(out, "  %-24s %s", left, _(d->help));
         if (d->env)
-            fprintf(out, " [env %s]", d->env);
+            fprintf(out, _(" [env %s]"), d->env);
         fputc('\n', out);
+    }
+}
+
+void opts_each_flag(void (*cb)(void *arg, const char *flag, int takes_value), void *arg)
+{
+    char buf[64];
+    for (size_t i = 0; i < N_OPTS; i++) {
+        snprintf(buf, sizeof buf, "--%s", opts[i].name);
+        cb(arg, buf, opts[i].arg != NULL);
+        if (opts[i].short_name) {
+            snprintf(buf, sizeof buf, "-%c", opts[i].short_name);
+            cb(arg, buf, opts[i].arg != NULL);
+        }
     }
 }

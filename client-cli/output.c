@@ -1,19 +1,43 @@
 /* output.c — responses for people (a table when the response has exactly one repeated
  * message field, else `key: value` lines, nested fields joined with dots) and for scripts
- * (--json: one JSON object, streams one a line; --csv: the table as RFC 4180 CSV). */
+ * (--json: one JSON object, streams one a line; --csv: the table as RFC 4180 CSV). Tables
+ * show the row type's default columns (columns.c), every field with -o wide, or the
+ * fields --columns names; widths are terminal columns (wcwidth), and on a terminal the
+ * default table is fitted to its width by cutting long text with an ellipsis. CSV and
+ * JSON are never cut. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <wchar.h>
 
 #include "cli.h"
 #include "pbjson.h"
+
+#define MAX_COLUMNS 256
+#define MAX_PATH_DEPTH 4
+#define MIN_CUT_WIDTH 8 /* a cut column keeps at least this many terminal columns */
+
+/* A table column: a scalar field reached through singular messages ("site.code"). */
+typedef struct column {
+    const ProtobufCFieldDescriptor *path[MAX_PATH_DEPTH];
+    int depth;
+    char header[256];
+} column;
 
 struct output {
     enum output_format fmt;
     int stream;
     const ProtobufCMessageDescriptor *d;
     const ProtobufCFieldDescriptor *table; /* the one repeated message field, or NULL */
-    size_t printed;                        /* messages printed so far */
+    column *cols;                          /* the table's columns (tables only) */
+    size_t nc;
+    int fit;        /* cut long text to the terminal's width */
+    int term_width; /* terminal columns when fit */
+    char **only;    /* --columns for key: value output (NULL = every key) */
+    size_t n_only;
+    size_t printed; /* messages printed so far */
     int csv_header_done;
 };
 
@@ -22,9 +46,124 @@ typedef struct kv {
     size_t n, cap;
 } kv;
 
-output *output_new(const cli_opts *o, const ProtobufCMessageDescriptor *d, int stream)
+/* ---- columns ---- */
+
+static int is_scalar(const ProtobufCFieldDescriptor *f)
+{
+    return f->type != PROTOBUF_C_TYPE_MESSAGE;
+}
+
+/* Resolves "a.b.c" (.proto names) through singular messages to a scalar or repeated
+ * scalar field; 0 or -1. */
+static int resolve_path(const ProtobufCMessageDescriptor *d, const char *path, column *c)
+{
+    char seg[128];
+    c->depth = 0;
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ".");
+        const ProtobufCFieldDescriptor *f;
+        if (n == 0 || n >= sizeof seg || c->depth == MAX_PATH_DEPTH || !d)
+            return -1;
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        if (!(f = protobuf_c_message_descriptor_get_field_by_name(d, seg)))
+            return -1;
+        c->path[c->depth++] = f;
+        p += n;
+        if (!*p)
+            return is_scalar(f) ? 0 : -1;
+        p++;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED)
+            return -1;
+        d = f->descriptor;
+    }
+    return -1;
+}
+
+static int is_id_or_time(const char *name)
+{
+    size_t n = strlen(name);
+    return !strcmp(name, "id") || (n > 3 && !strcmp(name + n - 3, "_id")) ||
+           (n > 3 && !strcmp(name + n - 3, "_at"));
+}
+
+/* Every scalar field, and the scalar fields of singular messages one level down (-o wide,
+ * CSV). With `glance`, ids and timestamps are left out (the fallback default). */
+static size_t all_columns(const ProtobufCMessageDescriptor *ed, column *cols, size_t max,
+                          int glance)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < ed->n_fields && n < max; i++) {
+        const ProtobufCFieldDescriptor *f = &ed->fields[i];
+        if (is_scalar(f)) {
+            if (glance && is_id_or_time(f->name))
+                continue;
+            cols[n].depth = 1;
+            cols[n].path[0] = f;
+            snprintf(cols[n++].header, sizeof cols[0].header, "%s", f->name);
+        } else if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+            const ProtobufCMessageDescriptor *sd = f->descriptor;
+            for (unsigned k = 0; k < sd->n_fields && n < max; k++) {
+                const ProtobufCFieldDescriptor *g = &sd->fields[k];
+                if (!is_scalar(g) || (glance && strcmp(g->name, "code") && strcmp(g->name, "name")))
+                    continue;
+                cols[n].depth = 2;
+                cols[n].path[0] = f;
+                cols[n].path[1] = g;
+                snprintf(cols[n++].header, sizeof cols[0].header, "%s.%s", f->name, g->name);
+            }
+        }
+    }
+    return n;
+}
+
+/* The columns named by --columns ("a,b.c"); -1 (message printed) on an unknown path. */
+static long picked_columns(const ProtobufCMessageDescriptor *ed, const char *list, column *cols,
+                           size_t max)
+{
+    size_t n = 0;
+    const char *p = list;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char path[256];
+        snprintf(path, sizeof path, "%.*s", (int)len, p);
+        if (len && n < max) {
+            if (resolve_path(ed, path, &cols[n]) < 0) {
+                column *all = calloc(MAX_COLUMNS, sizeof *all);
+                size_t na = all ? all_columns(ed, all, MAX_COLUMNS, 0) : 0;
+                cli_err(_("--columns: %s has no field \"%s\"; its columns are:"), ed->name, path);
+                for (size_t k = 0; k < na; k++)
+                    fprintf(stderr, "%s%s", k ? "," : "  ", all[k].header);
+                fputc('\n', stderr);
+                free(all);
+                return -1;
+            }
+            snprintf(cols[n++].header, sizeof cols[0].header, "%s", path);
+        }
+        p += len + (p[len] == ',');
+    }
+    if (n == 0) {
+        cli_err(_("--columns: no column named"));
+        return -1;
+    }
+    return (long)n;
+}
+
+static int terminal_width(void)
+{
+    const char *env = getenv("COLUMNS");
+    struct winsize ws;
+    if (env && atoi(env) > 0)
+        return atoi(env);
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
+
+output *output_new(const cli_opts *o, const ProtobufCMessageDescriptor *d, int stream, int *rc)
 {
     output *out = calloc(1, sizeof *out);
+    *rc = EXIT_LOCAL;
     if (!out)
         return NULL;
     out->fmt = o->format;
@@ -39,11 +178,80 @@ output *output_new(const cli_opts *o, const ProtobufCMessageDescriptor *d, int s
         }
     if (n != 1)
         out->table = NULL;
+    if (out->fmt == OUT_JSON)
+        return out;
+    if (!out->table) {
+        if (o->columns) { /* key: value output keeps the named fields */
+            column c;
+            for (const char *p = o->columns; *p;) {
+                size_t len = strcspn(p, ",");
+                char path[256];
+                snprintf(path, sizeof path, "%.*s", (int)len, p);
+                if (len && resolve_path(d, path, &c) < 0 &&
+                    !protobuf_c_message_descriptor_get_field_by_name(d, path)) {
+                    cli_err(_("--columns: %s has no field \"%s\""), d->name, path);
+                    *rc = EXIT_USAGE;
+                    output_free(out);
+                    return NULL;
+                }
+                if (len) {
+                    char **t = realloc(out->only, (out->n_only + 1) * sizeof *t);
+                    if (!t || !(t[out->n_only] = strdup(path))) {
+                        if (t)
+                            out->only = t;
+                        output_free(out);
+                        return NULL;
+                    }
+                    out->only = t;
+                    out->n_only++;
+                }
+                p += len + (p[len] == ',');
+            }
+        }
+        return out;
+    }
+    const ProtobufCMessageDescriptor *ed = out->table->descriptor;
+    if (!(out->cols = calloc(MAX_COLUMNS, sizeof *out->cols))) {
+        output_free(out);
+        return NULL;
+    }
+    if (o->columns) {
+        long k = picked_columns(ed, o->columns, out->cols, MAX_COLUMNS);
+        if (k < 0) {
+            *rc = EXIT_USAGE;
+            output_free(out);
+            return NULL;
+        }
+        out->nc = (size_t)k;
+    } else if (o->wide || out->fmt == OUT_CSV) {
+        out->nc = all_columns(ed, out->cols, MAX_COLUMNS, 0);
+    } else {
+        size_t nd = 0;
+        const column_def *def = columns_default(ed->name, &nd);
+        for (size_t i = 0; i < nd; i++)
+            if (resolve_path(ed, def[i].path, &out->cols[out->nc]) == 0)
+                snprintf(out->cols[out->nc++].header, sizeof out->cols[0].header, "%s",
+                         _(def[i].header));
+        if (out->nc == 0)
+            out->nc = all_columns(ed, out->cols, MAX_COLUMNS, 1);
+        if (out->nc == 0)
+            out->nc = all_columns(ed, out->cols, MAX_COLUMNS, 0);
+        out->fit = out->fmt == OUT_HUMAN && isatty(STDOUT_FILENO);
+        if (out->fit)
+            out->term_width = terminal_width();
+    }
+    *rc = EXIT_OK;
     return out;
 }
 
 void output_free(output *out)
 {
+    if (!out)
+        return;
+    for (size_t i = 0; i < out->n_only; i++)
+        free(out->only[i]);
+    free(out->only);
+    free(out->cols);
     free(out);
 }
 
@@ -110,38 +318,55 @@ static void flatten_controls(char *s)
             *s = ' ';
 }
 
-/* Terminal columns taken by UTF-8 text: East Asian wide characters count 2. */
+/* Terminal columns of the character at s (its byte length in *len); wcwidth in the
+ * UTF-8 character type i18n.c set; a byte that is not UTF-8 counts as one column. */
+static int char_width(const char *s, size_t *len)
+{
+    mbstate_t st;
+    wchar_t wc;
+    memset(&st, 0, sizeof st);
+    size_t n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
+    if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+        *len = 1;
+        return 1;
+    }
+    *len = n;
+    int w = wcwidth(wc);
+    return w < 0 ? 1 : w;
+}
+
+/* Terminal columns taken by UTF-8 text (CJK characters take two). */
 static size_t display_width(const char *s)
 {
-    size_t w = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned cp;
-        int n;
-        if (*p < 0x80)
-            cp = *p, n = 1;
-        else if ((*p & 0xE0) == 0xC0)
-            cp = *p & 0x1F, n = 2;
-        else if ((*p & 0xF0) == 0xE0)
-            cp = *p & 0x0F, n = 3;
-        else
-            cp = *p & 0x07, n = 4;
-        for (int i = 1; i < n && p[i]; i++)
-            cp = (cp << 6) | (p[i] & 0x3F);
-        for (int i = 0; i < n && *p; i++)
-            p++;
-        if ((cp >= 0x300 && cp <= 0x36F) || (cp >= 0x200B && cp <= 0x200F))
-            continue;
-        if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
-            (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-            (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-            (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) ||
-            (cp >= 0x20000 && cp <= 0x3FFFD))
-            w += 2;
-        else
-            w += 1;
+    size_t w = 0, len;
+    while (*s) {
+        w += (size_t)char_width(s, &len);
+        s += len;
     }
     return w;
+}
+
+/* Cuts s in place to at most `width` terminal columns, ending in "…" when cut. */
+static void cut(char **s, size_t width)
+{
+    if (!*s || display_width(*s) <= width || width < 1)
+        return;
+    size_t w = 0, len, at = 0;
+    const char *p = *s;
+    while (p[at]) {
+        int cw = char_width(p + at, &len);
+        if (w + (size_t)cw > width - 1)
+            break;
+        w += (size_t)cw;
+        at += len;
+    }
+    char *t = malloc(at + 4);
+    if (!t)
+        return;
+    memcpy(t, p, at);
+    memcpy(t + at, "\xe2\x80\xa6", 4); /* U+2026, one column */
+    free(*s);
+    *s = t;
 }
 
 /* ---- key: value pairs ---- */
@@ -209,42 +434,6 @@ static void flatten(kv *k, const json_t *obj, const char *prefix, const char *sk
 
 /* ---- tables ---- */
 
-/* A table column: a scalar field of the row message, or a scalar field of a singular
- * message inside it ("site.code"). */
-typedef struct column {
-    const ProtobufCFieldDescriptor *outer, *f; /* outer is NULL for a direct field */
-    char header[160];
-} column;
-
-static int is_scalar(const ProtobufCFieldDescriptor *f)
-{
-    return f->type != PROTOBUF_C_TYPE_MESSAGE;
-}
-
-static size_t table_columns(const ProtobufCMessageDescriptor *ed, column *cols, size_t max)
-{
-    size_t n = 0;
-    for (unsigned i = 0; i < ed->n_fields && n < max; i++) {
-        const ProtobufCFieldDescriptor *f = &ed->fields[i];
-        if (is_scalar(f)) {
-            cols[n].outer = NULL;
-            cols[n].f = f;
-            snprintf(cols[n++].header, sizeof cols[0].header, "%s", f->name);
-        } else if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-            const ProtobufCMessageDescriptor *sd = f->descriptor;
-            for (unsigned k = 0; k < sd->n_fields && n < max; k++) {
-                if (!is_scalar(&sd->fields[k]))
-                    continue;
-                cols[n].outer = f;
-                cols[n].f = &sd->fields[k];
-                snprintf(cols[n++].header, sizeof cols[0].header, "%s.%s", f->name,
-                         sd->fields[k].name);
-            }
-        }
-    }
-    return n;
-}
-
 static int is_numeric(const ProtobufCFieldDescriptor *f)
 {
     return f->label != PROTOBUF_C_LABEL_REPEATED && f->type != PROTOBUF_C_TYPE_BOOL &&
@@ -277,29 +466,49 @@ static void csv_row(char **cells, size_t n)
     fputs("\r\n", stdout);
 }
 
+static const json_t *cell_value(const json_t *row, const column *c)
+{
+    const json_t *v = row;
+    for (int i = 0; i < c->depth && v; i++)
+        v = json_object_get(v, c->path[i]->name);
+    return v;
+}
+
+/* Narrows the widest text columns until the table fits the terminal. */
+static void fit_widths(const output *out, size_t *width)
+{
+    size_t total = 0, nc = out->nc;
+    for (size_t c = 0; c < nc; c++)
+        total += width[c] + (c ? 2 : 0);
+    while (total > (size_t)out->term_width) {
+        size_t widest = nc;
+        for (size_t c = 0; c < nc; c++)
+            if (!is_numeric(out->cols[c].path[out->cols[c].depth - 1]) &&
+                width[c] > MIN_CUT_WIDTH && (widest == nc || width[c] > width[widest]))
+                widest = c;
+        if (widest == nc)
+            return; /* nothing left to cut: the terminal wraps */
+        size_t excess = total - (size_t)out->term_width;
+        size_t to =
+            excess + MIN_CUT_WIDTH >= width[widest] ? MIN_CUT_WIDTH : width[widest] - excess;
+        total -= width[widest] - to;
+        width[widest] = to;
+    }
+}
+
 static void print_table(output *out, const json_t *rows)
 {
-    const ProtobufCMessageDescriptor *ed = out->table->descriptor;
-    size_t nr = json_array_size(rows), nc;
-    column *cols = calloc(256, sizeof *cols);
-    char **cells = NULL;
-    size_t *width = NULL;
-    if (!cols)
-        return;
-    nc = table_columns(ed, cols, 256);
-    cells = calloc((nr + 1) * (nc ? nc : 1), sizeof *cells);
-    width = calloc(nc ? nc : 1, sizeof *width);
+    size_t nr = json_array_size(rows), nc = out->nc;
+    char **cells = calloc((nr + 1) * (nc ? nc : 1), sizeof *cells);
+    size_t *width = calloc(nc ? nc : 1, sizeof *width);
     if (!cells || !width)
         goto out;
     for (size_t c = 0; c < nc; c++)
-        cells[c] = strdup(cols[c].header);
+        cells[c] = strdup(out->cols[c].header);
     for (size_t r = 0; r < nr; r++) {
         const json_t *row = json_array_get(rows, r);
         for (size_t c = 0; c < nc; c++) {
-            const json_t *v = row;
-            if (cols[c].outer)
-                v = json_object_get(v, cols[c].outer->name);
-            v = json_object_get(v, cols[c].f->name);
+            const json_t *v = cell_value(row, &out->cols[c]);
             cells[(r + 1) * nc + c] = v ? fmt_value(v) : strdup("");
         }
     }
@@ -315,11 +524,18 @@ static void print_table(output *out, const json_t *rows)
         if (w > width[i % nc])
             width[i % nc] = w;
     }
+    if (out->fit) {
+        fit_widths(out, width);
+        for (size_t i = 0; i < (nr + 1) * nc; i++)
+            cut(&cells[i], width[i % nc]);
+    }
     for (size_t r = 0; r <= nr; r++) {
         for (size_t c = 0; c < nc; c++) {
             const char *s = cells[r * nc + c] ? cells[r * nc + c] : "";
-            size_t pad = width[c] - display_width(s);
-            int right = r > 0 && is_numeric(cols[c].f);
+            size_t sw = display_width(s);
+            size_t pad = width[c] > sw ? width[c] - sw : 0;
+            const column *col = &out->cols[c];
+            int right = r > 0 && is_numeric(col->path[col->depth - 1]);
             if (right)
                 printf("%*s", (int)pad, "");
             fputs(s, stdout);
@@ -336,7 +552,26 @@ out:
             free(cells[i]);
     free(cells);
     free(width);
-    free(cols);
+}
+
+/* --columns on key: value output: the key is one named or inside one. */
+static int kept(const output *out, const char *key)
+{
+    if (!out->n_only)
+        return 1;
+    for (size_t i = 0; i < out->n_only; i++) {
+        size_t n = strlen(out->only[i]);
+        if (!strncmp(key, out->only[i], n) && (key[n] == '\0' || key[n] == '.' || key[n] == '['))
+            return 1;
+    }
+    return 0;
+}
+
+static void print_kv(const output *out, const kv *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (kept(out, k->keys[i]))
+            printf("%s: %s\n", k->keys[i], k->vals[i] ? k->vals[i] : "");
 }
 
 int output_message(output *out, const ProtobufCMessage *m)
@@ -345,7 +580,7 @@ int output_message(output *out, const ProtobufCMessage *m)
     json_t *j = pbjson_to_json(m, PBJSON_EMIT_DEFAULTS, err, sizeof err);
     kv k = {0};
     if (!j) {
-        cli_err("cannot print the response: %s", err);
+        cli_err(_("cannot print the response: %s"), err);
         return EXIT_LOCAL;
     }
     if (out->fmt == OUT_JSON) {
@@ -361,28 +596,38 @@ int output_message(output *out, const ProtobufCMessage *m)
         print_table(out, json_object_get(j, out->table->name));
         if (out->fmt == OUT_HUMAN) {
             flatten(&k, j, "", out->table->name);
-            for (size_t i = 0; i < k.n; i++)
-                printf("%s: %s\n", k.keys[i], k.vals[i] ? k.vals[i] : "");
+            print_kv(out, &k);
         }
     } else {
         flatten(&k, j, "", NULL);
         if (out->fmt == OUT_CSV) {
-            if (!out->csv_header_done)
-                csv_row(k.keys, k.n);
-            out->csv_header_done = 1;
-            csv_row(k.vals, k.n);
+            char **keys = calloc(k.n ? k.n : 1, sizeof *keys),
+                 **vals = calloc(k.n ? k.n : 1, sizeof *vals);
+            size_t n = 0;
+            if (keys && vals) {
+                for (size_t i = 0; i < k.n; i++)
+                    if (kept(out, k.keys[i])) {
+                        keys[n] = k.keys[i];
+                        vals[n++] = k.vals[i];
+                    }
+                if (!out->csv_header_done)
+                    csv_row(keys, n);
+                out->csv_header_done = 1;
+                csv_row(vals, n);
+            }
+            free(keys);
+            free(vals);
         } else {
             if (out->printed)
                 putchar('\n');
-            for (size_t i = 0; i < k.n; i++)
-                printf("%s: %s\n", k.keys[i], k.vals[i] ? k.vals[i] : "");
+            print_kv(out, &k);
         }
     }
     out->printed++;
     kv_free(&k);
     json_decref(j);
     if (ferror(stdout)) {
-        cli_err("cannot write the output");
+        cli_err(_("cannot write the output"));
         return EXIT_LOCAL;
     }
     return EXIT_OK;

@@ -103,7 +103,7 @@ static json_t *flag_value(const char *flag, const ProtobufCFieldDescriptor *f, c
             return json_true();
         if (!strcasecmp(text, "false") || !strcmp(text, "0") || !strcasecmp(text, "no"))
             return json_false();
-        cli_err("%s: \"%s\" is not true or false", flag, text);
+        cli_err(_("%s: \"%s\" is not true or false"), flag, text);
         return NULL;
     case PROTOBUF_C_TYPE_ENUM:
         return enum_value(f->descriptor, text);
@@ -111,8 +111,8 @@ static json_t *flag_value(const char *flag, const ProtobufCFieldDescriptor *f, c
         json_error_t je;
         v = json_loads(text, JSON_REJECT_DUPLICATES, &je);
         if (!v || !json_is_object(v)) {
-            cli_err("%s: expected a JSON object (%s)%s%s", flag, pbjson_type_name(f), v ? "" : ": ",
-                    v ? "" : je.text);
+            cli_err(_("%s: expected a JSON object (%s)%s%s"), flag, pbjson_type_name(f),
+                    v ? "" : ": ", v ? "" : je.text);
             json_decref(v);
             return NULL;
         }
@@ -122,7 +122,7 @@ static json_t *flag_value(const char *flag, const ProtobufCFieldDescriptor *f, c
         /* numbers go in as strings: pbjson parses and range-checks them per type */
         v = json_string(text);
         if (!v)
-            cli_err("%s: value is not valid UTF-8", flag);
+            cli_err(_("%s: value is not valid UTF-8"), flag);
         return v;
     }
 }
@@ -203,13 +203,13 @@ static json_t *load_json(const char *what, const char *src, int is_file)
         j = json_load_file(src, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
         if (je.line > 0)
-            cli_err("%s: %s (line %d column %d)", what, je.text, je.line, je.column);
+            cli_err(_("%s: %s (line %d column %d)"), what, je.text, je.line, je.column);
         else
             cli_err("%s: %s", what, je.text);
         return NULL;
     }
     if (!json_is_object(j)) {
-        cli_err("%s: expected a JSON object", what);
+        cli_err(_("%s: expected a JSON object"), what);
         json_decref(j);
         return NULL;
     }
@@ -242,7 +242,7 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
             const char *eq = strchr(a, '=');
             const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
             if (!v) {
-                cli_err("%.6s needs a value", a);
+                cli_err(_("%.6s needs a value"), a);
                 goto out;
             }
             *(a[2] == 'd' ? &data : &file) = v;
@@ -254,7 +254,7 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
             if (r < 0)
                 goto out;
             if (r == 0) {
-                cli_err("unexpected argument \"%s\" (flags are --field value)", a);
+                cli_err(_("unexpected argument \"%s\" (flags are --field value)"), a);
                 goto out;
             }
             continue;
@@ -276,14 +276,14 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
                 if (r < 0)
                     goto out;
                 if (r == 0) {
-                    cli_err("unknown flag %s for %s (see `--help`)", a, d->name);
+                    cli_err(_("unknown flag %s for %s (see `--help`)"), a, d->name);
                     goto out;
                 }
                 continue;
             }
         }
         if (n_flags + 1 >= MAX_FLAGS) {
-            cli_err("too many flags");
+            cli_err(_("too many flags"));
             goto out;
         }
         const ProtobufCFieldDescriptor *f = fs->path[fs->depth - 1];
@@ -297,7 +297,7 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
                 text = "true";
         } else if (!text) {
             if (i >= argc) {
-                cli_err("%s needs a value (%s)", a, pbjson_type_name(f));
+                cli_err(_("%s needs a value (%s)"), a, pbjson_type_name(f));
                 goto out;
             }
             text = argv[i++];
@@ -310,7 +310,7 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
     }
 
     if (data && file) {
-        cli_err("give either --data or --file, not both");
+        cli_err(_("give either --data or --file, not both"));
         goto out;
     }
     *exit_code = EXIT_LOCAL;
@@ -329,19 +329,19 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
                 !memcmp(flags[p].path, flags[k].path, sizeof(flags[k].path[0]) * flags[k].depth))
                 first_of_field = 0;
         if (apply(root, &flags[k], first_of_field) < 0) {
-            cli_err("%s: cannot set the value", flags[k].flag);
+            cli_err(_("%s: cannot set the value"), flags[k].flag);
             goto out;
         }
     }
     req = pbjson_from_json(d, root, NULL, err, sizeof err);
     if (!req) {
-        cli_err("request %s: %s", d->name, err);
+        cli_err(_("request %s: %s"), d->name, err);
         *exit_code = (data || file) ? EXIT_LOCAL : EXIT_USAGE;
         goto out;
     }
     if (o->verbose) {
         char *s = json_dumps(root, JSON_COMPACT);
-        cli_verbose(o, "request %s", s ? s : "?");
+        cli_verbose(o, _("request %s"), s ? s : "?");
         free(s);
     }
     *exit_code = EXIT_OK;

@@ -372,6 +372,7 @@ int main(int argc, char **argv)
         gs_config_free(&cfg);
         return die("log", "unknown log format or level");
     }
+    db_set_timezone(cfg.timezone);
     int status;
     if (strcmp(cmd, "serve") == 0)
         status = cmd_serve(&cfg);

@@ -1,7 +1,8 @@
 """pytest fixtures for gridstock's integration tests (see the test harness contract):
 `pg` — one private PostgreSQL cluster per session; `gs_env` — per module a fresh database
 (migrated, demo data loaded) and a keyring; `server` — a gridstockd on a free port;
-`db` — a psycopg connection to the module's database; `cli` — runs the gridstock CLI.
+`db` — a psycopg connection to the module's database (time zone Asia/Shanghai, like the
+server's sessions; the cluster's own default is UTC); `cli` — runs the gridstock CLI.
 
 Calls: server.call(path, request, ResponseCls, login="admin") → (resp, code, details).
 `path` may be short ("SiteService/ListSites"). request_id=None sends a fresh
@@ -93,6 +94,8 @@ def db(gs_env):
     import psycopg
 
     conn = psycopg.connect(gs_env.conninfo, autocommit=True)
+    # the district's clock, as gridstockd's sessions have it (its `timezone` default)
+    conn.execute("SET TIME ZONE 'Asia/Shanghai'")
     yield conn
     conn.close()
 
@@ -111,7 +114,9 @@ def cli(server):
             argv += ["--token", token]
         argv += [str(a) for a in args]
         e = paths.sanitizer_env()
-        for k in ("GRIDSTOCK_ADDR", "GRIDSTOCK_TOKEN", "GRIDSTOCK_CA"):
+        # English unless a test asks for a language (env=)
+        for k in ("GRIDSTOCK_ADDR", "GRIDSTOCK_TOKEN", "GRIDSTOCK_CA", "LANGUAGE", "LC_ALL",
+                  "LC_MESSAGES", "LANG", "COLUMNS"):
             e.pop(k, None)
         if env:
             e.update(env)

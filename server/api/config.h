@@ -28,6 +28,7 @@ typedef struct gs_config {
     int disbursement_ttl_s;   /* approved-but-unposted disbursements expire (604800) */
     int emergency_max_hours;  /* an emergency activation ends at most this far ahead (168) */
     char *metrics_listen;     /* admin HTTP endpoint for Prometheus; "" = off */
+    char *timezone;           /* the district's clock for dates in SQL ("Asia/Shanghai") */
 } gs_config;
 
 /* Fills cfg from defaults, file, environment and argv[*argi..]; stops at the first

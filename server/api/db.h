@@ -63,6 +63,9 @@ const char *db_page_next(call *c, const db_res *r, int id_col, int64_t limit, in
 
 /* ---- runtime side (dispatch.c, main.c, monitor.c) ---- */
 db *db_open(const char *conninfo); /* never NULL; may be disconnected */
+/* The time zone every session gets (config `timezone`); call before the first db_open. A
+ * zone the database refuses makes every connection fail with a db_timezone log line. */
+void db_set_timezone(const char *tz);
 void db_close(db *d);
 bool db_ok(db *d); /* connected (reconnects at most every 500 ms) */
 /* Binds the call to the worker's connection, reconnecting if it is down (at most every

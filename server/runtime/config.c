@@ -35,6 +35,7 @@ typedef struct cfg_row {
 
 static int check_listen(const char *value, char *why, size_t whylen);
 static int check_metrics_listen(const char *value, char *why, size_t whylen);
+static int check_timezone(const char *value, char *why, size_t whylen);
 
 #define OFF(field) offsetof(gs_config, field)
 
@@ -79,6 +80,9 @@ static const cfg_row rows[] = {
     {"metrics_listen", CFG_STRING, OFF(metrics_listen), "", 0, 0, NULL, check_metrics_listen,
      "HOST:PORT", "Prometheus metrics at http://HOST:PORT/metrics; empty is off. No TLS, no "
      "auth: keep it on loopback (127.0.0.1:9464) or a private admin network"},
+    {"timezone", CFG_STRING, OFF(timezone), "Asia/Shanghai", 0, 0, NULL, check_timezone, "ZONE",
+     "the district's clock: IANA time zone of every database session, so today, expiry, "
+     "periods and months follow it (timestamps on the wire stay RFC 3339 in UTC)"},
 };
 /* clang-format on */
 
@@ -202,6 +206,22 @@ static int check_metrics_listen(const char *value, char *why, size_t whylen)
         return -1;
     }
     return check_listen(value, why, whylen);
+}
+
+/* An IANA zone name ("Asia/Shanghai", "UTC", "Etc/GMT-8"): letters, digits and _+- in
+ * '/'-separated parts. The database checks that it knows the zone at connect. */
+static int check_timezone(const char *value, char *why, size_t whylen)
+{
+    size_t n = strlen(value);
+    bool ok = n > 0 && n < 64 && value[0] != '/' && value[n - 1] != '/' && !strstr(value, "//");
+    for (const char *p = value; ok && *p != '\0'; p++)
+        ok = isalnum((unsigned char)*p) || strchr("_+-/", *p) != NULL;
+    if (!ok) {
+        snprintf(why, whylen, "expected an IANA time zone such as Asia/Shanghai, got \"%.64s\"",
+                 value);
+        return -1;
+    }
+    return 0;
 }
 
 static bool in_choices(const char *choices, const char *value)

@@ -59,6 +59,31 @@ static int64_t now_ms(void)
 
 /* ------------------------------------------------------------------ connections */
 
+/* The district's clock (config `timezone`), set on every session so current_date, ::date
+ * casts and date_trunc follow it. Set once at start-up, before any db_open. */
+static char session_tz[64] = "Asia/Shanghai";
+
+void db_set_timezone(const char *tz)
+{
+    if (tz && *tz)
+        snprintf(session_tz, sizeof session_tz, "%s", tz);
+}
+
+/* SET TimeZone on a new session; false (message in why) when the server refuses it. */
+static bool set_session_tz(PGconn *conn, char *why, size_t whylen)
+{
+    const char *vals[] = {session_tz};
+    PGresult *r = PQexecParams(conn, "SELECT set_config('TimeZone', $1, false)", 1, NULL, vals,
+                               NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok) {
+        snprintf(why, whylen, "timezone \"%s\": %s", session_tz, PQerrorMessage(conn));
+        why[strcspn(why, "\n")] = '\0';
+    }
+    PQclear(r);
+    return ok;
+}
+
 /* Server NOTICEs (e.g. "relation exists, skipping") are not errors: debug log only. */
 static void notice(void *arg, const char *message)
 {
@@ -83,6 +108,15 @@ static void db_connect(db *d)
     const char *vals[] = {d->conninfo, "3", "gridstockd", NULL};
     d->last_attempt_ms = now_ms();
     d->conn = PQconnectdbParams(keys, vals, 1);
+    char why[256];
+    bool tz_refused = false;
+    if (PQstatus(d->conn) == CONNECTION_OK && !set_session_tz(d->conn, why, sizeof why)) {
+        if (!d->was_down) /* once per outage, like db_unavailable */
+            log_event(LOG_ERROR, "db_timezone", "conn", d->name, "error", why, NULL);
+        PQfinish(d->conn);
+        d->conn = NULL;
+        tz_refused = true;
+    }
     atomic_store_explicit(&d->up, PQstatus(d->conn) == CONNECTION_OK, memory_order_relaxed);
     if (PQstatus(d->conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(d->conn, notice, NULL);
@@ -92,7 +126,7 @@ static void db_connect(db *d)
         }
         d->was_down = false;
     } else {
-        if (!d->was_down) {
+        if (!d->was_down && !tz_refused) {
             char msg[256];
             snprintf(msg, sizeof msg, "%s", PQerrorMessage(d->conn));
             msg[strcspn(msg, "\n")] = '\0';

@@ -22,7 +22,7 @@ CREATE TEMP TABLE demo_ctx ON COMMIT DROP AS
 SELECT (SELECT id FROM users WHERE login = 'fin.officer') AS officer,
        (SELECT id FROM users WHERE login = 'fin.approver') AS approver,
        (SELECT path FROM org_units WHERE code = 'DC') AS scope,
-       date_trunc('month', now() AT TIME ZONE 'UTC')::date AS this_month;
+       date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai')::date AS this_month;
 
 -- ---------------------------------------------------------------- sources and deposits
 INSERT INTO fund_accounts (code, name, kind, org_unit_id)

@@ -64,6 +64,7 @@ class Cluster:
                 "full_page_writes = off\n"
                 "max_connections = 200\n"
                 "shared_buffers = 64MB\n"
+                "timezone = 'UTC'\n"  # not the district's: gridstockd must set its own
                 "log_min_messages = warning\n"
                 "log_min_error_statement = panic\n"
                 "log_line_prefix = '%%m [%%p] %%d '\n" % (self.port, self.dir)

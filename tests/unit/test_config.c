@@ -37,6 +37,7 @@ static const char *const keys[] = {
     "disbursement_ttl_s",
     "emergency_max_hours",
     "metrics_listen",
+    "timezone",
     NULL,
 };
 
@@ -155,6 +156,7 @@ static void assert_defaults(const gs_config *c)
     assert_string_equal(c->sql_dir, "");
     assert_int_equal(c->reservation_ttl_s, 86400);
     assert_int_equal(c->disbursement_ttl_s, 604800);
+    assert_string_equal(c->timezone, "Asia/Shanghai");
 }
 
 static void test_defaults(void **state)
@@ -377,6 +379,10 @@ static void test_bounds_and_values(void **state)
     EXPECT_ERROR("--listen: expected HOST:PORT", "--listen", "host:");
     EXPECT_ERROR("--listen: expected HOST:PORT", "--listen", "host:12a");
     EXPECT_ERROR("--listen: expected HOST:PORT", "--listen", "unix:");
+    EXPECT_ERROR("--timezone: expected an IANA time zone", "--timezone", "../etc/passwd");
+    EXPECT_ERROR("--timezone: expected an IANA time zone", "--timezone", "/Asia/Shanghai");
+    EXPECT_ERROR("--timezone: expected an IANA time zone", "--timezone", "Asia Shanghai");
+    EXPECT_ERROR("--timezone: expected an IANA time zone", "--timezone=");
 
     setenv("GRIDSTOCKD_WORKERS", "0", 1);
     EXPECT_ERROR("GRIDSTOCKD_WORKERS: must be between 1 and 256, got 0", "--db", "x");

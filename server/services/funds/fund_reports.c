@@ -414,9 +414,9 @@ static gs_code flag_args_make(call *c, const Gridstock__V1__ReviewFlagsRequest *
     GS_TRY(dir_double_range(c, "split_margin", req->split_margin, 0, 1));
     GS_TRY(dir_double_range(c, "full_ratio", req->full_ratio, 0, 1));
     GS_TRY(db_exec(c, &r,
-                   "SELECT coalesce(nullif($1, '')::date, (now() AT TIME ZONE 'UTC')::date)::text,"
+                   "SELECT coalesce(nullif($1, '')::date, current_date)::text,"
                    " coalesce(nullif($2, '')::date, coalesce(nullif($1, '')::date,"
-                   " (now() AT TIME ZONE 'UTC')::date) - 90)::text",
+                   " current_date) - 90)::text",
                    2, req->to_date, req->from_date));
     a->path = u->path;
     a->to = db_str(r, 0, 0);
@@ -693,7 +693,7 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
     GS_TRY(report_unit(c, req->org_unit_id, req->org_unit_code, &u));
     /* the months of the range, oldest first */
     GS_TRY(db_exec(c, &pr,
-                   "WITH t AS (SELECT coalesce(nullif($2, ''), to_char(now() AT TIME ZONE 'UTC',"
+                   "WITH t AS (SELECT coalesce(nullif($2, ''), to_char(current_date,"
                    " 'YYYY-MM')) AS to_p)"
                    " SELECT to_char(m, 'YYYY-MM'), t.to_p, fund_ts(now())"
                    " FROM t, generate_series(coalesce((nullif($1, '') || '-01')::date,"
