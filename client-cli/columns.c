@@ -77,7 +77,6 @@ static const type_columns table[] = {
                         {"expires_on", N_("EXPIRES")}}},
     {P "EmergencyCap", {{"org_unit_code", N_("ORG UNIT")}, {"item_code", N_("ITEM")},
                         {"daily_qty", N_("DAILY QTY")}, {"updated_by_login", N_("SET BY")}}},
-    {P "Entry", {{"account_code", N_("ACCOUNT")}, {"amount", N_("AMOUNT")}}},
     {P "FundMovement", {{"id", N_("ID")}, {"kind", N_("KIND")}, {"state", N_("STATE")},
                         {"source_code", N_("ACCOUNT")}, {"total", N_("TOTAL")},
                         {"memo", N_("MEMO")}, {"preparer_login", N_("BY")}}},
