@@ -1,12 +1,15 @@
 /* main.c — gridstockd: subcommands (serve, migrate, token, check, config), signals, and
  * the start-up and shutdown order of the server. */
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +18,7 @@
 #include "db.h"
 #include "dispatch.h"
 #include "health.h"
+#include "idempotency.h"
 #include "listen.h"
 #include "log.h"
 #include "method.h"
@@ -41,11 +45,37 @@ static const char *sql_dir(const gs_config *cfg)
     return cfg->sql_dir && *cfg->sql_dir ? cfg->sql_dir : migrate_default_dir();
 }
 
-/* Plaintext is for loopback, unless --insecure says otherwise. */
+/* Plaintext is for loopback, unless --insecure says otherwise. Decided on the parsed
+ * address: "localhost", an IPv4 address in 127.0.0.0/8, ::1 (or ::ffff:127.x), or a unix
+ * socket; a host name that merely starts with "127." is not loopback. */
 static bool loopback(const char *listen)
 {
-    return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
-           strncmp(listen, "[::1]:", 6) == 0 || strncmp(listen, "unix:", 5) == 0;
+    if (strncmp(listen, "unix:", 5) == 0 || strncmp(listen, "unix-abstract:", 14) == 0)
+        return true;
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon)
+        return false;
+    size_t n = (size_t)(colon - listen);
+    if (listen[0] == '[') {
+        if (n < 2 || listen[n - 1] != ']')
+            return false;
+        listen++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof host)
+        return false;
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return false;
 }
 
 static int cmd_migrate(const gs_config *cfg)
@@ -276,9 +306,27 @@ static int cmd_serve(const gs_config *cfg)
         .tls_key_file = cfg->tls_key && *cfg->tls_key ? cfg->tls_key : NULL,
         .tls_client_ca_file = cfg->tls_client_ca && *cfg->tls_client_ca ? cfg->tls_client_ca : NULL,
         .grace_ms = cfg->grace_ms,
+        .stream_queue_bytes = cfg->stream_queue_bytes,
+        .keepalive_time_ms = cfg->keepalive_time_ms,
+        .keepalive_timeout_ms = cfg->keepalive_timeout_ms,
+        .max_connection_idle_ms = cfg->max_connection_idle_ms,
+        .max_connection_age_ms = cfg->max_connection_age_ms,
+        .max_connection_age_grace_ms = cfg->max_connection_age_grace_ms,
+        .max_concurrent_streams = cfg->max_concurrent_streams,
     };
     rpc_server *srv = rpc_server_new(&rc, &dispatch_handlers);
-    dispatch_register(srv);
+    if (!srv || dispatch_register(srv)) {
+        rpc_server_free(srv);
+        rpc_global_shutdown();
+        metrics_free();
+        reflection_free();
+        gs_keyring_free(keys);
+        return die("start", "out of memory");
+    }
+    /* The jobs' settings (TTLs) are written here, before any worker thread exists: the
+     * workers only read them. */
+    services_jobs_register(cfg);
+    idem_jobs_register(cfg);
     int port = rpc_start(srv, err, sizeof err);
     int status = EXIT_OK;
     /* Keyrings replaced by SIGHUP stay alive until the workers have stopped. */
@@ -298,9 +346,9 @@ static int cmd_serve(const gs_config *cfg)
         status = die("start", err);
     }
     if (port != 0) {
-        services_jobs_register(cfg);
         monitor_start(cfg->db);
-        listen_start(cfg->db);
+        if (listen_start(cfg))
+            log_event(LOG_ERROR, "listener_failed", "error", "watches are unavailable", NULL);
         char ports[16];
         snprintf(ports, sizeof ports, "%d", port);
         log_event(LOG_INFO, "listening", "addr", cfg->listen, "port", ports, "workers",

@@ -50,6 +50,8 @@ typedef struct caller {
     gs_role role;
     int64_t scope_id;       /* org unit id */
     const char *scope_path; /* ltree text of the scope's path, e.g. "1.3.17" */
+    int64_t token_iat;      /* the bearer token's issue and expiry times (Unix seconds), */
+    int64_t token_exp;      /* for watches that re-check their caller; 0 when unknown */
 } caller;
 
 #endif

@@ -27,8 +27,21 @@ typedef struct gs_config {
     int reservation_ttl_s;    /* requisition reservations expire after this (86400) */
     int disbursement_ttl_s;   /* approved-but-unposted disbursements expire (604800) */
     int emergency_max_hours;  /* an emergency activation ends at most this far ahead (168) */
-    char *metrics_listen;     /* admin HTTP endpoint for Prometheus; "" = off */
-    char *timezone;           /* the district's clock for dates in SQL ("Asia/Shanghai") */
+    int max_call_bytes;       /* arena cap per call (67108864) */
+    int max_calls_per_user;   /* concurrent calls per user on the workers (2); 0 = no cap */
+    int max_watches;          /* watch streams in this process (1000) */
+    int max_watches_per_user; /* (16) */
+    int stream_queue_bytes;   /* unsent bytes a stream may hold (1048576) */
+    int watch_recheck_ms;     /* watches re-check their user this often (5000) */
+    int keepalive_time_ms;    /* gRPC channel args (see config.c) */
+    int keepalive_timeout_ms;
+    int max_connection_idle_ms;
+    int max_connection_age_ms;
+    int max_connection_age_grace_ms;
+    int max_concurrent_streams;
+    int request_log_days; /* request_log retention (30) */
+    char *metrics_listen; /* admin HTTP endpoint for Prometheus; "" = off */
+    char *timezone;       /* the district's clock for dates in SQL ("Asia/Shanghai") */
 } gs_config;
 
 /* Fills cfg from defaults, file, environment and argv[*argi..]; stops at the first

@@ -21,12 +21,15 @@ gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *cons
 
 /* Several statements in one round trip (libpq pipeline mode). Results go to each
  * stmt's *out (may be NULL) like db_exec's; returns GS_OK or the first failure (later
- * statements are then skipped by the server). */
+ * statements are then skipped by the server). A batch holds 1 to DB_BATCH_MAX
+ * statements of at most DB_STMT_PARAMS parameters each; anything else is a bug in the
+ * caller: nothing is sent, the call fails INTERNAL and an error is logged. */
 #define DB_BATCH_MAX 8
+#define DB_STMT_PARAMS 8
 typedef struct db_stmt {
     const char *sql; /* a string literal, as for db_exec */
     int n;
-    const char *params[8];
+    const char *params[DB_STMT_PARAMS];
     db_res **out;
 } db_stmt;
 gs_code db_batch(call *c, const db_stmt *stmts, int n);
@@ -76,7 +79,6 @@ bool db_recover(db *d);
 /* The statement_timeout this connection has in effect (session level), -1 unknown. */
 int64_t db_timeout(const db *d);
 void db_set_timeout_known(db *d, int64_t ms);
-gs_code db_commit(call *c);
 void db_rollback(call *c);
 /* Releases the results the call collected. */
 void db_call_done(call *c);
@@ -86,7 +88,6 @@ int db_simple(db *d, const char *sql, char *err, size_t errlen);
  * 0 found, 1 no row, -1 error (err filled). Outside any call (migrations, tokens). */
 int db_value(db *d, const char *sql, const char *param, char *out, size_t outlen, char *err,
              size_t errlen);
-uint64_t db_reconnects(const db *d);
 /* Where a conninfo points, for messages: host, port, dbname and user only (never the
  * password or other options). */
 void db_describe(const char *conninfo, char *out, size_t outlen);

@@ -44,18 +44,24 @@ typedef struct rpc_stream rpc_stream;
 /* Callbacks from the transport, run on the worker thread that took the call.
  * `worker` is what worker_init returned for that thread. */
 typedef struct rpc_handlers {
-    void *(*worker_init)(int index);
+    /* with_db: false for the light worker, which serves only methods added as light
+     * (no database: health, reflection), so they never wait behind database calls. */
+    void *(*worker_init)(int index, bool with_db);
     void (*worker_done)(void *worker);
     void (*unary)(void *worker, const rpc_request *req, rpc_reply *reply);
     /* A server-streaming call started. The callee keeps `stream` (rpc_stream_ref'd for it)
      * and sends with rpc_stream_send until it calls rpc_stream_finish. */
     void (*stream_start)(void *worker, const rpc_request *req, rpc_stream *stream);
+    /* A bidi call arrived (before its first message); may be NULL. */
+    void (*bidi_start)(void *worker, const rpc_request *req);
     /* One message of a bidi call; reply->data is sent back, unless reply->code != GS_OK,
      * which ends the call with that status. */
     void (*bidi_message)(void *worker, const rpc_request *req, rpc_reply *reply);
-    /* Calls to paths that are not registered end UNIMPLEMENTED without a callback;
-     * `finished` reports each finished call (for logs and metrics), may be NULL. */
-    void (*finished)(const char *path, gs_code code, int64_t micros);
+    /* Called when a call the transport answered itself is over: every bidi call (req as
+     * at its start, micros since then) and calls answered without a method (req->method
+     * NULL: an unknown path gets UNIMPLEMENTED, any call while stopping UNAVAILABLE).
+     * Unary and server-streaming calls are reported by their own callbacks. May be NULL. */
+    void (*finished)(const rpc_request *req, gs_code code, int64_t micros);
 } rpc_handlers;
 
 typedef struct rpc_config {
@@ -66,12 +72,21 @@ typedef struct rpc_config {
     const char *tls_key_file;
     const char *tls_client_ca_file; /* non-NULL: require and verify client certificates */
     int grace_ms;                   /* shutdown grace period */
+    int stream_queue_bytes;         /* unsent bytes a server stream may hold (0: no cap) */
+    /* gRPC channel arguments (0 leaves gRPC's default, except where noted) */
+    int keepalive_time_ms;
+    int keepalive_timeout_ms;
+    int max_connection_idle_ms; /* 0: never */
+    int max_connection_age_ms;  /* 0: never */
+    int max_connection_age_grace_ms;
+    int max_concurrent_streams;
 } rpc_config;
 
 typedef struct rpc_server rpc_server;
 
-/* Registers a method; `cookie` comes back in rpc_request.method. Before rpc_start. */
-void rpc_method_add(rpc_server *s, const char *path, rpc_kind kind, const void *cookie);
+/* Registers a method; `cookie` comes back in rpc_request.method. A light method (no
+ * database) is served by the light worker only. Before rpc_start; -1 out of memory. */
+int rpc_method_add(rpc_server *s, const char *path, rpc_kind kind, const void *cookie, bool light);
 rpc_server *rpc_server_new(const rpc_config *cfg, const rpc_handlers *h);
 /* Binds and starts the workers; returns the bound port, 0 on failure (err filled). */
 int rpc_start(rpc_server *s, char *err, size_t errlen);
@@ -90,13 +105,16 @@ void rpc_global_shutdown(void);
 void rpc_stream_ref(rpc_stream *st);
 void rpc_stream_unref(rpc_stream *st);
 /* Takes ownership of `data` (malloc'd). Returns false when the stream is closed
- * (client gone, finished): the callee should then drop it. */
+ * (client gone, finished): the callee should then drop it. A client that does not read
+ * while more than stream_queue_bytes wait to be sent is cut off: the call is cancelled
+ * with RESOURCE_EXHAUSTED, the queue dropped, and this returns false. */
 bool rpc_stream_send(rpc_stream *st, uint8_t *data, size_t len);
 /* Ends the stream with a status after queued messages. */
 void rpc_stream_finish(rpc_stream *st, gs_code code, const char *message);
+/* Ends the stream at once with a status; queued messages are dropped. */
+void rpc_stream_abort(rpc_stream *st, gs_code code, const char *message);
+/* Streams cut so far because their client fell behind (stream_queue_bytes). */
+uint64_t rpc_stream_cut_count(void);
 bool rpc_stream_closed(const rpc_stream *st);
-/* Opaque pointer for the callee. */
-void rpc_stream_set_user(rpc_stream *st, void *user);
-void *rpc_stream_user(const rpc_stream *st);
 
 #endif

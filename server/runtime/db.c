@@ -101,9 +101,19 @@ static void db_connect(db *d)
     bool again = d->was_down || d->conn; /* not the first connection: a reconnect */
     if (d->conn)
         PQfinish(d->conn);
+    d->conn = NULL;
     memset(d->stmts, 0, sizeof d->stmts);
     d->n_stmts = 0;
     d->timeout_ms = -1;
+    if (!d->conninfo) {
+        if (!d->was_down)
+            log_event(LOG_ERROR, "db_unavailable", "conn", d->name, "error",
+                      "out of memory copying the connection string", NULL);
+        d->was_down = true;
+        d->last_attempt_ms = now_ms();
+        atomic_store_explicit(&d->up, false, memory_order_relaxed);
+        return;
+    }
     const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
     const char *vals[] = {d->conninfo, "3", "gridstockd", NULL};
     d->last_attempt_ms = now_ms();
@@ -141,6 +151,8 @@ db *db_open(const char *conninfo)
     db *d = calloc(1, sizeof *d);
     if (!d)
         abort();
+    /* Without its copy the handle never connects: libpq would read a NULL dbname as
+     * "use the PG* defaults", which may be another database. */
     d->conninfo = strdup(conninfo ? conninfo : "");
     pthread_mutex_lock(&live_mu);
     snprintf(d->name, sizeof d->name, "conn-%u", live_seq++);
@@ -305,15 +317,33 @@ static gs_code fail_from(call *c, PGresult *res)
 
 static gs_code flush_with(call *c, const db_stmt *extra, int n_extra);
 
+/* A slot whose statement was forgotten (its prepare did not happen): lookups probe past
+ * it, so a statement stored after it in the same probe chain is still found; inserts
+ * reuse it. */
+static const char TOMBSTONE[] = "";
+
 static struct stmt *stmt_slot(db *d, const char *sql)
 {
     size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
+    struct stmt *reuse = NULL;
     for (size_t i = 0; i < STMT_SLOTS; i++) {
         struct stmt *s = &d->stmts[(h + i) % STMT_SLOTS];
-        if (!s->sql || s->sql == sql)
+        if (s->sql == sql)
             return s;
+        if (s->sql == TOMBSTONE) {
+            if (!reuse)
+                reuse = s;
+            continue;
+        }
+        if (!s->sql)
+            return reuse ? reuse : s;
     }
-    return NULL;
+    return reuse;
+}
+
+static bool stmt_known(const struct stmt *s, const char *sql)
+{
+    return s->sql == sql;
 }
 
 /* The prepared name of `sql` on this connection; *fresh when it must be prepared first.
@@ -325,7 +355,7 @@ static struct stmt *stmt_name(call *c, const char *sql, char name[24], bool *fre
         log_event(LOG_ERROR, "db_error", "error", "statement cache full", NULL);
         return NULL;
     }
-    *fresh = !s->sql;
+    *fresh = !stmt_known(s, sql);
     snprintf(name, 24, "s%d", *fresh ? c->db->n_stmts + 1 : s->id);
     return s;
 }
@@ -336,14 +366,38 @@ static void stmt_remember(db *d, struct stmt *s, const char *sql)
     s->id = ++d->n_stmts;
 }
 
-static void keep_result(call *c, PGresult *res, db_res **out)
+/* Forgets a statement whose prepare did not happen, so it is prepared next time. */
+static void stmt_forget(struct stmt *s)
 {
-    db_res *r = arena_alloc(c->arena, sizeof *r);
+    s->sql = TOMBSTONE;
+}
+
+/* Files a result under the call (cleared when it ends). Never jumps out of the arena:
+ * it runs between reads of a pipeline. False (res cleared) when memory ran out. */
+static bool keep_result(call *c, PGresult *res, db_res **out)
+{
+    if (!out) { /* nobody will read it */
+        PQclear(res);
+        return true;
+    }
+    db_res *r = NULL;
+    if (arena_charge(c->arena, PQresultMemorySize(res)))
+        r = arena_try_alloc(c->arena, sizeof *r);
+    if (!r) {
+        PQclear(res);
+        return false;
+    }
     r->res = res;
     r->next = c->results;
     c->results = r;
-    if (out)
-        *out = r;
+    *out = r;
+    return true;
+}
+
+static gs_code out_of_memory(call *c)
+{
+    return call_fail(c, GS_RESOURCE_EXHAUSTED,
+                     "out of memory for this call (max_call_bytes is %zu)", arena_limit(c->arena));
 }
 
 static bool result_ok(const PGresult *res)
@@ -357,7 +411,7 @@ gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *cons
     db *d = c->db;
     if (out)
         *out = NULL;
-    if (c->deferred && n <= 8) {
+    if (c->deferred && n <= DB_STMT_PARAMS) {
         db_stmt st = {sql, n, {NULL}, out};
         memcpy(st.params, params, (size_t)n * sizeof params[0]);
         return flush_with(c, &st, 1);
@@ -387,8 +441,7 @@ gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *cons
         PQclear(res);
         return rc;
     }
-    keep_result(c, res, out);
-    return GS_OK;
+    return keep_result(c, res, out) ? GS_OK : out_of_memory(c);
 }
 
 /* Runs a batch; *failed is the index of the statement that failed first, or -1. */
@@ -396,6 +449,22 @@ static gs_code batch_run(call *c, const db_stmt *stmts, int n, int *failed)
 {
     db *d = c->db;
     *failed = -1;
+    int too_many_params = -1;
+    for (int i = 0; i < n && i < DB_BATCH_MAX; i++)
+        if (stmts[i].n < 0 || stmts[i].n > DB_STMT_PARAMS)
+            too_many_params = i;
+    if (n < 1 || n > DB_BATCH_MAX || too_many_params >= 0) { /* a caller's bug, not a client's */
+        char what[96];
+        if (too_many_params >= 0)
+            snprintf(what, sizeof what, "batch statement %d has %d parameters (at most %d)",
+                     too_many_params, stmts[too_many_params].n, DB_STMT_PARAMS);
+        else
+            snprintf(what, sizeof what, "a batch of %d statements (1 to %d allowed)", n,
+                     DB_BATCH_MAX);
+        log_event(LOG_ERROR, "db_error", "error", what, NULL);
+        *failed = 0;
+        return call_fail(c, GS_INTERNAL, "internal error");
+    }
     if (!connected(d))
         return fail_from(c, NULL);
     if (!PQenterPipelineMode(d->conn))
@@ -404,18 +473,14 @@ static gs_code batch_run(call *c, const db_stmt *stmts, int n, int *failed)
     bool fresh[DB_BATCH_MAX];
     int sent = 0;
     gs_code rc = GS_OK;
-    for (int i = 0; i < n && i < DB_BATCH_MAX; i++) {
+    for (int i = 0; i < n; i++) {
         char name[24];
+        /* a statement twice in one batch is prepared once: the first is remembered as
+         * soon as its prepare is sent, so the second finds it */
         slots[i] = stmt_name(c, stmts[i].sql, name, &fresh[i]);
         if (!slots[i]) {
             rc = call_fail(c, GS_INTERNAL, "internal error");
             break;
-        }
-        if (fresh[i]) {
-            /* a statement twice in one batch is prepared once */
-            for (int k = 0; k < i; k++)
-                if (fresh[k] && stmts[k].sql == stmts[i].sql)
-                    fresh[i] = false;
         }
         if (fresh[i] && !PQsendPrepare(d->conn, name, stmts[i].sql, stmts[i].n, NULL))
             break;
@@ -435,7 +500,7 @@ static gs_code batch_run(call *c, const db_stmt *stmts, int n, int *failed)
             if (!result_ok(pr)) {
                 /* not prepared after all (failed, or skipped because an earlier
                  * statement of the pipeline failed): prepare it again next time */
-                slots[i]->sql = NULL;
+                stmt_forget(slots[i]);
                 if (rc == GS_OK) {
                     rc = fail_from(c, pr);
                     *failed = i;
@@ -447,7 +512,10 @@ static gs_code batch_run(call *c, const db_stmt *stmts, int n, int *failed)
         PGresult *res = PQgetResult(d->conn);
         PQclear(PQgetResult(d->conn));
         if (result_ok(res)) {
-            keep_result(c, res, stmts[i].out);
+            if (!keep_result(c, res, stmts[i].out) && rc == GS_OK) {
+                rc = out_of_memory(c);
+                *failed = i;
+            }
             continue;
         }
         if (rc == GS_OK && PQresultStatus(res) != PGRES_PIPELINE_ABORTED) {
@@ -615,18 +683,6 @@ void db_set_timeout_known(db *d, int64_t ms)
     d->timeout_ms = ms;
 }
 
-gs_code db_commit(call *c)
-{
-    PGresult *r = exec_simple(c->db, "COMMIT");
-    if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
-        PQclear(r);
-        return GS_OK;
-    }
-    gs_code rc = fail_from(c, r);
-    PQclear(r);
-    return rc;
-}
-
 void db_rollback(call *c)
 {
     if (c->db && connected(c->db)) {
@@ -686,11 +742,6 @@ int db_value(db *d, const char *sql, const char *param, char *out, size_t outlen
     }
     PQclear(r);
     return rc;
-}
-
-uint64_t db_reconnects(const db *d)
-{
-    return atomic_load(&d->reconnects);
 }
 
 void db_describe(const char *conninfo, char *out, size_t outlen)

@@ -5,6 +5,8 @@
  * Handlers only read c->req and fill c->resp; everything generic happens here once. */
 #include "dispatch.h"
 
+#include <pthread.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +38,17 @@ struct scope_entry {
 
 struct worker {
     int index;
-    db *db;
+    db *db; /* NULL on the light worker (health, reflection) */
     arena *arena;
     struct scope_entry scopes[SCOPE_CACHE];
 };
+
+/* Calls running now per user, for max_calls_per_user: the user each database worker
+ * is serving (0: none). A call looks at every worker's entry under the lock; there are
+ * at most 256 workers and the lock is held for that scan only. */
+#define MAX_WORKERS 256
+static pthread_mutex_t busy_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t busy_uid[MAX_WORKERS + 1];
 
 static const gs_config *cfg;
 /* Swapped whole by dispatch_set_keyring (SIGHUP reload); a call loads it once. */
@@ -66,24 +75,30 @@ static int64_t now_us(void)
 
 /* ------------------------------------------------------------------ workers */
 
-static void *worker_init(int index)
+/* Start-up only: running out of memory here stops the server before it serves. */
+static void *worker_init(int index, bool with_db)
 {
     struct worker *w = calloc(1, sizeof *w);
-    if (!w)
+    if (!w || !(w->arena = arena_new(64 * 1024))) {
+        fputs("gridstockd: out of memory starting a worker\n", stderr);
         abort();
+    }
     w->index = index;
-    w->db = db_open(cfg->db);
-    char name[32]; /* the connection's label in logs and metrics (ops) */
-    snprintf(name, sizeof name, "worker-%d", index);
-    db_set_name(w->db, name);
-    w->arena = arena_new(64 * 1024);
+    arena_set_limit(w->arena, (size_t)cfg->max_call_bytes);
+    if (with_db) {
+        w->db = db_open(cfg->db);
+        char name[32]; /* the connection's label in logs and metrics (ops) */
+        snprintf(name, sizeof name, "worker-%d", index);
+        db_set_name(w->db, name);
+    }
     return w;
 }
 
 static void worker_done(void *p)
 {
     struct worker *w = p;
-    db_close(w->db);
+    if (w->db)
+        db_close(w->db);
     arena_free(w->arena);
     free(w);
 }
@@ -148,12 +163,22 @@ static gs_code authenticate(call *c, const rpc_request *req, gs_token_claims *cl
     return GS_OK;
 }
 
+static gs_code over_budget(call *c)
+{
+    return call_fail(c, GS_RESOURCE_EXHAUSTED,
+                     "this call needs more memory than max_call_bytes (%d bytes) allows: ask "
+                     "for less (a smaller page_size)",
+                     cfg->max_call_bytes);
+}
+
 static gs_code decode(call *c, const rpc_request *req, const ProtobufCMessageDescriptor *in)
 {
     char werr[300];
     if (pb_check_wire(in, req->data, req->len, &limits, werr, sizeof werr))
         return call_fail(c, GS_INVALID_ARGUMENT, "%s", werr);
     c->req = protobuf_c_message_unpack(in, arena_pb_allocator(c->arena), req->len, req->data);
+    if (!c->req && arena_failed(c->arena))
+        return over_budget(c);
     if (!c->req)
         return call_fail(c, GS_INVALID_ARGUMENT, "malformed request: not a valid %s message",
                          in->name);
@@ -208,7 +233,7 @@ static gs_code pack_response(call *c, rpc_reply *reply)
     size_t n = protobuf_c_message_get_packed_size(c->resp);
     reply->data = malloc(n ? n : 1);
     if (!reply->data)
-        abort();
+        return over_budget(c);
     reply->len = protobuf_c_message_pack(c->resp, reply->data);
     return GS_OK;
 }
@@ -367,7 +392,107 @@ static void finish_call(call *c)
     arena_reset(c->arena);
 }
 
+/* ------------------------------------------------------------------ guards */
+
+/* Runs body(c, arg) with the call's arena set to jump back here when the call passes
+ * max_call_bytes or malloc fails: the call then ends RESOURCE_EXHAUSTED and the process
+ * carries on. Everything the body and the handlers it runs allocate is arena memory; the
+ * database layer never jumps (it uses arena_try_alloc between pipeline reads), so a jump
+ * leaves at most an open transaction (the caller rolls it back) and results filed under
+ * the call (cleared at its end). *jumped says which way it came back. */
+static gs_code guarded(call *c, gs_code (*body)(call *c, void *arg), void *arg, bool *jumped)
+{
+    jmp_buf jb;
+    *jumped = false;
+    if (setjmp(jb) != 0) {
+        arena_set_jump(c->arena, NULL);
+        *jumped = true;
+        c->deferred = NULL; /* statements not sent yet stay unsent */
+        return over_budget(c);
+    }
+    arena_set_jump(c->arena, &jb);
+    gs_code rc = body(c, arg);
+    arena_set_jump(c->arena, NULL);
+    return rc;
+}
+
+/* max_calls_per_user: claims this worker's entry for the caller, or fails the call when
+ * the caller already has that many calls running on other workers. */
+static gs_code user_slot_take(call *c)
+{
+    int cap = cfg->max_calls_per_user;
+    struct worker *w = c->worker;
+    if (cap <= 0 || c->who.user_id == 0 || w->index < 0 || w->index >= MAX_WORKERS)
+        return GS_OK;
+    int running = 0;
+    pthread_mutex_lock(&busy_mu);
+    for (int i = 0; i < MAX_WORKERS; i++)
+        running += busy_uid[i] == c->who.user_id;
+    if (running < cap)
+        busy_uid[w->index] = c->who.user_id;
+    pthread_mutex_unlock(&busy_mu);
+    if (running >= cap) {
+        metrics_user_cap_refused();
+        return call_fail(c, GS_RESOURCE_EXHAUSTED,
+                         "user %s already has %d call(s) running (max_calls_per_user): wait for "
+                         "them to finish",
+                         c->who.login, cap);
+    }
+    return GS_OK;
+}
+
+static void user_slot_release(call *c)
+{
+    struct worker *w = c->worker;
+    if (w->index < 0 || w->index >= MAX_WORKERS)
+        return;
+    pthread_mutex_lock(&busy_mu);
+    busy_uid[w->index] = 0;
+    pthread_mutex_unlock(&busy_mu);
+}
+
 /* ------------------------------------------------------------------ rpc callbacks */
+
+struct unary_args {
+    const rpc_request *req;
+    rpc_reply *reply;
+    gs_token_claims *claims;
+    bool replayed;
+};
+
+/* Decode, then the handler: directly (no database) or in up to ATTEMPTS transactions. */
+static gs_code unary_body(call *c, void *arg)
+{
+    struct unary_args *a = arg;
+    const method_def *m = c->method;
+    gs_code rc = decode(c, a->req, m->desc->input);
+    if (rc == GS_OK && c->deadline_ms == 0)
+        rc = call_fail(c, GS_DEADLINE_EXCEEDED, "deadline exceeded before the call started");
+    if (rc == GS_OK && (m->flags & MF_NO_DB)) {
+        c->resp = call_msg(c, m->desc->output);
+        rc = m->handler(c);
+        if (rc == GS_OK)
+            rc = pack_response(c, a->reply);
+    } else if (rc == GS_OK) {
+        uint8_t hash[32] = {0};
+        if (m->flags & MF_MUTATES)
+            rc = idem_hash(c, m->desc->name, hash);
+        for (int attempt = 0; rc == GS_OK && attempt < ATTEMPTS; attempt++) {
+            c->code = GS_OK;
+            c->message[0] = '\0';
+            c->audit_object = c->audit_summary = NULL;
+            c->deferred = NULL;
+            db_call_done(c);
+            rc = run_call(c, a->claims, hash, a->reply, &a->replayed);
+            if (rc == GS_OK || !db_retryable(c))
+                break;
+            metrics_retry();
+            if (attempt + 1 < ATTEMPTS)
+                rc = GS_OK;
+        }
+    }
+    return rc;
+}
 
 static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
 {
@@ -376,37 +501,21 @@ static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
     metrics_begin(); /* in-flight gauge; log_call ends it (ops) */
     call c;
     call_setup(&c, w, req);
-    const method_def *m = c.method;
     gs_token_claims claims;
     memset(&claims, 0, sizeof claims);
-    bool replayed = false;
+    struct unary_args a = {req, reply, &claims, false};
+    bool jumped = false, slot = false;
     gs_code rc = authenticate(&c, req, &claims);
+    if (rc == GS_OK && (rc = user_slot_take(&c)) == GS_OK)
+        slot = true;
     if (rc == GS_OK)
-        rc = decode(&c, req, m->desc->input);
-    if (rc == GS_OK && c.deadline_ms == 0)
-        rc = call_fail(&c, GS_DEADLINE_EXCEEDED, "deadline exceeded before the call started");
-    if (rc == GS_OK && (m->flags & MF_NO_DB)) {
-        c.resp = call_msg(&c, m->desc->output);
-        rc = m->handler(&c);
-        if (rc == GS_OK)
-            rc = pack_response(&c, reply);
-    } else if (rc == GS_OK) {
-        uint8_t hash[32] = {0};
-        if (m->flags & MF_MUTATES)
-            idem_hash(c.req, m->desc->name, hash);
-        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-            c.code = GS_OK;
-            c.message[0] = '\0';
-            c.audit_object = c.audit_summary = NULL;
-            c.deferred = NULL;
-            db_call_done(&c);
-            rc = run_call(&c, &claims, hash, reply, &replayed);
-            if (rc == GS_OK || !db_retryable(&c))
-                break;
-            metrics_retry();
-        }
+        rc = guarded(&c, unary_body, &a, &jumped);
+    if (jumped) { /* whatever the call had begun is undone */
+        if (c.db && (c.method->flags & MF_MUTATES))
+            db_rollback(&c);
+        a.replayed = false;
     }
-    if (replayed)
+    if (a.replayed)
         rc = reply->code;
     reply->code = rc;
     if (rc != GS_OK) {
@@ -415,8 +524,32 @@ static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
         reply->data = NULL;
         reply->len = 0;
     }
-    log_call(&c, req->path, rc, t0, replayed);
+    if (slot)
+        user_slot_release(&c);
+    log_call(&c, req->path, rc, t0, a.replayed);
     finish_call(&c);
+}
+
+struct stream_args {
+    const rpc_request *req;
+    gs_token_claims *claims;
+    rpc_stream *st;
+};
+
+static gs_code stream_body(call *c, void *arg)
+{
+    struct stream_args *a = arg;
+    const method_def *m = c->method;
+    gs_code rc = decode(c, a->req, m->desc->input);
+    if (rc == GS_OK && !(m->flags & MF_NO_DB)) {
+        bool replayed = false;
+        rc = prologue(c, a->claims, NULL, &replayed, NULL);
+        if (rc == GS_OK)
+            rc = db_flush(c);
+    }
+    if (rc == GS_OK)
+        rc = m->stream(c, a->st);
+    return rc;
 }
 
 static void on_stream_start(void *wp, const rpc_request *req, rpc_stream *st)
@@ -426,22 +559,15 @@ static void on_stream_start(void *wp, const rpc_request *req, rpc_stream *st)
     metrics_begin(); /* in-flight gauge; log_call ends it (ops) */
     call c;
     call_setup(&c, w, req);
-    const method_def *m = c.method;
     gs_token_claims claims;
     memset(&claims, 0, sizeof claims);
+    struct stream_args a = {req, &claims, st};
+    bool jumped = false;
     gs_code rc = authenticate(&c, req, &claims);
+    c.who.token_iat = claims.iat;
+    c.who.token_exp = claims.exp;
     if (rc == GS_OK)
-        rc = decode(&c, req, m->desc->input);
-    if (rc == GS_OK && !(m->flags & MF_NO_DB)) {
-        bool replayed = false;
-        rc = prologue(&c, &claims, NULL, &replayed, NULL);
-        if (rc == GS_OK)
-            rc = db_flush(&c);
-        if (rc == GS_OK)
-            rc = m->stream(&c, st);
-    } else if (rc == GS_OK) {
-        rc = m->stream(&c, st);
-    }
+        rc = guarded(&c, stream_body, &a, &jumped);
     if (rc != GS_OK) {
         rpc_stream_finish(st, rc, c.message);
         rpc_stream_unref(st);
@@ -450,30 +576,63 @@ static void on_stream_start(void *wp, const rpc_request *req, rpc_stream *st)
     finish_call(&c);
 }
 
+static void on_bidi_start(void *wp, const rpc_request *req)
+{
+    (void)wp, (void)req;
+    metrics_begin(); /* in-flight gauge; on_finished ends it */
+}
+
+static gs_code bidi_body(call *c, void *arg)
+{
+    struct unary_args *a = arg;
+    const method_def *m = c->method;
+    gs_code rc = decode(c, a->req, m->desc->input);
+    if (rc == GS_OK) {
+        c->resp = call_msg(c, m->desc->output);
+        rc = m->handler(c);
+    }
+    if (rc == GS_OK)
+        rc = pack_response(c, a->reply);
+    return rc;
+}
+
 static void on_bidi_message(void *wp, const rpc_request *req, rpc_reply *reply)
 {
     struct worker *w = wp;
     call c;
     call_setup(&c, w, req);
-    const method_def *m = c.method;
-    gs_code rc = decode(&c, req, m->desc->input);
-    if (rc == GS_OK) {
-        c.resp = call_msg(&c, m->desc->output);
-        rc = m->handler(&c);
-    }
-    if (rc == GS_OK)
-        rc = pack_response(&c, reply);
+    struct unary_args a = {req, reply, NULL, false};
+    bool jumped;
+    gs_code rc = guarded(&c, bidi_body, &a, &jumped);
     reply->code = rc;
-    if (rc != GS_OK)
+    if (rc != GS_OK) {
         snprintf(reply->message, sizeof reply->message, "%s", c.message);
+        free(reply->data);
+        reply->data = NULL;
+        reply->len = 0;
+    }
     finish_call(&c);
 }
 
-static void on_finished(const char *path, gs_code code, int64_t micros)
+/* The end of a call the transport finished itself: a bidi call (one log line and the
+ * method's metrics, like any other call) or an answer without a method (UNIMPLEMENTED,
+ * or UNAVAILABLE while stopping). */
+static void on_finished(const rpc_request *req, gs_code code, int64_t micros)
 {
-    metrics_call_path(path, code, micros); /* transport-level end: looked up by path (ops) */
+    const method_def *m = req->method;
+    if (m) {
+        metrics_call(m, code, micros);
+        enum log_level level = code == GS_INTERNAL ? LOG_ERROR : LOG_INFO;
+        if (log_enabled(level))
+            log_event(level, "call", "method", req->path, "request_id",
+                      req->request_id ? req->request_id : "", "user", "", "status",
+                      gs_code_name(code), "ms", log_ms(micros), "peer", req->peer ? req->peer : "",
+                      NULL);
+        return;
+    }
+    metrics_call_path(req->path, code, micros); /* looked up by path (ops) */
     if (code == GS_UNIMPLEMENTED)
-        log_event(LOG_INFO, "call", "method", path, "status", gs_code_name(code), NULL);
+        log_event(LOG_INFO, "call", "method", req->path, "status", gs_code_name(code), NULL);
 }
 
 const rpc_handlers dispatch_handlers = {
@@ -481,6 +640,7 @@ const rpc_handlers dispatch_handlers = {
     .worker_done = worker_done,
     .unary = on_unary,
     .stream_start = on_stream_start,
+    .bidi_start = on_bidi_start,
     .bidi_message = on_bidi_message,
     .finished = on_finished,
 };
@@ -559,11 +719,13 @@ int methods_resolve(service_def *const *domain, char *err, size_t errlen)
     return 0;
 }
 
-void dispatch_register(rpc_server *srv)
+int dispatch_register(rpc_server *srv)
 {
     for (service_def *const *sp = methods_services(); *sp; sp++)
         for (size_t i = 0; i < (*sp)->n_methods; i++) {
             method_def *m = &(*sp)->methods[i];
-            rpc_method_add(srv, m->path, m->kind, m);
+            if (rpc_method_add(srv, m->path, m->kind, m, (m->flags & MF_NO_DB) != 0))
+                return -1;
         }
+    return 0;
 }

@@ -10,8 +10,8 @@ void dispatch_init(const gs_config *cfg, const gs_keyring *keys);
 /* Replaces the keyring used to verify tokens (SIGHUP reload). Calls in flight may still
  * use the previous one: the caller keeps it alive until the workers are stopped. */
 void dispatch_set_keyring(const gs_keyring *keys);
-/* Registers every method of every service with the transport. */
-void dispatch_register(rpc_server *srv);
+/* Registers every method of every service with the transport; -1 out of memory. */
+int dispatch_register(rpc_server *srv);
 extern const rpc_handlers dispatch_handlers;
 
 #endif

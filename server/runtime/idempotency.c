@@ -1,29 +1,38 @@
 /* idempotency.c — the request_log table behind exactly-once (see idempotency.h). */
 #include "idempotency.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "db.h"
+#include "log.h"
 #include "method.h"
+#include "monitor.h"
 
-void idem_hash(const ProtobufCMessage *req, const char *method, uint8_t out[32])
+gs_code idem_hash(call *c, const char *method, uint8_t out[32])
 {
-    size_t n = protobuf_c_message_get_packed_size(req);
-    uint8_t *buf = malloc(n ? n : 1);
+    size_t n = protobuf_c_message_get_packed_size(c->req);
+    uint8_t *buf = arena_try_alloc(c->arena, n ? n : 1);
     if (!buf)
-        abort();
-    protobuf_c_message_pack(req, buf);
+        return call_fail(c, GS_RESOURCE_EXHAUSTED,
+                         "out of memory for this call (max_call_bytes is %zu)",
+                         arena_limit(c->arena));
+    protobuf_c_message_pack(c->req, buf);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned len = 32;
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    EVP_DigestUpdate(ctx, method, strlen(method) + 1);
-    EVP_DigestUpdate(ctx, buf, n);
-    EVP_DigestFinal_ex(ctx, out, &len);
-    EVP_MD_CTX_free(ctx);
-    free(buf);
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(ctx, method, strlen(method) + 1) == 1 &&
+             EVP_DigestUpdate(ctx, buf, n) == 1 && EVP_DigestFinal_ex(ctx, out, &len) == 1 &&
+             len == 32;
+    EVP_MD_CTX_free(ctx); /* NULL-safe */
+    if (!ok) {
+        log_event(LOG_ERROR, "idempotency_error", "error", "SHA-256 of the request failed", NULL);
+        return call_fail(c, GS_INTERNAL, "internal error");
+    }
+    return GS_OK;
 }
 
 /* bytea in PostgreSQL's hex text form: \x0a1b… */
@@ -91,7 +100,8 @@ gs_code idem_claimed(call *c, const db_res *claim, const uint8_t hash[32], bool 
     size_t len = (n - 2) / 2;
     reply->data = malloc(len ? len : 1);
     if (!reply->data)
-        abort();
+        return call_fail(c, GS_RESOURCE_EXHAUSTED, "out of memory replaying request id %s",
+                         c->request_id);
     for (size_t i = 0; i < len; i++)
         reply->data[i] = (uint8_t)(hexval(hex[2 + 2 * i]) << 4 | hexval(hex[3 + 2 * i]));
     reply->len = len;
@@ -104,4 +114,19 @@ void idem_store_stmt(call *c, const uint8_t *resp, size_t len, db_stmt *st)
 {
     *st = (db_stmt){
         SQL_STORE, 3, {call_i64(c, c->who.user_id), c->request_id, to_hex(c, resp, len)}, NULL};
+}
+
+/* Retention: request ids and their stored responses older than request_log_days go, at
+ * most 10,000 rows a minute per server (the row locks are short; several servers may
+ * run it at once and simply share the work). */
+static char purge_sql[256]; /* built once; the monitor keeps the pointer */
+
+void idem_jobs_register(const gs_config *cfg)
+{
+    snprintf(purge_sql, sizeof purge_sql,
+             "WITH gone AS (DELETE FROM request_log WHERE ctid = ANY (ARRAY("
+             "SELECT ctid FROM request_log WHERE created_at < now() - make_interval(days => %d)"
+             " LIMIT 10000)) RETURNING 1) SELECT count(*) FROM gone",
+             cfg->request_log_days);
+    monitor_every("request_log_purge", 60, purge_sql);
 }

@@ -7,11 +7,14 @@
 #include <stdint.h>
 
 #include "call.h"
+#include "config.h"
 #include "db.h"
 #include "rpc.h"
 
-/* SHA-256 over the method name and the canonical encoding of the decoded request. */
-void idem_hash(const ProtobufCMessage *req, const char *method, uint8_t out[32]);
+/* SHA-256 over the method name and the canonical encoding of the decoded request
+ * (c->req). GS_OK, or fails the call (RESOURCE_EXHAUSTED past the call's memory cap,
+ * INTERNAL if OpenSSL fails, logged). */
+gs_code idem_hash(call *c, const char *method, uint8_t out[32]);
 /* The claim of (user, request id) as a statement for the call's prologue batch; the
  * row count of its result goes to idem_claimed. `hash` must live until the batch ran. */
 void idem_claim_stmt(call *c, const uint8_t hash[32], db_stmt *st, db_res **res);
@@ -22,5 +25,8 @@ gs_code idem_claimed(call *c, const db_res *claim, const uint8_t hash[32], bool 
                      rpc_reply *reply);
 /* Stores the response for later replays (a statement for the epilogue batch). */
 void idem_store_stmt(call *c, const uint8_t *resp, size_t len, db_stmt *st);
+
+/* Registers the retention job (request_log_days) with the monitor; before it starts. */
+void idem_jobs_register(const gs_config *cfg);
 
 #endif

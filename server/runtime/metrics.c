@@ -36,7 +36,7 @@ static struct slot *slots; /* n_slots - 1 methods, then the unknown slot */
 static size_t n_slots;
 static struct slot fallback; /* before metrics_init, or if it failed */
 static _Atomic int64_t in_flight;
-static _Atomic uint64_t retries, replays;
+static _Atomic uint64_t retries, replays, user_cap_refused;
 static time_t started;
 
 static const char *kind_name(rpc_kind k)
@@ -121,6 +121,11 @@ void metrics_call_path(const char *path, gs_code code, int64_t micros)
             break;
         }
     count(s, code, micros, false);
+}
+
+void metrics_user_cap_refused(void)
+{
+    atomic_fetch_add_explicit(&user_cap_refused, 1, memory_order_relaxed);
 }
 
 void metrics_retry(void)
@@ -295,10 +300,32 @@ char *metrics_render(size_t *len)
         "gridstock_idempotent_replays_total %llu\n",
         (unsigned long long)atomic_load(&replays));
     put(&b,
+        "# HELP gridstock_user_call_cap_refused_total Calls refused because their user "
+        "already had max_calls_per_user calls running.\n"
+        "# TYPE gridstock_user_call_cap_refused_total counter\n"
+        "gridstock_user_call_cap_refused_total %llu\n",
+        (unsigned long long)atomic_load(&user_cap_refused));
+    listen_stats ws;
+    listen_get_stats(&ws);
+    put(&b,
         "# HELP gridstock_watch_streams_open Server-streaming watches open now.\n"
         "# TYPE gridstock_watch_streams_open gauge\n"
-        "gridstock_watch_streams_open %zu\n",
-        listen_watch_count());
+        "gridstock_watch_streams_open %zu\n"
+        "# HELP gridstock_watch_streams_limit The most watches this process keeps open "
+        "(max_watches; per user: max_watches_per_user).\n"
+        "# TYPE gridstock_watch_streams_limit gauge\n"
+        "gridstock_watch_streams_limit %zu\n"
+        "# HELP gridstock_watch_streams_refused_total Watches refused at a limit, by limit.\n"
+        "# TYPE gridstock_watch_streams_refused_total counter\n"
+        "gridstock_watch_streams_refused_total{limit=\"max_watches\"} %llu\n"
+        "gridstock_watch_streams_refused_total{limit=\"max_watches_per_user\"} %llu\n"
+        "# HELP gridstock_watch_streams_ended_total Watches the server ended, by reason.\n"
+        "# TYPE gridstock_watch_streams_ended_total counter\n"
+        "gridstock_watch_streams_ended_total{reason=\"credentials\"} %llu\n"
+        "gridstock_watch_streams_ended_total{reason=\"slow_reader\"} %llu\n",
+        ws.open, ws.limit, (unsigned long long)ws.refused_total,
+        (unsigned long long)ws.refused_user, (unsigned long long)ws.ended_credentials,
+        (unsigned long long)ws.ended_slow);
     struct db_seen seen = {&b, 0};
     put(&b, "# HELP gridstock_db_connection_up Whether each database connection (one per worker, "
             "the listener, the monitor) was up when last used.\n"

@@ -22,10 +22,12 @@ void metrics_free(void);
 void metrics_begin(void);
 /* One finished call of method m (its row in the method table) and metrics_begin's end. */
 void metrics_call(const struct method_def *m, gs_code code, int64_t micros);
-/* A call finished by the transport without the runtime (unknown method, refused while
- * stopping, bidi stream done): looked up by path. Not counted as in flight. */
+/* A call finished by the transport without a method (unknown path, refused while
+ * stopping): looked up by path. Not counted as in flight. */
 void metrics_call_path(const char *path, gs_code code, int64_t micros);
 void metrics_retry(void);
+/* A call refused at max_calls_per_user. */
+void metrics_user_cap_refused(void);
 void metrics_replay(void);
 
 uint64_t metrics_calls(int code); /* -1: all */

@@ -1,7 +1,13 @@
 /* rpc.c — the gRPC core transport (with rpc_stream.c the only files that include
- * <grpc/grpc.h>). One completion queue and one thread per worker; calls are accepted,
- * answered and finished on the worker whose queue took them: unary, bidi (reflection) and
- * the start of server streams; start-up and graceful shutdown. */
+ * <grpc/grpc.h>): accepting calls, unary and bidi (reflection) calls, the start of server
+ * streams, start-up and graceful shutdown.
+ *
+ * One completion queue, pumped by the light worker: it accepts every call, answers the
+ * methods without a database (health, reflection) and unknown paths itself, and takes
+ * every batch completion. Database calls go into one FIFO from which the next idle
+ * database worker takes them, so a call never waits behind a busy worker while another
+ * is free, health and reflection never wait behind database calls, and stream sends
+ * complete while every database worker is busy. */
 #include "rpc_internal.h"
 
 #include <pthread.h>
@@ -16,22 +22,16 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
-#define SLOTS_PER_METHOD 2 /* outstanding accepts per method per worker queue */
+#include "log.h"
+
+#define SLOTS_PER_METHOD 4 /* outstanding accepts per method */
 #define GENERIC_SLOTS 2
-#define META_MAX 8192 /* longest metadata value we copy */
+#define QUEUE_MAX 4096 /* database calls waiting for a worker; past it RESOURCE_EXHAUSTED */
+#define META_MAX 8192  /* longest metadata value we copy */
 
 /* ------------------------------------------------------------------ helpers */
 
-void *rpc_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) {
-        fputs("gridstockd: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
+/* NULL when memory is short. */
 static char *slice_dup(grpc_slice s, size_t max)
 {
     size_t n = GRPC_SLICE_LENGTH(s);
@@ -39,7 +39,7 @@ static char *slice_dup(grpc_slice s, size_t max)
         n = max;
     char *p = malloc(n + 1);
     if (!p)
-        abort();
+        return NULL;
     memcpy(p, GRPC_SLICE_START_PTR(s), n);
     p[n] = '\0';
     return p;
@@ -77,13 +77,13 @@ static char *peer_identity(grpc_call *call)
     return id;
 }
 
-/* Fills uc->req from a slot that just accepted a call. */
+/* Fills uc->req from a slot that just accepted uc->call. */
 void rpc_request_from_slot(struct ucall *uc, struct slot *s)
 {
     uc->auth = md_find(&s->md, "authorization");
     uc->rid = md_find(&s->md, "x-request-id");
-    uc->peer = grpc_call_get_peer(s->call);
-    uc->identity = s->w->srv->cfg.tls_client_ca_file ? peer_identity(s->call) : NULL;
+    uc->peer = grpc_call_get_peer(uc->call);
+    uc->identity = s->w->srv->cfg.tls_client_ca_file ? peer_identity(uc->call) : NULL;
     uc->req.method = s->m ? s->m->cookie : NULL;
     uc->req.path = s->m ? s->m->path : NULL;
     uc->req.authorization = uc->auth;
@@ -154,11 +154,39 @@ static void post_slot(struct slot *s)
                                      s);
     }
     if (e != GRPC_CALL_OK) {
+        /* One accept fewer on this queue for this method until the server restarts. */
+        char code[16];
+        snprintf(code, sizeof code, "%d", (int)e);
+        log_event(atomic_load(&srv->stopping) ? LOG_DEBUG : LOG_ERROR, "accept_slot_lost", "method",
+                  s->m ? s->m->path : "(any)", "worker", log_i64(s->w->index), "grpc_call_error",
+                  code, NULL);
         grpc_metadata_array_destroy(&s->md);
         if (!s->m)
             grpc_call_details_destroy(&s->details);
         free(s);
     }
+}
+
+/* A new accept for method m (NULL: the catch-all) on worker w. */
+static void post_new_slot(struct worker *w, struct reg_method *m)
+{
+    struct slot *sl = calloc(1, sizeof *sl);
+    if (!sl) {
+        log_event(LOG_ERROR, "accept_slot_lost", "method", m ? m->path : "(any)", "worker",
+                  log_i64(w->index), "error", "out of memory", NULL);
+        return;
+    }
+    sl->tag.kind = m ? TAG_ACCEPT : TAG_ACCEPT_ANY;
+    sl->w = w;
+    sl->m = m;
+    post_slot(sl);
+}
+
+void rpc_refuse_oom(grpc_call *call)
+{
+    grpc_call_cancel_with_status(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                                 "server out of memory, try again", NULL);
+    grpc_call_unref(call);
 }
 
 static void slot_release(struct slot *s)
@@ -212,7 +240,13 @@ static void ucall_free(struct ucall *uc)
 static void handle_unary(struct worker *w, struct slot *s, grpc_call *call,
                          grpc_byte_buffer *payload)
 {
-    struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
+    struct ucall *uc = calloc(1, sizeof *uc);
+    if (!uc) {
+        if (payload)
+            grpc_byte_buffer_destroy(payload);
+        rpc_refuse_oom(call);
+        return;
+    }
     uc->call = call;
     uc->m = s->m;
     rpc_request_from_slot(uc, s);
@@ -231,9 +265,13 @@ static void handle_unary(struct worker *w, struct slot *s, grpc_call *call,
 
 static void handle_unknown(struct worker *w, struct slot *s, grpc_call *call)
 {
-    struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
+    struct ucall *uc = calloc(1, sizeof *uc);
+    if (!uc || !(uc->path = slice_dup(s->details.method, 200))) {
+        free(uc);
+        rpc_refuse_oom(call);
+        return;
+    }
     uc->call = call;
-    uc->path = slice_dup(s->details.method, 200);
     rpc_reply reply = {.code = GS_UNIMPLEMENTED};
     snprintf(reply.message, sizeof reply.message, "unknown method %s", uc->path);
     send_reply(uc, &reply);
@@ -278,12 +316,32 @@ static void bidi_status(struct ucall *uc, gs_code code, const char *message)
 
 static void handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
 {
-    struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
+    struct ucall *uc = calloc(1, sizeof *uc);
+    if (!uc) {
+        rpc_refuse_oom(call);
+        return;
+    }
     uc->call = call;
     uc->m = s->m;
+    uc->t0 = gpr_now(GPR_CLOCK_MONOTONIC);
     rpc_request_from_slot(uc, s);
+    if (w->srv->h.bidi_start)
+        w->srv->h.bidi_start(w->user, &uc->req);
     bidi_receive(uc, NULL);
-    (void)w;
+}
+
+static int64_t micros_since(gpr_timespec t0)
+{
+    gpr_timespec d = gpr_time_sub(gpr_now(GPR_CLOCK_MONOTONIC), t0);
+    return (int64_t)d.tv_sec * 1000000 + d.tv_nsec / 1000;
+}
+
+/* A bidi call is over: report it like any other call, then free it. */
+static void bidi_finished(struct worker *w, struct ucall *uc, gs_code code)
+{
+    if (w->srv->h.finished)
+        w->srv->h.finished(&uc->req, code, micros_since(uc->t0));
+    ucall_free(uc);
 }
 
 static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
@@ -293,8 +351,7 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
         uc->out = NULL;
     }
     if (!ok) { /* cancelled or broken: nothing more to send */
-        w->srv->h.finished(uc->m->path, GS_CANCELLED, 0);
-        ucall_free(uc);
+        bidi_finished(w, uc, GS_CANCELLED);
         return;
     }
     if (!uc->in) { /* the client half-closed */
@@ -320,45 +377,109 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
 
 /* ------------------------------------------------------------------ workers */
 
+/* Handles an accepted call on worker w, then releases its slot. */
+static void serve(struct worker *w, struct slot *s, grpc_call *call, grpc_byte_buffer *payload)
+{
+    if (!s->m)
+        handle_unknown(w, s, call);
+    else if (s->m->kind == RPC_UNARY)
+        handle_unary(w, s, call, payload);
+    else if (s->m->kind == RPC_SERVER_STREAM)
+        rpc_handle_stream(w, s, call, payload);
+    else
+        handle_bidi_start(w, s, call); /* bidi methods are light: w is the light worker */
+    slot_release(s);
+}
+
 static void on_accept(struct worker *w, struct slot *s, bool ok)
 {
     rpc_server *srv = w->srv;
     if (!ok || atomic_load(&srv->stopping)) {
         if (ok && s->call) { /* accepted while stopping: refuse politely */
-            struct ucall *uc = rpc_xcalloc(1, sizeof *uc);
-            uc->call = s->call;
-            uc->path = strdup(s->m ? s->m->path : "?");
-            rpc_reply reply = {.code = GS_UNAVAILABLE};
-            snprintf(reply.message, sizeof reply.message, "server is shutting down");
+            struct ucall *uc = calloc(1, sizeof *uc);
+            if (uc && !(uc->path = strdup(s->m ? s->m->path : "?"))) {
+                free(uc);
+                uc = NULL;
+            }
+            if (!uc) {
+                rpc_refuse_oom(s->call);
+            } else {
+                uc->call = s->call;
+                rpc_reply reply = {.code = GS_UNAVAILABLE};
+                snprintf(reply.message, sizeof reply.message, "server is shutting down");
+                send_reply(uc, &reply);
+            }
             s->call = NULL;
-            send_reply(uc, &reply);
         }
         slot_release(s);
         return;
     }
     /* Move the call out, re-post the slot before handling (GRPC_CORE.md). */
-    struct slot taken = *s;
     grpc_call *call = s->call;
     grpc_byte_buffer *payload = s->payload;
-    struct slot *again = rpc_xcalloc(1, sizeof *again);
-    again->tag.kind = s->tag.kind;
-    again->w = w;
-    again->m = s->m;
-    post_slot(again);
-
-    if (!taken.m) {
-        handle_unknown(w, &taken, call);
-    } else if (taken.m->kind == RPC_UNARY) {
-        handle_unary(w, &taken, call, payload);
-        payload = NULL;
-    } else if (taken.m->kind == RPC_SERVER_STREAM) {
-        rpc_handle_stream(w, &taken, call, payload);
-        payload = NULL;
-    } else {
-        handle_bidi_start(w, &taken, call);
+    s->call = NULL;
+    s->payload = NULL;
+    post_new_slot(w, s->m);
+    if (!s->m || s->m->light) {
+        serve(w, s, call, payload);
+        return;
     }
-    s->payload = payload;
-    slot_release(s);
+    /* A database call: the next idle database worker takes it. */
+    struct job *j = calloc(1, sizeof *j);
+    bool queued = false;
+    if (j) {
+        *j = (struct job){NULL, s, call, payload};
+        pthread_mutex_lock(&srv->q_mu);
+        if (srv->q_len < QUEUE_MAX) {
+            if (srv->q_tail)
+                srv->q_tail->next = j;
+            else
+                srv->q_head = j;
+            srv->q_tail = j;
+            srv->q_len++;
+            queued = true;
+            pthread_cond_signal(&srv->q_cv);
+        }
+        pthread_mutex_unlock(&srv->q_mu);
+    }
+    if (!queued) {
+        free(j);
+        if (payload)
+            grpc_byte_buffer_destroy(payload);
+        grpc_call_cancel_with_status(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                                     "server busy: too many calls waiting, try again", NULL);
+        grpc_call_unref(call);
+        slot_release(s);
+    }
+}
+
+/* A database worker: takes queued calls one at a time until rpc_stop empties the queue
+ * and says stop. Its answers complete on the light worker's queue. */
+static void *db_worker_main(void *arg)
+{
+    struct worker *w = arg;
+    rpc_server *srv = w->srv;
+    for (;;) {
+        pthread_mutex_lock(&srv->q_mu);
+        while (!srv->q_head && !srv->q_stop)
+            pthread_cond_wait(&srv->q_cv, &srv->q_mu);
+        struct job *j = srv->q_head;
+        if (j) {
+            srv->q_head = j->next;
+            if (!srv->q_head)
+                srv->q_tail = NULL;
+            srv->q_len--;
+        }
+        pthread_mutex_unlock(&srv->q_mu);
+        if (!j)
+            break; /* stopping and nothing left */
+        serve(w, j->slot, j->call, j->payload);
+        free(j);
+    }
+    if (srv->h.worker_done && w->inited)
+        srv->h.worker_done(w->user);
+    w->inited = false;
+    return NULL;
 }
 
 static void *worker_main(void *arg)
@@ -379,8 +500,10 @@ static void *worker_main(void *arg)
             break;
         case TAG_UNARY_DONE: {
             struct ucall *uc = (struct ucall *)t;
-            if (uc->path && srv->h.finished)
-                srv->h.finished(uc->path, uc->code, 0);
+            if (uc->path && srv->h.finished) { /* answered here, without a method */
+                rpc_request r = {.path = uc->path};
+                srv->h.finished(&r, uc->code, 0);
+            }
             ucall_free(uc);
             break;
         }
@@ -397,19 +520,16 @@ static void *worker_main(void *arg)
         case TAG_BIDI_STEP:
             bidi_step(w, (struct ucall *)t, ev.success);
             break;
-        case TAG_BIDI_DONE: {
-            struct ucall *uc = (struct ucall *)t;
-            if (srv->h.finished)
-                srv->h.finished(uc->m->path, uc->code, 0);
-            ucall_free(uc);
+        case TAG_BIDI_DONE:
+            bidi_finished(w, (struct ucall *)t, ((struct ucall *)t)->code);
             break;
-        }
         case TAG_SHUTDOWN:
             break;
         }
     }
-    if (srv->h.worker_done)
+    if (srv->h.worker_done && w->inited)
         srv->h.worker_done(w->user);
+    w->inited = false;
     return NULL;
 }
 
@@ -426,27 +546,38 @@ void rpc_global_shutdown(void)
 
 rpc_server *rpc_server_new(const rpc_config *cfg, const rpc_handlers *h)
 {
-    rpc_server *s = rpc_xcalloc(1, sizeof *s);
+    rpc_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
     s->cfg = *cfg;
     s->h = *h;
     pthread_mutex_init(&s->streams_mu, NULL);
+    pthread_mutex_init(&s->q_mu, NULL);
+    pthread_cond_init(&s->q_cv, NULL);
     atomic_init(&s->stopping, false);
     return s;
 }
 
-void rpc_method_add(rpc_server *s, const char *path, rpc_kind kind, const void *cookie)
+int rpc_method_add(rpc_server *s, const char *path, rpc_kind kind, const void *cookie, bool light)
 {
     if (s->n_methods == s->cap_methods) {
-        s->cap_methods = s->cap_methods ? s->cap_methods * 2 : 64;
-        s->methods = realloc(s->methods, s->cap_methods * sizeof *s->methods);
-        if (!s->methods)
-            abort();
+        size_t cap = s->cap_methods ? s->cap_methods * 2 : 64;
+        struct reg_method *more = realloc(s->methods, cap * sizeof *more);
+        if (!more)
+            return -1;
+        s->methods = more;
+        s->cap_methods = cap;
     }
+    char *copy = strdup(path);
+    if (!copy)
+        return -1;
     struct reg_method *m = &s->methods[s->n_methods++];
-    m->path = strdup(path);
+    m->path = copy;
     m->kind = kind;
     m->cookie = cookie;
     m->handle = NULL;
+    m->light = light;
+    return 0;
 }
 
 static char *read_file(const char *path, char *err, size_t errlen)
@@ -461,9 +592,14 @@ static char *read_file(const char *path, char *err, size_t errlen)
     for (;;) {
         if (n + 4096 + 1 > cap) {
             cap = cap ? cap * 2 : 8192;
-            buf = realloc(buf, cap);
-            if (!buf)
-                abort();
+            char *more = realloc(buf, cap);
+            if (!more) {
+                free(buf);
+                fclose(f);
+                snprintf(err, errlen, "out of memory reading %s", path);
+                return NULL;
+            }
+            buf = more;
         }
         size_t r = fread(buf + n, 1, 4096, f);
         n += r;
@@ -502,30 +638,57 @@ static grpc_server_credentials *server_credentials(const rpc_config *cfg, char *
     return creds;
 }
 
+static void arg_int(grpc_arg *a, const char *key, int value)
+{
+    a->type = GRPC_ARG_INTEGER;
+    a->key = (char *)key;
+    a->value.integer = value;
+}
+
 int rpc_start(rpc_server *s, char *err, size_t errlen)
 {
-    grpc_arg args[3];
+    const rpc_config *c = &s->cfg;
+    grpc_arg args[12];
+    size_t n_args = 0;
     memset(args, 0, sizeof args);
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = GRPC_ARG_ALLOW_REUSEPORT;
-    args[0].value.integer = 0;
-    args[1].type = GRPC_ARG_INTEGER;
-    args[1].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[1].value.integer = s->cfg.max_message_bytes;
-    args[2].type = GRPC_ARG_INTEGER;
-    args[2].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-    args[2].value.integer = s->cfg.max_message_bytes;
-    grpc_channel_args chargs = {.num_args = 3, .args = args};
+    arg_int(&args[n_args++], GRPC_ARG_ALLOW_REUSEPORT, 0);
+    arg_int(&args[n_args++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, c->max_message_bytes);
+    arg_int(&args[n_args++], GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, c->max_message_bytes);
+    if (c->keepalive_time_ms > 0) {
+        arg_int(&args[n_args++], GRPC_ARG_KEEPALIVE_TIME_MS, c->keepalive_time_ms);
+        /* clients may ping as often as the server does without being called abusive */
+        arg_int(&args[n_args++], GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                c->keepalive_time_ms < 10000 ? c->keepalive_time_ms : 10000);
+    }
+    if (c->keepalive_timeout_ms > 0)
+        arg_int(&args[n_args++], GRPC_ARG_KEEPALIVE_TIMEOUT_MS, c->keepalive_timeout_ms);
+    if (c->max_connection_idle_ms > 0)
+        arg_int(&args[n_args++], GRPC_ARG_MAX_CONNECTION_IDLE_MS, c->max_connection_idle_ms);
+    if (c->max_connection_age_ms > 0) {
+        arg_int(&args[n_args++], GRPC_ARG_MAX_CONNECTION_AGE_MS, c->max_connection_age_ms);
+        arg_int(&args[n_args++], GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                c->max_connection_age_grace_ms);
+    }
+    if (c->max_concurrent_streams > 0)
+        arg_int(&args[n_args++], GRPC_ARG_MAX_CONCURRENT_STREAMS, c->max_concurrent_streams);
+    grpc_channel_args chargs = {.num_args = n_args, .args = args};
 
     s->server = grpc_server_create(&chargs, NULL);
-    s->n_workers = s->cfg.workers > 0 ? s->cfg.workers : 1;
-    s->workers = rpc_xcalloc((size_t)s->n_workers, sizeof *s->workers);
+    int db_workers = c->workers > 0 ? c->workers : 1;
+    s->n_workers = db_workers + 1;
+    s->workers = calloc((size_t)s->n_workers, sizeof *s->workers);
+    if (!s->workers) {
+        snprintf(err, errlen, "out of memory");
+        return 0;
+    }
     for (int i = 0; i < s->n_workers; i++) {
         s->workers[i].srv = s;
         s->workers[i].index = i;
-        s->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
-        grpc_server_register_completion_queue(s->server, s->workers[i].cq, NULL);
+        s->workers[i].light = i == db_workers;
     }
+    struct worker *pump = &s->workers[db_workers];
+    pump->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(s->server, pump->cq, NULL);
     s->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
     for (size_t i = 0; i < s->n_methods; i++) {
         struct reg_method *m = &s->methods[i];
@@ -548,28 +711,25 @@ int rpc_start(rpc_server *s, char *err, size_t errlen)
         return 0;
     }
     grpc_server_start(s->server);
-    s->started = true;
-    for (int i = 0; i < s->n_workers; i++) {
+    s->started = true; /* from here on rpc_stop undoes what was done, even on failure */
+    /* the light worker first: it pumps the queue the others' answers complete on */
+    for (int n = 0; n < s->n_workers; n++) {
+        int i = (db_workers + n) % s->n_workers;
         struct worker *w = &s->workers[i];
-        w->user = s->h.worker_init ? s->h.worker_init(i) : NULL;
-        for (size_t k = 0; k < s->n_methods; k++)
-            for (int j = 0; j < SLOTS_PER_METHOD; j++) {
-                struct slot *sl = rpc_xcalloc(1, sizeof *sl);
-                sl->tag.kind = TAG_ACCEPT;
-                sl->w = w;
-                sl->m = &s->methods[k];
-                post_slot(sl);
-            }
-        for (int j = 0; j < GENERIC_SLOTS; j++) {
-            struct slot *sl = rpc_xcalloc(1, sizeof *sl);
-            sl->tag.kind = TAG_ACCEPT_ANY;
-            sl->w = w;
-            post_slot(sl);
+        w->user = s->h.worker_init ? s->h.worker_init(i, !w->light) : NULL;
+        w->inited = true;
+        if (w->light) {
+            for (size_t k = 0; k < s->n_methods; k++)
+                for (int j = 0; j < SLOTS_PER_METHOD; j++)
+                    post_new_slot(w, &s->methods[k]);
+            for (int j = 0; j < GENERIC_SLOTS; j++)
+                post_new_slot(w, NULL);
         }
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            snprintf(err, errlen, "cannot start worker thread %d", i);
+        if (pthread_create(&w->thread, NULL, w->light ? worker_main : db_worker_main, w) != 0) {
+            snprintf(err, errlen, "cannot start worker thread %d of %d", n + 1, s->n_workers);
             return 0;
         }
+        w->running = true;
     }
     return port;
 }
@@ -600,10 +760,47 @@ void rpc_stop(rpc_server *s)
     }
     rpc_close_all_streams(s);
     grpc_server_cancel_all_calls(s->server); /* open streams end with CANCELLED */
+    /* The database workers finish what is queued (those calls are cancelled by now, so
+     * that is quick), then leave. Only threads that were created are joined. */
+    pthread_mutex_lock(&s->q_mu);
+    s->q_stop = true;
+    pthread_cond_broadcast(&s->q_cv);
+    pthread_mutex_unlock(&s->q_mu);
     for (int i = 0; i < s->n_workers; i++)
-        grpc_completion_queue_shutdown(s->workers[i].cq);
-    for (int i = 0; i < s->n_workers; i++)
-        pthread_join(s->workers[i].thread, NULL);
+        if (!s->workers[i].light && s->workers[i].running) {
+            pthread_join(s->workers[i].thread, NULL);
+            s->workers[i].running = false;
+        }
+    /* Start-up failed part-way: calls no worker will take are refused here; workers
+     * without a thread are released here. */
+    for (struct job *j = s->q_head, *next; j; j = next) {
+        next = j->next;
+        if (j->payload)
+            grpc_byte_buffer_destroy(j->payload);
+        grpc_call_cancel_with_status(j->call, GRPC_STATUS_UNAVAILABLE, "server is shutting down",
+                                     NULL);
+        grpc_call_unref(j->call);
+        slot_release(j->slot);
+        free(j);
+    }
+    s->q_head = s->q_tail = NULL;
+    s->q_len = 0;
+    for (int i = 0; i < s->n_workers; i++) {
+        struct worker *w = &s->workers[i];
+        if (!w->light && w->inited && s->h.worker_done)
+            s->h.worker_done(w->user);
+        if (!w->light)
+            w->inited = false;
+    }
+    /* Last the light worker, which took every completion until now. */
+    struct worker *pump = &s->workers[s->n_workers - 1];
+    grpc_completion_queue_shutdown(pump->cq);
+    if (pump->running) {
+        pthread_join(pump->thread, NULL);
+        pump->running = false;
+    } else {
+        worker_main(pump); /* drains the queue (its accepts come back failed) */
+    }
     s->started = false;
 }
 
@@ -625,5 +822,7 @@ void rpc_server_free(rpc_server *s)
     free(s->methods);
     free(s->workers);
     pthread_mutex_destroy(&s->streams_mu);
+    pthread_mutex_destroy(&s->q_mu);
+    pthread_cond_destroy(&s->q_cv);
     free(s);
 }

@@ -31,6 +31,7 @@ struct reg_method {
     rpc_kind kind;
     const void *cookie;
     void *handle;
+    bool light; /* served by the light worker only */
 };
 
 struct worker;
@@ -57,7 +58,8 @@ struct ucall {
     grpc_byte_buffer *out;
     grpc_byte_buffer *in; /* bidi: the message being received */
     gs_code code;
-    char *path; /* catch-all only */
+    char *path;      /* catch-all and refusals only */
+    gpr_timespec t0; /* bidi: when the call arrived */
     rpc_request req;
     char *auth, *rid, *peer, *identity; /* owned copies behind req */
 };
@@ -65,6 +67,7 @@ struct ucall {
 struct msg {
     struct msg *next;
     grpc_byte_buffer *bb;
+    size_t len;
 };
 
 struct rpc_stream {
@@ -78,16 +81,27 @@ struct rpc_stream {
     gs_code fin_code;
     char fin_msg[256];
     struct msg *head, *tail;
+    size_t queued; /* bytes in head..tail */
     grpc_byte_buffer *sending;
-    void *user;
     struct rpc_stream *prev, *next; /* server's live list */
+};
+
+/* An accepted database call waiting for a database worker. */
+struct job {
+    struct job *next;
+    struct slot *slot; /* released once the call is handled */
+    grpc_call *call;
+    grpc_byte_buffer *payload;
 };
 
 struct worker {
     rpc_server *srv;
     int index;
+    bool light;   /* the last worker: pumps the queue, light methods, unknown paths */
+    bool inited;  /* worker_init ran: worker_done must run */
+    bool running; /* its thread was created: rpc_stop joins it */
     pthread_t thread;
-    grpc_completion_queue *cq;
+    grpc_completion_queue *cq; /* the light worker's: the server's one queue */
     void *user;
 };
 
@@ -97,8 +111,13 @@ struct rpc_server {
     grpc_server *server;
     struct reg_method *methods;
     size_t n_methods, cap_methods;
-    struct worker *workers;
-    int n_workers;
+    struct worker *workers; /* n_workers - 1 database workers, then the light worker */
+    int n_workers;          /* including the light worker */
+    pthread_mutex_t q_mu;   /* the database calls waiting for a worker */
+    pthread_cond_t q_cv;
+    struct job *q_head, *q_tail;
+    int q_len;
+    bool q_stop; /* rpc_stop: workers leave once the queue is empty */
     atomic_bool stopping;
     grpc_completion_queue *shutdown_cq;
     struct tag shutdown_tag;
@@ -107,8 +126,11 @@ struct rpc_server {
     bool started;
 };
 
-void *rpc_xcalloc(size_t n, size_t size);
-/* Fills uc->req from a slot that just accepted a call; rpc_request_free releases it. */
+/* Ends a call we could not take on (out of memory): RESOURCE_EXHAUSTED, reference
+ * dropped. */
+void rpc_refuse_oom(grpc_call *call);
+/* Fills uc->req from the slot that accepted uc->call (set it first); rpc_request_free
+ * releases it. */
 void rpc_request_from_slot(struct ucall *uc, struct slot *s);
 void rpc_request_free(struct ucall *uc);
 /* Flattens a received byte buffer into one slice (caller unrefs). */

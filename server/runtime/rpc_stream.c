@@ -1,14 +1,20 @@
 /* rpc_stream.c — server-streaming calls of the gRPC transport. Messages queue up and go
  * one batch at a time: a mutex serialises the batches of a stream, so any thread may send
  * while completions arrive on the worker's queue; references keep a stream alive until
- * both the call and its callee are done. */
+ * both the call and its callee are done. The queue is bounded (stream_queue_bytes): a
+ * client that stops reading is cut off rather than buffered for without end. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <grpc/support/alloc.h>
+
+#include "log.h"
 #include "rpc_internal.h"
 
 static void stream_unref_locked_free(rpc_stream *st);
+static void stream_drop_queue_locked(rpc_stream *st);
 
 void rpc_stream_ref(rpc_stream *st)
 {
@@ -39,11 +45,7 @@ static void stream_unref_locked_free(rpc_stream *st)
     if (st->next)
         st->next->prev = st->prev;
     pthread_mutex_unlock(&srv->streams_mu);
-    for (struct msg *m = st->head, *n; m; m = n) {
-        n = m->next;
-        grpc_byte_buffer_destroy(m->bb);
-        free(m);
-    }
+    stream_drop_queue_locked(st); /* nobody else holds st now */
     if (st->sending)
         grpc_byte_buffer_destroy(st->sending);
     grpc_call_unref(st->call);
@@ -70,6 +72,7 @@ static void stream_pump_locked(rpc_stream *st)
         st->head = m->next;
         if (!st->head)
             st->tail = NULL;
+        st->queued -= m->len;
         st->sending = m->bb;
         free(m);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -91,6 +94,41 @@ static void stream_pump_locked(rpc_stream *st)
         grpc_slice_unref(details);
 }
 
+/* Frees the messages not yet handed to gRPC; st->mu held. */
+static void stream_drop_queue_locked(rpc_stream *st)
+{
+    for (struct msg *m = st->head, *n; m; m = n) {
+        n = m->next;
+        grpc_byte_buffer_destroy(m->bb);
+        free(m);
+    }
+    st->head = st->tail = NULL;
+    st->queued = 0;
+}
+
+/* Ends the call at once with `message` (queued messages are dropped); st->mu held. */
+static void stream_cut_locked(rpc_stream *st, grpc_status_code code, const char *message)
+{
+    stream_drop_queue_locked(st);
+    st->closed = true;
+    grpc_call_cancel_with_status(st->call, code, message, NULL);
+}
+
+static _Atomic uint64_t cut_slow;
+
+uint64_t rpc_stream_cut_count(void)
+{
+    return atomic_load_explicit(&cut_slow, memory_order_relaxed);
+}
+
+void rpc_stream_abort(rpc_stream *st, gs_code code, const char *message)
+{
+    pthread_mutex_lock(&st->mu);
+    if (!st->closed && !st->status_sent)
+        stream_cut_locked(st, (grpc_status_code)code, message ? message : "");
+    pthread_mutex_unlock(&st->mu);
+}
+
 bool rpc_stream_send(rpc_stream *st, uint8_t *data, size_t len)
 {
     pthread_mutex_lock(&st->mu);
@@ -99,15 +137,39 @@ bool rpc_stream_send(rpc_stream *st, uint8_t *data, size_t len)
         free(data);
         return false;
     }
-    struct msg *m = rpc_xcalloc(1, sizeof *m);
+    struct msg *m = calloc(1, sizeof *m);
+    if (!m) {
+        free(data);
+        stream_cut_locked(st, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
+        pthread_mutex_unlock(&st->mu);
+        return false;
+    }
     m->bb = rpc_buffer_from(data, len);
+    m->len = len;
     free(data);
     if (st->tail)
         st->tail->next = m;
     else
         st->head = m;
     st->tail = m;
-    stream_pump_locked(st);
+    st->queued += len;
+    stream_pump_locked(st); /* a client keeping up takes it at once */
+    size_t cap =
+        st->srv->cfg.stream_queue_bytes > 0 ? (size_t)st->srv->cfg.stream_queue_bytes : (size_t)-1;
+    if (st->queued > cap) {
+        char *peer = grpc_call_get_peer(st->call);
+        char queued[32];
+        snprintf(queued, sizeof queued, "%zu", st->queued);
+        stream_cut_locked(st, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                          "stream closed: the client fell behind by more than "
+                          "stream_queue_bytes");
+        pthread_mutex_unlock(&st->mu);
+        atomic_fetch_add_explicit(&cut_slow, 1, memory_order_relaxed);
+        log_event(LOG_WARN, "stream_cut", "reason", "slow_reader", "peer", peer ? peer : "",
+                  "queued_bytes", queued, NULL);
+        gpr_free(peer);
+        return false;
+    }
     pthread_mutex_unlock(&st->mu);
     return true;
 }
@@ -131,15 +193,6 @@ bool rpc_stream_closed(const rpc_stream *st)
     bool closed = s->closed || s->finishing;
     pthread_mutex_unlock(&s->mu);
     return closed;
-}
-
-void rpc_stream_set_user(rpc_stream *st, void *user)
-{
-    st->user = user;
-}
-void *rpc_stream_user(const rpc_stream *st)
-{
-    return st->user;
 }
 
 void rpc_stream_send_done(rpc_stream *st, bool ok)
@@ -166,7 +219,13 @@ void rpc_stream_close_done(rpc_stream *st)
 void rpc_handle_stream(struct worker *w, struct slot *s, grpc_call *call, grpc_byte_buffer *payload)
 {
     rpc_server *srv = w->srv;
-    rpc_stream *st = rpc_xcalloc(1, sizeof *st);
+    rpc_stream *st = calloc(1, sizeof *st);
+    if (!st) {
+        if (payload)
+            grpc_byte_buffer_destroy(payload);
+        rpc_refuse_oom(call);
+        return;
+    }
     pthread_mutex_init(&st->mu, NULL);
     st->srv = srv;
     st->call = call;
@@ -186,7 +245,7 @@ void rpc_handle_stream(struct worker *w, struct slot *s, grpc_call *call, grpc_b
     op.data.recv_close_on_server.cancelled = &st->cancelled;
     rpc_start_batch(call, &op, 1, &st->close_tag);
 
-    struct ucall tmp = {0};
+    struct ucall tmp = {.call = call};
     rpc_request_from_slot(&tmp, s);
     grpc_slice body = rpc_payload_slice(payload);
     tmp.req.data = GRPC_SLICE_START_PTR(body);

@@ -158,7 +158,7 @@ gs_code fund_set_budget(call *c, const Gridstock__V1__SetBudgetRequest *req,
 
     GS_TRY(fund_check_period(c, "period", req->period, false));
     GS_TRY(dir_enum(c, "category", req->category, fund_categories, true));
-    GS_TRY(v_nonneg(c, "amount", req->amount));
+    GS_TRY(v_range(c, "amount", req->amount, 0, GS_AMOUNT_MAX));
     GS_TRY(dir_unit_find(c, req->grid_id, req->grid_code, "grid_id", true, &g));
     if (strcmp(g.kind, "grid") != 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "grid_id: %s is a %s, budgets are per grid",

@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
@@ -197,19 +198,43 @@ static Gridstock__V1__RequisitionLine *line_from_row(call *c, const db_res *r, i
     return l;
 }
 
-/* Attaches the rows of `lines` (SQL_LINES) that belong to m. */
-static void attach_lines(call *c, Gridstock__V1__Requisition *m, const db_res *lines)
+static int by_id(const void *a, const void *b)
 {
-    int n = db_rows(lines), k = 0;
-    for (int i = 0; i < n; i++)
-        k += db_i64(lines, i, 0) == m->id;
-    m->lines = (Gridstock__V1__RequisitionLine **)call_ptrs(c, (size_t)k);
-    m->n_lines = 0;
-    for (int i = 0; i < n; i++)
-        if (db_i64(lines, i, 0) == m->id)
-            m->lines[m->n_lines++] = line_from_row(c, lines, i);
+    int64_t x = (*(Gridstock__V1__Requisition *const *)a)->id;
+    int64_t y = (*(Gridstock__V1__Requisition *const *)b)->id;
+    return (x > y) - (x < y);
 }
 
+/* Gives each of the n requisitions in ms its rows of `lines` (SQL_LINES, ordered by
+ * requisition): each run of rows is paired with its requisition by binary search over
+ * the requisitions sorted by id, so time and memory grow with what is returned (not
+ * with requisitions x lines). */
+static void attach_lines(call *c, Gridstock__V1__Requisition **ms, int n, const db_res *lines)
+{
+    Gridstock__V1__Requisition **sorted = arena_alloc(c->arena, (size_t)n * sizeof *sorted);
+    for (int i = 0; i < n; i++)
+        sorted[i] = ms[i];
+    qsort(sorted, (size_t)n, sizeof *sorted, by_id);
+    int rows = db_rows(lines);
+    for (int i = 0; i < rows;) {
+        int end = i + 1;
+        int64_t id = db_i64(lines, i, 0);
+        while (end < rows && db_i64(lines, end, 0) == id)
+            end++;
+        Gridstock__V1__Requisition key = {.id = id}, *kp = &key;
+        Gridstock__V1__Requisition **hit = bsearch(&kp, sorted, (size_t)n, sizeof *sorted, by_id);
+        if (hit && !(*hit)->lines) { /* a requisition listed twice gets its lines once */
+            Gridstock__V1__Requisition *m = *hit;
+            m->lines = (Gridstock__V1__RequisitionLine **)call_ptrs(c, (size_t)(end - i));
+            m->n_lines = 0;
+            for (int k = i; k < end; k++)
+                m->lines[m->n_lines++] = line_from_row(c, lines, k);
+        }
+        i = end;
+    }
+}
+
+/* Attaches the lines of the n requisitions in ms (one query). */
 gs_code req_attach_lines(call *c, Gridstock__V1__Requisition **ms, int n)
 {
     db_res *lines = NULL;
@@ -219,8 +244,7 @@ gs_code req_attach_lines(call *c, Gridstock__V1__Requisition **ms, int n)
     for (int i = 0; i < n; i++)
         ids[i] = ms[i]->id;
     GS_TRY(db_exec(c, &lines, SQL_LINES, 1, req_array_i64(c, ids, (size_t)n)));
-    for (int i = 0; i < n; i++)
-        attach_lines(c, ms[i], lines);
+    attach_lines(c, ms, n, lines);
     return GS_OK;
 }
 
@@ -280,7 +304,7 @@ gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m)
     if (db_rows(h) == 0)
         return call_fail(c, GS_NOT_FOUND, "requisition %" PRId64 " not found", id);
     req_hdr_from_row(m, h, 0);
-    attach_lines(c, m, lines);
+    attach_lines(c, &m, 1, lines);
     int n = db_rows(al);
     m->n_allocations = (size_t)n;
     m->allocations = (Gridstock__V1__RequisitionAllocation **)call_ptrs(c, (size_t)n);

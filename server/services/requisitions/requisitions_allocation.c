@@ -82,8 +82,11 @@ gs_code requisition_confirm_receipt(call *c, const Gridstock__V1__ConfirmReceipt
     int64_t rejected = 0;
     for (size_t i = 0; i < n; i++) {
         const Gridstock__V1__ReceiptLine *l = req->lines[i];
-        GS_TRY(v_nonneg(c, call_printf(c, "lines[%zu].accepted_qty", i), l->accepted_qty));
-        GS_TRY(v_nonneg(c, call_printf(c, "lines[%zu].rejected_qty", i), l->rejected_qty));
+        /* no line holds more than GS_QTY_MAX, so 200 of these cannot overflow the sum */
+        GS_TRY(v_range(c, call_printf(c, "lines[%zu].accepted_qty", i), l->accepted_qty, 0,
+                       GS_QTY_MAX));
+        GS_TRY(v_range(c, call_printf(c, "lines[%zu].rejected_qty", i), l->rejected_qty, 0,
+                       GS_QTY_MAX));
         GS_TRY(v_len(c, call_printf(c, "lines[%zu].reason", i), l->reason, 500));
         GS_TRY(v_len(c, call_printf(c, "lines[%zu].item_code", i), l->item_code, 64));
         if (l->line_id <= 0 && !*l->item_code)

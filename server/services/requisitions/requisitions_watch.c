@@ -38,21 +38,33 @@ static char *jstr(json_t *o, const char *key)
     return (char *)(s ? s : "");
 }
 
-/* Listener thread: payload → packed RequisitionEvent, or NULL when not for this watch. */
-static uint8_t *on_change(void *user, const char *payload, size_t *len)
+/* Listener thread, once per notification: the payload's JSON object. */
+static void *change_parse(const char *payload)
+{
+    return json_loads(payload, 0, NULL);
+}
+
+static void change_free(void *parsed)
+{
+    json_decref(parsed);
+}
+
+static const watch_channel channel = {CHANNEL, change_parse, change_free};
+
+/* Listener thread, per watch: parsed change → packed RequisitionEvent, or NULL when not
+ * for this watch. */
+static uint8_t *on_change(void *user, const void *parsed, size_t *len)
 {
     struct req_watch *w = user;
     uint8_t *out = NULL;
-    json_t *o = json_loads(payload, 0, NULL);
-    if (!o)
-        return NULL;
+    json_t *o = (json_t *)parsed;
     const char *path = jstr(o, "path");
     bool emergency = strcmp(jstr(o, "kind"), "emergency") == 0;
     bool below = *path && path_within(path, w->path);
     if (!below && !(emergency && *path && path_within(w->path, path)))
-        goto done;
+        return NULL;
     if (*w->status && strcmp(jstr(o, "to"), w->status) != 0)
-        goto done;
+        return NULL;
     Gridstock__V1__RequisitionEvent ev = GRIDSTOCK__V1__REQUISITION_EVENT__INIT;
     ev.kind = jstr(o, "kind");
     ev.requisition_id = (int64_t)json_integer_value(json_object_get(o, "id"));
@@ -72,10 +84,8 @@ static uint8_t *on_change(void *user, const char *payload, size_t *len)
     *len = gridstock__v1__requisition_event__get_packed_size(&ev);
     out = malloc(*len ? *len : 1);
     if (!out)
-        abort();
+        return NULL; /* this watcher misses one event; the process carries on */
     gridstock__v1__requisition_event__pack(&ev, out);
-done:
-    json_decref(o);
     return out;
 }
 
@@ -88,11 +98,13 @@ gs_code requisition_watch_requisitions(call *c, const Gridstock__V1__WatchRequis
         return call_fail(c, GS_INVALID_ARGUMENT, "status: unknown state \"%.32s\"", req->status);
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
     struct req_watch *w = calloc(1, sizeof *w);
-    if (!w)
-        abort();
-    w->path = strdup(u.path);
-    w->status = strdup(req->status);
-    if (!w->path || !w->status)
-        abort();
-    return watch_add(c, st, CHANNEL, on_change, w, watch_user_free);
+    if (w) {
+        w->path = strdup(u.path);
+        w->status = strdup(req->status);
+    }
+    if (!w || !w->path || !w->status) {
+        watch_user_free(w);
+        return call_fail(c, GS_RESOURCE_EXHAUSTED, "server out of memory");
+    }
+    return watch_add(c, st, &channel, on_change, w, watch_user_free);
 }

@@ -272,7 +272,10 @@ static void dist_from_row(Gridstock__V1__Distribution *m, const db_res *r, int r
     m->distributed_at = (char *)db_str(r, row, 9);
 }
 
-/* Attaches the lines of the n distributions in ms (one query). */
+/* Attaches the lines of the n distributions in ms (one query), which are in descending
+ * id order as listed. The lines come in the same order, so one merge pass pairs them and
+ * each distribution gets an array of exactly its own lines: memory and time grow with
+ * what is returned. */
 static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size_t n)
 {
     db_res *r = NULL;
@@ -286,30 +289,35 @@ static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size
                    " l.lot_code, coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), ''), x.movement_id"
                    " FROM charity_distribution_lines x JOIN items i ON i.id = x.item_id"
                    " JOIN lots l ON l.id = x.lot_id WHERE x.distribution_id = ANY ($1::bigint[])"
-                   " ORDER BY x.distribution_id, x.id",
+                   " ORDER BY x.distribution_id DESC, x.id",
                    1, stock_i64_array(c, n, ids)));
     int rows = db_rows(r);
-    for (size_t k = 0; k < n; k++)
-        ms[k]->lines = (Gridstock__V1__DistributionLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
+    size_t k = 0;
+    for (int i = 0; i < rows;) {
         int64_t did = db_i64(r, i, 0);
-        Gridstock__V1__Distribution *m = NULL;
-        for (size_t k = 0; k < n && !m; k++)
-            if (ms[k]->id == did)
-                m = ms[k];
-        if (!m)
-            continue;
-        Gridstock__V1__DistributionLine *l =
-            call_msg(c, &gridstock__v1__distribution_line__descriptor);
-        l->item_id = db_i64(r, i, 1);
-        l->item_code = (char *)db_str(r, i, 2);
-        l->item_name = (char *)db_str(r, i, 3);
-        l->qty = db_i64(r, i, 4);
-        l->lot_id = db_i64(r, i, 5);
-        l->lot_code = (char *)db_str(r, i, 6);
-        l->expires_on = (char *)db_str(r, i, 7);
-        l->movement_id = db_i64(r, i, 8);
-        m->lines[m->n_lines++] = l;
+        int end = i + 1;
+        while (end < rows && db_i64(r, end, 0) == did)
+            end++;
+        while (k < n && ms[k]->id > did)
+            k++;
+        if (k < n && ms[k]->id == did) {
+            Gridstock__V1__Distribution *m = ms[k];
+            m->lines = (Gridstock__V1__DistributionLine **)call_ptrs(c, (size_t)(end - i));
+            for (; i < end; i++) {
+                Gridstock__V1__DistributionLine *l =
+                    call_msg(c, &gridstock__v1__distribution_line__descriptor);
+                l->item_id = db_i64(r, i, 1);
+                l->item_code = (char *)db_str(r, i, 2);
+                l->item_name = (char *)db_str(r, i, 3);
+                l->qty = db_i64(r, i, 4);
+                l->lot_id = db_i64(r, i, 5);
+                l->lot_code = (char *)db_str(r, i, 6);
+                l->expires_on = (char *)db_str(r, i, 7);
+                l->movement_id = db_i64(r, i, 8);
+                m->lines[m->n_lines++] = l;
+            }
+        }
+        i = end;
     }
     return GS_OK;
 }

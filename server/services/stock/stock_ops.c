@@ -496,7 +496,9 @@ gs_code stock_enter_counts(call *c, const Gridstock__V1__EnterCountsRequest *req
     const char **lots = arena_alloc(c->arena, n * sizeof *lots);
     for (size_t i = 0; i < n; i++) {
         const Gridstock__V1__Count *k = req->counts[i];
-        GS_TRY(v_nonneg(c, call_printf(c, "counts[%zu].counted", i), k->counted));
+        /* the bound of imported counts (imports.c): variances and totals stay in int64 */
+        GS_TRY(
+            v_range(c, call_printf(c, "counts[%zu].counted", i), k->counted, 0, INT64_C(1) << 40));
         GS_TRY(v_nonneg(c, call_printf(c, "counts[%zu].lot_id", i), k->lot_id));
         if (!k->lot_id) {
             GS_TRY(v_required(c, call_printf(c, "counts[%zu].item_code", i), k->item_code));

@@ -38,18 +38,30 @@ static int kind_index(const char *s)
     return -1;
 }
 
-/* Runs on the listener thread: one payload → a packed StockAlert, or NULL to skip it. */
-static uint8_t *alert_filter(void *user, const char *payload, size_t *len)
+/* Listener thread, once per notification: the payload as a StockAlert. */
+static void *alert_parse(const char *payload)
+{
+    char err[256];
+    void *a = pbjson_parse(&gridstock__v1__stock_alert__descriptor, payload, strlen(payload), NULL,
+                           err, sizeof err);
+    if (!a)
+        log_event(LOG_WARN, "stock_alert_bad_payload", "error", err, NULL);
+    return a;
+}
+
+static void alert_free(void *parsed)
+{
+    protobuf_c_message_free_unpacked(parsed, NULL);
+}
+
+static const watch_channel alert_channel = {ALERT_CHANNEL, alert_parse, alert_free};
+
+/* Listener thread, per watch: a parsed alert → a packed StockAlert, or NULL to skip it. */
+static uint8_t *alert_filter(void *user, const void *parsed, size_t *len)
 {
     struct alert_watch *w = user;
-    char err[256];
     uint8_t *out = NULL;
-    Gridstock__V1__StockAlert *a = (Gridstock__V1__StockAlert *)pbjson_parse(
-        &gridstock__v1__stock_alert__descriptor, payload, strlen(payload), NULL, err, sizeof err);
-    if (!a) {
-        log_event(LOG_WARN, "stock_alert_bad_payload", "error", err, NULL);
-        return NULL;
-    }
+    const Gridstock__V1__StockAlert *a = parsed;
     int k = kind_index(a->kind);
     bool keep = path_within(a->org_unit_path, w->path) &&
                 (w->site_id == 0 || a->site_id == w->site_id) &&
@@ -58,10 +70,9 @@ static uint8_t *alert_filter(void *user, const char *payload, size_t *len)
         size_t n = protobuf_c_message_get_packed_size(&a->base);
         out = malloc(n ? n : 1);
         if (!out)
-            abort();
+            return NULL; /* this watcher misses one alert; the process carries on */
         *len = protobuf_c_message_pack(&a->base, out);
     }
-    protobuf_c_message_free_unpacked(&a->base, NULL);
     return out;
 }
 
@@ -81,9 +92,11 @@ gs_code stock_watch_stock_alerts(call *c, const Gridstock__V1__WatchStockAlertsR
     GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
                       &site));
     struct alert_watch *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = strdup(path)))
-        abort();
+    if (!w || !(w->path = strdup(path))) {
+        alert_watch_free(w);
+        return call_fail(c, GS_RESOURCE_EXHAUSTED, "server out of memory");
+    }
     w->site_id = site;
     w->kinds = kinds;
-    return watch_add(c, st, ALERT_CHANNEL, alert_filter, w, alert_watch_free);
+    return watch_add(c, st, &alert_channel, alert_filter, w, alert_watch_free);
 }
