@@ -4,7 +4,7 @@
 -- assessment reward with scores for last quarter, a volunteer allowance), six months of
 -- subsidy runs already paid, and some activity and material spending, so the reports and
 -- the README tour have something to show. The current month's subsidy is left for the tour.
--- Everything goes through the ledger functions of 020/021/024, as fin.officer (prepares) and
+-- Everything goes through the ledger functions of 020/021/026, as fin.officer (prepares) and
 -- fin.approver (approves and posts): deposits and allocations are fund movements too.
 --
 -- Skipped for the database of tests/integration/test_funds.py, whose assertions count the

@@ -2,7 +2,7 @@
  * reversals by two people. A finance officer prepares; a finance approver who is not the
  * preparer approves (reserving what the movement takes out of a source or grid fund);
  * someone other than the preparer posts. The rules and the money live in
- * 024_fund_two_person.sql (fund_movement_* functions, CHECKs, the state machine); the
+ * 026_fund_two_person.sql (fund_movement_* functions, CHECKs, the state machine); the
  * expiry of approved movements runs with the disbursements' (funds_ledger.c). */
 #include <inttypes.h>
 #include <stdio.h>

@@ -63,7 +63,7 @@ gs_code fund_create_account(call *c, const Gridstock__V1__CreateAccountRequest *
         return call_fail(c, GS_INVALID_ARGUMENT,
                          "code: \"GF-\" and \"EXTERNAL\" are reserved for grid funds and the "
                          "external account");
-    /* grid leaders' payee accounts are the server's: programme runs open them (025) */
+    /* grid leaders' payee accounts are the server's: programme runs open them (027) */
     if (strncmp(req->code, "P-", 2) == 0)
         return call_fail(c, GS_INVALID_ARGUMENT,
                          "code: \"P-\" is reserved for the payee accounts of grid leaders that"

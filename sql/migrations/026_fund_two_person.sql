@@ -1,4 +1,4 @@
--- 024_fund_two_person.sql — every movement of money by two people (issue 14). Deposits,
+-- 026_fund_two_person.sql — every movement of money by two people (issue 14). Deposits,
 -- allocations (one grid or many) and reversals are fund movements: prepared by one finance
 -- user, approved by another (who reserves the money the movement takes out of a source or
 -- grid fund), then posted (by someone other than the preparer), exactly as disbursements

@@ -1,4 +1,4 @@
--- 025_fund_keys.sql — keys no caller can squat (issue 14). The "programme:" namespace of
+-- 027_fund_keys.sql — keys no caller can squat (issue 14). The "programme:" namespace of
 -- disbursement external keys belongs to programme runs (which insert their disbursements
 -- themselves, 021); fund_disbursement_prepare, the path of caller-prepared disbursements,
 -- refuses it. A key already taken resolves only after the scope checks, and only to a
