@@ -369,6 +369,33 @@ static int hmac_sha256(const gs_key *key, const char *data, size_t n, unsigned c
     return 0;
 }
 
+const char *gs_keyring_first_kid(const gs_keyring *k)
+{
+    return k && k->n ? k->keys[0].kid : NULL;
+}
+
+int gs_keyring_hmac(const gs_keyring *k, const char *kid, const void *const *parts,
+                    const size_t *lens, size_t n_parts, unsigned char out[32])
+{
+    const gs_key *key = !k || !k->n ? NULL : kid ? keyring_find(k, kid) : &k->keys[0];
+    if (!key)
+        return -1;
+    size_t total = 0;
+    for (size_t i = 0; i < n_parts; i++)
+        total += lens[i];
+    unsigned char *buf = malloc(total ? total : 1);
+    if (!buf)
+        return -1;
+    size_t pos = 0;
+    for (size_t i = 0; i < n_parts; i++) {
+        memcpy(buf + pos, parts[i], lens[i]);
+        pos += lens[i];
+    }
+    int rc = hmac_sha256(key, (const char *)buf, total, out);
+    free(buf);
+    return rc;
+}
+
 /* Appends the base64url encoding of `json` (serialized compactly) to buf at *pos. */
 static int append_json_b64(char *buf, size_t cap, size_t *pos, json_t *json)
 {

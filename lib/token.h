@@ -44,4 +44,11 @@ gs_token_result gs_token_verify(const gs_keyring *k, const char *token, int64_t 
                                 gs_token_claims *out);
 const char *gs_token_result_str(gs_token_result r);
 
+/* The same keyring format keys other HMACs (the audit chain, server/runtime/audit_chain.c):
+ * the first key's id, and HMAC-SHA256 of the concatenated parts with the key `kid`
+ * (NULL: the first key). 0, or -1 when the key is unknown. */
+const char *gs_keyring_first_kid(const gs_keyring *k);
+int gs_keyring_hmac(const gs_keyring *k, const char *kid, const void *const *parts,
+                    const size_t *lens, size_t n_parts, unsigned char out[32]);
+
 #endif

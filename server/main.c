@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit_chain.h"
 #include "config.h"
 #include "db.h"
 #include "dispatch.h"
@@ -202,6 +203,21 @@ static int cmd_check(const gs_config *cfg)
         gs_keyring_free(keys);
     }
 
+    if (!set(cfg->audit_keys)) {
+        finding(&st, "note", "audit_keys",
+                "not set: this server will not seal the audit log (docs/operations.md, "
+                "\"The audit trail\")");
+    } else {
+        gs_keyring *akeys = gs_keyring_load(cfg->audit_keys, err, sizeof err);
+        if (!akeys)
+            finding(&st, "PROBLEM", "audit_keys", "%s", err);
+        else if (secret_file_mode_check(cfg->audit_keys, err, sizeof err))
+            finding(&st, "PROBLEM", "audit_keys", "%s", err);
+        else
+            finding(&st, "ok", "audit_keys", "%s: seals with key \"%s\"", cfg->audit_keys,
+                    gs_keyring_first_kid(akeys));
+        gs_keyring_free(akeys);
+    }
     if (set(cfg->tls_cert) != set(cfg->tls_key))
         finding(&st, "PROBLEM", "tls", "tls_cert and tls_key must be given together");
     tls_files_check(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, tls_finding, &st);
@@ -267,23 +283,31 @@ static int cmd_serve(const gs_config *cfg)
     gs_keyring *keys = gs_keyring_load(cfg->token_keys, err, sizeof err);
     if (!keys)
         return die("token_keys", err);
+    if (audit_chain_init(cfg, err, sizeof err)) {
+        gs_keyring_free(keys);
+        return die("audit_keys", err);
+    }
     if (methods_resolve(services_table, err, sizeof err)) {
         gs_keyring_free(keys);
+        audit_chain_free();
         return die("method table", err);
     }
     if (reflection_init()) {
         gs_keyring_free(keys);
+        audit_chain_free();
         return die("reflection", reflection_error());
     }
     if (metrics_init()) {
         reflection_free();
         gs_keyring_free(keys);
+        audit_chain_free();
         return die("metrics", "out of memory");
     }
     if (cfg->migrate && cmd_migrate(cfg) != EXIT_OK) {
         metrics_free();
         reflection_free();
         gs_keyring_free(keys);
+        audit_chain_free();
         return EXIT_FAIL;
     }
 
@@ -347,6 +371,7 @@ static int cmd_serve(const gs_config *cfg)
     }
     if (port != 0) {
         monitor_start(cfg->db);
+        audit_sealer_start(cfg->db, 2);
         if (listen_start(cfg))
             log_event(LOG_ERROR, "listener_failed", "error", "watches are unavailable", NULL);
         char ports[16];
@@ -381,10 +406,12 @@ static int cmd_serve(const gs_config *cfg)
     rpc_stop(srv);
     metrics_http_stop();
     monitor_stop();
+    audit_sealer_stop();
     rpc_server_free(srv);
     rpc_global_shutdown();
     reflection_free();
     gs_keyring_free(keys);
+    audit_chain_free();
     for (int i = 0; i < n_retired; i++)
         gs_keyring_free(retired[i]);
     if (port)
@@ -400,11 +427,13 @@ int main(int argc, char **argv)
     int argi = 1;
     if (argi < argc && argv[argi][0] != '-') {
         cmd = argv[argi++];
-        if ((strcmp(cmd, "token") == 0 || strcmp(cmd, "config") == 0) && argi < argc)
+        if ((strcmp(cmd, "token") == 0 || strcmp(cmd, "config") == 0 ||
+             strcmp(cmd, "audit") == 0) &&
+            argi < argc)
             sub = argv[argi++];
     }
-    static const char *const extra[] = {"login", "ttl", "kid", NULL};
-    const char *extra_values[4] = {NULL, NULL, NULL, NULL};
+    static const char *const extra[] = {"login", "ttl", "kid", "checkpoint", NULL};
+    const char *extra_values[5] = {NULL, NULL, NULL, NULL, NULL};
     gs_config cfg;
     char err[512];
     int rc = gs_config_load_ex(&cfg, argc, argv, &argi, extra, extra_values, err, sizeof err);
@@ -432,6 +461,8 @@ int main(int argc, char **argv)
         status = cmd_keygen(extra_values[2]);
     else if (strcmp(cmd, "token") == 0 && sub && strcmp(sub, "issue") == 0)
         status = cmd_issue(&cfg, extra_values[0], extra_values[1]);
+    else if (strcmp(cmd, "audit") == 0)
+        status = audit_command(&cfg, sub, extra_values[3]);
     else if (strcmp(cmd, "config") == 0 && sub && strcmp(sub, "sample") == 0) {
         gs_config_sample(stdout);
         status = EXIT_OK;

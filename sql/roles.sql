@@ -49,6 +49,12 @@ SELECT format('REVOKE INSERT, UPDATE, DELETE ON %s FROM %I', c.oid::regclass, :'
   FROM pg_class c
  WHERE c.relnamespace = 'public'::regnamespace AND c.relname = 'schema_migrations' \gexec
 
+-- the audit chain's seals are appended only through audit_seal_append() (SECURITY DEFINER,
+-- migration 040), so the role cannot plant or forge seals by INSERT
+SELECT format('REVOKE INSERT ON %s FROM %I', c.oid::regclass, :'app_role')
+  FROM pg_class c
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relname = 'audit_seal' \gexec
+
 -- append-only tables: UPDATE and DELETE go as far as their gs_append_only triggers say
 -- (pg_trigger.tgtype: 8 = DELETE, 16 = UPDATE); the named ledgers lose both regardless
 WITH marked AS (

@@ -60,6 +60,7 @@ def gs_env(pg, request):
     os.makedirs(workdir, exist_ok=True)
     keyring = os.path.join(workdir, "keyring")
     pgmod.make_keyring(keyring)
+    pgmod.make_keyring(os.path.join(workdir, "audit-keyring"), kid="a1")
     conninfo = pgmod.prepare_database(pg, name)
     return srvmod.ModuleEnv(pg, name, conninfo, keyring, workdir)
 

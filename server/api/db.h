@@ -56,6 +56,9 @@ int64_t db_i64(const db_res *r, int row, int col);
 int32_t db_i32(const db_res *r, int row, int col);
 double db_f64(const db_res *r, int row, int col);
 bool db_bool(const db_res *r, int row, int col);
+/* Frees one result before the call ends (a loop over chunks of a large table); its
+ * strings are gone with it. NULL is fine. */
+void db_release(call *c, db_res *r);
 /* Rows affected by an INSERT/UPDATE/DELETE. */
 int64_t db_affected(const db_res *r);
 

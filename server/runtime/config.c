@@ -59,6 +59,8 @@ static const cfg_row rows[] = {
      "allow plaintext on an address other than loopback"},
     {"token_keys", CFG_STRING, OFF(token_keys), "", 0, 0, NULL, NULL, "FILE",
      "keyring of token signing keys, one \"<kid> <hex secret>\" per line; the first signs"},
+    {"audit_keys", CFG_STRING, OFF(audit_keys), "", 0, 0, NULL, NULL, "FILE",
+     "keyring of audit chain keys (same format; the first seals, all verify); empty: no sealing"},
     {"grace_ms", CFG_INT, OFF(grace_ms), "5000", 0, 600000, NULL, NULL, "MS",
      "on SIGTERM, time given to calls in flight before they are cancelled"},
     {"statement_timeout_ms", CFG_INT, OFF(statement_timeout_ms), "10000", 100, 3600000, NULL,
@@ -588,6 +590,9 @@ void gs_config_help(FILE *out)
         "  token keygen [--kid K]           print a new keyring line \"<kid> <hex secret>\"\n"
         "  token issue --login L [--ttl S]  print a signed bearer token for user L\n"
         "  check                            validate the configuration and exit\n"
+        "  audit seal                       seal the unsealed audit rows now (needs audit_keys)\n"
+        "  audit checkpoint                 verify the audit chain and print its head\n"
+        "  audit verify [--checkpoint FILE] verify the audit chain, from a kept head if given\n"
         "  config sample                    print a sample configuration file\n"
         "  --version                        print the version and exit\n"
         "  --help, -h                       print this help and exit\n"

@@ -691,6 +691,16 @@ void db_rollback(call *c)
     }
 }
 
+void db_release(call *c, db_res *r)
+{
+    for (db_res **p = &c->results; r && *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            PQclear(r->res);
+            return;
+        }
+}
+
 void db_call_done(call *c)
 {
     for (db_res *r = c->results; r; r = r->next)

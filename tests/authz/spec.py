@@ -269,6 +269,12 @@ for _r in ("SpendingReport", "BudgetUtilisation", "Balances", "DisbursementRegis
            "ExportHtmlReport"):
     m("FundReportService/" + _r, SCOPED, {"org_unit_code": "$ou_code"})
 
+# ---- audit trail (audit.read): rows filed under the caller's scope (audit.proto)
+m("AuditService/List", SCOPED, {"org_unit_code": "$ou_code"})
+m("AuditService/Get", SCOPED, {"id": "$audit_row"})
+m("AuditService/History", SCOPED, {"object": "$site_object"})
+m("AuditService/VerifyChain", NONE, {})
+
 # Batch calls answer OK and report each item's status in the response: the matrix compares
 # the first item's code. Such a call still stores its request id and an audit row of what
 # it did (nothing), so for item-level refusals those two tables may change.
@@ -299,6 +305,7 @@ OVERRIDES = [
      "a run of an enclosing programme: nothing of it in the caller's scope to approve or post"),
     (("ProgrammeService/UpdateProgramme",), "*", ("parent", "district"), PD,
      "update_programme: only the programme's own level changes it"),
+    (("AuditService/VerifyChain",), "*", "*", PD, "audit_verify_chain: needs a district-wide scope"),
     # Quotas hold across every charity station of the district (charity.proto SetQuota):
     # charity_set_quota refuses any caller whose scope is not the whole district, before it
     # looks the item up, and every matrix user is scoped to community CM01.

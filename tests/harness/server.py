@@ -63,6 +63,8 @@ class ModuleEnv:
         self.workdir = workdir
         self.tokens = {}
         self.counter = 0
+        # the audit chain's keyring (audit_keys), beside the token keyring
+        self.audit_keyring = os.path.join(workdir, "audit-keyring")
         self.lock = threading.Lock()
 
     def next_name(self, prefix):
@@ -152,6 +154,7 @@ class Server:
             "listen": "127.0.0.1:%d" % port,
             "db": self.env.conninfo,
             "token_keys": self.env.keyring,
+            "audit_keys": self.env.audit_keyring if os.path.exists(self.env.audit_keyring) else None,
             "workers": 2,
         }
         flags.update(self.flags)

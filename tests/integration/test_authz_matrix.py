@@ -141,9 +141,12 @@ class World:
                 login="mx.user." + cm.lower(), display_name="Matrix subject", role="community_staff",
                 scope_code=cm), U.User)
             st["user"] = u.id
-            s.call("SiteService/CreateSite", S.CreateSiteRequest(
+            site2 = s.call("SiteService/CreateSite", S.CreateSiteRequest(
                 code=p["site2"], name="Matrix transfer point", kind="reserve_point", org_unit_code=cm,
                 lat=31.2, lon=107.46), S.Site)
+            # AuditService: the object and the audit row of that creation
+            st["site_object"] = "site:%d" % site2.id
+            st["audit_row"] = self.one("SELECT min(id) FROM audit_log WHERE object = %s", st["site_object"])
             s.call("SiteService/CreateSite", S.CreateSiteRequest(
                 code=p["station"], name="Matrix charity station", kind="charity_station", org_unit_code=cm,
                 lat=31.2, lon=107.46), S.Site)
@@ -169,6 +172,7 @@ class World:
             "site": MISSING_ID, "site2_code": "CS01", "item": MISSING_ID, "fund_code": "GF-GR999",
             "user": MISSING_ID, "lot": MISSING_ID, "source_code": "SRC-NONE", "payee_code": "PAYEE-NONE",
             "market_code": "ZZ-NOMARKET", "station_code": "ZZ-NOSTATION",
+            "site_object": "site:%d" % MISSING_ID, "audit_row": MISSING_ID,
         }
 
     # ---- factories: a fresh object of the place for calls that consume one

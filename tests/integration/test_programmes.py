@@ -12,6 +12,7 @@ import uuid
 import grpc
 import pytest
 
+from gridstock.v1 import audit_pb2 as A
 from gridstock.v1 import funds_pb2 as F
 from gridstock.v1 import programmes_pb2 as P
 from harness.sql import one
@@ -122,11 +123,23 @@ def test_monthly_subsidy_for_208_leaders_run_approved_posted(server, db, month):
     assert one(db, "SELECT balance FROM fund_accounts WHERE code = 'P-LEADER.GR001'") >= 80_000
     assert one(db, "SELECT count(*) FROM fund_disbursements WHERE external_key LIKE %s AND state = 'posted'",
                "programme:GL-SUBSIDY/%s/%%" % month) == 208
-    # every approval and posting is in the audit log, one row per disbursement
-    assert one(db, "SELECT count(*) FROM audit_log WHERE method = 'ProgrammeService/ApproveRun'"
-                   " AND object LIKE 'disbursement:%%'") >= 208
-    assert one(db, "SELECT count(*) FROM audit_log WHERE method = 'ProgrammeService/PostRun'"
-                   " AND object LIKE 'disbursement:%%'") >= 208
+    # each step is one audit row (not 208), whose changes list every disbursement it
+    # touched and the state transition they share; History of one disbursement finds all three
+    ids = [r[0] for r in db.execute("SELECT id FROM fund_disbursements WHERE external_key LIKE %s ORDER BY id",
+                                    ("programme:GL-SUBSIDY/%s/%%" % month,)).fetchall()]
+    steps = db.execute("SELECT method, changes FROM audit_log WHERE object = %s ORDER BY id",
+                       ("programme_run:%d" % run.id,)).fetchall()
+    assert [m.rsplit("/", 1)[1] for m, _ in steps] == ["RunProgramme", "ApproveRun", "PostRun"], steps
+    for (method, changes), state in zip(steps, (None, ["prepared", "approved"], ["approved", "posted"])):
+        d = [e for e in changes if e.get("t") == "fund_disbursements"]
+        assert len(d) == 1 and sorted(d[0]["ids"]) == ids, (method, d)
+        if state:
+            assert d[0]["set"]["state"] == state, d
+    assert one(db, "SELECT count(*) FROM audit_log WHERE object LIKE 'disbursement:%%'"
+                   " AND method LIKE 'ProgrammeService/%%'") == 0
+    hist = ok(server.call("AuditService/History", A.AuditHistoryRequest(object="disbursement:%d" % ids[100]),
+                          A.ListAuditResponse, login="auditor"))
+    assert [h.method.rsplit("/", 1)[1] for h in hist.rows] == ["RunProgramme", "ApproveRun", "PostRun"]
     # budgets of the month carry it
     b = one(db, "SELECT spent FROM fund_budgets b JOIN org_units g ON g.id = b.org_unit_id"
                 " WHERE g.code = 'GR001' AND b.period = %s AND b.category = 'subsidies'", month)

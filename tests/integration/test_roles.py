@@ -85,7 +85,23 @@ def test_every_append_only_table_refuses_update(appdb, db):
     for t in tables:
         priv = appdb.execute("SELECT has_table_privilege(%s, 'UPDATE'), has_table_privilege(%s, 'DELETE'),"
                              " has_table_privilege(%s, 'INSERT')", (t, t, t)).fetchone()
-        assert priv == (False, False, True), (t, priv)
+        # seals are appended only through audit_seal_append() (migration 040): no INSERT either
+        assert priv == (False, False, t != "audit_seal"), (t, priv)
+
+
+def test_the_role_seals_through_the_sealers_door(app, appsrv, db):
+    """gridstockd running as the role seals the audit log (audit_seal_append, SECURITY DEFINER)."""
+    import subprocess
+
+    appsrv.call_ok("UserService/WhoAmI", users_pb2.WhoAmIRequest(), users_pb2.WhoAmIResponse, login="admin")
+    p = subprocess.run([paths.GRIDSTOCKD, "audit", "seal", "--db", app, "--audit-keys", appsrv.env.audit_keyring],
+                       capture_output=True, text=True, env=paths.sanitizer_env())
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert db.execute("SELECT count(*) FROM audit_log l WHERE NOT EXISTS"
+                      " (SELECT FROM audit_seal s WHERE s.audit_id = l.id)").fetchone()[0] == 0
+    p = subprocess.run([paths.GRIDSTOCKD, "audit", "verify", "--db", app, "--audit-keys", appsrv.env.audit_keyring],
+                       capture_output=True, text=True, env=paths.sanitizer_env())
+    assert p.returncode == 0 and p.stdout.startswith("ok: "), p.stdout + p.stderr
 
 
 def test_no_ddl(appdb):

@@ -27,6 +27,7 @@ static const char *const keys[] = {
     "tls_client_ca",
     "insecure",
     "token_keys",
+    "audit_keys",
     "grace_ms",
     "statement_timeout_ms",
     "log_format",

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit_chain.h"
 #include "db.h"
 #include "funds.h"
 #include "method.h"
@@ -301,6 +302,12 @@ gs_code fund_verify_ledger(call *c, const Gridstock__V1__VerifyLedgerRequest *re
         resp->audit_chain_head = (char *)db_str(r, i, 2);
         if (!db_null(r, i, 3))
             add_problem(c, resp, db_str(r, i, 3));
+    }
+    if (audit_chain_keyed()) { /* the keyed seals' content: only the servers hold the key */
+        audit_chain_result chain;
+        GS_TRY(audit_chain_verify(c, NULL, &chain));
+        if (!chain.ok)
+            add_problem(c, resp, call_printf(c, "%s", chain.problem));
     }
     GS_TRY(
         db_exec(c, &r,

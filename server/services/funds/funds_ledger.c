@@ -193,5 +193,4 @@ void funds_jobs_register(const gs_config *cfg)
     snprintf(expire_moves_sql, sizeof expire_moves_sql,
              "SELECT fund_expire_movements(make_interval(secs => %d))", ttl_s);
     monitor_every("fund_expire_movements", 30, expire_moves_sql);
-    monitor_every("audit_seal", 5, "SELECT audit_seal()");
 }
