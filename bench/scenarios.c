@@ -356,6 +356,33 @@ static const lg_step steps_requisition[] = {
 
 /* A funding source with 10^13 fen, 10^10 fen in every grid fund, and a payee. Fixed
  * request ids make a repeated set-up a replay. */
+
+/* Money moves by two people (FundMovementService): prepared by the finance officer,
+ * approved and posted by the approver, each step under its own fixed request id so a
+ * repeated set-up replays instead of moving the money again. 0 or -1. */
+static int move_money(lg_setup_ctx *ctx, const char *prepare, const ProtobufCMessage *req,
+                      const char *reqid)
+{
+    ProtobufCMessage *out = NULL;
+    char rid[96];
+    if (ctx->call(ctx, prepare, FIN_OFFICER, req, &gridstock__v1__fund_movement__descriptor, &out,
+                  reqid) != 0 ||
+        !out)
+        return -1;
+    Gridstock__V1__FundMovementRequest m = GRIDSTOCK__V1__FUND_MOVEMENT_REQUEST__INIT;
+    m.id = ((Gridstock__V1__FundMovement *)out)->id;
+    protobuf_c_message_free_unpacked(out, NULL);
+    snprintf(rid, sizeof rid, "%s-approve", reqid);
+    if (ctx->call(ctx, SVC("FundMovementService/ApproveMovement"), FIN_APPROVER, &m.base, NULL,
+                  NULL, rid) != 0)
+        return -1;
+    snprintf(rid, sizeof rid, "%s-post", reqid);
+    return ctx->call(ctx, SVC("FundMovementService/PostMovement"), FIN_APPROVER, &m.base, NULL,
+                     NULL, rid) == 0
+               ? 0
+               : -1;
+}
+
 static int setup_funds(lg_setup_ctx *ctx)
 {
     Gridstock__V1__CreateAccountRequest a = GRIDSTOCK__V1__CREATE_ACCOUNT_REQUEST__INIT;
@@ -384,8 +411,8 @@ static int setup_funds(lg_setup_ctx *ctx)
     d.source_code = BENCH_SOURCE;
     d.amount = 10000000000000LL;
     d.memo = "bench set-up";
-    if (ctx->call(ctx, SVC("FundService/Deposit"), FIN_OFFICER, &d.base, NULL, NULL,
-                  "bench-setup-deposit") != 0)
+    if (move_money(ctx, SVC("FundMovementService/PrepareDeposit"), &d.base,
+                   "bench-setup-deposit") != 0)
         return -1;
     Gridstock__V1__AllocationItem items[N_GRIDS];
     Gridstock__V1__AllocationItem *ptrs[N_GRIDS];
@@ -402,10 +429,8 @@ static int setup_funds(lg_setup_ctx *ctx)
     b.n_items = N_GRIDS;
     b.items = ptrs;
     b.memo = "bench set-up";
-    return ctx->call(ctx, SVC("FundService/AllocateBatch"), FIN_OFFICER, &b.base, NULL, NULL,
-                     "bench-setup-allocate") == 0
-               ? 0
-               : -1;
+    return move_money(ctx, SVC("FundMovementService/PrepareAllocationBatch"), &b.base,
+                      "bench-setup-allocate");
 }
 
 static int b_prepare(lg_iter *it, uint8_t *buf, size_t cap)

@@ -27,6 +27,7 @@ typedef struct gs_config {
     char *sql_dir;            /* migrations directory; default: the build's source sql/ */
     int reservation_ttl_s;    /* requisition reservations expire after this (86400) */
     int disbursement_ttl_s;   /* approved-but-unposted disbursements expire (604800) */
+    int emergency_max_hours;  /* an emergency activation ends at most this far ahead (168) */
     int max_call_bytes;       /* arena cap per call (67108864) */
     int max_calls_per_user;   /* concurrent calls per user on the workers (2); 0 = no cap */
     int max_watches;          /* watch streams in this process (1000) */

@@ -79,6 +79,8 @@ static const cfg_row rows[] = {
      "stock reserved for an approved requisition is released after this many seconds"},
     {"disbursement_ttl_s", CFG_INT, OFF(disbursement_ttl_s), "604800", 60, 7776000, NULL, NULL,
      "S", "an approved disbursement not posted within this many seconds expires"},
+    {"emergency_max_hours", CFG_INT, OFF(emergency_max_hours), "168", 1, 720, NULL, NULL, "H",
+     "longest an emergency activation may run from now (its default is 72 h, or this if less)"},
     {"max_call_bytes", CFG_INT, OFF(max_call_bytes), "67108864", 65536, 1073741824, NULL, NULL,
      "N", "memory one call may use for its request, rows and response; past it the call "
      "ends RESOURCE_EXHAUSTED"},

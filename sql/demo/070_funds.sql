@@ -4,8 +4,8 @@
 -- assessment reward with scores for last quarter, a volunteer allowance), six months of
 -- subsidy runs already paid, and some activity and material spending, so the reports and
 -- the README tour have something to show. The current month's subsidy is left for the tour.
--- Everything goes through the ledger functions of 020/021, as fin.officer (prepares) and
--- fin.approver (approves and posts).
+-- Everything goes through the ledger functions of 020/021/026, as fin.officer (prepares) and
+-- fin.approver (approves and posts): deposits and allocations are fund movements too.
 --
 -- Skipped for the database of tests/integration/test_funds.py, whose assertions count the
 -- ledger from zero (total deposited, balances, budgets of 2026-11).
@@ -30,12 +30,21 @@ SELECT x.code, x.name, 'source', (SELECT id FROM org_units WHERE code = 'DC')
 FROM (VALUES ('SRC-DISTRICT', 'Dachuan district pooled grid work funds'),
              ('SRC-CITY', 'City grid governance subsidy')) x(code, name);
 
-SELECT fund_deposit(c.officer, c.scope, 'demo-deposit-1', (SELECT id FROM fund_accounts WHERE code = 'SRC-DISTRICT'),
-                    800000000, 'District appropriation for grid work funds ' || to_char(c.this_month, 'YYYY'))
+-- Money moves by two people: prepared by fin.officer, approved and posted by fin.approver.
+CREATE TEMP TABLE demo_moves (id bigint) ON COMMIT DROP;
+INSERT INTO demo_moves
+SELECT fund_movement_prepare_deposit(c.officer, c.scope, 'demo-deposit-1',
+                                     (SELECT id FROM fund_accounts WHERE code = 'SRC-DISTRICT'), 800000000,
+                                     'District appropriation for grid work funds ' || to_char(c.this_month, 'YYYY'))
+FROM demo_ctx c
+UNION ALL
+SELECT fund_movement_prepare_deposit(c.officer, c.scope, 'demo-deposit-2',
+                                     (SELECT id FROM fund_accounts WHERE code = 'SRC-CITY'), 200000000,
+                                     'City subsidy for grid governance, first instalment')
 FROM demo_ctx c;
-SELECT fund_deposit(c.officer, c.scope, 'demo-deposit-2', (SELECT id FROM fund_accounts WHERE code = 'SRC-CITY'),
-                    200000000, 'City subsidy for grid governance, first instalment')
-FROM demo_ctx c;
+SELECT count(fund_movement_approve(c.approver, c.scope, m.id)) FROM demo_ctx c, demo_moves m;
+SELECT count(*) FROM demo_ctx c, demo_moves m, LATERAL fund_movement_post(c.approver, c.scope, 'demo-post-' || m.id, m.id);
+DELETE FROM demo_moves;
 
 -- Expense accounts the grids buy from (material and activities), district-wide.
 INSERT INTO fund_accounts (code, name, kind, org_unit_id)
@@ -47,18 +56,24 @@ FROM (VALUES ('EXP-MATERIAL', 'Material purchases (supplier markets)'),
 -- ---------------------------------------------------------------- allocations
 -- 30,000 yuan from the district pool to every grid, as one batch; larger grids get more
 -- from the city subsidy.
-SELECT count(*) FROM demo_ctx c, fund_allocate(c.officer, c.scope, 'demo-allocate-1',
+INSERT INTO demo_moves
+SELECT fund_movement_prepare_allocation(c.officer, c.scope, 'demo-allocate-1',
     (SELECT id FROM fund_accounts WHERE code = 'SRC-DISTRICT'),
     (SELECT array_agg(0::bigint ORDER BY code) FROM org_units WHERE kind = 'grid'),
     (SELECT array_agg(code ORDER BY code) FROM org_units WHERE kind = 'grid'),
     (SELECT array_agg(3000000::bigint ORDER BY code) FROM org_units WHERE kind = 'grid'),
-    'Grid work fund allocation ' || to_char(c.this_month, 'YYYY'), 'demo-batch-district');
-SELECT count(*) FROM demo_ctx c, fund_allocate(c.officer, c.scope, 'demo-allocate-2',
+    'Grid work fund allocation ' || to_char(c.this_month, 'YYYY'), 'demo-batch-district')
+FROM demo_ctx c
+UNION ALL
+SELECT fund_movement_prepare_allocation(c.officer, c.scope, 'demo-allocate-2',
     (SELECT id FROM fund_accounts WHERE code = 'SRC-CITY'),
     (SELECT array_agg(0::bigint ORDER BY code) FROM org_units WHERE kind = 'grid'),
     (SELECT array_agg(code ORDER BY code) FROM org_units WHERE kind = 'grid'),
     (SELECT array_agg((200000 + residents * 100)::bigint ORDER BY code) FROM org_units WHERE kind = 'grid'),
-    'City subsidy share by residents', 'demo-batch-city');
+    'City subsidy share by residents', 'demo-batch-city')
+FROM demo_ctx c;
+SELECT count(fund_movement_approve(c.approver, c.scope, m.id)) FROM demo_ctx c, demo_moves m;
+SELECT count(*) FROM demo_ctx c, demo_moves m, LATERAL fund_movement_post(c.approver, c.scope, 'demo-post-' || m.id, m.id);
 
 -- ---------------------------------------------------------------- budgets
 -- Per grid and category for this month, this quarter and this year (fen).

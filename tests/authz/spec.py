@@ -9,11 +9,14 @@ Roles are exercised by users scoped to community CM01 (created by the test), so:
   own              an object in CM01 (site RP01, grid GR001, ...)
   other_community  the same kind of object in CM02 (same street ST01)
   other_street     the same kind of object in CM07 (street ST02)
+  parent           the caller's street ST01 itself (its sites, accounts, programmes), or for
+                   objects that hang on a grid, one in CM02
+  district         the district root DC itself, or for grid objects one in CM07
   missing          an id/code that does not exist
 Rules (DESIGN.md, docs/errors.md): a role without the method's permission gets
 PERMISSION_DENIED before the request is even decoded; an object outside the caller's
 subtree is NOT_FOUND exactly like a missing one. Where a handler adds its own rule (district-
-only calls, emergency mode on a district or a street) it is listed in OVERRIDES with the
+only calls, caps by a role that cannot raise requisitions) it is listed in OVERRIDES with the
 reason."""
 import csv
 import os
@@ -28,7 +31,7 @@ OPTIONS = gs_options.methods(gs_options.descriptor_set(SOURCE_DIR))
 
 ROLES = ["admin", "logistics_officer", "community_staff", "finance_officer", "finance_approver",
          "point_leader", "auditor", "service"]
-OBJECTS = ["own", "other_community", "other_street", "missing"]
+OBJECTS = ["own", "other_community", "other_street", "parent", "district", "missing"]
 
 # auth.c's role → permission matrix as the design states it (DESIGN.md "Who uses it").
 PERMS = {
@@ -162,7 +165,9 @@ m("RequisitionService/Cancel", SCOPED, {"id": "$req_draft", "reason": "matrix"})
 m("RequisitionService/Close", SCOPED, {"id": "$req_received"})
 m("RequisitionService/History", SCOPED, {"id": "$req_draft"})
 m("RequisitionService/WatchRequisitions", SCOPED, {"org_unit_code": "$ou_code"})
-m("RequisitionService/SetEmergencyMode", SCOPED, {"org_unit_code": "$ou_code", "active": False, "reason": "matrix"})
+m("RequisitionService/SetEmergencyMode", SCOPED,
+  {"org_unit_code": "$emergency_unit", "active": True, "hours": 1, "reason": "matrix"})
+m("RequisitionService/ConfirmEmergencyMode", SCOPED, {"proposal_id": "$emergency_proposal"})
 m("RequisitionService/GetEmergencyMode", SCOPED, {"org_unit_code": "$ou_code"})
 m("RequisitionService/SetEmergencyCap", SCOPED, {"org_unit_code": "$grid_code", "item_code": "WATER-5L", "daily_qty": 5})
 m("RequisitionService/ListEmergencyCaps", SCOPED, {"org_unit_code": "$ou_code"})
@@ -171,15 +176,22 @@ m("RequisitionService/ListEmergencyCaps", SCOPED, {"org_unit_code": "$ou_code"})
 m("FundService/CreateAccount", SCOPED, {"kind": "payee", "code": "$new_code", "name": "Matrix payee", "org_unit_code": "$ou_code"})
 m("FundService/GetAccount", SCOPED, {"grid_code": "$grid_code"})
 m("FundService/ListAccounts", SCOPED, {"org_unit_code": "$ou_code"})
-m("FundService/Deposit", SCOPED, {"source_code": "$source_code", "amount": 100, "memo": "matrix"})
-m("FundService/Allocate", SCOPED, {"source_code": "$source_code", "grid_code": "$grid_code", "amount": 100})
-m("FundService/AllocateBatch", SCOPED,
-  {"source_code": "$source_code", "items": [{"grid_code": "$grid_code", "amount": 100}]})
 m("FundService/SetBudget", SCOPED, {"grid_code": "$grid_code", "period": "2026", "category": "subsidies", "amount": 900000000})
 m("FundService/ListBudgets", SCOPED, {"org_unit_code": "$ou_code"})
-m("FundService/Reverse", SCOPED, {"posting_id": "$posting", "reason": "matrix"})
 m("FundService/ListPostings", SCOPED, {"account_code": "$fund_code"})
 m("FundService/VerifyLedger", NONE, {})
+M_ = "FundMovementService/"
+m(M_ + "PrepareDeposit", SCOPED, {"source_code": "$source_code", "amount": 100, "memo": "matrix"})
+m(M_ + "PrepareAllocation", SCOPED, {"source_code": "$source_code", "grid_code": "$grid_code", "amount": 100})
+m(M_ + "PrepareAllocationBatch", SCOPED,
+  {"source_code": "$source_code", "items": [{"grid_code": "$grid_code", "amount": 100}]})
+m(M_ + "PrepareReversal", SCOPED, {"posting_id": "$posting", "reason": "matrix"})
+m(M_ + "ApproveMovement", SCOPED, {"id": "$move_prepared"})
+m(M_ + "RejectMovement", SCOPED, {"id": "$move_prepared", "reason": "matrix"})
+m(M_ + "PostMovement", SCOPED, {"id": "$move_approved"})
+m(M_ + "VoidMovement", SCOPED, {"id": "$move_prepared", "reason": "matrix"})
+m(M_ + "GetMovement", SCOPED, {"id": "$move_prepared"})
+m(M_ + "ListMovements", NONE, {})
 m("DisbursementService/PrepareDisbursement", SCOPED,
   {"grid_code": "$grid_code", "payee_code": "$payee_code", "category": "subsidies", "amount": 100,
    "purpose": "matrix", "period": "2026-11"})
@@ -274,9 +286,26 @@ BATCH_MAY_WRITE = {"request_log", "audit_log"}
 OVERRIDES = [
     # VerifyLedger checks the whole ledger: a community-scoped caller is refused.
     (("FundService/VerifyLedger",), "*", "*", PD, "fund_verify_ledger: needs a district-wide scope"),
+    # Emergency caps are set by a role that cannot raise requisitions (issue 14): admin
+    # holds requisition.create.
+    (("RequisitionService/SetEmergencyCap",), ("admin",), "*", PD,
+     "set_emergency_cap: a role that can raise requisitions may not set their caps"),
+    # The catalog is the district's: every matrix user is scoped to community CM01.
+    (("CatalogService/CreateItem", "CatalogService/UpdateItem", "ImportService/ImportItems"), "*", "*", PD,
+     "catalog writes need a user whose scope is the district"),
+    # Programmes declared above the caller's scope apply to the grids in it (programmes.proto:
+    # visible when the programme's subtree and the caller's overlap): the caller reads them
+    # and runs them for its own grids only; members, run items and totals are trimmed to the
+    # caller's scope, approving or posting a run touches only the caller's part, and only
+    # the programme's own level may change it.
+    (("ProgrammeService/GetProgramme", "ProgrammeService/GetRun", "ProgrammeService/ListProgrammeMembers",
+      "ProgrammeService/ListRunItems", "ProgrammeService/RunProgramme"), "*", ("parent", "district"), OK,
+     "an enclosing programme applies to the caller's grids; what it lists is trimmed to the scope"),
+    (("ProgrammeService/ApproveRun", "ProgrammeService/PostRun"), "*", ("parent", "district"), FP,
+     "a run of an enclosing programme: nothing of it in the caller's scope to approve or post"),
+    (("ProgrammeService/UpdateProgramme",), "*", ("parent", "district"), PD,
+     "update_programme: only the programme's own level changes it"),
     (("AuditService/VerifyChain",), "*", "*", PD, "audit_verify_chain: needs a district-wide scope"),
-    # Emergency mode is set on a district or street: a community is not one.
-    (("RequisitionService/SetEmergencyMode",), "*", "own", IA, "emergency mode: a district or a street only"),
     # Quotas hold across every charity station of the district (charity.proto SetQuota):
     # charity_set_quota refuses any caller whose scope is not the whole district, before it
     # looks the item up, and every matrix user is scoped to community CM01.

@@ -18,6 +18,7 @@ from gridstock.v1 import sites_pb2 as S
 from gridstock.v1 import users_pb2 as U
 from harness import paths
 from harness import pg as pgmod
+from harness.money import move
 from harness.sql import one
 
 Code = grpc.StatusCode
@@ -182,15 +183,19 @@ def test_batch_writes_one_row_with_a_compact_item_list(server, db):
     src = ok(server.call("FundService/CreateAccount", F.CreateAccountRequest(
         kind="source", code="SRC-AUD" + uuid.uuid4().hex[:4].upper(), name="Audit pool"), F.Account,
         login="fin.officer"))
-    ok(server.call("FundService/Deposit", F.DepositRequest(source_account_id=src.id, amount=10_000_000, memo="x"),
-                   F.Posting, login="fin.officer"))
+    move(server, "PrepareDeposit", source_account_id=src.id, amount=10_000_000, memo="x")
     grids = ["GR%03d" % i for i in range(30, 60)]
-    before = one(db, "SELECT max(id) FROM audit_log")
-    r = ok(server.call("FundService/AllocateBatch", F.AllocateBatchRequest(
+    # money moves by two people (issue 14): the batch's 30 postings are written by PostMovement
+    m = ok(server.call("FundMovementService/PrepareAllocationBatch", F.AllocateBatchRequest(
         source_account_id=src.id, items=[F.AllocationItem(grid_code=g, amount=100) for g in grids]),
-        F.AllocateResponse, login="fin.officer"))
+        F.FundMovement, login="fin.officer"))
+    ok(server.call("FundMovementService/ApproveMovement", F.FundMovementRequest(id=m.id), F.FundMovement,
+                   login="fin.approver"))
+    before = one(db, "SELECT max(id) FROM audit_log")
+    r = ok(server.call("FundMovementService/PostMovement", F.FundMovementRequest(id=m.id), F.FundMovement,
+                       login="fin.approver"))
     assert len(r.postings) == 30
-    rows = ok(alist(server, method="AllocateBatch", since="2000-01-01")).rows
+    rows = ok(alist(server, method="PostMovement", since="2000-01-01")).rows
     rows = [x for x in rows if x.id > before]
     assert len(rows) == 1  # one row for the batch, not one per item
     ch = json.loads(rows[0].changes)

@@ -19,6 +19,7 @@ import pytest
 from google.protobuf import json_format
 
 from harness import paths
+from harness.money import move
 
 sys.path.insert(0, os.path.join(paths.SOURCE_DIR, "tests", "authz"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "authz"))
@@ -46,6 +47,13 @@ PLACES = {
                         "station": "MXC-CM02"},
     "other_street": {"community": "CM07", "site": "RP07", "site2": "MXT-CM07", "market": "SM03",
                      "station": "MXC-CM07"},
+    # above the caller's scope: the caller's street and the district root. Their sites, market
+    # and accounts are created at the unit itself; grids, compounds and what hangs on them
+    # come from a community below it that is not the caller's.
+    "parent": {"community": "ST01", "grid_from": "CM02", "site": "MXP-ST01", "site2": "MXT-ST01",
+               "market": "MXM-ST01", "station": "MXC-ST01"},
+    "district": {"community": "DC", "grid_from": "CM07", "site": "MXP-DC", "site2": "MXT-DC",
+                 "market": "MXM-DC", "station": "MXC-DC"},
 }
 # Tables written by background jobs on their own schedule, not by calls.
 BACKGROUND_TABLES = {"audit_seal", "stock_expiry_alerted"}
@@ -110,13 +118,18 @@ class World:
         for obj, p in PLACES.items():
             st = {}
             cm = p["community"]
+            below = p.get("grid_from", cm)
             st["ou_code"] = cm
             st["grid_code"] = self.one(
                 "SELECT g.code FROM org_units g JOIN org_units c ON c.id = g.parent_id"
-                " WHERE c.code = %s AND g.kind = 'grid' ORDER BY g.id LIMIT 1", cm)
+                " WHERE c.code = %s AND g.kind = 'grid' ORDER BY g.id LIMIT 1", below)
             st["compound_code"] = self.one(
                 "SELECT cp.code FROM compounds cp JOIN org_units o ON o.id = cp.org_unit_id"
-                " WHERE o.path <@ (SELECT path FROM org_units WHERE code = %s) ORDER BY cp.id LIMIT 1", cm)
+                " WHERE o.path <@ (SELECT path FROM org_units WHERE code = %s) ORDER BY cp.id LIMIT 1", below)
+            if "grid_from" in p:  # a reserve point and a supplier market at the unit itself
+                for code, kind in ((p["site"], "reserve_point"), (p["market"], "supplier_market")):
+                    s.call("SiteService/CreateSite", S.CreateSiteRequest(
+                        code=code, name="Matrix " + kind, kind=kind, org_unit_code=cm, lat=31.2, lon=107.46), S.Site)
             st["site_code"] = p["site"]
             st["site"] = self.one("SELECT id FROM sites WHERE code = %s", p["site"])
             st["site2_code"] = p["site2"]
@@ -147,17 +160,15 @@ class World:
                 kind="source", code="SRC-" + cm, name="Matrix source " + cm, org_unit_code=cm), F.Account,
                 login="fin.officer")
             st["source_code"] = src.code
-            s.call("FundService/Deposit", F.DepositRequest(source_code=src.code, amount=10**11, memo="matrix"),
-                   F.Posting, login="fin.officer")
-            s.call("FundService/Allocate", F.AllocateRequest(source_code=src.code, grid_code=st["grid_code"],
-                                                             amount=10**10), F.AllocateResponse, login="fin.officer")
+            move(self.s, "PrepareDeposit", source_code=src.code, amount=10**11, memo="matrix")
+            move(self.s, "PrepareAllocation", source_code=src.code, grid_code=st["grid_code"], amount=10**10)
             payee = s.call("FundService/CreateAccount", F.CreateAccountRequest(
                 kind="payee", code="PAYEE-" + cm, name="Matrix payee " + cm, org_unit_code=cm), F.Account,
                 login="fin.officer")
             st["payee_code"] = payee.code
             self.static[obj] = st
         self.static["missing"] = {
-            "ou_code": "ZZ-NOUNIT", "grid_code": "GR999", "compound_code": "CP999", "site_code": "ZZ-NOSITE",
+            "ou_code": "ZZ-NOUNIT", "emergency_unit": "ZZ-NOUNIT", "grid_code": "GR999", "compound_code": "CP999", "site_code": "ZZ-NOSITE",
             "site": MISSING_ID, "site2_code": "CS01", "item": MISSING_ID, "fund_code": "GF-GR999",
             "user": MISSING_ID, "lot": MISSING_ID, "source_code": "SRC-NONE", "payee_code": "PAYEE-NONE",
             "market_code": "ZZ-NOMARKET", "station_code": "ZZ-NOSTATION",
@@ -246,11 +257,29 @@ class World:
                 self.call("ProgrammeService/ApproveRun", P.ApproveRunRequest(id=run.id), P.ProgrammeRun,
                           login="fin.approver")
             return run.id
+        if name in ("emergency_unit", "emergency_proposal"):
+            # the place's community with no running activation, and (proposal) an open
+            # proposal to switch it on by admin, whom every matrix caller is not
+            self.db.execute("UPDATE emergency_activations SET ended_at = now(), ended_how = 'expired'"
+                            " WHERE ended_at IS NULL AND org_unit_id = (SELECT id FROM org_units WHERE code = %s)",
+                            (st["ou_code"],))
+            if name == "emergency_unit":
+                return st["ou_code"]
+            return self.call("RequisitionService/SetEmergencyMode", Q.SetEmergencyModeRequest(
+                org_unit_code=st["ou_code"], active=True, hours=1, reason="matrix subject"),
+                Q.EmergencyMode).proposal.id
         if name == "posting":
-            r = self.call("FundService/Allocate", F.AllocateRequest(
-                source_code=st["source_code"], grid_code=st["grid_code"], amount=100), F.AllocateResponse,
+            return move(self.s, "PrepareAllocation", source_code=st["source_code"], grid_code=st["grid_code"],
+                        amount=100).postings[0].id
+        if name in ("move_prepared", "move_approved"):
+            # a deposit of the place prepared by fin.officer (never a matrix caller)
+            m = self.call("FundMovementService/PrepareDeposit", F.DepositRequest(
+                source_code=st["source_code"], amount=100, memo="matrix subject"), F.FundMovement,
                 login="fin.officer")
-            return r.postings[0].id
+            if name == "move_approved":
+                self.call("FundMovementService/ApproveMovement", F.FundMovementRequest(id=m.id), F.FundMovement,
+                          login="fin.approver")
+            return m.id
         if name in st:
             return st[name]
         raise KeyError("no placeholder $%s" % name)

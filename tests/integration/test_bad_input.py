@@ -16,6 +16,7 @@ from gridstock.v1 import funds_pb2 as F
 from gridstock.v1 import requisitions_pb2 as Q
 from gridstock.v1 import sites_pb2 as S
 from gridstock.v1 import stock_pb2 as K
+from harness.money import move
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_authz_matrix import checksum, diff  # noqa: E402
@@ -58,8 +59,7 @@ def world(server):
     src = server.call_ok("FundService/CreateAccount", F.CreateAccountRequest(kind="source", code="SRC-BAD",
                                                                             name="Bad input source"), F.Account,
                          login="fin.officer")
-    server.call_ok("FundService/Deposit", F.DepositRequest(source_code="SRC-BAD", amount=1_000_000),
-                   F.Posting, login="fin.officer")
+    move(server, "PrepareDeposit", source_code="SRC-BAD", amount=1_000_000)
     return {"source": src.id}
 
 
@@ -119,7 +119,7 @@ def test_wrong_message_type(server, world, unchanged):
     site = S.CreateSiteRequest(code="RPX", name="X", kind="reserve_point", org_unit_code="CM01")
     expect(server.call_raw("StockService/Issue", site.SerializeToString(), login="admin"), IA, "malformed")
     # a ReceiveRequest where a DepositRequest goes: wire types clash on field 2
-    expect(server.call_raw("FundService/Deposit", receive().SerializeToString(), login="fin.officer"), IA)
+    expect(server.call_raw("FundMovementService/PrepareDeposit", receive().SerializeToString(), login="fin.officer"), IA)
 
 
 # ---- strings ---------------------------------------------------------------------------
@@ -167,8 +167,8 @@ def test_non_positive_quantities(server, world, unchanged, qty):
     expect(server.call("StockService/Receive", receive(qty=qty), K.ReceiveResponse, login="admin"), IA, "qty")
     expect(server.call("StockService/Issue", K.IssueRequest(site_code="RP01", item_code="WATER-5L", qty=qty),
                        K.IssueResponse, login="admin"), IA, "qty")
-    expect(server.call("FundService/Deposit", F.DepositRequest(source_code="SRC-BAD", amount=qty),
-                       F.Posting, login="fin.officer"), IA, "amount")
+    expect(server.call("FundMovementService/PrepareDeposit", F.DepositRequest(source_code="SRC-BAD", amount=qty),
+                       F.FundMovement, login="fin.officer"), IA, "amount")
     expect(server.call("RequisitionService/Create", Q.CreateRequisitionRequest(
         org_unit_code="GR001", lines=[Q.RequisitionLineInput(item_code="WATER-5L", qty=qty)]),
         Q.Requisition, login="staff.cm01"), IA)
@@ -208,26 +208,34 @@ def test_money_sum_overflow(server, world, unchanged):
     # an AllocateBatch whose items sum past int64
     req = F.AllocateBatchRequest(source_code="SRC-BAD", items=[
         F.AllocationItem(grid_code="GR001", amount=INT64_MAX), F.AllocationItem(grid_code="GR002", amount=INT64_MAX)])
-    expect(server.call("FundService/AllocateBatch", req, F.AllocateResponse, login="fin.officer"), (IA, FP))
-    expect(server.call("FundService/Allocate", F.AllocateRequest(source_code="SRC-BAD", grid_code="GR001",
-                                                                 amount=INT64_MAX), F.AllocateResponse,
+    expect(server.call("FundMovementService/PrepareAllocationBatch", req, F.FundMovement, login="fin.officer"), (IA, FP))
+    expect(server.call("FundMovementService/PrepareAllocation", F.AllocateRequest(source_code="SRC-BAD", grid_code="GR001",
+                                                                 amount=INT64_MAX), F.FundMovement,
                        login="fin.officer"), IA, "amount")  # above the per-posting cap
-    expect(server.call("FundService/Allocate", F.AllocateRequest(source_code="SRC-BAD", grid_code="GR001",
-                                                                 amount=10 ** 13), F.AllocateResponse,
-                       login="fin.officer"), FP)  # within the cap, more than the source holds
     expect(server.call("DisbursementService/PrepareDisbursement", F.PrepareDisbursementRequest(
         grid_code="GR001", payee_code="SRC-BAD", category="subsidies", amount=-5, purpose="x", period="2026-11"),
         F.Disbursement, login="fin.officer"), IA)
 
 
+def test_approval_beyond_the_source(server, world, db):
+    """Within the per-posting cap but more than the source holds: prepared, and the approval
+    (which reserves) is refused without changing anything."""
+    m = server.call_ok("FundMovementService/PrepareAllocation", F.AllocateRequest(
+        source_code="SRC-BAD", grid_code="GR001", amount=10 ** 13), F.FundMovement, login="fin.officer")
+    before = checksum(db)
+    expect(server.call("FundMovementService/ApproveMovement", F.FundMovementRequest(id=m.id), F.FundMovement,
+                       login="fin.approver"), FP)
+    assert not diff(before, checksum(db))
+
+
 def test_deposit_overflow(server, world, db):
     """Deposits that would take the source past int64 are refused, never wrapped."""
-    r = server.call("FundService/Deposit", F.DepositRequest(source_code="SRC-BAD", amount=INT64_MAX),
-                    F.Posting, login="fin.officer")
+    r = server.call("FundMovementService/PrepareDeposit", F.DepositRequest(source_code="SRC-BAD", amount=INT64_MAX),
+                    F.FundMovement, login="fin.officer")
     before = checksum(db)
     if r[1] == Code.OK:
-        expect(server.call("FundService/Deposit", F.DepositRequest(source_code="SRC-BAD", amount=INT64_MAX),
-                           F.Posting, login="fin.officer"), (IA, FP))
+        expect(server.call("FundMovementService/PrepareDeposit", F.DepositRequest(source_code="SRC-BAD", amount=INT64_MAX),
+                           F.FundMovement, login="fin.officer"), (IA, FP))
         assert not diff(before, checksum(db))
     v = server.call_ok("FundService/VerifyLedger", F.VerifyLedgerRequest(), F.VerifyLedgerResponse,
                        login="auditor")
@@ -275,11 +283,11 @@ def test_ids_of_the_wrong_kind(server, world, unchanged):
     expect(server.call("StockService/DispatchTransfer", K.DispatchTransferRequest(
         from_site_code="RP01", to_site_code="GR001", items=[K.TransferItem(item_code="WATER-5L", qty=1)]),
         K.Transfer, login="admin"), NF)
-    expect(server.call("FundService/Allocate", F.AllocateRequest(source_code="GF-GR002", grid_code="GR001",
-                                                                 amount=5), F.AllocateResponse,
+    expect(server.call("FundMovementService/PrepareAllocation", F.AllocateRequest(source_code="GF-GR002", grid_code="GR001",
+                                                                 amount=5), F.FundMovement,
                        login="fin.officer"), (NF, IA, FP))
-    expect(server.call("FundService/Allocate", F.AllocateRequest(source_code="SRC-BAD", grid_code="CM01",
-                                                                 amount=5), F.AllocateResponse,
+    expect(server.call("FundMovementService/PrepareAllocation", F.AllocateRequest(source_code="SRC-BAD", grid_code="CM01",
+                                                                 amount=5), F.FundMovement,
                        login="fin.officer"), (NF, IA))
     expect(server.call("RequisitionService/Create", Q.CreateRequisitionRequest(
         org_unit_code="RP01", lines=[Q.RequisitionLineInput(item_code="WATER-5L", qty=1)]),
@@ -289,9 +297,9 @@ def test_ids_of_the_wrong_kind(server, world, unchanged):
 # ---- duplicates and empty batches ----------------------------------------------------------
 
 def test_duplicate_lines(server, world, unchanged):
-    expect(server.call("FundService/AllocateBatch", F.AllocateBatchRequest(source_code="SRC-BAD", items=[
+    expect(server.call("FundMovementService/PrepareAllocationBatch", F.AllocateBatchRequest(source_code="SRC-BAD", items=[
         F.AllocationItem(grid_code="GR001", amount=5), F.AllocationItem(grid_code="GR001", amount=5)]),
-        F.AllocateResponse, login="fin.officer"), IA)
+        F.FundMovement, login="fin.officer"), IA)
     expect(server.call("RequisitionService/Create", Q.CreateRequisitionRequest(
         org_unit_code="GR001", lines=[Q.RequisitionLineInput(item_code="WATER-5L", qty=1),
                                       Q.RequisitionLineInput(item_code="WATER-5L", qty=2)]),
@@ -301,8 +309,8 @@ def test_duplicate_lines(server, world, unchanged):
 def test_empty_batches(server, world, unchanged):
     expect(server.call("StockService/DispatchTransfer", K.DispatchTransferRequest(
         from_site_code="RP01", to_site_code="RP02"), K.Transfer, login="admin"), IA, "items")
-    expect(server.call("FundService/AllocateBatch", F.AllocateBatchRequest(source_code="SRC-BAD"),
-                       F.AllocateResponse, login="fin.officer"), IA, "items")
+    expect(server.call("FundMovementService/PrepareAllocationBatch", F.AllocateBatchRequest(source_code="SRC-BAD"),
+                       F.FundMovement, login="fin.officer"), IA, "items")
     expect(server.call("StockService/EnterCounts", K.EnterCountsRequest(stocktake_id=1),
                        K.EnterCountsResponse, login="admin"), (IA, NF))
     expect(server.call("RequisitionService/ApproveBatch", Q.ApproveBatchRequest(),

@@ -233,7 +233,7 @@ printf '%%s\\n' "${COMPREPLY[@]}"
     assert {"site", "stock", "requisition", "fund", "disbursement", "user", "help", "completion"} <= services
     assert complete("gridstock req") == {"requisition"}
     assert "confirm-receipt" in complete("gridstock requisition ")
-    assert complete("gridstock requisition conf") == {"confirm-receipt"}
+    assert complete("gridstock requisition conf") == {"confirm-emergency-mode", "confirm-receipt"}
     assert {"--id", "--number", "--comment", "--data", "--json", "--lang"} <= complete("gridstock requisition approve --")
     assert {"--active", "--no-active"} <= complete("gridstock site update --")
     # global options before the service, and values of global options are skipped

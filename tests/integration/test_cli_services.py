@@ -106,14 +106,18 @@ def test_requisition_errors_through_the_cli(cli):
 
 
 def test_funds_and_a_disbursement_with_two_people(cli, db):
-    payee = "P-CLI-" + uuid.uuid4().hex[:6].upper()
+    payee = "PAYEE-CLI-" + uuid.uuid4().hex[:6].upper()  # "P-" is the grid leaders' (issue 14)
     acct = js(cli("--json", "fund", "create-account", "--kind", "payee", "--code", payee, "--name", "网格员 张三",
                   "--org-unit-code", "DC", login="fin.officer"))
     assert acct["kind"] == "payee" and acct["name"] == "网格员 张三"
     before = one(db, "SELECT balance FROM fund_accounts WHERE kind = 'grid_fund'"
                      " AND org_unit_id = (SELECT id FROM org_units WHERE code = 'GR020')")
-    js(cli("--json", "fund", "allocate", "--source-code", "SRC-DISTRICT", "--grid-code", "GR020",
-           "--amount", "50000", "--memo", "CLI allocation", login="fin.officer"))
+    # moving money takes two people: prepared by the officer, approved and posted by the approver
+    mv = js(cli("--json", "fund-movement", "prepare-allocation", "--source-code", "SRC-DISTRICT", "--grid-code",
+                "GR020", "--amount", "50000", "--memo", "CLI allocation", login="fin.officer"))
+    assert mv["state"] == "prepared"
+    js(cli("--json", "fund-movement", "approve-movement", "--id", str(mv["id"]), login="fin.approver"))
+    js(cli("--json", "fund-movement", "post-movement", "--id", str(mv["id"]), login="fin.approver"))
     assert one(db, "SELECT balance FROM fund_accounts WHERE kind = 'grid_fund'"
                    " AND org_unit_id = (SELECT id FROM org_units WHERE code = 'GR020')") == before + 50000
     b = js(cli("--json", "fund", "set-budget", "--grid-code", "GR020", "--period", "2026-07",

@@ -440,9 +440,17 @@ def test_items_get_and_list(server):
 def test_item_create_update(server, db):
     code = uid("IT-")
     req = catalog_pb2.CreateItemRequest(code=code, name="Test biscuits", category="food", unit="box", shelf_life_days=365)
-    it = server.call_ok("CatalogService/CreateItem", req, catalog_pb2.Item, login="logi.st03")
+    # the catalog is the district's: a street's logistics officer may not write it
+    _, c, details = server.call("CatalogService/CreateItem", req, catalog_pb2.Item, login="logi.st03")
+    assert c == Code.PERMISSION_DENIED and "district" in details, details
+    assert one(db, "SELECT count(*) FROM items WHERE code = %s", code) == 0
+    it = server.call_ok("CatalogService/CreateItem", req, catalog_pb2.Item, login="logi.district")
     assert (it.code, it.shelf_life_days, it.active) == (code, 365, True)
-    assert audit_rows(db, "item:%d" % it.id)[0][0] == "logi.st03"
+    assert audit_rows(db, "item:%d" % it.id)[0][0] == "logi.district"
+    _, c, _ = server.call("CatalogService/UpdateItem", catalog_pb2.UpdateItemRequest(
+        id=it.id, name="Renamed", update_mask=["name"]), catalog_pb2.Item, login="logi.st03")
+    assert c == Code.PERMISSION_DENIED
+    assert one(db, "SELECT name FROM items WHERE id = %s", it.id) == "Test biscuits"
     _, code2, details = server.call("CatalogService/CreateItem", req, catalog_pb2.Item, login="admin")
     assert code2 == Code.ALREADY_EXISTS, details
     upd = catalog_pb2.UpdateItemRequest(id=it.id, shelf_life_days=0, active=False, update_mask=["shelf_life_days", "active"])

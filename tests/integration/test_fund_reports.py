@@ -15,6 +15,7 @@ import pytest
 
 from gridstock.v1 import funds_pb2 as F
 from gridstock.v1 import reports_pb2 as R
+from harness.money import move
 from harness.sql import one
 
 Code = grpc.StatusCode
@@ -98,8 +99,7 @@ def test_spending_follows_postings_and_reversals(server, db, payees):
     before = cell()
     d = pay(server, "GR150", "T-LATE", 12_345, category="emergency", period="2026-02")
     assert cell() == (before[0] + 12_345, before[1] + 1)
-    ok(server.call("FundService/Reverse", F.ReverseRequest(posting_id=d.posting_id, reason="paid twice"),
-                   F.Posting, login=APPROVER))
+    move(server, "PrepareReversal", posting_id=d.posting_id, reason="paid twice")
     assert cell() == before
     v = ok(server.call("FundService/VerifyLedger", F.VerifyLedgerRequest(), F.VerifyLedgerResponse, login="auditor"))
     assert v.ok, v.problems[:5]
@@ -178,9 +178,8 @@ def test_disbursement_register(server, db):
 
 def test_review_flags_find_planted_patterns(server, db, payees):
     # split: three payments of 9,000 yuan within a week to one payee from one grid (threshold 10,000 yuan)
-    ok(server.call("FundService/Allocate", F.AllocateRequest(source_code="SRC-DISTRICT", grid_code="GR050",
-                                                             amount=5_000_000, memo="flags test"),
-                   F.AllocateResponse, login=OFFICER))
+    move(server, "PrepareAllocation", source_code="SRC-DISTRICT", grid_code="GR050", amount=5_000_000,
+         memo="flags test")
     split = [pay(server, "GR050", "T-SUPPLIER", 900_000, category="material_purchases", period="2025-11")
              for _ in range(3)]
     # one payee paid from four grids

@@ -17,6 +17,7 @@ import pytest
 
 from gridstock.v1 import funds_pb2 as F
 from harness import paths
+from harness.money import move, step
 from harness.sql import one
 
 Code = grpc.StatusCode
@@ -61,8 +62,8 @@ def ledger(server):
     """A funded source, a payee and an expense account for the whole module."""
     src = ok(fcall(server, "CreateAccount", F.CreateAccountRequest(kind="source", code="SRC-POOL",
                                                                    name="District pooled funds"), F.Account))
-    ok(fcall(server, "Deposit", F.DepositRequest(source_account_id=src.id, amount=500_000_000,
-                                                 memo="2026 district appropriation"), F.Posting))
+    move(server, "PrepareDeposit", source_account_id=src.id, amount=500_000_000,
+         memo="2026 district appropriation")
     payee = ok(fcall(server, "CreateAccount", F.CreateAccountRequest(kind="payee", code="PAYEE-LEADERS",
                                                                      name="Grid leaders"), F.Account))
     exp = ok(fcall(server, "CreateAccount", F.CreateAccountRequest(kind="expense", code="EXP-MATERIAL",
@@ -71,9 +72,14 @@ def ledger(server):
 
 
 def fund(server, ledger, grid, amount):
-    """Allocates `amount` fen from the pool to `grid`'s work fund."""
-    return ok(fcall(server, "Allocate", F.AllocateRequest(source_account_id=ledger["source"], grid_code=grid,
-                                                          amount=amount, memo="test"), F.AllocateResponse))
+    """Allocates `amount` fen from the pool to `grid`'s work fund (two people); returns the
+    posted FundMovement."""
+    return move(server, "PrepareAllocation", source_account_id=ledger["source"], grid_code=grid,
+                amount=amount, memo="test")
+
+
+def mcall(server, method, req, login=OFFICER, **kw):
+    return step(server, method, req, login, **kw)
 
 
 def prepare(server, ledger, grid, amount, login=OFFICER, category="subsidies", period=PERIOD, **kw):
@@ -134,58 +140,64 @@ def test_deposit_and_single_allocation(server, db, ledger):
     assert account(server, id=ledger["source"]).balance == before.balance - 123_456
     g = account(server, grid_code="GR002")
     assert (g.balance, g.pending, g.available) == (123_456, 0, 123_456)
-    row = db.execute("SELECT login, summary FROM audit_log WHERE method LIKE '%%/Allocate' ORDER BY id DESC LIMIT 1").fetchone()
-    assert row[0] == OFFICER and "123456 fen" in row[1]
+    rows = db.execute("SELECT login, method, summary FROM audit_log WHERE object = %s ORDER BY id",
+                      ("fund_movement:%d" % r.id,)).fetchall()
+    assert [(x[0], x[1].rsplit("/", 1)[1]) for x in rows] == [
+        (OFFICER, "PrepareAllocation"), (APPROVER, "ApproveMovement"), (APPROVER, "PostMovement")]
+    assert all("123456 fen" in x[2] for x in rows)
     # bad amounts and an unknown grid
     for amount in (0, -5):
-        r = fcall(server, "Allocate", F.AllocateRequest(source_account_id=ledger["source"], grid_code="GR002",
-                                                        amount=amount), F.AllocateResponse)
+        r = mcall(server, "PrepareAllocation", F.AllocateRequest(source_account_id=ledger["source"],
+                                                                 grid_code="GR002", amount=amount))
         assert r[1] == Code.INVALID_ARGUMENT and "amount" in r[2]
-    r = fcall(server, "Allocate", F.AllocateRequest(source_account_id=ledger["source"], grid_code="GR999",
-                                                    amount=5), F.AllocateResponse)
+    r = mcall(server, "PrepareAllocation", F.AllocateRequest(source_account_id=ledger["source"], grid_code="GR999",
+                                                             amount=5))
     assert r[1] == Code.NOT_FOUND and "GR999" in r[2]
     # only a source can be allocated from
-    r = fcall(server, "Allocate", F.AllocateRequest(source_account_id=ledger["payee"], grid_code="GR002",
-                                                    amount=5), F.AllocateResponse)
+    r = mcall(server, "PrepareAllocation", F.AllocateRequest(source_account_id=ledger["payee"], grid_code="GR002",
+                                                             amount=5))
     assert r[1] == Code.INVALID_ARGUMENT and "not a source" in r[2]
-    r = fcall(server, "Deposit", F.DepositRequest(source_account_id=ledger["source"], amount=0), F.Posting)
+    r = mcall(server, "PrepareDeposit", F.DepositRequest(source_account_id=ledger["source"], amount=0))
     assert r[1] == Code.INVALID_ARGUMENT
 
 
 def test_batch_allocation_is_atomic(server, db, ledger):
     grids = ["GR%03d" % i for i in range(101, 200)]  # other tests use the rest
     items = [F.AllocationItem(grid_code=g, amount=1_000_00) for g in grids]
-    r = ok(fcall(server, "AllocateBatch", F.AllocateBatchRequest(source_account_id=ledger["source"], items=items,
-                                                                 memo="November work funds"), F.AllocateResponse))
-    assert r.total == 99 * 1_000_00 and len(r.postings) == 99
+    r = move(server, "PrepareAllocationBatch", source_account_id=ledger["source"], items=items,
+             memo="November work funds")
+    assert r.total == 99 * 1_000_00 and len(r.postings) == 99 and len(r.items) == 99
     assert [p.entries[1].account_code for p in r.postings][:2] == ["GF-GR101", "GF-GR102"]
-    assert all(p.batch == r.batch for p in r.postings)
+    assert all(p.batch == r.postings[0].batch for p in r.postings)
+    assert [i.posting_id for i in r.items] == [p.id for p in r.postings] == list(r.posting_ids)
     postings = one(db, "SELECT count(*) FROM fund_postings")
-    balances = db.execute("SELECT id, balance FROM fund_accounts ORDER BY id").fetchall()
+    balances = db.execute("SELECT id, balance, pending FROM fund_accounts ORDER BY id").fetchall()
+    moves = one(db, "SELECT count(*) FROM fund_movements")
 
     bad = items[:50] + [F.AllocationItem(grid_code="GR999", amount=10)] + items[50:]
-    r = fcall(server, "AllocateBatch", F.AllocateBatchRequest(source_account_id=ledger["source"], items=bad),
-              F.AllocateResponse)
+    r = mcall(server, "PrepareAllocationBatch", F.AllocateBatchRequest(source_account_id=ledger["source"], items=bad))
     assert r[1] == Code.NOT_FOUND and "items[50]" in r[2] and "GR999" in r[2], r
     dup = items[:3] + [items[1]]
-    r = fcall(server, "AllocateBatch", F.AllocateBatchRequest(source_account_id=ledger["source"], items=dup),
-              F.AllocateResponse)
+    r = mcall(server, "PrepareAllocationBatch", F.AllocateBatchRequest(source_account_id=ledger["source"], items=dup))
     assert r[1] == Code.INVALID_ARGUMENT and "items[3]" in r[2]
     neg = items[:3] + [F.AllocationItem(grid_code="GR010", amount=-1)]
-    r = fcall(server, "AllocateBatch", F.AllocateBatchRequest(source_account_id=ledger["source"], items=neg),
-              F.AllocateResponse)
+    r = mcall(server, "PrepareAllocationBatch", F.AllocateBatchRequest(source_account_id=ledger["source"], items=neg))
     assert r[1] == Code.INVALID_ARGUMENT and "items[3].amount" in r[2]
+    r = mcall(server, "PrepareAllocationBatch", F.AllocateBatchRequest(source_account_id=ledger["source"]))
+    assert r[1] == Code.INVALID_ARGUMENT
+    assert one(db, "SELECT count(*) FROM fund_movements") == moves
+    # more than the source has: prepared, but the approval (which reserves) is refused
     avail = account(server, id=ledger["source"]).available
     huge = items[:2] + [F.AllocationItem(grid_code="GR099", amount=avail)]
-    r = fcall(server, "AllocateBatch", F.AllocateBatchRequest(source_account_id=ledger["source"], items=huge),
-              F.AllocateResponse)
+    m = ok(mcall(server, "PrepareAllocationBatch", F.AllocateBatchRequest(source_account_id=ledger["source"],
+                                                                          items=huge)))
+    r = mcall(server, "ApproveMovement", F.FundMovementRequest(id=m.id), login=APPROVER)
     assert r[1] == Code.FAILED_PRECONDITION
-    assert "source SRC-POOL would be overdrawn by 200,000 fen" in r[2], r[2]
-    r = fcall(server, "AllocateBatch", F.AllocateBatchRequest(source_account_id=ledger["source"]), F.AllocateResponse)
-    assert r[1] == Code.INVALID_ARGUMENT
+    assert "source SRC-POOL has" in r[2] and "available" in r[2], r[2]
+    ok(mcall(server, "VoidMovement", F.FundMovementRequest(id=m.id, reason="too much")))
     # nothing of the refused batches was applied
     assert one(db, "SELECT count(*) FROM fund_postings") == postings
-    assert db.execute("SELECT id, balance FROM fund_accounts ORDER BY id").fetchall() == balances
+    assert db.execute("SELECT id, balance, pending FROM fund_accounts ORDER BY id").fetchall() == balances
     assert_clean(server)
 
 
@@ -455,12 +467,22 @@ def test_reversal(server, db, ledger):
         PERIOD)
     d = pay(server, ledger, "GR025", 20_000)
     payee = account(server, id=ledger["payee"]).balance
-    r = fcall(server, "Reverse", F.ReverseRequest(posting_id=d.posting_id, reason="paid twice"), F.Posting)
-    assert r[1] == Code.PERMISSION_DENIED  # a finance officer cannot reverse
-    r = fcall(server, "Reverse", F.ReverseRequest(posting_id=d.posting_id), F.Posting, login=APPROVER)
+    r = mcall(server, "PrepareReversal", F.ReverseRequest(posting_id=d.posting_id, reason="paid twice"),
+              login=APPROVER)
+    assert r[1] == Code.PERMISSION_DENIED  # an approver prepares nothing
+    r = mcall(server, "PrepareReversal", F.ReverseRequest(posting_id=d.posting_id))
     assert r[1] == Code.INVALID_ARGUMENT and "reason" in r[2]
-    rev = ok(fcall(server, "Reverse", F.ReverseRequest(posting_id=d.posting_id, reason="paid twice"), F.Posting,
-                   login=APPROVER))
+    m = ok(mcall(server, "PrepareReversal", F.ReverseRequest(posting_id=d.posting_id, reason="paid twice")))
+    assert (m.kind, m.state, m.reverses_posting_id, m.total) == ("reversal", "prepared", d.posting_id, 20_000)
+    assert account(server, grid_code="GR025").balance == 10_000  # nothing moved yet
+    r = mcall(server, "PrepareReversal", F.ReverseRequest(posting_id=d.posting_id, reason="paid twice"))
+    assert r[1] == Code.FAILED_PRECONDITION and "waiting" in r[2]
+    r = mcall(server, "ApproveMovement", F.FundMovementRequest(id=m.id))
+    assert r[1] == Code.PERMISSION_DENIED  # a finance officer approves nothing
+    ok(mcall(server, "ApproveMovement", F.FundMovementRequest(id=m.id), login=APPROVER))
+    m = ok(mcall(server, "PostMovement", F.FundMovementRequest(id=m.id), login=APPROVER))
+    assert m.state == "posted" and len(m.postings) == 1 and list(m.posting_ids) == [m.postings[0].id]
+    rev = m.postings[0]
     assert rev.kind == "reversal" and rev.reverses_id == d.posting_id and rev.disbursement_id == d.id
     assert {e.account_code: e.amount for e in rev.entries} == {"GF-GR025": 20_000, "PAYEE-LEADERS": -20_000}
     assert account(server, grid_code="GR025").balance == 30_000
@@ -473,17 +495,18 @@ def test_reversal(server, db, ledger):
     orig = ok(fcall(server, "ListPostings", F.ListPostingsRequest(disbursement_id=d.id), F.ListPostingsResponse))
     assert [p.id for p in orig.postings] == [rev.id, d.posting_id]
     assert orig.postings[1].reversed_by_id == rev.id
-    r = fcall(server, "Reverse", F.ReverseRequest(posting_id=d.posting_id, reason="again"), F.Posting, login=APPROVER)
+    r = mcall(server, "PrepareReversal", F.ReverseRequest(posting_id=d.posting_id, reason="again"))
     assert r[1] == Code.FAILED_PRECONDITION and "already reversed by posting %d" % rev.id in r[2]
-    r = fcall(server, "Reverse", F.ReverseRequest(posting_id=rev.id, reason="undo"), F.Posting, login=APPROVER)
+    r = mcall(server, "PrepareReversal", F.ReverseRequest(posting_id=rev.id, reason="undo"))
     assert r[1] == Code.FAILED_PRECONDITION and "itself a reversal" in r[2]
-    r = fcall(server, "Reverse", F.ReverseRequest(posting_id=10**12, reason="x"), F.Posting, login=APPROVER)
+    r = mcall(server, "PrepareReversal", F.ReverseRequest(posting_id=10**12, reason="x"))
     assert r[1] == Code.NOT_FOUND
-    # reversing an allocation needs the money still in the grid fund
+    # reversing an allocation needs the money still in the grid fund: the approval reserves it
     alloc = fund(server, ledger, "GR026", 10_000).postings[0]
     pay(server, ledger, "GR026", 4_000)
-    r = fcall(server, "Reverse", F.ReverseRequest(posting_id=alloc.id, reason="wrong grid"), F.Posting, login=APPROVER)
-    assert r[1] == Code.FAILED_PRECONDITION and "grid fund GF-GR026 would be overdrawn by 4,000 fen" in r[2], r[2]
+    m = ok(mcall(server, "PrepareReversal", F.ReverseRequest(posting_id=alloc.id, reason="wrong grid")))
+    r = mcall(server, "ApproveMovement", F.FundMovementRequest(id=m.id), login=APPROVER)
+    assert r[1] == Code.FAILED_PRECONDITION and "grid fund GF-GR026 has 6,000 fen available" in r[2], r[2]
     # postings are never changed in the database
     with pytest.raises(psycopg.Error):
         db.execute("UPDATE fund_entries SET amount = amount WHERE posting_id = %s", (alloc.id,))
@@ -538,12 +561,21 @@ def test_retries_pay_once(server, db, ledger):
     assert p1 == p2
     assert one(db, "SELECT count(*) FROM fund_postings WHERE disbursement_id = %s", d.id) == 1
     assert account(server, grid_code="GR028").balance == 40_000
-    # an allocation retried with its request id moves the money once
+    # an allocation retried with its request ids is prepared once and moves the money once
     rid = uuid.uuid4().hex
     req = F.AllocateRequest(source_account_id=ledger["source"], grid_code="GR028", amount=7)
-    a1 = ok(fcall(server, "Allocate", req, F.AllocateResponse, request_id=rid))
-    a2 = ok(fcall(server, "Allocate", req, F.AllocateResponse, request_id=rid))
-    assert a1 == a2 and account(server, grid_code="GR028").balance == 40_007
+    a1 = ok(mcall(server, "PrepareAllocation", req, request_id=rid))
+    a2 = ok(mcall(server, "PrepareAllocation", req, request_id=rid))
+    assert a1 == a2
+    ok(mcall(server, "ApproveMovement", F.FundMovementRequest(id=a1.id), login=APPROVER))
+    rid = uuid.uuid4().hex
+    p1 = ok(mcall(server, "PostMovement", F.FundMovementRequest(id=a1.id), login=APPROVER, request_id=rid))
+    p2 = ok(mcall(server, "PostMovement", F.FundMovementRequest(id=a1.id), login=APPROVER, request_id=rid))
+    assert p1 == p2 and account(server, grid_code="GR028").balance == 40_007
+    r = mcall(server, "PostMovement", F.FundMovementRequest(id=a1.id), login=APPROVER)
+    assert r[1] == Code.FAILED_PRECONDITION and "posted" in r[2]  # a new request id: still once
+    assert one(db, "SELECT count(*) FROM fund_movement_items WHERE movement_id = %s AND posting_id IS NOT NULL",
+               a1.id) == 1
     # prepared twice with one external key: one disbursement
     key = uid("KEY")
     k1 = ok(prepare(server, ledger, "GR028", 100, external_key=key))

@@ -16,6 +16,7 @@ from gridstock.v1 import reports_pb2 as R
 from gridstock.v1 import stock_pb2 as S
 from harness import paths
 from harness import server as srvmod
+from harness.money import move
 from harness.sql import one
 
 Code = grpc.StatusCode
@@ -46,9 +47,8 @@ def test_cluster_default_is_not_the_districts(db):
 def test_payments_at_the_month_edge_land_in_beijing_months(server, db):
     ok(server.call("FundService/CreateAccount", F.CreateAccountRequest(
         kind="payee", code="T-TZ-EDGE", name="Month edge vendor", org_unit_code="DC"), F.Account, login=OFFICER))
-    ok(server.call("FundService/Allocate", F.AllocateRequest(
-        source_code="SRC-DISTRICT", grid_code="GR090", amount=100_000, memo="tz test"),
-        F.AllocateResponse, login=OFFICER))
+    move(server, "PrepareAllocation", source_code="SRC-DISTRICT", grid_code="GR090", amount=100_000,
+         memo="tz test")
     ids = []
     for period in ("2025-03", "2025-04"):
         d = dcall(server, "PrepareDisbursement", F.PrepareDisbursementRequest(

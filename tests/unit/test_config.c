@@ -36,6 +36,7 @@ static const char *const keys[] = {
     "sql_dir",
     "reservation_ttl_s",
     "disbursement_ttl_s",
+    "emergency_max_hours",
     "max_call_bytes",
     "max_calls_per_user",
     "max_watches",

@@ -1,6 +1,7 @@
 /* catalog.c — CatalogService: the district-wide material catalog, and per site and
  * item the reorder point and par level that drive restocking (sites within scope). */
 #include <inttypes.h>
+#include <string.h>
 
 #include "db.h"
 #include "method.h"
@@ -103,6 +104,16 @@ static gs_code site_find(call *c, int64_t id, const char *code, const char *fiel
     return GS_OK;
 }
 
+/* The catalog is the district's: only a user whose scope is the district writes items. */
+static gs_code check_district_scope(call *c)
+{
+    if (strchr(c->who.scope_path, '.'))
+        return call_fail(c, GS_PERMISSION_DENIED,
+                         "the catalog is district-wide: only a user whose scope is the district"
+                         " may create or change items");
+    return GS_OK;
+}
+
 static gs_code check_item_fields(call *c, const char *name, const char *category, const char *unit,
                                  int32_t shelf_life_days)
 {
@@ -120,6 +131,7 @@ gs_code catalog_create_item(call *c, const Gridstock__V1__CreateItemRequest *req
 {
     db_res *r = NULL;
 
+    GS_TRY(check_district_scope(c));
     GS_TRY(v_code(c, "code", req->code));
     GS_TRY(check_item_fields(c, req->name, req->category, req->unit, req->shelf_life_days));
     GS_TRY(db_exec(c, &r,
@@ -147,6 +159,7 @@ gs_code catalog_update_item(call *c, const Gridstock__V1__UpdateItemRequest *req
     const char *changed = NULL;
     db_res *r = NULL;
 
+    GS_TRY(check_district_scope(c));
     GS_TRY(v_positive(c, "id", req->id));
     GS_TRY(dir_mask_check(c, nm, mask, item_mask_fields));
     GS_TRY(

@@ -127,6 +127,10 @@ gs_code disbursement_prepare_disbursement(call *c,
     GS_TRY(check_text(c, "purpose", req->purpose, true));
     GS_TRY(fund_check_period(c, "period", req->period, true));
     GS_TRY(v_len(c, "external_key", req->external_key, 200));
+    /* the programme runs' namespace (027_fund_keys.sql refuses it too) */
+    if (strncmp(req->external_key, "programme:", 10) == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT,
+                         "external_key: the \"programme:\" prefix is reserved for programme runs");
     GS_TRY(
         fund_account_find(c, req->fund_account_id, "", req->grid_code, "fund_account_id", &fund));
     GS_TRY(fund_account_find(c, req->payee_account_id, req->payee_code, "", "payee_account_id",

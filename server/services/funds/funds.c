@@ -1,7 +1,7 @@
-/* funds.c — FundService: accounts, deposits, allocations (single and batch), budgets,
- * postings and their reversal, and VerifyLedger. The money moves in the PL/pgSQL
- * functions of 020_funds.sql (one round trip each); handlers validate, resolve names to
- * ids within the caller's scope, and fill the responses. */
+/* funds.c — FundService: accounts, budgets, postings and VerifyLedger. Deposits,
+ * allocations and reversals move by two people in fund_movements.c. The money moves in
+ * the PL/pgSQL functions of 020_funds.sql (one round trip each); handlers validate,
+ * resolve names to ids within the caller's scope, and fill the responses. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +17,7 @@
 #include "gridstock/v1/funds.pb-c.h"
 #include "gridstock/v1/funds.rpc.h"
 
-enum { BATCH_MAX = 5000, PROBLEMS_MAX = 200 };
+enum { PROBLEMS_MAX = 200 };
 
 /* ------------------------------------------------------------------ accounts */
 
@@ -66,6 +66,11 @@ gs_code fund_create_account(call *c, const Gridstock__V1__CreateAccountRequest *
         return call_fail(c, GS_INVALID_ARGUMENT,
                          "code: \"GF-\" and \"EXTERNAL\" are reserved for grid funds and the "
                          "external account");
+    /* grid leaders' payee accounts are the server's: programme runs open them (027) */
+    if (strncmp(req->code, "P-", 2) == 0)
+        return call_fail(c, GS_INVALID_ARGUMENT,
+                         "code: \"P-\" is reserved for the payee accounts of grid leaders that"
+                         " programme runs open");
     GS_TRY(v_required(c, "name", req->name));
     GS_TRY(v_len(c, "name", req->name, 200));
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
@@ -119,113 +124,6 @@ gs_code fund_list_accounts(call *c, const Gridstock__V1__ListAccountsRequest *re
         account_from_row(resp->accounts[i], r, i);
     }
     return GS_OK;
-}
-
-/* ------------------------------------------------------------------ deposits, allocations */
-
-gs_code fund_deposit(call *c, const Gridstock__V1__DepositRequest *req,
-                     Gridstock__V1__Posting *resp)
-{
-    db_res *r = NULL;
-    int64_t src;
-    void *out[1];
-
-    GS_TRY(v_amount(c, "amount", req->amount));
-    GS_TRY(v_len(c, "memo", req->memo, 500));
-    GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
-                             &src));
-    GS_TRY(db_exec(c, &r, "SELECT fund_deposit($1, $2::ltree, $3, $4, $5, $6)", 6,
-                   call_i64(c, c->who.user_id), c->who.scope_path, c->request_id, call_i64(c, src),
-                   call_i64(c, req->amount), req->memo));
-    int64_t pid = db_i64(r, 0, 0);
-    GS_TRY(fund_postings_load(c, &pid, 1, out));
-    *resp = *(Gridstock__V1__Posting *)out[0];
-    c->audit_object = call_printf(c, "fund_posting:%" PRId64, pid);
-    c->audit_summary =
-        call_printf(c, "deposited %" PRId64 " fen into account %" PRId64, req->amount, src);
-    return GS_OK;
-}
-
-/* Runs fund_allocate over n items and fills resp. */
-static gs_code allocate_items(call *c, int64_t src, size_t n, const int64_t *fund_ids,
-                              const char *const *grids, const int64_t *amounts, const char *memo,
-                              Gridstock__V1__AllocateResponse *resp)
-{
-    db_res *r = NULL;
-    const char *batch = *c->request_id ? call_printf(c, "alloc:%s", c->request_id)
-                                       : call_printf(c, "alloc:u%" PRId64, c->who.user_id);
-    GS_TRY(db_exec(c, &r,
-                   "SELECT * FROM fund_allocate($1, $2::ltree, $3, $4, $5::bigint[], $6::text[],"
-                   " $7::bigint[], $8, $9)",
-                   9, call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
-                   call_i64(c, src), pg_array_i64(c, fund_ids, n), pg_array_text(c, grids, n),
-                   pg_array_i64(c, amounts, n), memo, batch));
-    int rows = db_rows(r);
-    int64_t *ids = arena_alloc(c->arena, (size_t)rows * sizeof *ids + 1);
-    for (int i = 0; i < rows; i++)
-        ids[i] = db_i64(r, i, 0);
-    resp->n_postings = (size_t)rows;
-    resp->postings = (Gridstock__V1__Posting **)call_ptrs(c, (size_t)rows);
-    GS_TRY(fund_postings_load(c, ids, rows, (void **)resp->postings));
-    resp->total = 0;
-    for (size_t i = 0; i < n; i++)
-        resp->total += amounts[i];
-    resp->batch = (char *)batch;
-    c->audit_object = call_printf(c, "fund_account:%" PRId64, src);
-    c->audit_summary =
-        call_printf(c, "allocated %" PRId64 " fen from account %" PRId64 " to %zu grid fund%s",
-                    resp->total, src, n, n == 1 ? "" : "s");
-    return GS_OK;
-}
-
-gs_code fund_allocate(call *c, const Gridstock__V1__AllocateRequest *req,
-                      Gridstock__V1__AllocateResponse *resp)
-{
-    int64_t src;
-
-    GS_TRY(v_amount(c, "amount", req->amount));
-    GS_TRY(v_len(c, "memo", req->memo, 500));
-    if (req->fund_account_id < 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "fund_account_id: must be positive");
-    if (!req->fund_account_id)
-        GS_TRY(v_code(c, "grid_code", req->grid_code));
-    GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
-                             &src));
-    const char *grid = req->fund_account_id ? "" : req->grid_code;
-    return allocate_items(c, src, 1, &req->fund_account_id, &grid, &req->amount, req->memo, resp);
-}
-
-gs_code fund_allocate_batch(call *c, const Gridstock__V1__AllocateBatchRequest *req,
-                            Gridstock__V1__AllocateResponse *resp)
-{
-    int64_t src;
-    size_t n = req->n_items;
-
-    if (n == 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "items: at least one allocation is required");
-    if (n > BATCH_MAX)
-        return call_fail(c, GS_INVALID_ARGUMENT, "items: at most %d per call, got %zu", BATCH_MAX,
-                         n);
-    GS_TRY(v_len(c, "memo", req->memo, 500));
-    int64_t *fund_ids = arena_alloc(c->arena, n * sizeof *fund_ids);
-    int64_t *amounts = arena_alloc(c->arena, n * sizeof *amounts);
-    const char **grids = arena_alloc(c->arena, n * sizeof *grids);
-    for (size_t i = 0; i < n; i++) {
-        const Gridstock__V1__AllocationItem *it = req->items[i];
-        char *field = call_printf(c, "items[%zu].amount", i);
-        GS_TRY(v_amount(c, field, it->amount));
-        if (it->fund_account_id < 0)
-            return call_fail(c, GS_INVALID_ARGUMENT, "items[%zu].fund_account_id: must be positive",
-                             i);
-        if (!it->fund_account_id)
-            GS_TRY(v_code(c, call_printf(c, "items[%zu].grid_code", i), it->grid_code));
-        fund_ids[i] = it->fund_account_id;
-        amounts[i] = it->amount;
-        grids[i] = it->fund_account_id ? "" : it->grid_code;
-    }
-    GS_TRY(fund_account_find(c, req->source_account_id, req->source_code, "", "source_account_id",
-                             &src));
-    return allocate_items(c, src, n, fund_ids, grids, amounts, req->memo, resp);
 }
 
 /* ------------------------------------------------------------------ budgets */
@@ -310,27 +208,6 @@ gs_code fund_list_budgets(call *c, const Gridstock__V1__ListBudgetsRequest *req,
 }
 
 /* ------------------------------------------------------------------ postings */
-
-gs_code fund_reverse(call *c, const Gridstock__V1__ReverseRequest *req,
-                     Gridstock__V1__Posting *resp)
-{
-    db_res *r = NULL;
-    void *out[1];
-
-    GS_TRY(v_positive(c, "posting_id", req->posting_id));
-    GS_TRY(v_required(c, "reason", req->reason));
-    GS_TRY(v_len(c, "reason", req->reason, 500));
-    GS_TRY(db_exec(c, &r, "SELECT fund_reverse($1, $2::ltree, $3, $4, $5)", 5,
-                   call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
-                   call_i64(c, req->posting_id), req->reason));
-    int64_t pid = db_i64(r, 0, 0);
-    GS_TRY(fund_postings_load(c, &pid, 1, out));
-    *resp = *(Gridstock__V1__Posting *)out[0];
-    c->audit_object = call_printf(c, "fund_posting:%" PRId64, req->posting_id);
-    c->audit_summary = call_printf(c, "reversed posting %" PRId64 " by posting %" PRId64 ": %s",
-                                   req->posting_id, pid, req->reason);
-    return GS_OK;
-}
 
 gs_code fund_list_postings(call *c, const Gridstock__V1__ListPostingsRequest *req,
                            Gridstock__V1__ListPostingsResponse *resp)

@@ -64,8 +64,9 @@ gs_code fund_check_period(call *c, const char *field, const char *p, bool month_
 /* The TTL of approved-but-unposted disbursements (seconds), as configured. */
 int funds_disbursement_ttl_s(void);
 
-/* Registers the periodic jobs with the monitor: expiry of approved disbursements older
- * than cfg->disbursement_ttl_s (every 30 s) and sealing of the audit log (every 5 s).
+/* Registers the periodic jobs with the monitor: expiry of approved disbursements and fund
+ * movements older than cfg->disbursement_ttl_s (every 30 s) and sealing of the audit log
+ * (every 5 s).
  * Call from main before monitor_start. */
 void funds_jobs_register(const gs_config *cfg);
 

@@ -150,6 +150,7 @@ gs_code fund_check_period(call *c, const char *field, const char *p, bool month_
 
 static int ttl_s = 604800;
 static char expire_sql[128];
+static char expire_moves_sql[128];
 
 int funds_disbursement_ttl_s(void)
 {
@@ -163,4 +164,8 @@ void funds_jobs_register(const gs_config *cfg)
     snprintf(expire_sql, sizeof expire_sql,
              "SELECT fund_expire_disbursements(make_interval(secs => %d))", ttl_s);
     monitor_every("fund_expire_disbursements", 30, expire_sql);
+    /* approved deposits, allocations and reversals expire after the same time */
+    snprintf(expire_moves_sql, sizeof expire_moves_sql,
+             "SELECT fund_expire_movements(make_interval(secs => %d))", ttl_s);
+    monitor_every("fund_expire_movements", 30, expire_moves_sql);
 }

@@ -150,6 +150,9 @@ void req_hdr_from_row(Gridstock__V1__Requisition *m, const db_res *r, int i)
     m->closed_at = S(r, i, 26);
     m->updated_at = S(r, i, 27);
     m->status_comment = S(r, i, 28);
+    m->approved_by_activation_id = db_i64(r, i, 29);
+    m->rule_proposed_by_login = S(r, i, 30);
+    m->rule_confirmed_by_login = S(r, i, 31);
 }
 
 /* Lines of one or more requisitions: column 0 is the requisition id. */
@@ -344,7 +347,7 @@ gs_code requisition_history(call *c, const Gridstock__V1__RequisitionHistoryRequ
     GS_TRY(db_exec(c, &r,
                    "SELECT h.id, h.from_state, h.to_state, coalesce(h.actor_id, 0),"
                    " coalesce(u.login, ''), " DIR_TS(
-                       "h.at") ", h.comment"
+                       "h.at") ", h.comment, coalesce(h.activation_id, 0)"
                                " FROM requisition_history h LEFT JOIN users u ON u.id = h.actor_id"
                                " WHERE h.requisition_id = $1::bigint ORDER BY h.id",
                    1, call_i64(c, ref.id)));
@@ -362,6 +365,7 @@ gs_code requisition_history(call *c, const Gridstock__V1__RequisitionHistoryRequ
         t->actor_login = S(r, i, 4);
         t->at = S(r, i, 5);
         t->comment = S(r, i, 6);
+        t->activation_id = db_i64(r, i, 7);
         resp->transitions[i] = t;
     }
     return GS_OK;

@@ -7,7 +7,8 @@
  * Files: requisitions.c (state machine, loading, reading handlers, method table),
  * requisitions_lifecycle.c (create, change, submit, approve, reject, cancel, close),
  * requisitions_allocation.c (allocate, dispatch, proof of delivery, reservation
- * expiry job), requisitions_emergency.c (emergency mode and caps),
+ * expiry job), requisitions_emergency.c (caps and the auto-approval at submission),
+ * requisitions_emergency_mode.c (emergency mode by two people: propose, confirm, read),
  * requisitions_watch.c (the change stream). */
 #ifndef GS_SVC_REQUISITIONS_H
 #define GS_SVC_REQUISITIONS_H
@@ -93,14 +94,20 @@ gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m);
     DIR_TS("r.approved_at") ", " DIR_TS("r.allocated_at") ", "                                     \
     DIR_TS("r.reserved_until") ", " DIR_TS("r.dispatched_at") ", "                                 \
     DIR_TS("r.received_at") ", " DIR_TS("r.closed_at") ", "                                        \
-    DIR_TS("r.updated_at") ", r.status_comment"
+    DIR_TS("r.updated_at") ", r.status_comment, coalesce(r.approved_by_activation, 0),"           \
+    " coalesce(eap.login, ''), coalesce(eac.login, '')"
 /* clang-format on */
 #define REQ_HDR_FROM                                                                               \
     " FROM requisitions r JOIN org_units ou ON ou.id = r.org_unit_id"                              \
     " JOIN users ru ON ru.id = r.requester_id LEFT JOIN sites ds ON ds.id = r.delivery_site_id"    \
     " LEFT JOIN requisitions sp ON sp.id = r.split_from_id"                                        \
-    " LEFT JOIN users au ON au.id = r.approved_by"
+    " LEFT JOIN users au ON au.id = r.approved_by"                                                 \
+    " LEFT JOIN emergency_activations ea ON ea.id = r.approved_by_activation"                      \
+    " LEFT JOIN users eap ON eap.id = ea.proposed_by LEFT JOIN users eac ON eac.id = "             \
+    "ea.confirmed_by"
 
+/* How many columns REQ_HDR_COLS has (a query's own columns follow). */
+#define REQ_HDR_NCOLS 32
 /* Header columns (REQ_HDR_COLS, from REQ_HDR_FROM: r requisitions, ou its unit) into m. */
 void req_hdr_from_row(Gridstock__V1__Requisition *m, const struct db_res *r, int row);
 /* Loads the lines of the n requisitions in ms (one query) and attaches them. */
@@ -108,6 +115,8 @@ gs_code req_attach_lines(call *c, Gridstock__V1__Requisition **ms, int n);
 
 /* The reservation time (seconds) set by requisition_jobs_register (default one day). */
 int req_reservation_ttl(void);
+/* The longest an emergency activation may run from now, hours (emergency_max_hours). */
+int req_emergency_max_hours(void);
 
 /* Emergency auto-approval right after a submission (requisitions_emergency.c): sets
  * *auto_note to a summary when it acted, else "". */

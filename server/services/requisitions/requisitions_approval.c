@@ -50,7 +50,7 @@ gs_code requisition_approval_queue(call *c, const Gridstock__V1__ApprovalQueueRe
             call_msg(c, &gridstock__v1__approval_queue_entry__descriptor);
         e->requisition = ms[i] = call_msg(c, &gridstock__v1__requisition__descriptor);
         req_hdr_from_row(e->requisition, r, i);
-        e->waiting_s = db_i64(r, i, 29);
+        e->waiting_s = db_i64(r, i, REQ_HDR_NCOLS);
         ids[i] = e->requisition->id;
         resp->entries[i] = e;
     }

@@ -1,128 +1,13 @@
-/* requisitions_emergency.c — emergency mode: a point leader (or admin) switches a
- * district or street on and off with a reason (audited, with who and when kept), the
- * per-grid daily caps per item, and the auto-approval that runs when an emergency
- * requisition from a grid in an active area is submitted (030_requisitions.sql,
- * req_emergency_submit). */
+/* requisitions_emergency.c — the per-grid daily caps per item of emergency mode (set by a
+ * role that cannot raise requisitions), and the auto-approval that runs when an emergency
+ * requisition from a grid in an active area is submitted (req_emergency_submit,
+ * 032_emergency_two_person.sql). Switching the mode: requisitions_emergency_mode.c. */
 #include <inttypes.h>
 #include <string.h>
 
 #include "db.h"
 #include "requisitions.h"
 #include "gridstock/v1/requisitions.rpc.h"
-
-#define MODE_COLS                                                                                  \
-    "ou.id, ou.code, ou.name, ou.kind, coalesce(m.active, false), coalesce(m.reason, ''),"         \
-    " coalesce(m.switched_by, 0), coalesce(u.login, ''), " DIR_TS("m.switched_at")
-#define MODE_FROM                                                                                  \
-    " FROM org_units ou LEFT JOIN emergency_modes m ON m.org_unit_id = ou.id"                      \
-    " LEFT JOIN users u ON u.id = m.switched_by"
-
-static Gridstock__V1__EmergencyMode *mode_from_row(call *c, const db_res *r, int i)
-{
-    Gridstock__V1__EmergencyMode *m = call_msg(c, &gridstock__v1__emergency_mode__descriptor);
-    m->org_unit_id = db_i64(r, i, 0);
-    m->org_unit_code = (char *)db_str(r, i, 1);
-    m->org_unit_name = (char *)db_str(r, i, 2);
-    m->org_unit_kind = (char *)db_str(r, i, 3);
-    m->active = db_bool(r, i, 4);
-    m->reason = (char *)db_str(r, i, 5);
-    m->switched_by_id = db_i64(r, i, 6);
-    m->switched_by_login = (char *)db_str(r, i, 7);
-    m->switched_at = (char *)db_str(r, i, 8);
-    return m;
-}
-
-/* An org unit by id or code that is within the caller's scope or above it (a point
- * leader of a community acts for its street and district in an emergency). */
-static gs_code area_find(call *c, int64_t id, const char *code, dir_unit *out)
-{
-    db_res *r = NULL;
-    if (id < 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "org_unit_id: must be positive");
-    if (id == 0 && !*code)
-        id = c->who.scope_id;
-    GS_TRY(v_len(c, "org_unit_code", code, 64));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT id, code, name, kind, path::text FROM org_units"
-                   " WHERE (($1::bigint > 0 AND id = $1::bigint) OR ($1::bigint = 0 AND code = $2))"
-                   " AND (path <@ $3::ltree OR path @> $3::ltree)",
-                   3, call_i64(c, id), code, c->who.scope_path));
-    if (db_rows(r) == 0)
-        return id ? call_fail(c, GS_NOT_FOUND, "org unit %" PRId64 " not found", id)
-                  : call_fail(c, GS_NOT_FOUND, "org unit \"%.64s\" not found", code);
-    out->id = db_i64(r, 0, 0);
-    out->code = db_str(r, 0, 1);
-    out->name = db_str(r, 0, 2);
-    out->kind = db_str(r, 0, 3);
-    out->path = db_str(r, 0, 4);
-    return GS_OK;
-}
-
-gs_code requisition_set_emergency_mode(call *c, const Gridstock__V1__SetEmergencyModeRequest *req,
-                                       Gridstock__V1__EmergencyMode *resp)
-{
-    dir_unit u;
-    db_res *r = NULL;
-
-    GS_TRY(v_required(c, "reason", req->reason));
-    GS_TRY(v_len(c, "reason", req->reason, 500));
-    GS_TRY(area_find(c, req->org_unit_id, req->org_unit_code, &u));
-    if (strcmp(u.kind, "district") != 0 && strcmp(u.kind, "street") != 0)
-        return call_fail(
-            c, GS_INVALID_ARGUMENT,
-            "org_unit_id: emergency mode is switched for a district or street, %s is a %s", u.code,
-            u.kind);
-    GS_TRY(db_exec(c, &r,
-                   "SELECT active FROM emergency_modes WHERE org_unit_id = $1::bigint FOR UPDATE",
-                   1, call_i64(c, u.id)));
-    bool was = db_rows(r) > 0 && db_bool(r, 0, 0);
-    if (was == req->active)
-        return call_fail(c, GS_FAILED_PRECONDITION, "emergency mode in %s is already %s", u.code,
-                         was ? "on" : "off");
-    GS_TRY(db_exec(c, NULL,
-                   "INSERT INTO emergency_modes (org_unit_id, active, reason, switched_by)"
-                   " VALUES ($1::bigint, $2::bool, $3, $4::bigint)"
-                   " ON CONFLICT (org_unit_id) DO UPDATE SET active = EXCLUDED.active,"
-                   " reason = EXCLUDED.reason, switched_by = EXCLUDED.switched_by,"
-                   " switched_at = now()",
-                   4, call_i64(c, u.id), req->active ? "true" : "false", req->reason,
-                   call_i64(c, c->who.user_id)));
-    GS_TRY(db_exec(c, &r, "SELECT " MODE_COLS MODE_FROM " WHERE ou.id = $1::bigint", 1,
-                   call_i64(c, u.id)));
-    *resp = *mode_from_row(c, r, 0);
-    c->audit_object = call_printf(c, "emergency_mode:%s", u.code);
-    c->audit_summary = call_printf(c, "emergency mode %s in %s: %.300s", req->active ? "on" : "off",
-                                   u.code, req->reason);
-    return GS_OK;
-}
-
-gs_code requisition_get_emergency_mode(call *c, const Gridstock__V1__GetEmergencyModeRequest *req,
-                                       Gridstock__V1__GetEmergencyModeResponse *resp)
-{
-    dir_unit u;
-    db_res *r = NULL;
-
-    GS_TRY(area_find(c, req->org_unit_id, req->org_unit_code, &u));
-    /* every switched unit above, at or below u; the widest active one above or at u is in
-     * effect there */
-    GS_TRY(db_exec(
-        c, &r,
-        "SELECT " MODE_COLS ", ou.path @> $1::ltree" MODE_FROM
-        " WHERE m.org_unit_id IS NOT NULL AND (ou.path @> $1::ltree OR ou.path <@ $1::ltree)"
-        " ORDER BY nlevel(ou.path), ou.code",
-        1, u.path));
-    int n = db_rows(r);
-    resp->n_modes = (size_t)n;
-    resp->modes = (Gridstock__V1__EmergencyMode **)call_ptrs(c, (size_t)n);
-    for (int i = 0; i < n; i++) {
-        resp->modes[i] = mode_from_row(c, r, i);
-        if (!resp->in_effect && resp->modes[i]->active && db_bool(r, i, 9)) {
-            resp->in_effect = true;
-            resp->effective = resp->modes[i];
-        }
-    }
-    return GS_OK;
-}
 
 #define CAP_COLS                                                                                   \
     "c.org_unit_id, ou.code, c.item_id, i.code, c.daily_qty, coalesce(u.login, ''), " DIR_TS(      \
@@ -150,6 +35,13 @@ gs_code requisition_set_emergency_cap(call *c, const Gridstock__V1__SetEmergency
     dir_unit u;
     db_res *r = NULL;
 
+    /* whoever may raise requisitions could raise their own limit (the database refuses it
+     * too: emergency_caps_setter) */
+    if (gs_role_has(c->who.role, PERM_REQ_CREATE))
+        return call_fail(c, GS_PERMISSION_DENIED,
+                         "emergency caps are set by a role that cannot raise requisitions"
+                         " (a logistics officer), not by a %s",
+                         gs_role_name(c->who.role));
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", true, &u));
     if (strcmp(u.kind, "building") == 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "org_unit_id: caps are set on a grid or above");
@@ -210,14 +102,15 @@ gs_code requisition_list_emergency_caps(call *c, const Gridstock__V1__ListEmerge
 
     GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &offset));
     GS_TRY(v_len(c, "item_code", req->item_code, 64));
-    GS_TRY(area_find(c, req->org_unit_id, req->org_unit_code, &u));
-    /* the caps set at the unit, below it, and above it (those apply to its grids too) */
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " CAP_COLS CAP_FROM
-                   " WHERE (ou.path <@ $1::ltree OR ou.path @> $1::ltree)"
-                   " AND ($2 = '' OR i.code = $2)"
-                   " ORDER BY nlevel(ou.path), ou.code, i.code OFFSET $3::bigint LIMIT $4::bigint",
-                   4, u.path, req->item_code, call_i64(c, offset), call_i64(c, limit)));
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    /* the caps set at the unit, below it, and above it up to the caller's scope (those apply
+     * to its grids too); never a cap set above the caller's scope */
+    GS_TRY(db_exec(
+        c, &r,
+        "SELECT " CAP_COLS CAP_FROM " WHERE (ou.path <@ $1::ltree OR ou.path @> $1::ltree)"
+        " AND ou.path <@ $5::ltree AND ($2 = '' OR i.code = $2)"
+        " ORDER BY nlevel(ou.path), ou.code, i.code OFFSET $3::bigint LIMIT $4::bigint",
+        5, u.path, req->item_code, call_i64(c, offset), call_i64(c, limit), c->who.scope_path));
     int rows = db_rows(r);
     if (rows == limit) {
         rows--;

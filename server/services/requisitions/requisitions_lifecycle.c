@@ -13,8 +13,12 @@ enum { MAX_LINES = 200 };
 
 static const char *const priorities[] = {"routine", "urgent", "emergency", NULL};
 
-/* Checks a delivery site (id or code) and returns its id as SQL text, NULL when none. */
-static gs_code delivery_site(call *c, int64_t id, const char *code, const char **out)
+/* Checks a delivery site (id or code) for a requisition of the unit at `unit_path` and
+ * returns its id as SQL text, NULL when none. The site lies in the caller's scope or in the
+ * community of the requesting unit (a grid's own reserve point); any other is NOT_FOUND
+ * like a missing one. */
+static gs_code delivery_site(call *c, const char *unit_path, int64_t id, const char *code,
+                             const char **out)
 {
     db_res *r = NULL;
     *out = NULL;
@@ -23,10 +27,13 @@ static gs_code delivery_site(call *c, int64_t id, const char *code, const char *
     if (id == 0 && !*code)
         return GS_OK;
     GS_TRY(v_len(c, "delivery_site_code", code, 64));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT id, active, kind FROM sites WHERE ($1::bigint > 0 AND id = $1::bigint)"
-                   " OR ($1::bigint = 0 AND code = $2)",
-                   2, call_i64(c, id), code));
+    GS_TRY(db_exec(
+        c, &r,
+        "SELECT s.id, s.active, s.kind FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
+        " WHERE (($1::bigint > 0 AND s.id = $1::bigint) OR ($1::bigint = 0 AND s.code = $2))"
+        " AND (ou.path <@ $3::ltree OR ou.path <@ (SELECT cm.path FROM org_units cm"
+        "  WHERE cm.kind = 'community' AND cm.path @> $4::ltree))",
+        4, call_i64(c, id), code, c->who.scope_path, unit_path));
     if (db_rows(r) == 0)
         return id ? call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id)
                   : call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", code);
@@ -137,7 +144,7 @@ gs_code requisition_create(call *c, const Gridstock__V1__CreateRequisitionReques
         return call_fail(c, GS_INVALID_ARGUMENT,
                          "org_unit_id: requisitions come from a grid or community, %s is a %s",
                          u.code, u.kind);
-    GS_TRY(delivery_site(c, req->delivery_site_id, req->delivery_site_code, &site));
+    GS_TRY(delivery_site(c, u.path, req->delivery_site_id, req->delivery_site_code, &site));
     if (req->n_lines == 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "lines: at least one is required");
     GS_TRY(
@@ -204,7 +211,8 @@ gs_code requisition_update_draft(call *c, const Gridstock__V1__UpdateDraftReques
     if (dir_mask_has(nm, mask, "delivery",
                      req->delivery_site_id || *req->delivery_site_code || *req->delivery_address)) {
         const char *site = NULL;
-        GS_TRY(delivery_site(c, req->delivery_site_id, req->delivery_site_code, &site));
+        GS_TRY(delivery_site(c, r.org_unit_path, req->delivery_site_id, req->delivery_site_code,
+                             &site));
         p[4] = site ? site : "0";
         p[5] = req->delivery_address;
         dir_note(c, &changed, "delivery");

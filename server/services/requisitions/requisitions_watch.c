@@ -1,7 +1,9 @@
 /* requisitions_watch.c — WatchRequisitions: a stream of requisition changes within
  * the caller's scope (or a unit below it), optionally only changes into one state. Fed
  * by the requisitions_record trigger's notifications on channel gs_requisitions, so a
- * change made through any server process reaches every watcher. */
+ * change made through any server process reaches every watcher. Emergency mode switches
+ * (kind "emergency", 032_emergency_two_person.sql) reach the watchers of units at, above
+ * or below the area; a watcher below the area gets no actor or reason. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +59,9 @@ static uint8_t *on_change(void *user, const void *parsed, size_t *len)
     uint8_t *out = NULL;
     json_t *o = (json_t *)parsed;
     const char *path = jstr(o, "path");
-    if (!*path || !path_within(path, w->path))
+    bool emergency = strcmp(jstr(o, "kind"), "emergency") == 0;
+    bool below = *path && path_within(path, w->path);
+    if (!below && !(emergency && *path && path_within(w->path, path)))
         return NULL;
     if (*w->status && strcmp(jstr(o, "to"), w->status) != 0)
         return NULL;
@@ -70,9 +74,13 @@ static uint8_t *on_change(void *user, const void *parsed, size_t *len)
     ev.priority = jstr(o, "priority");
     ev.from_state = jstr(o, "from");
     ev.to_state = jstr(o, "to");
-    ev.actor_login = jstr(o, "actor");
+    ev.actor_login = below ? jstr(o, "actor") : "";
     ev.at = jstr(o, "at");
-    ev.comment = jstr(o, "comment");
+    ev.comment = below ? jstr(o, "comment") : "";
+    if (emergency) {
+        ev.activation_id = ev.requisition_id;
+        ev.requisition_id = 0;
+    }
     *len = gridstock__v1__requisition_event__get_packed_size(&ev);
     out = malloc(*len ? *len : 1);
     if (!out)

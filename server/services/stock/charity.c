@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pg_array.h"
+#include "listen.h"
 #include "stock.h"
 
 #include "gridstock/v1/charity.pb-c.h"
@@ -341,12 +342,20 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
         qtys[i] = d->qty;
         lots[i] = d->lot_code;
     }
-    GS_TRY(db_exec(c, &r,
-                   "SELECT charity_distribute($1::bigint, $2, $3::bigint, $4::bigint[],"
-                   " $5::bigint[], $6::text[], $7::bigint, $8, $9)",
-                   9, call_i64(c, s.id), req->household, call_i64(c, g.id),
-                   pg_array_i64(c, items, n), pg_array_i64(c, qtys, n), pg_array_text(c, lots, n),
-                   actor(c), c->request_id, req->note));
+    /* a household of a grid outside the caller's scope may be served (quotas hold across the
+     * district), but what it had elsewhere is not the caller's to read */
+    bool grid_in_scope = path_within(g.path, c->who.scope_path);
+    gs_code rc = db_exec(c, &r,
+                         "SELECT charity_distribute($1::bigint, $2, $3::bigint, $4::bigint[],"
+                         " $5::bigint[], $6::text[], $7::bigint, $8, $9)",
+                         9, call_i64(c, s.id), req->household, call_i64(c, g.id),
+                         pg_array_i64(c, items, n), pg_array_i64(c, qtys, n),
+                         pg_array_text(c, lots, n), actor(c), c->request_id, req->note);
+    if (rc == GS_FAILED_PRECONDITION && !grid_in_scope && strstr(c->message, "quota"))
+        return call_fail(c, rc, "items: household %.64s of %s has reached its quota for an item",
+                         req->household, g.code);
+    if (rc != GS_OK)
+        return rc;
     int64_t id = db_i64(r, 0, 0);
     GS_TRY(db_exec(c, &r, "SELECT " DIST_COLS DIST_FROM " WHERE d.id = $1", 1, call_i64(c, id)));
     dist_from_row(resp, r, 0);
@@ -361,9 +370,9 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                    "  AND u.period = q.period"
                    "  AND u.period_start = charity_period_start(q.period, current_date)"
                    " WHERE q.org_unit_id = $1::bigint AND q.item_id = ANY ($4::bigint[])"
-                   " ORDER BY q.item_id, q.period",
-                   4, district_id(c), call_i64(c, g.id), req->household,
-                   pg_array_i64(c, items, n)));
+                   " AND $5::bool ORDER BY q.item_id, q.period",
+                   5, district_id(c), call_i64(c, g.id), req->household, pg_array_i64(c, items, n),
+                   grid_in_scope ? "true" : "false"));
     int rows = db_rows(r);
     resp->n_quotas = (size_t)rows;
     resp->quotas = (Gridstock__V1__QuotaUse **)call_ptrs(c, (size_t)rows);

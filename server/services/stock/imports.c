@@ -41,6 +41,11 @@ gs_code import_import_items(call *c, const Gridstock__V1__ImportItemsRequest *re
     db_res *r = NULL;
     size_t n = req->n_rows;
 
+    /* the catalog is the district's (as CatalogService's CreateItem and UpdateItem) */
+    if (strchr(c->who.scope_path, '.'))
+        return call_fail(c, GS_PERMISSION_DENIED,
+                         "the catalog is district-wide: only a user whose scope is the district"
+                         " may import items");
     GS_TRY(check_rows(c, n));
     int64_t *lines = arena_alloc(c->arena, n * sizeof *lines);
     int64_t *shelf = arena_alloc(c->arena, n * sizeof *shelf);
