@@ -105,6 +105,14 @@ int migrate_run(const char *conninfo, const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read migrations directory %s", dir);
         goto unlock;
     }
+    /* Versions are the files' numbers: two files with one number would leave the second
+     * silently unapplied, so that refuses to migrate at all. */
+    for (int i = 1; i < n; i++)
+        if (atoi(list[i]->d_name) == atoi(list[i - 1]->d_name)) {
+            snprintf(err, errlen, "migrations %s and %s share version %d: renumber one",
+                     list[i - 1]->d_name, list[i]->d_name, atoi(list[i]->d_name));
+            goto unlock;
+        }
     applied = 0;
     for (int i = 0; i < n; i++) {
         int rc = apply(d, dir, list[i]->d_name, err, errlen);

@@ -136,3 +136,21 @@ def test_tls_files(gs_env, keyring, tls):
 def test_plaintext_off_loopback(gs_env, keyring):
     rc, out = check("--db", gs_env.conninfo, "--token-keys", keyring, "--listen", "0.0.0.0:50051")
     assert rc == 1 and any(l.startswith("PROBLEM listen") for l in problems(out)), out
+
+
+def test_two_migrations_with_one_number_refuse_to_migrate(gs_env, pg, tmp_path):
+    """A second file with a taken number would never be applied: migrate refuses, names both
+    files and applies nothing."""
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    shutil.copy(os.path.join(paths.SOURCE_DIR, "sql", "migrations", "001_core.sql"), sql)
+    (sql / "001_again.sql").write_text("CREATE TABLE must_not_exist (id int);\n")
+    name = gs_env.dbname + "_dup"
+    pg.createdb(name)
+    p = subprocess.run([paths.GRIDSTOCKD, "migrate", "--db", pg.conninfo(name), "--sql-dir", str(sql)],
+                       capture_output=True, text=True, timeout=120, env=paths.sanitizer_env())
+    assert p.returncode != 0
+    assert "001_again.sql" in p.stderr and "001_core.sql" in p.stderr and "share version 1" in p.stderr, p.stderr
+    import psycopg
+    with psycopg.connect(pg.conninfo(name), autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('must_not_exist'), to_regclass('org_units')").fetchone() == (None, None)
