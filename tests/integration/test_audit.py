@@ -386,3 +386,20 @@ def test_check_reports_the_audit_keyring(server, tmp_path):
     bad.write_text("a1 zz\n")
     os.chmod(bad, 0o600)
     assert check(str(bad))[0].startswith("PROBLEM audit_keys"), check(str(bad))
+
+
+def test_two_person_fund_movements_carry_what_changed(server, db):
+    """A fund movement (issue 14's two-person flow) is captured like every object: the
+    prepare row carries the new movement, approval and posting their state changes, and
+    every row is filed under the source account's org unit."""
+    m = move(server, "PrepareDeposit", source_code="SRC-DISTRICT", amount=1234, memo="audit me")
+    rows = ok(server.call("AuditService/History", A.AuditHistoryRequest(object="fund_movement:%d" % m.id),
+                          A.ListAuditResponse, login="auditor")).rows
+    assert [r.method.rsplit("/", 1)[1] for r in rows] == ["PrepareDeposit", "ApproveMovement", "PostMovement"]
+    changes = [[e for e in json.loads(r.changes) if e.get("t") == "fund_movements"] for r in rows]
+    assert changes[0] and changes[0][0]["op"] == "insert" and changes[0][0]["id"] == m.id
+    assert changes[1][0]["set"]["state"] == ["prepared", "approved"]
+    assert changes[2][0]["set"]["state"] == ["approved", "posted"]
+    unit_path = one(db, "SELECT ou.path::text FROM fund_accounts a JOIN org_units ou ON ou.id = a.org_unit_id"
+                        " WHERE a.code = 'SRC-DISTRICT'")
+    assert {r.scope_path for r in rows} == {unit_path}
