@@ -13,6 +13,8 @@
 --     now one statement-level query over the changed rows (same error); the per-row part
 --     runs only for rows whose id, preparer, key or hashed content changes (WHEN), the
 --     only rows it can refuse.
+--   * fund_entries_apply_set (023): each touched posting's balance is checked through the
+--     primary key instead of a plan that could scan the whole ledger (see below).
 
 -- ---------------------------------------------------------------- programme members
 CREATE OR REPLACE FUNCTION fund_programme_set_members(p_user bigint, p_scope ltree, p_programme bigint, p_payees bigint[],
@@ -128,3 +130,30 @@ END $$;
 CREATE TRIGGER fund_disbursements_transitions AFTER UPDATE ON fund_disbursements
     REFERENCING OLD TABLE AS fund_old_rows NEW TABLE AS fund_new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION fund_disbursements_transitions_check();
+
+-- ---------------------------------------------------------------- posting balance check
+-- fund_entries_apply_set (023): the balance check of the postings an INSERT touched read
+-- them with `posting_id IN (SELECT DISTINCT posting_id FROM new_entries)`; a transition
+-- table has no statistics, and over a large ledger the planner scanned every entry (6.5 s
+-- per posted run of 10,000 over a ledger of 1 M postings). Each touched posting's entries
+-- are now summed through the primary key (posting_id, account_id): the same check, the
+-- same error, the same balance update.
+CREATE OR REPLACE FUNCTION fund_entries_apply_set() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    UPDATE fund_accounts a SET balance = a.balance + s.total
+    FROM (SELECT account_id, sum(amount)::bigint total FROM new_entries GROUP BY 1) s
+    WHERE a.id = s.account_id;
+    SELECT p.posting_id, x.n, x.s INTO bad
+    FROM (SELECT DISTINCT posting_id FROM new_entries) p
+    CROSS JOIN LATERAL (SELECT count(*) n, sum(e.amount) s FROM fund_entries e
+                        WHERE e.posting_id = p.posting_id) x
+    WHERE x.n < 2 OR x.s <> 0
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'posting % does not balance (% entries, sum %)', bad.posting_id, bad.n, bad.s
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END $$;

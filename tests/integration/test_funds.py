@@ -480,6 +480,16 @@ def test_database_guards_check_every_row_they_can_refuse(server, db, ledger):
             " VALUES ('GF-NOT-A-GRID', 'x', 'grid_fund', (SELECT id FROM org_units WHERE code = 'DC'))", None,
             "a grid fund must belong to a grid")
     db.execute("UPDATE fund_accounts SET name = 'Grid work fund GR025 (renamed)' WHERE id = %s", (gf.id,))
+    # every posting an INSERT of entries touches balances, checked per statement (through the
+    # primary key since 025): unbalanced, or a single entry, is refused and nothing is written
+    n_entries = one(db, "SELECT count(*) FROM fund_entries")
+    for amounts, text in (((-5, 4), "does not balance (2 entries, sum -1)"),
+                          ((-5,), "does not balance (1 entries, sum -5)")):
+        refused("WITH p AS (INSERT INTO fund_postings (kind, memo, created_by) VALUES ('deposit', 'test', 1)"
+                " RETURNING id) INSERT INTO fund_entries (posting_id, account_id, amount)"
+                " SELECT p.id, (ARRAY[%s, %s])[o], x FROM p, unnest(%s::bigint[]) WITH ORDINALITY u(x, o)",
+                (ledger["source"], ledger["payee"], list(amounts)), text)
+    assert one(db, "SELECT count(*) FROM fund_entries") == n_entries
 
 
 def test_preparer_never_approves(server, db, ledger):
