@@ -192,3 +192,11 @@ def test_the_cli_shows_the_reason_in_the_users_language(cli):
                      "--lot-code", "E", login="admin")
     assert rc != 0
     assert "field qty: must be between 1 and 1000000000, got 0" in err, err
+
+
+def test_the_clis_own_json_errors_in_the_users_language(cli):
+    args = ("stock", "issue", "--data", '{"qty": "abc"}')
+    rc, _, err = cli(*args, login="admin")
+    assert rc != 0 and 'qty: expected integer, got "abc"' in err, err
+    rc, _, err = cli("--lang", "zh_CN", *args, login="admin")
+    assert rc != 0 and 'qty: 应为整数，实际为 "abc"' in err, err
