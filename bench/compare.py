@@ -70,24 +70,31 @@ def main():
     names = list(new["scenarios"]) + [n for n in old["scenarios"] if n not in new["scenarios"]]
     for name in names:
         o, n = old["scenarios"].get(name, {}), new["scenarios"].get(name, {})
+        shown = name
         if "note" in o or "note" in n or not o or not n:
-            print(row2.format(name, "(not in both)", o.get("note", "-")[:12] if o else "-",
-                              n.get("note", "-")[:12] if n else "-", ""))
-            continue
+            # one side failed or did not run: its note, and the other side's figures
+            for side, d in (("old", o), ("new", n)):
+                if "note" in d or not d:
+                    print(row2.format(name, f"{side}: {d.get('note', 'not run')}"[:60], "", "", ""))
+            o = {} if "note" in o else o
+            n = {} if "note" in n else n
+            if not o and not n:
+                continue
+            shown = ""
         ro, what = anchor_ratio(old, name, o)
         rn, _ = anchor_ratio(new, name, n)
         first = True
         if what:
-            print(row2.format(name, f"x {what}", fmt(ro), fmt(rn), rel(ro, rn)))
+            print(row2.format(shown, f"x {what}", fmt(ro), fmt(rn), rel(ro, rn)))
             first = False
         for k, label in keys:
             if k not in o and k not in n:
                 continue
-            if k == "units_per_s" and not n.get("units"):
+            if k == "units_per_s" and not (n or o).get("units"):
                 continue
-            if k == "iter_p50_ms" and n.get("steps", 1) == 1:
+            if k == "iter_p50_ms" and (n or o).get("steps", 1) == 1:
                 continue
-            print(row2.format(name if first else "", label, fmt(o.get(k)), fmt(n.get(k)),
+            print(row2.format(shown if first else "", label, fmt(o.get(k)), fmt(n.get(k)),
                               rel(o.get(k), n.get(k))))
             first = False
         for k in sorted(set(o) | set(n)):
