@@ -439,9 +439,9 @@ def test_database_guards_check_every_row_they_can_refuse(server, db, ledger):
     """Migration 025 runs the disbursement and account guards only for rows they can refuse
     (WHEN) and checks state transitions once per statement: every refusal still happens,
     for one row and for many, and a refused statement changes nothing."""
-    fund(server, ledger, "GR025", 100_000)
-    posted = pay(server, ledger, "GR025", 1_000)
-    p1, p2 = ok(prepare(server, ledger, "GR025", 2_000)), ok(prepare(server, ledger, "GR025", 3_000))
+    fund(server, ledger, "GR177", 100_000)
+    posted = pay(server, ledger, "GR177", 1_000)
+    p1, p2 = ok(prepare(server, ledger, "GR177", 2_000)), ok(prepare(server, ledger, "GR177", 3_000))
 
     def refused(sql, args, text):
         with pytest.raises(psycopg.Error) as e:
@@ -469,7 +469,7 @@ def test_database_guards_check_every_row_they_can_refuse(server, db, ledger):
     # a prepared one may still be edited in place
     db.execute("UPDATE fund_disbursements SET purpose = 'edited', version = version + 1 WHERE id = %s", (p1.id,))
     # accounts: code, kind and org unit never change, whichever column the update names
-    gf = account(server, grid_code="GR025")
+    gf = account(server, grid_code="GR177")
     refused("UPDATE fund_accounts SET kind = 'source' WHERE id = %s", (gf.id,),
             "cannot change code, kind or org unit")
     refused("UPDATE fund_accounts SET code = 'GF-OTHER', name = 'x' WHERE id = %s", (gf.id,),
@@ -479,7 +479,7 @@ def test_database_guards_check_every_row_they_can_refuse(server, db, ledger):
     refused("INSERT INTO fund_accounts (code, name, kind, org_unit_id)"
             " VALUES ('GF-NOT-A-GRID', 'x', 'grid_fund', (SELECT id FROM org_units WHERE code = 'DC'))", None,
             "a grid fund must belong to a grid")
-    db.execute("UPDATE fund_accounts SET name = 'Grid work fund GR025 (renamed)' WHERE id = %s", (gf.id,))
+    db.execute("UPDATE fund_accounts SET name = 'Grid work fund GR177 (renamed)' WHERE id = %s", (gf.id,))
     # every posting an INSERT of entries touches balances, checked per statement (through the
     # primary key since 025): unbalanced, or a single entry, is refused and nothing is written
     n_entries = one(db, "SELECT count(*) FROM fund_entries")
