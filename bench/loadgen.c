@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,10 +311,19 @@ static void count_error(run *r, int st, const char *details)
 
 static void start_call(run *r, slot *s);
 
+/* SIGUSR1: start no new iteration, finish the ones in flight and report (bench/run stops
+ * the load it runs beside another scenario this way). */
+static volatile sig_atomic_t g_stop;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
 static void start_iteration(run *r, slot *s)
 {
     uint64_t t = now_ns();
-    if (t >= r->t_end || (r->opt->iterations && r->started_iters >= r->opt->iterations)) {
+    if (g_stop || t >= r->t_end || (r->opt->iterations && r->started_iters >= r->opt->iterations)) {
         s->active = 0;
         r->active--;
         return;
@@ -581,6 +591,8 @@ static void usage(FILE *f)
                "                           GRIDSTOCKD_TOKEN_KEYS)\n"
                "      --no-setup           skip the scenario's data set-up\n"
                "      --quick              smaller set-up (smoke runs)\n"
+               "SIGUSR1 ends the run early: no new iterations, the report when the calls in\n"
+               "flight have ended.\n"
                "  -l, --list               list the scenarios and the logins they use\n"
                "Exit status: 0 no errors, 1 failure, 2 some calls failed, 3 scenario skipped\n"
                "(its service is not offered by the server).\n");
@@ -627,6 +639,11 @@ int main(int argc, char **argv)
     run r;
     memset(&r, 0, sizeof r);
     r.opt = &opt;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
     enum { O_TOKEN = 256, O_TOKENS, O_MINT, O_NOSETUP, O_QUICK };
     static const struct option longopts[] = {{"addr", required_argument, NULL, 'a'},
                                              {"inflight", required_argument, NULL, 'c'},
@@ -753,6 +770,7 @@ int main(int argc, char **argv)
     r.t_measure = r.t0 + (uint64_t)(opt.warmup_s * 1e9);
     r.t_end = opt.iterations ? UINT64_MAX : r.t_measure + (uint64_t)(opt.duration_s * 1e9);
     run_load(&r, opt.inflight);
+    /* a run stopped early (SIGUSR1) measured until the last call ended */
     double secs = (double)(now_ns() - r.t_measure) / 1e9;
     report(&r, secs);
 

@@ -9,6 +9,7 @@
 
 #include "scenario.h"
 
+#include "grpc/health/v1/health.pb-c.h"
 #include "gridstock/v1/catalog.pb-c.h"
 #include "gridstock/v1/sites.pb-c.h"
 #include "gridstock/v1/stock.pb-c.h"
@@ -118,6 +119,31 @@ static void month_back(char *buf, size_t n, int back)
     int m = tm.tm_year * 12 + tm.tm_mon - back;
     snprintf(buf, n, "%04d-%02d", 1900 + m / 12, m % 12 + 1);
 }
+
+/* ---------------------------------------------------------------- the runtime alone */
+
+/* grpc.health.v1.Health/Check of the whole server: a call through gridstockd's runtime
+ * (HTTP/2, dispatch, a worker) that touches no database — the anchor bench/run derives the
+ * read ceiling from. */
+static int b_health(lg_iter *it, uint8_t *buf, size_t cap)
+{
+    (void)it;
+    Grpc__Health__V1__HealthCheckRequest m = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    return lg_pack(&m.base, buf, cap);
+}
+
+static int r_health(lg_iter *it, const ProtobufCMessage *resp)
+{
+    const Grpc__Health__V1__HealthCheckResponse *h =
+        (const Grpc__Health__V1__HealthCheckResponse *)resp;
+    (void)it;
+    return h->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING ? 0 : -1;
+}
+
+static const lg_step steps_health[] = {
+    {"/grpc.health.v1.Health/Check", "logi.district", b_health,
+     &grpc__health__v1__health_check_response__descriptor, r_health, 0},
+};
 
 /* ---------------------------------------------------------------- directory reads */
 
@@ -729,6 +755,8 @@ static const lg_step no_steps[1] __attribute__((unused));
     }
 
 const lg_scenario lg_scenarios[] = {
+    {"health.check", "health", "grpc.health.v1.Health/Check: the runtime, no database", NULL,
+     STEPS(steps_health), NULL, NULL},
     {"site.get", "read", "SiteService/GetSite of a reserve point", NULL, STEPS(steps_site_get),
      NULL, NULL},
     {"catalog.list", "read", "CatalogService/ListItems, 20 per page, by category", "items",

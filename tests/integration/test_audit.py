@@ -403,3 +403,56 @@ def test_two_person_fund_movements_carry_what_changed(server, db):
     unit_path = one(db, "SELECT ou.path::text FROM fund_accounts a JOIN org_units ou ON ou.id = a.org_unit_id"
                         " WHERE a.code = 'SRC-DISTRICT'")
     assert {r.scope_path for r in rows} == {unit_path}
+
+
+def test_capture_of_keyed_tables_deletes_and_no_op_updates(db):
+    """The capture of migration 043 (one-row fast path, the general query for more rows)
+    records what 040's did: keyed tables by their key, only the columns that changed
+    (updated_at left out), nothing for an update that changes nothing, one compact entry
+    past 20 rows, and deletes with the old row. Checked inside a transaction that is rolled
+    back: the audit row each step writes takes the changes noted so far."""
+
+    def changes():
+        db.execute("INSERT INTO audit_log (user_id, login, role, method) VALUES (0, 'system', 'system', 'test')")
+        return one(db, "SELECT changes FROM audit_log WHERE id = currval('audit_log_id_seq')")
+
+    with db.transaction(force_rollback=True):
+        rows = db.execute("SELECT site_id, item_id, par_level FROM site_items"
+                          " ORDER BY site_id, item_id LIMIT 22").fetchall()
+        (s1, i1, r1), (s2, i2, r2) = rows[0], rows[1]
+        changes()  # whatever came before
+        # one row of a keyed table
+        db.execute("UPDATE site_items SET par_level = par_level + 1 WHERE site_id = %s AND item_id = %s",
+                   (s1, i1))
+        assert changes() == [{"t": "site_items", "op": "update", "key": {"site_id": s1, "item_id": i1},
+                              "set": {"par_level": [r1, r1 + 1]}}]
+        # an update that changes nothing (updated_at aside) notes nothing
+        db.execute("UPDATE sites SET updated_at = now() + interval '1 s' WHERE id = %s", (s1,))
+        db.execute("UPDATE site_items SET reorder_point = reorder_point WHERE site_id = %s AND item_id = %s",
+                   (s1, i1))
+        assert changes() is None
+        # two rows: an entry each, in key order, each with its own change
+        db.execute("UPDATE site_items SET par_level = par_level + CASE WHEN site_id = %s AND item_id = %s"
+                   " THEN 2 ELSE 3 END WHERE (site_id, item_id) IN ((%s, %s), (%s, %s))", (s1, i1, s1, i1, s2, i2))
+        ch = changes()
+        assert len(ch) == 2 and {e["op"] for e in ch} == {"update"}, ch
+        sets = {(e["key"]["site_id"], e["key"]["item_id"]): e["set"] for e in ch}
+        assert sets[(s1, i1)] == {"par_level": [r1 + 1, r1 + 3]}
+        assert sets[(s2, i2)] == {"par_level": [r2, r2 + 3]}
+        # past 20 rows: one compact entry naming the keys, the changed fields and the shared change
+        keys = [(s, i) for s, i, _ in rows]
+        db.execute("UPDATE site_items SET par_level = 777777 WHERE (site_id, item_id) IN (SELECT * FROM"
+                   " unnest(%s::bigint[], %s::bigint[]))", ([k[0] for k in keys], [k[1] for k in keys]))
+        ch = changes()
+        assert len(ch) == 1 and ch[0]["t"] == "site_items" and ch[0]["op"] == "update", ch
+        assert ch[0]["n"] == 22 and ch[0]["fields"] == ["par_level"] and len(ch[0]["keys"]) == 22
+        assert "par_level" not in ch[0]["set"] or ch[0]["set"]["par_level"][1] == 777777
+        # a delete carries the old row; an insert the new one
+        db.execute("DELETE FROM site_items WHERE site_id = %s AND item_id = %s", (s2, i2))
+        ch = changes()
+        assert ch[0]["op"] == "delete" and ch[0]["key"] == {"site_id": s2, "item_id": i2}
+        assert ch[0]["old"]["par_level"] == 777777
+        db.execute("INSERT INTO site_items (site_id, item_id, reorder_point, par_level) VALUES (%s, %s, 0, 2)",
+                   (s2, i2))
+        ch = changes()
+        assert ch[0]["op"] == "insert" and ch[0]["new"]["par_level"] == 2, ch

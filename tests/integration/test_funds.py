@@ -435,6 +435,63 @@ def test_approval_is_bound_to_the_content(server, db, ledger):
     assert_clean(server)
 
 
+def test_database_guards_check_every_row_they_can_refuse(server, db, ledger):
+    """Migration 025 runs the disbursement and account guards only for rows they can refuse
+    (WHEN) and checks state transitions once per statement: every refusal still happens,
+    for one row and for many, and a refused statement changes nothing."""
+    fund(server, ledger, "GR177", 100_000)
+    posted = pay(server, ledger, "GR177", 1_000)
+    p1, p2 = ok(prepare(server, ledger, "GR177", 2_000)), ok(prepare(server, ledger, "GR177", 3_000))
+
+    def refused(sql, args, text):
+        with pytest.raises(psycopg.Error) as e:
+            db.execute(sql, args)
+        assert text in str(e.value), str(e.value)
+
+    # a transition not in fund_disbursement_transitions (that the CHECKs would let through),
+    # alone or beside a valid one
+    db.execute("UPDATE fund_disbursements SET state = 'voided', voided_at = now() WHERE id = %s", (p2.id,))
+    refused("UPDATE fund_disbursements SET state = 'prepared' WHERE id = %s", (p2.id,),
+            "disbursement %d cannot go from voided to prepared" % p2.id)
+    refused("UPDATE fund_disbursements SET state = 'prepared', version = version + 1 WHERE id IN (%s, %s)",
+            (p1.id, p2.id), "disbursement %d cannot go from voided to prepared" % p2.id)
+    assert one(db, "SELECT array_agg(state || version ORDER BY id) FROM fund_disbursements WHERE id IN (%s, %s)",
+               p1.id, p2.id) == ["prepared1", "voided1"]
+    # id, preparer and key never change; content only while prepared (many rows at once too)
+    refused("UPDATE fund_disbursements SET preparer_id = preparer_id + 1 WHERE id = %s", (p1.id,),
+            "id, preparer and key never change")
+    refused("UPDATE fund_disbursements SET external_key = 'x' WHERE id = %s", (p1.id,),
+            "id, preparer and key never change")
+    refused("UPDATE fund_disbursements SET purpose = purpose || '!' WHERE id IN (%s, %s)", (p1.id, posted.id),
+            "only a prepared disbursement can be edited")
+    refused("UPDATE fund_disbursements SET payee_account_id = %s WHERE id = %s", (ledger["expense"], posted.id),
+            "only a prepared disbursement can be edited")
+    # a prepared one may still be edited in place
+    db.execute("UPDATE fund_disbursements SET purpose = 'edited', version = version + 1 WHERE id = %s", (p1.id,))
+    # accounts: code, kind and org unit never change, whichever column the update names
+    gf = account(server, grid_code="GR177")
+    refused("UPDATE fund_accounts SET kind = 'source' WHERE id = %s", (gf.id,),
+            "cannot change code, kind or org unit")
+    refused("UPDATE fund_accounts SET code = 'GF-OTHER', name = 'x' WHERE id = %s", (gf.id,),
+            "cannot change code, kind or org unit")
+    refused("UPDATE fund_accounts SET org_unit_id = NULL WHERE id = %s", (ledger["payee"],),
+            "cannot change code, kind or org unit")
+    refused("INSERT INTO fund_accounts (code, name, kind, org_unit_id)"
+            " VALUES ('GF-NOT-A-GRID', 'x', 'grid_fund', (SELECT id FROM org_units WHERE code = 'DC'))", None,
+            "a grid fund must belong to a grid")
+    db.execute("UPDATE fund_accounts SET name = 'Grid work fund GR177 (renamed)' WHERE id = %s", (gf.id,))
+    # every posting an INSERT of entries touches balances, checked per statement (through the
+    # primary key since 025): unbalanced, or a single entry, is refused and nothing is written
+    n_entries = one(db, "SELECT count(*) FROM fund_entries")
+    for amounts, text in (((-5, 4), "does not balance (2 entries, sum -1)"),
+                          ((-5,), "does not balance (1 entries, sum -5)")):
+        refused("WITH p AS (INSERT INTO fund_postings (kind, memo, created_by) VALUES ('deposit', 'test', 1)"
+                " RETURNING id) INSERT INTO fund_entries (posting_id, account_id, amount)"
+                " SELECT p.id, (ARRAY[%s, %s])[o], x FROM p, unnest(%s::bigint[]) WITH ORDINALITY u(x, o)",
+                (ledger["source"], ledger["payee"], list(amounts)), text)
+    assert one(db, "SELECT count(*) FROM fund_entries") == n_entries
+
+
 def test_preparer_never_approves(server, db, ledger):
     fund(server, ledger, "GR024", 10_000)
     # admin holds both permissions: still not on its own disbursement

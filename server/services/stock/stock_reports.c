@@ -67,29 +67,33 @@ gs_code stock_get_balance(call *c, const Gridstock__V1__GetBalanceRequest *req,
     GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code, true,
                                 &s, &it));
     const char *site = call_i64(c, s.id), *item = call_i64(c, it.id);
-    /* balances and lots in one round trip */
+#define BALANCE_COLS                                                                               \
+    "SELECT $1::bigint, $3::text, i.id, i.code, i.name, i.unit,"                                   \
+    " coalesce(b.on_hand, 0), coalesce(b.reserved, 0), coalesce(b.available, 0),"                  \
+    " coalesce(b.expired, 0), coalesce(si.reorder_point, 0), coalesce(si.par_level, 0)"            \
+    " FROM items i"                                                                                \
+    " LEFT JOIN stock_item_balances b ON b.item_id = i.id AND b.site_id = $1::bigint"              \
+    " LEFT JOIN site_items si ON si.item_id = i.id AND si.site_id = $1::bigint"
+    /* balances and lots in one round trip; one item (the usual call) with a statement of its
+     * own, whose plan reads that item's lots only */
     db_stmt st[2] = {
-        {"SELECT $1::bigint, $3::text, i.id, i.code, i.name, i.unit,"
-         " coalesce(b.on_hand, 0), coalesce(b.reserved, 0), coalesce(b.available, 0),"
-         " coalesce(b.expired, 0), coalesce(si.reorder_point, 0),"
-         " coalesce(si.par_level, 0)"
-         " FROM items i"
-         " LEFT JOIN stock_item_balances b ON b.item_id = i.id AND b.site_id = $1::bigint"
-         " LEFT JOIN site_items si ON si.item_id = i.id AND si.site_id = $1::bigint"
-         " WHERE CASE WHEN $2::bigint = 0"
-         "  THEN b.item_id IS NOT NULL OR si.item_id IS NOT NULL"
-         "  ELSE i.id = $2::bigint END"
-         " ORDER BY i.id",
+        {it.id ? BALANCE_COLS " WHERE i.id = $2::bigint"
+               : BALANCE_COLS
+             " WHERE $2::bigint = 0"
+             " AND (b.item_id IS NOT NULL OR si.item_id IS NOT NULL) ORDER BY i.id",
          3,
          {site, item, s.code},
          &r},
-        {"SELECT " STOCK_LOT_COLS STOCK_LOT_FROM
-         " WHERE l.site_id = $1 AND ($2::bigint = 0 OR l.item_id = $2::bigint)"
-         " AND l.on_hand > 0 ORDER BY l.item_id, l.expires_on NULLS LAST, l.id",
+        {it.id ? "SELECT " STOCK_LOT_COLS STOCK_LOT_FROM
+                 " WHERE l.site_id = $1 AND l.item_id = $2::bigint"
+                 " AND l.on_hand > 0 ORDER BY l.expires_on NULLS LAST, l.id"
+               : "SELECT " STOCK_LOT_COLS STOCK_LOT_FROM " WHERE l.site_id = $1 AND $2::bigint = 0"
+                 " AND l.on_hand > 0 ORDER BY l.item_id, l.expires_on NULLS LAST, l.id",
          2,
          {site, item},
          &lr},
     };
+#undef BALANCE_COLS
     GS_TRY(db_batch(c, st, 2));
     int rows = db_rows(r);
     resp->site_id = s.id;
