@@ -461,3 +461,199 @@ def test_worker_threads_that_cannot_start_stop_the_server_cleanly(gs_env):
     assert "cannot start worker thread" in out, out[-3000:]
     assert paths.sanitizer_report(out) is None, out[-3000:]
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.parametrize("thread,message", [
+    ("light", "cannot start worker thread"),
+    ("worker", "cannot start worker thread"),
+    ("listener", "listener"),
+    ("monitor", "monitor"),
+    ("sealer", "sealer"),
+])
+def test_a_runtime_thread_that_cannot_start_stops_the_server_with_an_error(gs_env, thread, message):
+    """Any runtime thread that fails to start (made to fail by the GS_TEST_FAIL_THREAD hook):
+    the server says which, exits 1 within seconds (never hangs) and leaves nothing behind."""
+    import os
+
+    env = dict(paths.sanitizer_env(), GS_TEST_FAIL_THREAD=thread)
+    cmd = [paths.GRIDSTOCKD, "--listen", "127.0.0.1:0", "--db", gs_env.conninfo, "--migrate=false",
+           "--token-keys", gs_env.keyring, "--audit-keys", os.path.join(gs_env.workdir, "audit-keyring"),
+           "--grace-ms", "2000"]
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, (p.returncode, out[-3000:])
+    assert time.time() - t0 < 20, out[-3000:]
+    assert message in out, out[-3000:]
+    assert "event=listening" not in out, out[-3000:]  # never announced as serving
+    assert paths.sanitizer_report(out) is None, out[-3000:]
+
+
+# ---------------------------------------------------------------- connections
+
+
+class RawH2:
+    """A bare HTTP/2 client on a socket: opens one grpc.health.v1.Health/Watch stream (it
+    stays open) and then reads frames, answering the server's SETTINGS and, only when
+    `ack_pings`, its PINGs. Records when PINGs and GOAWAY arrive and when the server
+    closes the connection."""
+
+    def __init__(self, port, ack_pings):
+        import socket
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=0.2)
+        self.ack_pings = ack_pings
+        self.t0 = time.time()
+        self.pings, self.goaway, self.closed = [], None, None
+        self.buf = b""
+        self.frames = []  # (seconds, type, flags, stream, first bytes): for failure messages
+
+    @staticmethod
+    def frame(ftype, flags, stream, payload=b""):
+        return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + stream.to_bytes(4, "big") + payload
+
+    @staticmethod
+    def header(name, value):
+        n, v = name.encode(), value.encode()
+        assert len(n) < 127 and len(v) < 127
+        return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v  # literal, not indexed
+
+    def open_watch(self):
+        hdrs = b"".join(self.header(k, v) for k, v in [
+            (":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Watch"),
+            (":authority", "127.0.0.1"), ("content-type", "application/grpc"), ("te", "trailers")])
+        self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self.frame(4, 0, 0) +
+                          self.frame(1, 0x4, 1, hdrs) + self.frame(0, 0x1, 1, b"\x00\x00\x00\x00\x00"))
+        return self
+
+    def run(self, seconds):
+        """Reads frames for up to `seconds` or until the server closes the connection."""
+        import socket
+
+        end = time.time() + seconds
+        while time.time() < end and self.closed is None:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                self.closed = time.time() - self.t0
+                break
+            self.buf += data
+            while len(self.buf) >= 9:
+                n = int.from_bytes(self.buf[:3], "big")
+                if len(self.buf) < 9 + n:
+                    break
+                ftype, flags, payload = self.buf[3], self.buf[4], self.buf[9:9 + n]
+                self.frames.append((round(time.time() - self.t0, 2), ftype, flags,
+                                    int.from_bytes(self.buf[5:9], "big"), payload[:40]))
+                self.buf = self.buf[9 + n:]
+                try:
+                    if ftype == 4 and not flags & 1:  # SETTINGS: acknowledged, or the server gives up on us
+                        self.sock.sendall(self.frame(4, 1, 0))
+                    elif ftype == 6 and not flags & 1:  # PING from the server
+                        self.pings.append(time.time() - self.t0)
+                        if self.ack_pings:
+                            self.sock.sendall(self.frame(6, 1, 0, payload))
+                    elif ftype == 7 and self.goaway is None:
+                        self.goaway = time.time() - self.t0
+                except OSError:
+                    pass  # closed by the server: the next recv says so
+        return self
+
+    def close(self):
+        self.sock.close()
+
+
+def test_keepalive_cuts_a_peer_that_stops_answering_pings(started):
+    s = started(keepalive_time_ms=1000, keepalive_timeout_ms=1000)
+    deaf = RawH2(s.port, ack_pings=False).open_watch()
+    polite = RawH2(s.port, ack_pings=True).open_watch()
+    try:
+        t = threading.Thread(target=polite.run, args=(5,))  # both read at once
+        t.start()
+        deaf.run(10)
+        t.join()
+        # pinged about a second after the call opened, then cut about a second later
+        assert deaf.pings and deaf.closed is not None, (deaf.pings, deaf.closed)
+        assert deaf.closed < 6, deaf.closed
+        # a peer that answers stays connected and keeps being pinged
+        assert polite.closed is None and len(polite.pings) >= 2, (polite.pings, polite.closed, polite.frames)
+    finally:
+        deaf.close()
+        polite.close()
+    alive(s)
+
+
+def established(port):
+    """Server-side TCP connections of `port` in state ESTABLISHED (from /proc/net/tcp and
+    tcp6: gRPC may listen on a dual-stack socket)."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            f = line.split()
+            if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01":
+                n += 1
+    return n
+
+
+def test_an_idle_connection_is_closed_after_max_connection_idle(started):
+    s = started(max_connection_idle_ms=1000)
+    with grpc.insecure_channel(s.addr, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+        who = ch.unary_unary("/gridstock.v1.UserService/WhoAmI")
+        md = [("authorization", "Bearer " + s.token("admin"))]
+        who(b"", timeout=10, metadata=md)
+        assert established(s.port) >= 1
+        t0 = time.time()
+        opslib.wait_for(lambda: established(s.port) == 0, timeout=10, what="idle connections to be closed")
+        assert time.time() - t0 < 5
+        # the client reconnects for its next call as if nothing happened
+        who(b"", timeout=10, metadata=md)
+    # a connection with a call open is not idle: the watch stream keeps it
+    st = open_watch(s, timeout=30)
+    time.sleep(2.5)
+    assert established(s.port) >= 1
+    st.cancel()
+    alive(s)
+
+
+def test_max_connection_age_sends_goaway_and_lets_calls_finish_within_the_grace(started, db, gs_env):
+    s = started(max_connection_age_ms=1000, max_connection_age_grace_ms=3000)
+    # a raw client's open stream: GOAWAY after about a second, the connection closed once
+    # the grace has passed too
+    raw = RawH2(s.port, ack_pings=True).open_watch().run(10)
+    raw.close()
+    assert raw.goaway is not None and 0.7 < raw.goaway < 2.5, raw.goaway
+    assert raw.closed is not None and raw.goaway + 2 < raw.closed < raw.goaway + 5, (raw.goaway, raw.closed)
+    # a unary call in progress when its connection reaches its age ends normally (OK)
+    site_id = one(db, "SELECT min(id) FROM sites")
+    locker = psycopg.connect(gs_env.conninfo)
+    locker.execute("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
+    results = []
+    with grpc.insecure_channel(s.addr, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+        fn = ch.unary_unary("/gridstock.v1.SiteService/GetSite")
+        md = [("authorization", "Bearer " + s.token("admin"))]
+
+        def call():
+            try:
+                fn(sites_pb2.GetSiteRequest(id=site_id).SerializeToString(), timeout=30, metadata=md)
+                results.append(Code.OK)
+            except grpc.RpcError as e:
+                results.append((e.code(), e.details()))
+
+        t = threading.Thread(target=call)
+        t.start()
+        try:
+            opslib.wait_for(lambda: one(locker, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                                " current_database() AND wait_event_type = 'Lock'") == 1,
+                            what="the call to wait for the lock")
+            time.sleep(2)  # past the connection's age, within its grace
+        finally:
+            locker.rollback()
+            locker.close()
+        t.join(30)
+    assert results == [Code.OK], results
+    alive(s)
+
