@@ -29,6 +29,11 @@
 #define GENERIC_SLOTS 2
 #define QUEUE_MAX 4096 /* database calls waiting for a worker; past it RESOURCE_EXHAUSTED */
 #define META_MAX 8192  /* longest metadata value we copy */
+/* What reflection (the only bidi method) may cost the light worker, which also answers
+ * health: bidi calls open at once, and messages in one call (a client needs a few dozen
+ * to walk every service). Past either, RESOURCE_EXHAUSTED. */
+#define BIDI_OPEN_MAX 32
+#define BIDI_MESSAGES_MAX 1000
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -299,19 +304,24 @@ static void bidi_receive(struct ucall *uc, rpc_reply *r)
     rpc_start_batch(uc->call, ops, n, uc);
 }
 
-static void bidi_status(struct ucall *uc, gs_code code, const char *message)
+/* Ends a bidi call; first says whether its initial metadata still has to go out (a call
+ * refused before its first step), without which gRPC never sends the status. */
+static void bidi_status(struct ucall *uc, gs_code code, const char *message, bool first)
 {
-    grpc_op ops[2];
+    grpc_op ops[3];
+    size_t n = 0;
     memset(ops, 0, sizeof ops);
     grpc_slice details = grpc_slice_from_copied_string(message);
-    ops[0].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[0].data.send_status_from_server.status = (grpc_status_code)code;
-    ops[0].data.send_status_from_server.status_details = &details;
-    ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[1].data.recv_close_on_server.cancelled = &uc->cancelled;
+    if (first)
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = (grpc_status_code)code;
+    ops[n++].data.send_status_from_server.status_details = &details;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n++].data.recv_close_on_server.cancelled = &uc->cancelled;
     uc->code = code;
     uc->tag.kind = TAG_BIDI_DONE;
-    rpc_start_batch(uc->call, ops, 2, uc);
+    rpc_start_batch(uc->call, ops, n, uc);
     grpc_slice_unref(details);
 }
 
@@ -328,6 +338,15 @@ static void handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
     rpc_request_from_slot(uc, s);
     if (w->srv->h.bidi_start)
         w->srv->h.bidi_start(w->user, &uc->req);
+    if (w->srv->bidi_open >= BIDI_OPEN_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "more than %d reflection calls open at once: try again",
+                 BIDI_OPEN_MAX);
+        bidi_status(uc, GS_RESOURCE_EXHAUSTED, msg, true);
+        return;
+    }
+    w->srv->bidi_open++;
+    uc->counted = true;
     bidi_receive(uc, NULL);
 }
 
@@ -340,6 +359,8 @@ static int64_t micros_since(gpr_timespec t0)
 /* A bidi call is over: report it like any other call, then free it. */
 static void bidi_finished(struct worker *w, struct ucall *uc, gs_code code)
 {
+    if (uc->counted)
+        w->srv->bidi_open--;
     if (w->srv->h.finished)
         w->srv->h.finished(&uc->req, code, micros_since(uc->t0));
     ucall_free(uc);
@@ -356,7 +377,16 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
         return;
     }
     if (!uc->in) { /* the client half-closed */
-        bidi_status(uc, GS_OK, "");
+        bidi_status(uc, GS_OK, "", false);
+        return;
+    }
+    if (++uc->msgs > BIDI_MESSAGES_MAX) {
+        grpc_byte_buffer_destroy(uc->in);
+        uc->in = NULL;
+        char msg[96];
+        snprintf(msg, sizeof msg, "more than %d messages in one call: open another",
+                 BIDI_MESSAGES_MAX);
+        bidi_status(uc, GS_RESOURCE_EXHAUSTED, msg, false);
         return;
     }
     grpc_slice body = rpc_payload_slice(uc->in);
@@ -370,7 +400,7 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
     uc->req.data = NULL;
     uc->req.len = 0;
     if (reply.code != GS_OK)
-        bidi_status(uc, reply.code, reply.message);
+        bidi_status(uc, reply.code, reply.message, false);
     else
         bidi_receive(uc, &reply);
     free(reply.data);

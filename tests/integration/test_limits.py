@@ -332,10 +332,12 @@ def test_health_and_reflection_never_wait_behind_database_calls(started, db, gs_
     results = []
     locker, t = held_call(s, gs_env, "admin", site_id, results)  # the only database worker is busy
     try:
+        t0 = time.time()
         resp, code, details = s.call_raw("/grpc.health.v1.Health/Check", b"", request_id="", timeout=30)
         assert code == Code.OK and resp == b"\x08\x01", (code, details)
         answers = reflect_list_services(s)
         assert len(answers) == 1 and b"gridstock.v1.SiteService" in answers[0]
+        assert time.time() - t0 < 2, time.time() - t0  # at once, not after the held call
     finally:
         locker.rollback()
         locker.close()
@@ -350,6 +352,78 @@ def test_health_and_reflection_never_wait_behind_database_calls(started, db, gs_
                   grpc_type="bidi_stream")
     assert opslib.value(m, "gridstock_grpc_server_handled_total", grpc_code="OK", **labels) == 1
     assert opslib.value(m, "gridstock_grpc_server_handling_seconds_count", **labels) == 1
+    alive(s)
+
+
+REFLECT = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+LIST_SERVICES = b"\x3a\x00"
+
+
+def health_ms(srv):
+    t0 = time.time()
+    resp, code, details = srv.call_raw("/grpc.health.v1.Health/Check", b"", request_id="", timeout=30)
+    assert code == Code.OK and resp == b"\x08\x01", (code, details)
+    return (time.time() - t0) * 1000
+
+
+def test_reflection_cannot_flood_the_light_worker(started):
+    """Reflection runs on the light worker, which also answers health: a client gets at
+    most 32 reflection calls open at once and 1,000 messages per call, and health answers
+    promptly while reflection is hammered."""
+    s = started()
+    release = threading.Event()
+
+    def held():  # one request, then the stream stays open until release
+        yield LIST_SERVICES
+        release.wait(60)
+
+    chans = [grpc.insecure_channel(s.addr, options=[("grpc.use_local_subchannel_pool", 1)]) for _ in range(2)]
+    try:
+        open_calls = []
+        for i in range(32):
+            it = chans[i % 2].stream_stream(REFLECT)(held(), timeout=60)
+            next(it)  # answered: the call is open
+            open_calls.append(it)
+        with pytest.raises(grpc.RpcError) as e:
+            list(chans[0].stream_stream(REFLECT)(iter([LIST_SERVICES]), timeout=10))
+        assert e.value.code() == Code.RESOURCE_EXHAUSTED and "reflection" in e.value.details(), e.value
+        assert health_ms(s) < 1000
+        release.set()
+        for it in open_calls:
+            assert list(it) == []  # ended normally by the client's half-close
+        # one call of 1,001 messages: 1,000 answers, then RESOURCE_EXHAUSTED
+        answers = []
+        with pytest.raises(grpc.RpcError) as e:
+            for a in chans[0].stream_stream(REFLECT)(iter([LIST_SERVICES] * 1001), timeout=60):
+                answers.append(a)
+        assert e.value.code() == Code.RESOURCE_EXHAUSTED and "1000 messages" in e.value.details(), e.value
+        assert len(answers) == 1000
+        # four clients hammering reflection: health still answers within a second
+        stop = threading.Event()
+
+        def hammer(ch):
+            while not stop.is_set():
+                try:
+                    for _ in ch.stream_stream(REFLECT)(iter([LIST_SERVICES] * 200), timeout=30):
+                        pass
+                except grpc.RpcError:
+                    pass
+
+        ts = [threading.Thread(target=hammer, args=(chans[i % 2],)) for i in range(4)]
+        for t in ts:
+            t.start()
+        try:
+            time.sleep(0.5)
+            worst = max(health_ms(s) for _ in range(10))
+        finally:
+            stop.set()
+            for t in ts:
+                t.join(60)
+        assert worst < 1000, worst
+    finally:
+        release.set()
+        for c in chans:
+            c.close()
     alive(s)
 
 
