@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 import opslib
-from gridstock.v1 import charity_pb2, sites_pb2, stock_pb2, users_pb2
+from gridstock.v1 import charity_pb2, org_units_pb2, sites_pb2, stock_pb2, users_pb2
 from harness import paths
 from harness.sql import one
 
@@ -731,3 +731,78 @@ def test_max_connection_age_sends_goaway_and_lets_calls_finish_within_the_grace(
     assert results == [Code.OK], results
     alive(s)
 
+
+
+# ---------------------------------------------------------------- expensive reads
+
+
+def test_stock_card_balances_are_the_running_sum_of_every_movement(started, db):
+    """StockCard computes balances with one running sum per page (it used to run a sum over
+    the item's history for every row): every row's balance must still be the sum of all
+    the site's movements of the item up to it, across pages and with a time filter."""
+    s = started()
+    site, item, code_s, code_i = db.execute(
+        """SELECT m.site_id, m.item_id, s.code, i.code FROM stock_movements m JOIN sites s ON s.id = m.site_id
+             JOIN items i ON i.id = m.item_id GROUP BY 1, 2, 3, 4 ORDER BY count(*) DESC, 1, 2 LIMIT 1""").fetchone()
+    # a few more movements of it, so the card has pages to walk
+    for q in range(1, 13):
+        s.call_ok("StockService/Receive", stock_pb2.ReceiveRequest(site_code=code_s, item_code=code_i, qty=q,
+                                                                   lot_code="CARD", expires_on="2031-01-01"),
+                  stock_pb2.ReceiveResponse, login=LOGI)
+        if q % 3 == 0:
+            s.call_ok("StockService/Issue", stock_pb2.IssueRequest(site_code=code_s, item_code=code_i, qty=q,
+                                                                   lot_code="CARD"),
+                      stock_pb2.IssueResponse, login=LOGI)
+    want = db.execute("""SELECT id, (sum(qty) OVER (ORDER BY id))::bigint FROM stock_movements
+                         WHERE site_id = %s AND item_id = %s ORDER BY id""", (site, item)).fetchall()
+    assert len(want) >= 16
+
+    def card(**kw):
+        rows, token, opening = [], "", None
+        while True:
+            r = s.call_ok("StockService/StockCard", stock_pb2.StockCardRequest(
+                site_code=code_s, item_code=code_i, page_size=5, page_token=token, **kw),
+                stock_pb2.StockCardResponse, login=LOGI)
+            if opening is None:
+                opening = r.opening_balance
+            rows += [(m.id, m.balance, m.at) for m in r.movements]
+            token = r.next_page_token
+            if not token:
+                return rows, opening
+
+    rows, opening = card()
+    assert [(i, b) for i, b, _ in rows] == want and opening == 0
+    # from the middle on: the balances still count what came before the filter
+    since = rows[len(rows) // 2][2]
+    later, opening = card(since=since)
+    ids = {r[0] for r in db.execute("SELECT id FROM stock_movements WHERE site_id = %s AND item_id = %s"
+                                    " AND at >= %s::timestamptz", (site, item, since)).fetchall()}
+    assert len(ids) < len(want)
+    assert [(i, b) for i, b, _ in later] == [w for w in want if w[0] in ids]
+    k = [w[0] for w in want].index(later[0][0])
+    assert opening == (want[k - 1][1] if k else 0)
+    alive(s)
+
+
+def test_org_unit_tree_counts_are_unchanged_by_the_one_pass_rewrite(started, db):
+    """GetOrgUnitTree's counts come from one aggregate pass now (they were three counts per
+    node over its subtree): every node's grids, compounds and three-no compounds must equal
+    the per-node counts, computed here the old way, for the whole district and a street."""
+    s = started()
+    for login, code in (("admin", "DC"), ("admin", "ST01"), ("logi.st01", "")):
+        tree = s.call_ok("OrgUnitService/GetOrgUnitTree",
+                         org_units_pb2.GetOrgUnitTreeRequest(code=code, max_depth=4),
+                         org_units_pb2.GetOrgUnitTreeResponse, login=login)
+        assert len(tree.nodes) > 3
+        got = {n.org_unit.id: (n.grids, n.compounds, n.three_no_compounds) for n in tree.nodes}
+        want = dict((r[0], tuple(r[1:])) for r in db.execute(
+            """SELECT ou.id,
+                      (SELECT count(*) FROM org_units g WHERE g.kind = 'grid' AND g.path <@ ou.path)::int,
+                      (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id
+                        WHERE cu.path <@ ou.path)::int,
+                      (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id
+                        WHERE cu.path <@ ou.path AND cp.three_no)::int
+                 FROM org_units ou WHERE ou.id = ANY(%s)""", (list(got),)).fetchall())
+        assert got == want
+        assert any(v[1] for v in got.values()) and any(v[2] for v in got.values())
+    alive(s)
