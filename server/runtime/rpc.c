@@ -22,6 +22,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "error_details.h"
 #include "log.h"
 #include "thread.h"
 
@@ -141,6 +142,35 @@ void rpc_start_batch(grpc_call *call, const grpc_op *ops, size_t n, void *tag)
     }
 }
 
+void rpc_status_op(grpc_op *op, rpc_status *s, gs_code code, const char *message,
+                   const uint8_t *details, size_t details_len)
+{
+    memset(s, 0, sizeof *s);
+    s->message = grpc_slice_from_copied_string(message ? message : "");
+    op->op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    op->data.send_status_from_server.status = (grpc_status_code)code;
+    op->data.send_status_from_server.status_details = &s->message;
+    if (code == GS_OK)
+        return;
+    uint8_t *made = NULL;
+    if (!details)
+        details = made = error_details_default(code, message, &details_len);
+    if (!details) /* out of memory: the status goes without its details */
+        return;
+    s->details.key = grpc_slice_from_static_string("grpc-status-details-bin");
+    s->details.value = grpc_slice_from_copied_buffer((const char *)details, details_len);
+    op->data.send_status_from_server.trailing_metadata_count = 1;
+    op->data.send_status_from_server.trailing_metadata = &s->details;
+    free(made);
+}
+
+void rpc_status_release(rpc_status *s)
+{
+    grpc_slice_unref(s->message);
+    grpc_slice_unref(s->details.key);
+    grpc_slice_unref(s->details.value);
+}
+
 /* ------------------------------------------------------------------ accepting */
 
 static void post_slot(struct slot *s)
@@ -218,16 +248,14 @@ static void send_reply(struct ucall *uc, const rpc_reply *r)
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = uc->out;
     }
-    grpc_slice details = grpc_slice_from_copied_string(r->message);
-    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[n].data.send_status_from_server.status = (grpc_status_code)r->code;
-    ops[n++].data.send_status_from_server.status_details = &details;
+    rpc_status status;
+    rpc_status_op(&ops[n++], &status, r->code, r->message, r->details, r->details_len);
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &uc->cancelled;
     uc->code = r->code;
     uc->tag.kind = TAG_UNARY_DONE;
     rpc_start_batch(uc->call, ops, n, uc);
-    grpc_slice_unref(details);
+    rpc_status_release(&status);
 }
 
 static void ucall_free(struct ucall *uc)
@@ -267,6 +295,7 @@ static void handle_unary(struct worker *w, struct slot *s, grpc_call *call,
     rpc_request_free(uc);
     send_reply(uc, &reply);
     free(reply.data);
+    free(reply.details);
 }
 
 static void handle_unknown(struct worker *w, struct slot *s, grpc_call *call)
@@ -304,25 +333,23 @@ static void bidi_receive(struct ucall *uc, rpc_reply *r)
     rpc_start_batch(uc->call, ops, n, uc);
 }
 
-/* Ends a bidi call; first says whether its initial metadata still has to go out (a call
+/* Ends a bidi call; `first` says its initial metadata still has to go out (a call
  * refused before its first step), without which gRPC never sends the status. */
-static void bidi_status(struct ucall *uc, gs_code code, const char *message, bool first)
+static void bidi_status(struct ucall *uc, const rpc_reply *r, bool first)
 {
     grpc_op ops[3];
     size_t n = 0;
     memset(ops, 0, sizeof ops);
-    grpc_slice details = grpc_slice_from_copied_string(message);
     if (first)
         ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[n].data.send_status_from_server.status = (grpc_status_code)code;
-    ops[n++].data.send_status_from_server.status_details = &details;
+    rpc_status status;
+    rpc_status_op(&ops[n++], &status, r->code, r->message, r->details, r->details_len);
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &uc->cancelled;
-    uc->code = code;
+    uc->code = r->code;
     uc->tag.kind = TAG_BIDI_DONE;
     rpc_start_batch(uc->call, ops, n, uc);
-    grpc_slice_unref(details);
+    rpc_status_release(&status);
 }
 
 static void handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
@@ -339,10 +366,10 @@ static void handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
     if (w->srv->h.bidi_start)
         w->srv->h.bidi_start(w->user, &uc->req);
     if (w->srv->bidi_open >= BIDI_OPEN_MAX) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "more than %d reflection calls open at once: try again",
-                 BIDI_OPEN_MAX);
-        bidi_status(uc, GS_RESOURCE_EXHAUSTED, msg, true);
+        rpc_reply busy = {.code = GS_RESOURCE_EXHAUSTED};
+        snprintf(busy.message, sizeof busy.message,
+                 "more than %d reflection calls open at once: try again", BIDI_OPEN_MAX);
+        bidi_status(uc, &busy, true);
         return;
     }
     w->srv->bidi_open++;
@@ -377,16 +404,17 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
         return;
     }
     if (!uc->in) { /* the client half-closed */
-        bidi_status(uc, GS_OK, "", false);
+        rpc_reply ok_reply = {.code = GS_OK};
+        bidi_status(uc, &ok_reply, false);
         return;
     }
     if (++uc->msgs > BIDI_MESSAGES_MAX) {
         grpc_byte_buffer_destroy(uc->in);
         uc->in = NULL;
-        char msg[96];
-        snprintf(msg, sizeof msg, "more than %d messages in one call: open another",
-                 BIDI_MESSAGES_MAX);
-        bidi_status(uc, GS_RESOURCE_EXHAUSTED, msg, false);
+        rpc_reply busy = {.code = GS_RESOURCE_EXHAUSTED};
+        snprintf(busy.message, sizeof busy.message,
+                 "more than %d messages in one call: open another", BIDI_MESSAGES_MAX);
+        bidi_status(uc, &busy, false);
         return;
     }
     grpc_slice body = rpc_payload_slice(uc->in);
@@ -400,10 +428,11 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
     uc->req.data = NULL;
     uc->req.len = 0;
     if (reply.code != GS_OK)
-        bidi_status(uc, reply.code, reply.message, false);
+        bidi_status(uc, &reply, false);
     else
         bidi_receive(uc, &reply);
     free(reply.data);
+    free(reply.details);
 }
 
 /* ------------------------------------------------------------------ workers */
