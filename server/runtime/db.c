@@ -14,6 +14,7 @@
 
 #include <libpq-fe.h>
 
+#include "error_reasons.h"
 #include "log.h"
 
 #define STMT_SLOTS 512 /* open addressing; more distinct statements than this is a bug */
@@ -135,6 +136,7 @@ static void db_connect(db *d)
             log_event(LOG_INFO, "db_reconnected", "conn", d->name, "reconnects", log_u64(n), NULL);
         }
         d->was_down = false;
+        error_reasons_load(d); /* once per process */
     } else {
         if (!d->was_down && !tz_refused) {
             char msg[256];
@@ -350,6 +352,8 @@ static gs_code fail_from(call *c, PGresult *res)
     if (constraint && *constraint)
         call_fail_meta(c, "constraint", constraint);
     reason_from_hint(c, PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+    if (c->reason == GS_R_NONE || c->reason == GS_R_CONSTRAINT_VIOLATED)
+        error_reasons_apply(c, p, constraint);
     return code;
 }
 
