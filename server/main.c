@@ -370,10 +370,23 @@ static int cmd_serve(const gs_config *cfg)
         status = die("start", err);
     }
     if (port != 0) {
-        monitor_start(cfg->db);
-        audit_sealer_start(cfg->db, 2);
-        if (listen_start(cfg))
-            log_event(LOG_ERROR, "listener_failed", "error", "watches are unavailable", NULL);
+        /* A thread that cannot start is a server that cannot do its job: say which and
+         * stop (rpc_stop below undoes the rest) rather than serve without it. */
+        const char *failed = NULL;
+        if (monitor_start(cfg->db))
+            failed = "cannot start the monitor thread";
+        else if (audit_sealer_start(cfg->db, 2))
+            failed = "cannot start the audit sealer thread";
+        else if (listen_start(cfg))
+            failed = "cannot start the listener thread (watches)";
+        if (failed) {
+            status = die("start", failed);
+            port = 0; /* nothing was served: no "stopped" line */
+            health_set_serving(false);
+            health_shutdown();
+        }
+    }
+    if (port != 0) {
         char ports[16];
         snprintf(ports, sizeof ports, "%d", port);
         log_event(LOG_INFO, "listening", "addr", cfg->listen, "port", ports, "workers",

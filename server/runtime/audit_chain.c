@@ -21,6 +21,7 @@
 
 #include "arena.h"
 #include "db.h"
+#include "thread.h"
 #include "log.h"
 #include "token.h"
 
@@ -268,7 +269,7 @@ int audit_sealer_start(const char *conninfo, int period_s)
     sealer.conninfo = strdup(conninfo ? conninfo : "");
     sealer.period_s = period_s > 0 ? period_s : 1;
     sealer.stop = false;
-    if (!sealer.conninfo || pthread_create(&sealer.thread, NULL, sealer_main, NULL)) {
+    if (!sealer.conninfo || gs_thread_start("sealer", &sealer.thread, sealer_main, NULL)) {
         free(sealer.conninfo);
         sealer.conninfo = NULL;
         return -1;

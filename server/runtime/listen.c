@@ -25,6 +25,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "thread.h"
 
 #define MAX_CHANNELS 32
 
@@ -235,7 +236,12 @@ static void recheck(db *d, arena *a)
 {
     int64_t now = (int64_t)time(NULL);
     size_t n = 0;
-    for (struct watch *w = watch_head(); w; w = w->next)
+    /* One snapshot of the list for all three passes: watches opened meanwhile are pushed
+     * in front of it and wait for the next recheck. (Taking the head anew for each pass
+     * let the ids outgrow their buffer, and ended new watches as "no longer exists"
+     * because the query had not asked for them: the soak run found it.) */
+    struct watch *head = watch_head();
+    for (struct watch *w = head; w; w = w->next)
         if (!w->dead) {
             if (w->exp > 0 && w->exp <= now)
                 watch_end(w, GS_UNAUTHENTICATED, "token of %s expired: sign in again", w->login);
@@ -253,7 +259,7 @@ static void recheck(db *d, arena *a)
     if (!ids)
         goto out;
     ids[used++] = '{';
-    for (struct watch *w = watch_head(); w; w = w->next)
+    for (struct watch *w = head; w && used + 22 < cap; w = w->next)
         if (!w->dead)
             used +=
                 (size_t)snprintf(ids + used, cap - used, "%s%" PRId64, used > 1 ? "," : "", w->uid);
@@ -264,7 +270,7 @@ static void recheck(db *d, arena *a)
         goto out; /* try again next time */
     }
     int rows = db_rows(r);
-    for (struct watch *w = watch_head(); w; w = w->next) {
+    for (struct watch *w = head; w; w = w->next) {
         if (w->dead)
             continue;
         int row = -1;
@@ -392,14 +398,22 @@ int listen_start(const gs_config *cfg)
     fcntl(wake[0], F_SETFL, O_NONBLOCK);
     fcntl(wake[1], F_SETFL, O_NONBLOCK);
     conninfo_copy = strdup(cfg->db ? cfg->db : "");
-    if (!conninfo_copy)
+    if (!conninfo_copy) {
+        close(wake[0]);
+        close(wake[1]);
         return -1;
+    }
     max_watches = cfg->max_watches;
     max_per_user = cfg->max_watches_per_user;
     recheck_ms = cfg->watch_recheck_ms;
     stopping = false;
-    if (pthread_create(&thread, NULL, listen_main, NULL) != 0)
+    if (gs_thread_start("listener", &thread, listen_main, NULL) != 0) {
+        close(wake[0]);
+        close(wake[1]);
+        free(conninfo_copy);
+        conninfo_copy = NULL;
         return -1;
+    }
     pthread_mutex_lock(&mu);
     running = true;
     pthread_mutex_unlock(&mu);

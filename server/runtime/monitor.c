@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "health.h"
+#include "thread.h"
 #include "log.h"
 
 #define PERIOD_MS 1000
@@ -97,8 +98,11 @@ int monitor_start(const char *conninfo)
 {
     conninfo_copy = strdup(conninfo ? conninfo : "");
     stop = false;
-    if (pthread_create(&thread, NULL, monitor_main, NULL) != 0)
+    if (!conninfo_copy || gs_thread_start("monitor", &thread, monitor_main, NULL) != 0) {
+        free(conninfo_copy);
+        conninfo_copy = NULL;
         return -1;
+    }
     running = true;
     return 0;
 }

@@ -24,11 +24,17 @@
 
 #include "error_details.h"
 #include "log.h"
+#include "thread.h"
 
 #define SLOTS_PER_METHOD 4 /* outstanding accepts per method */
 #define GENERIC_SLOTS 2
 #define QUEUE_MAX 4096 /* database calls waiting for a worker; past it RESOURCE_EXHAUSTED */
 #define META_MAX 8192  /* longest metadata value we copy */
+/* What reflection (the only bidi method) may cost the light worker, which also answers
+ * health: bidi calls open at once, and messages in one call (a client needs a few dozen
+ * to walk every service). Past either, RESOURCE_EXHAUSTED. */
+#define BIDI_OPEN_MAX 32
+#define BIDI_MESSAGES_MAX 1000
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -327,17 +333,22 @@ static void bidi_receive(struct ucall *uc, rpc_reply *r)
     rpc_start_batch(uc->call, ops, n, uc);
 }
 
-static void bidi_status(struct ucall *uc, const rpc_reply *r)
+/* Ends a bidi call; `first` says its initial metadata still has to go out (a call
+ * refused before its first step), without which gRPC never sends the status. */
+static void bidi_status(struct ucall *uc, const rpc_reply *r, bool first)
 {
-    grpc_op ops[2];
+    grpc_op ops[3];
+    size_t n = 0;
     memset(ops, 0, sizeof ops);
+    if (first)
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     rpc_status status;
-    rpc_status_op(&ops[0], &status, r->code, r->message, r->details, r->details_len);
-    ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[1].data.recv_close_on_server.cancelled = &uc->cancelled;
+    rpc_status_op(&ops[n++], &status, r->code, r->message, r->details, r->details_len);
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n++].data.recv_close_on_server.cancelled = &uc->cancelled;
     uc->code = r->code;
     uc->tag.kind = TAG_BIDI_DONE;
-    rpc_start_batch(uc->call, ops, 2, uc);
+    rpc_start_batch(uc->call, ops, n, uc);
     rpc_status_release(&status);
 }
 
@@ -354,6 +365,15 @@ static void handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
     rpc_request_from_slot(uc, s);
     if (w->srv->h.bidi_start)
         w->srv->h.bidi_start(w->user, &uc->req);
+    if (w->srv->bidi_open >= BIDI_OPEN_MAX) {
+        rpc_reply busy = {.code = GS_RESOURCE_EXHAUSTED};
+        snprintf(busy.message, sizeof busy.message,
+                 "more than %d reflection calls open at once: try again", BIDI_OPEN_MAX);
+        bidi_status(uc, &busy, true);
+        return;
+    }
+    w->srv->bidi_open++;
+    uc->counted = true;
     bidi_receive(uc, NULL);
 }
 
@@ -366,6 +386,8 @@ static int64_t micros_since(gpr_timespec t0)
 /* A bidi call is over: report it like any other call, then free it. */
 static void bidi_finished(struct worker *w, struct ucall *uc, gs_code code)
 {
+    if (uc->counted)
+        w->srv->bidi_open--;
     if (w->srv->h.finished)
         w->srv->h.finished(&uc->req, code, micros_since(uc->t0));
     ucall_free(uc);
@@ -383,7 +405,16 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
     }
     if (!uc->in) { /* the client half-closed */
         rpc_reply ok_reply = {.code = GS_OK};
-        bidi_status(uc, &ok_reply);
+        bidi_status(uc, &ok_reply, false);
+        return;
+    }
+    if (++uc->msgs > BIDI_MESSAGES_MAX) {
+        grpc_byte_buffer_destroy(uc->in);
+        uc->in = NULL;
+        rpc_reply busy = {.code = GS_RESOURCE_EXHAUSTED};
+        snprintf(busy.message, sizeof busy.message,
+                 "more than %d messages in one call: open another", BIDI_MESSAGES_MAX);
+        bidi_status(uc, &busy, false);
         return;
     }
     grpc_slice body = rpc_payload_slice(uc->in);
@@ -397,7 +428,7 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
     uc->req.data = NULL;
     uc->req.len = 0;
     if (reply.code != GS_OK)
-        bidi_status(uc, &reply);
+        bidi_status(uc, &reply, false);
     else
         bidi_receive(uc, &reply);
     free(reply.data);
@@ -511,6 +542,46 @@ static void *db_worker_main(void *arg)
     return NULL;
 }
 
+/* One completion of the light worker's queue. */
+static void handle_event(struct worker *w, grpc_event ev)
+{
+    rpc_server *srv = w->srv;
+    struct tag *t = ev.tag;
+    switch (t->kind) {
+    case TAG_ACCEPT:
+    case TAG_ACCEPT_ANY:
+        on_accept(w, (struct slot *)t, ev.success);
+        break;
+    case TAG_UNARY_DONE: {
+        struct ucall *uc = (struct ucall *)t;
+        if (uc->path && srv->h.finished) { /* answered here, without a method */
+            rpc_request r = {.path = uc->path};
+            srv->h.finished(&r, uc->code, 0);
+        }
+        ucall_free(uc);
+        break;
+    }
+    case TAG_STREAM_SEND: {
+        rpc_stream *st = (rpc_stream *)((char *)t - offsetof(rpc_stream, send_tag));
+        rpc_stream_send_done(st, ev.success);
+        break;
+    }
+    case TAG_STREAM_CLOSE: {
+        rpc_stream *st = (rpc_stream *)((char *)t - offsetof(rpc_stream, close_tag));
+        rpc_stream_close_done(st);
+        break;
+    }
+    case TAG_BIDI_STEP:
+        bidi_step(w, (struct ucall *)t, ev.success);
+        break;
+    case TAG_BIDI_DONE:
+        bidi_finished(w, (struct ucall *)t, ((struct ucall *)t)->code);
+        break;
+    case TAG_SHUTDOWN:
+        break;
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -519,42 +590,8 @@ static void *worker_main(void *arg)
         grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
-        if (ev.type != GRPC_OP_COMPLETE)
-            continue;
-        struct tag *t = ev.tag;
-        switch (t->kind) {
-        case TAG_ACCEPT:
-        case TAG_ACCEPT_ANY:
-            on_accept(w, (struct slot *)t, ev.success);
-            break;
-        case TAG_UNARY_DONE: {
-            struct ucall *uc = (struct ucall *)t;
-            if (uc->path && srv->h.finished) { /* answered here, without a method */
-                rpc_request r = {.path = uc->path};
-                srv->h.finished(&r, uc->code, 0);
-            }
-            ucall_free(uc);
-            break;
-        }
-        case TAG_STREAM_SEND: {
-            rpc_stream *st = (rpc_stream *)((char *)t - offsetof(rpc_stream, send_tag));
-            rpc_stream_send_done(st, ev.success);
-            break;
-        }
-        case TAG_STREAM_CLOSE: {
-            rpc_stream *st = (rpc_stream *)((char *)t - offsetof(rpc_stream, close_tag));
-            rpc_stream_close_done(st);
-            break;
-        }
-        case TAG_BIDI_STEP:
-            bidi_step(w, (struct ucall *)t, ev.success);
-            break;
-        case TAG_BIDI_DONE:
-            bidi_finished(w, (struct ucall *)t, ((struct ucall *)t)->code);
-            break;
-        case TAG_SHUTDOWN:
-            break;
-        }
+        if (ev.type == GRPC_OP_COMPLETE)
+            handle_event(w, ev);
     }
     if (srv->h.worker_done && w->inited)
         srv->h.worker_done(w->user);
@@ -754,13 +791,34 @@ int rpc_start(rpc_server *s, char *err, size_t errlen)
             for (int j = 0; j < GENERIC_SLOTS; j++)
                 post_new_slot(w, NULL);
         }
-        if (pthread_create(&w->thread, NULL, w->light ? worker_main : db_worker_main, w) != 0) {
+        if (gs_thread_start(w->light ? "light" : "worker", &w->thread,
+                            w->light ? worker_main : db_worker_main, w) != 0) {
             snprintf(err, errlen, "cannot start worker thread %d of %d", n + 1, s->n_workers);
             return 0;
         }
         w->running = true;
     }
     return port;
+}
+
+/* Ends every database call still waiting for a worker with UNAVAILABLE. */
+static void refuse_queued(rpc_server *s)
+{
+    pthread_mutex_lock(&s->q_mu);
+    struct job *all = s->q_head;
+    s->q_head = s->q_tail = NULL;
+    s->q_len = 0;
+    pthread_mutex_unlock(&s->q_mu);
+    for (struct job *j = all, *next; j; j = next) {
+        next = j->next;
+        if (j->payload)
+            grpc_byte_buffer_destroy(j->payload);
+        grpc_call_cancel_with_status(j->call, GRPC_STATUS_UNAVAILABLE, "server is shutting down",
+                                     NULL);
+        grpc_call_unref(j->call);
+        slot_release(j->slot);
+        free(j);
+    }
 }
 
 #define DRAIN_MS 250 /* serve what gRPC has already queued before refusing new calls */
@@ -781,11 +839,47 @@ void rpc_stop(rpc_server *s)
     grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &s->shutdown_tag);
     gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                       gpr_time_from_millis(s->cfg.grace_ms, GPR_TIMESPAN));
-    grpc_event ev = grpc_completion_queue_pluck(s->shutdown_cq, &s->shutdown_tag, until, NULL);
-    if (ev.type != GRPC_OP_COMPLETE) {
-        grpc_server_cancel_all_calls(s->server);
-        grpc_completion_queue_pluck(s->shutdown_cq, &s->shutdown_tag,
-                                    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    struct worker *pump = &s->workers[s->n_workers - 1];
+    bool any_db = false;
+    for (int i = 0; i < s->n_workers; i++)
+        any_db |= !s->workers[i].light && s->workers[i].running;
+    if (!pump->running || !any_db) {
+        /* Start-up failed part-way. Calls that arrived meanwhile hold their connections,
+         * and the shutdown would wait for them for ever: take the light worker's
+         * completions here if it never started, and refuse the database calls if no
+         * database worker will take them, until the shutdown is done. */
+        bool cancelled = false;
+        for (;;) {
+            if (!any_db)
+                refuse_queued(s);
+            grpc_event ev = grpc_completion_queue_pluck(s->shutdown_cq, &s->shutdown_tag,
+                                                        gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+            if (ev.type == GRPC_OP_COMPLETE)
+                break;
+            if (!cancelled && gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), until) > 0) {
+                grpc_server_cancel_all_calls(s->server);
+                cancelled = true;
+            }
+            if (!pump->running) {
+                ev =
+                    grpc_completion_queue_next(pump->cq,
+                                               gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                                            gpr_time_from_millis(50, GPR_TIMESPAN)),
+                                               NULL);
+                if (ev.type == GRPC_OP_COMPLETE)
+                    handle_event(pump, ev);
+            } else {
+                gpr_sleep_until(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                             gpr_time_from_millis(50, GPR_TIMESPAN)));
+            }
+        }
+    } else {
+        grpc_event ev = grpc_completion_queue_pluck(s->shutdown_cq, &s->shutdown_tag, until, NULL);
+        if (ev.type != GRPC_OP_COMPLETE) {
+            grpc_server_cancel_all_calls(s->server);
+            grpc_completion_queue_pluck(s->shutdown_cq, &s->shutdown_tag,
+                                        gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        }
     }
     rpc_close_all_streams(s);
     grpc_server_cancel_all_calls(s->server); /* open streams end with CANCELLED */
@@ -802,18 +896,7 @@ void rpc_stop(rpc_server *s)
         }
     /* Start-up failed part-way: calls no worker will take are refused here; workers
      * without a thread are released here. */
-    for (struct job *j = s->q_head, *next; j; j = next) {
-        next = j->next;
-        if (j->payload)
-            grpc_byte_buffer_destroy(j->payload);
-        grpc_call_cancel_with_status(j->call, GRPC_STATUS_UNAVAILABLE, "server is shutting down",
-                                     NULL);
-        grpc_call_unref(j->call);
-        slot_release(j->slot);
-        free(j);
-    }
-    s->q_head = s->q_tail = NULL;
-    s->q_len = 0;
+    refuse_queued(s);
     for (int i = 0; i < s->n_workers; i++) {
         struct worker *w = &s->workers[i];
         if (!w->light && w->inited && s->h.worker_done)
@@ -822,7 +905,6 @@ void rpc_stop(rpc_server *s)
             w->inited = false;
     }
     /* Last the light worker, which took every completion until now. */
-    struct worker *pump = &s->workers[s->n_workers - 1];
     grpc_completion_queue_shutdown(pump->cq);
     if (pump->running) {
         pthread_join(pump->thread, NULL);

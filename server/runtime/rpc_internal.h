@@ -60,6 +60,8 @@ struct ucall {
     gs_code code;
     char *path;      /* catch-all and refusals only */
     gpr_timespec t0; /* bidi: when the call arrived */
+    int msgs;        /* bidi: messages received so far */
+    bool counted;    /* bidi: counted in rpc_server.bidi_open */
     rpc_request req;
     char *auth, *rid, *peer, *identity; /* owned copies behind req */
 };
@@ -123,6 +125,7 @@ struct rpc_server {
     atomic_bool stopping;
     grpc_completion_queue *shutdown_cq;
     struct tag shutdown_tag;
+    int bidi_open; /* bidi calls in progress (light worker only) */
     pthread_mutex_t streams_mu;
     struct rpc_stream *streams;
     bool started;

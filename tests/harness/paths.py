@@ -71,6 +71,21 @@ def sanitizer_env(env=None):
     return env
 
 
+# GS_VALGRIND=1: every server the harness starts (Server.start) runs under valgrind's
+# memcheck; an error or a definite leak makes it exit 99 and its log says where
+# (docs/testing.md). Other gridstockd commands (token issue, check) run as they are.
+VALGRIND = os.environ.get("GS_VALGRIND", "") not in ("", "0")
+
+
+def valgrind_prefix():
+    if not VALGRIND:
+        return []
+    supp = os.path.join(SOURCE_DIR, "tests", "valgrind.supp")
+    return ["valgrind", "--tool=memcheck", "--error-exitcode=99", "--leak-check=full",
+            "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite", "--num-callers=30",
+            "--suppressions=" + supp]
+
+
 SANITIZER_MARKERS = (
     "ERROR: AddressSanitizer",
     "ERROR: LeakSanitizer",
@@ -81,8 +96,10 @@ SANITIZER_MARKERS = (
 
 
 def sanitizer_report(text):
-    """The first sanitizer report line in a log, or None."""
+    """The first sanitizer (or valgrind) report line in a log, or None."""
     for line in text.splitlines():
         if any(m in line for m in SANITIZER_MARKERS):
+            return line
+        if line.startswith("==") and "ERROR SUMMARY:" in line and "ERROR SUMMARY: 0 errors" not in line:
             return line
     return None

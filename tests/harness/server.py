@@ -158,7 +158,7 @@ class Server:
             "workers": 2,
         }
         flags.update(self.flags)
-        args = [paths.GRIDSTOCKD]
+        args = paths.valgrind_prefix() + [paths.GRIDSTOCKD]
         for k, v in flags.items():
             if v is None:
                 continue
@@ -167,7 +167,9 @@ class Server:
             args += ["--" + k.replace("_", "-"), str(v)]
         return args
 
-    def start(self, timeout=60):
+    def start(self, timeout=None):
+        if timeout is None:  # valgrind slows start-up (migrations, demo data) tenfold
+            timeout = 300 if paths.VALGRIND else 60
         last = ""
         for attempt in range(3):
             port = paths.free_port()

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 import opslib
-from gridstock.v1 import charity_pb2, sites_pb2, stock_pb2, users_pb2
+from gridstock.v1 import charity_pb2, org_units_pb2, sites_pb2, stock_pb2, users_pb2
 from harness import paths
 from harness.sql import one
 
@@ -332,10 +332,12 @@ def test_health_and_reflection_never_wait_behind_database_calls(started, db, gs_
     results = []
     locker, t = held_call(s, gs_env, "admin", site_id, results)  # the only database worker is busy
     try:
+        t0 = time.time()
         resp, code, details = s.call_raw("/grpc.health.v1.Health/Check", b"", request_id="", timeout=30)
         assert code == Code.OK and resp == b"\x08\x01", (code, details)
         answers = reflect_list_services(s)
         assert len(answers) == 1 and b"gridstock.v1.SiteService" in answers[0]
+        assert time.time() - t0 < 2, time.time() - t0  # at once, not after the held call
     finally:
         locker.rollback()
         locker.close()
@@ -350,6 +352,78 @@ def test_health_and_reflection_never_wait_behind_database_calls(started, db, gs_
                   grpc_type="bidi_stream")
     assert opslib.value(m, "gridstock_grpc_server_handled_total", grpc_code="OK", **labels) == 1
     assert opslib.value(m, "gridstock_grpc_server_handling_seconds_count", **labels) == 1
+    alive(s)
+
+
+REFLECT = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+LIST_SERVICES = b"\x3a\x00"
+
+
+def health_ms(srv):
+    t0 = time.time()
+    resp, code, details = srv.call_raw("/grpc.health.v1.Health/Check", b"", request_id="", timeout=30)
+    assert code == Code.OK and resp == b"\x08\x01", (code, details)
+    return (time.time() - t0) * 1000
+
+
+def test_reflection_cannot_flood_the_light_worker(started):
+    """Reflection runs on the light worker, which also answers health: a client gets at
+    most 32 reflection calls open at once and 1,000 messages per call, and health answers
+    promptly while reflection is hammered."""
+    s = started()
+    release = threading.Event()
+
+    def held():  # one request, then the stream stays open until release
+        yield LIST_SERVICES
+        release.wait(60)
+
+    chans = [grpc.insecure_channel(s.addr, options=[("grpc.use_local_subchannel_pool", 1)]) for _ in range(2)]
+    try:
+        open_calls = []
+        for i in range(32):
+            it = chans[i % 2].stream_stream(REFLECT)(held(), timeout=60)
+            next(it)  # answered: the call is open
+            open_calls.append(it)
+        with pytest.raises(grpc.RpcError) as e:
+            list(chans[0].stream_stream(REFLECT)(iter([LIST_SERVICES]), timeout=10))
+        assert e.value.code() == Code.RESOURCE_EXHAUSTED and "reflection" in e.value.details(), e.value
+        assert health_ms(s) < 1000
+        release.set()
+        for it in open_calls:
+            assert list(it) == []  # ended normally by the client's half-close
+        # one call of 1,001 messages: 1,000 answers, then RESOURCE_EXHAUSTED
+        answers = []
+        with pytest.raises(grpc.RpcError) as e:
+            for a in chans[0].stream_stream(REFLECT)(iter([LIST_SERVICES] * 1001), timeout=60):
+                answers.append(a)
+        assert e.value.code() == Code.RESOURCE_EXHAUSTED and "1000 messages" in e.value.details(), e.value
+        assert len(answers) == 1000
+        # four clients hammering reflection: health still answers within a second
+        stop = threading.Event()
+
+        def hammer(ch):
+            while not stop.is_set():
+                try:
+                    for _ in ch.stream_stream(REFLECT)(iter([LIST_SERVICES] * 200), timeout=30):
+                        pass
+                except grpc.RpcError:
+                    pass
+
+        ts = [threading.Thread(target=hammer, args=(chans[i % 2],)) for i in range(4)]
+        for t in ts:
+            t.start()
+        try:
+            time.sleep(0.5)
+            worst = max(health_ms(s) for _ in range(10))
+        finally:
+            stop.set()
+            for t in ts:
+                t.join(60)
+        assert worst < 1000, worst
+    finally:
+        release.set()
+        for c in chans:
+            c.close()
     alive(s)
 
 
@@ -461,3 +535,274 @@ def test_worker_threads_that_cannot_start_stop_the_server_cleanly(gs_env):
     assert "cannot start worker thread" in out, out[-3000:]
     assert paths.sanitizer_report(out) is None, out[-3000:]
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.parametrize("thread,message", [
+    ("light", "cannot start worker thread"),
+    ("worker", "cannot start worker thread"),
+    ("listener", "listener"),
+    ("monitor", "monitor"),
+    ("sealer", "sealer"),
+])
+def test_a_runtime_thread_that_cannot_start_stops_the_server_with_an_error(gs_env, thread, message):
+    """Any runtime thread that fails to start (made to fail by the GS_TEST_FAIL_THREAD hook):
+    the server says which, exits 1 within seconds (never hangs) and leaves nothing behind."""
+    import os
+
+    env = dict(paths.sanitizer_env(), GS_TEST_FAIL_THREAD=thread)
+    cmd = [paths.GRIDSTOCKD, "--listen", "127.0.0.1:0", "--db", gs_env.conninfo, "--migrate=false",
+           "--token-keys", gs_env.keyring, "--audit-keys", os.path.join(gs_env.workdir, "audit-keyring"),
+           "--grace-ms", "2000"]
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, (p.returncode, out[-3000:])
+    assert time.time() - t0 < 20, out[-3000:]
+    assert message in out, out[-3000:]
+    assert "event=listening" not in out, out[-3000:]  # never announced as serving
+    assert paths.sanitizer_report(out) is None, out[-3000:]
+
+
+# ---------------------------------------------------------------- connections
+
+
+class RawH2:
+    """A bare HTTP/2 client on a socket: opens one grpc.health.v1.Health/Watch stream (it
+    stays open) and then reads frames, answering the server's SETTINGS and, only when
+    `ack_pings`, its PINGs. Records when PINGs and GOAWAY arrive and when the server
+    closes the connection."""
+
+    def __init__(self, port, ack_pings):
+        import socket
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=0.2)
+        self.ack_pings = ack_pings
+        self.t0 = time.time()
+        self.pings, self.goaway, self.closed = [], None, None
+        self.buf = b""
+        self.frames = []  # (seconds, type, flags, stream, first bytes): for failure messages
+
+    @staticmethod
+    def frame(ftype, flags, stream, payload=b""):
+        return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + stream.to_bytes(4, "big") + payload
+
+    @staticmethod
+    def header(name, value):
+        n, v = name.encode(), value.encode()
+        assert len(n) < 127 and len(v) < 127
+        return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v  # literal, not indexed
+
+    def open_watch(self):
+        hdrs = b"".join(self.header(k, v) for k, v in [
+            (":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Watch"),
+            (":authority", "127.0.0.1"), ("content-type", "application/grpc"), ("te", "trailers")])
+        self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self.frame(4, 0, 0) +
+                          self.frame(1, 0x4, 1, hdrs) + self.frame(0, 0x1, 1, b"\x00\x00\x00\x00\x00"))
+        return self
+
+    def run(self, seconds):
+        """Reads frames for up to `seconds` or until the server closes the connection."""
+        import socket
+
+        end = time.time() + seconds
+        while time.time() < end and self.closed is None:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                self.closed = time.time() - self.t0
+                break
+            self.buf += data
+            while len(self.buf) >= 9:
+                n = int.from_bytes(self.buf[:3], "big")
+                if len(self.buf) < 9 + n:
+                    break
+                ftype, flags, payload = self.buf[3], self.buf[4], self.buf[9:9 + n]
+                self.frames.append((round(time.time() - self.t0, 2), ftype, flags,
+                                    int.from_bytes(self.buf[5:9], "big"), payload[:40]))
+                self.buf = self.buf[9 + n:]
+                try:
+                    if ftype == 4 and not flags & 1:  # SETTINGS: acknowledged, or the server gives up on us
+                        self.sock.sendall(self.frame(4, 1, 0))
+                    elif ftype == 6 and not flags & 1:  # PING from the server
+                        self.pings.append(time.time() - self.t0)
+                        if self.ack_pings:
+                            self.sock.sendall(self.frame(6, 1, 0, payload))
+                    elif ftype == 7 and self.goaway is None:
+                        self.goaway = time.time() - self.t0
+                except OSError:
+                    pass  # closed by the server: the next recv says so
+        return self
+
+    def close(self):
+        self.sock.close()
+
+
+def test_keepalive_cuts_a_peer_that_stops_answering_pings(started):
+    s = started(keepalive_time_ms=1000, keepalive_timeout_ms=1000)
+    deaf = RawH2(s.port, ack_pings=False).open_watch()
+    polite = RawH2(s.port, ack_pings=True).open_watch()
+    try:
+        t = threading.Thread(target=polite.run, args=(5,))  # both read at once
+        t.start()
+        deaf.run(10)
+        t.join()
+        # pinged about a second after the call opened, then cut about a second later
+        assert deaf.pings and deaf.closed is not None, (deaf.pings, deaf.closed)
+        assert deaf.closed < 6, deaf.closed
+        # a peer that answers stays connected and keeps being pinged
+        assert polite.closed is None and len(polite.pings) >= 2, (polite.pings, polite.closed, polite.frames)
+    finally:
+        deaf.close()
+        polite.close()
+    alive(s)
+
+
+def established(port):
+    """Server-side TCP connections of `port` in state ESTABLISHED (from /proc/net/tcp and
+    tcp6: gRPC may listen on a dual-stack socket)."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            f = line.split()
+            if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01":
+                n += 1
+    return n
+
+
+def test_an_idle_connection_is_closed_after_max_connection_idle(started):
+    s = started(max_connection_idle_ms=1000)
+    with grpc.insecure_channel(s.addr, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+        who = ch.unary_unary("/gridstock.v1.UserService/WhoAmI")
+        md = [("authorization", "Bearer " + s.token("admin"))]
+        who(b"", timeout=10, metadata=md)
+        assert established(s.port) >= 1
+        t0 = time.time()
+        opslib.wait_for(lambda: established(s.port) == 0, timeout=10, what="idle connections to be closed")
+        assert time.time() - t0 < 5
+        # the client reconnects for its next call as if nothing happened
+        who(b"", timeout=10, metadata=md)
+    # a connection with a call open is not idle: the watch stream keeps it
+    st = open_watch(s, timeout=30)
+    time.sleep(2.5)
+    assert established(s.port) >= 1
+    st.cancel()
+    alive(s)
+
+
+def test_max_connection_age_sends_goaway_and_lets_calls_finish_within_the_grace(started, db, gs_env):
+    s = started(max_connection_age_ms=1000, max_connection_age_grace_ms=3000)
+    # a raw client's open stream: GOAWAY after about a second, the connection closed once
+    # the grace has passed too
+    raw = RawH2(s.port, ack_pings=True).open_watch().run(10)
+    raw.close()
+    assert raw.goaway is not None and 0.7 < raw.goaway < 2.5, raw.goaway
+    assert raw.closed is not None and raw.goaway + 2 < raw.closed < raw.goaway + 5, (raw.goaway, raw.closed)
+    # a unary call in progress when its connection reaches its age ends normally (OK)
+    site_id = one(db, "SELECT min(id) FROM sites")
+    locker = psycopg.connect(gs_env.conninfo)
+    locker.execute("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
+    results = []
+    with grpc.insecure_channel(s.addr, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+        fn = ch.unary_unary("/gridstock.v1.SiteService/GetSite")
+        md = [("authorization", "Bearer " + s.token("admin"))]
+
+        def call():
+            try:
+                fn(sites_pb2.GetSiteRequest(id=site_id).SerializeToString(), timeout=30, metadata=md)
+                results.append(Code.OK)
+            except grpc.RpcError as e:
+                results.append((e.code(), e.details()))
+
+        t = threading.Thread(target=call)
+        t.start()
+        try:
+            opslib.wait_for(lambda: one(locker, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                                " current_database() AND wait_event_type = 'Lock'") == 1,
+                            what="the call to wait for the lock")
+            time.sleep(2)  # past the connection's age, within its grace
+        finally:
+            locker.rollback()
+            locker.close()
+        t.join(30)
+    assert results == [Code.OK], results
+    alive(s)
+
+
+
+# ---------------------------------------------------------------- expensive reads
+
+
+def test_stock_card_balances_are_the_running_sum_of_every_movement(started, db):
+    """StockCard computes balances with one running sum per page (it used to run a sum over
+    the item's history for every row): every row's balance must still be the sum of all
+    the site's movements of the item up to it, across pages and with a time filter."""
+    s = started()
+    site, item, code_s, code_i = db.execute(
+        """SELECT m.site_id, m.item_id, s.code, i.code FROM stock_movements m JOIN sites s ON s.id = m.site_id
+             JOIN items i ON i.id = m.item_id GROUP BY 1, 2, 3, 4 ORDER BY count(*) DESC, 1, 2 LIMIT 1""").fetchone()
+    # a few more movements of it, so the card has pages to walk
+    for q in range(1, 13):
+        s.call_ok("StockService/Receive", stock_pb2.ReceiveRequest(site_code=code_s, item_code=code_i, qty=q,
+                                                                   lot_code="CARD", expires_on="2031-01-01"),
+                  stock_pb2.ReceiveResponse, login=LOGI)
+        if q % 3 == 0:
+            s.call_ok("StockService/Issue", stock_pb2.IssueRequest(site_code=code_s, item_code=code_i, qty=q,
+                                                                   lot_code="CARD"),
+                      stock_pb2.IssueResponse, login=LOGI)
+    want = db.execute("""SELECT id, (sum(qty) OVER (ORDER BY id))::bigint FROM stock_movements
+                         WHERE site_id = %s AND item_id = %s ORDER BY id""", (site, item)).fetchall()
+    assert len(want) >= 16
+
+    def card(**kw):
+        rows, token, opening = [], "", None
+        while True:
+            r = s.call_ok("StockService/StockCard", stock_pb2.StockCardRequest(
+                site_code=code_s, item_code=code_i, page_size=5, page_token=token, **kw),
+                stock_pb2.StockCardResponse, login=LOGI)
+            if opening is None:
+                opening = r.opening_balance
+            rows += [(m.id, m.balance, m.at) for m in r.movements]
+            token = r.next_page_token
+            if not token:
+                return rows, opening
+
+    rows, opening = card()
+    assert [(i, b) for i, b, _ in rows] == want and opening == 0
+    # from the middle on: the balances still count what came before the filter
+    since = rows[len(rows) // 2][2]
+    later, opening = card(since=since)
+    ids = {r[0] for r in db.execute("SELECT id FROM stock_movements WHERE site_id = %s AND item_id = %s"
+                                    " AND at >= %s::timestamptz", (site, item, since)).fetchall()}
+    assert len(ids) < len(want)
+    assert [(i, b) for i, b, _ in later] == [w for w in want if w[0] in ids]
+    k = [w[0] for w in want].index(later[0][0])
+    assert opening == (want[k - 1][1] if k else 0)
+    alive(s)
+
+
+def test_org_unit_tree_counts_are_unchanged_by_the_one_pass_rewrite(started, db):
+    """GetOrgUnitTree's counts come from one aggregate pass now (they were three counts per
+    node over its subtree): every node's grids, compounds and three-no compounds must equal
+    the per-node counts, computed here the old way, for the whole district and a street."""
+    s = started()
+    for login, code in (("admin", "DC"), ("admin", "ST01"), ("logi.st01", "")):
+        tree = s.call_ok("OrgUnitService/GetOrgUnitTree",
+                         org_units_pb2.GetOrgUnitTreeRequest(code=code, max_depth=4),
+                         org_units_pb2.GetOrgUnitTreeResponse, login=login)
+        assert len(tree.nodes) > 3
+        got = {n.org_unit.id: (n.grids, n.compounds, n.three_no_compounds) for n in tree.nodes}
+        want = dict((r[0], tuple(r[1:])) for r in db.execute(
+            """SELECT ou.id,
+                      (SELECT count(*) FROM org_units g WHERE g.kind = 'grid' AND g.path <@ ou.path)::int,
+                      (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id
+                        WHERE cu.path <@ ou.path)::int,
+                      (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id
+                        WHERE cu.path <@ ou.path AND cp.three_no)::int
+                 FROM org_units ou WHERE ou.id = ANY(%s)""", (list(got),)).fetchall())
+        assert got == want
+        assert any(v[1] for v in got.values()) and any(v[2] for v in got.values())
+    alive(s)

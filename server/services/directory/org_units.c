@@ -102,18 +102,27 @@ gs_code org_unit_get_org_unit_tree(call *c, const Gridstock__V1__GetOrgUnitTreeR
     GS_TRY(dir_unit_find(c, req->id, req->code, "id", false, &u));
     int depth = req->max_depth ? req->max_depth : TREE_DEFAULT_DEPTH;
     /* Depth-first: ordering by the path's ids as numbers puts each node right after its
-     * parent and siblings by id. Counts roll up over each node's own subtree. */
-    GS_TRY(
-        db_exec(c, &r,
-                "SELECT " OU_COLS ", nlevel(ou.path) - nlevel($1::ltree),"
-                " (SELECT count(*) FROM org_units g WHERE g.kind = 'grid' AND g.path <@ ou.path),"
-                " (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id"
-                "   WHERE cu.path <@ ou.path),"
-                " (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id"
-                "   WHERE cu.path <@ ou.path AND cp.three_no)" OU_FROM
-                " WHERE ou.path <@ $1::ltree AND nlevel(ou.path) <= nlevel($1::ltree) + $2::int"
-                " ORDER BY string_to_array(ou.path::text, '.')::bigint[] LIMIT $3::bigint",
-                3, u.path, call_i64(c, depth), call_i64(c, TREE_MAX_NODES + 1)));
+     * parent and siblings by id. Counts roll up over each node's own subtree, in one
+     * aggregate pass: every grid and compound under the root counts once for each of its
+     * ancestors in the tree (at most max_depth + 1). (A count per node made the cost the
+     * number of nodes times the size of the subtree.) */
+    GS_TRY(db_exec(c, &r,
+                   "WITH g AS (SELECT subpath(x.path, 0, k) AS anc, count(*) AS n FROM org_units x,"
+                   "   generate_series(nlevel($1::ltree), least(nlevel(x.path), nlevel($1::ltree) "
+                   "+ $2::int)) k"
+                   "   WHERE x.kind = 'grid' AND x.path <@ $1::ltree GROUP BY 1),"
+                   " cc AS (SELECT subpath(cu.path, 0, k) AS anc, count(*) AS n,"
+                   "   count(*) FILTER (WHERE cp.three_no) AS t"
+                   "   FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id,"
+                   "   generate_series(nlevel($1::ltree), least(nlevel(cu.path), nlevel($1::ltree) "
+                   "+ $2::int)) k"
+                   "   WHERE cu.path <@ $1::ltree GROUP BY 1)"
+                   " SELECT " OU_COLS ", nlevel(ou.path) - nlevel($1::ltree),"
+                   " coalesce(g.n, 0), coalesce(cc.n, 0), coalesce(cc.t, 0)" OU_FROM
+                   " LEFT JOIN g ON g.anc = ou.path LEFT JOIN cc ON cc.anc = ou.path"
+                   " WHERE ou.path <@ $1::ltree AND nlevel(ou.path) <= nlevel($1::ltree) + $2::int"
+                   " ORDER BY string_to_array(ou.path::text, '.')::bigint[] LIMIT $3::bigint",
+                   3, u.path, call_i64(c, depth), call_i64(c, TREE_MAX_NODES + 1)));
     int rows = db_rows(r);
     if (rows > TREE_MAX_NODES) {
         rows = TREE_MAX_NODES;
