@@ -48,7 +48,24 @@ void db_defer(call *c, db_deferred *d);
 /* Sends what is deferred, if anything, and runs its check. */
 gs_code db_flush(call *c);
 
+/* Named result columns. A query's columns are declared once, as an X-list next to its
+ * SQL: one COL(NAME, "fragment") per column, in SELECT order, each fragment after the
+ * first carrying its leading ", ". The same list makes the names and the select list,
+ * so a column added to the list moves the names with it:
+ *
+ *     #define PL_COLS(COL) COL(PL_ID, "l.id") COL(PL_QTY, ", l.qty")
+ *     enum { PL_COLS(DB_COL_NAME) PL_NCOLS };
+ *     db_exec(c, &r, "SELECT " PL_COLS(DB_COL_SQL) " FROM ...", ...);
+ *     l->qty = db_i64(r, i, PL_QTY);
+ *
+ * A list extends another by naming it first (COL(...) after BASE_COLS(COL)). Reading a
+ * column the result does not have is a bug: it logs db_column_missing and reads as
+ * NULL (0, "", false). */
+#define DB_COL_NAME(name, sql) name,
+#define DB_COL_SQL(name, sql) sql
+
 int db_rows(const db_res *r);
+int db_cols(const db_res *r);
 bool db_null(const db_res *r, int row, int col);
 /* "" for NULL; valid until the call ends. */
 const char *db_str(const db_res *r, int row, int col);
@@ -56,6 +73,11 @@ int64_t db_i64(const db_res *r, int row, int col);
 int32_t db_i32(const db_res *r, int row, int col);
 double db_f64(const db_res *r, int row, int col);
 bool db_bool(const db_res *r, int row, int col);
+/* The value of a one-column result (SELECT f(...), RETURNING id), which has no list:
+ * a result with another number of columns is a bug, logged as db_column_missing. */
+const char *db_one_str(const db_res *r, int row);
+int64_t db_one_i64(const db_res *r, int row);
+bool db_one_bool(const db_res *r, int row);
 /* Frees one result before the call ends (a loop over chunks of a large table); its
  * strings are gone with it. NULL is fine. */
 void db_release(call *c, db_res *r);

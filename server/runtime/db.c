@@ -600,17 +600,33 @@ int db_rows(const db_res *r)
 {
     return r ? PQntuples(r->res) : 0;
 }
+int db_cols(const db_res *r)
+{
+    return r ? PQnfields(r->res) : 0;
+}
+/* The cell's text, or NULL for SQL NULL; a column the result does not have (a named
+ * column missing from its select list: a bug) is logged and reads as NULL. */
+static const char *cell(const db_res *r, int row, int col)
+{
+    if (col < 0 || col >= PQnfields(r->res)) {
+        log_event(LOG_ERROR, "db_column_missing", "column", log_i64(col), "columns",
+                  log_i64(PQnfields(r->res)), NULL);
+        return NULL;
+    }
+    return PQgetisnull(r->res, row, col) ? NULL : PQgetvalue(r->res, row, col);
+}
 bool db_null(const db_res *r, int row, int col)
 {
-    return PQgetisnull(r->res, row, col);
+    return cell(r, row, col) == NULL;
 }
 const char *db_str(const db_res *r, int row, int col)
 {
-    return PQgetvalue(r->res, row, col);
+    const char *v = cell(r, row, col);
+    return v ? v : "";
 }
 int64_t db_i64(const db_res *r, int row, int col)
 {
-    return strtoll(PQgetvalue(r->res, row, col), NULL, 10);
+    return strtoll(db_str(r, row, col), NULL, 10);
 }
 int32_t db_i32(const db_res *r, int row, int col)
 {
@@ -618,11 +634,32 @@ int32_t db_i32(const db_res *r, int row, int col)
 }
 double db_f64(const db_res *r, int row, int col)
 {
-    return strtod(PQgetvalue(r->res, row, col), NULL);
+    return strtod(db_str(r, row, col), NULL);
 }
 bool db_bool(const db_res *r, int row, int col)
 {
-    return PQgetvalue(r->res, row, col)[0] == 't';
+    return db_str(r, row, col)[0] == 't';
+}
+static int one_col(const db_res *r)
+{
+    if (PQnfields(r->res) != 1) {
+        log_event(LOG_ERROR, "db_column_missing", "columns", log_i64(PQnfields(r->res)), "expected",
+                  "1", NULL);
+        return -1;
+    }
+    return 0;
+}
+const char *db_one_str(const db_res *r, int row)
+{
+    return db_str(r, row, one_col(r));
+}
+int64_t db_one_i64(const db_res *r, int row)
+{
+    return db_i64(r, row, one_col(r));
+}
+bool db_one_bool(const db_res *r, int row)
+{
+    return db_bool(r, row, one_col(r));
 }
 int64_t db_affected(const db_res *r)
 {

@@ -138,6 +138,10 @@ gs_code procurement_cancel_order(call *c, const Gridstock__V1__OrderActionReques
     return GS_OK;
 }
 
+/* proc_order_receive's rows: one movement per received line, k its line's position. */
+#define RECEIPT_COLUMNS(COL) COL(RCPT_K, "k") COL(RCPT_MOVEMENT_ID, ", movement_id")
+enum { RECEIPT_COLUMNS(DB_COL_NAME) RCPT_NCOLS };
+
 gs_code procurement_receive_against_order(call *c,
                                           const Gridstock__V1__ReceiveAgainstOrderRequest *req,
                                           Gridstock__V1__ReceiveAgainstOrderResponse *resp)
@@ -190,11 +194,12 @@ gs_code procurement_receive_against_order(call *c,
         expires[i] = l->expires_on;
     }
     GS_TRY(db_exec(c, &r,
-                   "SELECT k, movement_id FROM proc_order_receive($1::bigint, $2::bigint[],"
-                   " $3::bigint[], $4::text[],"
-                   " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
-                   "    FROM unnest($5::text[]) WITH ORDINALITY AS t(x, i)),"
-                   " $6::bigint, $7, $8) ORDER BY k",
+                   "SELECT " RECEIPT_COLUMNS(
+                       DB_COL_SQL) " FROM proc_order_receive($1::bigint, $2::bigint[],"
+                                   " $3::bigint[], $4::text[],"
+                                   " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
+                                   "    FROM unnest($5::text[]) WITH ORDINALITY AS t(x, i)),"
+                                   " $6::bigint, $7, $8) ORDER BY k",
                    8, call_i64(c, o.id), pg_array_i64(c, line_ids, n), pg_array_i64(c, qtys, n),
                    pg_array_text(c, lots, n), pg_array_text(c, expires, n), actor(c), c->request_id,
                    req->note));
@@ -203,7 +208,7 @@ gs_code procurement_receive_against_order(call *c,
     resp->movement_ids = arena_alloc(c->arena, (rows ? (size_t)rows : 1) * sizeof(int64_t));
     int64_t total = 0;
     for (int i = 0; i < rows; i++)
-        resp->movement_ids[i] = db_i64(r, i, 1);
+        resp->movement_ids[i] = db_i64(r, i, RCPT_MOVEMENT_ID);
     for (size_t i = 0; i < n; i++)
         total += qtys[i];
     resp->order = call_msg(c, &gridstock__v1__purchase_order__descriptor);
@@ -250,7 +255,7 @@ gs_code procurement_list_orders(call *c, const Gridstock__V1__ListOrdersRequest 
                    6, c->who.scope_path, call_i64(c, s.id), call_i64(c, sm.id), req->status,
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->next_page_token = (char *)db_page_next(c, r, PO_ID, limit, &rows);
     resp->n_orders = (size_t)rows;
     resp->orders = (Gridstock__V1__PurchaseOrder **)call_ptrs(c, (size_t)rows);
     for (int i = 0; i < rows; i++) {
