@@ -53,16 +53,30 @@ gs_code db_flush(call *c);
  * first carrying its leading ", ". The same list makes the names and the select list,
  * so a column added to the list moves the names with it:
  *
- *     #define PL_COLS(COL) COL(PL_ID, "l.id") COL(PL_QTY, ", l.qty")
- *     enum { PL_COLS(DB_COL_NAME) PL_NCOLS };
- *     db_exec(c, &r, "SELECT " PL_COLS(DB_COL_SQL) " FROM ...", ...);
+ *     #define PL_COLUMNS(COL) COL(PL_ID, "l.id") COL(PL_QTY, ", l.qty")
+ *     enum { PL_COLUMNS(DB_COL_NAME) PL_NCOLS };
+ *     #define PL_COLS PL_COLUMNS(DB_COL_SQL)
+ *     db_exec(c, &r, "SELECT " PL_COLS " FROM ...", ...);
  *     l->qty = db_i64(r, i, PL_QTY);
  *
- * A list extends another by naming it first (COL(...) after BASE_COLS(COL)). Reading a
- * column the result does not have is a bug: it logs db_column_missing and reads as
- * NULL (0, "", false). */
+ * Columns selected after another list's continue its names:
+ *     enum { PLX_BEFORE_ = PL_NCOLS - 1, PLX_COLUMNS(DB_COL_NAME) PLX_NCOLS };
+ * A second query read by the same from_row function writes its own list with the
+ * first list's names, and DB_COLS_MATCH(LIST, NCOLS) (a statement) checks at compile
+ * time that each name stands in its place and that none is missing.
+ * Reading a column the result does not have is a bug: it logs db_column_missing and
+ * reads as NULL (0, "", false). */
 #define DB_COL_NAME(name, sql) name,
 #define DB_COL_SQL(name, sql) sql
+#define DB_COL_TAG(name, sql) db_col_at_##name,
+#define DB_COL_ASSERT(name, sql)                                                                   \
+    _Static_assert((int)db_col_at_##name == (int)name, "column " #name " out of place");
+#define DB_COLS_MATCH(LIST, ncols)                                                                 \
+    do {                                                                                           \
+        enum { LIST(DB_COL_TAG) db_cols_n_ };                                                      \
+        LIST(DB_COL_ASSERT)                                                                        \
+        _Static_assert((int)db_cols_n_ == (int)(ncols), #LIST ": columns missing");                \
+    } while (0)
 
 int db_rows(const db_res *r);
 int db_cols(const db_res *r);

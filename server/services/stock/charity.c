@@ -56,6 +56,7 @@ static gs_code check_household(call *c, const char *field, const char *s)
     COL(GRID_KIND, ", kind")                                                                       \
     COL(GRID_PATH, ", path::text")
 enum { GRID_COLUMNS(DB_COL_NAME) GRID_NCOLS };
+#define GRID_COLS GRID_COLUMNS(DB_COL_SQL)
 
 /* A grid of the caller's district (households come to any station), by id or code. */
 static gs_code grid_find(call *c, int64_t id, const char *code, dir_unit *out)
@@ -69,10 +70,9 @@ static gs_code grid_find(call *c, int64_t id, const char *code, dir_unit *out)
     if (by_code)
         GS_TRY(v_len(c, "grid_code", code, 64));
     GS_TRY(db_exec(c, &r,
-                   "SELECT " GRID_COLUMNS(
-                       DB_COL_SQL) " FROM org_units"
-                                   " WHERE (id = $1::bigint OR ($1::bigint = 0 AND code = $2))"
-                                   " AND path <@ subpath($3::ltree, 0, 1)",
+                   "SELECT " GRID_COLS " FROM org_units"
+                   " WHERE (id = $1::bigint OR ($1::bigint = 0 AND code = $2))"
+                   " AND path <@ subpath($3::ltree, 0, 1)",
                    3, call_i64(c, id), by_code ? code : "", c->who.scope_path));
     if (db_rows(r) == 0) {
         if (by_code)
@@ -152,6 +152,7 @@ static void donation_from_row(Gridstock__V1__Donation *m, const db_res *r, int r
     COL(DONL_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')")                    \
     COL(DONL_MOVEMENT_ID, ", x.movement_id")
 enum { DONATION_LINE_COLUMNS(DB_COL_NAME) DONL_NCOLS };
+#define DONATION_LINE_COLS DONATION_LINE_COLUMNS(DB_COL_SQL)
 
 static gs_code donation_load(call *c, int64_t id, Gridstock__V1__Donation *m)
 {
@@ -161,12 +162,11 @@ static gs_code donation_load(call *c, int64_t id, Gridstock__V1__Donation *m)
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "donation %" PRId64 " not found", id);
     donation_from_row(m, r, 0);
-    GS_TRY(db_exec(
-        c, &r,
-        "SELECT " DONATION_LINE_COLUMNS(
-            DB_COL_SQL) " FROM charity_donation_lines x JOIN items i ON i.id = x.item_id"
-                        " JOIN lots l ON l.id = x.lot_id WHERE x.donation_id = $1 ORDER BY x.id",
-        1, call_i64(c, id)));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " DONATION_LINE_COLS
+                   " FROM charity_donation_lines x JOIN items i ON i.id = x.item_id"
+                   " JOIN lots l ON l.id = x.lot_id WHERE x.donation_id = $1 ORDER BY x.id",
+                   1, call_i64(c, id)));
     int rows = db_rows(r);
     m->n_lines = (size_t)rows;
     m->lines = (Gridstock__V1__DonationLine **)call_ptrs(c, (size_t)rows);
@@ -313,6 +313,7 @@ static void dist_from_row(Gridstock__V1__Distribution *m, const db_res *r, int r
     COL(DLINE_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')")                   \
     COL(DLINE_MOVEMENT_ID, ", x.movement_id")
 enum { DIST_LINE_COLUMNS(DB_COL_NAME) DLINE_NCOLS };
+#define DIST_LINE_COLS DIST_LINE_COLUMNS(DB_COL_SQL)
 
 /* Attaches the lines of the n distributions in ms (one query), which are in descending
  * id order as listed. The lines come in the same order, so one merge pass pairs them and
@@ -326,14 +327,13 @@ static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size
     int64_t *ids = arena_alloc(c->arena, n * sizeof *ids);
     for (size_t i = 0; i < n; i++)
         ids[i] = ms[i]->id;
-    GS_TRY(db_exec(
-        c, &r,
-        "SELECT " DIST_LINE_COLUMNS(
-            DB_COL_SQL) " FROM charity_distribution_lines x JOIN items i ON i.id = x.item_id"
-                        " JOIN lots l ON l.id = x.lot_id WHERE x.distribution_id = ANY "
-                        "($1::bigint[])"
-                        " ORDER BY x.distribution_id DESC, x.id",
-        1, pg_array_i64(c, ids, n)));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " DIST_LINE_COLS
+                   " FROM charity_distribution_lines x JOIN items i ON i.id = x.item_id"
+                   " JOIN lots l ON l.id = x.lot_id WHERE x.distribution_id = ANY "
+                   "($1::bigint[])"
+                   " ORDER BY x.distribution_id DESC, x.id",
+                   1, pg_array_i64(c, ids, n)));
     int rows = db_rows(r);
     size_t k = 0;
     for (int i = 0; i < rows;) {
@@ -374,6 +374,7 @@ static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size
     COL(QUSE_USED, ", u.used")                                                                     \
     COL(QUSE_REMAINING, ", greatest(q.qty - u.used, 0)")
 enum { QUOTA_USE_COLUMNS(DB_COL_NAME) QUSE_NCOLS };
+#define QUOTA_USE_COLS QUOTA_USE_COLUMNS(DB_COL_SQL)
 
 gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                            Gridstock__V1__Distribution *resp)
@@ -423,19 +424,18 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
     dist_from_row(resp, r, 0);
     GS_TRY(dist_attach_lines(c, &resp, 1));
     /* what is left of each quota touched */
-    GS_TRY(db_exec(
-        c, &r,
-        "SELECT " QUOTA_USE_COLUMNS(
-            DB_COL_SQL) " FROM charity_quotas q JOIN items i ON i.id = q.item_id"
-                        " JOIN charity_households h ON h.grid_id = $2::bigint AND h.code = $3"
-                        " JOIN charity_quota_usage u ON u.household_id = h.id AND u.item_id = "
-                        "q.item_id"
-                        "  AND u.period = q.period"
-                        "  AND u.period_start = charity_period_start(q.period, current_date)"
-                        " WHERE q.org_unit_id = $1::bigint AND q.item_id = ANY ($4::bigint[])"
-                        " AND $5::bool ORDER BY q.item_id, q.period",
-        5, district_id(c), call_i64(c, g.id), req->household, pg_array_i64(c, items, n),
-        grid_in_scope ? "true" : "false"));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " QUOTA_USE_COLS
+                   " FROM charity_quotas q JOIN items i ON i.id = q.item_id"
+                   " JOIN charity_households h ON h.grid_id = $2::bigint AND h.code = $3"
+                   " JOIN charity_quota_usage u ON u.household_id = h.id AND u.item_id = "
+                   "q.item_id"
+                   "  AND u.period = q.period"
+                   "  AND u.period_start = charity_period_start(q.period, current_date)"
+                   " WHERE q.org_unit_id = $1::bigint AND q.item_id = ANY ($4::bigint[])"
+                   " AND $5::bool ORDER BY q.item_id, q.period",
+                   5, district_id(c), call_i64(c, g.id), req->household, pg_array_i64(c, items, n),
+                   grid_in_scope ? "true" : "false"));
     int rows = db_rows(r);
     resp->n_quotas = (size_t)rows;
     resp->quotas = (Gridstock__V1__QuotaUse **)call_ptrs(c, (size_t)rows);
@@ -538,6 +538,7 @@ static void quota_from_row(Gridstock__V1__Quota *m, const db_res *r, int row)
     COL(OU_ORG_UNIT_ID, "id")                                                                      \
     COL(OU_ORG_UNIT_CODE, ", code")
 enum { OU_CODE_COLUMNS(DB_COL_NAME) OU_NCOLS };
+#define OU_CODE_COLS OU_CODE_COLUMNS(DB_COL_SQL)
 
 gs_code charity_set_quota(call *c, const Gridstock__V1__SetQuotaRequest *req,
                           Gridstock__V1__Quota *resp)
@@ -558,8 +559,7 @@ gs_code charity_set_quota(call *c, const Gridstock__V1__SetQuotaRequest *req,
                        "DELETE FROM charity_quotas WHERE org_unit_id = $1 AND item_id = $2"
                        " AND period = $3",
                        3, district, call_i64(c, it.id), req->period));
-        GS_TRY(db_exec(c, &r, "SELECT " OU_CODE_COLUMNS(DB_COL_SQL) " FROM org_units WHERE id = $1",
-                       1, district));
+        GS_TRY(db_exec(c, &r, "SELECT " OU_CODE_COLS " FROM org_units WHERE id = $1", 1, district));
         resp->org_unit_id = db_i64(r, 0, OU_ORG_UNIT_ID);
         resp->org_unit_code = (char *)db_str(r, 0, OU_ORG_UNIT_CODE);
         resp->item_id = it.id;

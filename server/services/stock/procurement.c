@@ -58,6 +58,7 @@ gs_code po_check_move(call *c, const po_ref *o, po_state to, const char *action)
     COL(POR_SITE_ID, ", o.site_id")                                                                \
     COL(POR_SUPPLIER_SITE_ID, ", o.supplier_site_id")
 enum { PO_REF_COLUMNS(DB_COL_NAME) POR_NCOLS };
+#define PO_REF_COLS PO_REF_COLUMNS(DB_COL_SQL)
 
 gs_code po_find(call *c, int64_t id, const char *number, bool lock, po_ref *out)
 {
@@ -71,23 +72,21 @@ gs_code po_find(call *c, int64_t id, const char *number, bool lock, po_ref *out)
     if (by_number)
         GS_TRY(v_len(c, "number", number, 64));
     if (lock)
-        GS_TRY(db_exec(
-            c, &r,
-            "SELECT " PO_REF_COLUMNS(
-                DB_COL_SQL) " FROM purchase_orders o JOIN sites s ON s.id = o.site_id"
-                            " JOIN org_units ou ON ou.id = s.org_unit_id"
-                            " WHERE (o.id = $1::bigint OR ($1::bigint = 0 AND o.number = $2))"
-                            " AND ou.path <@ $3::ltree FOR UPDATE OF o",
-            3, call_i64(c, id), by_number ? number : "", c->who.scope_path));
+        GS_TRY(db_exec(c, &r,
+                       "SELECT " PO_REF_COLS
+                       " FROM purchase_orders o JOIN sites s ON s.id = o.site_id"
+                       " JOIN org_units ou ON ou.id = s.org_unit_id"
+                       " WHERE (o.id = $1::bigint OR ($1::bigint = 0 AND o.number = $2))"
+                       " AND ou.path <@ $3::ltree FOR UPDATE OF o",
+                       3, call_i64(c, id), by_number ? number : "", c->who.scope_path));
     else
-        GS_TRY(db_exec(
-            c, &r,
-            "SELECT " PO_REF_COLUMNS(
-                DB_COL_SQL) " FROM purchase_orders o JOIN sites s ON s.id = o.site_id"
-                            " JOIN org_units ou ON ou.id = s.org_unit_id"
-                            " WHERE (o.id = $1::bigint OR ($1::bigint = 0 AND o.number = $2))"
-                            " AND ou.path <@ $3::ltree",
-            3, call_i64(c, id), by_number ? number : "", c->who.scope_path));
+        GS_TRY(db_exec(c, &r,
+                       "SELECT " PO_REF_COLS
+                       " FROM purchase_orders o JOIN sites s ON s.id = o.site_id"
+                       " JOIN org_units ou ON ou.id = s.org_unit_id"
+                       " WHERE (o.id = $1::bigint OR ($1::bigint = 0 AND o.number = $2))"
+                       " AND ou.path <@ $3::ltree",
+                       3, call_i64(c, id), by_number ? number : "", c->who.scope_path));
     if (db_rows(r) == 0) {
         if (by_number)
             return call_fail(c, GS_NOT_FOUND, "purchase order %.64s not found", number);
@@ -140,6 +139,7 @@ void po_hdr_from_row(Gridstock__V1__PurchaseOrder *m, const db_res *r, int row)
     COL(POL_OUTSTANDING, ", CASE WHEN o.status IN ('received', 'cancelled') THEN 0"                \
                          " ELSE l.qty - l.received_qty END")
 enum { PO_LINE_COLUMNS(DB_COL_NAME) POL_NCOLS };
+#define PO_LINE_COLS PO_LINE_COLUMNS(DB_COL_SQL)
 
 gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m)
 {
@@ -151,10 +151,10 @@ gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m
     if (!lines)
         return GS_OK;
     GS_TRY(db_exec(c, &r,
-                   "SELECT " PO_LINE_COLUMNS(
-                       DB_COL_SQL) " FROM purchase_order_lines l JOIN items i ON i.id = l.item_id"
-                                   " JOIN purchase_orders o ON o.id = l.order_id"
-                                   " WHERE l.order_id = $1 ORDER BY l.id",
+                   "SELECT " PO_LINE_COLS
+                   " FROM purchase_order_lines l JOIN items i ON i.id = l.item_id"
+                   " JOIN purchase_orders o ON o.id = l.order_id"
+                   " WHERE l.order_id = $1 ORDER BY l.id",
                    1, call_i64(c, id)));
     int rows = db_rows(r);
     m->n_lines = (size_t)rows;
@@ -184,6 +184,7 @@ gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m
     COL(SUP_PATH, ", ou.path::text")                                                               \
     COL(SUP_ACTIVE, ", s.active")
 enum { SUPPLIER_COLUMNS(DB_COL_NAME) SUP_NCOLS };
+#define SUPPLIER_COLS SUPPLIER_COLUMNS(DB_COL_SQL)
 
 gs_code proc_supplier_find(call *c, int64_t id, const char *code, const char *field,
                            stock_site *out)
@@ -198,11 +199,10 @@ gs_code proc_supplier_find(call *c, int64_t id, const char *code, const char *fi
     if (by_code)
         GS_TRY(v_len(c, field, code, 64));
     GS_TRY(db_exec(c, &r,
-                   "SELECT " SUPPLIER_COLUMNS(
-                       DB_COL_SQL) " FROM sites s"
-                                   " JOIN org_units ou ON ou.id = s.org_unit_id"
-                                   " WHERE (s.id = $1::bigint OR ($1::bigint = 0 AND s.code = $2))"
-                                   " AND ou.path <@ subpath($3::ltree, 0, 1)",
+                   "SELECT " SUPPLIER_COLS " FROM sites s"
+                   " JOIN org_units ou ON ou.id = s.org_unit_id"
+                   " WHERE (s.id = $1::bigint OR ($1::bigint = 0 AND s.code = $2))"
+                   " AND ou.path <@ subpath($3::ltree, 0, 1)",
                    3, call_i64(c, id), by_code ? code : "", c->who.scope_path));
     if (db_rows(r) == 0) {
         if (by_code)
@@ -292,6 +292,7 @@ static void price_from_row(Gridstock__V1__Price *m, const db_res *r, int row)
 
 #define SET_PRICE_COLUMNS(COL) COL(SETP_ID, "price_id") COL(SETP_REPLACED, ", replaced")
 enum { SET_PRICE_COLUMNS(DB_COL_NAME) SETP_NCOLS };
+#define SET_PRICE_COLS SET_PRICE_COLUMNS(DB_COL_SQL)
 
 gs_code procurement_set_price(call *c, const Gridstock__V1__SetPriceRequest *req,
                               Gridstock__V1__Price *resp)
@@ -310,14 +311,13 @@ gs_code procurement_set_price(call *c, const Gridstock__V1__SetPriceRequest *req
     if (strcmp(sm.kind, "supplier_market") != 0)
         return call_fail(c, GS_INVALID_ARGUMENT,
                          "supplier_site_id: %s is a %s, not a supplier market", sm.code, sm.kind);
-    GS_TRY(
-        db_exec(c, &r,
-                "SELECT " SET_PRICE_COLUMNS(
-                    DB_COL_SQL) " FROM proc_set_price($1::bigint, $2::bigint, $3::bigint,"
-                                " $4::int, nullif($5, '')::date, nullif($6, '')::date, $7::bigint)",
-                7, call_i64(c, it.id), call_i64(c, sm.id), call_i64(c, req->unit_price_fen),
-                call_i64(c, req->lead_time_days), req->valid_from, req->valid_to,
-                call_i64(c, c->who.user_id)));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " SET_PRICE_COLS
+                   " FROM proc_set_price($1::bigint, $2::bigint, $3::bigint,"
+                   " $4::int, nullif($5, '')::date, nullif($6, '')::date, $7::bigint)",
+                   7, call_i64(c, it.id), call_i64(c, sm.id), call_i64(c, req->unit_price_fen),
+                   call_i64(c, req->lead_time_days), req->valid_from, req->valid_to,
+                   call_i64(c, c->who.user_id)));
     int64_t id = db_i64(r, 0, SETP_ID);
     bool replaced = db_bool(r, 0, SETP_REPLACED);
     GS_TRY(db_exec(c, &r, "SELECT " PRICE_COLS PRICE_FROM " WHERE p.id = $1", 1, call_i64(c, id)));
@@ -386,6 +386,7 @@ gs_code procurement_list_prices(call *c, const Gridstock__V1__ListPricesRequest 
     COL(PROP_ITEM_NAME, ", i.name")                                                                \
     COL(PROP_UNIT, ", i.unit")
 enum { PROPOSAL_COLUMNS(DB_COL_NAME) PROP_NCOLS };
+#define PROPOSAL_COLS PROPOSAL_COLUMNS(DB_COL_SQL)
 
 /* A dry run's proposal as unsaved orders: rows (ordered by site, supplier, item) of
  * proc_propose_orders joined with codes and names. */
@@ -437,15 +438,15 @@ gs_code procurement_propose_orders(call *c, const Gridstock__V1__ProposeOrdersRe
 
     GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
                       &site));
-    GS_TRY(db_exec(
-        c, &r,
-        "SELECT " PROPOSAL_COLUMNS(
-            DB_COL_SQL) " FROM proc_propose_orders($1::ltree, $2::bigint, $3::bigint, $4::boolean) "
-                        "p"
-                        " JOIN sites s ON s.id = p.site_id JOIN items i ON i.id = p.item_id"
-                        " LEFT JOIN sites sm ON sm.id = p.supplier_site_id"
-                        " ORDER BY p.site_id, p.supplier_site_id NULLS LAST, p.item_id",
-        4, path, call_i64(c, site), call_i64(c, c->who.user_id), req->dry_run ? "true" : "false"));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " PROPOSAL_COLS
+                   " FROM proc_propose_orders($1::ltree, $2::bigint, $3::bigint, $4::boolean) "
+                   "p"
+                   " JOIN sites s ON s.id = p.site_id JOIN items i ON i.id = p.item_id"
+                   " LEFT JOIN sites sm ON sm.id = p.supplier_site_id"
+                   " ORDER BY p.site_id, p.supplier_site_id NULLS LAST, p.item_id",
+                   4, path, call_i64(c, site), call_i64(c, c->who.user_id),
+                   req->dry_run ? "true" : "false"));
     int rows = db_rows(r), unpriced = 0;
     for (int i = 0; i < rows; i++)
         unpriced += db_null(r, i, PROP_SUPPLIER_SITE_ID);

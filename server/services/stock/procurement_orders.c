@@ -141,6 +141,7 @@ gs_code procurement_cancel_order(call *c, const Gridstock__V1__OrderActionReques
 /* proc_order_receive's rows: one movement per received line, k its line's position. */
 #define RECEIPT_COLUMNS(COL) COL(RCPT_K, "k") COL(RCPT_MOVEMENT_ID, ", movement_id")
 enum { RECEIPT_COLUMNS(DB_COL_NAME) RCPT_NCOLS };
+#define RECEIPT_COLS RECEIPT_COLUMNS(DB_COL_SQL)
 
 gs_code procurement_receive_against_order(call *c,
                                           const Gridstock__V1__ReceiveAgainstOrderRequest *req,
@@ -194,12 +195,11 @@ gs_code procurement_receive_against_order(call *c,
         expires[i] = l->expires_on;
     }
     GS_TRY(db_exec(c, &r,
-                   "SELECT " RECEIPT_COLUMNS(
-                       DB_COL_SQL) " FROM proc_order_receive($1::bigint, $2::bigint[],"
-                                   " $3::bigint[], $4::text[],"
-                                   " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
-                                   "    FROM unnest($5::text[]) WITH ORDINALITY AS t(x, i)),"
-                                   " $6::bigint, $7, $8) ORDER BY k",
+                   "SELECT " RECEIPT_COLS " FROM proc_order_receive($1::bigint, $2::bigint[],"
+                   " $3::bigint[], $4::text[],"
+                   " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
+                   "    FROM unnest($5::text[]) WITH ORDINALITY AS t(x, i)),"
+                   " $6::bigint, $7, $8) ORDER BY k",
                    8, call_i64(c, o.id), pg_array_i64(c, line_ids, n), pg_array_i64(c, qtys, n),
                    pg_array_text(c, lots, n), pg_array_text(c, expires, n), actor(c), c->request_id,
                    req->note));
