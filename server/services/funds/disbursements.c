@@ -17,19 +17,47 @@
 #include "gridstock/v1/funds.rpc.h"
 
 /* fund_ts(): RFC 3339 UTC text (020_funds.sql), NULL stays NULL. */
-#define DISB_COLS                                                                                  \
-    "d.id, d.fund_account_id, f.code, ou.code, d.payee_account_id, pa.code, pa.name,"              \
-    " d.category, d.amount, d.purpose, d.period, d.state, coalesce(d.external_key, ''),"           \
-    " d.version, encode(fund_disbursement_hash(d), 'hex'), d.preparer_id, up.login,"               \
-    " fund_ts(d.prepared_at), coalesce(d.approver_id, 0), coalesce(ua.login, ''),"                 \
-    " fund_ts(d.approved_at), coalesce(encode(d.approved_hash, 'hex'), ''),"                       \
-    " coalesce(d.rejected_by, 0), coalesce(ur.login, ''), fund_ts(d.rejected_at),"                 \
-    " coalesce(d.reject_reason, ''), coalesce(d.posted_by, 0), coalesce(upo.login, ''),"           \
-    " fund_ts(d.posted_at), coalesce(d.posting_id, 0), coalesce(d.voided_by, 0),"                  \
-    " coalesce(uv.login, ''), fund_ts(d.voided_at), coalesce(d.void_reason, ''),"                  \
-    " coalesce(d.reversal_posting_id, 0), fund_ts(d.updated_at),"                                  \
-    " CASE WHEN d.state = 'approved' THEN"                                                         \
-    " fund_ts(d.approved_at + make_interval(secs => $1::int)) END"
+#define DISB_COLUMNS(COL)                                                                          \
+    COL(DISB_ID, "d.id")                                                                           \
+    COL(DISB_FUND_ACCOUNT_ID, ", d.fund_account_id")                                               \
+    COL(DISB_FUND_CODE, ", f.code")                                                                \
+    COL(DISB_GRID_CODE, ", ou.code")                                                               \
+    COL(DISB_PAYEE_ACCOUNT_ID, ", d.payee_account_id")                                             \
+    COL(DISB_PAYEE_CODE, ", pa.code")                                                              \
+    COL(DISB_PAYEE_NAME, ", pa.name")                                                              \
+    COL(DISB_CATEGORY, ", d.category")                                                             \
+    COL(DISB_AMOUNT, ", d.amount")                                                                 \
+    COL(DISB_PURPOSE, ", d.purpose")                                                               \
+    COL(DISB_PERIOD, ", d.period")                                                                 \
+    COL(DISB_STATE, ", d.state")                                                                   \
+    COL(DISB_EXTERNAL_KEY, ", coalesce(d.external_key, '')")                                       \
+    COL(DISB_VERSION, ", d.version")                                                               \
+    COL(DISB_CONTENT_HASH, ", encode(fund_disbursement_hash(d), 'hex')")                           \
+    COL(DISB_PREPARER_ID, ", d.preparer_id")                                                       \
+    COL(DISB_PREPARER_LOGIN, ", up.login")                                                         \
+    COL(DISB_PREPARED_AT, ", fund_ts(d.prepared_at)")                                              \
+    COL(DISB_APPROVER_ID, ", coalesce(d.approver_id, 0)")                                          \
+    COL(DISB_APPROVER_LOGIN, ", coalesce(ua.login, '')")                                           \
+    COL(DISB_APPROVED_AT, ", fund_ts(d.approved_at)")                                              \
+    COL(DISB_APPROVED_HASH, ", coalesce(encode(d.approved_hash, 'hex'), '')")                      \
+    COL(DISB_REJECTED_BY_ID, ", coalesce(d.rejected_by, 0)")                                       \
+    COL(DISB_REJECTED_BY_LOGIN, ", coalesce(ur.login, '')")                                        \
+    COL(DISB_REJECTED_AT, ", fund_ts(d.rejected_at)")                                              \
+    COL(DISB_REJECT_REASON, ", coalesce(d.reject_reason, '')")                                     \
+    COL(DISB_POSTED_BY_ID, ", coalesce(d.posted_by, 0)")                                           \
+    COL(DISB_POSTED_BY_LOGIN, ", coalesce(upo.login, '')")                                         \
+    COL(DISB_POSTED_AT, ", fund_ts(d.posted_at)")                                                  \
+    COL(DISB_POSTING_ID, ", coalesce(d.posting_id, 0)")                                            \
+    COL(DISB_VOIDED_BY_ID, ", coalesce(d.voided_by, 0)")                                           \
+    COL(DISB_VOIDED_BY_LOGIN, ", coalesce(uv.login, '')")                                          \
+    COL(DISB_VOIDED_AT, ", fund_ts(d.voided_at)")                                                  \
+    COL(DISB_VOID_REASON, ", coalesce(d.void_reason, '')")                                         \
+    COL(DISB_REVERSAL_POSTING_ID, ", coalesce(d.reversal_posting_id, 0)")                          \
+    COL(DISB_UPDATED_AT, ", fund_ts(d.updated_at)")                                                \
+    COL(DISB_EXPIRES_AT, ", CASE WHEN d.state = 'approved' THEN fund_ts(d.approved_at + "          \
+                         "make_interval(secs => $1::int)) END")
+enum { DISB_COLUMNS(DB_COL_NAME) DISB_NCOLS };
+#define DISB_COLS DISB_COLUMNS(DB_COL_SQL)
 #define DISB_FROM                                                                                  \
     " FROM fund_disbursements d JOIN fund_accounts f ON f.id = d.fund_account_id"                  \
     " JOIN org_units ou ON ou.id = f.org_unit_id"                                                  \
@@ -39,44 +67,43 @@
 
 static void disb_from_row(Gridstock__V1__Disbursement *m, const db_res *r, int row)
 {
-    int k = 0;
-    m->id = db_i64(r, row, k++);
-    m->fund_account_id = db_i64(r, row, k++);
-    m->fund_code = (char *)db_str(r, row, k++);
-    m->grid_code = (char *)db_str(r, row, k++);
-    m->payee_account_id = db_i64(r, row, k++);
-    m->payee_code = (char *)db_str(r, row, k++);
-    m->payee_name = (char *)db_str(r, row, k++);
-    m->category = (char *)db_str(r, row, k++);
-    m->amount = db_i64(r, row, k++);
-    m->purpose = (char *)db_str(r, row, k++);
-    m->period = (char *)db_str(r, row, k++);
-    m->state = (char *)db_str(r, row, k++);
-    m->external_key = (char *)db_str(r, row, k++);
-    m->version = db_i32(r, row, k++);
-    m->content_hash = (char *)db_str(r, row, k++);
-    m->preparer_id = db_i64(r, row, k++);
-    m->preparer_login = (char *)db_str(r, row, k++);
-    m->prepared_at = (char *)db_str(r, row, k++);
-    m->approver_id = db_i64(r, row, k++);
-    m->approver_login = (char *)db_str(r, row, k++);
-    m->approved_at = (char *)db_str(r, row, k++);
-    m->approved_hash = (char *)db_str(r, row, k++);
-    m->rejected_by_id = db_i64(r, row, k++);
-    m->rejected_by_login = (char *)db_str(r, row, k++);
-    m->rejected_at = (char *)db_str(r, row, k++);
-    m->reject_reason = (char *)db_str(r, row, k++);
-    m->posted_by_id = db_i64(r, row, k++);
-    m->posted_by_login = (char *)db_str(r, row, k++);
-    m->posted_at = (char *)db_str(r, row, k++);
-    m->posting_id = db_i64(r, row, k++);
-    m->voided_by_id = db_i64(r, row, k++);
-    m->voided_by_login = (char *)db_str(r, row, k++);
-    m->voided_at = (char *)db_str(r, row, k++);
-    m->void_reason = (char *)db_str(r, row, k++);
-    m->reversal_posting_id = db_i64(r, row, k++);
-    m->updated_at = (char *)db_str(r, row, k++);
-    m->expires_at = (char *)db_str(r, row, k++);
+    m->id = db_i64(r, row, DISB_ID);
+    m->fund_account_id = db_i64(r, row, DISB_FUND_ACCOUNT_ID);
+    m->fund_code = (char *)db_str(r, row, DISB_FUND_CODE);
+    m->grid_code = (char *)db_str(r, row, DISB_GRID_CODE);
+    m->payee_account_id = db_i64(r, row, DISB_PAYEE_ACCOUNT_ID);
+    m->payee_code = (char *)db_str(r, row, DISB_PAYEE_CODE);
+    m->payee_name = (char *)db_str(r, row, DISB_PAYEE_NAME);
+    m->category = (char *)db_str(r, row, DISB_CATEGORY);
+    m->amount = db_i64(r, row, DISB_AMOUNT);
+    m->purpose = (char *)db_str(r, row, DISB_PURPOSE);
+    m->period = (char *)db_str(r, row, DISB_PERIOD);
+    m->state = (char *)db_str(r, row, DISB_STATE);
+    m->external_key = (char *)db_str(r, row, DISB_EXTERNAL_KEY);
+    m->version = db_i32(r, row, DISB_VERSION);
+    m->content_hash = (char *)db_str(r, row, DISB_CONTENT_HASH);
+    m->preparer_id = db_i64(r, row, DISB_PREPARER_ID);
+    m->preparer_login = (char *)db_str(r, row, DISB_PREPARER_LOGIN);
+    m->prepared_at = (char *)db_str(r, row, DISB_PREPARED_AT);
+    m->approver_id = db_i64(r, row, DISB_APPROVER_ID);
+    m->approver_login = (char *)db_str(r, row, DISB_APPROVER_LOGIN);
+    m->approved_at = (char *)db_str(r, row, DISB_APPROVED_AT);
+    m->approved_hash = (char *)db_str(r, row, DISB_APPROVED_HASH);
+    m->rejected_by_id = db_i64(r, row, DISB_REJECTED_BY_ID);
+    m->rejected_by_login = (char *)db_str(r, row, DISB_REJECTED_BY_LOGIN);
+    m->rejected_at = (char *)db_str(r, row, DISB_REJECTED_AT);
+    m->reject_reason = (char *)db_str(r, row, DISB_REJECT_REASON);
+    m->posted_by_id = db_i64(r, row, DISB_POSTED_BY_ID);
+    m->posted_by_login = (char *)db_str(r, row, DISB_POSTED_BY_LOGIN);
+    m->posted_at = (char *)db_str(r, row, DISB_POSTED_AT);
+    m->posting_id = db_i64(r, row, DISB_POSTING_ID);
+    m->voided_by_id = db_i64(r, row, DISB_VOIDED_BY_ID);
+    m->voided_by_login = (char *)db_str(r, row, DISB_VOIDED_BY_LOGIN);
+    m->voided_at = (char *)db_str(r, row, DISB_VOIDED_AT);
+    m->void_reason = (char *)db_str(r, row, DISB_VOID_REASON);
+    m->reversal_posting_id = db_i64(r, row, DISB_REVERSAL_POSTING_ID);
+    m->updated_at = (char *)db_str(r, row, DISB_UPDATED_AT);
+    m->expires_at = (char *)db_str(r, row, DISB_EXPIRES_AT);
 }
 
 /* Disbursement `id` of a grid fund in the caller's scope into *out. */
@@ -141,7 +168,7 @@ gs_code disbursement_prepare_disbursement(call *c,
                    9, call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, fund),
                    call_i64(c, payee), req->category, call_i64(c, req->amount), req->purpose,
                    req->period, req->external_key));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(disb_load(c, id, resp));
     const Gridstock__V1__Disbursement *d = resp;
     audit(c, id,
@@ -206,7 +233,7 @@ gs_code disbursement_update_disbursement(call *c,
     p[2] = call_i64(c, req->id);
     GS_TRY(db_execv(
         c, &r, "SELECT fund_disbursement_update($1, $2::ltree, $3, $4, $5, $6, $7, $8, $9)", 9, p));
-    bool voided = db_bool(r, 0, 0);
+    bool voided = db_one_bool(r, 0);
     GS_TRY(disb_load(c, req->id, resp));
     audit(c, req->id,
           call_printf(c, "changed %s%s", changed,
@@ -272,7 +299,7 @@ gs_code disbursement_post_disbursement(call *c, const Gridstock__V1__PostDisburs
     GS_TRY(db_exec(c, &r, "SELECT fund_disbursement_post($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
                    call_i64(c, req->id)));
-    int64_t pid = db_i64(r, 0, 0);
+    int64_t pid = db_one_i64(r, 0);
     GS_TRY(disb_load(c, req->id, resp));
     const Gridstock__V1__Disbursement *d = resp;
     audit(c, req->id,
@@ -291,7 +318,7 @@ gs_code disbursement_void_disbursement(call *c, const Gridstock__V1__VoidDisburs
     GS_TRY(db_exec(c, &r, "SELECT fund_disbursement_void($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    req->reason));
-    const char *was = db_str(r, 0, 0);
+    const char *was = db_one_str(r, 0);
     GS_TRY(disb_load(c, req->id, resp));
     audit(c, req->id,
           call_printf(c, "voided (was %s)%s%s", was, *req->reason ? ": " : "", req->reason));
@@ -332,7 +359,7 @@ gs_code disbursement_list_disbursements(call *c, const Gridstock__V1__ListDisbur
                    req->state, req->category, req->period, call_i64(c, req->payee_account_id),
                    req->preparer_login, req->approver_login, call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->next_page_token = (char *)db_page_next(c, r, DISB_ID, limit, &rows);
     resp->n_disbursements = (size_t)rows;
     resp->disbursements = (Gridstock__V1__Disbursement **)call_ptrs(c, (size_t)rows);
     for (int i = 0; i < rows; i++) {

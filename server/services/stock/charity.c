@@ -419,7 +419,7 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                          req->household, g.code);
     if (rc != GS_OK)
         return rc;
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(db_exec(c, &r, "SELECT " DIST_COLS DIST_FROM " WHERE d.id = $1", 1, call_i64(c, id)));
     dist_from_row(resp, r, 0);
     GS_TRY(dist_attach_lines(c, &resp, 1));

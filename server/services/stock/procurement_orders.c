@@ -47,7 +47,7 @@ gs_code procurement_create_order(call *c, const Gridstock__V1__CreateOrderReques
                    "INSERT INTO purchase_orders (supplier_site_id, site_id, note, created_by)"
                    " VALUES ($1, $2, $3, $4) RETURNING id",
                    4, call_i64(c, sm.id), call_i64(c, s.id), req->note, actor(c)));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     if (req->n_lines)
         GS_TRY(db_exec(
             c, NULL, "SELECT proc_set_lines($1::bigint, $2::bigint[], $3::bigint[], $4::bigint[])",
@@ -99,7 +99,7 @@ gs_code procurement_place_order(call *c, const Gridstock__V1__OrderActionRequest
     GS_TRY(po_check_move(c, &o, PO_PLACED, "place it"));
     GS_TRY(db_exec(c, &r, "SELECT count(*) FROM purchase_order_lines WHERE order_id = $1", 1,
                    call_i64(c, o.id)));
-    if (db_i64(r, 0, 0) == 0)
+    if (db_one_i64(r, 0) == 0)
         return call_fail(c, GS_FAILED_PRECONDITION, "purchase order %s has no lines", o.number);
     /* expected when the slowest line's lead time (supplier's current price) has passed */
     GS_TRY(
