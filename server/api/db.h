@@ -92,6 +92,20 @@ bool db_bool(const db_res *r, int row, int col);
 const char *db_one_str(const db_res *r, int row);
 int64_t db_one_i64(const db_res *r, int row);
 bool db_one_bool(const db_res *r, int row);
+/* Fills a repeated message field from result rows: n = rows, arr = one new message of
+ * `desc` per row, each filled by from_row(msg, r, row). from_row takes the field's own
+ * message type, so the compiler checks it against arr. Everything lives in the call's
+ * arena. A statement (a macro because the field's type varies). */
+#define DB_ROWS_INTO(c, r, rows, arr, n, desc, from_row)                                           \
+    do {                                                                                           \
+        (n) = (size_t)(rows);                                                                      \
+        (arr) = (void *)call_ptrs((c), (n));                                                       \
+        for (int db_row_ = 0; db_row_ < (int)(n); db_row_++) {                                     \
+            (arr)[db_row_] = call_msg((c), (desc));                                                \
+            from_row((arr)[db_row_], (r), db_row_);                                                \
+        }                                                                                          \
+    } while (0)
+
 /* Frees one result before the call ends (a loop over chunks of a large table); its
  * strings are gone with it. NULL is fine. */
 void db_release(call *c, db_res *r);

@@ -73,21 +73,15 @@ static gs_code item_find(call *c, int64_t id, const char *code, const char *fiel
                          Gridstock__V1__Item *m)
 {
     db_res *r = NULL;
-    if (id < 0)
-        return v_positive(c, field, id);
-    if (id) {
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, true, &by));
+    if (by == GS_BY_ID)
         GS_TRY(db_exec(c, &r, "SELECT " ITEM_COLS " FROM items i WHERE i.id = $1", 1,
                        call_i64(c, id)));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "item %" PRId64 " not found", id);
-    } else {
-        if (!code || !*code)
-            return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-        GS_TRY(v_len(c, field, code, 64));
+    else
         GS_TRY(db_exec(c, &r, "SELECT " ITEM_COLS " FROM items i WHERE i.code = $1", 1, code));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "item \"%.64s\" not found", code);
-    }
+    if (db_rows(r) == 0)
+        return call_not_found(c, "item", by, id, code);
     item_from_row(m, r, 0);
     return GS_OK;
 }
@@ -103,28 +97,22 @@ static gs_code site_find(call *c, int64_t id, const char *code, const char *fiel
                          const char **site_code)
 {
     db_res *r = NULL;
-    if (id < 0)
-        return v_positive(c, field, id);
-    if (id) {
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, true, &by));
+    if (by == GS_BY_ID)
         GS_TRY(db_exec(c, &r,
                        "SELECT " SCOPED_SITE_COLS
                        " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
                        " WHERE s.id = $1 AND ou.path <@ $2::ltree",
                        2, call_i64(c, id), c->who.scope_path));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id);
-    } else {
-        if (!code || !*code)
-            return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-        GS_TRY(v_len(c, field, code, 64));
+    else
         GS_TRY(db_exec(c, &r,
                        "SELECT " SCOPED_SITE_COLS
                        " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
                        " WHERE s.code = $1 AND ou.path <@ $2::ltree",
                        2, code, c->who.scope_path));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", code);
-    }
+    if (db_rows(r) == 0)
+        return call_not_found(c, "site", by, id, code);
     *site_id = db_i64(r, 0, SSITE_ID);
     *site_code = db_str(r, 0, SSITE_CODE);
     return GS_OK;
@@ -262,12 +250,8 @@ gs_code catalog_list_items(call *c, const Gridstock__V1__ListItemsRequest *req,
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, ITEM_ID, limit, &rows);
-    resp->n_items = (size_t)rows;
-    resp->items = (Gridstock__V1__Item **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->items[i] = call_msg(c, &gridstock__v1__item__descriptor);
-        item_from_row(resp->items[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->items, resp->n_items, &gridstock__v1__item__descriptor,
+                 item_from_row);
     return GS_OK;
 }
 
@@ -322,11 +306,7 @@ gs_code catalog_list_site_item_levels(call *c, const Gridstock__V1__ListSiteItem
                    3, call_i64(c, site_id), call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, LEVEL_ITEM_ID, limit, &rows);
-    resp->n_levels = (size_t)rows;
-    resp->levels = (Gridstock__V1__SiteItemLevel **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->levels[i] = call_msg(c, &gridstock__v1__site_item_level__descriptor);
-        level_from_row(resp->levels[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->levels, resp->n_levels,
+                 &gridstock__v1__site_item_level__descriptor, level_from_row);
     return GS_OK;
 }

@@ -90,11 +90,7 @@ gs_code compound_list_compounds(call *c, const Gridstock__V1__ListCompoundsReque
                    call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, CP_ID, limit, &rows);
-    resp->n_compounds = (size_t)rows;
-    resp->compounds = (Gridstock__V1__Compound **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->compounds[i] = call_msg(c, &gridstock__v1__compound__descriptor);
-        compound_from_row(resp->compounds[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->compounds, resp->n_compounds,
+                 &gridstock__v1__compound__descriptor, compound_from_row);
     return GS_OK;
 }

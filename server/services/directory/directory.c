@@ -28,17 +28,11 @@ gs_code dir_unit_find(call *c, int64_t id, const char *code, const char *field, 
                       dir_unit *out)
 {
     db_res *r = NULL;
-    bool by_code = id == 0 && code && *code;
-
-    if (id < 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
-    if (id == 0 && !by_code) {
-        if (required)
-            return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, required, &by));
+    if (by == GS_BY_NONE) /* not required and not given: the caller's own unit */
         id = c->who.scope_id;
-    }
-    if (by_code) {
-        GS_TRY(v_len(c, field, code, 64));
+    if (by == GS_BY_CODE) {
         GS_TRY(db_exec(c, &r,
                        "SELECT " UNIT_COLS " FROM org_units"
                        " WHERE code = $1 AND path <@ $2::ltree",
@@ -49,11 +43,8 @@ gs_code dir_unit_find(call *c, int64_t id, const char *code, const char *field, 
                        " WHERE id = $1 AND path <@ $2::ltree",
                        2, call_i64(c, id), c->who.scope_path));
     }
-    if (db_rows(r) == 0) {
-        if (by_code)
-            return call_fail(c, GS_NOT_FOUND, "org unit \"%.64s\" not found", code);
-        return call_fail(c, GS_NOT_FOUND, "org unit %" PRId64 " not found", id);
-    }
+    if (db_rows(r) == 0)
+        return call_not_found(c, "org unit", by, id, code);
     out->id = db_i64(r, 0, UNIT_ID);
     out->code = db_str(r, 0, UNIT_CODE);
     out->name = db_str(r, 0, UNIT_NAME);

@@ -90,12 +90,8 @@ gs_code org_unit_list_org_units(call *c, const Gridstock__V1__ListOrgUnitsReques
                    call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, OU_ID, limit, &rows);
-    resp->n_org_units = (size_t)rows;
-    resp->org_units = (Gridstock__V1__OrgUnit **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->org_units[i] = call_msg(c, &gridstock__v1__org_unit__descriptor);
-        org_unit_from_row(resp->org_units[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->org_units, resp->n_org_units,
+                 &gridstock__v1__org_unit__descriptor, org_unit_from_row);
     return GS_OK;
 }
 

@@ -266,12 +266,8 @@ gs_code site_list_sites(call *c, const Gridstock__V1__ListSitesRequest *req,
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, SITE_ID, limit, &rows);
-    resp->n_sites = (size_t)rows;
-    resp->sites = (Gridstock__V1__Site **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->sites[i] = call_msg(c, &gridstock__v1__site__descriptor);
-        site_from_row(resp->sites[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->sites, resp->n_sites, &gridstock__v1__site__descriptor,
+                 site_from_row);
     return GS_OK;
 }
 

@@ -242,12 +242,8 @@ gs_code user_list_users(call *c, const Gridstock__V1__ListUsersRequest *req,
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, USER_ID, limit, &rows);
-    resp->n_users = (size_t)rows;
-    resp->users = (Gridstock__V1__User **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->users[i] = call_msg(c, &gridstock__v1__user__descriptor);
-        user_from_row(resp->users[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->users, resp->n_users, &gridstock__v1__user__descriptor,
+                 user_from_row);
     return GS_OK;
 }
 

@@ -360,11 +360,7 @@ gs_code disbursement_list_disbursements(call *c, const Gridstock__V1__ListDisbur
                    req->preparer_login, req->approver_login, call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, DISB_ID, limit, &rows);
-    resp->n_disbursements = (size_t)rows;
-    resp->disbursements = (Gridstock__V1__Disbursement **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->disbursements[i] = call_msg(c, &gridstock__v1__disbursement__descriptor);
-        disb_from_row(resp->disbursements[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->disbursements, resp->n_disbursements,
+                 &gridstock__v1__disbursement__descriptor, disb_from_row);
     return GS_OK;
 }

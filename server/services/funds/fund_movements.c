@@ -378,11 +378,7 @@ gs_code fund_movement_list_movements(call *c, const Gridstock__V1__ListFundMovem
         rows--;
         resp->next_page_token = (char *)call_i64(c, db_i64(r, rows - 1, FMOVE_ID));
     }
-    resp->n_movements = (size_t)rows;
-    resp->movements = (Gridstock__V1__FundMovement **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->movements[i] = call_msg(c, &gridstock__v1__fund_movement__descriptor);
-        move_from_row(resp->movements[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->movements, resp->n_movements,
+                 &gridstock__v1__fund_movement__descriptor, move_from_row);
     return attach_items(c, resp->movements, r, rows);
 }

@@ -252,6 +252,33 @@ gs_code fund_report_balances(call *c, const Gridstock__V1__BalancesRequest *req,
 enum { REGISTER_COLUMNS(DB_COL_NAME) REG_NCOLS };
 #define REGISTER_COLS REGISTER_COLUMNS(DB_COL_SQL)
 
+static void register_row_from_row(Gridstock__V1__RegisterRow *m, const db_res *r, int i)
+{
+    m->id = db_i64(r, i, REG_ID);
+    m->grid_code = (char *)db_str(r, i, REG_GRID_CODE);
+    m->payee_code = (char *)db_str(r, i, REG_PAYEE_CODE);
+    m->payee_name = (char *)db_str(r, i, REG_PAYEE_NAME);
+    m->category = (char *)db_str(r, i, REG_CATEGORY);
+    m->period = (char *)db_str(r, i, REG_PERIOD);
+    m->amount = db_i64(r, i, REG_AMOUNT);
+    m->state = (char *)db_str(r, i, REG_STATE);
+    m->purpose = (char *)db_str(r, i, REG_PURPOSE);
+    m->programme_code = (char *)db_str(r, i, REG_PROGRAMME_CODE);
+    m->preparer = (char *)db_str(r, i, REG_PREPARER);
+    m->prepared_at = (char *)db_str(r, i, REG_PREPARED_AT);
+    m->approver = (char *)db_str(r, i, REG_APPROVER);
+    m->approved_at = (char *)db_str(r, i, REG_APPROVED_AT);
+    m->posted_by = (char *)db_str(r, i, REG_POSTED_BY);
+    m->posted_at = (char *)db_str(r, i, REG_POSTED_AT);
+    m->rejected_by = (char *)db_str(r, i, REG_REJECTED_BY);
+    m->rejected_at = (char *)db_str(r, i, REG_REJECTED_AT);
+    m->reject_reason = (char *)db_str(r, i, REG_REJECT_REASON);
+    m->voided_by = (char *)db_str(r, i, REG_VOIDED_BY);
+    m->voided_at = (char *)db_str(r, i, REG_VOIDED_AT);
+    m->posting_id = db_i64(r, i, REG_POSTING_ID);
+    m->reversal_posting_id = db_i64(r, i, REG_REVERSAL_POSTING_ID);
+}
+
 gs_code fund_report_disbursement_register(call *c,
                                           const Gridstock__V1__DisbursementRegisterRequest *req,
                                           Gridstock__V1__DisbursementRegisterResponse *resp)
@@ -295,35 +322,8 @@ gs_code fund_report_disbursement_register(call *c,
         call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, REG_ID, limit, &rows);
-    resp->n_rows = (size_t)rows;
-    resp->rows = (Gridstock__V1__RegisterRow **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__RegisterRow *m = call_msg(c, &gridstock__v1__register_row__descriptor);
-        m->id = db_i64(r, i, REG_ID);
-        m->grid_code = (char *)db_str(r, i, REG_GRID_CODE);
-        m->payee_code = (char *)db_str(r, i, REG_PAYEE_CODE);
-        m->payee_name = (char *)db_str(r, i, REG_PAYEE_NAME);
-        m->category = (char *)db_str(r, i, REG_CATEGORY);
-        m->period = (char *)db_str(r, i, REG_PERIOD);
-        m->amount = db_i64(r, i, REG_AMOUNT);
-        m->state = (char *)db_str(r, i, REG_STATE);
-        m->purpose = (char *)db_str(r, i, REG_PURPOSE);
-        m->programme_code = (char *)db_str(r, i, REG_PROGRAMME_CODE);
-        m->preparer = (char *)db_str(r, i, REG_PREPARER);
-        m->prepared_at = (char *)db_str(r, i, REG_PREPARED_AT);
-        m->approver = (char *)db_str(r, i, REG_APPROVER);
-        m->approved_at = (char *)db_str(r, i, REG_APPROVED_AT);
-        m->posted_by = (char *)db_str(r, i, REG_POSTED_BY);
-        m->posted_at = (char *)db_str(r, i, REG_POSTED_AT);
-        m->rejected_by = (char *)db_str(r, i, REG_REJECTED_BY);
-        m->rejected_at = (char *)db_str(r, i, REG_REJECTED_AT);
-        m->reject_reason = (char *)db_str(r, i, REG_REJECT_REASON);
-        m->voided_by = (char *)db_str(r, i, REG_VOIDED_BY);
-        m->voided_at = (char *)db_str(r, i, REG_VOIDED_AT);
-        m->posting_id = db_i64(r, i, REG_POSTING_ID);
-        m->reversal_posting_id = db_i64(r, i, REG_REVERSAL_POSTING_ID);
-        resp->rows[i] = m;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->rows, resp->n_rows, &gridstock__v1__register_row__descriptor,
+                 register_row_from_row);
     return GS_OK;
 }
 

@@ -128,12 +128,8 @@ gs_code fund_list_accounts(call *c, const Gridstock__V1__ListAccountsRequest *re
                    call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, ACCT_ID, limit, &rows);
-    resp->n_accounts = (size_t)rows;
-    resp->accounts = (Gridstock__V1__Account **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->accounts[i] = call_msg(c, &gridstock__v1__account__descriptor);
-        account_from_row(resp->accounts[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->accounts, resp->n_accounts, &gridstock__v1__account__descriptor,
+                 account_from_row);
     return GS_OK;
 }
 
@@ -222,12 +218,8 @@ gs_code fund_list_budgets(call *c, const Gridstock__V1__ListBudgetsRequest *req,
                    5, u.path, req->period, req->category, call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, BUDGET_ID, limit, &rows);
-    resp->n_budgets = (size_t)rows;
-    resp->budgets = (Gridstock__V1__Budget **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->budgets[i] = call_msg(c, &gridstock__v1__budget__descriptor);
-        budget_from_row(resp->budgets[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->budgets, resp->n_budgets, &gridstock__v1__budget__descriptor,
+                 budget_from_row);
     return GS_OK;
 }
 

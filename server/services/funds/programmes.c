@@ -299,6 +299,15 @@ gs_code programme_list_programmes(call *c, const Gridstock__V1__ListProgrammesRe
 enum { MEMBER_COLUMNS(DB_COL_NAME) MEMBER_NCOLS };
 #define MEMBER_COLS MEMBER_COLUMNS(DB_COL_SQL)
 
+static void programme_member_from_row(Gridstock__V1__ProgrammeMember *m, const db_res *r, int i)
+{
+    m->payee_account_id = db_i64(r, i, MEMBER_PAYEE_ACCOUNT_ID);
+    m->payee_code = (char *)db_str(r, i, MEMBER_PAYEE_CODE);
+    m->payee_name = (char *)db_str(r, i, MEMBER_PAYEE_NAME);
+    m->grid_code = (char *)db_str(r, i, MEMBER_GRID_CODE);
+    m->amount = db_i64(r, i, MEMBER_AMOUNT);
+}
+
 static gs_code members_load(call *c, int64_t programme,
                             Gridstock__V1__ListProgrammeMembersResponse *resp)
 {
@@ -312,18 +321,8 @@ static gs_code members_load(call *c, int64_t programme,
                 " WHERE m.programme_id = $1 AND g.path <@ $2::ltree ORDER BY g.code, a.code",
                 2, call_i64(c, programme), c->who.scope_path));
     int rows = db_rows(r);
-    resp->n_members = (size_t)rows;
-    resp->members = (Gridstock__V1__ProgrammeMember **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__ProgrammeMember *m =
-            call_msg(c, &gridstock__v1__programme_member__descriptor);
-        m->payee_account_id = db_i64(r, i, MEMBER_PAYEE_ACCOUNT_ID);
-        m->payee_code = (char *)db_str(r, i, MEMBER_PAYEE_CODE);
-        m->payee_name = (char *)db_str(r, i, MEMBER_PAYEE_NAME);
-        m->grid_code = (char *)db_str(r, i, MEMBER_GRID_CODE);
-        m->amount = db_i64(r, i, MEMBER_AMOUNT);
-        resp->members[i] = m;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->members, resp->n_members,
+                 &gridstock__v1__programme_member__descriptor, programme_member_from_row);
     return GS_OK;
 }
 
@@ -435,6 +434,16 @@ gs_code programme_enter_scores(call *c, const Gridstock__V1__EnterScoresRequest 
 enum { SCORE_COLUMNS(DB_COL_NAME) SCORE_NCOLS };
 #define SCORE_COLS SCORE_COLUMNS(DB_COL_SQL)
 
+static void assessment_score_from_row(Gridstock__V1__AssessmentScore *m, const db_res *r, int i)
+{
+    m->grid_code = (char *)db_str(r, i, SCORE_GRID_CODE);
+    m->period = (char *)db_str(r, i, SCORE_PERIOD);
+    m->score = db_f64(r, i, SCORE_SCORE);
+    m->note = (char *)db_str(r, i, SCORE_NOTE);
+    m->entered_by_login = (char *)db_str(r, i, SCORE_ENTERED_BY_LOGIN);
+    m->entered_at = (char *)db_str(r, i, SCORE_ENTERED_AT);
+}
+
 gs_code programme_list_scores(call *c, const Gridstock__V1__ListScoresRequest *req,
                               Gridstock__V1__ListScoresResponse *resp)
 {
@@ -450,19 +459,8 @@ gs_code programme_list_scores(call *c, const Gridstock__V1__ListScoresRequest *r
                    " WHERE s.period = $1 AND g.path <@ $2::ltree ORDER BY g.code",
                    2, req->period, u.path));
     int rows = db_rows(r);
-    resp->n_scores = (size_t)rows;
-    resp->scores = (Gridstock__V1__AssessmentScore **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__AssessmentScore *s =
-            call_msg(c, &gridstock__v1__assessment_score__descriptor);
-        s->grid_code = (char *)db_str(r, i, SCORE_GRID_CODE);
-        s->period = (char *)db_str(r, i, SCORE_PERIOD);
-        s->score = db_f64(r, i, SCORE_SCORE);
-        s->note = (char *)db_str(r, i, SCORE_NOTE);
-        s->entered_by_login = (char *)db_str(r, i, SCORE_ENTERED_BY_LOGIN);
-        s->entered_at = (char *)db_str(r, i, SCORE_ENTERED_AT);
-        resp->scores[i] = s;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->scores, resp->n_scores,
+                 &gridstock__v1__assessment_score__descriptor, assessment_score_from_row);
     return GS_OK;
 }
 
@@ -612,12 +610,8 @@ gs_code programme_list_runs(call *c, const Gridstock__V1__ListRunsRequest *req,
                               " GROUP BY r.id, p.code, u.login ORDER BY r.id DESC LIMIT 1000",
                    3, c->who.scope_path, call_i64(c, req->programme_id), req->period));
     int rows = db_rows(r);
-    resp->n_runs = (size_t)rows;
-    resp->runs = (Gridstock__V1__ProgrammeRun **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->runs[i] = call_msg(c, &gridstock__v1__programme_run__descriptor);
-        run_from_row(resp->runs[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->runs, resp->n_runs, &gridstock__v1__programme_run__descriptor,
+                 run_from_row);
     return GS_OK;
 }
 
@@ -639,6 +633,21 @@ static const char *const item_states[] = {"prepared", "approved", "posted",    "
         ", coalesce(d.state, CASE WHEN i.gross < 0 THEN 'deduction' ELSE 'zero' END) st")
 enum { RUN_ITEM_COLUMNS(DB_COL_NAME) RITEM_NCOLS };
 #define RUN_ITEM_COLS RUN_ITEM_COLUMNS(DB_COL_SQL)
+
+static void programme_run_item_from_row(Gridstock__V1__ProgrammeRunItem *m, const db_res *r, int i)
+{
+    m->payee_account_id = db_i64(r, i, RITEM_PAYEE_ACCOUNT_ID);
+    m->run_id = db_i64(r, i, RITEM_RUN_ID);
+    m->grid_code = (char *)db_str(r, i, RITEM_GRID_CODE);
+    m->payee_code = (char *)db_str(r, i, RITEM_PAYEE_CODE);
+    m->payee_name = (char *)db_str(r, i, RITEM_PAYEE_NAME);
+    m->score = db_f64(r, i, RITEM_SCORE);
+    m->gross = db_i64(r, i, RITEM_GROSS);
+    m->deducted = db_i64(r, i, RITEM_DEDUCTED);
+    m->net = db_i64(r, i, RITEM_NET);
+    m->disbursement_id = db_i64(r, i, RITEM_DISBURSEMENT_ID);
+    m->state = (char *)db_str(r, i, RITEM_STATE);
+}
 
 gs_code programme_list_run_items(call *c, const Gridstock__V1__ListRunItemsRequest *req,
                                  Gridstock__V1__ListRunItemsResponse *resp)
@@ -662,24 +671,8 @@ gs_code programme_list_run_items(call *c, const Gridstock__V1__ListRunItemsReque
                    call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, RITEM_PAYEE_ACCOUNT_ID, limit, &rows);
-    resp->n_items = (size_t)rows;
-    resp->items = (Gridstock__V1__ProgrammeRunItem **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__ProgrammeRunItem *m =
-            call_msg(c, &gridstock__v1__programme_run_item__descriptor);
-        m->payee_account_id = db_i64(r, i, RITEM_PAYEE_ACCOUNT_ID);
-        m->run_id = db_i64(r, i, RITEM_RUN_ID);
-        m->grid_code = (char *)db_str(r, i, RITEM_GRID_CODE);
-        m->payee_code = (char *)db_str(r, i, RITEM_PAYEE_CODE);
-        m->payee_name = (char *)db_str(r, i, RITEM_PAYEE_NAME);
-        m->score = db_f64(r, i, RITEM_SCORE);
-        m->gross = db_i64(r, i, RITEM_GROSS);
-        m->deducted = db_i64(r, i, RITEM_DEDUCTED);
-        m->net = db_i64(r, i, RITEM_NET);
-        m->disbursement_id = db_i64(r, i, RITEM_DISBURSEMENT_ID);
-        m->state = (char *)db_str(r, i, RITEM_STATE);
-        resp->items[i] = m;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->items, resp->n_items,
+                 &gridstock__v1__programme_run_item__descriptor, programme_run_item_from_row);
     return GS_OK;
 }
 

@@ -277,6 +277,24 @@ gs_code req_attach_lines(call *c, Gridstock__V1__Requisition **ms, int n)
 enum { ALLOCATION_COLUMNS(DB_COL_NAME) ALLOC_NCOLS };
 #define ALLOCATION_COLS ALLOCATION_COLUMNS(DB_COL_SQL)
 
+static void requisition_allocation_from_row(Gridstock__V1__RequisitionAllocation *m,
+                                            const db_res *r, int i)
+{
+    m->id = db_i64(r, i, ALLOC_ID);
+    m->line_id = db_i64(r, i, ALLOC_LINE_ID);
+    m->item_id = db_i64(r, i, ALLOC_ITEM_ID);
+    m->item_code = (char *)db_str(r, i, ALLOC_ITEM_CODE);
+    m->site_id = db_i64(r, i, ALLOC_SITE_ID);
+    m->site_code = (char *)db_str(r, i, ALLOC_SITE_CODE);
+    m->site_kind = (char *)db_str(r, i, ALLOC_SITE_KIND);
+    m->lot_id = db_i64(r, i, ALLOC_LOT_ID);
+    m->lot_code = (char *)db_str(r, i, ALLOC_LOT_CODE);
+    m->expires_on = (char *)db_str(r, i, ALLOC_EXPIRES_ON);
+    m->qty = db_i64(r, i, ALLOC_QTY);
+    m->distance_m = db_f64(r, i, ALLOC_DISTANCE_M);
+    m->status = (char *)db_str(r, i, ALLOC_STATUS);
+}
+
 gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m)
 {
     db_res *h = NULL, *lines = NULL, *al = NULL;
@@ -298,26 +316,9 @@ gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m)
     req_hdr_from_row(m, h, 0);
     attach_lines(c, &m, 1, lines);
     int n = db_rows(al);
-    m->n_allocations = (size_t)n;
-    m->allocations = (Gridstock__V1__RequisitionAllocation **)call_ptrs(c, (size_t)n);
-    for (int i = 0; i < n; i++) {
-        Gridstock__V1__RequisitionAllocation *a =
-            call_msg(c, &gridstock__v1__requisition_allocation__descriptor);
-        a->id = db_i64(al, i, ALLOC_ID);
-        a->line_id = db_i64(al, i, ALLOC_LINE_ID);
-        a->item_id = db_i64(al, i, ALLOC_ITEM_ID);
-        a->item_code = (char *)db_str(al, i, ALLOC_ITEM_CODE);
-        a->site_id = db_i64(al, i, ALLOC_SITE_ID);
-        a->site_code = (char *)db_str(al, i, ALLOC_SITE_CODE);
-        a->site_kind = (char *)db_str(al, i, ALLOC_SITE_KIND);
-        a->lot_id = db_i64(al, i, ALLOC_LOT_ID);
-        a->lot_code = (char *)db_str(al, i, ALLOC_LOT_CODE);
-        a->expires_on = (char *)db_str(al, i, ALLOC_EXPIRES_ON);
-        a->qty = db_i64(al, i, ALLOC_QTY);
-        a->distance_m = db_f64(al, i, ALLOC_DISTANCE_M);
-        a->status = (char *)db_str(al, i, ALLOC_STATUS);
-        m->allocations[i] = a;
-    }
+    DB_ROWS_INTO(c, al, n, m->allocations, m->n_allocations,
+                 &gridstock__v1__requisition_allocation__descriptor,
+                 requisition_allocation_from_row);
     return GS_OK;
 }
 
@@ -386,6 +387,19 @@ gs_code requisition_list(call *c, const Gridstock__V1__ListRequisitionsRequest *
 enum { HISTORY_COLUMNS(DB_COL_NAME) HIST_NCOLS };
 #define HISTORY_COLS HISTORY_COLUMNS(DB_COL_SQL)
 
+static void requisition_transition_from_row(Gridstock__V1__RequisitionTransition *m,
+                                            const db_res *r, int i)
+{
+    m->id = db_i64(r, i, HIST_ID);
+    m->from_state = (char *)db_str(r, i, HIST_FROM_STATE);
+    m->to_state = (char *)db_str(r, i, HIST_TO_STATE);
+    m->actor_id = db_i64(r, i, HIST_ACTOR_ID);
+    m->actor_login = (char *)db_str(r, i, HIST_ACTOR_LOGIN);
+    m->at = (char *)db_str(r, i, HIST_AT);
+    m->comment = (char *)db_str(r, i, HIST_COMMENT);
+    m->activation_id = db_i64(r, i, HIST_ACTIVATION_ID);
+}
+
 gs_code requisition_history(call *c, const Gridstock__V1__RequisitionHistoryRequest *req,
                             Gridstock__V1__RequisitionHistoryResponse *resp)
 {
@@ -400,20 +414,8 @@ gs_code requisition_history(call *c, const Gridstock__V1__RequisitionHistoryRequ
                    1, call_i64(c, ref.id)));
     int n = db_rows(r);
     resp->number = (char *)ref.number;
-    resp->n_transitions = (size_t)n;
-    resp->transitions = (Gridstock__V1__RequisitionTransition **)call_ptrs(c, (size_t)n);
-    for (int i = 0; i < n; i++) {
-        Gridstock__V1__RequisitionTransition *t =
-            call_msg(c, &gridstock__v1__requisition_transition__descriptor);
-        t->id = db_i64(r, i, HIST_ID);
-        t->from_state = (char *)db_str(r, i, HIST_FROM_STATE);
-        t->to_state = (char *)db_str(r, i, HIST_TO_STATE);
-        t->actor_id = db_i64(r, i, HIST_ACTOR_ID);
-        t->actor_login = (char *)db_str(r, i, HIST_ACTOR_LOGIN);
-        t->at = (char *)db_str(r, i, HIST_AT);
-        t->comment = (char *)db_str(r, i, HIST_COMMENT);
-        t->activation_id = db_i64(r, i, HIST_ACTIVATION_ID);
-        resp->transitions[i] = t;
-    }
+    DB_ROWS_INTO(c, r, n, resp->transitions, resp->n_transitions,
+                 &gridstock__v1__requisition_transition__descriptor,
+                 requisition_transition_from_row);
     return GS_OK;
 }

@@ -51,6 +51,14 @@ static gs_code delivery_site(call *c, const char *unit_path, int64_t id, const c
     return GS_OK;
 }
 
+/* The lines' items, in the order given: 0 for an unknown one. */
+#define LINE_ITEM_COLUMNS(COL)                                                                     \
+    COL(LITEM_ORD, "x.ord")                                                                        \
+    COL(LITEM_ID, ", coalesce(i.id, 0)")                                                           \
+    COL(LITEM_ACTIVE, ", coalesce(i.active, false)")
+enum { LINE_ITEM_COLUMNS(DB_COL_NAME) LITEM_NCOLS };
+#define LINE_ITEM_COLS LINE_ITEM_COLUMNS(DB_COL_SQL)
+
 /* Validates the lines, resolves their items and (re)writes them for requisition `id`. */
 static gs_code write_lines(call *c, int64_t id, Gridstock__V1__RequisitionLineInput *const *in,
                            size_t n)
@@ -81,19 +89,19 @@ static gs_code write_lines(call *c, int64_t id, Gridstock__V1__RequisitionLineIn
     }
     GS_TRY(
         db_exec(c, &r,
-                "SELECT x.ord, coalesce(i.id, 0), coalesce(i.active, false)"
+                "SELECT " LINE_ITEM_COLS
                 " FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x(id, code, ord)"
                 " LEFT JOIN items i ON CASE WHEN x.id > 0 THEN i.id = x.id ELSE i.code = x.code END"
                 " ORDER BY x.ord",
                 2, pg_array_i64(c, ids, n), pg_array_text(c, codes, n)));
     for (size_t i = 0; i < n; i++) {
-        int64_t item = db_i64(r, (int)i, 1);
+        int64_t item = db_i64(r, (int)i, LITEM_ID);
         if (item == 0)
             return ids[i] ? call_fail(c, GS_NOT_FOUND, "lines[%zu]: item %" PRId64 " not found", i,
                                       ids[i])
                           : call_fail(c, GS_NOT_FOUND, "lines[%zu]: item \"%.64s\" not found", i,
                                       codes[i]);
-        if (!db_bool(r, (int)i, 2))
+        if (!db_bool(r, (int)i, LITEM_ACTIVE))
             return call_fail(c, GS_FAILED_PRECONDITION, "lines[%zu]: item %" PRId64 " is inactive",
                              i, item);
         for (size_t k = 0; k < i; k++)

@@ -154,6 +154,19 @@ static void donation_from_row(Gridstock__V1__Donation *m, const db_res *r, int r
 enum { DONATION_LINE_COLUMNS(DB_COL_NAME) DONL_NCOLS };
 #define DONATION_LINE_COLS DONATION_LINE_COLUMNS(DB_COL_SQL)
 
+static void donation_line_from_row(Gridstock__V1__DonationLine *m, const db_res *r, int i)
+{
+    m->item_id = db_i64(r, i, DONL_ITEM_ID);
+    m->item_code = (char *)db_str(r, i, DONL_ITEM_CODE);
+    m->item_name = (char *)db_str(r, i, DONL_ITEM_NAME);
+    m->unit = (char *)db_str(r, i, DONL_UNIT);
+    m->qty = db_i64(r, i, DONL_QTY);
+    m->lot_id = db_i64(r, i, DONL_LOT_ID);
+    m->lot_code = (char *)db_str(r, i, DONL_LOT_CODE);
+    m->expires_on = (char *)db_str(r, i, DONL_EXPIRES_ON);
+    m->movement_id = db_i64(r, i, DONL_MOVEMENT_ID);
+}
+
 static gs_code donation_load(call *c, int64_t id, Gridstock__V1__Donation *m)
 {
     db_res *r = NULL;
@@ -168,21 +181,8 @@ static gs_code donation_load(call *c, int64_t id, Gridstock__V1__Donation *m)
                    " JOIN lots l ON l.id = x.lot_id WHERE x.donation_id = $1 ORDER BY x.id",
                    1, call_i64(c, id)));
     int rows = db_rows(r);
-    m->n_lines = (size_t)rows;
-    m->lines = (Gridstock__V1__DonationLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__DonationLine *l = call_msg(c, &gridstock__v1__donation_line__descriptor);
-        l->item_id = db_i64(r, i, DONL_ITEM_ID);
-        l->item_code = (char *)db_str(r, i, DONL_ITEM_CODE);
-        l->item_name = (char *)db_str(r, i, DONL_ITEM_NAME);
-        l->unit = (char *)db_str(r, i, DONL_UNIT);
-        l->qty = db_i64(r, i, DONL_QTY);
-        l->lot_id = db_i64(r, i, DONL_LOT_ID);
-        l->lot_code = (char *)db_str(r, i, DONL_LOT_CODE);
-        l->expires_on = (char *)db_str(r, i, DONL_EXPIRES_ON);
-        l->movement_id = db_i64(r, i, DONL_MOVEMENT_ID);
-        m->lines[i] = l;
-    }
+    DB_ROWS_INTO(c, r, rows, m->lines, m->n_lines, &gridstock__v1__donation_line__descriptor,
+                 donation_line_from_row);
     return GS_OK;
 }
 
@@ -258,12 +258,8 @@ gs_code charity_list_donations(call *c, const Gridstock__V1__ListDonationsReques
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, DON_ID, limit, &rows);
-    resp->n_donations = (size_t)rows;
-    resp->donations = (Gridstock__V1__Donation **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->donations[i] = call_msg(c, &gridstock__v1__donation__descriptor);
-        donation_from_row(resp->donations[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->donations, resp->n_donations,
+                 &gridstock__v1__donation__descriptor, donation_from_row);
     return GS_OK;
 }
 
@@ -376,6 +372,17 @@ static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size
 enum { QUOTA_USE_COLUMNS(DB_COL_NAME) QUSE_NCOLS };
 #define QUOTA_USE_COLS QUOTA_USE_COLUMNS(DB_COL_SQL)
 
+static void quota_use_from_row(Gridstock__V1__QuotaUse *m, const db_res *r, int i)
+{
+    m->item_id = db_i64(r, i, QUSE_ITEM_ID);
+    m->item_code = (char *)db_str(r, i, QUSE_ITEM_CODE);
+    m->period = (char *)db_str(r, i, QUSE_PERIOD);
+    m->period_start = (char *)db_str(r, i, QUSE_PERIOD_START);
+    m->quota = db_i64(r, i, QUSE_QUOTA);
+    m->used = db_i64(r, i, QUSE_USED);
+    m->remaining = db_i64(r, i, QUSE_REMAINING);
+}
+
 gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                            Gridstock__V1__Distribution *resp)
 {
@@ -437,19 +444,8 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                    5, district_id(c), call_i64(c, g.id), req->household, pg_array_i64(c, items, n),
                    grid_in_scope ? "true" : "false"));
     int rows = db_rows(r);
-    resp->n_quotas = (size_t)rows;
-    resp->quotas = (Gridstock__V1__QuotaUse **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__QuotaUse *q = call_msg(c, &gridstock__v1__quota_use__descriptor);
-        q->item_id = db_i64(r, i, QUSE_ITEM_ID);
-        q->item_code = (char *)db_str(r, i, QUSE_ITEM_CODE);
-        q->period = (char *)db_str(r, i, QUSE_PERIOD);
-        q->period_start = (char *)db_str(r, i, QUSE_PERIOD_START);
-        q->quota = db_i64(r, i, QUSE_QUOTA);
-        q->used = db_i64(r, i, QUSE_USED);
-        q->remaining = db_i64(r, i, QUSE_REMAINING);
-        resp->quotas[i] = q;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->quotas, resp->n_quotas, &gridstock__v1__quota_use__descriptor,
+                 quota_use_from_row);
     int64_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += qtys[i];
@@ -492,12 +488,8 @@ gs_code charity_list_distributions(call *c, const Gridstock__V1__ListDistributio
                    req->until, call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, DIST_ID, limit, &rows);
-    resp->n_distributions = (size_t)rows;
-    resp->distributions = (Gridstock__V1__Distribution **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->distributions[i] = call_msg(c, &gridstock__v1__distribution__descriptor);
-        dist_from_row(resp->distributions[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->distributions, resp->n_distributions,
+                 &gridstock__v1__distribution__descriptor, dist_from_row);
     return dist_attach_lines(c, resp->distributions, resp->n_distributions);
 }
 
@@ -600,11 +592,7 @@ gs_code charity_list_quotas(call *c, const Gridstock__V1__ListQuotasRequest *req
                    " ORDER BY i.code, q.period",
                    2, district_id(c), call_i64(c, it.id)));
     int rows = db_rows(r);
-    resp->n_quotas = (size_t)rows;
-    resp->quotas = (Gridstock__V1__Quota **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->quotas[i] = call_msg(c, &gridstock__v1__quota__descriptor);
-        quota_from_row(resp->quotas[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->quotas, resp->n_quotas, &gridstock__v1__quota__descriptor,
+                 quota_from_row);
     return GS_OK;
 }

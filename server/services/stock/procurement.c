@@ -141,6 +141,20 @@ void po_hdr_from_row(Gridstock__V1__PurchaseOrder *m, const db_res *r, int row)
 enum { PO_LINE_COLUMNS(DB_COL_NAME) POL_NCOLS };
 #define PO_LINE_COLS PO_LINE_COLUMNS(DB_COL_SQL)
 
+static void order_line_from_row(Gridstock__V1__OrderLine *m, const db_res *r, int i)
+{
+    m->id = db_i64(r, i, POL_ID);
+    m->item_id = db_i64(r, i, POL_ITEM_ID);
+    m->item_code = (char *)db_str(r, i, POL_ITEM_CODE);
+    m->item_name = (char *)db_str(r, i, POL_ITEM_NAME);
+    m->unit = (char *)db_str(r, i, POL_UNIT);
+    m->qty = db_i64(r, i, POL_QTY);
+    m->unit_price_fen = db_i64(r, i, POL_UNIT_PRICE_FEN);
+    m->amount_fen = db_i64(r, i, POL_AMOUNT_FEN);
+    m->received_qty = db_i64(r, i, POL_RECEIVED_QTY);
+    m->outstanding = db_i64(r, i, POL_OUTSTANDING);
+}
+
 gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m)
 {
     db_res *r = NULL;
@@ -157,22 +171,8 @@ gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m
                    " WHERE l.order_id = $1 ORDER BY l.id",
                    1, call_i64(c, id)));
     int rows = db_rows(r);
-    m->n_lines = (size_t)rows;
-    m->lines = (Gridstock__V1__OrderLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__OrderLine *l = call_msg(c, &gridstock__v1__order_line__descriptor);
-        l->id = db_i64(r, i, POL_ID);
-        l->item_id = db_i64(r, i, POL_ITEM_ID);
-        l->item_code = (char *)db_str(r, i, POL_ITEM_CODE);
-        l->item_name = (char *)db_str(r, i, POL_ITEM_NAME);
-        l->unit = (char *)db_str(r, i, POL_UNIT);
-        l->qty = db_i64(r, i, POL_QTY);
-        l->unit_price_fen = db_i64(r, i, POL_UNIT_PRICE_FEN);
-        l->amount_fen = db_i64(r, i, POL_AMOUNT_FEN);
-        l->received_qty = db_i64(r, i, POL_RECEIVED_QTY);
-        l->outstanding = db_i64(r, i, POL_OUTSTANDING);
-        m->lines[i] = l;
-    }
+    DB_ROWS_INTO(c, r, rows, m->lines, m->n_lines, &gridstock__v1__order_line__descriptor,
+                 order_line_from_row);
     return GS_OK;
 }
 
@@ -190,25 +190,17 @@ gs_code proc_supplier_find(call *c, int64_t id, const char *code, const char *fi
                            stock_site *out)
 {
     db_res *r = NULL;
-    bool by_code = id == 0 && code && *code;
-
-    if (id < 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
-    if (id == 0 && !by_code)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-    if (by_code)
-        GS_TRY(v_len(c, field, code, 64));
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, true, &by));
+    bool by_code = by == GS_BY_CODE;
     GS_TRY(db_exec(c, &r,
                    "SELECT " SUPPLIER_COLS " FROM sites s"
                    " JOIN org_units ou ON ou.id = s.org_unit_id"
                    " WHERE (s.id = $1::bigint OR ($1::bigint = 0 AND s.code = $2))"
                    " AND ou.path <@ subpath($3::ltree, 0, 1)",
                    3, call_i64(c, id), by_code ? code : "", c->who.scope_path));
-    if (db_rows(r) == 0) {
-        if (by_code)
-            return call_fail(c, GS_NOT_FOUND, "supplier market \"%.64s\" not found", code);
-        return call_fail(c, GS_NOT_FOUND, "supplier market %" PRId64 " not found", id);
-    }
+    if (db_rows(r) == 0)
+        return call_not_found(c, "supplier market", by, id, code);
     out->id = db_i64(r, 0, SUP_ID);
     out->code = db_str(r, 0, SUP_CODE);
     out->name = db_str(r, 0, SUP_NAME);
@@ -358,12 +350,8 @@ gs_code procurement_list_prices(call *c, const Gridstock__V1__ListPricesRequest 
                 call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, PRICE_ID, limit, &rows);
-    resp->n_prices = (size_t)rows;
-    resp->prices = (Gridstock__V1__Price **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->prices[i] = call_msg(c, &gridstock__v1__price__descriptor);
-        price_from_row(resp->prices[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->prices, resp->n_prices, &gridstock__v1__price__descriptor,
+                 price_from_row);
     return GS_OK;
 }
 

@@ -256,11 +256,7 @@ gs_code procurement_list_orders(call *c, const Gridstock__V1__ListOrdersRequest 
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, PO_ID, limit, &rows);
-    resp->n_orders = (size_t)rows;
-    resp->orders = (Gridstock__V1__PurchaseOrder **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->orders[i] = call_msg(c, &gridstock__v1__purchase_order__descriptor);
-        po_hdr_from_row(resp->orders[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->orders, resp->n_orders,
+                 &gridstock__v1__purchase_order__descriptor, po_hdr_from_row);
     return GS_OK;
 }

@@ -34,13 +34,9 @@ static const char SQL_ITEM_BY_ID[] = "SELECT " ITEM_COLS " FROM items WHERE id =
 static gs_code site_stmt(call *c, int64_t id, const char *code, const char *field, db_stmt *st,
                          db_res **r)
 {
-    bool by_code = id == 0 && code && *code;
-    if (id < 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
-    if (id == 0 && !by_code)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-    if (by_code)
-        GS_TRY(v_len(c, field, code, 64));
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, true, &by));
+    bool by_code = by == GS_BY_CODE;
     *st = (db_stmt){by_code ? SQL_SITE_BY_CODE : SQL_SITE_BY_ID,
                     2,
                     {by_code ? code : call_i64(c, id), c->who.scope_path},
@@ -51,8 +47,7 @@ static gs_code site_stmt(call *c, int64_t id, const char *code, const char *fiel
 static gs_code site_read(call *c, int64_t id, const char *code, const db_res *r, stock_site *out)
 {
     if (db_rows(r) == 0)
-        return id == 0 ? call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", code)
-                       : call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id);
+        return call_not_found(c, "site", id ? GS_BY_ID : GS_BY_CODE, id, code);
     out->id = db_i64(r, 0, SITE_ID);
     out->code = db_str(r, 0, SITE_CODE);
     out->name = db_str(r, 0, SITE_NAME);
@@ -66,19 +61,12 @@ static gs_code site_read(call *c, int64_t id, const char *code, const db_res *r,
 static gs_code item_stmt(call *c, int64_t id, const char *code, const char *field, bool optional,
                          db_stmt *st, db_res **r, bool *none)
 {
-    bool by_code = id == 0 && code && *code;
-    *none = false;
-    if (id < 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
-    if (id == 0 && !by_code) {
-        if (optional) {
-            *none = true;
-            return GS_OK;
-        }
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-    }
-    if (by_code)
-        GS_TRY(v_len(c, field, code, 64));
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, !optional, &by));
+    *none = by == GS_BY_NONE;
+    if (*none)
+        return GS_OK;
+    bool by_code = by == GS_BY_CODE;
     *st = (db_stmt){
         by_code ? SQL_ITEM_BY_CODE : SQL_ITEM_BY_ID, 1, {by_code ? code : call_i64(c, id)}, r};
     return GS_OK;
@@ -87,8 +75,7 @@ static gs_code item_stmt(call *c, int64_t id, const char *code, const char *fiel
 static gs_code item_read(call *c, int64_t id, const char *code, const db_res *r, stock_item *out)
 {
     if (db_rows(r) == 0)
-        return id == 0 ? call_fail(c, GS_NOT_FOUND, "item \"%.64s\" not found", code)
-                       : call_fail(c, GS_NOT_FOUND, "item %" PRId64 " not found", id);
+        return call_not_found(c, "item", id ? GS_BY_ID : GS_BY_CODE, id, code);
     out->id = db_i64(r, 0, ITEM_ID);
     out->code = db_str(r, 0, ITEM_CODE);
     out->name = db_str(r, 0, ITEM_NAME);

@@ -280,6 +280,20 @@ static void transfer_from_row(Gridstock__V1__Transfer *m, const db_res *r, int r
 enum { TRANSFER_LINE_COLUMNS(DB_COL_NAME) TRL_NCOLS };
 #define TRANSFER_LINE_COLS TRANSFER_LINE_COLUMNS(DB_COL_SQL)
 
+static void transfer_line_from_row(Gridstock__V1__TransferLine *m, const db_res *r, int i)
+{
+    m->id = db_i64(r, i, TRL_ID);
+    m->item_id = db_i64(r, i, TRL_ITEM_ID);
+    m->item_code = (char *)db_str(r, i, TRL_ITEM_CODE);
+    m->from_lot_id = db_i64(r, i, TRL_FROM_LOT_ID);
+    m->lot_code = (char *)db_str(r, i, TRL_LOT_CODE);
+    m->expires_on = (char *)db_str(r, i, TRL_EXPIRES_ON);
+    m->qty = db_i64(r, i, TRL_QTY);
+    m->received_qty = db_i64(r, i, TRL_RECEIVED_QTY);
+    m->reason = (char *)db_str(r, i, TRL_REASON);
+    m->to_lot_id = db_i64(r, i, TRL_TO_LOT_ID);
+}
+
 /* Loads transfer `id` with its lines if the caller sees its source or destination site
  * (only its destination when `to_only`). */
 static gs_code transfer_load(call *c, int64_t id, bool to_only, Gridstock__V1__Transfer *m)
@@ -300,22 +314,8 @@ static gs_code transfer_load(call *c, int64_t id, bool to_only, Gridstock__V1__T
                    " WHERE tl.transfer_id = $1 ORDER BY tl.id",
                    1, call_i64(c, id)));
     int rows = db_rows(r);
-    m->n_lines = (size_t)rows;
-    m->lines = (Gridstock__V1__TransferLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__TransferLine *l = call_msg(c, &gridstock__v1__transfer_line__descriptor);
-        l->id = db_i64(r, i, TRL_ID);
-        l->item_id = db_i64(r, i, TRL_ITEM_ID);
-        l->item_code = (char *)db_str(r, i, TRL_ITEM_CODE);
-        l->from_lot_id = db_i64(r, i, TRL_FROM_LOT_ID);
-        l->lot_code = (char *)db_str(r, i, TRL_LOT_CODE);
-        l->expires_on = (char *)db_str(r, i, TRL_EXPIRES_ON);
-        l->qty = db_i64(r, i, TRL_QTY);
-        l->received_qty = db_i64(r, i, TRL_RECEIVED_QTY);
-        l->reason = (char *)db_str(r, i, TRL_REASON);
-        l->to_lot_id = db_i64(r, i, TRL_TO_LOT_ID);
-        m->lines[i] = l;
-    }
+    DB_ROWS_INTO(c, r, rows, m->lines, m->n_lines, &gridstock__v1__transfer_line__descriptor,
+                 transfer_line_from_row);
     return GS_OK;
 }
 
@@ -437,12 +437,8 @@ gs_code stock_list_transfers(call *c, const Gridstock__V1__ListTransfersRequest 
                 call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, TR_ID, limit, &rows);
-    resp->n_transfers = (size_t)rows;
-    resp->transfers = (Gridstock__V1__Transfer **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->transfers[i] = call_msg(c, &gridstock__v1__transfer__descriptor);
-        transfer_from_row(resp->transfers[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->transfers, resp->n_transfers,
+                 &gridstock__v1__transfer__descriptor, transfer_from_row);
     return GS_OK;
 }
 

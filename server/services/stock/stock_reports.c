@@ -172,12 +172,8 @@ gs_code stock_list_balances(call *c, const Gridstock__V1__ListBalancesRequest *r
                    req->include_zero ? "true" : "false", call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, BAL_PAGE_KEY, limit, &rows);
-    resp->n_balances = (size_t)rows;
-    resp->balances = (Gridstock__V1__ItemBalance **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->balances[i] = call_msg(c, &gridstock__v1__item_balance__descriptor);
-        item_balance_from_row(resp->balances[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->balances, resp->n_balances,
+                 &gridstock__v1__item_balance__descriptor, item_balance_from_row);
     return GS_OK;
 }
 
@@ -368,12 +364,8 @@ gs_code stock_list_movements(call *c, const Gridstock__V1__ListMovementsRequest 
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, MOVE_ID, limit, &rows);
-    resp->n_movements = (size_t)rows;
-    resp->movements = (Gridstock__V1__Movement **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->movements[i] = call_msg(c, &gridstock__v1__movement__descriptor);
-        stock_movement_from_row(resp->movements[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->movements, resp->n_movements,
+                 &gridstock__v1__movement__descriptor, stock_movement_from_row);
     return GS_OK;
 }
 
@@ -392,6 +384,22 @@ gs_code stock_list_movements(call *c, const Gridstock__V1__ListMovementsRequest 
     COL(LOW_PROPOSED_QTY, ", lv.proposed_qty")
 enum { LOW_COLUMNS(DB_COL_NAME) LOW_NCOLS };
 #define LOW_COLS LOW_COLUMNS(DB_COL_SQL)
+
+static void low_stock_line_from_row(Gridstock__V1__LowStockLine *m, const db_res *r, int i)
+{
+    m->site_id = db_i64(r, i, LOW_SITE_ID);
+    m->site_code = (char *)db_str(r, i, LOW_SITE_CODE);
+    m->site_name = (char *)db_str(r, i, LOW_SITE_NAME);
+    m->item_id = db_i64(r, i, LOW_ITEM_ID);
+    m->item_code = (char *)db_str(r, i, LOW_ITEM_CODE);
+    m->item_name = (char *)db_str(r, i, LOW_ITEM_NAME);
+    m->unit = (char *)db_str(r, i, LOW_UNIT);
+    m->available = db_i64(r, i, LOW_AVAILABLE);
+    m->reorder_point = db_i64(r, i, LOW_REORDER_POINT);
+    m->par_level = db_i64(r, i, LOW_PAR_LEVEL);
+    m->on_order = db_i64(r, i, LOW_ON_ORDER);
+    m->proposed_qty = db_i64(r, i, LOW_PROPOSED_QTY);
+}
 
 gs_code stock_low_stock(call *c, const Gridstock__V1__LowStockRequest *req,
                         Gridstock__V1__LowStockResponse *resp)
@@ -412,24 +420,8 @@ gs_code stock_low_stock(call *c, const Gridstock__V1__LowStockRequest *req,
                    " ORDER BY s.id, i.id LIMIT $4::int",
                    4, path, call_i64(c, site), req->site_kind, call_i64(c, REPORT_ROWS_MAX)));
     int rows = db_rows(r);
-    resp->n_lines = (size_t)rows;
-    resp->lines = (Gridstock__V1__LowStockLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__LowStockLine *l = call_msg(c, &gridstock__v1__low_stock_line__descriptor);
-        l->site_id = db_i64(r, i, LOW_SITE_ID);
-        l->site_code = (char *)db_str(r, i, LOW_SITE_CODE);
-        l->site_name = (char *)db_str(r, i, LOW_SITE_NAME);
-        l->item_id = db_i64(r, i, LOW_ITEM_ID);
-        l->item_code = (char *)db_str(r, i, LOW_ITEM_CODE);
-        l->item_name = (char *)db_str(r, i, LOW_ITEM_NAME);
-        l->unit = (char *)db_str(r, i, LOW_UNIT);
-        l->available = db_i64(r, i, LOW_AVAILABLE);
-        l->reorder_point = db_i64(r, i, LOW_REORDER_POINT);
-        l->par_level = db_i64(r, i, LOW_PAR_LEVEL);
-        l->on_order = db_i64(r, i, LOW_ON_ORDER);
-        l->proposed_qty = db_i64(r, i, LOW_PROPOSED_QTY);
-        resp->lines[i] = l;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->lines, resp->n_lines, &gridstock__v1__low_stock_line__descriptor,
+                 low_stock_line_from_row);
     return GS_OK;
 }
 
@@ -456,12 +448,8 @@ gs_code stock_near_expiry(call *c, const Gridstock__V1__NearExpiryRequest *req,
                    6, path, call_i64(c, site), req->item_code, call_i64(c, days),
                    req->include_expired ? "true" : "false", call_i64(c, REPORT_ROWS_MAX)));
     int rows = db_rows(r);
-    resp->n_lots = (size_t)rows;
-    resp->lots = (Gridstock__V1__Lot **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->lots[i] = call_msg(c, &gridstock__v1__lot__descriptor);
-        stock_lot_from_row(resp->lots[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->lots, resp->n_lots, &gridstock__v1__lot__descriptor,
+                 stock_lot_from_row);
     return GS_OK;
 }
 
@@ -537,6 +525,23 @@ gs_code stock_charity_transfer_proposals(call *c,
 enum { OU_STOCK_COLUMNS(DB_COL_NAME) OUS_NCOLS };
 #define OU_STOCK_COLS OU_STOCK_COLUMNS(DB_COL_SQL)
 
+static void org_unit_stock_from_row(Gridstock__V1__OrgUnitStock *m, const db_res *r, int i)
+{
+    m->org_unit_id = db_i64(r, i, OUS_ORG_UNIT_ID);
+    m->org_unit_code = (char *)db_str(r, i, OUS_ORG_UNIT_CODE);
+    m->org_unit_name = (char *)db_str(r, i, OUS_ORG_UNIT_NAME);
+    m->org_unit_kind = (char *)db_str(r, i, OUS_ORG_UNIT_KIND);
+    m->item_id = db_i64(r, i, OUS_ITEM_ID);
+    m->item_code = (char *)db_str(r, i, OUS_ITEM_CODE);
+    m->item_name = (char *)db_str(r, i, OUS_ITEM_NAME);
+    m->unit = (char *)db_str(r, i, OUS_UNIT);
+    m->sites = db_i32(r, i, OUS_SITES);
+    m->on_hand = db_i64(r, i, OUS_ON_HAND);
+    m->reserved = db_i64(r, i, OUS_RESERVED);
+    m->available = db_i64(r, i, OUS_AVAILABLE);
+    m->expired = db_i64(r, i, OUS_EXPIRED);
+}
+
 gs_code stock_stock_by_org_unit(call *c, const Gridstock__V1__StockByOrgUnitRequest *req,
                                 Gridstock__V1__StockByOrgUnitResponse *resp)
 {
@@ -564,25 +569,8 @@ gs_code stock_stock_by_org_unit(call *c, const Gridstock__V1__StockByOrgUnitRequ
                    " ORDER BY g.code, i.id LIMIT $3::int",
                    3, call_i64(c, u.id), call_i64(c, it.id), call_i64(c, REPORT_ROWS_MAX)));
     int rows = db_rows(r);
-    resp->n_rows = (size_t)rows;
-    resp->rows = (Gridstock__V1__OrgUnitStock **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__OrgUnitStock *o = call_msg(c, &gridstock__v1__org_unit_stock__descriptor);
-        o->org_unit_id = db_i64(r, i, OUS_ORG_UNIT_ID);
-        o->org_unit_code = (char *)db_str(r, i, OUS_ORG_UNIT_CODE);
-        o->org_unit_name = (char *)db_str(r, i, OUS_ORG_UNIT_NAME);
-        o->org_unit_kind = (char *)db_str(r, i, OUS_ORG_UNIT_KIND);
-        o->item_id = db_i64(r, i, OUS_ITEM_ID);
-        o->item_code = (char *)db_str(r, i, OUS_ITEM_CODE);
-        o->item_name = (char *)db_str(r, i, OUS_ITEM_NAME);
-        o->unit = (char *)db_str(r, i, OUS_UNIT);
-        o->sites = db_i32(r, i, OUS_SITES);
-        o->on_hand = db_i64(r, i, OUS_ON_HAND);
-        o->reserved = db_i64(r, i, OUS_RESERVED);
-        o->available = db_i64(r, i, OUS_AVAILABLE);
-        o->expired = db_i64(r, i, OUS_EXPIRED);
-        resp->rows[i] = o;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->rows, resp->n_rows, &gridstock__v1__org_unit_stock__descriptor,
+                 org_unit_stock_from_row);
     return GS_OK;
 }
 
@@ -607,6 +595,18 @@ enum { DIFF_COLUMNS(DB_COL_NAME) DIFF_NCOLS };
 enum { VERIFY_COLUMNS(DB_COL_NAME) VERIFY_NCOLS };
 #define VERIFY_COLS VERIFY_COLUMNS(DB_COL_SQL)
 
+static void stock_difference_from_row(Gridstock__V1__StockDifference *m, const db_res *r, int i)
+{
+    m->lot_id = db_i64(r, i, DIFF_LOT_ID);
+    m->site_code = (char *)db_str(r, i, DIFF_SITE_CODE);
+    m->item_code = (char *)db_str(r, i, DIFF_ITEM_CODE);
+    m->lot_code = (char *)db_str(r, i, DIFF_LOT_CODE);
+    m->on_hand = db_i64(r, i, DIFF_ON_HAND);
+    m->ledger_on_hand = db_i64(r, i, DIFF_LEDGER_ON_HAND);
+    m->reserved = db_i64(r, i, DIFF_RESERVED);
+    m->ledger_reserved = db_i64(r, i, DIFF_LEDGER_RESERVED);
+}
+
 gs_code stock_verify_stock(call *c, const Gridstock__V1__VerifyStockRequest *req,
                            Gridstock__V1__VerifyStockResponse *resp)
 {
@@ -625,21 +625,8 @@ gs_code stock_verify_stock(call *c, const Gridstock__V1__VerifyStockRequest *req
                    " ORDER BY d.lot_id LIMIT $2::int",
                    2, u.path, call_i64(c, REPORT_ROWS_MAX)));
     int rows = db_rows(r);
-    resp->n_differences = (size_t)rows;
-    resp->differences = (Gridstock__V1__StockDifference **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__StockDifference *d =
-            call_msg(c, &gridstock__v1__stock_difference__descriptor);
-        d->lot_id = db_i64(r, i, DIFF_LOT_ID);
-        d->site_code = (char *)db_str(r, i, DIFF_SITE_CODE);
-        d->item_code = (char *)db_str(r, i, DIFF_ITEM_CODE);
-        d->lot_code = (char *)db_str(r, i, DIFF_LOT_CODE);
-        d->on_hand = db_i64(r, i, DIFF_ON_HAND);
-        d->ledger_on_hand = db_i64(r, i, DIFF_LEDGER_ON_HAND);
-        d->reserved = db_i64(r, i, DIFF_RESERVED);
-        d->ledger_reserved = db_i64(r, i, DIFF_LEDGER_RESERVED);
-        resp->differences[i] = d;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->differences, resp->n_differences,
+                 &gridstock__v1__stock_difference__descriptor, stock_difference_from_row);
     resp->clean = rows == 0;
     return GS_OK;
 }
@@ -652,6 +639,14 @@ gs_code stock_verify_stock(call *c, const Gridstock__V1__VerifyStockRequest *req
 enum { REASON_COLUMNS(DB_COL_NAME) REASON_NCOLS };
 #define REASON_COLS REASON_COLUMNS(DB_COL_SQL)
 
+static void adjustment_reason_from_row(Gridstock__V1__AdjustmentReason *m, const db_res *r, int i)
+{
+    m->code = (char *)db_str(r, i, REASON_CODE);
+    m->name = (char *)db_str(r, i, REASON_NAME);
+    m->direction = (char *)db_str(r, i, REASON_DIRECTION);
+    m->active = db_bool(r, i, REASON_ACTIVE);
+}
+
 gs_code stock_list_adjustment_reasons(call *c,
                                       const Gridstock__V1__ListAdjustmentReasonsRequest *req,
                                       Gridstock__V1__ListAdjustmentReasonsResponse *resp)
@@ -663,16 +658,7 @@ gs_code stock_list_adjustment_reasons(call *c,
                    " WHERE $1::bool OR active ORDER BY sort_order, code",
                    1, req->include_inactive ? "true" : "false"));
     int rows = db_rows(r);
-    resp->n_reasons = (size_t)rows;
-    resp->reasons = (Gridstock__V1__AdjustmentReason **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__AdjustmentReason *a =
-            call_msg(c, &gridstock__v1__adjustment_reason__descriptor);
-        a->code = (char *)db_str(r, i, REASON_CODE);
-        a->name = (char *)db_str(r, i, REASON_NAME);
-        a->direction = (char *)db_str(r, i, REASON_DIRECTION);
-        a->active = db_bool(r, i, REASON_ACTIVE);
-        resp->reasons[i] = a;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->reasons, resp->n_reasons,
+                 &gridstock__v1__adjustment_reason__descriptor, adjustment_reason_from_row);
     return GS_OK;
 }
