@@ -59,6 +59,12 @@ gs_code db_flush(call *c);
  *     db_exec(c, &r, "SELECT " PL_COLS " FROM ...", ...);
  *     l->qty = db_i64(r, i, PL_QTY);
  *
+ * A list whose rows become one message names, in each entry, the message field and how
+ * to read it (str, i64, i32, f64, bool; `_, none` for a column no field takes):
+ *     COL(PL_ID, "l.id", id, i64) COL(PL_QTY, ", l.qty", qty, i64)
+ * and then a from_row function with parameters (Msg *m, const db_res *r, int row) is just
+ * PL_COLUMNS(DB_COL_FILL): the compiler checks every field against the message type.
+ *
  * Columns selected after another list's continue its names:
  *     enum { PLX_BEFORE_ = PL_NCOLS - 1, PLX_COLUMNS(DB_COL_NAME) PLX_NCOLS };
  * A second query read by the same from_row function writes its own list with the
@@ -66,10 +72,17 @@ gs_code db_flush(call *c);
  * time that each name stands in its place and that none is missing.
  * Reading a column the result does not have is a bug: it logs db_column_missing and
  * reads as NULL (0, "", false). */
-#define DB_COL_NAME(name, sql) name,
-#define DB_COL_SQL(name, sql) sql
-#define DB_COL_TAG(name, sql) db_col_at_##name,
-#define DB_COL_ASSERT(name, sql)                                                                   \
+#define DB_COL_NAME(name, ...) name,
+#define DB_COL_SQL(name, sql, ...) sql
+#define DB_COL_FILL(name, sql, field, type) DB_FILL_##type(m->field, r, row, name)
+#define DB_FILL_str(dst, r, row, col) dst = (char *)db_str(r, row, col);
+#define DB_FILL_i64(dst, r, row, col) dst = db_i64(r, row, col);
+#define DB_FILL_i32(dst, r, row, col) dst = db_i32(r, row, col);
+#define DB_FILL_f64(dst, r, row, col) dst = db_f64(r, row, col);
+#define DB_FILL_bool(dst, r, row, col) dst = db_bool(r, row, col);
+#define DB_FILL_none(dst, r, row, col)
+#define DB_COL_TAG(name, ...) db_col_at_##name,
+#define DB_COL_ASSERT(name, ...)                                                                   \
     _Static_assert((int)db_col_at_##name == (int)name, "column " #name " out of place");
 #define DB_COLS_MATCH(LIST, ncols)                                                                 \
     do {                                                                                           \

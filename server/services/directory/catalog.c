@@ -12,29 +12,29 @@
 
 /* The columns item_from_row reads, from items i. */
 #define ITEM_COLUMNS(COL)                                                                          \
-    COL(ITEM_ID, "i.id")                                                                           \
-    COL(ITEM_CODE, ", i.code")                                                                     \
-    COL(ITEM_NAME, ", i.name")                                                                     \
-    COL(ITEM_CATEGORY, ", i.category")                                                             \
-    COL(ITEM_UNIT, ", i.unit")                                                                     \
-    COL(ITEM_SHELF_LIFE_DAYS, ", COALESCE(i.shelf_life_days, 0)")                                  \
-    COL(ITEM_ACTIVE, ", i.active")                                                                 \
-    COL(ITEM_CREATED_AT, ", " DIR_TS("i.created_at"))                                              \
-    COL(ITEM_UPDATED_AT, ", " DIR_TS("i.updated_at"))
+    COL(ITEM_ID, "i.id", id, i64)                                                                  \
+    COL(ITEM_CODE, ", i.code", code, str)                                                          \
+    COL(ITEM_NAME, ", i.name", name, str)                                                          \
+    COL(ITEM_CATEGORY, ", i.category", category, str)                                              \
+    COL(ITEM_UNIT, ", i.unit", unit, str)                                                          \
+    COL(ITEM_SHELF_LIFE_DAYS, ", COALESCE(i.shelf_life_days, 0)", shelf_life_days, i32)            \
+    COL(ITEM_ACTIVE, ", i.active", active, bool)                                                   \
+    COL(ITEM_CREATED_AT, ", " DIR_TS("i.created_at"), created_at, str)                             \
+    COL(ITEM_UPDATED_AT, ", " DIR_TS("i.updated_at"), updated_at, str)
 enum { ITEM_COLUMNS(DB_COL_NAME) ITEM_NCOLS };
 #define ITEM_COLS ITEM_COLUMNS(DB_COL_SQL)
 
 /* The columns level_from_row reads. */
 #define LEVEL_COLUMNS(COL)                                                                         \
-    COL(LEVEL_SITE_ID, "si.site_id")                                                               \
-    COL(LEVEL_SITE_CODE, ", s.code")                                                               \
-    COL(LEVEL_ITEM_ID, ", si.item_id")                                                             \
-    COL(LEVEL_ITEM_CODE, ", i.code")                                                               \
-    COL(LEVEL_ITEM_NAME, ", i.name")                                                               \
-    COL(LEVEL_UNIT, ", i.unit")                                                                    \
-    COL(LEVEL_REORDER_POINT, ", si.reorder_point")                                                 \
-    COL(LEVEL_PAR_LEVEL, ", si.par_level")                                                         \
-    COL(LEVEL_UPDATED_AT, ", " DIR_TS("si.updated_at"))
+    COL(LEVEL_SITE_ID, "si.site_id", site_id, i64)                                                 \
+    COL(LEVEL_SITE_CODE, ", s.code", site_code, str)                                               \
+    COL(LEVEL_ITEM_ID, ", si.item_id", item_id, i64)                                               \
+    COL(LEVEL_ITEM_CODE, ", i.code", item_code, str)                                               \
+    COL(LEVEL_ITEM_NAME, ", i.name", item_name, str)                                               \
+    COL(LEVEL_UNIT, ", i.unit", unit, str)                                                         \
+    COL(LEVEL_REORDER_POINT, ", si.reorder_point", reorder_point, i64)                             \
+    COL(LEVEL_PAR_LEVEL, ", si.par_level", par_level, i64)                                         \
+    COL(LEVEL_UPDATED_AT, ", " DIR_TS("si.updated_at"), updated_at, str)
 enum { LEVEL_COLUMNS(DB_COL_NAME) LEVEL_NCOLS };
 #define LEVEL_COLS LEVEL_COLUMNS(DB_COL_SQL)
 #define LEVEL_FROM                                                                                 \
@@ -44,28 +44,12 @@ enum { SHELF_LIFE_MAX_DAYS = 36500 };
 
 static void item_from_row(Gridstock__V1__Item *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, ITEM_ID);
-    m->code = (char *)db_str(r, row, ITEM_CODE);
-    m->name = (char *)db_str(r, row, ITEM_NAME);
-    m->category = (char *)db_str(r, row, ITEM_CATEGORY);
-    m->unit = (char *)db_str(r, row, ITEM_UNIT);
-    m->shelf_life_days = db_i32(r, row, ITEM_SHELF_LIFE_DAYS);
-    m->active = db_bool(r, row, ITEM_ACTIVE);
-    m->created_at = (char *)db_str(r, row, ITEM_CREATED_AT);
-    m->updated_at = (char *)db_str(r, row, ITEM_UPDATED_AT);
+    ITEM_COLUMNS(DB_COL_FILL)
 }
 
 static void level_from_row(Gridstock__V1__SiteItemLevel *m, const db_res *r, int row)
 {
-    m->site_id = db_i64(r, row, LEVEL_SITE_ID);
-    m->site_code = (char *)db_str(r, row, LEVEL_SITE_CODE);
-    m->item_id = db_i64(r, row, LEVEL_ITEM_ID);
-    m->item_code = (char *)db_str(r, row, LEVEL_ITEM_CODE);
-    m->item_name = (char *)db_str(r, row, LEVEL_ITEM_NAME);
-    m->unit = (char *)db_str(r, row, LEVEL_UNIT);
-    m->reorder_point = db_i64(r, row, LEVEL_REORDER_POINT);
-    m->par_level = db_i64(r, row, LEVEL_PAR_LEVEL);
-    m->updated_at = (char *)db_str(r, row, LEVEL_UPDATED_AT);
+    LEVEL_COLUMNS(DB_COL_FILL)
 }
 
 /* Finds item `id` (or `code` when id is 0); `field` names the id field in errors. */

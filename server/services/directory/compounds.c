@@ -11,39 +11,25 @@
 
 /* The columns compound_from_row reads, from compounds cp JOIN org_units ou. */
 #define CP_COLUMNS(COL)                                                                            \
-    COL(CP_ID, "cp.id")                                                                            \
-    COL(CP_CODE, ", cp.code")                                                                      \
-    COL(CP_NAME, ", cp.name")                                                                      \
-    COL(CP_ORG_UNIT_ID, ", cp.org_unit_id")                                                        \
-    COL(CP_ORG_UNIT_CODE, ", ou.code")                                                             \
-    COL(CP_ORG_UNIT_NAME, ", ou.name")                                                             \
-    COL(CP_ADDRESS, ", cp.address")                                                                \
-    COL(CP_BUILDINGS, ", cp.buildings")                                                            \
-    COL(CP_HOUSEHOLDS, ", cp.households")                                                          \
-    COL(CP_NO_PROPERTY_MGMT, ", cp.no_property_mgmt")                                              \
-    COL(CP_NO_COMPETENT_DEPT, ", cp.no_competent_dept")                                            \
-    COL(CP_NO_CIVIL_DEFENCE, ", cp.no_civil_defence")                                              \
-    COL(CP_THREE_NO, ", cp.three_no")
+    COL(CP_ID, "cp.id", id, i64)                                                                   \
+    COL(CP_CODE, ", cp.code", code, str)                                                           \
+    COL(CP_NAME, ", cp.name", name, str)                                                           \
+    COL(CP_ORG_UNIT_ID, ", cp.org_unit_id", org_unit_id, i64)                                      \
+    COL(CP_ORG_UNIT_CODE, ", ou.code", org_unit_code, str)                                         \
+    COL(CP_ORG_UNIT_NAME, ", ou.name", org_unit_name, str)                                         \
+    COL(CP_ADDRESS, ", cp.address", address, str)                                                  \
+    COL(CP_BUILDINGS, ", cp.buildings", buildings, i32)                                            \
+    COL(CP_HOUSEHOLDS, ", cp.households", households, i32)                                         \
+    COL(CP_NO_PROPERTY_MGMT, ", cp.no_property_mgmt", no_property_mgmt, bool)                      \
+    COL(CP_NO_COMPETENT_DEPT, ", cp.no_competent_dept", no_competent_dept, bool)                   \
+    COL(CP_NO_CIVIL_DEFENCE, ", cp.no_civil_defence", no_civil_defence, bool)                      \
+    COL(CP_THREE_NO, ", cp.three_no", three_no, bool)
 enum { CP_COLUMNS(DB_COL_NAME) CP_NCOLS };
 #define CP_COLS CP_COLUMNS(DB_COL_SQL)
 #define CP_FROM " FROM compounds cp JOIN org_units ou ON ou.id = cp.org_unit_id"
 
-static void compound_from_row(Gridstock__V1__Compound *m, const db_res *r, int row)
-{
-    m->id = db_i64(r, row, CP_ID);
-    m->code = (char *)db_str(r, row, CP_CODE);
-    m->name = (char *)db_str(r, row, CP_NAME);
-    m->org_unit_id = db_i64(r, row, CP_ORG_UNIT_ID);
-    m->org_unit_code = (char *)db_str(r, row, CP_ORG_UNIT_CODE);
-    m->org_unit_name = (char *)db_str(r, row, CP_ORG_UNIT_NAME);
-    m->address = (char *)db_str(r, row, CP_ADDRESS);
-    m->buildings = db_i32(r, row, CP_BUILDINGS);
-    m->households = db_i32(r, row, CP_HOUSEHOLDS);
-    m->no_property_mgmt = db_bool(r, row, CP_NO_PROPERTY_MGMT);
-    m->no_competent_dept = db_bool(r, row, CP_NO_COMPETENT_DEPT);
-    m->no_civil_defence = db_bool(r, row, CP_NO_CIVIL_DEFENCE);
-    m->three_no = db_bool(r, row, CP_THREE_NO);
-}
+static void compound_from_row(Gridstock__V1__Compound *m, const db_res *r,
+                              int row){CP_COLUMNS(DB_COL_FILL)}
 
 gs_code compound_get_compound(call *c, const Gridstock__V1__GetCompoundRequest *req,
                               Gridstock__V1__Compound *resp)

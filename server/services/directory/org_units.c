@@ -11,34 +11,25 @@
 
 /* The columns org_unit_from_row reads, from org_units ou LEFT JOIN org_units p (parent). */
 #define OU_COLUMNS(COL)                                                                            \
-    COL(OU_ID, "ou.id")                                                                            \
-    COL(OU_CODE, ", ou.code")                                                                      \
-    COL(OU_NAME, ", ou.name")                                                                      \
-    COL(OU_KIND, ", ou.kind")                                                                      \
-    COL(OU_PARENT_ID, ", COALESCE(ou.parent_id, 0)")                                               \
-    COL(OU_PARENT_CODE, ", COALESCE(p.code, '')")                                                  \
-    COL(OU_PATH, ", ou.path::text")                                                                \
-    COL(OU_LEVEL, ", nlevel(ou.path)")                                                             \
-    COL(OU_RESIDENTS, ", ou.residents")                                                            \
-    COL(OU_AREA_KM2, ", ou.area_km2::float8")                                                      \
-    COL(OU_CHILD_COUNT, ", (SELECT count(*) FROM org_units ch WHERE ch.parent_id = ou.id)")
+    COL(OU_ID, "ou.id", id, i64)                                                                   \
+    COL(OU_CODE, ", ou.code", code, str)                                                           \
+    COL(OU_NAME, ", ou.name", name, str)                                                           \
+    COL(OU_KIND, ", ou.kind", kind, str)                                                           \
+    COL(OU_PARENT_ID, ", COALESCE(ou.parent_id, 0)", parent_id, i64)                               \
+    COL(OU_PARENT_CODE, ", COALESCE(p.code, '')", parent_code, str)                                \
+    COL(OU_PATH, ", ou.path::text", path, str)                                                     \
+    COL(OU_LEVEL, ", nlevel(ou.path)", level, i32)                                                 \
+    COL(OU_RESIDENTS, ", ou.residents", residents, i32)                                            \
+    COL(OU_AREA_KM2, ", ou.area_km2::float8", area_km2, f64)                                       \
+    COL(OU_CHILD_COUNT, ", (SELECT count(*) FROM org_units ch WHERE ch.parent_id = ou.id)",        \
+        child_count, i32)
 enum { OU_COLUMNS(DB_COL_NAME) OU_NCOLS };
 #define OU_COLS OU_COLUMNS(DB_COL_SQL)
 #define OU_FROM " FROM org_units ou LEFT JOIN org_units p ON p.id = ou.parent_id"
 
 static void org_unit_from_row(Gridstock__V1__OrgUnit *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, OU_ID);
-    m->code = (char *)db_str(r, row, OU_CODE);
-    m->name = (char *)db_str(r, row, OU_NAME);
-    m->kind = (char *)db_str(r, row, OU_KIND);
-    m->parent_id = db_i64(r, row, OU_PARENT_ID);
-    m->parent_code = (char *)db_str(r, row, OU_PARENT_CODE);
-    m->path = (char *)db_str(r, row, OU_PATH);
-    m->level = db_i32(r, row, OU_LEVEL);
-    m->residents = db_i32(r, row, OU_RESIDENTS);
-    m->area_km2 = db_f64(r, row, OU_AREA_KM2);
-    m->child_count = db_i32(r, row, OU_CHILD_COUNT);
+    OU_COLUMNS(DB_COL_FILL)
 }
 
 /* Fills `m` with the unit `id` (already known to be in scope). */

@@ -12,23 +12,23 @@
 
 /* The columns site_from_row reads, from sites s JOIN org_units ou. */
 #define SITE_COLUMNS(COL)                                                                          \
-    COL(SITE_ID, "s.id")                                                                           \
-    COL(SITE_CODE, ", s.code")                                                                     \
-    COL(SITE_NAME, ", s.name")                                                                     \
-    COL(SITE_KIND, ", s.kind")                                                                     \
-    COL(SITE_ORG_UNIT_ID, ", s.org_unit_id")                                                       \
-    COL(SITE_ORG_UNIT_CODE, ", ou.code")                                                           \
-    COL(SITE_ORG_UNIT_NAME, ", ou.name")                                                           \
-    COL(SITE_ADDRESS, ", s.address")                                                               \
-    COL(SITE_LAT, ", s.lat")                                                                       \
-    COL(SITE_LON, ", s.lon")                                                                       \
-    COL(SITE_CAPACITY_M3, ", s.capacity_m3")                                                       \
-    COL(SITE_CONTACT_NAME, ", s.contact_name")                                                     \
-    COL(SITE_CONTACT_PHONE, ", s.contact_phone")                                                   \
-    COL(SITE_OPENING_HOURS, ", s.opening_hours")                                                   \
-    COL(SITE_ACTIVE, ", s.active")                                                                 \
-    COL(SITE_CREATED_AT, ", " DIR_TS("s.created_at"))                                              \
-    COL(SITE_UPDATED_AT, ", " DIR_TS("s.updated_at"))
+    COL(SITE_ID, "s.id", id, i64)                                                                  \
+    COL(SITE_CODE, ", s.code", code, str)                                                          \
+    COL(SITE_NAME, ", s.name", name, str)                                                          \
+    COL(SITE_KIND, ", s.kind", kind, str)                                                          \
+    COL(SITE_ORG_UNIT_ID, ", s.org_unit_id", org_unit_id, i64)                                     \
+    COL(SITE_ORG_UNIT_CODE, ", ou.code", org_unit_code, str)                                       \
+    COL(SITE_ORG_UNIT_NAME, ", ou.name", org_unit_name, str)                                       \
+    COL(SITE_ADDRESS, ", s.address", address, str)                                                 \
+    COL(SITE_LAT, ", s.lat", lat, f64)                                                             \
+    COL(SITE_LON, ", s.lon", lon, f64)                                                             \
+    COL(SITE_CAPACITY_M3, ", s.capacity_m3", capacity_m3, i32)                                     \
+    COL(SITE_CONTACT_NAME, ", s.contact_name", contact_name, str)                                  \
+    COL(SITE_CONTACT_PHONE, ", s.contact_phone", contact_phone, str)                               \
+    COL(SITE_OPENING_HOURS, ", s.opening_hours", opening_hours, str)                               \
+    COL(SITE_ACTIVE, ", s.active", active, bool)                                                   \
+    COL(SITE_CREATED_AT, ", " DIR_TS("s.created_at"), created_at, str)                             \
+    COL(SITE_UPDATED_AT, ", " DIR_TS("s.updated_at"), updated_at, str)
 enum { SITE_COLUMNS(DB_COL_NAME) SITE_NCOLS };
 #define SITE_COLS SITE_COLUMNS(DB_COL_SQL)
 #define SITE_FROM " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
@@ -37,23 +37,7 @@ enum { NEAREST_DEFAULT = 10, NEAREST_MAX = 100 };
 
 static void site_from_row(Gridstock__V1__Site *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, SITE_ID);
-    m->code = (char *)db_str(r, row, SITE_CODE);
-    m->name = (char *)db_str(r, row, SITE_NAME);
-    m->kind = (char *)db_str(r, row, SITE_KIND);
-    m->org_unit_id = db_i64(r, row, SITE_ORG_UNIT_ID);
-    m->org_unit_code = (char *)db_str(r, row, SITE_ORG_UNIT_CODE);
-    m->org_unit_name = (char *)db_str(r, row, SITE_ORG_UNIT_NAME);
-    m->address = (char *)db_str(r, row, SITE_ADDRESS);
-    m->lat = db_f64(r, row, SITE_LAT);
-    m->lon = db_f64(r, row, SITE_LON);
-    m->capacity_m3 = db_i32(r, row, SITE_CAPACITY_M3);
-    m->contact_name = (char *)db_str(r, row, SITE_CONTACT_NAME);
-    m->contact_phone = (char *)db_str(r, row, SITE_CONTACT_PHONE);
-    m->opening_hours = (char *)db_str(r, row, SITE_OPENING_HOURS);
-    m->active = db_bool(r, row, SITE_ACTIVE);
-    m->created_at = (char *)db_str(r, row, SITE_CREATED_AT);
-    m->updated_at = (char *)db_str(r, row, SITE_UPDATED_AT);
+    SITE_COLUMNS(DB_COL_FILL)
 }
 
 /* Fills `m` with site `id` if it is in the caller's scope, locking it when `lock`. */

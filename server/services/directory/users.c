@@ -13,38 +13,28 @@
 
 /* The columns user_from_row reads, from users us JOIN org_units ou (the scope unit). */
 #define USER_COLUMNS(COL)                                                                          \
-    COL(USER_ID, "us.id")                                                                          \
-    COL(USER_LOGIN, ", us.login")                                                                  \
-    COL(USER_DISPLAY_NAME, ", us.display_name")                                                    \
-    COL(USER_ROLE, ", us.role")                                                                    \
-    COL(USER_SCOPE_ID, ", us.scope_id")                                                            \
-    COL(USER_SCOPE_CODE, ", ou.code")                                                              \
-    COL(USER_SCOPE_NAME, ", ou.name")                                                              \
-    COL(USER_PHONE, ", us.phone")                                                                  \
-    COL(USER_ACTIVE, ", us.active")                                                                \
+    COL(USER_ID, "us.id", id, i64)                                                                 \
+    COL(USER_LOGIN, ", us.login", login, str)                                                      \
+    COL(USER_DISPLAY_NAME, ", us.display_name", display_name, str)                                 \
+    COL(USER_ROLE, ", us.role", role, str)                                                         \
+    COL(USER_SCOPE_ID, ", us.scope_id", scope_id, i64)                                             \
+    COL(USER_SCOPE_CODE, ", ou.code", scope_code, str)                                             \
+    COL(USER_SCOPE_NAME, ", ou.name", scope_name, str)                                             \
+    COL(USER_PHONE, ", us.phone", phone, str)                                                      \
+    COL(USER_ACTIVE, ", us.active", active, bool)                                                  \
     COL(USER_TOKENS_VALID_AFTER,                                                                   \
         ", CASE WHEN us.tokens_valid_after = '-infinity' THEN '' ELSE " DIR_TS(                    \
-            "us.tokens_valid_after") " END")                                                       \
-    COL(USER_CREATED_AT, ", " DIR_TS("us.created_at"))                                             \
-    COL(USER_UPDATED_AT, ", " DIR_TS("us.updated_at"))
+            "us.tokens_valid_after") " END",                                                       \
+        tokens_valid_after, str)                                                                   \
+    COL(USER_CREATED_AT, ", " DIR_TS("us.created_at"), created_at, str)                            \
+    COL(USER_UPDATED_AT, ", " DIR_TS("us.updated_at"), updated_at, str)
 enum { USER_COLUMNS(DB_COL_NAME) USER_NCOLS };
 #define USER_COLS USER_COLUMNS(DB_COL_SQL)
 #define USER_FROM " FROM users us JOIN org_units ou ON ou.id = us.scope_id"
 
 static void user_from_row(Gridstock__V1__User *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, USER_ID);
-    m->login = (char *)db_str(r, row, USER_LOGIN);
-    m->display_name = (char *)db_str(r, row, USER_DISPLAY_NAME);
-    m->role = (char *)db_str(r, row, USER_ROLE);
-    m->scope_id = db_i64(r, row, USER_SCOPE_ID);
-    m->scope_code = (char *)db_str(r, row, USER_SCOPE_CODE);
-    m->scope_name = (char *)db_str(r, row, USER_SCOPE_NAME);
-    m->phone = (char *)db_str(r, row, USER_PHONE);
-    m->active = db_bool(r, row, USER_ACTIVE);
-    m->tokens_valid_after = (char *)db_str(r, row, USER_TOKENS_VALID_AFTER);
-    m->created_at = (char *)db_str(r, row, USER_CREATED_AT);
-    m->updated_at = (char *)db_str(r, row, USER_UPDATED_AT);
+    USER_COLUMNS(DB_COL_FILL)
 }
 
 /* Fills `m` with user `id` if their scope lies in the caller's, locking the row when

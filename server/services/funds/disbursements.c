@@ -18,44 +18,47 @@
 
 /* fund_ts(): RFC 3339 UTC text (020_funds.sql), NULL stays NULL. */
 #define DISB_COLUMNS(COL)                                                                          \
-    COL(DISB_ID, "d.id")                                                                           \
-    COL(DISB_FUND_ACCOUNT_ID, ", d.fund_account_id")                                               \
-    COL(DISB_FUND_CODE, ", f.code")                                                                \
-    COL(DISB_GRID_CODE, ", ou.code")                                                               \
-    COL(DISB_PAYEE_ACCOUNT_ID, ", d.payee_account_id")                                             \
-    COL(DISB_PAYEE_CODE, ", pa.code")                                                              \
-    COL(DISB_PAYEE_NAME, ", pa.name")                                                              \
-    COL(DISB_CATEGORY, ", d.category")                                                             \
-    COL(DISB_AMOUNT, ", d.amount")                                                                 \
-    COL(DISB_PURPOSE, ", d.purpose")                                                               \
-    COL(DISB_PERIOD, ", d.period")                                                                 \
-    COL(DISB_STATE, ", d.state")                                                                   \
-    COL(DISB_EXTERNAL_KEY, ", coalesce(d.external_key, '')")                                       \
-    COL(DISB_VERSION, ", d.version")                                                               \
-    COL(DISB_CONTENT_HASH, ", encode(fund_disbursement_hash(d), 'hex')")                           \
-    COL(DISB_PREPARER_ID, ", d.preparer_id")                                                       \
-    COL(DISB_PREPARER_LOGIN, ", up.login")                                                         \
-    COL(DISB_PREPARED_AT, ", fund_ts(d.prepared_at)")                                              \
-    COL(DISB_APPROVER_ID, ", coalesce(d.approver_id, 0)")                                          \
-    COL(DISB_APPROVER_LOGIN, ", coalesce(ua.login, '')")                                           \
-    COL(DISB_APPROVED_AT, ", fund_ts(d.approved_at)")                                              \
-    COL(DISB_APPROVED_HASH, ", coalesce(encode(d.approved_hash, 'hex'), '')")                      \
-    COL(DISB_REJECTED_BY_ID, ", coalesce(d.rejected_by, 0)")                                       \
-    COL(DISB_REJECTED_BY_LOGIN, ", coalesce(ur.login, '')")                                        \
-    COL(DISB_REJECTED_AT, ", fund_ts(d.rejected_at)")                                              \
-    COL(DISB_REJECT_REASON, ", coalesce(d.reject_reason, '')")                                     \
-    COL(DISB_POSTED_BY_ID, ", coalesce(d.posted_by, 0)")                                           \
-    COL(DISB_POSTED_BY_LOGIN, ", coalesce(upo.login, '')")                                         \
-    COL(DISB_POSTED_AT, ", fund_ts(d.posted_at)")                                                  \
-    COL(DISB_POSTING_ID, ", coalesce(d.posting_id, 0)")                                            \
-    COL(DISB_VOIDED_BY_ID, ", coalesce(d.voided_by, 0)")                                           \
-    COL(DISB_VOIDED_BY_LOGIN, ", coalesce(uv.login, '')")                                          \
-    COL(DISB_VOIDED_AT, ", fund_ts(d.voided_at)")                                                  \
-    COL(DISB_VOID_REASON, ", coalesce(d.void_reason, '')")                                         \
-    COL(DISB_REVERSAL_POSTING_ID, ", coalesce(d.reversal_posting_id, 0)")                          \
-    COL(DISB_UPDATED_AT, ", fund_ts(d.updated_at)")                                                \
-    COL(DISB_EXPIRES_AT, ", CASE WHEN d.state = 'approved' THEN fund_ts(d.approved_at + "          \
-                         "make_interval(secs => $1::int)) END")
+    COL(DISB_ID, "d.id", id, i64)                                                                  \
+    COL(DISB_FUND_ACCOUNT_ID, ", d.fund_account_id", fund_account_id, i64)                         \
+    COL(DISB_FUND_CODE, ", f.code", fund_code, str)                                                \
+    COL(DISB_GRID_CODE, ", ou.code", grid_code, str)                                               \
+    COL(DISB_PAYEE_ACCOUNT_ID, ", d.payee_account_id", payee_account_id, i64)                      \
+    COL(DISB_PAYEE_CODE, ", pa.code", payee_code, str)                                             \
+    COL(DISB_PAYEE_NAME, ", pa.name", payee_name, str)                                             \
+    COL(DISB_CATEGORY, ", d.category", category, str)                                              \
+    COL(DISB_AMOUNT, ", d.amount", amount, i64)                                                    \
+    COL(DISB_PURPOSE, ", d.purpose", purpose, str)                                                 \
+    COL(DISB_PERIOD, ", d.period", period, str)                                                    \
+    COL(DISB_STATE, ", d.state", state, str)                                                       \
+    COL(DISB_EXTERNAL_KEY, ", coalesce(d.external_key, '')", external_key, str)                    \
+    COL(DISB_VERSION, ", d.version", version, i32)                                                 \
+    COL(DISB_CONTENT_HASH, ", encode(fund_disbursement_hash(d), 'hex')", content_hash, str)        \
+    COL(DISB_PREPARER_ID, ", d.preparer_id", preparer_id, i64)                                     \
+    COL(DISB_PREPARER_LOGIN, ", up.login", preparer_login, str)                                    \
+    COL(DISB_PREPARED_AT, ", fund_ts(d.prepared_at)", prepared_at, str)                            \
+    COL(DISB_APPROVER_ID, ", coalesce(d.approver_id, 0)", approver_id, i64)                        \
+    COL(DISB_APPROVER_LOGIN, ", coalesce(ua.login, '')", approver_login, str)                      \
+    COL(DISB_APPROVED_AT, ", fund_ts(d.approved_at)", approved_at, str)                            \
+    COL(DISB_APPROVED_HASH, ", coalesce(encode(d.approved_hash, 'hex'), '')", approved_hash, str)  \
+    COL(DISB_REJECTED_BY_ID, ", coalesce(d.rejected_by, 0)", rejected_by_id, i64)                  \
+    COL(DISB_REJECTED_BY_LOGIN, ", coalesce(ur.login, '')", rejected_by_login, str)                \
+    COL(DISB_REJECTED_AT, ", fund_ts(d.rejected_at)", rejected_at, str)                            \
+    COL(DISB_REJECT_REASON, ", coalesce(d.reject_reason, '')", reject_reason, str)                 \
+    COL(DISB_POSTED_BY_ID, ", coalesce(d.posted_by, 0)", posted_by_id, i64)                        \
+    COL(DISB_POSTED_BY_LOGIN, ", coalesce(upo.login, '')", posted_by_login, str)                   \
+    COL(DISB_POSTED_AT, ", fund_ts(d.posted_at)", posted_at, str)                                  \
+    COL(DISB_POSTING_ID, ", coalesce(d.posting_id, 0)", posting_id, i64)                           \
+    COL(DISB_VOIDED_BY_ID, ", coalesce(d.voided_by, 0)", voided_by_id, i64)                        \
+    COL(DISB_VOIDED_BY_LOGIN, ", coalesce(uv.login, '')", voided_by_login, str)                    \
+    COL(DISB_VOIDED_AT, ", fund_ts(d.voided_at)", voided_at, str)                                  \
+    COL(DISB_VOID_REASON, ", coalesce(d.void_reason, '')", void_reason, str)                       \
+    COL(DISB_REVERSAL_POSTING_ID, ", coalesce(d.reversal_posting_id, 0)", reversal_posting_id,     \
+        i64)                                                                                       \
+    COL(DISB_UPDATED_AT, ", fund_ts(d.updated_at)", updated_at, str)                               \
+    COL(DISB_EXPIRES_AT,                                                                           \
+        ", CASE WHEN d.state = 'approved' THEN fund_ts(d.approved_at + "                           \
+        "make_interval(secs => $1::int)) END",                                                     \
+        expires_at, str)
 enum { DISB_COLUMNS(DB_COL_NAME) DISB_NCOLS };
 #define DISB_COLS DISB_COLUMNS(DB_COL_SQL)
 #define DISB_FROM                                                                                  \
@@ -67,43 +70,7 @@ enum { DISB_COLUMNS(DB_COL_NAME) DISB_NCOLS };
 
 static void disb_from_row(Gridstock__V1__Disbursement *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, DISB_ID);
-    m->fund_account_id = db_i64(r, row, DISB_FUND_ACCOUNT_ID);
-    m->fund_code = (char *)db_str(r, row, DISB_FUND_CODE);
-    m->grid_code = (char *)db_str(r, row, DISB_GRID_CODE);
-    m->payee_account_id = db_i64(r, row, DISB_PAYEE_ACCOUNT_ID);
-    m->payee_code = (char *)db_str(r, row, DISB_PAYEE_CODE);
-    m->payee_name = (char *)db_str(r, row, DISB_PAYEE_NAME);
-    m->category = (char *)db_str(r, row, DISB_CATEGORY);
-    m->amount = db_i64(r, row, DISB_AMOUNT);
-    m->purpose = (char *)db_str(r, row, DISB_PURPOSE);
-    m->period = (char *)db_str(r, row, DISB_PERIOD);
-    m->state = (char *)db_str(r, row, DISB_STATE);
-    m->external_key = (char *)db_str(r, row, DISB_EXTERNAL_KEY);
-    m->version = db_i32(r, row, DISB_VERSION);
-    m->content_hash = (char *)db_str(r, row, DISB_CONTENT_HASH);
-    m->preparer_id = db_i64(r, row, DISB_PREPARER_ID);
-    m->preparer_login = (char *)db_str(r, row, DISB_PREPARER_LOGIN);
-    m->prepared_at = (char *)db_str(r, row, DISB_PREPARED_AT);
-    m->approver_id = db_i64(r, row, DISB_APPROVER_ID);
-    m->approver_login = (char *)db_str(r, row, DISB_APPROVER_LOGIN);
-    m->approved_at = (char *)db_str(r, row, DISB_APPROVED_AT);
-    m->approved_hash = (char *)db_str(r, row, DISB_APPROVED_HASH);
-    m->rejected_by_id = db_i64(r, row, DISB_REJECTED_BY_ID);
-    m->rejected_by_login = (char *)db_str(r, row, DISB_REJECTED_BY_LOGIN);
-    m->rejected_at = (char *)db_str(r, row, DISB_REJECTED_AT);
-    m->reject_reason = (char *)db_str(r, row, DISB_REJECT_REASON);
-    m->posted_by_id = db_i64(r, row, DISB_POSTED_BY_ID);
-    m->posted_by_login = (char *)db_str(r, row, DISB_POSTED_BY_LOGIN);
-    m->posted_at = (char *)db_str(r, row, DISB_POSTED_AT);
-    m->posting_id = db_i64(r, row, DISB_POSTING_ID);
-    m->voided_by_id = db_i64(r, row, DISB_VOIDED_BY_ID);
-    m->voided_by_login = (char *)db_str(r, row, DISB_VOIDED_BY_LOGIN);
-    m->voided_at = (char *)db_str(r, row, DISB_VOIDED_AT);
-    m->void_reason = (char *)db_str(r, row, DISB_VOID_REASON);
-    m->reversal_posting_id = db_i64(r, row, DISB_REVERSAL_POSTING_ID);
-    m->updated_at = (char *)db_str(r, row, DISB_UPDATED_AT);
-    m->expires_at = (char *)db_str(r, row, DISB_EXPIRES_AT);
+    DISB_COLUMNS(DB_COL_FILL)
 }
 
 /* Disbursement `id` of a grid fund in the caller's scope into *out. */

@@ -23,29 +23,31 @@ static const char *const movement_states[] = {"prepared", "approved", "posted", 
                                               "voided",   "expired",  NULL};
 
 #define MOVE_COLUMNS(COL)                                                                          \
-    COL(FMOVE_ID, "m.id")                                                                          \
-    COL(FMOVE_KIND, ", m.kind")                                                                    \
-    COL(FMOVE_STATE, ", m.state")                                                                  \
-    COL(FMOVE_SOURCE_ACCOUNT_ID, ", coalesce(m.source_account_id, 0)")                             \
-    COL(FMOVE_SOURCE_CODE, ", coalesce(s.code, '')")                                               \
-    COL(FMOVE_REVERSES_POSTING_ID, ", coalesce(m.reverses_posting_id, 0)")                         \
-    COL(FMOVE_TOTAL, ", m.total")                                                                  \
-    COL(FMOVE_MEMO, ", m.memo")                                                                    \
-    COL(FMOVE_PREPARER_LOGIN, ", pu.login")                                                        \
-    COL(FMOVE_PREPARED_AT, ", fund_ts(m.prepared_at)")                                             \
-    COL(FMOVE_APPROVER_LOGIN, ", coalesce(au.login, '')")                                          \
-    COL(FMOVE_APPROVED_AT, ", coalesce(fund_ts(m.approved_at), '')")                               \
-    COL(FMOVE_REJECTED_BY_LOGIN, ", coalesce(ru.login, '')")                                       \
-    COL(FMOVE_REJECTED_AT, ", coalesce(fund_ts(m.rejected_at), '')")                               \
-    COL(FMOVE_REJECT_REASON, ", coalesce(m.reject_reason, '')")                                    \
-    COL(FMOVE_VOIDED_BY_LOGIN, ", coalesce(vu.login, '')")                                         \
-    COL(FMOVE_VOIDED_AT, ", coalesce(fund_ts(m.voided_at), '')")                                   \
-    COL(FMOVE_VOID_REASON, ", coalesce(m.void_reason, '')")                                        \
-    COL(FMOVE_POSTED_BY_LOGIN, ", coalesce(xu.login, '')")                                         \
-    COL(FMOVE_POSTED_AT, ", coalesce(fund_ts(m.posted_at), '')")                                   \
+    COL(FMOVE_ID, "m.id", id, i64)                                                                 \
+    COL(FMOVE_KIND, ", m.kind", kind, str)                                                         \
+    COL(FMOVE_STATE, ", m.state", state, str)                                                      \
+    COL(FMOVE_SOURCE_ACCOUNT_ID, ", coalesce(m.source_account_id, 0)", source_account_id, i64)     \
+    COL(FMOVE_SOURCE_CODE, ", coalesce(s.code, '')", source_code, str)                             \
+    COL(FMOVE_REVERSES_POSTING_ID, ", coalesce(m.reverses_posting_id, 0)", reverses_posting_id,    \
+        i64)                                                                                       \
+    COL(FMOVE_TOTAL, ", m.total", total, i64)                                                      \
+    COL(FMOVE_MEMO, ", m.memo", memo, str)                                                         \
+    COL(FMOVE_PREPARER_LOGIN, ", pu.login", preparer_login, str)                                   \
+    COL(FMOVE_PREPARED_AT, ", fund_ts(m.prepared_at)", prepared_at, str)                           \
+    COL(FMOVE_APPROVER_LOGIN, ", coalesce(au.login, '')", approver_login, str)                     \
+    COL(FMOVE_APPROVED_AT, ", coalesce(fund_ts(m.approved_at), '')", approved_at, str)             \
+    COL(FMOVE_REJECTED_BY_LOGIN, ", coalesce(ru.login, '')", rejected_by_login, str)               \
+    COL(FMOVE_REJECTED_AT, ", coalesce(fund_ts(m.rejected_at), '')", rejected_at, str)             \
+    COL(FMOVE_REJECT_REASON, ", coalesce(m.reject_reason, '')", reject_reason, str)                \
+    COL(FMOVE_VOIDED_BY_LOGIN, ", coalesce(vu.login, '')", voided_by_login, str)                   \
+    COL(FMOVE_VOIDED_AT, ", coalesce(fund_ts(m.voided_at), '')", voided_at, str)                   \
+    COL(FMOVE_VOID_REASON, ", coalesce(m.void_reason, '')", void_reason, str)                      \
+    COL(FMOVE_POSTED_BY_LOGIN, ", coalesce(xu.login, '')", posted_by_login, str)                   \
+    COL(FMOVE_POSTED_AT, ", coalesce(fund_ts(m.posted_at), '')", posted_at, str)                   \
     COL(FMOVE_REVERSAL_POSTING_ID,                                                                 \
         ", CASE WHEN m.kind = 'reversal' THEN (SELECT p.id FROM fund_postings p WHERE "            \
-        "p.reverses_id = m.reverses_posting_id AND m.state = 'posted') END")
+        "p.reverses_id = m.reverses_posting_id AND m.state = 'posted') END",                       \
+        _, none)
 enum { MOVE_COLUMNS(DB_COL_NAME) FMOVE_NCOLS };
 #define MOVE_COLS MOVE_COLUMNS(DB_COL_SQL)
 #define MOVE_FROM                                                                                  \
@@ -54,28 +56,9 @@ enum { MOVE_COLUMNS(DB_COL_NAME) FMOVE_NCOLS };
     " LEFT JOIN users ru ON ru.id = m.rejected_by LEFT JOIN users vu ON vu.id = m.voided_by"       \
     " LEFT JOIN users xu ON xu.id = m.posted_by"
 
-static void move_from_row(Gridstock__V1__FundMovement *m, const db_res *r, int i)
+static void move_from_row(Gridstock__V1__FundMovement *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, i, FMOVE_ID);
-    m->kind = (char *)db_str(r, i, FMOVE_KIND);
-    m->state = (char *)db_str(r, i, FMOVE_STATE);
-    m->source_account_id = db_i64(r, i, FMOVE_SOURCE_ACCOUNT_ID);
-    m->source_code = (char *)db_str(r, i, FMOVE_SOURCE_CODE);
-    m->reverses_posting_id = db_i64(r, i, FMOVE_REVERSES_POSTING_ID);
-    m->total = db_i64(r, i, FMOVE_TOTAL);
-    m->memo = (char *)db_str(r, i, FMOVE_MEMO);
-    m->preparer_login = (char *)db_str(r, i, FMOVE_PREPARER_LOGIN);
-    m->prepared_at = (char *)db_str(r, i, FMOVE_PREPARED_AT);
-    m->approver_login = (char *)db_str(r, i, FMOVE_APPROVER_LOGIN);
-    m->approved_at = (char *)db_str(r, i, FMOVE_APPROVED_AT);
-    m->rejected_by_login = (char *)db_str(r, i, FMOVE_REJECTED_BY_LOGIN);
-    m->rejected_at = (char *)db_str(r, i, FMOVE_REJECTED_AT);
-    m->reject_reason = (char *)db_str(r, i, FMOVE_REJECT_REASON);
-    m->voided_by_login = (char *)db_str(r, i, FMOVE_VOIDED_BY_LOGIN);
-    m->voided_at = (char *)db_str(r, i, FMOVE_VOIDED_AT);
-    m->void_reason = (char *)db_str(r, i, FMOVE_VOID_REASON);
-    m->posted_by_login = (char *)db_str(r, i, FMOVE_POSTED_BY_LOGIN);
-    m->posted_at = (char *)db_str(r, i, FMOVE_POSTED_AT);
+    MOVE_COLUMNS(DB_COL_FILL)
 }
 
 #define MOVE_ITEM_COLUMNS(COL)                                                                     \

@@ -225,59 +225,36 @@ gs_code fund_report_balances(call *c, const Gridstock__V1__BalancesRequest *req,
 /* ------------------------------------------------------------------ register */
 
 #define REGISTER_COLUMNS(COL)                                                                      \
-    COL(REG_ID, "d.id")                                                                            \
-    COL(REG_GRID_CODE, ", g.code")                                                                 \
-    COL(REG_PAYEE_CODE, ", pa.code")                                                               \
-    COL(REG_PAYEE_NAME, ", pa.name")                                                               \
-    COL(REG_CATEGORY, ", d.category")                                                              \
-    COL(REG_PERIOD, ", d.period")                                                                  \
-    COL(REG_AMOUNT, ", d.amount")                                                                  \
-    COL(REG_STATE, ", d.state")                                                                    \
-    COL(REG_PURPOSE, ", d.purpose")                                                                \
-    COL(REG_PROGRAMME_CODE, ", coalesce(pr.code, '')")                                             \
-    COL(REG_PREPARER, ", up.login")                                                                \
-    COL(REG_PREPARED_AT, ", fund_ts(d.prepared_at)")                                               \
-    COL(REG_APPROVER, ", coalesce(ua.login, '')")                                                  \
-    COL(REG_APPROVED_AT, ", coalesce(fund_ts(d.approved_at), '')")                                 \
-    COL(REG_POSTED_BY, ", coalesce(upo.login, '')")                                                \
-    COL(REG_POSTED_AT, ", coalesce(fund_ts(d.posted_at), '')")                                     \
-    COL(REG_REJECTED_BY, ", coalesce(ur.login, '')")                                               \
-    COL(REG_REJECTED_AT, ", coalesce(fund_ts(d.rejected_at), '')")                                 \
-    COL(REG_REJECT_REASON, ", coalesce(d.reject_reason, '')")                                      \
+    COL(REG_ID, "d.id", id, i64)                                                                   \
+    COL(REG_GRID_CODE, ", g.code", grid_code, str)                                                 \
+    COL(REG_PAYEE_CODE, ", pa.code", payee_code, str)                                              \
+    COL(REG_PAYEE_NAME, ", pa.name", payee_name, str)                                              \
+    COL(REG_CATEGORY, ", d.category", category, str)                                               \
+    COL(REG_PERIOD, ", d.period", period, str)                                                     \
+    COL(REG_AMOUNT, ", d.amount", amount, i64)                                                     \
+    COL(REG_STATE, ", d.state", state, str)                                                        \
+    COL(REG_PURPOSE, ", d.purpose", purpose, str)                                                  \
+    COL(REG_PROGRAMME_CODE, ", coalesce(pr.code, '')", programme_code, str)                        \
+    COL(REG_PREPARER, ", up.login", preparer, str)                                                 \
+    COL(REG_PREPARED_AT, ", fund_ts(d.prepared_at)", prepared_at, str)                             \
+    COL(REG_APPROVER, ", coalesce(ua.login, '')", approver, str)                                   \
+    COL(REG_APPROVED_AT, ", coalesce(fund_ts(d.approved_at), '')", approved_at, str)               \
+    COL(REG_POSTED_BY, ", coalesce(upo.login, '')", posted_by, str)                                \
+    COL(REG_POSTED_AT, ", coalesce(fund_ts(d.posted_at), '')", posted_at, str)                     \
+    COL(REG_REJECTED_BY, ", coalesce(ur.login, '')", rejected_by, str)                             \
+    COL(REG_REJECTED_AT, ", coalesce(fund_ts(d.rejected_at), '')", rejected_at, str)               \
+    COL(REG_REJECT_REASON, ", coalesce(d.reject_reason, '')", reject_reason, str)                  \
     COL(REG_VOIDED_BY,                                                                             \
-        ", CASE WHEN d.voided_at IS NULL THEN '' ELSE coalesce(uv.login, 'system') END")           \
-    COL(REG_VOIDED_AT, ", coalesce(fund_ts(d.voided_at), '')")                                     \
-    COL(REG_POSTING_ID, ", coalesce(d.posting_id, 0)")                                             \
-    COL(REG_REVERSAL_POSTING_ID, ", coalesce(d.reversal_posting_id, 0)")
+        ", CASE WHEN d.voided_at IS NULL THEN '' ELSE coalesce(uv.login, 'system') END",           \
+        voided_by, str)                                                                            \
+    COL(REG_VOIDED_AT, ", coalesce(fund_ts(d.voided_at), '')", voided_at, str)                     \
+    COL(REG_POSTING_ID, ", coalesce(d.posting_id, 0)", posting_id, i64)                            \
+    COL(REG_REVERSAL_POSTING_ID, ", coalesce(d.reversal_posting_id, 0)", reversal_posting_id, i64)
 enum { REGISTER_COLUMNS(DB_COL_NAME) REG_NCOLS };
 #define REGISTER_COLS REGISTER_COLUMNS(DB_COL_SQL)
 
-static void register_row_from_row(Gridstock__V1__RegisterRow *m, const db_res *r, int i)
-{
-    m->id = db_i64(r, i, REG_ID);
-    m->grid_code = (char *)db_str(r, i, REG_GRID_CODE);
-    m->payee_code = (char *)db_str(r, i, REG_PAYEE_CODE);
-    m->payee_name = (char *)db_str(r, i, REG_PAYEE_NAME);
-    m->category = (char *)db_str(r, i, REG_CATEGORY);
-    m->period = (char *)db_str(r, i, REG_PERIOD);
-    m->amount = db_i64(r, i, REG_AMOUNT);
-    m->state = (char *)db_str(r, i, REG_STATE);
-    m->purpose = (char *)db_str(r, i, REG_PURPOSE);
-    m->programme_code = (char *)db_str(r, i, REG_PROGRAMME_CODE);
-    m->preparer = (char *)db_str(r, i, REG_PREPARER);
-    m->prepared_at = (char *)db_str(r, i, REG_PREPARED_AT);
-    m->approver = (char *)db_str(r, i, REG_APPROVER);
-    m->approved_at = (char *)db_str(r, i, REG_APPROVED_AT);
-    m->posted_by = (char *)db_str(r, i, REG_POSTED_BY);
-    m->posted_at = (char *)db_str(r, i, REG_POSTED_AT);
-    m->rejected_by = (char *)db_str(r, i, REG_REJECTED_BY);
-    m->rejected_at = (char *)db_str(r, i, REG_REJECTED_AT);
-    m->reject_reason = (char *)db_str(r, i, REG_REJECT_REASON);
-    m->voided_by = (char *)db_str(r, i, REG_VOIDED_BY);
-    m->voided_at = (char *)db_str(r, i, REG_VOIDED_AT);
-    m->posting_id = db_i64(r, i, REG_POSTING_ID);
-    m->reversal_posting_id = db_i64(r, i, REG_REVERSAL_POSTING_ID);
-}
+static void register_row_from_row(Gridstock__V1__RegisterRow *m, const db_res *r,
+                                  int row){REGISTER_COLUMNS(DB_COL_FILL)}
 
 gs_code fund_report_disbursement_register(call *c,
                                           const Gridstock__V1__DisbursementRegisterRequest *req,

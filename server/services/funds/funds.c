@@ -22,34 +22,24 @@ enum { PROBLEMS_MAX = 200 };
 /* ------------------------------------------------------------------ accounts */
 
 #define ACCOUNT_COLUMNS(COL)                                                                       \
-    COL(ACCT_ID, "f.id")                                                                           \
-    COL(ACCT_CODE, ", f.code")                                                                     \
-    COL(ACCT_NAME, ", f.name")                                                                     \
-    COL(ACCT_KIND, ", f.kind")                                                                     \
-    COL(ACCT_ORG_UNIT_ID, ", coalesce(f.org_unit_id, 0)")                                          \
-    COL(ACCT_ORG_UNIT_CODE, ", coalesce(ou.code, '')")                                             \
-    COL(ACCT_BALANCE, ", f.balance")                                                               \
-    COL(ACCT_PENDING, ", f.pending")                                                               \
-    COL(ACCT_AVAILABLE, ", f.balance - f.pending")                                                 \
-    COL(ACCT_ACTIVE, ", f.active")                                                                 \
-    COL(ACCT_CREATED_AT, ", fund_ts(f.created_at)")
+    COL(ACCT_ID, "f.id", id, i64)                                                                  \
+    COL(ACCT_CODE, ", f.code", code, str)                                                          \
+    COL(ACCT_NAME, ", f.name", name, str)                                                          \
+    COL(ACCT_KIND, ", f.kind", kind, str)                                                          \
+    COL(ACCT_ORG_UNIT_ID, ", coalesce(f.org_unit_id, 0)", org_unit_id, i64)                        \
+    COL(ACCT_ORG_UNIT_CODE, ", coalesce(ou.code, '')", org_unit_code, str)                         \
+    COL(ACCT_BALANCE, ", f.balance", balance, i64)                                                 \
+    COL(ACCT_PENDING, ", f.pending", pending, i64)                                                 \
+    COL(ACCT_AVAILABLE, ", f.balance - f.pending", available, i64)                                 \
+    COL(ACCT_ACTIVE, ", f.active", active, bool)                                                   \
+    COL(ACCT_CREATED_AT, ", fund_ts(f.created_at)", created_at, str)
 enum { ACCOUNT_COLUMNS(DB_COL_NAME) ACCT_NCOLS };
 #define ACCOUNT_COLS ACCOUNT_COLUMNS(DB_COL_SQL)
 #define ACCOUNT_FROM " FROM fund_accounts f LEFT JOIN org_units ou ON ou.id = f.org_unit_id"
 
 static void account_from_row(Gridstock__V1__Account *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, ACCT_ID);
-    m->code = (char *)db_str(r, row, ACCT_CODE);
-    m->name = (char *)db_str(r, row, ACCT_NAME);
-    m->kind = (char *)db_str(r, row, ACCT_KIND);
-    m->org_unit_id = db_i64(r, row, ACCT_ORG_UNIT_ID);
-    m->org_unit_code = (char *)db_str(r, row, ACCT_ORG_UNIT_CODE);
-    m->balance = db_i64(r, row, ACCT_BALANCE);
-    m->pending = db_i64(r, row, ACCT_PENDING);
-    m->available = db_i64(r, row, ACCT_AVAILABLE);
-    m->active = db_bool(r, row, ACCT_ACTIVE);
-    m->created_at = (char *)db_str(r, row, ACCT_CREATED_AT);
+    ACCOUNT_COLUMNS(DB_COL_FILL)
 }
 
 static gs_code account_load(call *c, int64_t id, Gridstock__V1__Account *m)
@@ -136,42 +126,28 @@ gs_code fund_list_accounts(call *c, const Gridstock__V1__ListAccountsRequest *re
 /* ------------------------------------------------------------------ budgets */
 
 #define BUDGET_COLUMNS(COL)                                                                        \
-    COL(BUDGET_ID, "b.id")                                                                         \
-    COL(BUDGET_GRID_ID, ", b.org_unit_id")                                                         \
-    COL(BUDGET_GRID_CODE, ", ou.code")                                                             \
-    COL(BUDGET_PERIOD, ", b.period")                                                               \
-    COL(BUDGET_PERIOD_KIND, ", b.period_kind")                                                     \
-    COL(BUDGET_FIRST_DAY, ", b.first_day::text")                                                   \
-    COL(BUDGET_LAST_DAY, ", (b.end_day - 1)::text")                                                \
-    COL(BUDGET_CATEGORY, ", b.category")                                                           \
-    COL(BUDGET_AMOUNT, ", b.amount")                                                               \
-    COL(BUDGET_SPENT, ", b.spent")                                                                 \
-    COL(BUDGET_PENDING, ", b.pending")                                                             \
-    COL(BUDGET_REMAINING, ", b.amount - b.spent - b.pending")                                      \
+    COL(BUDGET_ID, "b.id", id, i64)                                                                \
+    COL(BUDGET_GRID_ID, ", b.org_unit_id", grid_id, i64)                                           \
+    COL(BUDGET_GRID_CODE, ", ou.code", grid_code, str)                                             \
+    COL(BUDGET_PERIOD, ", b.period", period, str)                                                  \
+    COL(BUDGET_PERIOD_KIND, ", b.period_kind", period_kind, str)                                   \
+    COL(BUDGET_FIRST_DAY, ", b.first_day::text", first_day, str)                                   \
+    COL(BUDGET_LAST_DAY, ", (b.end_day - 1)::text", last_day, str)                                 \
+    COL(BUDGET_CATEGORY, ", b.category", category, str)                                            \
+    COL(BUDGET_AMOUNT, ", b.amount", amount, i64)                                                  \
+    COL(BUDGET_SPENT, ", b.spent", spent, i64)                                                     \
+    COL(BUDGET_PENDING, ", b.pending", pending, i64)                                               \
+    COL(BUDGET_REMAINING, ", b.amount - b.spent - b.pending", remaining, i64)                      \
     COL(BUDGET_UTILISATION,                                                                        \
-        ", CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount ELSE 0 END")       \
-    COL(BUDGET_UPDATED_AT, ", fund_ts(b.updated_at)")
+        ", CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount ELSE 0 END",       \
+        utilisation, f64)                                                                          \
+    COL(BUDGET_UPDATED_AT, ", fund_ts(b.updated_at)", updated_at, str)
 enum { BUDGET_COLUMNS(DB_COL_NAME) BUDGET_NCOLS };
 #define BUDGET_COLS BUDGET_COLUMNS(DB_COL_SQL)
 #define BUDGET_FROM " FROM fund_budgets b JOIN org_units ou ON ou.id = b.org_unit_id"
 
-static void budget_from_row(Gridstock__V1__Budget *m, const db_res *r, int row)
-{
-    m->id = db_i64(r, row, BUDGET_ID);
-    m->grid_id = db_i64(r, row, BUDGET_GRID_ID);
-    m->grid_code = (char *)db_str(r, row, BUDGET_GRID_CODE);
-    m->period = (char *)db_str(r, row, BUDGET_PERIOD);
-    m->period_kind = (char *)db_str(r, row, BUDGET_PERIOD_KIND);
-    m->first_day = (char *)db_str(r, row, BUDGET_FIRST_DAY);
-    m->last_day = (char *)db_str(r, row, BUDGET_LAST_DAY);
-    m->category = (char *)db_str(r, row, BUDGET_CATEGORY);
-    m->amount = db_i64(r, row, BUDGET_AMOUNT);
-    m->spent = db_i64(r, row, BUDGET_SPENT);
-    m->pending = db_i64(r, row, BUDGET_PENDING);
-    m->remaining = db_i64(r, row, BUDGET_REMAINING);
-    m->utilisation = db_f64(r, row, BUDGET_UTILISATION);
-    m->updated_at = (char *)db_str(r, row, BUDGET_UPDATED_AT);
-}
+static void budget_from_row(Gridstock__V1__Budget *m, const db_res *r,
+                            int row){BUDGET_COLUMNS(DB_COL_FILL)}
 
 gs_code fund_set_budget(call *c, const Gridstock__V1__SetBudgetRequest *req,
                         Gridstock__V1__Budget *resp)

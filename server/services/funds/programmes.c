@@ -291,21 +291,17 @@ gs_code programme_list_programmes(call *c, const Gridstock__V1__ListProgrammesRe
 /* ------------------------------------------------------------------ members */
 
 #define MEMBER_COLUMNS(COL)                                                                        \
-    COL(MEMBER_PAYEE_ACCOUNT_ID, "m.payee_account_id")                                             \
-    COL(MEMBER_PAYEE_CODE, ", a.code")                                                             \
-    COL(MEMBER_PAYEE_NAME, ", a.name")                                                             \
-    COL(MEMBER_GRID_CODE, ", g.code")                                                              \
-    COL(MEMBER_AMOUNT, ", m.amount")
+    COL(MEMBER_PAYEE_ACCOUNT_ID, "m.payee_account_id", payee_account_id, i64)                      \
+    COL(MEMBER_PAYEE_CODE, ", a.code", payee_code, str)                                            \
+    COL(MEMBER_PAYEE_NAME, ", a.name", payee_name, str)                                            \
+    COL(MEMBER_GRID_CODE, ", g.code", grid_code, str)                                              \
+    COL(MEMBER_AMOUNT, ", m.amount", amount, i64)
 enum { MEMBER_COLUMNS(DB_COL_NAME) MEMBER_NCOLS };
 #define MEMBER_COLS MEMBER_COLUMNS(DB_COL_SQL)
 
-static void programme_member_from_row(Gridstock__V1__ProgrammeMember *m, const db_res *r, int i)
+static void programme_member_from_row(Gridstock__V1__ProgrammeMember *m, const db_res *r, int row)
 {
-    m->payee_account_id = db_i64(r, i, MEMBER_PAYEE_ACCOUNT_ID);
-    m->payee_code = (char *)db_str(r, i, MEMBER_PAYEE_CODE);
-    m->payee_name = (char *)db_str(r, i, MEMBER_PAYEE_NAME);
-    m->grid_code = (char *)db_str(r, i, MEMBER_GRID_CODE);
-    m->amount = db_i64(r, i, MEMBER_AMOUNT);
+    MEMBER_COLUMNS(DB_COL_FILL)
 }
 
 static gs_code members_load(call *c, int64_t programme,
@@ -425,24 +421,17 @@ gs_code programme_enter_scores(call *c, const Gridstock__V1__EnterScoresRequest 
 }
 
 #define SCORE_COLUMNS(COL)                                                                         \
-    COL(SCORE_GRID_CODE, "g.code")                                                                 \
-    COL(SCORE_PERIOD, ", s.period")                                                                \
-    COL(SCORE_SCORE, ", s.score::float8")                                                          \
-    COL(SCORE_NOTE, ", s.note")                                                                    \
-    COL(SCORE_ENTERED_BY_LOGIN, ", u.login")                                                       \
-    COL(SCORE_ENTERED_AT, ", fund_ts(s.entered_at)")
+    COL(SCORE_GRID_CODE, "g.code", grid_code, str)                                                 \
+    COL(SCORE_PERIOD, ", s.period", period, str)                                                   \
+    COL(SCORE_SCORE, ", s.score::float8", score, f64)                                              \
+    COL(SCORE_NOTE, ", s.note", note, str)                                                         \
+    COL(SCORE_ENTERED_BY_LOGIN, ", u.login", entered_by_login, str)                                \
+    COL(SCORE_ENTERED_AT, ", fund_ts(s.entered_at)", entered_at, str)
 enum { SCORE_COLUMNS(DB_COL_NAME) SCORE_NCOLS };
 #define SCORE_COLS SCORE_COLUMNS(DB_COL_SQL)
 
-static void assessment_score_from_row(Gridstock__V1__AssessmentScore *m, const db_res *r, int i)
-{
-    m->grid_code = (char *)db_str(r, i, SCORE_GRID_CODE);
-    m->period = (char *)db_str(r, i, SCORE_PERIOD);
-    m->score = db_f64(r, i, SCORE_SCORE);
-    m->note = (char *)db_str(r, i, SCORE_NOTE);
-    m->entered_by_login = (char *)db_str(r, i, SCORE_ENTERED_BY_LOGIN);
-    m->entered_at = (char *)db_str(r, i, SCORE_ENTERED_AT);
-}
+static void assessment_score_from_row(Gridstock__V1__AssessmentScore *m, const db_res *r,
+                                      int row){SCORE_COLUMNS(DB_COL_FILL)}
 
 gs_code programme_list_scores(call *c, const Gridstock__V1__ListScoresRequest *req,
                               Gridstock__V1__ListScoresResponse *resp)
@@ -467,31 +456,36 @@ gs_code programme_list_scores(call *c, const Gridstock__V1__ListScoresRequest *r
 /* ------------------------------------------------------------------ runs */
 
 #define RUN_COLUMNS(COL)                                                                           \
-    COL(RUN_ID, "r.id")                                                                            \
-    COL(RUN_PROGRAMME_ID, ", r.programme_id")                                                      \
-    COL(RUN_PROGRAMME_CODE, ", p.code")                                                            \
-    COL(RUN_PERIOD, ", r.period")                                                                  \
-    COL(RUN_PAY_PERIOD, ", r.pay_period")                                                          \
-    COL(RUN_CREATED_BY_ID, ", r.created_by")                                                       \
-    COL(RUN_CREATED_BY_LOGIN, ", u.login")                                                         \
-    COL(RUN_CREATED_AT, ", fund_ts(r.created_at)")                                                 \
-    COL(RUN_ITEMS, ", count(i.run_id)::int")                                                       \
-    COL(RUN_PREPARED, ", count(*) FILTER (WHERE d.state = 'prepared')::int")                       \
-    COL(RUN_APPROVED, ", count(*) FILTER (WHERE d.state = 'approved')::int")                       \
-    COL(RUN_POSTED, ", count(*) FILTER (WHERE d.state = 'posted')::int")                           \
+    COL(RUN_ID, "r.id", id, i64)                                                                   \
+    COL(RUN_PROGRAMME_ID, ", r.programme_id", programme_id, i64)                                   \
+    COL(RUN_PROGRAMME_CODE, ", p.code", programme_code, str)                                       \
+    COL(RUN_PERIOD, ", r.period", period, str)                                                     \
+    COL(RUN_PAY_PERIOD, ", r.pay_period", pay_period, str)                                         \
+    COL(RUN_CREATED_BY_ID, ", r.created_by", created_by_id, i64)                                   \
+    COL(RUN_CREATED_BY_LOGIN, ", u.login", created_by_login, str)                                  \
+    COL(RUN_CREATED_AT, ", fund_ts(r.created_at)", created_at, str)                                \
+    COL(RUN_ITEMS, ", count(i.run_id)::int", items, i32)                                           \
+    COL(RUN_PREPARED, ", count(*) FILTER (WHERE d.state = 'prepared')::int", prepared, i32)        \
+    COL(RUN_APPROVED, ", count(*) FILTER (WHERE d.state = 'approved')::int", approved, i32)        \
+    COL(RUN_POSTED, ", count(*) FILTER (WHERE d.state = 'posted')::int", posted, i32)              \
     COL(RUN_OTHER,                                                                                 \
-        ", count(*) FILTER (WHERE d.state IN ('rejected', 'voided', 'expired', 'reversed'))::int") \
-    COL(RUN_DEDUCTIONS, ", count(*) FILTER (WHERE i.gross < 0)::int")                              \
-    COL(RUN_ZERO, ", count(*) FILTER (WHERE i.gross >= 0 AND i.net = 0)::int")                     \
-    COL(RUN_TOTAL, ", coalesce(sum(d.amount), 0)::bigint")                                         \
+        ", count(*) FILTER (WHERE d.state IN ('rejected', 'voided', 'expired', 'reversed'))::int", \
+        other, i32)                                                                                \
+    COL(RUN_DEDUCTIONS, ", count(*) FILTER (WHERE i.gross < 0)::int", deductions, i32)             \
+    COL(RUN_ZERO, ", count(*) FILTER (WHERE i.gross >= 0 AND i.net = 0)::int", zero, i32)          \
+    COL(RUN_TOTAL, ", coalesce(sum(d.amount), 0)::bigint", total, i64)                             \
     COL(RUN_TOTAL_PREPARED,                                                                        \
-        ", coalesce(sum(d.amount) FILTER (WHERE d.state = 'prepared'), 0)::bigint")                \
+        ", coalesce(sum(d.amount) FILTER (WHERE d.state = 'prepared'), 0)::bigint",                \
+        total_prepared, i64)                                                                       \
     COL(RUN_TOTAL_APPROVED,                                                                        \
-        ", coalesce(sum(d.amount) FILTER (WHERE d.state = 'approved'), 0)::bigint")                \
+        ", coalesce(sum(d.amount) FILTER (WHERE d.state = 'approved'), 0)::bigint",                \
+        total_approved, i64)                                                                       \
     COL(RUN_TOTAL_POSTED,                                                                          \
-        ", coalesce(sum(d.amount) FILTER (WHERE d.state = 'posted'), 0)::bigint")                  \
-    COL(RUN_TOTAL_DEDUCTED, ", coalesce(sum(i.deducted), 0)::bigint")                              \
-    COL(RUN_TOTAL_PENALTIES, ", coalesce(sum(-i.gross) FILTER (WHERE i.gross < 0), 0)::bigint")
+        ", coalesce(sum(d.amount) FILTER (WHERE d.state = 'posted'), 0)::bigint", total_posted,    \
+        i64)                                                                                       \
+    COL(RUN_TOTAL_DEDUCTED, ", coalesce(sum(i.deducted), 0)::bigint", total_deducted, i64)         \
+    COL(RUN_TOTAL_PENALTIES, ", coalesce(sum(-i.gross) FILTER (WHERE i.gross < 0), 0)::bigint",    \
+        total_penalties, i64)
 enum { RUN_COLUMNS(DB_COL_NAME) RUN_NCOLS };
 #define RUN_COLS RUN_COLUMNS(DB_COL_SQL)
 
@@ -507,27 +501,7 @@ enum { RUN_COLUMNS(DB_COL_NAME) RUN_NCOLS };
 
 static void run_from_row(Gridstock__V1__ProgrammeRun *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, RUN_ID);
-    m->programme_id = db_i64(r, row, RUN_PROGRAMME_ID);
-    m->programme_code = (char *)db_str(r, row, RUN_PROGRAMME_CODE);
-    m->period = (char *)db_str(r, row, RUN_PERIOD);
-    m->pay_period = (char *)db_str(r, row, RUN_PAY_PERIOD);
-    m->created_by_id = db_i64(r, row, RUN_CREATED_BY_ID);
-    m->created_by_login = (char *)db_str(r, row, RUN_CREATED_BY_LOGIN);
-    m->created_at = (char *)db_str(r, row, RUN_CREATED_AT);
-    m->items = db_i32(r, row, RUN_ITEMS);
-    m->prepared = db_i32(r, row, RUN_PREPARED);
-    m->approved = db_i32(r, row, RUN_APPROVED);
-    m->posted = db_i32(r, row, RUN_POSTED);
-    m->other = db_i32(r, row, RUN_OTHER);
-    m->deductions = db_i32(r, row, RUN_DEDUCTIONS);
-    m->zero = db_i32(r, row, RUN_ZERO);
-    m->total = db_i64(r, row, RUN_TOTAL);
-    m->total_prepared = db_i64(r, row, RUN_TOTAL_PREPARED);
-    m->total_approved = db_i64(r, row, RUN_TOTAL_APPROVED);
-    m->total_posted = db_i64(r, row, RUN_TOTAL_POSTED);
-    m->total_deducted = db_i64(r, row, RUN_TOTAL_DEDUCTED);
-    m->total_penalties = db_i64(r, row, RUN_TOTAL_PENALTIES);
+    RUN_COLUMNS(DB_COL_FILL)
 }
 
 /* Run `id` (visible to the caller) into m. */
@@ -619,35 +593,24 @@ static const char *const item_states[] = {"prepared", "approved", "posted",    "
                                           "expired",  "reversed", "deduction", "zero",     NULL};
 
 #define RUN_ITEM_COLUMNS(COL)                                                                      \
-    COL(RITEM_PAYEE_ACCOUNT_ID, "i.payee_account_id")                                              \
-    COL(RITEM_RUN_ID, ", i.run_id")                                                                \
-    COL(RITEM_GRID_CODE, ", g.code")                                                               \
-    COL(RITEM_PAYEE_CODE, ", a.code")                                                              \
-    COL(RITEM_PAYEE_NAME, ", a.name")                                                              \
-    COL(RITEM_SCORE, ", coalesce(i.score, 0)::float8")                                             \
-    COL(RITEM_GROSS, ", i.gross")                                                                  \
-    COL(RITEM_DEDUCTED, ", i.deducted")                                                            \
-    COL(RITEM_NET, ", i.net")                                                                      \
-    COL(RITEM_DISBURSEMENT_ID, ", coalesce(i.disbursement_id, 0)")                                 \
+    COL(RITEM_PAYEE_ACCOUNT_ID, "i.payee_account_id", payee_account_id, i64)                       \
+    COL(RITEM_RUN_ID, ", i.run_id", run_id, i64)                                                   \
+    COL(RITEM_GRID_CODE, ", g.code", grid_code, str)                                               \
+    COL(RITEM_PAYEE_CODE, ", a.code", payee_code, str)                                             \
+    COL(RITEM_PAYEE_NAME, ", a.name", payee_name, str)                                             \
+    COL(RITEM_SCORE, ", coalesce(i.score, 0)::float8", score, f64)                                 \
+    COL(RITEM_GROSS, ", i.gross", gross, i64)                                                      \
+    COL(RITEM_DEDUCTED, ", i.deducted", deducted, i64)                                             \
+    COL(RITEM_NET, ", i.net", net, i64)                                                            \
+    COL(RITEM_DISBURSEMENT_ID, ", coalesce(i.disbursement_id, 0)", disbursement_id, i64)           \
     COL(RITEM_STATE,                                                                               \
-        ", coalesce(d.state, CASE WHEN i.gross < 0 THEN 'deduction' ELSE 'zero' END) st")
+        ", coalesce(d.state, CASE WHEN i.gross < 0 THEN 'deduction' ELSE 'zero' END) st", state,   \
+        str)
 enum { RUN_ITEM_COLUMNS(DB_COL_NAME) RITEM_NCOLS };
 #define RUN_ITEM_COLS RUN_ITEM_COLUMNS(DB_COL_SQL)
 
-static void programme_run_item_from_row(Gridstock__V1__ProgrammeRunItem *m, const db_res *r, int i)
-{
-    m->payee_account_id = db_i64(r, i, RITEM_PAYEE_ACCOUNT_ID);
-    m->run_id = db_i64(r, i, RITEM_RUN_ID);
-    m->grid_code = (char *)db_str(r, i, RITEM_GRID_CODE);
-    m->payee_code = (char *)db_str(r, i, RITEM_PAYEE_CODE);
-    m->payee_name = (char *)db_str(r, i, RITEM_PAYEE_NAME);
-    m->score = db_f64(r, i, RITEM_SCORE);
-    m->gross = db_i64(r, i, RITEM_GROSS);
-    m->deducted = db_i64(r, i, RITEM_DEDUCTED);
-    m->net = db_i64(r, i, RITEM_NET);
-    m->disbursement_id = db_i64(r, i, RITEM_DISBURSEMENT_ID);
-    m->state = (char *)db_str(r, i, RITEM_STATE);
-}
+static void programme_run_item_from_row(Gridstock__V1__ProgrammeRunItem *m, const db_res *r,
+                                        int row){RUN_ITEM_COLUMNS(DB_COL_FILL)}
 
 gs_code programme_list_run_items(call *c, const Gridstock__V1__ListRunItemsRequest *req,
                                  Gridstock__V1__ListRunItemsResponse *resp)

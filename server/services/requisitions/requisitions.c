@@ -123,40 +123,9 @@ gs_code req_find(call *c, int64_t id, const char *number, bool lock, req_ref *ou
 
 /* ------------------------------------------------------------------ filling messages */
 
-void req_hdr_from_row(Gridstock__V1__Requisition *m, const db_res *r, int i)
+void req_hdr_from_row(Gridstock__V1__Requisition *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, i, RH_ID);
-    m->number = (char *)db_str(r, i, RH_NUMBER);
-    m->org_unit_id = db_i64(r, i, RH_ORG_UNIT_ID);
-    m->org_unit_code = (char *)db_str(r, i, RH_ORG_UNIT_CODE);
-    m->org_unit_name = (char *)db_str(r, i, RH_ORG_UNIT_NAME);
-    m->requester_id = db_i64(r, i, RH_REQUESTER_ID);
-    m->requester_login = (char *)db_str(r, i, RH_REQUESTER_LOGIN);
-    m->priority = (char *)db_str(r, i, RH_PRIORITY);
-    m->needed_by = (char *)db_str(r, i, RH_NEEDED_BY);
-    m->purpose = (char *)db_str(r, i, RH_PURPOSE);
-    m->delivery_site_id = db_i64(r, i, RH_DELIVERY_SITE_ID);
-    m->delivery_site_code = (char *)db_str(r, i, RH_DELIVERY_SITE_CODE);
-    m->delivery_address = (char *)db_str(r, i, RH_DELIVERY_ADDRESS);
-    m->status = (char *)db_str(r, i, RH_STATUS);
-    m->auto_approved = db_bool(r, i, RH_AUTO_APPROVED);
-    m->split_from_id = db_i64(r, i, RH_SPLIT_FROM_ID);
-    m->split_from_number = (char *)db_str(r, i, RH_SPLIT_FROM_NUMBER);
-    m->approved_by_id = db_i64(r, i, RH_APPROVED_BY_ID);
-    m->approved_by_login = (char *)db_str(r, i, RH_APPROVED_BY_LOGIN);
-    m->created_at = (char *)db_str(r, i, RH_CREATED_AT);
-    m->submitted_at = (char *)db_str(r, i, RH_SUBMITTED_AT);
-    m->approved_at = (char *)db_str(r, i, RH_APPROVED_AT);
-    m->allocated_at = (char *)db_str(r, i, RH_ALLOCATED_AT);
-    m->reserved_until = (char *)db_str(r, i, RH_RESERVED_UNTIL);
-    m->dispatched_at = (char *)db_str(r, i, RH_DISPATCHED_AT);
-    m->received_at = (char *)db_str(r, i, RH_RECEIVED_AT);
-    m->closed_at = (char *)db_str(r, i, RH_CLOSED_AT);
-    m->updated_at = (char *)db_str(r, i, RH_UPDATED_AT);
-    m->status_comment = (char *)db_str(r, i, RH_STATUS_COMMENT);
-    m->approved_by_activation_id = db_i64(r, i, RH_APPROVED_BY_ACTIVATION_ID);
-    m->rule_proposed_by_login = (char *)db_str(r, i, RH_RULE_PROPOSED_BY_LOGIN);
-    m->rule_confirmed_by_login = (char *)db_str(r, i, RH_RULE_CONFIRMED_BY_LOGIN);
+    REQ_HDR_COLUMNS(DB_COL_FILL)
 }
 
 #define REQ_LINE_COLUMNS(COL)                                                                      \

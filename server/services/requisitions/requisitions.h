@@ -85,38 +85,39 @@ gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m);
 
 /* The header columns req_hdr_from_row reads. */
 #define REQ_HDR_COLUMNS(COL)                                                                       \
-    COL(RH_ID, "r.id")                                                                             \
-    COL(RH_NUMBER, ", r.number")                                                                   \
-    COL(RH_ORG_UNIT_ID, ", r.org_unit_id")                                                         \
-    COL(RH_ORG_UNIT_CODE, ", ou.code")                                                             \
-    COL(RH_ORG_UNIT_NAME, ", ou.name")                                                             \
-    COL(RH_REQUESTER_ID, ", r.requester_id")                                                       \
-    COL(RH_REQUESTER_LOGIN, ", ru.login")                                                          \
-    COL(RH_PRIORITY, ", r.priority")                                                               \
-    COL(RH_NEEDED_BY, ", coalesce(to_char(r.needed_by, 'YYYY-MM-DD'), '')")                        \
-    COL(RH_PURPOSE, ", r.purpose")                                                                 \
-    COL(RH_DELIVERY_SITE_ID, ", coalesce(r.delivery_site_id, 0)")                                  \
-    COL(RH_DELIVERY_SITE_CODE, ", coalesce(ds.code, '')")                                          \
-    COL(RH_DELIVERY_ADDRESS, ", r.delivery_address")                                               \
-    COL(RH_STATUS, ", r.status")                                                                   \
-    COL(RH_AUTO_APPROVED, ", r.auto_approved")                                                     \
-    COL(RH_SPLIT_FROM_ID, ", coalesce(r.split_from_id, 0)")                                        \
-    COL(RH_SPLIT_FROM_NUMBER, ", coalesce(sp.number, '')")                                         \
-    COL(RH_APPROVED_BY_ID, ", coalesce(r.approved_by, 0)")                                         \
-    COL(RH_APPROVED_BY_LOGIN, ", coalesce(au.login, '')")                                          \
-    COL(RH_CREATED_AT, ", " DIR_TS("r.created_at"))                                                \
-    COL(RH_SUBMITTED_AT, ", " DIR_TS("r.submitted_at"))                                            \
-    COL(RH_APPROVED_AT, ", " DIR_TS("r.approved_at"))                                              \
-    COL(RH_ALLOCATED_AT, ", " DIR_TS("r.allocated_at"))                                            \
-    COL(RH_RESERVED_UNTIL, ", " DIR_TS("r.reserved_until"))                                        \
-    COL(RH_DISPATCHED_AT, ", " DIR_TS("r.dispatched_at"))                                          \
-    COL(RH_RECEIVED_AT, ", " DIR_TS("r.received_at"))                                              \
-    COL(RH_CLOSED_AT, ", " DIR_TS("r.closed_at"))                                                  \
-    COL(RH_UPDATED_AT, ", " DIR_TS("r.updated_at"))                                                \
-    COL(RH_STATUS_COMMENT, ", r.status_comment")                                                   \
-    COL(RH_APPROVED_BY_ACTIVATION_ID, ", coalesce(r.approved_by_activation, 0)")                   \
-    COL(RH_RULE_PROPOSED_BY_LOGIN, ", coalesce(eap.login, '')")                                    \
-    COL(RH_RULE_CONFIRMED_BY_LOGIN, ", coalesce(eac.login, '')")
+    COL(RH_ID, "r.id", id, i64)                                                                    \
+    COL(RH_NUMBER, ", r.number", number, str)                                                      \
+    COL(RH_ORG_UNIT_ID, ", r.org_unit_id", org_unit_id, i64)                                       \
+    COL(RH_ORG_UNIT_CODE, ", ou.code", org_unit_code, str)                                         \
+    COL(RH_ORG_UNIT_NAME, ", ou.name", org_unit_name, str)                                         \
+    COL(RH_REQUESTER_ID, ", r.requester_id", requester_id, i64)                                    \
+    COL(RH_REQUESTER_LOGIN, ", ru.login", requester_login, str)                                    \
+    COL(RH_PRIORITY, ", r.priority", priority, str)                                                \
+    COL(RH_NEEDED_BY, ", coalesce(to_char(r.needed_by, 'YYYY-MM-DD'), '')", needed_by, str)        \
+    COL(RH_PURPOSE, ", r.purpose", purpose, str)                                                   \
+    COL(RH_DELIVERY_SITE_ID, ", coalesce(r.delivery_site_id, 0)", delivery_site_id, i64)           \
+    COL(RH_DELIVERY_SITE_CODE, ", coalesce(ds.code, '')", delivery_site_code, str)                 \
+    COL(RH_DELIVERY_ADDRESS, ", r.delivery_address", delivery_address, str)                        \
+    COL(RH_STATUS, ", r.status", status, str)                                                      \
+    COL(RH_AUTO_APPROVED, ", r.auto_approved", auto_approved, bool)                                \
+    COL(RH_SPLIT_FROM_ID, ", coalesce(r.split_from_id, 0)", split_from_id, i64)                    \
+    COL(RH_SPLIT_FROM_NUMBER, ", coalesce(sp.number, '')", split_from_number, str)                 \
+    COL(RH_APPROVED_BY_ID, ", coalesce(r.approved_by, 0)", approved_by_id, i64)                    \
+    COL(RH_APPROVED_BY_LOGIN, ", coalesce(au.login, '')", approved_by_login, str)                  \
+    COL(RH_CREATED_AT, ", " DIR_TS("r.created_at"), created_at, str)                               \
+    COL(RH_SUBMITTED_AT, ", " DIR_TS("r.submitted_at"), submitted_at, str)                         \
+    COL(RH_APPROVED_AT, ", " DIR_TS("r.approved_at"), approved_at, str)                            \
+    COL(RH_ALLOCATED_AT, ", " DIR_TS("r.allocated_at"), allocated_at, str)                         \
+    COL(RH_RESERVED_UNTIL, ", " DIR_TS("r.reserved_until"), reserved_until, str)                   \
+    COL(RH_DISPATCHED_AT, ", " DIR_TS("r.dispatched_at"), dispatched_at, str)                      \
+    COL(RH_RECEIVED_AT, ", " DIR_TS("r.received_at"), received_at, str)                            \
+    COL(RH_CLOSED_AT, ", " DIR_TS("r.closed_at"), closed_at, str)                                  \
+    COL(RH_UPDATED_AT, ", " DIR_TS("r.updated_at"), updated_at, str)                               \
+    COL(RH_STATUS_COMMENT, ", r.status_comment", status_comment, str)                              \
+    COL(RH_APPROVED_BY_ACTIVATION_ID, ", coalesce(r.approved_by_activation, 0)",                   \
+        approved_by_activation_id, i64)                                                            \
+    COL(RH_RULE_PROPOSED_BY_LOGIN, ", coalesce(eap.login, '')", rule_proposed_by_login, str)       \
+    COL(RH_RULE_CONFIRMED_BY_LOGIN, ", coalesce(eac.login, '')", rule_confirmed_by_login, str)
 enum { REQ_HDR_COLUMNS(DB_COL_NAME) REQ_HDR_NCOLS };
 #define REQ_HDR_COLS REQ_HDR_COLUMNS(DB_COL_SQL)
 #define REQ_HDR_FROM                                                                               \

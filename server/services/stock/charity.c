@@ -106,19 +106,21 @@ static gs_code item_line(call *c, const char *list, size_t i, int64_t item_id,
 /* ------------------------------------------------------------------ donations */
 
 #define DONATION_COLUMNS(COL)                                                                      \
-    COL(DON_ID, "d.id")                                                                            \
-    COL(DON_RECEIPT_NUMBER, ", d.receipt_number")                                                  \
-    COL(DON_SITE_ID, ", d.site_id")                                                                \
-    COL(DON_SITE_CODE, ", s.code")                                                                 \
-    COL(DON_SITE_NAME, ", s.name")                                                                 \
-    COL(DON_DONOR_NAME, ", d.donor_name")                                                          \
-    COL(DON_DONOR_CONTACT, ", d.donor_contact")                                                    \
-    COL(DON_ANONYMOUS, ", d.anonymous")                                                            \
-    COL(DON_NOTE, ", d.note")                                                                      \
-    COL(DON_RECEIVED_BY, ", coalesce(u.login, '')")                                                \
-    COL(DON_RECEIVED_AT, ", " DIR_TS("d.received_at"))                                             \
-    COL(DON_TOTAL_QTY, ", (SELECT coalesce(sum(qty), 0) FROM charity_donation_lines x WHERE "      \
-                       "x.donation_id = d.id)")
+    COL(DON_ID, "d.id", id, i64)                                                                   \
+    COL(DON_RECEIPT_NUMBER, ", d.receipt_number", receipt_number, str)                             \
+    COL(DON_SITE_ID, ", d.site_id", site_id, i64)                                                  \
+    COL(DON_SITE_CODE, ", s.code", site_code, str)                                                 \
+    COL(DON_SITE_NAME, ", s.name", site_name, str)                                                 \
+    COL(DON_DONOR_NAME, ", d.donor_name", donor_name, str)                                         \
+    COL(DON_DONOR_CONTACT, ", d.donor_contact", donor_contact, str)                                \
+    COL(DON_ANONYMOUS, ", d.anonymous", anonymous, bool)                                           \
+    COL(DON_NOTE, ", d.note", note, str)                                                           \
+    COL(DON_RECEIVED_BY, ", coalesce(u.login, '')", received_by, str)                              \
+    COL(DON_RECEIVED_AT, ", " DIR_TS("d.received_at"), received_at, str)                           \
+    COL(DON_TOTAL_QTY,                                                                             \
+        ", (SELECT coalesce(sum(qty), 0) FROM charity_donation_lines x WHERE "                     \
+        "x.donation_id = d.id)",                                                                   \
+        total_qty, i64)
 enum { DONATION_COLUMNS(DB_COL_NAME) DON_NCOLS };
 #define DONATION_COLS DONATION_COLUMNS(DB_COL_SQL)
 #define DONATION_FROM                                                                              \
@@ -127,44 +129,25 @@ enum { DONATION_COLUMNS(DB_COL_NAME) DON_NCOLS };
 
 static void donation_from_row(Gridstock__V1__Donation *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, DON_ID);
-    m->receipt_number = (char *)db_str(r, row, DON_RECEIPT_NUMBER);
-    m->site_id = db_i64(r, row, DON_SITE_ID);
-    m->site_code = (char *)db_str(r, row, DON_SITE_CODE);
-    m->site_name = (char *)db_str(r, row, DON_SITE_NAME);
-    m->donor_name = (char *)db_str(r, row, DON_DONOR_NAME);
-    m->donor_contact = (char *)db_str(r, row, DON_DONOR_CONTACT);
-    m->anonymous = db_bool(r, row, DON_ANONYMOUS);
-    m->note = (char *)db_str(r, row, DON_NOTE);
-    m->received_by = (char *)db_str(r, row, DON_RECEIVED_BY);
-    m->received_at = (char *)db_str(r, row, DON_RECEIVED_AT);
-    m->total_qty = db_i64(r, row, DON_TOTAL_QTY);
+    DONATION_COLUMNS(DB_COL_FILL)
 }
 
 #define DONATION_LINE_COLUMNS(COL)                                                                 \
-    COL(DONL_ITEM_ID, "x.item_id")                                                                 \
-    COL(DONL_ITEM_CODE, ", i.code")                                                                \
-    COL(DONL_ITEM_NAME, ", i.name")                                                                \
-    COL(DONL_UNIT, ", i.unit")                                                                     \
-    COL(DONL_QTY, ", x.qty")                                                                       \
-    COL(DONL_LOT_ID, ", x.lot_id")                                                                 \
-    COL(DONL_LOT_CODE, ", l.lot_code")                                                             \
-    COL(DONL_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')")                    \
-    COL(DONL_MOVEMENT_ID, ", x.movement_id")
+    COL(DONL_ITEM_ID, "x.item_id", item_id, i64)                                                   \
+    COL(DONL_ITEM_CODE, ", i.code", item_code, str)                                                \
+    COL(DONL_ITEM_NAME, ", i.name", item_name, str)                                                \
+    COL(DONL_UNIT, ", i.unit", unit, str)                                                          \
+    COL(DONL_QTY, ", x.qty", qty, i64)                                                             \
+    COL(DONL_LOT_ID, ", x.lot_id", lot_id, i64)                                                    \
+    COL(DONL_LOT_CODE, ", l.lot_code", lot_code, str)                                              \
+    COL(DONL_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')", expires_on, str)   \
+    COL(DONL_MOVEMENT_ID, ", x.movement_id", movement_id, i64)
 enum { DONATION_LINE_COLUMNS(DB_COL_NAME) DONL_NCOLS };
 #define DONATION_LINE_COLS DONATION_LINE_COLUMNS(DB_COL_SQL)
 
-static void donation_line_from_row(Gridstock__V1__DonationLine *m, const db_res *r, int i)
+static void donation_line_from_row(Gridstock__V1__DonationLine *m, const db_res *r, int row)
 {
-    m->item_id = db_i64(r, i, DONL_ITEM_ID);
-    m->item_code = (char *)db_str(r, i, DONL_ITEM_CODE);
-    m->item_name = (char *)db_str(r, i, DONL_ITEM_NAME);
-    m->unit = (char *)db_str(r, i, DONL_UNIT);
-    m->qty = db_i64(r, i, DONL_QTY);
-    m->lot_id = db_i64(r, i, DONL_LOT_ID);
-    m->lot_code = (char *)db_str(r, i, DONL_LOT_CODE);
-    m->expires_on = (char *)db_str(r, i, DONL_EXPIRES_ON);
-    m->movement_id = db_i64(r, i, DONL_MOVEMENT_ID);
+    DONATION_LINE_COLUMNS(DB_COL_FILL)
 }
 
 static gs_code donation_load(call *c, int64_t id, Gridstock__V1__Donation *m)
@@ -266,16 +249,16 @@ gs_code charity_list_donations(call *c, const Gridstock__V1__ListDonationsReques
 /* ------------------------------------------------------------------ distributions */
 
 #define DIST_COLUMNS(COL)                                                                          \
-    COL(DIST_ID, "d.id")                                                                           \
-    COL(DIST_SITE_ID, ", d.site_id")                                                               \
-    COL(DIST_SITE_CODE, ", s.code")                                                                \
-    COL(DIST_HOUSEHOLD, ", h.code")                                                                \
-    COL(DIST_GRID_ID, ", h.grid_id")                                                               \
-    COL(DIST_GRID_CODE, ", g.code")                                                                \
-    COL(DIST_GRID_NAME, ", g.name")                                                                \
-    COL(DIST_NOTE, ", d.note")                                                                     \
-    COL(DIST_DISTRIBUTED_BY, ", coalesce(u.login, '')")                                            \
-    COL(DIST_DISTRIBUTED_AT, ", " DIR_TS("d.distributed_at"))
+    COL(DIST_ID, "d.id", id, i64)                                                                  \
+    COL(DIST_SITE_ID, ", d.site_id", site_id, i64)                                                 \
+    COL(DIST_SITE_CODE, ", s.code", site_code, str)                                                \
+    COL(DIST_HOUSEHOLD, ", h.code", household, str)                                                \
+    COL(DIST_GRID_ID, ", h.grid_id", grid_id, i64)                                                 \
+    COL(DIST_GRID_CODE, ", g.code", grid_code, str)                                                \
+    COL(DIST_GRID_NAME, ", g.name", grid_name, str)                                                \
+    COL(DIST_NOTE, ", d.note", note, str)                                                          \
+    COL(DIST_DISTRIBUTED_BY, ", coalesce(u.login, '')", distributed_by, str)                       \
+    COL(DIST_DISTRIBUTED_AT, ", " DIR_TS("d.distributed_at"), distributed_at, str)
 enum { DIST_COLUMNS(DB_COL_NAME) DIST_NCOLS };
 #define DIST_COLS DIST_COLUMNS(DB_COL_SQL)
 #define DIST_FROM                                                                                  \
@@ -286,16 +269,7 @@ enum { DIST_COLUMNS(DB_COL_NAME) DIST_NCOLS };
 
 static void dist_from_row(Gridstock__V1__Distribution *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, DIST_ID);
-    m->site_id = db_i64(r, row, DIST_SITE_ID);
-    m->site_code = (char *)db_str(r, row, DIST_SITE_CODE);
-    m->household = (char *)db_str(r, row, DIST_HOUSEHOLD);
-    m->grid_id = db_i64(r, row, DIST_GRID_ID);
-    m->grid_code = (char *)db_str(r, row, DIST_GRID_CODE);
-    m->grid_name = (char *)db_str(r, row, DIST_GRID_NAME);
-    m->note = (char *)db_str(r, row, DIST_NOTE);
-    m->distributed_by = (char *)db_str(r, row, DIST_DISTRIBUTED_BY);
-    m->distributed_at = (char *)db_str(r, row, DIST_DISTRIBUTED_AT);
+    DIST_COLUMNS(DB_COL_FILL)
 }
 
 #define DIST_LINE_COLUMNS(COL)                                                                     \
@@ -362,26 +336,18 @@ static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size
 }
 
 #define QUOTA_USE_COLUMNS(COL)                                                                     \
-    COL(QUSE_ITEM_ID, "q.item_id")                                                                 \
-    COL(QUSE_ITEM_CODE, ", i.code")                                                                \
-    COL(QUSE_PERIOD, ", q.period")                                                                 \
-    COL(QUSE_PERIOD_START, ", to_char(u.period_start, 'YYYY-MM-DD')")                              \
-    COL(QUSE_QUOTA, ", q.qty")                                                                     \
-    COL(QUSE_USED, ", u.used")                                                                     \
-    COL(QUSE_REMAINING, ", greatest(q.qty - u.used, 0)")
+    COL(QUSE_ITEM_ID, "q.item_id", item_id, i64)                                                   \
+    COL(QUSE_ITEM_CODE, ", i.code", item_code, str)                                                \
+    COL(QUSE_PERIOD, ", q.period", period, str)                                                    \
+    COL(QUSE_PERIOD_START, ", to_char(u.period_start, 'YYYY-MM-DD')", period_start, str)           \
+    COL(QUSE_QUOTA, ", q.qty", quota, i64)                                                         \
+    COL(QUSE_USED, ", u.used", used, i64)                                                          \
+    COL(QUSE_REMAINING, ", greatest(q.qty - u.used, 0)", remaining, i64)
 enum { QUOTA_USE_COLUMNS(DB_COL_NAME) QUSE_NCOLS };
 #define QUOTA_USE_COLS QUOTA_USE_COLUMNS(DB_COL_SQL)
 
-static void quota_use_from_row(Gridstock__V1__QuotaUse *m, const db_res *r, int i)
-{
-    m->item_id = db_i64(r, i, QUSE_ITEM_ID);
-    m->item_code = (char *)db_str(r, i, QUSE_ITEM_CODE);
-    m->period = (char *)db_str(r, i, QUSE_PERIOD);
-    m->period_start = (char *)db_str(r, i, QUSE_PERIOD_START);
-    m->quota = db_i64(r, i, QUSE_QUOTA);
-    m->used = db_i64(r, i, QUSE_USED);
-    m->remaining = db_i64(r, i, QUSE_REMAINING);
-}
+static void quota_use_from_row(Gridstock__V1__QuotaUse *m, const db_res *r,
+                               int row){QUOTA_USE_COLUMNS(DB_COL_FILL)}
 
 gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                            Gridstock__V1__Distribution *resp)
@@ -496,16 +462,16 @@ gs_code charity_list_distributions(call *c, const Gridstock__V1__ListDistributio
 /* ------------------------------------------------------------------ quotas */
 
 #define QUOTA_COLUMNS(COL)                                                                         \
-    COL(QUOTA_ID, "q.id")                                                                          \
-    COL(QUOTA_ORG_UNIT_ID, ", q.org_unit_id")                                                      \
-    COL(QUOTA_ORG_UNIT_CODE, ", ou.code")                                                          \
-    COL(QUOTA_ITEM_ID, ", q.item_id")                                                              \
-    COL(QUOTA_ITEM_CODE, ", i.code")                                                               \
-    COL(QUOTA_ITEM_NAME, ", i.name")                                                               \
-    COL(QUOTA_PERIOD, ", q.period")                                                                \
-    COL(QUOTA_QTY, ", q.qty")                                                                      \
-    COL(QUOTA_UPDATED_BY, ", coalesce(u.login, '')")                                               \
-    COL(QUOTA_UPDATED_AT, ", " DIR_TS("q.updated_at"))
+    COL(QUOTA_ID, "q.id", id, i64)                                                                 \
+    COL(QUOTA_ORG_UNIT_ID, ", q.org_unit_id", org_unit_id, i64)                                    \
+    COL(QUOTA_ORG_UNIT_CODE, ", ou.code", org_unit_code, str)                                      \
+    COL(QUOTA_ITEM_ID, ", q.item_id", item_id, i64)                                                \
+    COL(QUOTA_ITEM_CODE, ", i.code", item_code, str)                                               \
+    COL(QUOTA_ITEM_NAME, ", i.name", item_name, str)                                               \
+    COL(QUOTA_PERIOD, ", q.period", period, str)                                                   \
+    COL(QUOTA_QTY, ", q.qty", qty, i64)                                                            \
+    COL(QUOTA_UPDATED_BY, ", coalesce(u.login, '')", updated_by, str)                              \
+    COL(QUOTA_UPDATED_AT, ", " DIR_TS("q.updated_at"), updated_at, str)
 enum { QUOTA_COLUMNS(DB_COL_NAME) QUOTA_NCOLS };
 #define QUOTA_COLS QUOTA_COLUMNS(DB_COL_SQL)
 #define QUOTA_FROM                                                                                 \
@@ -514,16 +480,7 @@ enum { QUOTA_COLUMNS(DB_COL_NAME) QUOTA_NCOLS };
 
 static void quota_from_row(Gridstock__V1__Quota *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, QUOTA_ID);
-    m->org_unit_id = db_i64(r, row, QUOTA_ORG_UNIT_ID);
-    m->org_unit_code = (char *)db_str(r, row, QUOTA_ORG_UNIT_CODE);
-    m->item_id = db_i64(r, row, QUOTA_ITEM_ID);
-    m->item_code = (char *)db_str(r, row, QUOTA_ITEM_CODE);
-    m->item_name = (char *)db_str(r, row, QUOTA_ITEM_NAME);
-    m->period = (char *)db_str(r, row, QUOTA_PERIOD);
-    m->qty = db_i64(r, row, QUOTA_QTY);
-    m->updated_by = (char *)db_str(r, row, QUOTA_UPDATED_BY);
-    m->updated_at = (char *)db_str(r, row, QUOTA_UPDATED_AT);
+    QUOTA_COLUMNS(DB_COL_FILL)
 }
 
 #define OU_CODE_COLUMNS(COL)                                                                       \

@@ -105,55 +105,28 @@ gs_code po_find(call *c, int64_t id, const char *number, bool lock, po_ref *out)
 
 void po_hdr_from_row(Gridstock__V1__PurchaseOrder *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, PO_ID);
-    m->number = (char *)db_str(r, row, PO_NUMBER);
-    m->status = (char *)db_str(r, row, PO_STATUS);
-    m->supplier_site_id = db_i64(r, row, PO_SUPPLIER_SITE_ID);
-    m->supplier_site_code = (char *)db_str(r, row, PO_SUPPLIER_SITE_CODE);
-    m->supplier_name = (char *)db_str(r, row, PO_SUPPLIER_NAME);
-    m->site_id = db_i64(r, row, PO_SITE_ID);
-    m->site_code = (char *)db_str(r, row, PO_SITE_CODE);
-    m->site_name = (char *)db_str(r, row, PO_SITE_NAME);
-    m->note = (char *)db_str(r, row, PO_NOTE);
-    m->expected_on = (char *)db_str(r, row, PO_EXPECTED_ON);
-    m->total_fen = db_i64(r, row, PO_TOTAL_FEN);
-    m->created_by = (char *)db_str(r, row, PO_CREATED_BY);
-    m->created_at = (char *)db_str(r, row, PO_CREATED_AT);
-    m->placed_by = (char *)db_str(r, row, PO_PLACED_BY);
-    m->placed_at = (char *)db_str(r, row, PO_PLACED_AT);
-    m->closed_at = (char *)db_str(r, row, PO_CLOSED_AT);
-    m->cancel_reason = (char *)db_str(r, row, PO_CANCEL_REASON);
-    m->proposed = db_bool(r, row, PO_PROPOSED);
+    PO_COLUMNS(DB_COL_FILL)
 }
 
 #define PO_LINE_COLUMNS(COL)                                                                       \
-    COL(POL_ID, "l.id")                                                                            \
-    COL(POL_ITEM_ID, ", l.item_id")                                                                \
-    COL(POL_ITEM_CODE, ", i.code")                                                                 \
-    COL(POL_ITEM_NAME, ", i.name")                                                                 \
-    COL(POL_UNIT, ", i.unit")                                                                      \
-    COL(POL_QTY, ", l.qty")                                                                        \
-    COL(POL_UNIT_PRICE_FEN, ", l.unit_price_fen")                                                  \
-    COL(POL_AMOUNT_FEN, ", l.qty * l.unit_price_fen")                                              \
-    COL(POL_RECEIVED_QTY, ", l.received_qty")                                                      \
-    COL(POL_OUTSTANDING, ", CASE WHEN o.status IN ('received', 'cancelled') THEN 0"                \
-                         " ELSE l.qty - l.received_qty END")
+    COL(POL_ID, "l.id", id, i64)                                                                   \
+    COL(POL_ITEM_ID, ", l.item_id", item_id, i64)                                                  \
+    COL(POL_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(POL_ITEM_NAME, ", i.name", item_name, str)                                                 \
+    COL(POL_UNIT, ", i.unit", unit, str)                                                           \
+    COL(POL_QTY, ", l.qty", qty, i64)                                                              \
+    COL(POL_UNIT_PRICE_FEN, ", l.unit_price_fen", unit_price_fen, i64)                             \
+    COL(POL_AMOUNT_FEN, ", l.qty * l.unit_price_fen", amount_fen, i64)                             \
+    COL(POL_RECEIVED_QTY, ", l.received_qty", received_qty, i64)                                   \
+    COL(POL_OUTSTANDING,                                                                           \
+        ", CASE WHEN o.status IN ('received', 'cancelled') THEN 0"                                 \
+        " ELSE l.qty - l.received_qty END",                                                        \
+        outstanding, i64)
 enum { PO_LINE_COLUMNS(DB_COL_NAME) POL_NCOLS };
 #define PO_LINE_COLS PO_LINE_COLUMNS(DB_COL_SQL)
 
-static void order_line_from_row(Gridstock__V1__OrderLine *m, const db_res *r, int i)
-{
-    m->id = db_i64(r, i, POL_ID);
-    m->item_id = db_i64(r, i, POL_ITEM_ID);
-    m->item_code = (char *)db_str(r, i, POL_ITEM_CODE);
-    m->item_name = (char *)db_str(r, i, POL_ITEM_NAME);
-    m->unit = (char *)db_str(r, i, POL_UNIT);
-    m->qty = db_i64(r, i, POL_QTY);
-    m->unit_price_fen = db_i64(r, i, POL_UNIT_PRICE_FEN);
-    m->amount_fen = db_i64(r, i, POL_AMOUNT_FEN);
-    m->received_qty = db_i64(r, i, POL_RECEIVED_QTY);
-    m->outstanding = db_i64(r, i, POL_OUTSTANDING);
-}
+static void order_line_from_row(Gridstock__V1__OrderLine *m, const db_res *r,
+                                int row){PO_LINE_COLUMNS(DB_COL_FILL)}
 
 gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m)
 {
@@ -246,19 +219,19 @@ gs_code proc_lines_check(call *c, size_t n, Gridstock__V1__OrderLineInput *const
 /* ------------------------------------------------------------------ prices */
 
 #define PRICE_COLUMNS(COL)                                                                         \
-    COL(PRICE_ID, "p.id")                                                                          \
-    COL(PRICE_ITEM_ID, ", p.item_id")                                                              \
-    COL(PRICE_ITEM_CODE, ", i.code")                                                               \
-    COL(PRICE_ITEM_NAME, ", i.name")                                                               \
-    COL(PRICE_UNIT, ", i.unit")                                                                    \
-    COL(PRICE_SUPPLIER_SITE_ID, ", p.supplier_site_id")                                            \
-    COL(PRICE_SUPPLIER_SITE_CODE, ", sm.code")                                                     \
-    COL(PRICE_SUPPLIER_NAME, ", sm.name")                                                          \
-    COL(PRICE_UNIT_PRICE_FEN, ", p.unit_price_fen")                                                \
-    COL(PRICE_LEAD_TIME_DAYS, ", p.lead_time_days")                                                \
-    COL(PRICE_VALID_FROM, ", to_char(p.valid_from, 'YYYY-MM-DD')")                                 \
-    COL(PRICE_VALID_TO, ", coalesce(to_char(p.valid_to, 'YYYY-MM-DD'), '')")                       \
-    COL(PRICE_UPDATED_AT, ", " DIR_TS("p.updated_at"))
+    COL(PRICE_ID, "p.id", id, i64)                                                                 \
+    COL(PRICE_ITEM_ID, ", p.item_id", item_id, i64)                                                \
+    COL(PRICE_ITEM_CODE, ", i.code", item_code, str)                                               \
+    COL(PRICE_ITEM_NAME, ", i.name", item_name, str)                                               \
+    COL(PRICE_UNIT, ", i.unit", unit, str)                                                         \
+    COL(PRICE_SUPPLIER_SITE_ID, ", p.supplier_site_id", supplier_site_id, i64)                     \
+    COL(PRICE_SUPPLIER_SITE_CODE, ", sm.code", supplier_site_code, str)                            \
+    COL(PRICE_SUPPLIER_NAME, ", sm.name", supplier_name, str)                                      \
+    COL(PRICE_UNIT_PRICE_FEN, ", p.unit_price_fen", unit_price_fen, i64)                           \
+    COL(PRICE_LEAD_TIME_DAYS, ", p.lead_time_days", lead_time_days, i32)                           \
+    COL(PRICE_VALID_FROM, ", to_char(p.valid_from, 'YYYY-MM-DD')", valid_from, str)                \
+    COL(PRICE_VALID_TO, ", coalesce(to_char(p.valid_to, 'YYYY-MM-DD'), '')", valid_to, str)        \
+    COL(PRICE_UPDATED_AT, ", " DIR_TS("p.updated_at"), updated_at, str)
 enum { PRICE_COLUMNS(DB_COL_NAME) PRICE_NCOLS };
 #define PRICE_COLS PRICE_COLUMNS(DB_COL_SQL)
 #define PRICE_FROM                                                                                 \
@@ -267,19 +240,7 @@ enum { PRICE_COLUMNS(DB_COL_NAME) PRICE_NCOLS };
 
 static void price_from_row(Gridstock__V1__Price *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, PRICE_ID);
-    m->item_id = db_i64(r, row, PRICE_ITEM_ID);
-    m->item_code = (char *)db_str(r, row, PRICE_ITEM_CODE);
-    m->item_name = (char *)db_str(r, row, PRICE_ITEM_NAME);
-    m->unit = (char *)db_str(r, row, PRICE_UNIT);
-    m->supplier_site_id = db_i64(r, row, PRICE_SUPPLIER_SITE_ID);
-    m->supplier_site_code = (char *)db_str(r, row, PRICE_SUPPLIER_SITE_CODE);
-    m->supplier_name = (char *)db_str(r, row, PRICE_SUPPLIER_NAME);
-    m->unit_price_fen = db_i64(r, row, PRICE_UNIT_PRICE_FEN);
-    m->lead_time_days = db_i32(r, row, PRICE_LEAD_TIME_DAYS);
-    m->valid_from = (char *)db_str(r, row, PRICE_VALID_FROM);
-    m->valid_to = (char *)db_str(r, row, PRICE_VALID_TO);
-    m->updated_at = (char *)db_str(r, row, PRICE_UPDATED_AT);
+    PRICE_COLUMNS(DB_COL_FILL)
 }
 
 #define SET_PRICE_COLUMNS(COL) COL(SETP_ID, "price_id") COL(SETP_REPLACED, ", replaced")

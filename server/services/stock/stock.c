@@ -162,45 +162,11 @@ gs_code stock_check_text(call *c, const char *field, const char *s)
 
 void stock_lot_from_row(Gridstock__V1__Lot *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, LOT_ID);
-    m->site_id = db_i64(r, row, LOT_SITE_ID);
-    m->site_code = (char *)db_str(r, row, LOT_SITE_CODE);
-    m->item_id = db_i64(r, row, LOT_ITEM_ID);
-    m->item_code = (char *)db_str(r, row, LOT_ITEM_CODE);
-    m->item_name = (char *)db_str(r, row, LOT_ITEM_NAME);
-    m->unit = (char *)db_str(r, row, LOT_UNIT);
-    m->lot_code = (char *)db_str(r, row, LOT_LOT_CODE);
-    m->expires_on = (char *)db_str(r, row, LOT_EXPIRES_ON);
-    m->source = (char *)db_str(r, row, LOT_SOURCE);
-    m->on_hand = db_i64(r, row, LOT_ON_HAND);
-    m->reserved = db_i64(r, row, LOT_RESERVED);
-    m->available = db_i64(r, row, LOT_AVAILABLE);
-    m->expired = db_bool(r, row, LOT_EXPIRED);
-    m->days_left = db_i32(r, row, LOT_DAYS_LEFT);
-    m->received_at = (char *)db_str(r, row, LOT_RECEIVED_AT);
+    STOCK_LOT_COLUMNS(DB_COL_FILL)
 }
 
-void stock_movement_from_row(Gridstock__V1__Movement *m, const db_res *r, int row)
-{
-    m->id = db_i64(r, row, MOVE_ID);
-    m->at = (char *)db_str(r, row, MOVE_AT);
-    m->kind = (char *)db_str(r, row, MOVE_KIND);
-    m->site_id = db_i64(r, row, MOVE_SITE_ID);
-    m->site_code = (char *)db_str(r, row, MOVE_SITE_CODE);
-    m->item_id = db_i64(r, row, MOVE_ITEM_ID);
-    m->item_code = (char *)db_str(r, row, MOVE_ITEM_CODE);
-    m->lot_id = db_i64(r, row, MOVE_LOT_ID);
-    m->lot_code = (char *)db_str(r, row, MOVE_LOT_CODE);
-    m->qty = db_i64(r, row, MOVE_QTY);
-    m->reserved_delta = db_i64(r, row, MOVE_RESERVED_DELTA);
-    m->reason = (char *)db_str(r, row, MOVE_REASON);
-    m->ref_type = (char *)db_str(r, row, MOVE_REF_TYPE);
-    m->ref_id = db_i64(r, row, MOVE_REF_ID);
-    m->request_id = (char *)db_str(r, row, MOVE_REQUEST_ID);
-    m->actor_id = db_i64(r, row, MOVE_ACTOR_ID);
-    m->actor_login = (char *)db_str(r, row, MOVE_ACTOR_LOGIN);
-    m->note = (char *)db_str(r, row, MOVE_NOTE);
-}
+void stock_movement_from_row(Gridstock__V1__Movement *m, const db_res *r,
+                             int row){STOCK_MOVE_COLUMNS(DB_COL_FILL)}
 
 gs_code stock_lot_load(call *c, int64_t id, Gridstock__V1__Lot *m)
 {

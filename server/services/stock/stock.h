@@ -58,23 +58,25 @@ gs_code stock_check_text(call *c, const char *field, const char *s);
 
 /* The columns stock_lot_from_row reads, from STOCK_LOT_FROM (lots l, sites s, items i). */
 #define STOCK_LOT_COLUMNS(COL)                                                                     \
-    COL(LOT_ID, "l.id")                                                                            \
-    COL(LOT_SITE_ID, ", l.site_id")                                                                \
-    COL(LOT_SITE_CODE, ", s.code")                                                                 \
-    COL(LOT_ITEM_ID, ", l.item_id")                                                                \
-    COL(LOT_ITEM_CODE, ", i.code")                                                                 \
-    COL(LOT_ITEM_NAME, ", i.name")                                                                 \
-    COL(LOT_UNIT, ", i.unit")                                                                      \
-    COL(LOT_LOT_CODE, ", l.lot_code")                                                              \
-    COL(LOT_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')")                     \
-    COL(LOT_SOURCE, ", l.source")                                                                  \
-    COL(LOT_ON_HAND, ", l.on_hand")                                                                \
-    COL(LOT_RESERVED, ", l.reserved")                                                              \
-    COL(LOT_AVAILABLE, ", CASE WHEN stock_expired(l.expires_on) THEN 0"                            \
-                       " ELSE l.on_hand - l.reserved END")                                         \
-    COL(LOT_EXPIRED, ", stock_expired(l.expires_on)")                                              \
-    COL(LOT_DAYS_LEFT, ", coalesce(l.expires_on - current_date, 0)")                               \
-    COL(LOT_RECEIVED_AT, ", " DIR_TS("l.received_at"))
+    COL(LOT_ID, "l.id", id, i64)                                                                   \
+    COL(LOT_SITE_ID, ", l.site_id", site_id, i64)                                                  \
+    COL(LOT_SITE_CODE, ", s.code", site_code, str)                                                 \
+    COL(LOT_ITEM_ID, ", l.item_id", item_id, i64)                                                  \
+    COL(LOT_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(LOT_ITEM_NAME, ", i.name", item_name, str)                                                 \
+    COL(LOT_UNIT, ", i.unit", unit, str)                                                           \
+    COL(LOT_LOT_CODE, ", l.lot_code", lot_code, str)                                               \
+    COL(LOT_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')", expires_on, str)    \
+    COL(LOT_SOURCE, ", l.source", source, str)                                                     \
+    COL(LOT_ON_HAND, ", l.on_hand", on_hand, i64)                                                  \
+    COL(LOT_RESERVED, ", l.reserved", reserved, i64)                                               \
+    COL(LOT_AVAILABLE,                                                                             \
+        ", CASE WHEN stock_expired(l.expires_on) THEN 0"                                           \
+        " ELSE l.on_hand - l.reserved END",                                                        \
+        available, i64)                                                                            \
+    COL(LOT_EXPIRED, ", stock_expired(l.expires_on)", expired, bool)                               \
+    COL(LOT_DAYS_LEFT, ", coalesce(l.expires_on - current_date, 0)", days_left, i32)               \
+    COL(LOT_RECEIVED_AT, ", " DIR_TS("l.received_at"), received_at, str)
 enum { STOCK_LOT_COLUMNS(DB_COL_NAME) STOCK_LOT_NCOLS };
 #define STOCK_LOT_COLS STOCK_LOT_COLUMNS(DB_COL_SQL)
 #define STOCK_LOT_FROM                                                                             \
@@ -83,24 +85,24 @@ void stock_lot_from_row(Gridstock__V1__Lot *m, const db_res *r, int row);
 
 /* The columns stock_movement_from_row reads, from STOCK_MOVE_FROM. */
 #define STOCK_MOVE_COLUMNS(COL)                                                                    \
-    COL(MOVE_ID, "m.id")                                                                           \
-    COL(MOVE_AT, ", " DIR_TS("m.at"))                                                              \
-    COL(MOVE_KIND, ", m.kind")                                                                     \
-    COL(MOVE_SITE_ID, ", m.site_id")                                                               \
-    COL(MOVE_SITE_CODE, ", s.code")                                                                \
-    COL(MOVE_ITEM_ID, ", m.item_id")                                                               \
-    COL(MOVE_ITEM_CODE, ", i.code")                                                                \
-    COL(MOVE_LOT_ID, ", m.lot_id")                                                                 \
-    COL(MOVE_LOT_CODE, ", l.lot_code")                                                             \
-    COL(MOVE_QTY, ", m.qty")                                                                       \
-    COL(MOVE_RESERVED_DELTA, ", m.reserved_delta")                                                 \
-    COL(MOVE_REASON, ", m.reason")                                                                 \
-    COL(MOVE_REF_TYPE, ", m.ref_type")                                                             \
-    COL(MOVE_REF_ID, ", coalesce(m.ref_id, 0)")                                                    \
-    COL(MOVE_REQUEST_ID, ", m.request_id")                                                         \
-    COL(MOVE_ACTOR_ID, ", coalesce(m.actor_id, 0)")                                                \
-    COL(MOVE_ACTOR_LOGIN, ", coalesce(u.login, '')")                                               \
-    COL(MOVE_NOTE, ", m.note")
+    COL(MOVE_ID, "m.id", id, i64)                                                                  \
+    COL(MOVE_AT, ", " DIR_TS("m.at"), at, str)                                                     \
+    COL(MOVE_KIND, ", m.kind", kind, str)                                                          \
+    COL(MOVE_SITE_ID, ", m.site_id", site_id, i64)                                                 \
+    COL(MOVE_SITE_CODE, ", s.code", site_code, str)                                                \
+    COL(MOVE_ITEM_ID, ", m.item_id", item_id, i64)                                                 \
+    COL(MOVE_ITEM_CODE, ", i.code", item_code, str)                                                \
+    COL(MOVE_LOT_ID, ", m.lot_id", lot_id, i64)                                                    \
+    COL(MOVE_LOT_CODE, ", l.lot_code", lot_code, str)                                              \
+    COL(MOVE_QTY, ", m.qty", qty, i64)                                                             \
+    COL(MOVE_RESERVED_DELTA, ", m.reserved_delta", reserved_delta, i64)                            \
+    COL(MOVE_REASON, ", m.reason", reason, str)                                                    \
+    COL(MOVE_REF_TYPE, ", m.ref_type", ref_type, str)                                              \
+    COL(MOVE_REF_ID, ", coalesce(m.ref_id, 0)", ref_id, i64)                                       \
+    COL(MOVE_REQUEST_ID, ", m.request_id", request_id, str)                                        \
+    COL(MOVE_ACTOR_ID, ", coalesce(m.actor_id, 0)", actor_id, i64)                                 \
+    COL(MOVE_ACTOR_LOGIN, ", coalesce(u.login, '')", actor_login, str)                             \
+    COL(MOVE_NOTE, ", m.note", note, str)
 enum { STOCK_MOVE_COLUMNS(DB_COL_NAME) STOCK_MOVE_NCOLS };
 #define STOCK_MOVE_COLS STOCK_MOVE_COLUMNS(DB_COL_SQL)
 #define STOCK_MOVE_FROM                                                                            \

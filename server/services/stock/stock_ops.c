@@ -228,19 +228,19 @@ gs_code stock_write_off_expired(call *c, const Gridstock__V1__WriteOffExpiredReq
 /* ------------------------------------------------------------------ transfers */
 
 #define TRANSFER_COLUMNS(COL)                                                                      \
-    COL(TR_ID, "t.id")                                                                             \
-    COL(TR_FROM_SITE_ID, ", t.from_site_id")                                                       \
-    COL(TR_FROM_SITE_CODE, ", fs.code")                                                            \
-    COL(TR_TO_SITE_ID, ", t.to_site_id")                                                           \
-    COL(TR_TO_SITE_CODE, ", ts.code")                                                              \
-    COL(TR_STATUS, ", t.status")                                                                   \
-    COL(TR_NOTE, ", t.note")                                                                       \
-    COL(TR_REF_TYPE, ", t.ref_type")                                                               \
-    COL(TR_REF_ID, ", coalesce(t.ref_id, 0)")                                                      \
-    COL(TR_DISPATCHED_BY, ", coalesce(du.login, '')")                                              \
-    COL(TR_DISPATCHED_AT, ", " DIR_TS("t.dispatched_at"))                                          \
-    COL(TR_RECEIVED_BY, ", coalesce(ru.login, '')")                                                \
-    COL(TR_RECEIVED_AT, ", " DIR_TS("t.received_at"))
+    COL(TR_ID, "t.id", id, i64)                                                                    \
+    COL(TR_FROM_SITE_ID, ", t.from_site_id", from_site_id, i64)                                    \
+    COL(TR_FROM_SITE_CODE, ", fs.code", from_site_code, str)                                       \
+    COL(TR_TO_SITE_ID, ", t.to_site_id", to_site_id, i64)                                          \
+    COL(TR_TO_SITE_CODE, ", ts.code", to_site_code, str)                                           \
+    COL(TR_STATUS, ", t.status", status, str)                                                      \
+    COL(TR_NOTE, ", t.note", note, str)                                                            \
+    COL(TR_REF_TYPE, ", t.ref_type", ref_type, str)                                                \
+    COL(TR_REF_ID, ", coalesce(t.ref_id, 0)", ref_id, i64)                                         \
+    COL(TR_DISPATCHED_BY, ", coalesce(du.login, '')", dispatched_by, str)                          \
+    COL(TR_DISPATCHED_AT, ", " DIR_TS("t.dispatched_at"), dispatched_at, str)                      \
+    COL(TR_RECEIVED_BY, ", coalesce(ru.login, '')", received_by, str)                              \
+    COL(TR_RECEIVED_AT, ", " DIR_TS("t.received_at"), received_at, str)
 enum { TRANSFER_COLUMNS(DB_COL_NAME) TR_NCOLS };
 #define TRANSFER_COLS TRANSFER_COLUMNS(DB_COL_SQL)
 #define TRANSFER_FROM                                                                              \
@@ -251,47 +251,26 @@ enum { TRANSFER_COLUMNS(DB_COL_NAME) TR_NCOLS };
 
 static void transfer_from_row(Gridstock__V1__Transfer *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, TR_ID);
-    m->from_site_id = db_i64(r, row, TR_FROM_SITE_ID);
-    m->from_site_code = (char *)db_str(r, row, TR_FROM_SITE_CODE);
-    m->to_site_id = db_i64(r, row, TR_TO_SITE_ID);
-    m->to_site_code = (char *)db_str(r, row, TR_TO_SITE_CODE);
-    m->status = (char *)db_str(r, row, TR_STATUS);
-    m->note = (char *)db_str(r, row, TR_NOTE);
-    m->ref_type = (char *)db_str(r, row, TR_REF_TYPE);
-    m->ref_id = db_i64(r, row, TR_REF_ID);
-    m->dispatched_by = (char *)db_str(r, row, TR_DISPATCHED_BY);
-    m->dispatched_at = (char *)db_str(r, row, TR_DISPATCHED_AT);
-    m->received_by = (char *)db_str(r, row, TR_RECEIVED_BY);
-    m->received_at = (char *)db_str(r, row, TR_RECEIVED_AT);
+    TRANSFER_COLUMNS(DB_COL_FILL)
 }
 
 #define TRANSFER_LINE_COLUMNS(COL)                                                                 \
-    COL(TRL_ID, "tl.id")                                                                           \
-    COL(TRL_ITEM_ID, ", tl.item_id")                                                               \
-    COL(TRL_ITEM_CODE, ", i.code")                                                                 \
-    COL(TRL_FROM_LOT_ID, ", tl.from_lot_id")                                                       \
-    COL(TRL_LOT_CODE, ", tl.lot_code")                                                             \
-    COL(TRL_EXPIRES_ON, ", coalesce(to_char(tl.expires_on, 'YYYY-MM-DD'), '')")                    \
-    COL(TRL_QTY, ", tl.qty")                                                                       \
-    COL(TRL_RECEIVED_QTY, ", coalesce(tl.received_qty, 0)")                                        \
-    COL(TRL_REASON, ", coalesce(tl.diff_reason, '')")                                              \
-    COL(TRL_TO_LOT_ID, ", coalesce(tl.to_lot_id, 0)")
+    COL(TRL_ID, "tl.id", id, i64)                                                                  \
+    COL(TRL_ITEM_ID, ", tl.item_id", item_id, i64)                                                 \
+    COL(TRL_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(TRL_FROM_LOT_ID, ", tl.from_lot_id", from_lot_id, i64)                                     \
+    COL(TRL_LOT_CODE, ", tl.lot_code", lot_code, str)                                              \
+    COL(TRL_EXPIRES_ON, ", coalesce(to_char(tl.expires_on, 'YYYY-MM-DD'), '')", expires_on, str)   \
+    COL(TRL_QTY, ", tl.qty", qty, i64)                                                             \
+    COL(TRL_RECEIVED_QTY, ", coalesce(tl.received_qty, 0)", received_qty, i64)                     \
+    COL(TRL_REASON, ", coalesce(tl.diff_reason, '')", reason, str)                                 \
+    COL(TRL_TO_LOT_ID, ", coalesce(tl.to_lot_id, 0)", to_lot_id, i64)
 enum { TRANSFER_LINE_COLUMNS(DB_COL_NAME) TRL_NCOLS };
 #define TRANSFER_LINE_COLS TRANSFER_LINE_COLUMNS(DB_COL_SQL)
 
-static void transfer_line_from_row(Gridstock__V1__TransferLine *m, const db_res *r, int i)
+static void transfer_line_from_row(Gridstock__V1__TransferLine *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, i, TRL_ID);
-    m->item_id = db_i64(r, i, TRL_ITEM_ID);
-    m->item_code = (char *)db_str(r, i, TRL_ITEM_CODE);
-    m->from_lot_id = db_i64(r, i, TRL_FROM_LOT_ID);
-    m->lot_code = (char *)db_str(r, i, TRL_LOT_CODE);
-    m->expires_on = (char *)db_str(r, i, TRL_EXPIRES_ON);
-    m->qty = db_i64(r, i, TRL_QTY);
-    m->received_qty = db_i64(r, i, TRL_RECEIVED_QTY);
-    m->reason = (char *)db_str(r, i, TRL_REASON);
-    m->to_lot_id = db_i64(r, i, TRL_TO_LOT_ID);
+    TRANSFER_LINE_COLUMNS(DB_COL_FILL)
 }
 
 /* Loads transfer `id` with its lines if the caller sees its source or destination site

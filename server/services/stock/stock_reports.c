@@ -20,18 +20,18 @@ static const char *const site_kinds[] = {"reserve_point", "charity_station", "su
 /* The columns item_balance_from_row reads: GetBalance's list (site and item as
  * parameters); ListBalances selects the same names from its CTE, then its page key. */
 #define BALANCE_COLUMNS(COL)                                                                       \
-    COL(BAL_SITE_ID, "$1::bigint")                                                                 \
-    COL(BAL_SITE_CODE, ", $3::text")                                                               \
-    COL(BAL_ITEM_ID, ", i.id")                                                                     \
-    COL(BAL_ITEM_CODE, ", i.code")                                                                 \
-    COL(BAL_ITEM_NAME, ", i.name")                                                                 \
-    COL(BAL_UNIT, ", i.unit")                                                                      \
-    COL(BAL_ON_HAND, ", coalesce(b.on_hand, 0)")                                                   \
-    COL(BAL_RESERVED, ", coalesce(b.reserved, 0)")                                                 \
-    COL(BAL_AVAILABLE, ", coalesce(b.available, 0)")                                               \
-    COL(BAL_EXPIRED, ", coalesce(b.expired, 0)")                                                   \
-    COL(BAL_REORDER_POINT, ", coalesce(si.reorder_point, 0)")                                      \
-    COL(BAL_PAR_LEVEL, ", coalesce(si.par_level, 0)")
+    COL(BAL_SITE_ID, "$1::bigint", site_id, i64)                                                   \
+    COL(BAL_SITE_CODE, ", $3::text", site_code, str)                                               \
+    COL(BAL_ITEM_ID, ", i.id", item_id, i64)                                                       \
+    COL(BAL_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(BAL_ITEM_NAME, ", i.name", item_name, str)                                                 \
+    COL(BAL_UNIT, ", i.unit", unit, str)                                                           \
+    COL(BAL_ON_HAND, ", coalesce(b.on_hand, 0)", on_hand, i64)                                     \
+    COL(BAL_RESERVED, ", coalesce(b.reserved, 0)", reserved, i64)                                  \
+    COL(BAL_AVAILABLE, ", coalesce(b.available, 0)", available, i64)                               \
+    COL(BAL_EXPIRED, ", coalesce(b.expired, 0)", expired, i64)                                     \
+    COL(BAL_REORDER_POINT, ", coalesce(si.reorder_point, 0)", reorder_point, i64)                  \
+    COL(BAL_PAR_LEVEL, ", coalesce(si.par_level, 0)", par_level, i64)
 enum { BALANCE_COLUMNS(DB_COL_NAME) BAL_NCOLS, BAL_PAGE_KEY = BAL_NCOLS };
 #define BALANCE_COLS BALANCE_COLUMNS(DB_COL_SQL)
 #define LIST_BALANCE_COLUMNS(COL)                                                                  \
@@ -53,18 +53,7 @@ enum { BALANCE_COLUMNS(DB_COL_NAME) BAL_NCOLS, BAL_PAGE_KEY = BAL_NCOLS };
 static void item_balance_from_row(Gridstock__V1__ItemBalance *m, const db_res *r, int row)
 {
     DB_COLS_MATCH(LIST_BALANCE_COLUMNS, BAL_NCOLS + 1);
-    m->site_id = db_i64(r, row, BAL_SITE_ID);
-    m->site_code = (char *)db_str(r, row, BAL_SITE_CODE);
-    m->item_id = db_i64(r, row, BAL_ITEM_ID);
-    m->item_code = (char *)db_str(r, row, BAL_ITEM_CODE);
-    m->item_name = (char *)db_str(r, row, BAL_ITEM_NAME);
-    m->unit = (char *)db_str(r, row, BAL_UNIT);
-    m->on_hand = db_i64(r, row, BAL_ON_HAND);
-    m->reserved = db_i64(r, row, BAL_RESERVED);
-    m->available = db_i64(r, row, BAL_AVAILABLE);
-    m->expired = db_i64(r, row, BAL_EXPIRED);
-    m->reorder_point = db_i64(r, row, BAL_REORDER_POINT);
-    m->par_level = db_i64(r, row, BAL_PAR_LEVEL);
+    BALANCE_COLUMNS(DB_COL_FILL)
 }
 
 /* Hands the lots of `lr` (STOCK_LOT_COLS, ordered by item id) to the items (ordered by
@@ -370,36 +359,23 @@ gs_code stock_list_movements(call *c, const Gridstock__V1__ListMovementsRequest 
 }
 
 #define LOW_COLUMNS(COL)                                                                           \
-    COL(LOW_SITE_ID, "lv.site_id")                                                                 \
-    COL(LOW_SITE_CODE, ", s.code")                                                                 \
-    COL(LOW_SITE_NAME, ", s.name")                                                                 \
-    COL(LOW_ITEM_ID, ", lv.item_id")                                                               \
-    COL(LOW_ITEM_CODE, ", i.code")                                                                 \
-    COL(LOW_ITEM_NAME, ", i.name")                                                                 \
-    COL(LOW_UNIT, ", i.unit")                                                                      \
-    COL(LOW_AVAILABLE, ", lv.available")                                                           \
-    COL(LOW_REORDER_POINT, ", lv.reorder_point")                                                   \
-    COL(LOW_PAR_LEVEL, ", lv.par_level")                                                           \
-    COL(LOW_ON_ORDER, ", lv.on_order")                                                             \
-    COL(LOW_PROPOSED_QTY, ", lv.proposed_qty")
+    COL(LOW_SITE_ID, "lv.site_id", site_id, i64)                                                   \
+    COL(LOW_SITE_CODE, ", s.code", site_code, str)                                                 \
+    COL(LOW_SITE_NAME, ", s.name", site_name, str)                                                 \
+    COL(LOW_ITEM_ID, ", lv.item_id", item_id, i64)                                                 \
+    COL(LOW_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(LOW_ITEM_NAME, ", i.name", item_name, str)                                                 \
+    COL(LOW_UNIT, ", i.unit", unit, str)                                                           \
+    COL(LOW_AVAILABLE, ", lv.available", available, i64)                                           \
+    COL(LOW_REORDER_POINT, ", lv.reorder_point", reorder_point, i64)                               \
+    COL(LOW_PAR_LEVEL, ", lv.par_level", par_level, i64)                                           \
+    COL(LOW_ON_ORDER, ", lv.on_order", on_order, i64)                                              \
+    COL(LOW_PROPOSED_QTY, ", lv.proposed_qty", proposed_qty, i64)
 enum { LOW_COLUMNS(DB_COL_NAME) LOW_NCOLS };
 #define LOW_COLS LOW_COLUMNS(DB_COL_SQL)
 
-static void low_stock_line_from_row(Gridstock__V1__LowStockLine *m, const db_res *r, int i)
-{
-    m->site_id = db_i64(r, i, LOW_SITE_ID);
-    m->site_code = (char *)db_str(r, i, LOW_SITE_CODE);
-    m->site_name = (char *)db_str(r, i, LOW_SITE_NAME);
-    m->item_id = db_i64(r, i, LOW_ITEM_ID);
-    m->item_code = (char *)db_str(r, i, LOW_ITEM_CODE);
-    m->item_name = (char *)db_str(r, i, LOW_ITEM_NAME);
-    m->unit = (char *)db_str(r, i, LOW_UNIT);
-    m->available = db_i64(r, i, LOW_AVAILABLE);
-    m->reorder_point = db_i64(r, i, LOW_REORDER_POINT);
-    m->par_level = db_i64(r, i, LOW_PAR_LEVEL);
-    m->on_order = db_i64(r, i, LOW_ON_ORDER);
-    m->proposed_qty = db_i64(r, i, LOW_PROPOSED_QTY);
-}
+static void low_stock_line_from_row(Gridstock__V1__LowStockLine *m, const db_res *r,
+                                    int row){LOW_COLUMNS(DB_COL_FILL)}
 
 gs_code stock_low_stock(call *c, const Gridstock__V1__LowStockRequest *req,
                         Gridstock__V1__LowStockResponse *resp)
@@ -509,38 +485,24 @@ gs_code stock_charity_transfer_proposals(call *c,
 }
 
 #define OU_STOCK_COLUMNS(COL)                                                                      \
-    COL(OUS_ORG_UNIT_ID, "g.id")                                                                   \
-    COL(OUS_ORG_UNIT_CODE, ", g.code")                                                             \
-    COL(OUS_ORG_UNIT_NAME, ", g.name")                                                             \
-    COL(OUS_ORG_UNIT_KIND, ", g.kind")                                                             \
-    COL(OUS_ITEM_ID, ", i.id")                                                                     \
-    COL(OUS_ITEM_CODE, ", i.code")                                                                 \
-    COL(OUS_ITEM_NAME, ", i.name")                                                                 \
-    COL(OUS_UNIT, ", i.unit")                                                                      \
-    COL(OUS_SITES, ", count(DISTINCT b.site_id)::int")                                             \
-    COL(OUS_ON_HAND, ", sum(b.on_hand)::bigint")                                                   \
-    COL(OUS_RESERVED, ", sum(b.reserved)::bigint")                                                 \
-    COL(OUS_AVAILABLE, ", sum(b.available)::bigint")                                               \
-    COL(OUS_EXPIRED, ", sum(b.expired)::bigint")
+    COL(OUS_ORG_UNIT_ID, "g.id", org_unit_id, i64)                                                 \
+    COL(OUS_ORG_UNIT_CODE, ", g.code", org_unit_code, str)                                         \
+    COL(OUS_ORG_UNIT_NAME, ", g.name", org_unit_name, str)                                         \
+    COL(OUS_ORG_UNIT_KIND, ", g.kind", org_unit_kind, str)                                         \
+    COL(OUS_ITEM_ID, ", i.id", item_id, i64)                                                       \
+    COL(OUS_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(OUS_ITEM_NAME, ", i.name", item_name, str)                                                 \
+    COL(OUS_UNIT, ", i.unit", unit, str)                                                           \
+    COL(OUS_SITES, ", count(DISTINCT b.site_id)::int", sites, i32)                                 \
+    COL(OUS_ON_HAND, ", sum(b.on_hand)::bigint", on_hand, i64)                                     \
+    COL(OUS_RESERVED, ", sum(b.reserved)::bigint", reserved, i64)                                  \
+    COL(OUS_AVAILABLE, ", sum(b.available)::bigint", available, i64)                               \
+    COL(OUS_EXPIRED, ", sum(b.expired)::bigint", expired, i64)
 enum { OU_STOCK_COLUMNS(DB_COL_NAME) OUS_NCOLS };
 #define OU_STOCK_COLS OU_STOCK_COLUMNS(DB_COL_SQL)
 
-static void org_unit_stock_from_row(Gridstock__V1__OrgUnitStock *m, const db_res *r, int i)
-{
-    m->org_unit_id = db_i64(r, i, OUS_ORG_UNIT_ID);
-    m->org_unit_code = (char *)db_str(r, i, OUS_ORG_UNIT_CODE);
-    m->org_unit_name = (char *)db_str(r, i, OUS_ORG_UNIT_NAME);
-    m->org_unit_kind = (char *)db_str(r, i, OUS_ORG_UNIT_KIND);
-    m->item_id = db_i64(r, i, OUS_ITEM_ID);
-    m->item_code = (char *)db_str(r, i, OUS_ITEM_CODE);
-    m->item_name = (char *)db_str(r, i, OUS_ITEM_NAME);
-    m->unit = (char *)db_str(r, i, OUS_UNIT);
-    m->sites = db_i32(r, i, OUS_SITES);
-    m->on_hand = db_i64(r, i, OUS_ON_HAND);
-    m->reserved = db_i64(r, i, OUS_RESERVED);
-    m->available = db_i64(r, i, OUS_AVAILABLE);
-    m->expired = db_i64(r, i, OUS_EXPIRED);
-}
+static void org_unit_stock_from_row(Gridstock__V1__OrgUnitStock *m, const db_res *r,
+                                    int row){OU_STOCK_COLUMNS(DB_COL_FILL)}
 
 gs_code stock_stock_by_org_unit(call *c, const Gridstock__V1__StockByOrgUnitRequest *req,
                                 Gridstock__V1__StockByOrgUnitResponse *resp)
@@ -575,14 +537,14 @@ gs_code stock_stock_by_org_unit(call *c, const Gridstock__V1__StockByOrgUnitRequ
 }
 
 #define DIFF_COLUMNS(COL)                                                                          \
-    COL(DIFF_LOT_ID, "d.lot_id")                                                                   \
-    COL(DIFF_SITE_CODE, ", s.code")                                                                \
-    COL(DIFF_ITEM_CODE, ", i.code")                                                                \
-    COL(DIFF_LOT_CODE, ", d.lot_code")                                                             \
-    COL(DIFF_ON_HAND, ", d.on_hand")                                                               \
-    COL(DIFF_LEDGER_ON_HAND, ", d.ledger_on_hand")                                                 \
-    COL(DIFF_RESERVED, ", d.reserved")                                                             \
-    COL(DIFF_LEDGER_RESERVED, ", d.ledger_reserved")
+    COL(DIFF_LOT_ID, "d.lot_id", lot_id, i64)                                                      \
+    COL(DIFF_SITE_CODE, ", s.code", site_code, str)                                                \
+    COL(DIFF_ITEM_CODE, ", i.code", item_code, str)                                                \
+    COL(DIFF_LOT_CODE, ", d.lot_code", lot_code, str)                                              \
+    COL(DIFF_ON_HAND, ", d.on_hand", on_hand, i64)                                                 \
+    COL(DIFF_LEDGER_ON_HAND, ", d.ledger_on_hand", ledger_on_hand, i64)                            \
+    COL(DIFF_RESERVED, ", d.reserved", reserved, i64)                                              \
+    COL(DIFF_LEDGER_RESERVED, ", d.ledger_reserved", ledger_reserved, i64)
 enum { DIFF_COLUMNS(DB_COL_NAME) DIFF_NCOLS };
 #define DIFF_COLS DIFF_COLUMNS(DB_COL_SQL)
 
@@ -595,17 +557,8 @@ enum { DIFF_COLUMNS(DB_COL_NAME) DIFF_NCOLS };
 enum { VERIFY_COLUMNS(DB_COL_NAME) VERIFY_NCOLS };
 #define VERIFY_COLS VERIFY_COLUMNS(DB_COL_SQL)
 
-static void stock_difference_from_row(Gridstock__V1__StockDifference *m, const db_res *r, int i)
-{
-    m->lot_id = db_i64(r, i, DIFF_LOT_ID);
-    m->site_code = (char *)db_str(r, i, DIFF_SITE_CODE);
-    m->item_code = (char *)db_str(r, i, DIFF_ITEM_CODE);
-    m->lot_code = (char *)db_str(r, i, DIFF_LOT_CODE);
-    m->on_hand = db_i64(r, i, DIFF_ON_HAND);
-    m->ledger_on_hand = db_i64(r, i, DIFF_LEDGER_ON_HAND);
-    m->reserved = db_i64(r, i, DIFF_RESERVED);
-    m->ledger_reserved = db_i64(r, i, DIFF_LEDGER_RESERVED);
-}
+static void stock_difference_from_row(Gridstock__V1__StockDifference *m, const db_res *r,
+                                      int row){DIFF_COLUMNS(DB_COL_FILL)}
 
 gs_code stock_verify_stock(call *c, const Gridstock__V1__VerifyStockRequest *req,
                            Gridstock__V1__VerifyStockResponse *resp)
@@ -632,24 +585,19 @@ gs_code stock_verify_stock(call *c, const Gridstock__V1__VerifyStockRequest *req
 }
 
 #define REASON_COLUMNS(COL)                                                                        \
-    COL(REASON_CODE, "code")                                                                       \
-    COL(REASON_NAME, ", name")                                                                     \
-    COL(REASON_DIRECTION, ", direction")                                                           \
-    COL(REASON_ACTIVE, ", active")
+    COL(REASON_CODE, "code", code, str)                                                            \
+    COL(REASON_NAME, ", name", name, str)                                                          \
+    COL(REASON_DIRECTION, ", direction", direction, str)                                           \
+    COL(REASON_ACTIVE, ", active", active, bool)
 enum { REASON_COLUMNS(DB_COL_NAME) REASON_NCOLS };
 #define REASON_COLS REASON_COLUMNS(DB_COL_SQL)
 
-static void adjustment_reason_from_row(Gridstock__V1__AdjustmentReason *m, const db_res *r, int i)
-{
-    m->code = (char *)db_str(r, i, REASON_CODE);
-    m->name = (char *)db_str(r, i, REASON_NAME);
-    m->direction = (char *)db_str(r, i, REASON_DIRECTION);
-    m->active = db_bool(r, i, REASON_ACTIVE);
-}
+static void adjustment_reason_from_row(Gridstock__V1__AdjustmentReason *m, const db_res *r,
+                                       int row){REASON_COLUMNS(DB_COL_FILL)}
 
-gs_code stock_list_adjustment_reasons(call *c,
-                                      const Gridstock__V1__ListAdjustmentReasonsRequest *req,
-                                      Gridstock__V1__ListAdjustmentReasonsResponse *resp)
+gs_code
+    stock_list_adjustment_reasons(call *c, const Gridstock__V1__ListAdjustmentReasonsRequest *req,
+                                  Gridstock__V1__ListAdjustmentReasonsResponse *resp)
 {
     db_res *r = NULL;
 
