@@ -10,6 +10,8 @@
 #include <grpc/status.h>
 
 #include "cli.h"
+#include "error_info.h"
+#include "gs_reasons.h"
 #include "gs_status.h"
 
 #define MAX_RETRIES 3 /* after the first attempt: waits of 200, 400, 800 ms */
@@ -50,11 +52,23 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Prints a non-OK status and returns its exit code. */
+/* Prints a non-OK status and returns its exit code: the code and the server's (English)
+ * message, then what the google.rpc.Status details add, in the user's language: the
+ * reason (when more specific than the code), its metadata and the fields at fault. */
 static int report(const gs_reply *r)
 {
     cli_err("%s: %s", gs_code_name(r->code),
             r->details && *r->details ? r->details : _("(no details)"));
+    gs_error_info e;
+    if (gs_error_info_parse(r->status_bin, r->status_bin_len, &e) == 0) {
+        const char *text = gs_reason_text(e.reason);
+        if (text)
+            fprintf(stderr, "  %s: %s (%s)\n", _("reason"), _(text), e.reason);
+        for (int i = 0; i < e.n_meta; i++)
+            fprintf(stderr, "  %s = %s\n", e.meta[i][0], e.meta[i][1]);
+        for (int i = 0; i < e.n_fields; i++)
+            fprintf(stderr, "  %s %s: %s\n", _("field"), e.fields[i][0], e.fields[i][1]);
+    }
     return r->code == GRPC_STATUS_UNAVAILABLE ? EXIT_UNAVAILABLE : EXIT_STATUS;
 }
 

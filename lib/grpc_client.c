@@ -35,6 +35,7 @@ void gs_reply_clear(gs_reply *r)
 {
     free(r->details);
     free(r->body);
+    free(r->status_bin);
     memset(r, 0, sizeof *r);
 }
 
@@ -280,6 +281,25 @@ int gs_stream_next(gs_stream *s, uint8_t **msg, size_t *len, volatile sig_atomic
     return 1;
 }
 
+/* Copies the grpc-status-details-bin trailer into r (core has already decoded base64). */
+static void take_status_bin(const grpc_metadata_array *md, gs_reply *r)
+{
+    free(r->status_bin);
+    r->status_bin = NULL;
+    r->status_bin_len = 0;
+    for (size_t i = 0; i < md->count; i++) {
+        if (!grpc_slice_str_cmp(md->metadata[i].key, "grpc-status-details-bin")) {
+            size_t n = GRPC_SLICE_LENGTH(md->metadata[i].value);
+            r->status_bin = malloc(n ? n : 1);
+            if (r->status_bin) {
+                memcpy(r->status_bin, GRPC_SLICE_START_PTR(md->metadata[i].value), n);
+                r->status_bin_len = n;
+            }
+            return;
+        }
+    }
+}
+
 void gs_stream_close(gs_stream *s, gs_reply *status)
 {
     if (!s)
@@ -296,6 +316,7 @@ void gs_stream_close(gs_stream *s, gs_reply *status)
         status->code = (int)s->status;
         free(status->details);
         status->details = slice_strdup(s->details);
+        take_status_bin(&s->trailing, status);
     }
     if (s->recv)
         grpc_byte_buffer_destroy(s->recv);

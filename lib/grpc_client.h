@@ -33,6 +33,8 @@ typedef struct gs_reply {
     char *details; /* status message, malloc'd, "" when none */
     uint8_t *body; /* the response message (unary), malloc'd, NULL when none */
     size_t body_len;
+    uint8_t *status_bin;   /* the grpc-status-details-bin trailer (a google.rpc.Status), */
+    size_t status_bin_len; /* malloc'd, NULL when the status came without one */
 } gs_reply;
 
 void gs_reply_clear(gs_reply *r);

@@ -44,10 +44,11 @@ SELECT format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA publ
 SELECT format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I', :'app_role') \gexec
 SELECT format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO %I', :'app_role') \gexec
 
--- the migration bookkeeping is read (`gridstockd check`), written only by migrations
+-- the migration bookkeeping (read by `gridstockd check`) and the error reasons (050) are
+-- written only by migrations
 SELECT format('REVOKE INSERT, UPDATE, DELETE ON %s FROM %I', c.oid::regclass, :'app_role')
   FROM pg_class c
- WHERE c.relnamespace = 'public'::regnamespace AND c.relname = 'schema_migrations' \gexec
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relname IN ('schema_migrations', 'error_reasons') \gexec
 
 -- the audit chain's seals are appended only through audit_seal_append() (SECURITY DEFINER,
 -- migration 040), so the role cannot plant or forge seals by INSERT

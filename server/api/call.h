@@ -12,6 +12,7 @@
 #include "arena.h"
 #include "auth.h"
 #include "charset.h"
+#include "gs_reasons.h"
 #include "gs_status.h"
 
 struct method_def;
@@ -19,6 +20,8 @@ struct worker;
 struct db;
 struct db_res;
 struct db_deferred;
+
+#define GS_ERROR_META_MAX 6
 
 typedef struct call {
     const struct method_def *method;
@@ -37,16 +40,34 @@ typedef struct call {
     /* Set by the handler for the audit row of a mutating call. */
     const char *audit_object;  /* e.g. "site:12" */
     const char *audit_summary; /* short human summary */
-    /* Set by call_fail / the database layer. */
+    /* The error, set by call_fail and its kin or by the database layer; the runtime sends
+     * it as the status and its google.rpc.Status details (error_details.c). */
     gs_code code;
     char message[512];
+    gs_reason reason;  /* GS_R_NONE: the code's name is the reason */
+    const char *field; /* the request field a BadRequest names, or NULL */
+    struct {
+        const char *key, *value;
+    } meta[GS_ERROR_META_MAX]; /* ErrorInfo.metadata, e.g. available=5 */
+    int n_meta;
 } call;
 
 typedef gs_code (*handler_fn)(call *c);
 
-/* Records an error (message names the field or object) and returns `code`. */
+/* Records an error (message names the field or object) and returns `code`; its reason is
+ * the code's name. Each call_fail* replaces the error recorded before. */
 gs_code call_fail(call *c, gs_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with a specific reason (gs_reasons.h). */
+gs_code call_fail_why(call *c, gs_code code, gs_reason why, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* INVALID_ARGUMENT about one request field: a BadRequest names `field` (kept by pointer:
+ * a literal or arena text), the message starts with it. */
+gs_code call_fail_field(call *c, const char *field, gs_reason why, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Adds key=value to the recorded error's ErrorInfo metadata (copied; at most
+ * GS_ERROR_META_MAX pairs, later ones are dropped). */
+void call_fail_meta(call *c, const char *key, const char *value);
 
 /* Arena helpers. */
 char *call_printf(call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

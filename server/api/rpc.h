@@ -30,13 +30,17 @@ typedef struct rpc_request {
     int64_t deadline_ms;       /* milliseconds left, or -1 when the client set none */
 } rpc_request;
 
-/* The answer to a unary call or to one message of a bidi call. `data` is malloc'd and
- * taken over by the transport; `message` is copied. */
+/* The answer to a unary call or to one message of a bidi call. `data` and `details` are
+ * malloc'd and taken over by the transport; `message` is copied. `details`, a packed
+ * google.rpc.Status, goes out as the grpc-status-details-bin trailer of a non-OK status;
+ * when NULL the transport makes one from the code and message. */
 typedef struct rpc_reply {
     gs_code code;
     char message[512];
     uint8_t *data;
     size_t len;
+    uint8_t *details;
+    size_t details_len;
 } rpc_reply;
 
 typedef struct rpc_stream rpc_stream;
@@ -111,6 +115,10 @@ void rpc_stream_unref(rpc_stream *st);
 bool rpc_stream_send(rpc_stream *st, uint8_t *data, size_t len);
 /* Ends the stream with a status after queued messages. */
 void rpc_stream_finish(rpc_stream *st, gs_code code, const char *message);
+/* The same with the status's google.rpc.Status (malloc'd, taken over; NULL: made from the
+ * code and message). */
+void rpc_stream_finish_details(rpc_stream *st, gs_code code, const char *message, uint8_t *details,
+                               size_t details_len);
 /* Ends the stream at once with a status; queued messages are dropped. */
 void rpc_stream_abort(rpc_stream *st, gs_code code, const char *message);
 /* Streams cut so far because their client fell behind (stream_queue_bytes). */

@@ -215,6 +215,31 @@ static void first_line(char *dst, size_t n, const char *src)
     dst[strcspn(dst, "\n")] = '\0';
 }
 
+/* Our functions may name a specific reason in the error's HINT: "REASON key=value ...",
+ * REASON one of gs_reasons.h (unknown ones are logged and dropped), the pairs going to
+ * ErrorInfo.metadata (values without spaces). */
+static void reason_from_hint(call *c, const char *hint)
+{
+    if (!hint || !*hint)
+        return;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", hint);
+    char *save = NULL, *tok = strtok_r(buf, " ", &save);
+    gs_reason why = gs_reason_from_name(tok);
+    if (why == GS_R_NONE) {
+        log_event(LOG_WARN, "db_error_hint", "hint", hint, "error", "not a known reason", NULL);
+        return;
+    }
+    c->reason = why;
+    while ((tok = strtok_r(NULL, " ", &save))) {
+        char *eq = strchr(tok, '=');
+        if (eq && eq != tok) {
+            *eq = '\0';
+            call_fail_meta(c, tok, eq + 1);
+        }
+    }
+}
+
 /* Fails the call from a libpq result (or its absence); returns the code. */
 static gs_code fail_from(call *c, PGresult *res)
 {
@@ -223,7 +248,7 @@ static gs_code fail_from(call *c, PGresult *res)
         char msg[256];
         first_line(msg, sizeof msg, d->conn ? PQerrorMessage(d->conn) : "no connection");
         log_event(LOG_WARN, "db_error", "error", msg, NULL);
-        return call_fail(c, GS_UNAVAILABLE, "database unavailable");
+        return call_fail_why(c, GS_UNAVAILABLE, GS_R_DATABASE_UNAVAILABLE, "database unavailable");
     }
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -235,37 +260,52 @@ static gs_code fail_from(call *c, PGresult *res)
     first_line(p, sizeof p, primary);
     first_line(dt, sizeof dt, detail);
     c->retryable = (code == GS_ABORTED);
+    bool is = state != NULL;
     switch (code) {
     case GS_ALREADY_EXISTS:
-        return call_fail(c, code, "already exists: %s", *dt ? dt : p);
+        call_fail_why(c, code, GS_R_DUPLICATE, "already exists: %s", *dt ? dt : p);
+        break;
     case GS_NOT_FOUND:
-        if (state && strcmp(state, "23503") == 0)
-            return call_fail(c, code, "referenced object not found: %s", *dt ? dt : p);
-        return call_fail(c, code, "%s", p);
+        if (is && strcmp(state, "23503") == 0)
+            call_fail_why(c, code, GS_R_REFERENCED_NOT_FOUND, "referenced object not found: %s",
+                          *dt ? dt : p);
+        else
+            call_fail(c, code, "%s", p);
+        break;
     case GS_FAILED_PRECONDITION:
-        if (constraint && state && strcmp(state, "23514") == 0 && !strstr(p, constraint))
-            return call_fail(c, code, "%s", p);
-        if (constraint && state && strcmp(state, "23514") == 0)
-            return call_fail(c, code, "constraint %s violated", constraint);
-        return call_fail(c, code, "%s", p);
+        if (constraint && is && strcmp(state, "23514") == 0 && strstr(p, constraint))
+            call_fail_why(c, code, GS_R_CONSTRAINT_VIOLATED, "constraint %s violated", constraint);
+        else if (constraint && is && strcmp(state, "23514") == 0)
+            call_fail_why(c, code, GS_R_CONSTRAINT_VIOLATED, "%s", p); /* our own words */
+        else
+            call_fail(c, code, "%s", p);
+        break;
     case GS_INVALID_ARGUMENT:
-        if (column && state && strcmp(state, "23502") == 0)
-            return call_fail(c, code, "%s: required", column);
-        return call_fail(c, code, "%s", p);
+        if (column && is && strcmp(state, "23502") == 0)
+            call_fail_field(c, arena_strdup(c->arena, column), GS_R_FIELD_REQUIRED, "required");
+        else
+            call_fail(c, code, "%s", p);
+        break;
     case GS_DEADLINE_EXCEEDED:
         return call_fail(c, code, "deadline exceeded while the database was working");
     case GS_ABORTED:
-        return call_fail(c, code, "conflict with a concurrent change, try again");
+        return call_fail_why(c, code, GS_R_CONCURRENT_CHANGE,
+                             "conflict with a concurrent change, try again");
     case GS_UNAVAILABLE:
         log_event(LOG_WARN, "db_error", "sqlstate", state, "error", p, NULL);
-        return call_fail(c, code, "database unavailable");
+        return call_fail_why(c, code, GS_R_DATABASE_UNAVAILABLE, "database unavailable");
     case GS_PERMISSION_DENIED:
-        return call_fail(c, code, "%s", p);
+        call_fail(c, code, "%s", p);
+        break;
     default:
         log_event(LOG_ERROR, "db_error", "sqlstate", state ? state : "", "error", p, "detail", dt,
                   NULL);
         return call_fail(c, GS_INTERNAL, "internal error");
     }
+    if (constraint && *constraint)
+        call_fail_meta(c, "constraint", constraint);
+    reason_from_hint(c, PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+    return code;
 }
 
 /* ------------------------------------------------------------------ statements */
@@ -306,8 +346,9 @@ static bool keep_result(call *c, PGresult *res, db_res **out)
 
 static gs_code out_of_memory(call *c)
 {
-    return call_fail(c, GS_RESOURCE_EXHAUSTED,
-                     "out of memory for this call (max_call_bytes is %zu)", arena_limit(c->arena));
+    return call_fail_why(c, GS_RESOURCE_EXHAUSTED, GS_R_CALL_TOO_LARGE,
+                         "out of memory for this call (max_call_bytes is %zu)",
+                         arena_limit(c->arena));
 }
 
 static bool result_ok(const PGresult *res)

@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "db.h"
+#include "error_details.h"
 #include "idempotency.h"
 #include "log.h"
 #include "metadata.h"
@@ -125,35 +126,40 @@ static gs_code authenticate(call *c, const rpc_request *req, gs_token_claims *cl
     const char *tok = NULL;
     switch (gs_md_bearer(req->authorization, &tok)) {
     case MD_AUTH_MISSING:
-        return call_fail(c, GS_UNAUTHENTICATED, "missing bearer token (authorization metadata)");
+        return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_TOKEN_MISSING,
+                             "missing bearer token (authorization metadata)");
     case MD_AUTH_NOT_BEARER:
-        return call_fail(c, GS_UNAUTHENTICATED,
-                         "authorization metadata must be \"Bearer <token>\"");
+        return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_TOKEN_MISSING,
+                             "authorization metadata must be \"Bearer <token>\"");
     case MD_AUTH_OK:
         break;
     }
     gs_token_result tr = gs_token_verify(atomic_load(&keyring), tok, (int64_t)time(NULL), claims);
     if (tr != TOKEN_OK)
-        return call_fail(c, GS_UNAUTHENTICATED, "invalid token: %s", gs_token_result_str(tr));
+        return call_fail_why(c, GS_UNAUTHENTICATED,
+                             tr == TOKEN_EXPIRED ? GS_R_TOKEN_EXPIRED : GS_R_TOKEN_INVALID,
+                             "invalid token: %s", gs_token_result_str(tr));
     int role = gs_role_from_name(claims->role);
     if (role < 0)
-        return call_fail(c, GS_UNAUTHENTICATED, "invalid token: unknown role");
+        return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_TOKEN_INVALID,
+                             "invalid token: unknown role");
     c->who.user_id = claims->uid;
     c->who.role = (gs_role)role;
     c->who.scope_id = claims->scope;
     c->who.login = arena_strdup(c->arena, claims->sub);
     if (!gs_role_has(c->who.role, m->perm))
-        return call_fail(c, GS_PERMISSION_DENIED, "role %s may not call %s (needs %s)",
-                         claims->role, m->desc->name, gs_perm_name(m->perm));
+        return call_fail_why(c, GS_PERMISSION_DENIED, GS_R_ROLE_NOT_ALLOWED,
+                             "role %s may not call %s (needs %s)", claims->role, m->desc->name,
+                             gs_perm_name(m->perm));
     if (m->flags & MF_MUTATES) {
         switch (gs_md_request_id(c->request_id)) {
         case MD_RID_MISSING:
-            return call_fail(c, GS_INVALID_ARGUMENT,
-                             "x-request-id metadata: required on %s (it changes data)",
-                             m->desc->name);
+            return call_fail_why(c, GS_INVALID_ARGUMENT, GS_R_REQUEST_ID_MISSING,
+                                 "x-request-id metadata: required on %s (it changes data)",
+                                 m->desc->name);
         case MD_RID_INVALID:
-            return call_fail(c, GS_INVALID_ARGUMENT,
-                             "x-request-id metadata: at most 128 bytes of UTF-8");
+            return call_fail_why(c, GS_INVALID_ARGUMENT, GS_R_REQUEST_ID_MISSING,
+                                 "x-request-id metadata: at most 128 bytes of UTF-8");
         case MD_RID_OK:
             break;
         }
@@ -163,23 +169,23 @@ static gs_code authenticate(call *c, const rpc_request *req, gs_token_claims *cl
 
 static gs_code over_budget(call *c)
 {
-    return call_fail(c, GS_RESOURCE_EXHAUSTED,
-                     "this call needs more memory than max_call_bytes (%d bytes) allows: ask "
-                     "for less (a smaller page_size)",
-                     cfg->max_call_bytes);
+    return call_fail_why(c, GS_RESOURCE_EXHAUSTED, GS_R_CALL_TOO_LARGE,
+                         "this call needs more memory than max_call_bytes (%d bytes) allows: ask "
+                         "for less (a smaller page_size)",
+                         cfg->max_call_bytes);
 }
 
 static gs_code decode(call *c, const rpc_request *req, const ProtobufCMessageDescriptor *in)
 {
     char werr[300];
     if (pb_check_wire(in, req->data, req->len, &limits, werr, sizeof werr))
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s", werr);
+        return call_fail_why(c, GS_INVALID_ARGUMENT, GS_R_REQUEST_MALFORMED, "%s", werr);
     c->req = protobuf_c_message_unpack(in, arena_pb_allocator(c->arena), req->len, req->data);
     if (!c->req && arena_failed(c->arena))
         return over_budget(c);
     if (!c->req)
-        return call_fail(c, GS_INVALID_ARGUMENT, "malformed request: not a valid %s message",
-                         in->name);
+        return call_fail_why(c, GS_INVALID_ARGUMENT, GS_R_REQUEST_MALFORMED,
+                             "malformed request: not a valid %s message", in->name);
     char err[300];
     if (pb_check(c->req, &limits, err, sizeof err))
         return call_fail(c, GS_INVALID_ARGUMENT, "%s", err);
@@ -197,17 +203,20 @@ static const char SQL_CALLER[] =
 static gs_code caller_check(call *c, const gs_token_claims *claims, const db_res *r)
 {
     if (db_rows(r) == 0 || strcmp(db_str(r, 0, 0), claims->sub) != 0)
-        return call_fail(c, GS_UNAUTHENTICATED, "invalid token: unknown user");
+        return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_TOKEN_INVALID,
+                             "invalid token: unknown user");
     if (!db_bool(r, 0, 4))
-        return call_fail(c, GS_UNAUTHENTICATED, "user %s is deactivated", claims->sub);
+        return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_USER_DEACTIVATED, "user %s is deactivated",
+                             claims->sub);
     if (db_bool(r, 0, 5))
-        return call_fail(c, GS_UNAUTHENTICATED, "token revoked: sign in again");
+        return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_TOKEN_REVOKED,
+                             "token revoked: sign in again");
     if (strcmp(db_str(r, 0, 1), claims->role) != 0)
-        return call_fail(c, GS_UNAUTHENTICATED,
-                         "token role no longer matches the user: sign in again");
+        return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_TOKEN_REVOKED,
+                             "token role no longer matches the user: sign in again");
     if (db_i64(r, 0, 2) != claims->scope)
-        return call_fail(c, GS_UNAUTHENTICATED,
-                         "token scope no longer matches the user: sign in again");
+        return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_TOKEN_REVOKED,
+                             "token scope no longer matches the user: sign in again");
     return GS_OK;
 }
 
@@ -260,7 +269,8 @@ static gs_code prologue_check(call *c, void *arg)
         GS_TRY(caller_check(c, p->claims, p->caller_row));
     if (p->scope_row) {
         if (db_rows(p->scope_row) == 0)
-            return call_fail(c, GS_UNAUTHENTICATED, "invalid token: unknown scope");
+            return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_TOKEN_INVALID,
+                                 "invalid token: unknown scope");
         struct scope_entry *e = scope_slot(c->worker, p->claims->scope);
         const char *path = db_str(p->scope_row, 0, 0);
         c->who.scope_path = path;
@@ -431,10 +441,11 @@ static gs_code user_slot_take(call *c)
     pthread_mutex_unlock(&busy_mu);
     if (running >= cap) {
         metrics_user_cap_refused();
-        return call_fail(c, GS_RESOURCE_EXHAUSTED,
-                         "user %s already has %d call(s) running (max_calls_per_user): wait for "
-                         "them to finish",
-                         c->who.login, cap);
+        return call_fail_why(
+            c, GS_RESOURCE_EXHAUSTED, GS_R_TOO_MANY_CALLS,
+            "user %s already has %d call(s) running (max_calls_per_user): wait for "
+            "them to finish",
+            c->who.login, cap);
     }
     return GS_OK;
 }
@@ -492,6 +503,22 @@ static gs_code unary_body(call *c, void *arg)
     return rc;
 }
 
+/* Ends reply with the call's outcome: on failure no message, the status and its
+ * google.rpc.Status details. */
+static void reply_with(call *c, gs_code rc, rpc_reply *reply)
+{
+    reply->code = rc;
+    if (rc == GS_OK)
+        return;
+    if (c->code != rc) /* an outcome no call_fail recorded (a replayed failure cannot be) */
+        c->code = rc;
+    snprintf(reply->message, sizeof reply->message, "%s", c->message);
+    free(reply->data);
+    reply->data = NULL;
+    reply->len = 0;
+    reply->details = error_details_of_call(c, &reply->details_len);
+}
+
 static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
 {
     struct worker *w = wp;
@@ -515,13 +542,7 @@ static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
     }
     if (a.replayed)
         rc = reply->code;
-    reply->code = rc;
-    if (rc != GS_OK) {
-        snprintf(reply->message, sizeof reply->message, "%s", c.message);
-        free(reply->data);
-        reply->data = NULL;
-        reply->len = 0;
-    }
+    reply_with(&c, rc, reply);
     if (slot)
         user_slot_release(&c);
     log_call(&c, req->path, rc, t0, a.replayed);
@@ -567,7 +588,11 @@ static void on_stream_start(void *wp, const rpc_request *req, rpc_stream *st)
     if (rc == GS_OK)
         rc = guarded(&c, stream_body, &a, &jumped);
     if (rc != GS_OK) {
-        rpc_stream_finish(st, rc, c.message);
+        size_t n = 0;
+        if (c.code != rc)
+            c.code = rc;
+        uint8_t *details = error_details_of_call(&c, &n);
+        rpc_stream_finish_details(st, rc, c.message, details, n);
         rpc_stream_unref(st);
     }
     log_call(&c, req->path, rc, t0, false);
@@ -602,13 +627,7 @@ static void on_bidi_message(void *wp, const rpc_request *req, rpc_reply *reply)
     struct unary_args a = {req, reply, NULL, false};
     bool jumped;
     gs_code rc = guarded(&c, bidi_body, &a, &jumped);
-    reply->code = rc;
-    if (rc != GS_OK) {
-        snprintf(reply->message, sizeof reply->message, "%s", c.message);
-        free(reply->data);
-        reply->data = NULL;
-        reply->len = 0;
-    }
+    reply_with(&c, rc, reply);
     finish_call(&c);
 }
 

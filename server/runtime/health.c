@@ -100,7 +100,8 @@ gs_code health_watch_start(call *c, rpc_stream *stream)
         size_t cap = g_cap_watchers ? g_cap_watchers * 2 : 16;
         watcher *n = cap <= MAX_WATCHES ? realloc(g_watchers, cap * sizeof *n) : NULL;
         if (!n) {
-            rc = call_fail(c, GS_RESOURCE_EXHAUSTED, "too many health watches");
+            rc = call_fail_why(c, GS_RESOURCE_EXHAUSTED, GS_R_TOO_MANY_STREAMS,
+                               "too many health watches");
             goto out;
         }
         g_watchers = n;

@@ -17,9 +17,9 @@ gs_code idem_hash(call *c, const char *method, uint8_t out[32])
     size_t n = protobuf_c_message_get_packed_size(c->req);
     uint8_t *buf = arena_try_alloc(c->arena, n ? n : 1);
     if (!buf)
-        return call_fail(c, GS_RESOURCE_EXHAUSTED,
-                         "out of memory for this call (max_call_bytes is %zu)",
-                         arena_limit(c->arena));
+        return call_fail_why(c, GS_RESOURCE_EXHAUSTED, GS_R_CALL_TOO_LARGE,
+                             "out of memory for this call (max_call_bytes is %zu)",
+                             arena_limit(c->arena));
     protobuf_c_message_pack(c->req, buf);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned len = 32;
@@ -91,8 +91,9 @@ gs_code idem_claimed(call *c, const db_res *claim, const uint8_t hash[32], bool 
     if (db_rows(r) == 0) /* cannot happen: the conflicting row is committed */
         return call_fail(c, GS_ABORTED, "request id %s is in use, try again", c->request_id);
     if (strcmp(db_str(r, 0, 0), c->method->path) != 0 || !db_bool(r, 0, 1))
-        return call_fail(c, GS_ALREADY_EXISTS,
-                         "request id %s was already used for a different request", c->request_id);
+        return call_fail_why(c, GS_ALREADY_EXISTS, GS_R_REQUEST_ID_REUSED,
+                             "request id %s was already used for a different request",
+                             c->request_id);
     const char *hex = db_str(r, 0, 2);
     size_t n = strlen(hex);
     if (n < 2 || hex[0] != '\\' || hex[1] != 'x')
@@ -100,8 +101,8 @@ gs_code idem_claimed(call *c, const db_res *claim, const uint8_t hash[32], bool 
     size_t len = (n - 2) / 2;
     reply->data = malloc(len ? len : 1);
     if (!reply->data)
-        return call_fail(c, GS_RESOURCE_EXHAUSTED, "out of memory replaying request id %s",
-                         c->request_id);
+        return call_fail_why(c, GS_RESOURCE_EXHAUSTED, GS_R_CALL_TOO_LARGE,
+                             "out of memory replaying request id %s", c->request_id);
     for (size_t i = 0; i < len; i++)
         reply->data[i] = (uint8_t)(hexval(hex[2 + 2 * i]) << 4 | hexval(hex[3 + 2 * i]));
     reply->len = len;

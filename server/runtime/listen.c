@@ -105,18 +105,18 @@ gs_code watch_add(call *c, rpc_stream *st, const watch_channel *channel, watch_f
         rc = call_fail(c, GS_UNAVAILABLE, "watches are not available right now");
     } else if (n_watches >= (size_t)max_watches) {
         refused_total++;
-        rc = call_fail(c, GS_RESOURCE_EXHAUSTED,
-                       "this server already has %d watches open (max_watches): try later",
-                       max_watches);
+        rc = call_fail_why(c, GS_RESOURCE_EXHAUSTED, GS_R_TOO_MANY_STREAMS,
+                           "this server already has %d watches open (max_watches): try later",
+                           max_watches);
     } else {
         for (struct watch *x = watches; x; x = x->next)
             mine += x->uid == c->who.user_id && !x->dead;
         if (mine >= (size_t)max_per_user) {
             refused_user++;
-            rc = call_fail(c, GS_RESOURCE_EXHAUSTED,
-                           "user %s already has %d watches open (max_watches_per_user): close "
-                           "one first",
-                           c->who.login, max_per_user);
+            rc = call_fail_why(c, GS_RESOURCE_EXHAUSTED, GS_R_TOO_MANY_STREAMS,
+                               "user %s already has %d watches open (max_watches_per_user): close "
+                               "one first",
+                               c->who.login, max_per_user);
         }
     }
     if (rc != GS_OK) {

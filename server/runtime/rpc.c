@@ -22,6 +22,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "error_details.h"
 #include "file_read.h"
 #include "log.h"
 
@@ -136,6 +137,35 @@ void rpc_start_batch(grpc_call *call, const grpc_op *ops, size_t n, void *tag)
     }
 }
 
+void rpc_status_op(grpc_op *op, rpc_status *s, gs_code code, const char *message,
+                   const uint8_t *details, size_t details_len)
+{
+    memset(s, 0, sizeof *s);
+    s->message = grpc_slice_from_copied_string(message ? message : "");
+    op->op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    op->data.send_status_from_server.status = (grpc_status_code)code;
+    op->data.send_status_from_server.status_details = &s->message;
+    if (code == GS_OK)
+        return;
+    uint8_t *made = NULL;
+    if (!details)
+        details = made = error_details_default(code, message, &details_len);
+    if (!details) /* out of memory: the status goes without its details */
+        return;
+    s->details.key = grpc_slice_from_static_string("grpc-status-details-bin");
+    s->details.value = grpc_slice_from_copied_buffer((const char *)details, details_len);
+    op->data.send_status_from_server.trailing_metadata_count = 1;
+    op->data.send_status_from_server.trailing_metadata = &s->details;
+    free(made);
+}
+
+void rpc_status_release(rpc_status *s)
+{
+    grpc_slice_unref(s->message);
+    grpc_slice_unref(s->details.key);
+    grpc_slice_unref(s->details.value);
+}
+
 /* ------------------------------------------------------------------ accepting */
 
 static void post_slot(struct slot *s)
@@ -213,16 +243,14 @@ static void send_reply(struct ucall *uc, const rpc_reply *r)
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = uc->out;
     }
-    grpc_slice details = grpc_slice_from_copied_string(r->message);
-    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[n].data.send_status_from_server.status = (grpc_status_code)r->code;
-    ops[n++].data.send_status_from_server.status_details = &details;
+    rpc_status status;
+    rpc_status_op(&ops[n++], &status, r->code, r->message, r->details, r->details_len);
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &uc->cancelled;
     uc->code = r->code;
     uc->tag.kind = TAG_UNARY_DONE;
     rpc_start_batch(uc->call, ops, n, uc);
-    grpc_slice_unref(details);
+    rpc_status_release(&status);
 }
 
 static void ucall_free(struct ucall *uc)
@@ -262,6 +290,7 @@ static void handle_unary(struct worker *w, struct slot *s, grpc_call *call,
     rpc_request_free(uc);
     send_reply(uc, &reply);
     free(reply.data);
+    free(reply.details);
 }
 
 static void handle_unknown(struct worker *w, struct slot *s, grpc_call *call)
@@ -299,20 +328,18 @@ static void bidi_receive(struct ucall *uc, rpc_reply *r)
     rpc_start_batch(uc->call, ops, n, uc);
 }
 
-static void bidi_status(struct ucall *uc, gs_code code, const char *message)
+static void bidi_status(struct ucall *uc, const rpc_reply *r)
 {
     grpc_op ops[2];
     memset(ops, 0, sizeof ops);
-    grpc_slice details = grpc_slice_from_copied_string(message);
-    ops[0].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[0].data.send_status_from_server.status = (grpc_status_code)code;
-    ops[0].data.send_status_from_server.status_details = &details;
+    rpc_status status;
+    rpc_status_op(&ops[0], &status, r->code, r->message, r->details, r->details_len);
     ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[1].data.recv_close_on_server.cancelled = &uc->cancelled;
-    uc->code = code;
+    uc->code = r->code;
     uc->tag.kind = TAG_BIDI_DONE;
     rpc_start_batch(uc->call, ops, 2, uc);
-    grpc_slice_unref(details);
+    rpc_status_release(&status);
 }
 
 static void handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
@@ -356,7 +383,8 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
         return;
     }
     if (!uc->in) { /* the client half-closed */
-        bidi_status(uc, GS_OK, "");
+        rpc_reply ok_reply = {.code = GS_OK};
+        bidi_status(uc, &ok_reply);
         return;
     }
     grpc_slice body = rpc_payload_slice(uc->in);
@@ -370,10 +398,11 @@ static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
     uc->req.data = NULL;
     uc->req.len = 0;
     if (reply.code != GS_OK)
-        bidi_status(uc, reply.code, reply.message);
+        bidi_status(uc, &reply);
     else
         bidi_receive(uc, &reply);
     free(reply.data);
+    free(reply.details);
 }
 
 /* ------------------------------------------------------------------ workers */

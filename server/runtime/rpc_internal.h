@@ -80,6 +80,8 @@ struct rpc_stream {
     bool md_sent, in_flight, closed, finishing, status_sent;
     gs_code fin_code;
     char fin_msg[256];
+    uint8_t *fin_details; /* google.rpc.Status or NULL; freed with the stream */
+    size_t fin_details_len;
     struct msg *head, *tail;
     size_t queued; /* bytes in head..tail */
     grpc_byte_buffer *sending;
@@ -138,6 +140,18 @@ grpc_slice rpc_payload_slice(grpc_byte_buffer *bb);
 grpc_byte_buffer *rpc_buffer_from(uint8_t *data, size_t len);
 /* Starts a batch; aborts on a programming error (ops out of order, two at once). */
 void rpc_start_batch(grpc_call *call, const grpc_op *ops, size_t n, void *tag);
+
+/* What a SEND_STATUS_FROM_SERVER op points at until its batch has started. */
+typedef struct rpc_status {
+    grpc_slice message;
+    grpc_metadata details; /* grpc-status-details-bin */
+} rpc_status;
+/* Fills op with the status `code`/`message`; a non-OK status carries `details` (a packed
+ * google.rpc.Status, borrowed) or, when NULL, one made from the code and message. Call
+ * rpc_status_release(s) once the batch has been started (core copies what it needs). */
+void rpc_status_op(grpc_op *op, rpc_status *s, gs_code code, const char *message,
+                   const uint8_t *details, size_t details_len);
+void rpc_status_release(rpc_status *s);
 
 /* rpc_stream.c: a server-streaming call arrived; batch completions; shutdown. */
 void rpc_handle_stream(struct worker *w, struct slot *s, grpc_call *call,

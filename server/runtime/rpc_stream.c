@@ -50,6 +50,7 @@ static void stream_unref_locked_free(rpc_stream *st)
         grpc_byte_buffer_destroy(st->sending);
     grpc_call_unref(st->call);
     pthread_mutex_destroy(&st->mu);
+    free(st->fin_details);
     free(st);
 }
 
@@ -65,7 +66,7 @@ static void stream_pump_locked(rpc_stream *st)
         ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
         st->md_sent = true;
     }
-    grpc_slice details;
+    rpc_status fin;
     bool status = false;
     if (st->head) {
         struct msg *m = st->head;
@@ -78,10 +79,8 @@ static void stream_pump_locked(rpc_stream *st)
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = st->sending;
     } else if (st->finishing) {
-        details = grpc_slice_from_copied_string(st->fin_msg);
-        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-        ops[n].data.send_status_from_server.status = (grpc_status_code)st->fin_code;
-        ops[n++].data.send_status_from_server.status_details = &details;
+        rpc_status_op(&ops[n++], &fin, st->fin_code, st->fin_msg, st->fin_details,
+                      st->fin_details_len);
         st->status_sent = true;
         status = true;
     } else {
@@ -91,7 +90,7 @@ static void stream_pump_locked(rpc_stream *st)
     st->refs++; /* held by the batch */
     rpc_start_batch(st->call, ops, n, &st->send_tag);
     if (status)
-        grpc_slice_unref(details);
+        rpc_status_release(&fin);
 }
 
 /* Frees the messages not yet handed to gRPC; st->mu held. */
@@ -176,14 +175,24 @@ bool rpc_stream_send(rpc_stream *st, uint8_t *data, size_t len)
 
 void rpc_stream_finish(rpc_stream *st, gs_code code, const char *message)
 {
+    rpc_stream_finish_details(st, code, message, NULL, 0);
+}
+
+void rpc_stream_finish_details(rpc_stream *st, gs_code code, const char *message, uint8_t *details,
+                               size_t details_len)
+{
     pthread_mutex_lock(&st->mu);
     if (!st->finishing && !st->closed) {
         st->finishing = true;
         st->fin_code = code;
         snprintf(st->fin_msg, sizeof st->fin_msg, "%s", message ? message : "");
+        st->fin_details = details;
+        st->fin_details_len = details_len;
+        details = NULL;
         stream_pump_locked(st);
     }
     pthread_mutex_unlock(&st->mu);
+    free(details); /* not taken: the stream had already ended */
 }
 
 bool rpc_stream_closed(const rpc_stream *st)

@@ -334,6 +334,24 @@ class Server:
         assert code == grpc.StatusCode.OK, "%s → %s: %s" % (path, code, details)
         return resp
 
+    def call_status(self, path, request, token=None, login=None, request_id=None, timeout=10, metadata=()):
+        """Unary call expected to fail; returns (grpc.StatusCode, details, google.rpc.Status
+        from the grpc-status-details-bin trailer or None)."""
+        from google.rpc import status_pb2
+
+        fn = self.channel.unary_unary(method_path(path))
+        md = self._metadata(token, login, request_id, metadata)
+        data = request if isinstance(request, (bytes, bytearray)) else request.SerializeToString()
+        try:
+            _, call = fn.with_call(bytes(data), timeout=timeout, metadata=md)
+            trailers = call.trailing_metadata() or ()
+            code, details = call.code(), call.details() or ""
+        except grpc.RpcError as e:
+            trailers = e.trailing_metadata() or ()
+            code, details = e.code(), e.details() or ""
+        raw = dict(trailers).get("grpc-status-details-bin")
+        return code, details, status_pb2.Status.FromString(raw) if raw is not None else None
+
     def stream(self, path, request, response_cls, token=None, login=None, timeout=30, metadata=()):
         """Starts a server-streaming call; returns a Stream."""
         fn = self.channel.unary_stream(method_path(path))

@@ -1,6 +1,8 @@
 """Interop: a grpc-js client (tests/interop/interop.js) that knows gridstock only through
-server reflection calls health, reflection and a directory RPC on a real server."""
+server reflection calls health, reflection and a directory RPC on a real server, and reads
+the rich error details of a refused call with googleapis' own protos."""
 import glob
+import json
 import os
 import re
 import shutil
@@ -16,14 +18,15 @@ INTEROP_DIR = os.path.join(paths.SOURCE_DIR, "tests", "interop")
 def _node_modules():
     """tests/interop/node_modules when installed there, else `npm ci` into the build dir."""
     local = os.path.join(INTEROP_DIR, "node_modules")
-    if os.path.isdir(os.path.join(local, "@grpc", "grpc-js")):
+    deps = json.load(open(os.path.join(INTEROP_DIR, "package.json")))["dependencies"]
+    if all(os.path.isdir(os.path.join(local, d)) for d in deps):
         return local
     target = os.path.join(paths.BUILD_DIR, "interop")
     modules = os.path.join(target, "node_modules")
     stamp = os.path.join(target, "package-lock.json")
     lock = os.path.join(INTEROP_DIR, "package-lock.json")
     fresh = os.path.exists(stamp) and open(stamp).read() == open(lock).read()
-    if not (fresh and os.path.isdir(os.path.join(modules, "@grpc", "grpc-js"))):
+    if not (fresh and all(os.path.isdir(os.path.join(modules, d)) for d in deps)):
         npm = shutil.which("npm")
         if not npm:
             pytest.skip("npm not found")
@@ -72,4 +75,5 @@ def test_grpc_js_client(server):
     assert p.returncode == 0, "interop.js failed:\n%s\n%s" % (p.stdout, p.stderr)
     assert re.search(r"^ℹ fail 0$", p.stdout, re.M), p.stdout
     assert re.search(r"^ℹ pass [1-9]", p.stdout, re.M), p.stdout
+    assert "carries google.rpc.Status details" in p.stdout, p.stdout
     print(p.stdout)

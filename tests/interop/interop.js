@@ -1,6 +1,8 @@
 // interop.js — gridstock seen by grpc-js, a client that has none of our .proto files: it
 // checks health, lists services through server reflection (v1 and v1alpha), builds the
-// gridstock API from the descriptors reflection returns, and calls a directory RPC.
+// gridstock API from the descriptors reflection returns, calls a directory RPC, and reads
+// the rich error details of a refused call with googleapis' own google.rpc protos
+// (google-proto-files), none of ours.
 // Env: GS_ADDR (host:port), GS_TOKEN (bearer token of the demo admin), GS_PROTO_DIR (the
 // repository's proto/, for the two standard protos only), GS_EXPECTED_SERVICES (comma list).
 'use strict';
@@ -10,6 +12,7 @@ const assert = require('node:assert');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
+const protobuf = require('protobufjs');
 
 const addr = process.env.GS_ADDR;
 const token = process.env.GS_TOKEN;
@@ -161,4 +164,52 @@ test('an unknown method is UNIMPLEMENTED', async () => {
   assert.ok(err);
   assert.strictEqual(err.code, grpc.status.UNIMPLEMENTED);
   client.close();
+});
+
+// google.rpc.Status and its detail types, from googleapis' files as published on npm.
+function googleRpc() {
+  const dir = path.dirname(require.resolve('google-proto-files/package.json'));
+  const root = new protobuf.Root();
+  root.resolvePath = (origin, target) =>
+    target.startsWith('google/protobuf/') ? target : path.join(dir, target);
+  root.loadSync(['google/rpc/status.proto', 'google/rpc/error_details.proto'], { keepCase: true });
+  return root;
+}
+
+test('a refused call carries google.rpc.Status details: ErrorInfo and BadRequest', async () => {
+  const refl = reflectionClient('v1');
+  const resp = await reflect(refl, { file_containing_symbol: 'gridstock.v1.SiteService' });
+  refl.close();
+  const files = resp.file_descriptor_response.file_descriptor_proto;
+  const api = grpc.loadPackageDefinition(protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet(files), loadOpts));
+  const client = new api.gridstock.v1.SiteService(addr, creds);
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${token}`);
+  const err = await new Promise((resolve) =>
+    client.ListSites({ page_size: 5000 }, md, { deadline: deadline() }, (e) => resolve(e)),
+  );
+  client.close();
+  assert.ok(err, 'page_size 5000 was accepted');
+  assert.strictEqual(err.code, grpc.status.INVALID_ARGUMENT);
+  const bin = err.metadata.get('grpc-status-details-bin');
+  assert.strictEqual(bin.length, 1, 'no grpc-status-details-bin trailer');
+
+  const root = googleRpc();
+  const status = root.lookupType('google.rpc.Status').decode(bin[0]);
+  assert.strictEqual(status.code, grpc.status.INVALID_ARGUMENT);
+  assert.strictEqual(status.message, err.details);
+  const details = {};
+  for (const any of status.details) {
+    const name = any.type_url.slice(any.type_url.lastIndexOf('/') + 1);
+    details[name] = root.lookupType(name).decode(any.value);
+  }
+  const info = details['google.rpc.ErrorInfo'];
+  assert.ok(info, `no ErrorInfo in ${Object.keys(details).join(', ')}`);
+  assert.strictEqual(info.domain, 'gridstock');
+  assert.strictEqual(info.reason, 'FIELD_OUT_OF_RANGE');
+  const bad = details['google.rpc.BadRequest'];
+  assert.ok(bad, 'no BadRequest');
+  assert.strictEqual(bad.field_violations.length, 1);
+  assert.strictEqual(bad.field_violations[0].field, 'page_size');
+  assert.match(bad.field_violations[0].description, /between 0 and 1000/);
 });
