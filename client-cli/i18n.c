@@ -1,5 +1,5 @@
-/* i18n.c — the CLI's language: gettext with the catalog bound explicitly (next to the
- * executable in a build tree, else the installed share/locale), chosen by --lang or the
+/* i18n.c — the CLI's language: gettext with the catalog bound explicitly (gs_locale_dir:
+ * next to the executable in a build tree, else the installed share/locale), chosen by --lang or the
  * usual LANGUAGE, LC_ALL, LC_MESSAGES and LANG. Where the chosen locale is not generated
  * (no zh_CN.UTF-8 on the machine), C.UTF-8 plus LANGUAGE still selects the catalog, so
  * `--lang zh_CN` speaks Chinese anyway. */
@@ -8,42 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "mo_catalog.h"
 
 #ifndef GS_LOCALEDIR
 #define GS_LOCALEDIR "/usr/share/locale"
 #endif
-
-static int dir_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* <dir of /proc/self/exe>/locale when it exists (a build tree), else GS_LOCALEDIR;
- * GRIDSTOCK_LOCALEDIR overrides both. */
-static const char *locale_dir(char *buf, size_t len)
-{
-    const char *env = getenv("GRIDSTOCK_LOCALEDIR");
-    if (env && *env)
-        return env;
-    char exe[PATH_MAX - 8];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0 && len >= sizeof exe + 8) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(buf, len, "%s/locale", exe);
-            if (dir_exists(buf))
-                return buf;
-        }
-    }
-    return GS_LOCALEDIR;
-}
 
 /* The language the usual variables ask for ("zh_CN.UTF-8" -> "zh_CN"), or NULL. */
 static const char *env_language(char *buf, size_t len)
@@ -94,7 +65,7 @@ void i18n_init(const char *lang)
         if (!utf8_ctype_from_env())
             setlocale(LC_CTYPE, "C.UTF-8");
     }
-    bindtextdomain(GS_TEXTDOMAIN, locale_dir(dir, sizeof dir));
+    bindtextdomain(GS_TEXTDOMAIN, gs_locale_dir(dir, sizeof dir, GS_LOCALEDIR));
     bind_textdomain_codeset(GS_TEXTDOMAIN, "UTF-8");
     textdomain(GS_TEXTDOMAIN);
 }

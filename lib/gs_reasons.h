@@ -55,7 +55,10 @@
     /* money */                                                                                    \
     X(FUNDS_INSUFFICIENT, N_("not enough money in the fund"))                                      \
     X(BUDGET_EXCEEDED, N_("the budget would be exceeded"))                                         \
-    X(SECOND_PERSON_REQUIRED, N_("this needs a second person: you may not approve your own work"))
+    X(SECOND_PERSON_REQUIRED, N_("this needs a second person: you may not approve your own work")) \
+    X(NOT_YOURS, N_("only the person who prepared it may change it"))                              \
+    X(NOT_ELIGIBLE, N_("you are not eligible for this step in this area"))                         \
+    X(FAILED_CHECKS, N_("the checks before this step found problems"))
 
 typedef enum gs_reason {
     GS_R_NONE = 0, /* no specific reason: the code's name is sent */

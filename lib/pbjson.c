@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
+#include <libintl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -40,7 +41,8 @@ int pbj_fail(ctx *c, const char *fmt, ...)
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    /* in the CLI's language (po/zh_CN.po); the server never sets a locale: English */
+    vsnprintf(msg, sizeof msg, dgettext("gridstock", fmt), ap);
     va_end(ap);
     if (c->err && c->errlen) {
         if (c->plen)
@@ -234,8 +236,7 @@ static int get_int(ctx *c, const json_t *j, int is_unsigned, int64_t *sv, uint64
     if (json_is_integer(j)) {
         json_int_t v = json_integer_value(j);
         if (is_unsigned && v < 0)
-            return pbj_fail(c, "%" JSON_INTEGER_FORMAT " is negative, expected an unsigned integer",
-                            v);
+            return pbj_fail(c, "%lld is negative, expected an unsigned integer", (long long)v);
         *sv = (int64_t)v;
         *uv = (uint64_t)v;
         return 0;
@@ -370,7 +371,7 @@ static int parse_value(ctx *c, const ProtobufCFieldDescriptor *f, const json_t *
         if (json_is_integer(j)) {
             json_int_t v = json_integer_value(j);
             if (v < INT32_MIN || v > INT32_MAX)
-                return pbj_fail(c, "%" JSON_INTEGER_FORMAT " is out of range for %s", v, ed->name);
+                return pbj_fail(c, "%lld is out of range for %s", (long long)v, ed->name);
             *(int *)p = (int)v;
             return 0;
         }

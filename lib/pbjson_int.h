@@ -24,6 +24,7 @@ typedef struct ctx {
 extern ProtobufCAllocator pbj_sys_allocator;
 
 /* Writes "path: message" into c->err; returns -1. */
+/* Records the error at the current path; fmt is translated (xgettext keyword pbj_fail:2). */
 int pbj_fail(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append ".name" / "[i]" to the path; return the old length for pbj_pop. */
 size_t pbj_push_name(ctx *c, const char *name);

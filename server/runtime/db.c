@@ -17,6 +17,7 @@
 
 #include "db_sqlstate.h"
 #include "db_stmt_cache.h"
+#include "error_reasons.h"
 #include "log.h"
 
 #define RECONNECT_MS 500
@@ -130,6 +131,7 @@ static void db_connect(db *d)
             log_event(LOG_INFO, "db_reconnected", "conn", d->name, "reconnects", log_u64(n), NULL);
         }
         d->was_down = false;
+        error_reasons_load(d); /* once per process */
     } else {
         if (!d->was_down && !tz_refused) {
             char msg[256];
@@ -305,6 +307,8 @@ static gs_code fail_from(call *c, PGresult *res)
     if (constraint && *constraint)
         call_fail_meta(c, "constraint", constraint);
     reason_from_hint(c, PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+    if (c->reason == GS_R_NONE || c->reason == GS_R_CONSTRAINT_VIOLATED)
+        error_reasons_apply(c, p, constraint);
     return code;
 }
 

@@ -141,6 +141,7 @@ m("StockService/StockCard", SCOPED, {"site_code": "$site_code", "item_code": "WA
 m("StockService/ListMovements", SCOPED, {"site_code": "$site_code"})
 m("StockService/LowStock", SCOPED, {"org_unit_code": "$ou_code"})
 m("StockService/NearExpiry", SCOPED, {"org_unit_code": "$ou_code"})
+m("StockService/ExportDashboard", SCOPED, {"org_unit_code": "$ou_code"})
 m("StockService/CharityTransferProposals", SCOPED, {"org_unit_code": "$ou_code"})
 m("StockService/StockByOrgUnit", SCOPED, {"org_unit_code": "$ou_code"})
 m("StockService/VerifyStock", SCOPED, {"org_unit_code": "$ou_code"})

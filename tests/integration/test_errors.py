@@ -13,6 +13,7 @@ import pytest
 from psycopg import errors
 
 from google.rpc import error_details_pb2 as E
+from gridstock.v1 import funds_pb2 as F
 from gridstock.v1 import reports_pb2 as R
 from gridstock.v1 import sites_pb2 as S
 from gridstock.v1 import stock_pb2 as K
@@ -82,6 +83,45 @@ def test_not_enough_stock_says_how_much_there_is(server, db):
     md = dict(info.metadata)
     assert md["item"] == "WATER-5L" and md["site"] == "RP01", md
     assert md["requested"] == "1000000000" and int(md["available"]) == on_hand, (md, on_hand)
+
+
+def test_money_refusals_say_why(server, db):
+    available = db.execute("SELECT balance - pending FROM fund_accounts WHERE code = 'SRC-DISTRICT'").fetchone()[0]
+    big = server.call_ok("FundMovementService/PrepareAllocation",
+                         F.AllocateRequest(source_code="SRC-DISTRICT", grid_code="GR001", amount=available + 1),
+                         F.FundMovement, login="fin.officer")
+    info, _ = failed(server, "FundMovementService/ApproveMovement", F.FundMovementRequest(id=big.id),
+                     Code.FAILED_PRECONDITION, "FUNDS_INSUFFICIENT", login="fin.approver")
+    assert dict(info.metadata) == {"account": "source SRC-DISTRICT", "available": "{:,} fen".format(available),
+                                   "requested": "{:,} fen".format(available + 1)}, info
+    # the preparer cannot approve: a second person is needed (the SQL function says so)
+    m = server.call_ok("FundMovementService/PrepareAllocation",
+                       F.AllocateRequest(source_code="SRC-DISTRICT", grid_code="GR001", amount=100),
+                       F.FundMovement, login="admin")
+    info, _ = failed(server, "FundMovementService/ApproveMovement", F.FundMovementRequest(id=m.id),
+                     Code.PERMISSION_DENIED, "SECOND_PERSON_REQUIRED", login="admin")
+    assert info.metadata["movement"] == str(m.id)
+    # posting before approval: the wrong state, with the state it is in
+    info, _ = failed(server, "FundMovementService/PostMovement", F.FundMovementRequest(id=m.id),
+                     Code.FAILED_PRECONDITION, "WRONG_STATE", login="fin.approver")
+    assert dict(info.metadata) == {"movement": str(m.id), "state": "prepared"}, info
+
+
+def test_every_sql_refusal_has_a_reason(db):
+    """Every GS403/GS409 format an installed function raises has its row in error_reasons."""
+    known = set(reasons_in_header())
+    rows = db.execute("SELECT fmt, reason FROM error_reasons").fetchall()
+    assert not {r for _, r in rows if r not in known}
+    mapped = {f for f, _ in rows}
+    src = "\n".join(r[0] for r in db.execute(
+        "SELECT prosrc FROM pg_proc WHERE pronamespace = 'public'::regnamespace").fetchall())
+    raised = {m.replace("''", "'") for m in re.findall(
+        r"RAISE EXCEPTION\s+'((?:[^']|'')*)'[^;]*?ERRCODE\s*=\s*'GS40[39]'", src, re.S)}
+    assert len(raised) > 40, "the RAISE pattern is out of date"
+    assert not raised - mapped, sorted(raised - mapped)
+    for name in db.execute("SELECT conname FROM pg_constraint WHERE conname ~ '(not_preparer|two_people|not_self_approved)$'"
+                           ).fetchall():
+        assert "constraint:" + name[0] in mapped, name[0]
 
 
 def test_a_duplicate_names_its_constraint(server):
@@ -192,3 +232,11 @@ def test_the_cli_shows_the_reason_in_the_users_language(cli):
                      "--lot-code", "E", login="admin")
     assert rc != 0
     assert "field qty: must be between 1 and 1000000000, got 0" in err, err
+
+
+def test_the_clis_own_json_errors_in_the_users_language(cli):
+    args = ("stock", "issue", "--data", '{"qty": "abc"}')
+    rc, _, err = cli(*args, login="admin")
+    assert rc != 0 and 'qty: expected integer, got "abc"' in err, err
+    rc, _, err = cli("--lang", "zh_CN", *args, login="admin")
+    assert rc != 0 and 'qty: 应为整数，实际为 "abc"' in err, err

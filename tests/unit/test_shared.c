@@ -301,7 +301,7 @@ static void test_report_pieces(void **state)
     assert_string_equal(report_amount(c, INT64_MIN, 100, false), "-92,233,720,368,547,758.08");
 
     report_doc d;
-    report_begin(&d, c, 1 << 20, "A & <B>");
+    report_begin(&d, c, 1 << 20, NULL, "A & <B>");
     report_esc(&d, "x'\"y\"&z");
     const char *html = report_end(&d, NULL);
     assert_non_null(html);
@@ -309,7 +309,7 @@ static void test_report_pieces(void **state)
     assert_non_null(strstr(html, "<h1>A &amp; &lt;B&gt;</h1>\nx&#39;&quot;y&quot;&amp;z</body>"));
 
     /* over the cap: the document is refused, not cut */
-    report_begin(&d, c, 16384, "t");
+    report_begin(&d, c, 16384, NULL, "t");
     for (int i = 0; i < 2000; i++)
         report_puts(&d, "0123456789");
     assert_true(d.full);

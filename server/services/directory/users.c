@@ -128,7 +128,8 @@ gs_code user_update_user(call *c, const Gridstock__V1__UpdateUserRequest *req,
     if (dir_mask_has(nm, mask, "role", *req->role)) {
         GS_TRY(v_role(c, "role", req->role));
         if (self && strcmp(req->role, resp->role) != 0)
-            return call_fail(c, GS_FAILED_PRECONDITION, "role: you cannot change your own role");
+            return call_fail_why(c, GS_FAILED_PRECONDITION, GS_R_SECOND_PERSON_REQUIRED,
+                                 "role: you cannot change your own role");
         p[2] = req->role;
         dir_note(c, &changed, "role");
     }
@@ -136,8 +137,8 @@ gs_code user_update_user(call *c, const Gridstock__V1__UpdateUserRequest *req,
         dir_unit u;
         GS_TRY(dir_unit_find(c, req->scope_id, req->scope_code, "scope_id", true, &u));
         if (self && u.id != resp->scope_id)
-            return call_fail(c, GS_FAILED_PRECONDITION,
-                             "scope_id: you cannot change your own scope");
+            return call_fail_why(c, GS_FAILED_PRECONDITION, GS_R_SECOND_PERSON_REQUIRED,
+                                 "scope_id: you cannot change your own scope");
         p[3] = call_i64(c, u.id);
         dir_note(c, &changed, "scope");
     }

@@ -544,13 +544,18 @@ static void chart_spending(report_doc *d, call *c, const db_res *r, const char *
             if (strcmp(db_str(r, i, HSPEND_MONTH), months[m]) == 0)
                 stack[m * 5 + cat_index(db_str(r, i, HSPEND_CATEGORY))] +=
                     db_i64(r, i, HSPEND_AMOUNT);
-    report_stacked_bars chart = {.aria_label = "Spending over time",
-                                 .unit = "yuan",
+    static const char *const labels[] = {RN_("subsidies"), RN_("rewards"), RN_("activities"),
+                                         RN_("material_purchases"), RN_("emergency")};
+    const char **names = arena_alloc(c->arena, 5 * sizeof *names);
+    for (int k = 0; k < 5; k++)
+        names[k] = RT(d, labels[k]);
+    report_stacked_bars chart = {.aria_label = RT(d, "Spending over time"),
+                                 .unit = RT(d, "yuan"),
                                  .scale = 100,
                                  .n_bars = nm,
                                  .bar_labels = months,
                                  .n_series = 5,
-                                 .series_names = fund_categories,
+                                 .series_names = names,
                                  .colors = cat_colors,
                                  .values = stack};
     report_svg_stacked_bars(d, &chart);
@@ -570,7 +575,7 @@ static void chart_budgets(report_doc *d, call *c, const db_res *r, int n)
         spent[i] = db_i64(r, i, HBUD_SPENT);
         pending[i] = db_i64(r, i, HBUD_PENDING);
     }
-    report_use_bars chart = {.aria_label = "Budget use by grid",
+    report_use_bars chart = {.aria_label = RT(d, "Budget use by grid"),
                              .scale = 100,
                              .warn_pct = 90,
                              .n = n,
@@ -579,6 +584,18 @@ static void chart_budgets(report_doc *d, call *c, const db_res *r, int n)
                              .used = spent,
                              .reserved = pending};
     report_svg_use_bars(d, &chart);
+}
+
+/* A review flag's kind as the report's reader says it. */
+static const char *flag_label(const report_doc *d, const char *kind)
+{
+    if (!strcmp(kind, "split"))
+        return RT(d, "split payment?");
+    if (!strcmp(kind, "many_grids"))
+        return RT(d, "one payee, many grids?");
+    if (!strcmp(kind, "late_full"))
+        return RT(d, "budget spent down late?");
+    return kind;
 }
 
 #define HTML_BALANCE_COLUMNS(COL)                                                                  \
@@ -603,7 +620,9 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
 {
     dir_unit u;
     db_res *pr = NULL, *sp = NULL, *bud = NULL, *bal = NULL;
+    report_lang lang;
 
+    GS_TRY(report_lang_pick(c, "lang", req->lang, &lang));
     GS_TRY(opt_month(c, "from_period", req->from_period));
     GS_TRY(opt_month(c, "to_period", req->to_period));
     if (*req->budget_period)
@@ -670,67 +689,80 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
         bused += db_i64(bud, i, HBUD_SPENT) + db_i64(bud, i, HBUD_PENDING);
     }
 
-    report_doc d;
-    const char *title =
-        *req->title ? req->title : call_printf(c, "Grid work funds \xe2\x80\x94 %s", u.name);
-    report_begin(&d, c, HTML_MAX, title);
+    report_doc d = {.lang = lang}; /* RT reads only the language until report_begin */
+    const char *title = *req->title
+                            ? req->title
+                            : call_printf(c, RT(&d, "Grid work funds \xe2\x80\x94 %s"), u.name);
+    report_begin(&d, c, HTML_MAX, &lang, title);
     report_puts(&d, "<p class=\"meta\">");
     report_esc(&d, u.code);
     report_puts(&d, " ");
     report_esc(&d, u.name);
-    report_printf(&d, " &middot; spending %s to %s &middot; budgets %s &middot; generated %s by ",
-                  months[0], months[nm - 1], bperiod, now);
+    report_printf(
+        &d, RT(&d, " &middot; spending %s to %s &middot; budgets %s &middot; generated %s by "),
+        months[0], months[nm - 1], bperiod, now);
     report_esc(&d, c->who.login);
     report_puts(&d, "</p>\n");
     report_cards_begin(&d);
-    report_printf(&d, "<div class=\"card\">Spent<b>%s</b>yuan in %" PRId64 " payments</div>",
-                  yuan(c, total), count);
-    report_printf(&d, "<div class=\"card\">Budgets %s<b>%.1f%%</b>used of %s yuan</div>", bperiod,
-                  btot ? 100.0 * (double)bused / (double)btot : 0.0, yuan(c, btot));
     report_printf(&d,
-                  "<div class=\"card\">Grid funds<b>%s</b>yuan held by %s funds, %s reserved</div>",
-                  yuan(c, db_i64(bal, 0, HBAL_BALANCE)), db_str(bal, 0, HBAL_FUNDS),
-                  yuan(c, db_i64(bal, 0, HBAL_PENDING)));
-    report_printf(&d, "<div class=\"card\">Review flags<b>%zu</b>to look at</div>", nflags);
+                  RT(&d, "<div class=\"card\">Spent<b>%s</b>yuan in %" PRId64 " payments</div>"),
+                  yuan(c, total), count);
+    report_printf(&d, RT(&d, "<div class=\"card\">Budgets %s<b>%.1f%%</b>used of %s yuan</div>"),
+                  bperiod, btot ? 100.0 * (double)bused / (double)btot : 0.0, yuan(c, btot));
+    report_printf(
+        &d,
+        RT(&d, "<div class=\"card\">Grid funds<b>%s</b>yuan held by %s funds, %s reserved</div>"),
+        yuan(c, db_i64(bal, 0, HBAL_BALANCE)), db_str(bal, 0, HBAL_FUNDS),
+        yuan(c, db_i64(bal, 0, HBAL_PENDING)));
+    report_printf(&d, RT(&d, "<div class=\"card\">Review flags<b>%zu</b>to look at</div>"), nflags);
     report_cards_end(&d);
 
-    report_puts(&d, "<h2>Spending over time</h2>\n");
+    report_printf(&d, "<h2>%s</h2>\n", RT(&d, "Spending over time"));
     chart_spending(&d, c, sp, months, nm);
-    report_puts(&d, "<table><tr><th>category</th><th>payments</th><th>yuan</th></tr>\n");
+    report_printf(&d, "<table><tr><th>%s</th><th>%s</th><th>%s</th></tr>\n", RT(&d, "category"),
+                  RT(&d, "payments"), RT(&d, "yuan"));
     for (int k = 0; k < 5; k++)
         report_printf(
             &d, "<tr><td>%s</td><td class=\"n\">%" PRId64 "</td><td class=\"n\">%s</td></tr>\n",
-            fund_categories[k], cat_n[k], yuan(c, cat_tot[k]));
+            RT(&d, fund_categories[k]), cat_n[k], yuan(c, cat_tot[k]));
     report_printf(&d,
-                  "<tr><th>total</th><th class=\"n\">%" PRId64 "</th><th class=\"n\">%s</th></tr>"
+                  "<tr><th>%s</th><th class=\"n\">%" PRId64 "</th><th class=\"n\">%s</th></tr>"
                   "</table>\n",
-                  count, yuan(c, total));
+                  RT(&d, "total"), count, yuan(c, total));
 
     int nb = db_rows(bud), shown = nb > 60 ? 60 : nb;
-    report_printf(&d, "<h2>Budget use by grid, %s</h2>\n", bperiod);
+    report_puts(&d, "<h2>");
+    report_printf(&d, RT(&d, "Budget use by grid, %s"), bperiod);
+    report_puts(&d, "</h2>\n<p>");
     if (nb == 0)
-        report_printf(&d, "<p>No budgets for %s.</p>\n", bperiod);
+        report_printf(&d, RT(&d, "No budgets for %s."), bperiod);
     else {
         if (nb > shown)
             report_printf(&d,
-                          "<p class=\"meta\">The %d most used of %d grids; spent dark, reserved "
-                          "light; red at 90%% or more.</p>\n",
+                          RT(&d, "The %d most used of %d grids; spent dark, reserved "
+                                 "light; red at 90%% or more."),
                           shown, nb);
         else
-            report_puts(&d,
-                        "<p class=\"meta\">Spent dark, reserved light; red at 90% or more.</p>\n");
-        chart_budgets(&d, c, bud, shown);
+            report_printf(&d, RT(&d, "Spent dark, reserved light; red at 90%% or more."));
     }
+    report_puts(&d, "</p>\n");
+    if (nb > 0)
+        chart_budgets(&d, c, bud, shown);
 
-    report_printf(&d, "<h2>Review flags (%s to %s)</h2>\n", fa.from, fa.to);
+    report_puts(&d, "<h2>");
+    report_printf(&d, RT(&d, "Review flags (%s to %s)"), fa.from, fa.to);
+    report_puts(&d, "</h2>\n");
     if (nflags == 0)
-        report_puts(&d, "<p>None.</p>\n");
+        report_printf(&d, "<p>%s</p>\n", RT(&d, "None."));
     else {
-        report_puts(&d, "<table><tr><th>kind</th><th>grid</th><th>payee / budget</th>"
-                        "<th>yuan</th><th>disbursements</th><th>why</th></tr>\n");
+        report_printf(&d,
+                      "<table><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
+                      "<th>%s</th></tr>\n",
+                      RT(&d, "kind"), RT(&d, "grid"), RT(&d, "payee / budget"), RT(&d, "yuan"),
+                      RT(&d, "disbursements"), RT(&d, "why"));
         for (size_t i = 0; i < nflags; i++) {
             const Gridstock__V1__ReviewFlag *f = flags[i];
-            report_printf(&d, "<tr><td>%s</td><td>", f->kind);
+            report_printf(&d, "<tr><td>%s</td><td>", flag_label(&d, f->kind));
             report_esc(&d, f->grid_code);
             report_puts(&d, "</td><td>");
             report_esc(&d, *f->payee_code ? f->payee_code : f->budget);
@@ -742,9 +774,9 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
         }
         report_puts(&d, "</table>\n");
     }
-    const char *html =
-        report_end(&d, "<p class=\"meta\">Amounts in yuan (1 yuan = 100 fen). Spending is what "
-                       "was posted for each month, net of reversals. gridstock</p>\n");
+    const char *html = report_end(
+        &d, RT(&d, "<p class=\"meta\">Amounts in yuan (1 yuan = 100 fen). Spending is what "
+                   "was posted for each month, net of reversals. gridstock</p>\n"));
     if (!html)
         return call_fail(c, GS_FAILED_PRECONDITION,
                          "the report would exceed %d bytes: choose a smaller org unit", HTML_MAX);

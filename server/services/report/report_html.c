@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,13 +74,57 @@ void report_esc(report_doc *d, const char *t)
     }
 }
 
+/* ------------------------------------------------------------------ language */
+
+#ifndef GS_LOCALEDIR
+#define GS_LOCALEDIR "/usr/share/locale"
+#endif
+
+static pthread_once_t zh_once = PTHREAD_ONCE_INIT;
+static gs_mo_catalog *zh_cat;
+static char zh_error[600]; /* why zh_cat is NULL */
+
+static void zh_load(void)
+{
+    char dir[4096], path[4200], err[200];
+    snprintf(path, sizeof path, "%s/zh_CN/LC_MESSAGES/gridstock.mo",
+             gs_locale_dir(dir, sizeof dir, GS_LOCALEDIR));
+    zh_cat = gs_mo_load(path, err, sizeof err);
+    if (!zh_cat)
+        snprintf(zh_error, sizeof zh_error, "%.400s: %.150s", path, err);
+}
+
+gs_code report_lang_pick(call *c, const char *field, const char *lang, report_lang *out)
+{
+    if (!lang || !*lang || !strcmp(lang, "en") || !strncmp(lang, "en_", 3) ||
+        !strncmp(lang, "en-", 3)) {
+        *out = (report_lang){"en", NULL};
+        return GS_OK;
+    }
+    if (strcmp(lang, "zh") && strncmp(lang, "zh_CN", 5) && strncmp(lang, "zh-CN", 5))
+        return call_fail_field(c, field, GS_R_FIELD_INVALID,
+                               "\"%.32s\" is not a language of the reports (en, zh_CN)", lang);
+    pthread_once(&zh_once, zh_load);
+    if (!zh_cat)
+        return call_fail(c, GS_FAILED_PRECONDITION,
+                         "the Chinese catalog is not installed on this server (%s)", zh_error);
+    *out = (report_lang){"zh-CN", zh_cat};
+    return GS_OK;
+}
+
+const char *RT(const report_doc *d, const char *msgid)
+{
+    return gs_mo_get(d->lang.cat, msgid);
+}
+
 /* ------------------------------------------------------------------ the page */
 
-void report_begin(report_doc *d, call *c, size_t max, const char *title)
+void report_begin(report_doc *d, call *c, size_t max, const report_lang *lang, const char *title)
 {
-    *d = (report_doc){.c = c, .max = max};
-    report_puts(d, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                   "<title>");
+    *d = (report_doc){.c = c, .max = max, .lang = lang ? *lang : (report_lang){"en", NULL}};
+    report_printf(d, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n",
+                  d->lang.tag);
+    report_puts(d, "<title>");
     report_esc(d, title);
     report_puts(d,
                 "</title>\n<style>\n"
@@ -270,10 +315,12 @@ void report_svg_use_bars(report_doc *d, const report_use_bars *ch)
                       "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eef1f5\"/>"
                       "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
                       "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#9fb8d6\"/>"
-                      "<text x=\"%d\" y=\"%d\" font-size=\"11\">%.0f%% of %s</text>\n",
+                      "<text x=\"%d\" y=\"%d\" font-size=\"11\">",
                       L, y + 2, pw, row - 4, L, y + 2, us * pw, row - 4,
                       pct >= ch->warn_pct ? "#c0392b" : "#3b6ea8", L + us * pw, y + 2, up * pw,
-                      row - 4, L + pw + 6, y + 11, pct, report_amount(d->c, cap, ch->scale, false));
+                      row - 4, L + pw + 6, y + 11);
+        report_printf(d, RT(d, "%.0f%% of %s"), pct, report_amount(d->c, cap, ch->scale, false));
+        report_puts(d, "</text>\n");
     }
     report_puts(d, "</svg>\n");
 }

@@ -153,9 +153,9 @@ static gs_code approve_one(call *c, const Gridstock__V1__ApproveRequest *a,
     GS_TRY(v_len(c, "comment", a->comment, 1000));
     GS_TRY(req_find(c, a->id, a->number, true, r));
     if (r->requester_id == c->who.user_id)
-        return call_fail(c, GS_PERMISSION_DENIED,
-                         "requisition %s: the requester cannot approve their own requisition",
-                         r->number);
+        return call_fail_why(c, GS_PERMISSION_DENIED, GS_R_SECOND_PERSON_REQUIRED,
+                             "requisition %s: the requester cannot approve their own requisition",
+                             r->number);
     /* allocated → approved is the expiry job's move, not an approval */
     if (r->state != REQ_SUBMITTED)
         return call_fail(c, GS_FAILED_PRECONDITION, "requisition %s is %s: it cannot become %s",
@@ -288,9 +288,9 @@ gs_code requisition_reject(call *c, const Gridstock__V1__RejectRequest *req,
     GS_TRY(v_len(c, "reason", req->reason, 1000));
     GS_TRY(req_find(c, req->id, req->number, true, &r));
     if (r.requester_id == c->who.user_id)
-        return call_fail(c, GS_PERMISSION_DENIED,
-                         "requisition %s: the requester cannot decide on their own requisition",
-                         r.number);
+        return call_fail_why(c, GS_PERMISSION_DENIED, GS_R_SECOND_PERSON_REQUIRED,
+                             "requisition %s: the requester cannot decide on their own requisition",
+                             r.number);
     GS_TRY(req_move(c, &r, REQ_REJECTED, req->reason, 0));
     GS_TRY(req_fill(c, r.id, resp));
     c->audit_object = call_printf(c, "requisition:%" PRId64, r.id);
