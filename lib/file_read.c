@@ -61,3 +61,12 @@ fail:
     fclose(f);
     return NULL;
 }
+
+char *gs_pem_read(const char *path, char *err, size_t errlen)
+{
+    char why[128];
+    char *buf = gs_file_read(path, GS_PEM_MAX, NULL, why, sizeof why);
+    if (!buf)
+        snprintf(err, errlen, "cannot read %s: %s", path, why);
+    return buf;
+}

@@ -13,4 +13,9 @@
  * and no copy of the contents is left behind in freed memory. */
 char *gs_file_read(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 
+/* A PEM file (certificate, key or CA bundle): at most GS_PEM_MAX bytes; on failure err
+ * says "cannot read <path>: <reason>". Free it as gs_file_read's buffer (wipe a key). */
+#define GS_PEM_MAX (1 << 20)
+char *gs_pem_read(const char *path, char *err, size_t errlen);
+
 #endif

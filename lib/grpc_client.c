@@ -39,16 +39,6 @@ void gs_reply_clear(gs_reply *r)
     memset(r, 0, sizeof *r);
 }
 
-/* A PEM file (CA, certificate or key): at most 1 MiB. */
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-    char why[128];
-    char *buf = gs_file_read(path, 1 << 20, NULL, why, sizeof why);
-    if (!buf)
-        snprintf(err, errlen, "cannot read %s: %s", path, why);
-    return buf;
-}
-
 gs_client *gs_client_new(const gs_client_config *cfg, char *err, size_t errlen)
 {
     gs_client *c = NULL;
@@ -61,10 +51,10 @@ gs_client *gs_client_new(const gs_client_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "a client certificate needs both a certificate and a key file");
         return NULL;
     }
-    if (cfg->ca_file && !(ca = read_file(cfg->ca_file, err, errlen)))
+    if (cfg->ca_file && !(ca = gs_pem_read(cfg->ca_file, err, errlen)))
         goto out;
-    if (cfg->cert_file && (!(cert = read_file(cfg->cert_file, err, errlen)) ||
-                           !(key = read_file(cfg->key_file, err, errlen))))
+    if (cfg->cert_file && (!(cert = gs_pem_read(cfg->cert_file, err, errlen)) ||
+                           !(key = gs_pem_read(cfg->key_file, err, errlen))))
         goto out;
     if (!(c = calloc(1, sizeof *c))) {
         snprintf(err, errlen, "out of memory");

@@ -66,9 +66,12 @@ def gs_env(pg, request):
 
 
 def check_clean_exit(server, code):
-    """Exit code 0 and no sanitizer report in the log."""
+    """Exit code 0, no sanitizer report in the log, and no read of a result column that
+    its query does not select (db.c logs event=db_column_missing: a bug in a column list)."""
     report = server.sanitizer_report()
     assert report is None, "%s: sanitizer report: %s\n%s" % (server.name, report, server.log()[-8000:])
+    missing = [l for l in server.log().splitlines() if "event=db_column_missing" in l]
+    assert not missing, "%s: a column read that its query does not select: %s" % (server.name, missing[0])
     assert code == 0, "%s exited with %r\n%s" % (server.name, code, server.log()[-4000:])
 
 

@@ -91,6 +91,14 @@ gs_code v_len(call *c, const char *field, const char *s, size_t max);
 gs_code v_positive(call *c, const char *field, int64_t v);
 gs_code v_nonneg(call *c, const char *field, int64_t v);
 gs_code v_range(call *c, const char *field, int64_t v, int64_t lo, int64_t hi);
+/* A lookup "by id, or by code when id is 0" (the x_id / x_code pairs of requests):
+ * INVALID_ARGUMENT naming `field` for a negative id, for neither (unless not `required`:
+ * then GS_OK and *by = GS_BY_NONE) and for a code over 64 bytes. */
+typedef enum gs_lookup { GS_BY_NONE, GS_BY_ID, GS_BY_CODE } gs_lookup;
+gs_code v_id_or_code(call *c, const char *field, int64_t id, const char *code, bool required,
+                     gs_lookup *by);
+/* NOT_FOUND for such a lookup: `<what> "<code>" not found` or `<what> <id> not found`. */
+gs_code call_not_found(call *c, const char *what, gs_lookup by, int64_t id, const char *code);
 /* YYYY-MM-DD with a year in 2000–2200, or "" (optional). */
 gs_code v_date(call *c, const char *field, const char *s);
 /* Quantities (whole units) and money (fen) are positive and capped well below int64, so

@@ -1,7 +1,7 @@
 /* db.h — the database seen by handlers and the runtime. db.c is the only file that
  * includes <libpq-fe.h>. Statements are prepared once per connection (keyed by the SQL
  * text's address, so pass string literals), parameters are text, results live until the
- * call ends. SQLSTATEs are translated to gs_code here, once. */
+ * call ends. SQLSTATEs are translated to gs_code once, by db_sqlstate.c's table. */
 #ifndef GS_DB_H
 #define GS_DB_H
 
@@ -48,7 +48,51 @@ void db_defer(call *c, db_deferred *d);
 /* Sends what is deferred, if anything, and runs its check. */
 gs_code db_flush(call *c);
 
+/* Named result columns. A query's columns are declared once, as an X-list next to its
+ * SQL: one COL(NAME, "fragment") per column, in SELECT order, each fragment after the
+ * first carrying its leading ", ". The same list makes the names and the select list,
+ * so a column added to the list moves the names with it:
+ *
+ *     #define PL_COLUMNS(COL) COL(PL_ID, "l.id") COL(PL_QTY, ", l.qty")
+ *     enum { PL_COLUMNS(DB_COL_NAME) PL_NCOLS };
+ *     #define PL_COLS PL_COLUMNS(DB_COL_SQL)
+ *     db_exec(c, &r, "SELECT " PL_COLS " FROM ...", ...);
+ *     l->qty = db_i64(r, i, PL_QTY);
+ *
+ * A list whose rows become one message names, in each entry, the message field and how
+ * to read it (str, i64, i32, f64, bool; `_, none` for a column no field takes):
+ *     COL(PL_ID, "l.id", id, i64) COL(PL_QTY, ", l.qty", qty, i64)
+ * and then a from_row function with parameters (Msg *m, const db_res *r, int row) is just
+ * PL_COLUMNS(DB_COL_FILL): the compiler checks every field against the message type.
+ *
+ * Columns selected after another list's continue its names:
+ *     enum { PLX_BEFORE_ = PL_NCOLS - 1, PLX_COLUMNS(DB_COL_NAME) PLX_NCOLS };
+ * A second query read by the same from_row function writes its own list with the
+ * first list's names, and DB_COLS_MATCH(LIST, NCOLS) (a statement) checks at compile
+ * time that each name stands in its place and that none is missing.
+ * Reading a column the result does not have is a bug: it logs db_column_missing and
+ * reads as NULL (0, "", false). */
+#define DB_COL_NAME(name, ...) name,
+#define DB_COL_SQL(name, sql, ...) sql
+#define DB_COL_FILL(name, sql, field, type) DB_FILL_##type(m->field, r, row, name)
+#define DB_FILL_str(dst, r, row, col) dst = (char *)db_str(r, row, col);
+#define DB_FILL_i64(dst, r, row, col) dst = db_i64(r, row, col);
+#define DB_FILL_i32(dst, r, row, col) dst = db_i32(r, row, col);
+#define DB_FILL_f64(dst, r, row, col) dst = db_f64(r, row, col);
+#define DB_FILL_bool(dst, r, row, col) dst = db_bool(r, row, col);
+#define DB_FILL_none(dst, r, row, col)
+#define DB_COL_TAG(name, ...) db_col_at_##name,
+#define DB_COL_ASSERT(name, ...)                                                                   \
+    _Static_assert((int)db_col_at_##name == (int)name, "column " #name " out of place");
+#define DB_COLS_MATCH(LIST, ncols)                                                                 \
+    do {                                                                                           \
+        enum { LIST(DB_COL_TAG) db_cols_n_ };                                                      \
+        LIST(DB_COL_ASSERT)                                                                        \
+        _Static_assert((int)db_cols_n_ == (int)(ncols), #LIST ": columns missing");                \
+    } while (0)
+
 int db_rows(const db_res *r);
+int db_cols(const db_res *r);
 bool db_null(const db_res *r, int row, int col);
 /* "" for NULL; valid until the call ends. */
 const char *db_str(const db_res *r, int row, int col);
@@ -56,6 +100,25 @@ int64_t db_i64(const db_res *r, int row, int col);
 int32_t db_i32(const db_res *r, int row, int col);
 double db_f64(const db_res *r, int row, int col);
 bool db_bool(const db_res *r, int row, int col);
+/* The value of a one-column result (SELECT f(...), RETURNING id), which has no list:
+ * a result with another number of columns is a bug, logged as db_column_missing. */
+const char *db_one_str(const db_res *r, int row);
+int64_t db_one_i64(const db_res *r, int row);
+bool db_one_bool(const db_res *r, int row);
+/* Fills a repeated message field from result rows: n = rows, arr = one new message of
+ * `desc` per row, each filled by from_row(msg, r, row). from_row takes the field's own
+ * message type, so the compiler checks it against arr. Everything lives in the call's
+ * arena. A statement (a macro because the field's type varies). */
+#define DB_ROWS_INTO(c, r, rows, arr, n, desc, from_row)                                           \
+    do {                                                                                           \
+        (n) = (size_t)(rows);                                                                      \
+        (arr) = (void *)call_ptrs((c), (n));                                                       \
+        for (int db_row_ = 0; db_row_ < (int)(n); db_row_++) {                                     \
+            (arr)[db_row_] = call_msg((c), (desc));                                                \
+            from_row((arr)[db_row_], (r), db_row_);                                                \
+        }                                                                                          \
+    } while (0)
+
 /* Frees one result before the call ends (a loop over chunks of a large table); its
  * strings are gone with it. NULL is fine. */
 void db_release(call *c, db_res *r);

@@ -112,6 +112,30 @@ gs_code v_positive(call *c, const char *field, int64_t v)
     return GS_OK;
 }
 
+gs_code v_id_or_code(call *c, const char *field, int64_t id, const char *code, bool required,
+                     gs_lookup *by)
+{
+    *by = GS_BY_NONE;
+    if (id < 0)
+        return v_positive(c, field, id);
+    if (id > 0) {
+        *by = GS_BY_ID;
+        return GS_OK;
+    }
+    if (!code || !*code)
+        return required ? call_fail_field(c, field, GS_R_FIELD_REQUIRED, "required (id or code)")
+                        : GS_OK;
+    *by = GS_BY_CODE;
+    return v_len(c, field, code, 64);
+}
+
+gs_code call_not_found(call *c, const char *what, gs_lookup by, int64_t id, const char *code)
+{
+    if (by == GS_BY_CODE)
+        return call_fail(c, GS_NOT_FOUND, "%s \"%.64s\" not found", what, code);
+    return call_fail(c, GS_NOT_FOUND, "%s %" PRId64 " not found", what, id);
+}
+
 gs_code v_nonneg(call *c, const char *field, int64_t v)
 {
     if (v < 0)

@@ -1,6 +1,7 @@
 /* db.c — PostgreSQL through libpq: the only file that includes <libpq-fe.h>. One
- * connection per worker, reconnected on demand; statements prepared once per connection;
- * SQLSTATE → gs_code in one table; results collected per call and cleared at its end. */
+ * connection per worker, reconnected on demand; statements prepared once per connection
+ * (db_stmt_cache.c remembers which); a failure's SQLSTATE becomes a gs_code through
+ * db_sqlstate.c's table; results collected per call and cleared at its end. */
 #include "db.h"
 
 #include <inttypes.h>
@@ -14,24 +15,19 @@
 
 #include <libpq-fe.h>
 
+#include "db_sqlstate.h"
+#include "db_stmt_cache.h"
 #include "error_reasons.h"
 #include "log.h"
 
-#define STMT_SLOTS 512 /* open addressing; more distinct statements than this is a bug */
 #define RECONNECT_MS 500
-
-struct stmt {
-    const char *sql; /* key: the address of the SQL text (a string literal) */
-    int id;
-};
 
 struct db {
     char *conninfo;
     PGconn *conn;
     int64_t last_attempt_ms;
-    bool was_down; /* for the reconnect log line */
-    struct stmt stmts[STMT_SLOTS];
-    int n_stmts;
+    bool was_down;    /* for the reconnect log line */
+    stmt_cache stmts; /* what this connection has prepared */
     _Atomic uint64_t reconnects;
     int64_t timeout_ms; /* session statement_timeout in effect; -1 unknown */
     /* For metrics (db_foreach), read by other threads: */
@@ -103,8 +99,7 @@ static void db_connect(db *d)
     if (d->conn)
         PQfinish(d->conn);
     d->conn = NULL;
-    memset(d->stmts, 0, sizeof d->stmts);
-    d->n_stmts = 0;
+    stmt_cache_clear(&d->stmts);
     d->timeout_ms = -1;
     if (!d->conninfo) {
         if (!d->was_down)
@@ -216,46 +211,6 @@ bool db_ok(db *d)
 
 /* ------------------------------------------------------------------ errors */
 
-struct sqlstate_map {
-    const char *state; /* exact code, or a two-character class */
-    gs_code code;
-};
-
-static const struct sqlstate_map sqlstates[] = {
-    {"40001", GS_ABORTED},             /* serialization_failure: retried */
-    {"40P01", GS_ABORTED},             /* deadlock_detected: retried */
-    {"57014", GS_DEADLINE_EXCEEDED},   /* query_canceled: statement_timeout from the deadline */
-    {"57P01", GS_UNAVAILABLE},         /* admin_shutdown */
-    {"57P02", GS_UNAVAILABLE},         /* crash_shutdown */
-    {"57P03", GS_UNAVAILABLE},         /* cannot_connect_now */
-    {"23505", GS_ALREADY_EXISTS},      /* unique_violation */
-    {"23503", GS_NOT_FOUND},           /* foreign_key_violation: a referenced object is missing */
-    {"23514", GS_FAILED_PRECONDITION}, /* check_violation: an invariant would break */
-    {"23502", GS_INVALID_ARGUMENT},    /* not_null_violation */
-    {"23P01", GS_FAILED_PRECONDITION}, /* exclusion_violation */
-    {"42501", GS_PERMISSION_DENIED},   /* insufficient_privilege (append-only tables) */
-    {"P0001", GS_FAILED_PRECONDITION}, /* RAISE EXCEPTION in our functions */
-    {"GS400", GS_INVALID_ARGUMENT},    /* our functions: bad argument */
-    {"GS404", GS_NOT_FOUND},           /* our functions: no such object (or out of scope) */
-    {"GS409", GS_FAILED_PRECONDITION}, /* our functions: wrong state, not enough stock/money */
-    {"GS403", GS_PERMISSION_DENIED},   /* our functions: not allowed */
-    {"08", GS_UNAVAILABLE},            /* connection exceptions */
-    {"53", GS_UNAVAILABLE},            /* insufficient resources */
-    {"22", GS_INVALID_ARGUMENT},       /* data exceptions: bad date, out of range number */
-};
-
-static gs_code map_sqlstate(const char *state)
-{
-    if (!state)
-        return GS_INTERNAL;
-    for (size_t i = 0; i < sizeof sqlstates / sizeof sqlstates[0]; i++) {
-        size_t n = strlen(sqlstates[i].state);
-        if (strncmp(state, sqlstates[i].state, n) == 0)
-            return sqlstates[i].code;
-    }
-    return GS_INTERNAL;
-}
-
 static void first_line(char *dst, size_t n, const char *src)
 {
     snprintf(dst, n, "%s", src ? src : "");
@@ -302,7 +257,7 @@ static gs_code fail_from(call *c, PGresult *res)
     const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
     const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
     const char *column = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
-    gs_code code = map_sqlstate(state);
+    gs_code code = db_sqlstate_code(state);
     char p[256], dt[256];
     first_line(p, sizeof p, primary);
     first_line(dt, sizeof dt, detail);
@@ -361,59 +316,14 @@ static gs_code fail_from(call *c, PGresult *res)
 
 static gs_code flush_with(call *c, const db_stmt *extra, int n_extra);
 
-/* A slot whose statement was forgotten (its prepare did not happen): lookups probe past
- * it, so a statement stored after it in the same probe chain is still found; inserts
- * reuse it. */
-static const char TOMBSTONE[] = "";
-
-static struct stmt *stmt_slot(db *d, const char *sql)
-{
-    size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
-    struct stmt *reuse = NULL;
-    for (size_t i = 0; i < STMT_SLOTS; i++) {
-        struct stmt *s = &d->stmts[(h + i) % STMT_SLOTS];
-        if (s->sql == sql)
-            return s;
-        if (s->sql == TOMBSTONE) {
-            if (!reuse)
-                reuse = s;
-            continue;
-        }
-        if (!s->sql)
-            return reuse ? reuse : s;
-    }
-    return reuse;
-}
-
-static bool stmt_known(const struct stmt *s, const char *sql)
-{
-    return s->sql == sql;
-}
-
 /* The prepared name of `sql` on this connection; *fresh when it must be prepared first.
  * NULL when the cache is full (a bug: statements are string literals). */
-static struct stmt *stmt_name(call *c, const char *sql, char name[24], bool *fresh)
+static stmt_entry *stmt_name(call *c, const char *sql, char name[24], bool *fresh)
 {
-    struct stmt *s = stmt_slot(c->db, sql);
-    if (!s) {
+    stmt_entry *s = stmt_cache_lookup(&c->db->stmts, sql, name, fresh);
+    if (!s)
         log_event(LOG_ERROR, "db_error", "error", "statement cache full", NULL);
-        return NULL;
-    }
-    *fresh = !stmt_known(s, sql);
-    snprintf(name, 24, "s%d", *fresh ? c->db->n_stmts + 1 : s->id);
     return s;
-}
-
-static void stmt_remember(db *d, struct stmt *s, const char *sql)
-{
-    s->sql = sql;
-    s->id = ++d->n_stmts;
-}
-
-/* Forgets a statement whose prepare did not happen, so it is prepared next time. */
-static void stmt_forget(struct stmt *s)
-{
-    s->sql = TOMBSTONE;
 }
 
 /* Files a result under the call (cleared when it ends). Never jumps out of the arena:
@@ -467,7 +377,7 @@ gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *cons
         return fail_from(c, NULL);
     char name[24];
     bool fresh;
-    struct stmt *s = stmt_name(c, sql, name, &fresh);
+    stmt_entry *s = stmt_name(c, sql, name, &fresh);
     if (!s)
         return call_fail(c, GS_INTERNAL, "internal error");
     if (fresh) {
@@ -478,7 +388,7 @@ gs_code db_execv(call *c, db_res **out, const char *sql, int n, const char *cons
             return rc;
         }
         PQclear(pr);
-        stmt_remember(d, s, sql);
+        stmt_cache_remember(&d->stmts, s, sql);
     }
     PGresult *res = PQexecPrepared(d->conn, name, n, params, NULL, NULL, 0);
     if (!result_ok(res)) {
@@ -514,7 +424,7 @@ static gs_code batch_run(call *c, const db_stmt *stmts, int n, int *failed)
         return fail_from(c, NULL);
     if (!PQenterPipelineMode(d->conn))
         return fail_from(c, NULL);
-    struct stmt *slots[DB_BATCH_MAX];
+    stmt_entry *slots[DB_BATCH_MAX];
     bool fresh[DB_BATCH_MAX];
     int sent = 0;
     gs_code rc = GS_OK;
@@ -530,7 +440,7 @@ static gs_code batch_run(call *c, const db_stmt *stmts, int n, int *failed)
         if (fresh[i] && !PQsendPrepare(d->conn, name, stmts[i].sql, stmts[i].n, NULL))
             break;
         if (fresh[i])
-            stmt_remember(d, slots[i], stmts[i].sql);
+            stmt_cache_remember(&d->stmts, slots[i], stmts[i].sql);
         if (!PQsendQueryPrepared(d->conn, name, stmts[i].n, stmts[i].params, NULL, NULL, 0))
             break;
         sent++;
@@ -545,7 +455,7 @@ static gs_code batch_run(call *c, const db_stmt *stmts, int n, int *failed)
             if (!result_ok(pr)) {
                 /* not prepared after all (failed, or skipped because an earlier
                  * statement of the pipeline failed): prepare it again next time */
-                stmt_forget(slots[i]);
+                stmt_cache_forget(slots[i]);
                 if (rc == GS_OK) {
                     rc = fail_from(c, pr);
                     *failed = i;
@@ -645,17 +555,33 @@ int db_rows(const db_res *r)
 {
     return r ? PQntuples(r->res) : 0;
 }
+int db_cols(const db_res *r)
+{
+    return r ? PQnfields(r->res) : 0;
+}
+/* The cell's text, or NULL for SQL NULL; a column the result does not have (a named
+ * column missing from its select list: a bug) is logged and reads as NULL. */
+static const char *cell(const db_res *r, int row, int col)
+{
+    if (col < 0 || col >= PQnfields(r->res)) {
+        log_event(LOG_ERROR, "db_column_missing", "column", log_i64(col), "columns",
+                  log_i64(PQnfields(r->res)), NULL);
+        return NULL;
+    }
+    return PQgetisnull(r->res, row, col) ? NULL : PQgetvalue(r->res, row, col);
+}
 bool db_null(const db_res *r, int row, int col)
 {
-    return PQgetisnull(r->res, row, col);
+    return cell(r, row, col) == NULL;
 }
 const char *db_str(const db_res *r, int row, int col)
 {
-    return PQgetvalue(r->res, row, col);
+    const char *v = cell(r, row, col);
+    return v ? v : "";
 }
 int64_t db_i64(const db_res *r, int row, int col)
 {
-    return strtoll(PQgetvalue(r->res, row, col), NULL, 10);
+    return strtoll(db_str(r, row, col), NULL, 10);
 }
 int32_t db_i32(const db_res *r, int row, int col)
 {
@@ -663,11 +589,32 @@ int32_t db_i32(const db_res *r, int row, int col)
 }
 double db_f64(const db_res *r, int row, int col)
 {
-    return strtod(PQgetvalue(r->res, row, col), NULL);
+    return strtod(db_str(r, row, col), NULL);
 }
 bool db_bool(const db_res *r, int row, int col)
 {
-    return PQgetvalue(r->res, row, col)[0] == 't';
+    return db_str(r, row, col)[0] == 't';
+}
+static int one_col(const db_res *r)
+{
+    if (PQnfields(r->res) != 1) {
+        log_event(LOG_ERROR, "db_column_missing", "columns", log_i64(PQnfields(r->res)), "expected",
+                  "1", NULL);
+        return -1;
+    }
+    return 0;
+}
+const char *db_one_str(const db_res *r, int row)
+{
+    return db_str(r, row, one_col(r));
+}
+int64_t db_one_i64(const db_res *r, int row)
+{
+    return db_i64(r, row, one_col(r));
+}
+bool db_one_bool(const db_res *r, int row)
+{
+    return db_bool(r, row, one_col(r));
 }
 int64_t db_affected(const db_res *r)
 {

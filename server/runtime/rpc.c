@@ -23,6 +23,7 @@
 #include <grpc/support/time.h>
 
 #include "error_details.h"
+#include "file_read.h"
 #include "log.h"
 #include "thread.h"
 
@@ -646,47 +647,16 @@ int rpc_method_add(rpc_server *s, const char *path, rpc_kind kind, const void *c
     return 0;
 }
 
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s", path);
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *more = realloc(buf, cap);
-            if (!more) {
-                free(buf);
-                fclose(f);
-                snprintf(err, errlen, "out of memory reading %s", path);
-                return NULL;
-            }
-            buf = more;
-        }
-        size_t r = fread(buf + n, 1, 4096, f);
-        n += r;
-        if (r < 4096)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 static grpc_server_credentials *server_credentials(const rpc_config *cfg, char *err, size_t errlen)
 {
     if (!cfg->tls_cert_file || !*cfg->tls_cert_file)
         return grpc_insecure_server_credentials_create();
     grpc_server_credentials *creds = NULL;
-    char *cert = read_file(cfg->tls_cert_file, err, errlen);
-    char *key = cert ? read_file(cfg->tls_key_file ? cfg->tls_key_file : "", err, errlen) : NULL;
+    char *cert = gs_pem_read(cfg->tls_cert_file, err, errlen);
+    char *key = cert ? gs_pem_read(cfg->tls_key_file ? cfg->tls_key_file : "", err, errlen) : NULL;
     char *ca = NULL;
     if (key && cfg->tls_client_ca_file && *cfg->tls_client_ca_file)
-        ca = read_file(cfg->tls_client_ca_file, err, errlen);
+        ca = gs_pem_read(cfg->tls_client_ca_file, err, errlen);
     if (key && (!cfg->tls_client_ca_file || !*cfg->tls_client_ca_file || ca)) {
         grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
         creds = grpc_ssl_server_credentials_create_ex(

@@ -1,8 +1,11 @@
 /* test_shared.c — unit tests for the pieces every service shares: the PostgreSQL
  * array literals (server/runtime/pg_array.c), the character sets (lib/charset.c) with
  * the descriptions that the error messages quote, v_chars, the state-machine helper
- * (server/runtime/fsm.c), the bounded file reader (lib/file_read.c) and the report
- * renderer's amounts and escaping (server/services/report/report_html.c). */
+ * (server/runtime/fsm.c), the bounded file reader (lib/file_read.c), the report
+ * renderer's amounts and escaping (server/services/report/report_html.c), lookups by id
+ * or code (server/runtime/call.c), the prepared-statement cache and the SQLSTATE table
+ * (server/runtime/db_stmt_cache.c, db_sqlstate.c) and the named result columns
+ * (server/api/db.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,9 @@
 #include <cmocka.h>
 
 #include "charset.h"
+#include "db.h"
+#include "db_sqlstate.h"
+#include "db_stmt_cache.h"
 #include "file_read.h"
 #include "fsm.h"
 #include "pg_array.h"
@@ -115,6 +121,93 @@ static void test_v_chars(void **state)
     assert_int_equal(v_code(c, "code", "ab"), GS_INVALID_ARGUMENT);
     assert_string_equal(c->message, "code: only A-Z, 0-9, '.', '_' and '-' are allowed: \"ab\"");
     arena_free(c->arena);
+}
+
+static void test_id_or_code(void **state)
+{
+    (void)state;
+    call *c = new_call();
+    gs_lookup by;
+    assert_int_equal(v_id_or_code(c, "site_id", 7, "ignored", true, &by), GS_OK);
+    assert_int_equal(by, GS_BY_ID);
+    assert_int_equal(v_id_or_code(c, "site_id", 0, "RP-1", true, &by), GS_OK);
+    assert_int_equal(by, GS_BY_CODE);
+    assert_int_equal(v_id_or_code(c, "site_id", 0, "", false, &by), GS_OK);
+    assert_int_equal(by, GS_BY_NONE);
+    assert_int_equal(v_id_or_code(c, "site_id", 0, NULL, true, &by), GS_INVALID_ARGUMENT);
+    assert_string_equal(c->message, "site_id: required (id or code)");
+    assert_int_equal(v_id_or_code(c, "site_id", -3, "RP-1", false, &by), GS_INVALID_ARGUMENT);
+    assert_string_equal(c->message, "site_id: must be positive, got -3");
+    char long_code[70];
+    memset(long_code, 'A', sizeof long_code - 1);
+    long_code[sizeof long_code - 1] = '\0';
+    assert_int_equal(v_id_or_code(c, "site_id", 0, long_code, true, &by), GS_INVALID_ARGUMENT);
+    assert_string_equal(c->message, "site_id: longer than 64 bytes");
+    assert_int_equal(call_not_found(c, "site", GS_BY_CODE, 0, "RP-1"), GS_NOT_FOUND);
+    assert_string_equal(c->message, "site \"RP-1\" not found");
+    assert_int_equal(call_not_found(c, "org unit", GS_BY_ID, 12, ""), GS_NOT_FOUND);
+    assert_string_equal(c->message, "org unit 12 not found");
+    arena_free(c->arena);
+}
+
+/* A statement forgotten in the middle of a probe chain leaves a tombstone: the ones
+ * stored after it are still found (not prepared again), and the slot is reused. */
+static void test_stmt_cache(void **state)
+{
+    (void)state;
+    static stmt_cache sc;
+    /* three keys that hash to one slot: addresses STMT_SLOTS * 8 bytes apart */
+    static char block[3 * STMT_SLOTS * 8] __attribute__((aligned(8)));
+    const char *k[3] = {&block[0], &block[STMT_SLOTS * 8], &block[2 * STMT_SLOTS * 8]};
+    char name[24];
+    bool fresh;
+    stmt_cache_clear(&sc);
+    stmt_entry *e[3];
+    for (int i = 0; i < 3; i++) {
+        e[i] = stmt_cache_lookup(&sc, k[i], name, &fresh);
+        assert_non_null(e[i]);
+        assert_true(fresh);
+        stmt_cache_remember(&sc, e[i], k[i]);
+    }
+    assert_int_equal(sc.n, 3);
+    assert_ptr_equal(stmt_cache_lookup(&sc, k[2], name, &fresh), e[2]);
+    assert_false(fresh);
+    assert_string_equal(name, "s3");
+    stmt_cache_forget(e[0]); /* the first of the chain */
+    assert_ptr_equal(stmt_cache_lookup(&sc, k[2], name, &fresh), e[2]);
+    assert_false(fresh); /* still known behind the tombstone */
+    assert_ptr_equal(stmt_cache_lookup(&sc, k[0], name, &fresh), e[0]); /* slot reused */
+    assert_true(fresh);
+    assert_string_equal(name, "s4");
+}
+
+static void test_sqlstate(void **state)
+{
+    (void)state;
+    assert_int_equal(db_sqlstate_code("23505"), GS_ALREADY_EXISTS);
+    assert_int_equal(db_sqlstate_code("40P01"), GS_ABORTED);
+    assert_int_equal(db_sqlstate_code("57014"), GS_DEADLINE_EXCEEDED);
+    assert_int_equal(db_sqlstate_code("57P01"), GS_UNAVAILABLE);
+    assert_int_equal(db_sqlstate_code("08006"), GS_UNAVAILABLE);      /* class 08 */
+    assert_int_equal(db_sqlstate_code("22007"), GS_INVALID_ARGUMENT); /* class 22 */
+    assert_int_equal(db_sqlstate_code("GS409"), GS_FAILED_PRECONDITION);
+    assert_int_equal(db_sqlstate_code("42P01"), GS_INTERNAL);
+    assert_int_equal(db_sqlstate_code(NULL), GS_INTERNAL);
+}
+
+/* The names of a column list follow its SELECT order, and DB_COLS_MATCH accepts a second
+ * list with the same names in the same places (a wrong one does not compile). */
+#define T_COLUMNS(COL) COL(T_ID, "t.id") COL(T_CODE, ", t.code") COL(T_QTY, ", t.qty")
+enum { T_COLUMNS(DB_COL_NAME) T_NCOLS };
+#define T_OTHER_COLUMNS(COL) COL(T_ID, "o.id") COL(T_CODE, ", o.code") COL(T_QTY, ", 0")
+static void test_column_lists(void **state)
+{
+    (void)state;
+    assert_string_equal(T_COLUMNS(DB_COL_SQL), "t.id, t.code, t.qty");
+    assert_int_equal(T_ID, 0);
+    assert_int_equal(T_QTY, 2);
+    assert_int_equal(T_NCOLS, 3);
+    DB_COLS_MATCH(T_OTHER_COLUMNS, T_NCOLS);
 }
 
 enum { S_A, S_B, S_C, S_COUNT };
@@ -236,6 +329,10 @@ int main(void)
         cmocka_unit_test(test_fsm),
         cmocka_unit_test(test_file_read),
         cmocka_unit_test(test_report_pieces),
+        cmocka_unit_test(test_id_or_code),
+        cmocka_unit_test(test_stmt_cache),
+        cmocka_unit_test(test_sqlstate),
+        cmocka_unit_test(test_column_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,10 +14,20 @@
 #include "gridstock/v1/audit.rpc.h"
 
 /* The columns row_from_db reads, from audit_log l. */
-#define AUDIT_COLS                                                                                 \
-    "l.id, to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), l.user_id,"      \
-    " l.login, l.role, l.method, l.object, l.request_id, l.summary,"                               \
-    " coalesce(l.changes::text, ''), coalesce(l.scope_path::text, '')"
+#define AUDIT_COLUMNS(COL)                                                                         \
+    COL(AUDIT_ID, "l.id")                                                                          \
+    COL(AUDIT_AT, ", to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")       \
+    COL(AUDIT_USER_ID, ", l.user_id")                                                              \
+    COL(AUDIT_LOGIN, ", l.login")                                                                  \
+    COL(AUDIT_ROLE, ", l.role")                                                                    \
+    COL(AUDIT_METHOD, ", l.method")                                                                \
+    COL(AUDIT_OBJECT, ", l.object")                                                                \
+    COL(AUDIT_REQUEST_ID, ", l.request_id")                                                        \
+    COL(AUDIT_SUMMARY, ", l.summary")                                                              \
+    COL(AUDIT_CHANGES, ", coalesce(l.changes::text, '')")                                          \
+    COL(AUDIT_SCOPE_PATH, ", coalesce(l.scope_path::text, '')")
+enum { AUDIT_COLUMNS(DB_COL_NAME) AUDIT_NCOLS };
+#define AUDIT_COLS AUDIT_COLUMNS(DB_COL_SQL)
 /* The caller's scope ($1): rows filed in its subtree; unfiled (pre-040) rows for the
  * district only. */
 #define AUDIT_SCOPE                                                                                \
@@ -28,17 +38,17 @@ enum { TEXT_MAX = 200 };
 static Gridstock__V1__AuditRow *row_from_db(call *c, const db_res *r, int i)
 {
     Gridstock__V1__AuditRow *m = call_msg(c, &gridstock__v1__audit_row__descriptor);
-    m->id = db_i64(r, i, 0);
-    m->at = (char *)db_str(r, i, 1);
-    m->user_id = db_i64(r, i, 2);
-    m->login = (char *)db_str(r, i, 3);
-    m->role = (char *)db_str(r, i, 4);
-    m->method = (char *)db_str(r, i, 5);
-    m->object = (char *)db_str(r, i, 6);
-    m->request_id = (char *)db_str(r, i, 7);
-    m->summary = (char *)db_str(r, i, 8);
-    m->changes = (char *)db_str(r, i, 9);
-    m->scope_path = (char *)db_str(r, i, 10);
+    m->id = db_i64(r, i, AUDIT_ID);
+    m->at = (char *)db_str(r, i, AUDIT_AT);
+    m->user_id = db_i64(r, i, AUDIT_USER_ID);
+    m->login = (char *)db_str(r, i, AUDIT_LOGIN);
+    m->role = (char *)db_str(r, i, AUDIT_ROLE);
+    m->method = (char *)db_str(r, i, AUDIT_METHOD);
+    m->object = (char *)db_str(r, i, AUDIT_OBJECT);
+    m->request_id = (char *)db_str(r, i, AUDIT_REQUEST_ID);
+    m->summary = (char *)db_str(r, i, AUDIT_SUMMARY);
+    m->changes = (char *)db_str(r, i, AUDIT_CHANGES);
+    m->scope_path = (char *)db_str(r, i, AUDIT_SCOPE_PATH);
     return m;
 }
 
@@ -47,7 +57,7 @@ static void fill_page(call *c, Gridstock__V1__ListAuditResponse *resp, const db_
                       int64_t limit)
 {
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->next_page_token = (char *)db_page_next(c, r, AUDIT_ID, limit, &rows);
     resp->n_rows = (size_t)rows;
     resp->rows = (Gridstock__V1__AuditRow **)call_ptrs(c, (size_t)rows);
     for (int i = 0; i < rows; i++)
@@ -63,7 +73,7 @@ static gs_code unit_path(call *c, const char *code, const char **path)
                    2, code, c->who.scope_path));
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "org unit \"%.64s\" not found", code);
-    *path = db_str(r, 0, 0);
+    *path = db_one_str(r, 0);
     return GS_OK;
 }
 
@@ -204,7 +214,7 @@ gs_code audit_verify_chain(call *c, const Gridstock__V1__VerifyAuditChainRequest
 
     GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
                    call_i64(c, c->who.scope_id)));
-    if (db_rows(r) == 0 || !db_bool(r, 0, 0))
+    if (db_rows(r) == 0 || !db_one_bool(r, 0))
         return call_fail(c, GS_PERMISSION_DENIED,
                          "VerifyChain checks the whole audit log: it needs a district-wide scope");
     GS_TRY(audit_chain_verify(c, NULL, &res));

@@ -11,14 +11,32 @@
 #include "gridstock/v1/catalog.rpc.h"
 
 /* The columns item_from_row reads, from items i. */
-#define ITEM_COLS                                                                                  \
-    "i.id, i.code, i.name, i.category, i.unit, COALESCE(i.shelf_life_days, 0), i.active, " DIR_TS( \
-        "i.created_at") ", " DIR_TS("i.updated_at")
+#define ITEM_COLUMNS(COL)                                                                          \
+    COL(ITEM_ID, "i.id", id, i64)                                                                  \
+    COL(ITEM_CODE, ", i.code", code, str)                                                          \
+    COL(ITEM_NAME, ", i.name", name, str)                                                          \
+    COL(ITEM_CATEGORY, ", i.category", category, str)                                              \
+    COL(ITEM_UNIT, ", i.unit", unit, str)                                                          \
+    COL(ITEM_SHELF_LIFE_DAYS, ", COALESCE(i.shelf_life_days, 0)", shelf_life_days, i32)            \
+    COL(ITEM_ACTIVE, ", i.active", active, bool)                                                   \
+    COL(ITEM_CREATED_AT, ", " DIR_TS("i.created_at"), created_at, str)                             \
+    COL(ITEM_UPDATED_AT, ", " DIR_TS("i.updated_at"), updated_at, str)
+enum { ITEM_COLUMNS(DB_COL_NAME) ITEM_NCOLS };
+#define ITEM_COLS ITEM_COLUMNS(DB_COL_SQL)
 
 /* The columns level_from_row reads. */
-#define LEVEL_COLS                                                                                 \
-    "si.site_id, s.code, si.item_id, i.code, i.name, i.unit, si.reorder_point, "                   \
-    "si.par_level, " DIR_TS("si.updated_at")
+#define LEVEL_COLUMNS(COL)                                                                         \
+    COL(LEVEL_SITE_ID, "si.site_id", site_id, i64)                                                 \
+    COL(LEVEL_SITE_CODE, ", s.code", site_code, str)                                               \
+    COL(LEVEL_ITEM_ID, ", si.item_id", item_id, i64)                                               \
+    COL(LEVEL_ITEM_CODE, ", i.code", item_code, str)                                               \
+    COL(LEVEL_ITEM_NAME, ", i.name", item_name, str)                                               \
+    COL(LEVEL_UNIT, ", i.unit", unit, str)                                                         \
+    COL(LEVEL_REORDER_POINT, ", si.reorder_point", reorder_point, i64)                             \
+    COL(LEVEL_PAR_LEVEL, ", si.par_level", par_level, i64)                                         \
+    COL(LEVEL_UPDATED_AT, ", " DIR_TS("si.updated_at"), updated_at, str)
+enum { LEVEL_COLUMNS(DB_COL_NAME) LEVEL_NCOLS };
+#define LEVEL_COLS LEVEL_COLUMNS(DB_COL_SQL)
 #define LEVEL_FROM                                                                                 \
     " FROM site_items si JOIN sites s ON s.id = si.site_id JOIN items i ON i.id = si.item_id"
 
@@ -26,28 +44,12 @@ enum { SHELF_LIFE_MAX_DAYS = 36500 };
 
 static void item_from_row(Gridstock__V1__Item *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->code = (char *)db_str(r, row, 1);
-    m->name = (char *)db_str(r, row, 2);
-    m->category = (char *)db_str(r, row, 3);
-    m->unit = (char *)db_str(r, row, 4);
-    m->shelf_life_days = db_i32(r, row, 5);
-    m->active = db_bool(r, row, 6);
-    m->created_at = (char *)db_str(r, row, 7);
-    m->updated_at = (char *)db_str(r, row, 8);
+    ITEM_COLUMNS(DB_COL_FILL)
 }
 
 static void level_from_row(Gridstock__V1__SiteItemLevel *m, const db_res *r, int row)
 {
-    m->site_id = db_i64(r, row, 0);
-    m->site_code = (char *)db_str(r, row, 1);
-    m->item_id = db_i64(r, row, 2);
-    m->item_code = (char *)db_str(r, row, 3);
-    m->item_name = (char *)db_str(r, row, 4);
-    m->unit = (char *)db_str(r, row, 5);
-    m->reorder_point = db_i64(r, row, 6);
-    m->par_level = db_i64(r, row, 7);
-    m->updated_at = (char *)db_str(r, row, 8);
+    LEVEL_COLUMNS(DB_COL_FILL)
 }
 
 /* Finds item `id` (or `code` when id is 0); `field` names the id field in errors. */
@@ -55,52 +57,48 @@ static gs_code item_find(call *c, int64_t id, const char *code, const char *fiel
                          Gridstock__V1__Item *m)
 {
     db_res *r = NULL;
-    if (id < 0)
-        return v_positive(c, field, id);
-    if (id) {
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, true, &by));
+    if (by == GS_BY_ID)
         GS_TRY(db_exec(c, &r, "SELECT " ITEM_COLS " FROM items i WHERE i.id = $1", 1,
                        call_i64(c, id)));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "item %" PRId64 " not found", id);
-    } else {
-        if (!code || !*code)
-            return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-        GS_TRY(v_len(c, field, code, 64));
+    else
         GS_TRY(db_exec(c, &r, "SELECT " ITEM_COLS " FROM items i WHERE i.code = $1", 1, code));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "item \"%.64s\" not found", code);
-    }
+    if (db_rows(r) == 0)
+        return call_not_found(c, "item", by, id, code);
     item_from_row(m, r, 0);
     return GS_OK;
 }
+
+#define SCOPED_SITE_COLUMNS(COL)                                                                   \
+    COL(SSITE_ID, "s.id")                                                                          \
+    COL(SSITE_CODE, ", s.code")
+enum { SCOPED_SITE_COLUMNS(DB_COL_NAME) SSITE_NCOLS };
+#define SCOPED_SITE_COLS SCOPED_SITE_COLUMNS(DB_COL_SQL)
 
 /* Finds site `id` (or `code` when id is 0) in the caller's scope. */
 static gs_code site_find(call *c, int64_t id, const char *code, const char *field, int64_t *site_id,
                          const char **site_code)
 {
     db_res *r = NULL;
-    if (id < 0)
-        return v_positive(c, field, id);
-    if (id) {
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, true, &by));
+    if (by == GS_BY_ID)
         GS_TRY(db_exec(c, &r,
-                       "SELECT s.id, s.code FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
+                       "SELECT " SCOPED_SITE_COLS
+                       " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
                        " WHERE s.id = $1 AND ou.path <@ $2::ltree",
                        2, call_i64(c, id), c->who.scope_path));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id);
-    } else {
-        if (!code || !*code)
-            return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-        GS_TRY(v_len(c, field, code, 64));
+    else
         GS_TRY(db_exec(c, &r,
-                       "SELECT s.id, s.code FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
+                       "SELECT " SCOPED_SITE_COLS
+                       " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
                        " WHERE s.code = $1 AND ou.path <@ $2::ltree",
                        2, code, c->who.scope_path));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", code);
-    }
-    *site_id = db_i64(r, 0, 0);
-    *site_code = db_str(r, 0, 1);
+    if (db_rows(r) == 0)
+        return call_not_found(c, "site", by, id, code);
+    *site_id = db_i64(r, 0, SSITE_ID);
+    *site_code = db_str(r, 0, SSITE_CODE);
     return GS_OK;
 }
 
@@ -139,7 +137,7 @@ gs_code catalog_create_item(call *c, const Gridstock__V1__CreateItemRequest *req
                    " VALUES ($1, $2, $3, $4, NULLIF($5::int, 0)) RETURNING id",
                    5, req->code, req->name, req->category, req->unit,
                    call_i64(c, req->shelf_life_days)));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(item_find(c, id, NULL, "id", resp));
     c->audit_object = call_printf(c, "item:%" PRId64, id);
     c->audit_summary = call_printf(c, "created item %s \"%s\" (%s, per %s)", resp->code, resp->name,
@@ -235,13 +233,9 @@ gs_code catalog_list_items(call *c, const Gridstock__V1__ListItemsRequest *req,
                    5, req->category, req->query, req->include_inactive ? "true" : "false",
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_items = (size_t)rows;
-    resp->items = (Gridstock__V1__Item **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->items[i] = call_msg(c, &gridstock__v1__item__descriptor);
-        item_from_row(resp->items[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, ITEM_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->items, resp->n_items, &gridstock__v1__item__descriptor,
+                 item_from_row);
     return GS_OK;
 }
 
@@ -295,12 +289,8 @@ gs_code catalog_list_site_item_levels(call *c, const Gridstock__V1__ListSiteItem
                    " AND si.item_id > $2::bigint ORDER BY si.item_id LIMIT $3::bigint",
                    3, call_i64(c, site_id), call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 2, limit, &rows); /* si.item_id */
-    resp->n_levels = (size_t)rows;
-    resp->levels = (Gridstock__V1__SiteItemLevel **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->levels[i] = call_msg(c, &gridstock__v1__site_item_level__descriptor);
-        level_from_row(resp->levels[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, LEVEL_ITEM_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->levels, resp->n_levels,
+                 &gridstock__v1__site_item_level__descriptor, level_from_row);
     return GS_OK;
 }

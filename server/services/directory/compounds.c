@@ -10,28 +10,26 @@
 #include "gridstock/v1/compounds.rpc.h"
 
 /* The columns compound_from_row reads, from compounds cp JOIN org_units ou. */
-#define CP_COLS                                                                                    \
-    "cp.id, cp.code, cp.name, cp.org_unit_id, ou.code, ou.name, cp.address, cp.buildings,"         \
-    " cp.households, cp.no_property_mgmt, cp.no_competent_dept, cp.no_civil_defence,"              \
-    " cp.three_no"
+#define CP_COLUMNS(COL)                                                                            \
+    COL(CP_ID, "cp.id", id, i64)                                                                   \
+    COL(CP_CODE, ", cp.code", code, str)                                                           \
+    COL(CP_NAME, ", cp.name", name, str)                                                           \
+    COL(CP_ORG_UNIT_ID, ", cp.org_unit_id", org_unit_id, i64)                                      \
+    COL(CP_ORG_UNIT_CODE, ", ou.code", org_unit_code, str)                                         \
+    COL(CP_ORG_UNIT_NAME, ", ou.name", org_unit_name, str)                                         \
+    COL(CP_ADDRESS, ", cp.address", address, str)                                                  \
+    COL(CP_BUILDINGS, ", cp.buildings", buildings, i32)                                            \
+    COL(CP_HOUSEHOLDS, ", cp.households", households, i32)                                         \
+    COL(CP_NO_PROPERTY_MGMT, ", cp.no_property_mgmt", no_property_mgmt, bool)                      \
+    COL(CP_NO_COMPETENT_DEPT, ", cp.no_competent_dept", no_competent_dept, bool)                   \
+    COL(CP_NO_CIVIL_DEFENCE, ", cp.no_civil_defence", no_civil_defence, bool)                      \
+    COL(CP_THREE_NO, ", cp.three_no", three_no, bool)
+enum { CP_COLUMNS(DB_COL_NAME) CP_NCOLS };
+#define CP_COLS CP_COLUMNS(DB_COL_SQL)
 #define CP_FROM " FROM compounds cp JOIN org_units ou ON ou.id = cp.org_unit_id"
 
-static void compound_from_row(Gridstock__V1__Compound *m, const db_res *r, int row)
-{
-    m->id = db_i64(r, row, 0);
-    m->code = (char *)db_str(r, row, 1);
-    m->name = (char *)db_str(r, row, 2);
-    m->org_unit_id = db_i64(r, row, 3);
-    m->org_unit_code = (char *)db_str(r, row, 4);
-    m->org_unit_name = (char *)db_str(r, row, 5);
-    m->address = (char *)db_str(r, row, 6);
-    m->buildings = db_i32(r, row, 7);
-    m->households = db_i32(r, row, 8);
-    m->no_property_mgmt = db_bool(r, row, 9);
-    m->no_competent_dept = db_bool(r, row, 10);
-    m->no_civil_defence = db_bool(r, row, 11);
-    m->three_no = db_bool(r, row, 12);
-}
+static void compound_from_row(Gridstock__V1__Compound *m, const db_res *r,
+                              int row){CP_COLUMNS(DB_COL_FILL)}
 
 gs_code compound_get_compound(call *c, const Gridstock__V1__GetCompoundRequest *req,
                               Gridstock__V1__Compound *resp)
@@ -77,12 +75,8 @@ gs_code compound_list_compounds(call *c, const Gridstock__V1__ListCompoundsReque
                    5, u.path, req->three_no_only ? "true" : "false", req->name, call_i64(c, after),
                    call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_compounds = (size_t)rows;
-    resp->compounds = (Gridstock__V1__Compound **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->compounds[i] = call_msg(c, &gridstock__v1__compound__descriptor);
-        compound_from_row(resp->compounds[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, CP_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->compounds, resp->n_compounds,
+                 &gridstock__v1__compound__descriptor, compound_from_row);
     return GS_OK;
 }

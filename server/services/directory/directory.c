@@ -15,41 +15,41 @@ const char *const dir_site_kinds[] = {"reserve_point", "charity_station", "suppl
 const char *const dir_item_categories[] = {"water",   "food",  "medicine", "hygiene", "protection",
                                            "shelter", "tools", "power",    "other",   NULL};
 
+#define UNIT_COLUMNS(COL)                                                                          \
+    COL(UNIT_ID, "id")                                                                             \
+    COL(UNIT_CODE, ", code")                                                                       \
+    COL(UNIT_NAME, ", name")                                                                       \
+    COL(UNIT_KIND, ", kind")                                                                       \
+    COL(UNIT_PATH, ", path::text")
+enum { UNIT_COLUMNS(DB_COL_NAME) UNIT_NCOLS };
+#define UNIT_COLS UNIT_COLUMNS(DB_COL_SQL)
+
 gs_code dir_unit_find(call *c, int64_t id, const char *code, const char *field, bool required,
                       dir_unit *out)
 {
     db_res *r = NULL;
-    bool by_code = id == 0 && code && *code;
-
-    if (id < 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
-    if (id == 0 && !by_code) {
-        if (required)
-            return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, required, &by));
+    if (by == GS_BY_NONE) /* not required and not given: the caller's own unit */
         id = c->who.scope_id;
-    }
-    if (by_code) {
-        GS_TRY(v_len(c, field, code, 64));
+    if (by == GS_BY_CODE) {
         GS_TRY(db_exec(c, &r,
-                       "SELECT id, code, name, kind, path::text FROM org_units"
+                       "SELECT " UNIT_COLS " FROM org_units"
                        " WHERE code = $1 AND path <@ $2::ltree",
                        2, code, c->who.scope_path));
     } else {
         GS_TRY(db_exec(c, &r,
-                       "SELECT id, code, name, kind, path::text FROM org_units"
+                       "SELECT " UNIT_COLS " FROM org_units"
                        " WHERE id = $1 AND path <@ $2::ltree",
                        2, call_i64(c, id), c->who.scope_path));
     }
-    if (db_rows(r) == 0) {
-        if (by_code)
-            return call_fail(c, GS_NOT_FOUND, "org unit \"%.64s\" not found", code);
-        return call_fail(c, GS_NOT_FOUND, "org unit %" PRId64 " not found", id);
-    }
-    out->id = db_i64(r, 0, 0);
-    out->code = db_str(r, 0, 1);
-    out->name = db_str(r, 0, 2);
-    out->kind = db_str(r, 0, 3);
-    out->path = db_str(r, 0, 4);
+    if (db_rows(r) == 0)
+        return call_not_found(c, "org unit", by, id, code);
+    out->id = db_i64(r, 0, UNIT_ID);
+    out->code = db_str(r, 0, UNIT_CODE);
+    out->name = db_str(r, 0, UNIT_NAME);
+    out->kind = db_str(r, 0, UNIT_KIND);
+    out->path = db_str(r, 0, UNIT_PATH);
     return GS_OK;
 }
 

@@ -10,26 +10,26 @@
 #include "gridstock/v1/org_units.rpc.h"
 
 /* The columns org_unit_from_row reads, from org_units ou LEFT JOIN org_units p (parent). */
-#define OU_COLS                                                                                    \
-    "ou.id, ou.code, ou.name, ou.kind, COALESCE(ou.parent_id, 0), COALESCE(p.code, ''),"           \
-    " ou.path::text, nlevel(ou.path), ou.residents, ou.area_km2::float8,"                          \
-    " (SELECT count(*) FROM org_units ch WHERE ch.parent_id = ou.id)"
-#define OU_NCOLS 11
+#define OU_COLUMNS(COL)                                                                            \
+    COL(OU_ID, "ou.id", id, i64)                                                                   \
+    COL(OU_CODE, ", ou.code", code, str)                                                           \
+    COL(OU_NAME, ", ou.name", name, str)                                                           \
+    COL(OU_KIND, ", ou.kind", kind, str)                                                           \
+    COL(OU_PARENT_ID, ", COALESCE(ou.parent_id, 0)", parent_id, i64)                               \
+    COL(OU_PARENT_CODE, ", COALESCE(p.code, '')", parent_code, str)                                \
+    COL(OU_PATH, ", ou.path::text", path, str)                                                     \
+    COL(OU_LEVEL, ", nlevel(ou.path)", level, i32)                                                 \
+    COL(OU_RESIDENTS, ", ou.residents", residents, i32)                                            \
+    COL(OU_AREA_KM2, ", ou.area_km2::float8", area_km2, f64)                                       \
+    COL(OU_CHILD_COUNT, ", (SELECT count(*) FROM org_units ch WHERE ch.parent_id = ou.id)",        \
+        child_count, i32)
+enum { OU_COLUMNS(DB_COL_NAME) OU_NCOLS };
+#define OU_COLS OU_COLUMNS(DB_COL_SQL)
 #define OU_FROM " FROM org_units ou LEFT JOIN org_units p ON p.id = ou.parent_id"
 
-static void org_unit_from_row(Gridstock__V1__OrgUnit *m, const db_res *r, int row, int col)
+static void org_unit_from_row(Gridstock__V1__OrgUnit *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, col + 0);
-    m->code = (char *)db_str(r, row, col + 1);
-    m->name = (char *)db_str(r, row, col + 2);
-    m->kind = (char *)db_str(r, row, col + 3);
-    m->parent_id = db_i64(r, row, col + 4);
-    m->parent_code = (char *)db_str(r, row, col + 5);
-    m->path = (char *)db_str(r, row, col + 6);
-    m->level = db_i32(r, row, col + 7);
-    m->residents = db_i32(r, row, col + 8);
-    m->area_km2 = db_f64(r, row, col + 9);
-    m->child_count = db_i32(r, row, col + 10);
+    OU_COLUMNS(DB_COL_FILL)
 }
 
 /* Fills `m` with the unit `id` (already known to be in scope). */
@@ -39,7 +39,7 @@ static gs_code org_unit_load(call *c, int64_t id, Gridstock__V1__OrgUnit *m)
     GS_TRY(db_exec(c, &r, "SELECT " OU_COLS OU_FROM " WHERE ou.id = $1", 1, call_i64(c, id)));
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "org unit %" PRId64 " not found", id);
-    org_unit_from_row(m, r, 0, 0);
+    org_unit_from_row(m, r, 0);
     return GS_OK;
 }
 
@@ -80,17 +80,22 @@ gs_code org_unit_list_org_units(call *c, const Gridstock__V1__ListOrgUnitsReques
                    7, c->who.scope_path, root, parent, req->kind, req->name, call_i64(c, after),
                    call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_org_units = (size_t)rows;
-    resp->org_units = (Gridstock__V1__OrgUnit **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->org_units[i] = call_msg(c, &gridstock__v1__org_unit__descriptor);
-        org_unit_from_row(resp->org_units[i], r, i, 0);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, OU_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->org_units, resp->n_org_units,
+                 &gridstock__v1__org_unit__descriptor, org_unit_from_row);
     return GS_OK;
 }
 
 enum { TREE_MAX_NODES = 5000, TREE_DEFAULT_DEPTH = 2, TREE_MAX_DEPTH = 4 };
+
+/* A tree node: the unit, then its depth below the root and what its subtree holds. */
+#define TREE_COLUMNS(COL)                                                                          \
+    COL(TREE_DEPTH, ", nlevel(ou.path) - nlevel($1::ltree)")                                       \
+    COL(TREE_GRIDS, ", coalesce(g.n, 0)")                                                          \
+    COL(TREE_COMPOUNDS, ", coalesce(cc.n, 0)")                                                     \
+    COL(TREE_THREE_NO_COMPOUNDS, ", coalesce(cc.t, 0)")
+enum { TREE_BEFORE_ = OU_NCOLS - 1, TREE_COLUMNS(DB_COL_NAME) TREE_NCOLS };
+#define TREE_COLS TREE_COLUMNS(DB_COL_SQL)
 
 gs_code org_unit_get_org_unit_tree(call *c, const Gridstock__V1__GetOrgUnitTreeRequest *req,
                                    Gridstock__V1__GetOrgUnitTreeResponse *resp)
@@ -117,8 +122,7 @@ gs_code org_unit_get_org_unit_tree(call *c, const Gridstock__V1__GetOrgUnitTreeR
                    "   generate_series(nlevel($1::ltree), least(nlevel(cu.path), nlevel($1::ltree) "
                    "+ $2::int)) k"
                    "   WHERE cu.path <@ $1::ltree GROUP BY 1)"
-                   " SELECT " OU_COLS ", nlevel(ou.path) - nlevel($1::ltree),"
-                   " coalesce(g.n, 0), coalesce(cc.n, 0), coalesce(cc.t, 0)" OU_FROM
+                   " SELECT " OU_COLS TREE_COLS OU_FROM
                    " LEFT JOIN g ON g.anc = ou.path LEFT JOIN cc ON cc.anc = ou.path"
                    " WHERE ou.path <@ $1::ltree AND nlevel(ou.path) <= nlevel($1::ltree) + $2::int"
                    " ORDER BY string_to_array(ou.path::text, '.')::bigint[] LIMIT $3::bigint",
@@ -134,15 +138,39 @@ gs_code org_unit_get_org_unit_tree(call *c, const Gridstock__V1__GetOrgUnitTreeR
         Gridstock__V1__OrgUnitTreeNode *n =
             call_msg(c, &gridstock__v1__org_unit_tree_node__descriptor);
         n->org_unit = call_msg(c, &gridstock__v1__org_unit__descriptor);
-        org_unit_from_row(n->org_unit, r, i, 0);
-        n->depth = db_i32(r, i, OU_NCOLS + 0);
-        n->grids = db_i32(r, i, OU_NCOLS + 1);
-        n->compounds = db_i32(r, i, OU_NCOLS + 2);
-        n->three_no_compounds = db_i32(r, i, OU_NCOLS + 3);
+        org_unit_from_row(n->org_unit, r, i);
+        n->depth = db_i32(r, i, TREE_DEPTH);
+        n->grids = db_i32(r, i, TREE_GRIDS);
+        n->compounds = db_i32(r, i, TREE_COMPOUNDS);
+        n->three_no_compounds = db_i32(r, i, TREE_THREE_NO_COMPOUNDS);
         resp->nodes[i] = n;
     }
     return GS_OK;
 }
+
+#define STATS_COLUMNS(COL)                                                                         \
+    COL(STATS_STREETS, "count(*) FILTER (WHERE ou.kind = 'street')")                               \
+    COL(STATS_COMMUNITIES, ", count(*) FILTER (WHERE ou.kind = 'community')")                      \
+    COL(STATS_GRIDS, ", count(*) FILTER (WHERE ou.kind = 'grid')")                                 \
+    COL(STATS_BUILDINGS, ", count(*) FILTER (WHERE ou.kind = 'building')")                         \
+    COL(STATS_COMPOUNDS, ", (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = "      \
+                         "cp.org_unit_id WHERE cu.path <@ $1::ltree)")                             \
+    COL(STATS_THREE_NO_COMPOUNDS,                                                                  \
+        ", (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id WHERE "  \
+        "cu.path <@ $1::ltree AND cp.three_no)")                                                   \
+    COL(STATS_RESERVE_POINTS,                                                                      \
+        ", (SELECT count(*) FILTER (WHERE s.kind = 'reserve_point') FROM sites s JOIN org_units "  \
+        "su ON su.id = s.org_unit_id WHERE su.path <@ $1::ltree AND s.active)")                    \
+    COL(STATS_CHARITY_STATIONS,                                                                    \
+        ", (SELECT count(*) FILTER (WHERE s.kind = 'charity_station') FROM sites s JOIN "          \
+        "org_units su ON su.id = s.org_unit_id WHERE su.path <@ $1::ltree AND s.active)")          \
+    COL(STATS_SUPPLIER_MARKETS,                                                                    \
+        ", (SELECT count(*) FILTER (WHERE s.kind = 'supplier_market') FROM sites s JOIN "          \
+        "org_units su ON su.id = s.org_unit_id WHERE su.path <@ $1::ltree AND s.active)")          \
+    COL(STATS_ACTIVE_USERS, ", (SELECT count(*) FROM users us JOIN org_units uu ON uu.id = "       \
+                            "us.scope_id WHERE uu.path <@ $1::ltree AND us.active)")
+enum { STATS_COLUMNS(DB_COL_NAME) STATS_NCOLS };
+#define STATS_COLS STATS_COLUMNS(DB_COL_SQL)
 
 gs_code org_unit_get_org_unit_stats(call *c, const Gridstock__V1__GetOrgUnitStatsRequest *req,
                                     Gridstock__V1__OrgUnitStats *resp)
@@ -153,39 +181,18 @@ gs_code org_unit_get_org_unit_stats(call *c, const Gridstock__V1__GetOrgUnitStat
     GS_TRY(dir_unit_find(c, req->id, req->code, "id", false, &u));
     resp->org_unit = call_msg(c, &gridstock__v1__org_unit__descriptor);
     GS_TRY(org_unit_load(c, u.id, resp->org_unit));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT"
-                   " count(*) FILTER (WHERE ou.kind = 'street'),"
-                   " count(*) FILTER (WHERE ou.kind = 'community'),"
-                   " count(*) FILTER (WHERE ou.kind = 'grid'),"
-                   " count(*) FILTER (WHERE ou.kind = 'building'),"
-                   " (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id"
-                   "   WHERE cu.path <@ $1::ltree),"
-                   " (SELECT count(*) FROM compounds cp JOIN org_units cu ON cu.id = cp.org_unit_id"
-                   "   WHERE cu.path <@ $1::ltree AND cp.three_no),"
-                   " (SELECT count(*) FILTER (WHERE s.kind = 'reserve_point')"
-                   "   FROM sites s JOIN org_units su ON su.id = s.org_unit_id"
-                   "   WHERE su.path <@ $1::ltree AND s.active),"
-                   " (SELECT count(*) FILTER (WHERE s.kind = 'charity_station')"
-                   "   FROM sites s JOIN org_units su ON su.id = s.org_unit_id"
-                   "   WHERE su.path <@ $1::ltree AND s.active),"
-                   " (SELECT count(*) FILTER (WHERE s.kind = 'supplier_market')"
-                   "   FROM sites s JOIN org_units su ON su.id = s.org_unit_id"
-                   "   WHERE su.path <@ $1::ltree AND s.active),"
-                   " (SELECT count(*) FROM users us JOIN org_units uu ON uu.id = us.scope_id"
-                   "   WHERE uu.path <@ $1::ltree AND us.active)"
-                   " FROM org_units ou WHERE ou.path <@ $1::ltree",
-                   1, u.path));
-    resp->streets = db_i32(r, 0, 0);
-    resp->communities = db_i32(r, 0, 1);
-    resp->grids = db_i32(r, 0, 2);
-    resp->buildings = db_i32(r, 0, 3);
-    resp->compounds = db_i32(r, 0, 4);
-    resp->three_no_compounds = db_i32(r, 0, 5);
-    resp->reserve_points = db_i32(r, 0, 6);
-    resp->charity_stations = db_i32(r, 0, 7);
-    resp->supplier_markets = db_i32(r, 0, 8);
-    resp->active_users = db_i32(r, 0, 9);
+    GS_TRY(db_exec(c, &r, "SELECT " STATS_COLS " FROM org_units ou WHERE ou.path <@ $1::ltree", 1,
+                   u.path));
+    resp->streets = db_i32(r, 0, STATS_STREETS);
+    resp->communities = db_i32(r, 0, STATS_COMMUNITIES);
+    resp->grids = db_i32(r, 0, STATS_GRIDS);
+    resp->buildings = db_i32(r, 0, STATS_BUILDINGS);
+    resp->compounds = db_i32(r, 0, STATS_COMPOUNDS);
+    resp->three_no_compounds = db_i32(r, 0, STATS_THREE_NO_COMPOUNDS);
+    resp->reserve_points = db_i32(r, 0, STATS_RESERVE_POINTS);
+    resp->charity_stations = db_i32(r, 0, STATS_CHARITY_STATIONS);
+    resp->supplier_markets = db_i32(r, 0, STATS_SUPPLIER_MARKETS);
+    resp->active_users = db_i32(r, 0, STATS_ACTIVE_USERS);
     resp->residents = resp->org_unit->residents;
     resp->area_km2 = resp->org_unit->area_km2;
     return GS_OK;

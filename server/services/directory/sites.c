@@ -11,34 +11,33 @@
 #include "gridstock/v1/sites.rpc.h"
 
 /* The columns site_from_row reads, from sites s JOIN org_units ou. */
-#define SITE_COLS                                                                                  \
-    "s.id, s.code, s.name, s.kind, s.org_unit_id, ou.code, ou.name, s.address, s.lat, s.lon,"      \
-    " s.capacity_m3, s.contact_name, s.contact_phone, s.opening_hours, s.active, " DIR_TS(         \
-        "s.created_at") ", " DIR_TS("s.updated_at")
-#define SITE_NCOLS 17
+#define SITE_COLUMNS(COL)                                                                          \
+    COL(SITE_ID, "s.id", id, i64)                                                                  \
+    COL(SITE_CODE, ", s.code", code, str)                                                          \
+    COL(SITE_NAME, ", s.name", name, str)                                                          \
+    COL(SITE_KIND, ", s.kind", kind, str)                                                          \
+    COL(SITE_ORG_UNIT_ID, ", s.org_unit_id", org_unit_id, i64)                                     \
+    COL(SITE_ORG_UNIT_CODE, ", ou.code", org_unit_code, str)                                       \
+    COL(SITE_ORG_UNIT_NAME, ", ou.name", org_unit_name, str)                                       \
+    COL(SITE_ADDRESS, ", s.address", address, str)                                                 \
+    COL(SITE_LAT, ", s.lat", lat, f64)                                                             \
+    COL(SITE_LON, ", s.lon", lon, f64)                                                             \
+    COL(SITE_CAPACITY_M3, ", s.capacity_m3", capacity_m3, i32)                                     \
+    COL(SITE_CONTACT_NAME, ", s.contact_name", contact_name, str)                                  \
+    COL(SITE_CONTACT_PHONE, ", s.contact_phone", contact_phone, str)                               \
+    COL(SITE_OPENING_HOURS, ", s.opening_hours", opening_hours, str)                               \
+    COL(SITE_ACTIVE, ", s.active", active, bool)                                                   \
+    COL(SITE_CREATED_AT, ", " DIR_TS("s.created_at"), created_at, str)                             \
+    COL(SITE_UPDATED_AT, ", " DIR_TS("s.updated_at"), updated_at, str)
+enum { SITE_COLUMNS(DB_COL_NAME) SITE_NCOLS };
+#define SITE_COLS SITE_COLUMNS(DB_COL_SQL)
 #define SITE_FROM " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
 
 enum { NEAREST_DEFAULT = 10, NEAREST_MAX = 100 };
 
 static void site_from_row(Gridstock__V1__Site *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->code = (char *)db_str(r, row, 1);
-    m->name = (char *)db_str(r, row, 2);
-    m->kind = (char *)db_str(r, row, 3);
-    m->org_unit_id = db_i64(r, row, 4);
-    m->org_unit_code = (char *)db_str(r, row, 5);
-    m->org_unit_name = (char *)db_str(r, row, 6);
-    m->address = (char *)db_str(r, row, 7);
-    m->lat = db_f64(r, row, 8);
-    m->lon = db_f64(r, row, 9);
-    m->capacity_m3 = db_i32(r, row, 10);
-    m->contact_name = (char *)db_str(r, row, 11);
-    m->contact_phone = (char *)db_str(r, row, 12);
-    m->opening_hours = (char *)db_str(r, row, 13);
-    m->active = db_bool(r, row, 14);
-    m->created_at = (char *)db_str(r, row, 15);
-    m->updated_at = (char *)db_str(r, row, 16);
+    SITE_COLUMNS(DB_COL_FILL)
 }
 
 /* Fills `m` with site `id` if it is in the caller's scope, locking it when `lock`. */
@@ -96,7 +95,7 @@ gs_code site_create_site(call *c, const Gridstock__V1__CreateSiteRequest *req,
                    11, req->code, req->name, req->kind, call_i64(c, u.id), req->address,
                    dir_f64(c, req->lat), dir_f64(c, req->lon), call_i64(c, req->capacity_m3),
                    req->contact_name, req->contact_phone, req->opening_hours));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(site_load(c, id, false, resp));
     c->audit_object = call_printf(c, "site:%" PRId64, id);
     c->audit_summary =
@@ -250,15 +249,18 @@ gs_code site_list_sites(call *c, const Gridstock__V1__ListSitesRequest *req,
                    6, u.path, req->kind, req->include_inactive ? "true" : "false", req->name,
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_sites = (size_t)rows;
-    resp->sites = (Gridstock__V1__Site **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->sites[i] = call_msg(c, &gridstock__v1__site__descriptor);
-        site_from_row(resp->sites[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, SITE_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->sites, resp->n_sites, &gridstock__v1__site__descriptor,
+                 site_from_row);
     return GS_OK;
 }
+
+/* A nearby site: the site, then its distance in metres from the point asked about. */
+#define NEAREST_COLUMNS(COL)                                                                       \
+    COL(NEAREST_DISTANCE_M,                                                                        \
+        ", earth_distance(ll_to_earth($1::float8, $2::float8), ll_to_earth(s.lat, s.lon))")
+enum { NEAREST_BEFORE_ = SITE_NCOLS - 1, NEAREST_COLUMNS(DB_COL_NAME) NEAREST_NCOLS };
+#define NEAREST_COLS NEAREST_COLUMNS(DB_COL_SQL)
 
 gs_code site_nearest_sites(call *c, const Gridstock__V1__NearestSitesRequest *req,
                            Gridstock__V1__NearestSitesResponse *resp)
@@ -274,20 +276,18 @@ gs_code site_nearest_sites(call *c, const Gridstock__V1__NearestSitesRequest *re
     /* `<->` on the earth cubes orders by chord length, which orders like the great-circle
      * distance and lets the sites_earth gist index answer nearest-first; earth_box
      * narrows to the radius through the same index. */
-    GS_TRY(db_exec(
-        c, &r,
-        "SELECT " SITE_COLS ","
-        " earth_distance(ll_to_earth($1::float8, $2::float8), ll_to_earth(s.lat, s.lon))" SITE_FROM
-        " WHERE ou.path <@ $3::ltree AND s.active"
-        " AND ($4 = '' OR s.kind = $4)"
-        " AND ($5::float8 <= 0 OR (earth_box(ll_to_earth($1::float8, $2::float8),"
-        "   $5::float8) @> ll_to_earth(s.lat, s.lon)"
-        "  AND earth_distance(ll_to_earth($1::float8, $2::float8),"
-        "   ll_to_earth(s.lat, s.lon)) <= $5::float8))"
-        " ORDER BY ll_to_earth(s.lat, s.lon) <-> ll_to_earth($1::float8, $2::float8),"
-        " s.id LIMIT $6::int",
-        6, dir_f64(c, req->lat), dir_f64(c, req->lon), c->who.scope_path, req->kind,
-        dir_f64(c, req->max_km * 1000.0), call_i64(c, limit)));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " SITE_COLS NEAREST_COLS SITE_FROM
+                   " WHERE ou.path <@ $3::ltree AND s.active"
+                   " AND ($4 = '' OR s.kind = $4)"
+                   " AND ($5::float8 <= 0 OR (earth_box(ll_to_earth($1::float8, $2::float8),"
+                   "   $5::float8) @> ll_to_earth(s.lat, s.lon)"
+                   "  AND earth_distance(ll_to_earth($1::float8, $2::float8),"
+                   "   ll_to_earth(s.lat, s.lon)) <= $5::float8))"
+                   " ORDER BY ll_to_earth(s.lat, s.lon) <-> ll_to_earth($1::float8, $2::float8),"
+                   " s.id LIMIT $6::int",
+                   6, dir_f64(c, req->lat), dir_f64(c, req->lon), c->who.scope_path, req->kind,
+                   dir_f64(c, req->max_km * 1000.0), call_i64(c, limit)));
     int rows = db_rows(r);
     resp->n_results = (size_t)rows;
     resp->results = (Gridstock__V1__SiteDistance **)call_ptrs(c, (size_t)rows);
@@ -295,7 +295,7 @@ gs_code site_nearest_sites(call *c, const Gridstock__V1__NearestSitesRequest *re
         Gridstock__V1__SiteDistance *d = call_msg(c, &gridstock__v1__site_distance__descriptor);
         d->site = call_msg(c, &gridstock__v1__site__descriptor);
         site_from_row(d->site, r, i);
-        d->distance_m = db_f64(r, i, SITE_NCOLS);
+        d->distance_m = db_f64(r, i, NEAREST_DISTANCE_M);
         resp->results[i] = d;
     }
     return GS_OK;

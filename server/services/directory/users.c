@@ -12,26 +12,29 @@
 #include "gridstock/v1/users.rpc.h"
 
 /* The columns user_from_row reads, from users us JOIN org_units ou (the scope unit). */
-#define USER_COLS                                                                                  \
-    "us.id, us.login, us.display_name, us.role, us.scope_id, ou.code, ou.name, us.phone,"          \
-    " us.active, CASE WHEN us.tokens_valid_after = '-infinity' THEN '' ELSE " DIR_TS(              \
-        "us.tokens_valid_after") " END, " DIR_TS("us.created_at") ", " DIR_TS("us.updated_at")
+#define USER_COLUMNS(COL)                                                                          \
+    COL(USER_ID, "us.id", id, i64)                                                                 \
+    COL(USER_LOGIN, ", us.login", login, str)                                                      \
+    COL(USER_DISPLAY_NAME, ", us.display_name", display_name, str)                                 \
+    COL(USER_ROLE, ", us.role", role, str)                                                         \
+    COL(USER_SCOPE_ID, ", us.scope_id", scope_id, i64)                                             \
+    COL(USER_SCOPE_CODE, ", ou.code", scope_code, str)                                             \
+    COL(USER_SCOPE_NAME, ", ou.name", scope_name, str)                                             \
+    COL(USER_PHONE, ", us.phone", phone, str)                                                      \
+    COL(USER_ACTIVE, ", us.active", active, bool)                                                  \
+    COL(USER_TOKENS_VALID_AFTER,                                                                   \
+        ", CASE WHEN us.tokens_valid_after = '-infinity' THEN '' ELSE " DIR_TS(                    \
+            "us.tokens_valid_after") " END",                                                       \
+        tokens_valid_after, str)                                                                   \
+    COL(USER_CREATED_AT, ", " DIR_TS("us.created_at"), created_at, str)                            \
+    COL(USER_UPDATED_AT, ", " DIR_TS("us.updated_at"), updated_at, str)
+enum { USER_COLUMNS(DB_COL_NAME) USER_NCOLS };
+#define USER_COLS USER_COLUMNS(DB_COL_SQL)
 #define USER_FROM " FROM users us JOIN org_units ou ON ou.id = us.scope_id"
 
 static void user_from_row(Gridstock__V1__User *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->login = (char *)db_str(r, row, 1);
-    m->display_name = (char *)db_str(r, row, 2);
-    m->role = (char *)db_str(r, row, 3);
-    m->scope_id = db_i64(r, row, 4);
-    m->scope_code = (char *)db_str(r, row, 5);
-    m->scope_name = (char *)db_str(r, row, 6);
-    m->phone = (char *)db_str(r, row, 7);
-    m->active = db_bool(r, row, 8);
-    m->tokens_valid_after = (char *)db_str(r, row, 9);
-    m->created_at = (char *)db_str(r, row, 10);
-    m->updated_at = (char *)db_str(r, row, 11);
+    USER_COLUMNS(DB_COL_FILL)
 }
 
 /* Fills `m` with user `id` if their scope lies in the caller's, locking the row when
@@ -93,7 +96,7 @@ gs_code user_create_user(call *c, const Gridstock__V1__CreateUserRequest *req,
                    "INSERT INTO users (login, display_name, role, scope_id, phone)"
                    " VALUES ($1, $2, $3, $4, $5) RETURNING id",
                    5, req->login, req->display_name, req->role, call_i64(c, u.id), req->phone));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(user_load(c, id, false, resp));
     c->audit_object = call_printf(c, "user:%" PRId64, id);
     c->audit_summary =
@@ -229,13 +232,9 @@ gs_code user_list_users(call *c, const Gridstock__V1__ListUsersRequest *req,
                    6, u.path, req->role, req->include_inactive ? "true" : "false", req->query,
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_users = (size_t)rows;
-    resp->users = (Gridstock__V1__User **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->users[i] = call_msg(c, &gridstock__v1__user__descriptor);
-        user_from_row(resp->users[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, USER_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->users, resp->n_users, &gridstock__v1__user__descriptor,
+                 user_from_row);
     return GS_OK;
 }
 
@@ -252,13 +251,18 @@ gs_code user_revoke_user_tokens(call *c, const Gridstock__V1__RevokeUserTokensRe
     return GS_OK;
 }
 
+/* WhoAmI: the user, then the kind of unit their scope is. */
+#define WHOAMI_COLUMNS(COL) COL(WHOAMI_SCOPE_KIND, ", ou.kind")
+enum { WHOAMI_BEFORE_ = USER_NCOLS - 1, WHOAMI_COLUMNS(DB_COL_NAME) WHOAMI_NCOLS };
+#define WHOAMI_COLS WHOAMI_COLUMNS(DB_COL_SQL)
+
 gs_code user_who_am_i(call *c, const Gridstock__V1__WhoAmIRequest *req,
                       Gridstock__V1__WhoAmIResponse *resp)
 {
     db_res *r = NULL;
 
     /* The caller's own row, whatever their scope (a service account may sit anywhere). */
-    GS_TRY(db_exec(c, &r, "SELECT " USER_COLS ", ou.kind" USER_FROM " WHERE us.id = $1", 1,
+    GS_TRY(db_exec(c, &r, "SELECT " USER_COLS WHOAMI_COLS USER_FROM " WHERE us.id = $1", 1,
                    call_i64(c, c->who.user_id)));
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "user %" PRId64 " not found", c->who.user_id);
@@ -268,7 +272,7 @@ gs_code user_who_am_i(call *c, const Gridstock__V1__WhoAmIRequest *req,
     resp->scope_id = resp->user->scope_id;
     resp->scope_code = resp->user->scope_code;
     resp->scope_name = resp->user->scope_name;
-    resp->scope_kind = (char *)db_str(r, 0, 12);
+    resp->scope_kind = (char *)db_str(r, 0, WHOAMI_SCOPE_KIND);
 
     size_t n = 0;
     resp->permissions = (char **)call_ptrs(c, PERM_COUNT);

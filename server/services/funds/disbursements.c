@@ -17,19 +17,50 @@
 #include "gridstock/v1/funds.rpc.h"
 
 /* fund_ts(): RFC 3339 UTC text (020_funds.sql), NULL stays NULL. */
-#define DISB_COLS                                                                                  \
-    "d.id, d.fund_account_id, f.code, ou.code, d.payee_account_id, pa.code, pa.name,"              \
-    " d.category, d.amount, d.purpose, d.period, d.state, coalesce(d.external_key, ''),"           \
-    " d.version, encode(fund_disbursement_hash(d), 'hex'), d.preparer_id, up.login,"               \
-    " fund_ts(d.prepared_at), coalesce(d.approver_id, 0), coalesce(ua.login, ''),"                 \
-    " fund_ts(d.approved_at), coalesce(encode(d.approved_hash, 'hex'), ''),"                       \
-    " coalesce(d.rejected_by, 0), coalesce(ur.login, ''), fund_ts(d.rejected_at),"                 \
-    " coalesce(d.reject_reason, ''), coalesce(d.posted_by, 0), coalesce(upo.login, ''),"           \
-    " fund_ts(d.posted_at), coalesce(d.posting_id, 0), coalesce(d.voided_by, 0),"                  \
-    " coalesce(uv.login, ''), fund_ts(d.voided_at), coalesce(d.void_reason, ''),"                  \
-    " coalesce(d.reversal_posting_id, 0), fund_ts(d.updated_at),"                                  \
-    " CASE WHEN d.state = 'approved' THEN"                                                         \
-    " fund_ts(d.approved_at + make_interval(secs => $1::int)) END"
+#define DISB_COLUMNS(COL)                                                                          \
+    COL(DISB_ID, "d.id", id, i64)                                                                  \
+    COL(DISB_FUND_ACCOUNT_ID, ", d.fund_account_id", fund_account_id, i64)                         \
+    COL(DISB_FUND_CODE, ", f.code", fund_code, str)                                                \
+    COL(DISB_GRID_CODE, ", ou.code", grid_code, str)                                               \
+    COL(DISB_PAYEE_ACCOUNT_ID, ", d.payee_account_id", payee_account_id, i64)                      \
+    COL(DISB_PAYEE_CODE, ", pa.code", payee_code, str)                                             \
+    COL(DISB_PAYEE_NAME, ", pa.name", payee_name, str)                                             \
+    COL(DISB_CATEGORY, ", d.category", category, str)                                              \
+    COL(DISB_AMOUNT, ", d.amount", amount, i64)                                                    \
+    COL(DISB_PURPOSE, ", d.purpose", purpose, str)                                                 \
+    COL(DISB_PERIOD, ", d.period", period, str)                                                    \
+    COL(DISB_STATE, ", d.state", state, str)                                                       \
+    COL(DISB_EXTERNAL_KEY, ", coalesce(d.external_key, '')", external_key, str)                    \
+    COL(DISB_VERSION, ", d.version", version, i32)                                                 \
+    COL(DISB_CONTENT_HASH, ", encode(fund_disbursement_hash(d), 'hex')", content_hash, str)        \
+    COL(DISB_PREPARER_ID, ", d.preparer_id", preparer_id, i64)                                     \
+    COL(DISB_PREPARER_LOGIN, ", up.login", preparer_login, str)                                    \
+    COL(DISB_PREPARED_AT, ", fund_ts(d.prepared_at)", prepared_at, str)                            \
+    COL(DISB_APPROVER_ID, ", coalesce(d.approver_id, 0)", approver_id, i64)                        \
+    COL(DISB_APPROVER_LOGIN, ", coalesce(ua.login, '')", approver_login, str)                      \
+    COL(DISB_APPROVED_AT, ", fund_ts(d.approved_at)", approved_at, str)                            \
+    COL(DISB_APPROVED_HASH, ", coalesce(encode(d.approved_hash, 'hex'), '')", approved_hash, str)  \
+    COL(DISB_REJECTED_BY_ID, ", coalesce(d.rejected_by, 0)", rejected_by_id, i64)                  \
+    COL(DISB_REJECTED_BY_LOGIN, ", coalesce(ur.login, '')", rejected_by_login, str)                \
+    COL(DISB_REJECTED_AT, ", fund_ts(d.rejected_at)", rejected_at, str)                            \
+    COL(DISB_REJECT_REASON, ", coalesce(d.reject_reason, '')", reject_reason, str)                 \
+    COL(DISB_POSTED_BY_ID, ", coalesce(d.posted_by, 0)", posted_by_id, i64)                        \
+    COL(DISB_POSTED_BY_LOGIN, ", coalesce(upo.login, '')", posted_by_login, str)                   \
+    COL(DISB_POSTED_AT, ", fund_ts(d.posted_at)", posted_at, str)                                  \
+    COL(DISB_POSTING_ID, ", coalesce(d.posting_id, 0)", posting_id, i64)                           \
+    COL(DISB_VOIDED_BY_ID, ", coalesce(d.voided_by, 0)", voided_by_id, i64)                        \
+    COL(DISB_VOIDED_BY_LOGIN, ", coalesce(uv.login, '')", voided_by_login, str)                    \
+    COL(DISB_VOIDED_AT, ", fund_ts(d.voided_at)", voided_at, str)                                  \
+    COL(DISB_VOID_REASON, ", coalesce(d.void_reason, '')", void_reason, str)                       \
+    COL(DISB_REVERSAL_POSTING_ID, ", coalesce(d.reversal_posting_id, 0)", reversal_posting_id,     \
+        i64)                                                                                       \
+    COL(DISB_UPDATED_AT, ", fund_ts(d.updated_at)", updated_at, str)                               \
+    COL(DISB_EXPIRES_AT,                                                                           \
+        ", CASE WHEN d.state = 'approved' THEN fund_ts(d.approved_at + "                           \
+        "make_interval(secs => $1::int)) END",                                                     \
+        expires_at, str)
+enum { DISB_COLUMNS(DB_COL_NAME) DISB_NCOLS };
+#define DISB_COLS DISB_COLUMNS(DB_COL_SQL)
 #define DISB_FROM                                                                                  \
     " FROM fund_disbursements d JOIN fund_accounts f ON f.id = d.fund_account_id"                  \
     " JOIN org_units ou ON ou.id = f.org_unit_id"                                                  \
@@ -39,44 +70,7 @@
 
 static void disb_from_row(Gridstock__V1__Disbursement *m, const db_res *r, int row)
 {
-    int k = 0;
-    m->id = db_i64(r, row, k++);
-    m->fund_account_id = db_i64(r, row, k++);
-    m->fund_code = (char *)db_str(r, row, k++);
-    m->grid_code = (char *)db_str(r, row, k++);
-    m->payee_account_id = db_i64(r, row, k++);
-    m->payee_code = (char *)db_str(r, row, k++);
-    m->payee_name = (char *)db_str(r, row, k++);
-    m->category = (char *)db_str(r, row, k++);
-    m->amount = db_i64(r, row, k++);
-    m->purpose = (char *)db_str(r, row, k++);
-    m->period = (char *)db_str(r, row, k++);
-    m->state = (char *)db_str(r, row, k++);
-    m->external_key = (char *)db_str(r, row, k++);
-    m->version = db_i32(r, row, k++);
-    m->content_hash = (char *)db_str(r, row, k++);
-    m->preparer_id = db_i64(r, row, k++);
-    m->preparer_login = (char *)db_str(r, row, k++);
-    m->prepared_at = (char *)db_str(r, row, k++);
-    m->approver_id = db_i64(r, row, k++);
-    m->approver_login = (char *)db_str(r, row, k++);
-    m->approved_at = (char *)db_str(r, row, k++);
-    m->approved_hash = (char *)db_str(r, row, k++);
-    m->rejected_by_id = db_i64(r, row, k++);
-    m->rejected_by_login = (char *)db_str(r, row, k++);
-    m->rejected_at = (char *)db_str(r, row, k++);
-    m->reject_reason = (char *)db_str(r, row, k++);
-    m->posted_by_id = db_i64(r, row, k++);
-    m->posted_by_login = (char *)db_str(r, row, k++);
-    m->posted_at = (char *)db_str(r, row, k++);
-    m->posting_id = db_i64(r, row, k++);
-    m->voided_by_id = db_i64(r, row, k++);
-    m->voided_by_login = (char *)db_str(r, row, k++);
-    m->voided_at = (char *)db_str(r, row, k++);
-    m->void_reason = (char *)db_str(r, row, k++);
-    m->reversal_posting_id = db_i64(r, row, k++);
-    m->updated_at = (char *)db_str(r, row, k++);
-    m->expires_at = (char *)db_str(r, row, k++);
+    DISB_COLUMNS(DB_COL_FILL)
 }
 
 /* Disbursement `id` of a grid fund in the caller's scope into *out. */
@@ -141,7 +135,7 @@ gs_code disbursement_prepare_disbursement(call *c,
                    9, call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, fund),
                    call_i64(c, payee), req->category, call_i64(c, req->amount), req->purpose,
                    req->period, req->external_key));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(disb_load(c, id, resp));
     const Gridstock__V1__Disbursement *d = resp;
     audit(c, id,
@@ -206,7 +200,7 @@ gs_code disbursement_update_disbursement(call *c,
     p[2] = call_i64(c, req->id);
     GS_TRY(db_execv(
         c, &r, "SELECT fund_disbursement_update($1, $2::ltree, $3, $4, $5, $6, $7, $8, $9)", 9, p));
-    bool voided = db_bool(r, 0, 0);
+    bool voided = db_one_bool(r, 0);
     GS_TRY(disb_load(c, req->id, resp));
     audit(c, req->id,
           call_printf(c, "changed %s%s", changed,
@@ -272,7 +266,7 @@ gs_code disbursement_post_disbursement(call *c, const Gridstock__V1__PostDisburs
     GS_TRY(db_exec(c, &r, "SELECT fund_disbursement_post($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
                    call_i64(c, req->id)));
-    int64_t pid = db_i64(r, 0, 0);
+    int64_t pid = db_one_i64(r, 0);
     GS_TRY(disb_load(c, req->id, resp));
     const Gridstock__V1__Disbursement *d = resp;
     audit(c, req->id,
@@ -291,7 +285,7 @@ gs_code disbursement_void_disbursement(call *c, const Gridstock__V1__VoidDisburs
     GS_TRY(db_exec(c, &r, "SELECT fund_disbursement_void($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    req->reason));
-    const char *was = db_str(r, 0, 0);
+    const char *was = db_one_str(r, 0);
     GS_TRY(disb_load(c, req->id, resp));
     audit(c, req->id,
           call_printf(c, "voided (was %s)%s%s", was, *req->reason ? ": " : "", req->reason));
@@ -332,12 +326,8 @@ gs_code disbursement_list_disbursements(call *c, const Gridstock__V1__ListDisbur
                    req->state, req->category, req->period, call_i64(c, req->payee_account_id),
                    req->preparer_login, req->approver_login, call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_disbursements = (size_t)rows;
-    resp->disbursements = (Gridstock__V1__Disbursement **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->disbursements[i] = call_msg(c, &gridstock__v1__disbursement__descriptor);
-        disb_from_row(resp->disbursements[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, DISB_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->disbursements, resp->n_disbursements,
+                 &gridstock__v1__disbursement__descriptor, disb_from_row);
     return GS_OK;
 }

@@ -22,46 +22,53 @@ static const char *const movement_kinds[] = {"deposit", "allocation", "reversal"
 static const char *const movement_states[] = {"prepared", "approved", "posted", "rejected",
                                               "voided",   "expired",  NULL};
 
-#define MOVE_COLS                                                                                  \
-    "m.id, m.kind, m.state, coalesce(m.source_account_id, 0), coalesce(s.code, ''),"               \
-    " coalesce(m.reverses_posting_id, 0), m.total, m.memo, pu.login, fund_ts(m.prepared_at),"      \
-    " coalesce(au.login, ''), coalesce(fund_ts(m.approved_at), ''), coalesce(ru.login, ''),"       \
-    " coalesce(fund_ts(m.rejected_at), ''), coalesce(m.reject_reason, ''),"                        \
-    " coalesce(vu.login, ''), coalesce(fund_ts(m.voided_at), ''), coalesce(m.void_reason, ''),"    \
-    " coalesce(xu.login, ''), coalesce(fund_ts(m.posted_at), ''),"                                 \
-    " CASE WHEN m.kind = 'reversal' THEN (SELECT p.id FROM fund_postings p"                        \
-    "  WHERE p.reverses_id = m.reverses_posting_id AND m.state = 'posted') END"
+#define MOVE_COLUMNS(COL)                                                                          \
+    COL(FMOVE_ID, "m.id", id, i64)                                                                 \
+    COL(FMOVE_KIND, ", m.kind", kind, str)                                                         \
+    COL(FMOVE_STATE, ", m.state", state, str)                                                      \
+    COL(FMOVE_SOURCE_ACCOUNT_ID, ", coalesce(m.source_account_id, 0)", source_account_id, i64)     \
+    COL(FMOVE_SOURCE_CODE, ", coalesce(s.code, '')", source_code, str)                             \
+    COL(FMOVE_REVERSES_POSTING_ID, ", coalesce(m.reverses_posting_id, 0)", reverses_posting_id,    \
+        i64)                                                                                       \
+    COL(FMOVE_TOTAL, ", m.total", total, i64)                                                      \
+    COL(FMOVE_MEMO, ", m.memo", memo, str)                                                         \
+    COL(FMOVE_PREPARER_LOGIN, ", pu.login", preparer_login, str)                                   \
+    COL(FMOVE_PREPARED_AT, ", fund_ts(m.prepared_at)", prepared_at, str)                           \
+    COL(FMOVE_APPROVER_LOGIN, ", coalesce(au.login, '')", approver_login, str)                     \
+    COL(FMOVE_APPROVED_AT, ", coalesce(fund_ts(m.approved_at), '')", approved_at, str)             \
+    COL(FMOVE_REJECTED_BY_LOGIN, ", coalesce(ru.login, '')", rejected_by_login, str)               \
+    COL(FMOVE_REJECTED_AT, ", coalesce(fund_ts(m.rejected_at), '')", rejected_at, str)             \
+    COL(FMOVE_REJECT_REASON, ", coalesce(m.reject_reason, '')", reject_reason, str)                \
+    COL(FMOVE_VOIDED_BY_LOGIN, ", coalesce(vu.login, '')", voided_by_login, str)                   \
+    COL(FMOVE_VOIDED_AT, ", coalesce(fund_ts(m.voided_at), '')", voided_at, str)                   \
+    COL(FMOVE_VOID_REASON, ", coalesce(m.void_reason, '')", void_reason, str)                      \
+    COL(FMOVE_POSTED_BY_LOGIN, ", coalesce(xu.login, '')", posted_by_login, str)                   \
+    COL(FMOVE_POSTED_AT, ", coalesce(fund_ts(m.posted_at), '')", posted_at, str)                   \
+    COL(FMOVE_REVERSAL_POSTING_ID,                                                                 \
+        ", CASE WHEN m.kind = 'reversal' THEN (SELECT p.id FROM fund_postings p WHERE "            \
+        "p.reverses_id = m.reverses_posting_id AND m.state = 'posted') END",                       \
+        _, none)
+enum { MOVE_COLUMNS(DB_COL_NAME) FMOVE_NCOLS };
+#define MOVE_COLS MOVE_COLUMNS(DB_COL_SQL)
 #define MOVE_FROM                                                                                  \
     " FROM fund_movements m LEFT JOIN fund_accounts s ON s.id = m.source_account_id"               \
     " JOIN users pu ON pu.id = m.preparer_id LEFT JOIN users au ON au.id = m.approver_id"          \
     " LEFT JOIN users ru ON ru.id = m.rejected_by LEFT JOIN users vu ON vu.id = m.voided_by"       \
     " LEFT JOIN users xu ON xu.id = m.posted_by"
 
-#define S(r, i, k) ((char *)db_str(r, i, k))
-
-static void move_from_row(Gridstock__V1__FundMovement *m, const db_res *r, int i)
+static void move_from_row(Gridstock__V1__FundMovement *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, i, 0);
-    m->kind = S(r, i, 1);
-    m->state = S(r, i, 2);
-    m->source_account_id = db_i64(r, i, 3);
-    m->source_code = S(r, i, 4);
-    m->reverses_posting_id = db_i64(r, i, 5);
-    m->total = db_i64(r, i, 6);
-    m->memo = S(r, i, 7);
-    m->preparer_login = S(r, i, 8);
-    m->prepared_at = S(r, i, 9);
-    m->approver_login = S(r, i, 10);
-    m->approved_at = S(r, i, 11);
-    m->rejected_by_login = S(r, i, 12);
-    m->rejected_at = S(r, i, 13);
-    m->reject_reason = S(r, i, 14);
-    m->voided_by_login = S(r, i, 15);
-    m->voided_at = S(r, i, 16);
-    m->void_reason = S(r, i, 17);
-    m->posted_by_login = S(r, i, 18);
-    m->posted_at = S(r, i, 19);
+    MOVE_COLUMNS(DB_COL_FILL)
 }
+
+#define MOVE_ITEM_COLUMNS(COL)                                                                     \
+    COL(MITEM_MOVEMENT_ID, "i.movement_id")                                                        \
+    COL(MITEM_ACCOUNT_ID, ", i.account_id")                                                        \
+    COL(MITEM_ACCOUNT_CODE, ", a.code")                                                            \
+    COL(MITEM_AMOUNT, ", i.amount")                                                                \
+    COL(MITEM_POSTING_ID, ", coalesce(i.posting_id, 0)")
+enum { MOVE_ITEM_COLUMNS(DB_COL_NAME) MITEM_NCOLS };
+#define MOVE_ITEM_COLS MOVE_ITEM_COLUMNS(DB_COL_SQL)
 
 /* Fills the n movements of ms (ids set) with their items and posting ids. */
 static gs_code attach_items(call *c, Gridstock__V1__FundMovement **ms, const db_res *hdr, int n)
@@ -77,7 +84,7 @@ static gs_code attach_items(call *c, Gridstock__V1__FundMovement **ms, const db_
     ids[len++] = '}';
     ids[len] = '\0';
     GS_TRY(db_exec(c, &r,
-                   "SELECT i.movement_id, i.account_id, a.code, i.amount, coalesce(i.posting_id, 0)"
+                   "SELECT " MOVE_ITEM_COLS
                    " FROM fund_movement_items i JOIN fund_accounts a ON a.id = i.account_id"
                    " WHERE i.movement_id = ANY ($1::bigint[]) ORDER BY i.movement_id, i.line_no",
                    1, ids));
@@ -87,20 +94,20 @@ static gs_code attach_items(call *c, Gridstock__V1__FundMovement **ms, const db_
         m->items = (Gridstock__V1__FundMovementItem **)call_ptrs(c, (size_t)rows);
         m->posting_ids = arena_alloc(c->arena, ((size_t)rows + 1) * sizeof *m->posting_ids);
         for (int i = 0; i < rows; i++) {
-            if (db_i64(r, i, 0) != m->id)
+            if (db_i64(r, i, MITEM_MOVEMENT_ID) != m->id)
                 continue;
             Gridstock__V1__FundMovementItem *it =
                 call_msg(c, &gridstock__v1__fund_movement_item__descriptor);
-            it->account_id = db_i64(r, i, 1);
-            it->account_code = S(r, i, 2);
-            it->amount = db_i64(r, i, 3);
-            it->posting_id = db_i64(r, i, 4);
+            it->account_id = db_i64(r, i, MITEM_ACCOUNT_ID);
+            it->account_code = (char *)db_str(r, i, MITEM_ACCOUNT_CODE);
+            it->amount = db_i64(r, i, MITEM_AMOUNT);
+            it->posting_id = db_i64(r, i, MITEM_POSTING_ID);
             m->items[m->n_items++] = it;
             if (it->posting_id)
                 m->posting_ids[m->n_posting_ids++] = it->posting_id;
         }
-        if (!db_null(hdr, k, 20)) /* a posted reversal: its posting */
-            m->posting_ids[m->n_posting_ids++] = db_i64(hdr, k, 20);
+        if (!db_null(hdr, k, FMOVE_REVERSAL_POSTING_ID)) /* a posted reversal: its posting */
+            m->posting_ids[m->n_posting_ids++] = db_i64(hdr, k, FMOVE_REVERSAL_POSTING_ID);
     }
     return GS_OK;
 }
@@ -137,7 +144,7 @@ gs_code fund_movement_prepare_deposit(call *c, const Gridstock__V1__DepositReque
     GS_TRY(db_exec(c, &r, "SELECT fund_movement_prepare_deposit($1, $2::ltree, $3, $4, $5, $6)", 6,
                    call_i64(c, c->who.user_id), c->who.scope_path, c->request_id, call_i64(c, src),
                    call_i64(c, req->amount), req->memo));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(move_load(c, id, resp));
     audit(c, id, "prepared", resp);
     return GS_OK;
@@ -168,7 +175,7 @@ static gs_code prepare_items(call *c, int64_t src, size_t n, const int64_t *fund
                    " $6::text[], $7::bigint[], $8, $9)",
                    9, call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
                    call_i64(c, src), af, ag, aa, memo, batch));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(move_load(c, id, resp));
     audit(c, id, call_printf(c, "prepared (%zu grid fund%s)", n, n == 1 ? "" : "s"), resp);
     return GS_OK;
@@ -235,7 +242,7 @@ gs_code fund_movement_prepare_reversal(call *c, const Gridstock__V1__ReverseRequ
     GS_TRY(db_exec(c, &r, "SELECT fund_movement_prepare_reversal($1, $2::ltree, $3, $4, $5)", 5,
                    call_i64(c, c->who.user_id), c->who.scope_path, c->request_id,
                    call_i64(c, req->posting_id), req->reason));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(move_load(c, id, resp));
     audit(c, id,
           call_printf(c, "prepared (posting %" PRId64 ": %.300s)", req->posting_id, req->reason),
@@ -299,7 +306,7 @@ gs_code fund_movement_post_movement(call *c, const Gridstock__V1__FundMovementRe
     int rows = db_rows(r);
     int64_t *ids = arena_alloc(c->arena, ((size_t)rows + 1) * sizeof *ids);
     for (int i = 0; i < rows; i++)
-        ids[i] = db_i64(r, i, 0);
+        ids[i] = db_one_i64(r, i);
     GS_TRY(move_load(c, req->id, resp));
     m->n_postings = (size_t)rows;
     m->postings = (Gridstock__V1__Posting **)call_ptrs(c, (size_t)rows);
@@ -318,7 +325,7 @@ gs_code fund_movement_void_movement(call *c, const Gridstock__V1__FundMovementRe
     GS_TRY(db_exec(c, &r, "SELECT fund_movement_void($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    req->reason));
-    const char *was = db_str(r, 0, 0);
+    const char *was = db_one_str(r, 0);
     GS_TRY(move_load(c, req->id, resp));
     audit(c, req->id, call_printf(c, "voided (was %s)", was), resp);
     return GS_OK;
@@ -352,13 +359,9 @@ gs_code fund_movement_list_movements(call *c, const Gridstock__V1__ListFundMovem
     int rows = db_rows(r);
     if (rows == limit) {
         rows--;
-        resp->next_page_token = (char *)call_i64(c, db_i64(r, rows - 1, 0));
+        resp->next_page_token = (char *)call_i64(c, db_i64(r, rows - 1, FMOVE_ID));
     }
-    resp->n_movements = (size_t)rows;
-    resp->movements = (Gridstock__V1__FundMovement **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->movements[i] = call_msg(c, &gridstock__v1__fund_movement__descriptor);
-        move_from_row(resp->movements[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->movements, resp->n_movements,
+                 &gridstock__v1__fund_movement__descriptor, move_from_row);
     return attach_items(c, resp->movements, r, rows);
 }

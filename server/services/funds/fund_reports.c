@@ -40,6 +40,16 @@ static gs_code opt_month(call *c, const char *field, const char *p)
 
 /* ------------------------------------------------------------------ spending */
 
+#define SPENDING_COLUMNS(COL)                                                                      \
+    COL(SPEND_UNIT_CODE, "coalesce(a.code, '')")                                                   \
+    COL(SPEND_UNIT_NAME, ", coalesce(a.name, '')")                                                 \
+    COL(SPEND_CATEGORY, ", x.cat")                                                                 \
+    COL(SPEND_PERIOD, ", to_char(x.month, 'YYYY-MM')")                                             \
+    COL(SPEND_AMOUNT, ", x.amount::bigint")                                                        \
+    COL(SPEND_DISBURSEMENTS, ", x.n::bigint")
+enum { SPENDING_COLUMNS(DB_COL_NAME) SPEND_NCOLS };
+#define SPENDING_COLS SPENDING_COLUMNS(DB_COL_SQL)
+
 /* $1 subtree, $2 from month, $3 to month, $4 category, $5 group_by. */
 static const char SPENDING_SQL[] =
     "WITH x AS (SELECT CASE $5 WHEN 'grid' THEN g.id WHEN 'community' THEN g.parent_id"
@@ -51,8 +61,7 @@ static const char SPENDING_SQL[] =
     " WHERE g.path <@ $1::ltree AND ($2 = '' OR s.month >= ($2 || '-01')::date)"
     " AND ($3 = '' OR s.month <= ($3 || '-01')::date) AND ($4 = '' OR s.category = $4)"
     " GROUP BY 1, 2, 3 HAVING sum(s.amount) <> 0 OR sum(s.disbursements) <> 0)"
-    " SELECT coalesce(a.code, ''), coalesce(a.name, ''), x.cat, to_char(x.month, 'YYYY-MM'),"
-    " x.amount::bigint, x.n::bigint FROM x LEFT JOIN org_units a ON a.id = x.unit"
+    " SELECT " SPENDING_COLS " FROM x LEFT JOIN org_units a ON a.id = x.unit"
     " ORDER BY 1, 3, x.month LIMIT 20001";
 
 gs_code fund_report_spending_report(call *c, const Gridstock__V1__SpendingReportRequest *req,
@@ -78,12 +87,12 @@ gs_code fund_report_spending_report(call *c, const Gridstock__V1__SpendingReport
     resp->rows = (Gridstock__V1__SpendingRow **)call_ptrs(c, (size_t)rows);
     for (int i = 0; i < rows; i++) {
         Gridstock__V1__SpendingRow *m = call_msg(c, &gridstock__v1__spending_row__descriptor);
-        m->unit_code = (char *)db_str(r, i, 0);
-        m->unit_name = (char *)db_str(r, i, 1);
-        m->category = (char *)db_str(r, i, 2);
-        m->period = (char *)db_str(r, i, 3);
-        m->amount = db_i64(r, i, 4);
-        m->disbursements = db_i64(r, i, 5);
+        m->unit_code = (char *)db_str(r, i, SPEND_UNIT_CODE);
+        m->unit_name = (char *)db_str(r, i, SPEND_UNIT_NAME);
+        m->category = (char *)db_str(r, i, SPEND_CATEGORY);
+        m->period = (char *)db_str(r, i, SPEND_PERIOD);
+        m->amount = db_i64(r, i, SPEND_AMOUNT);
+        m->disbursements = db_i64(r, i, SPEND_DISBURSEMENTS);
         resp->total += m->amount;
         resp->disbursements += m->disbursements;
         resp->rows[i] = m;
@@ -92,6 +101,19 @@ gs_code fund_report_spending_report(call *c, const Gridstock__V1__SpendingReport
 }
 
 /* ------------------------------------------------------------------ budgets */
+
+#define UTILISATION_COLUMNS(COL)                                                                   \
+    COL(UTIL_GRID_CODE, "g.code")                                                                  \
+    COL(UTIL_PERIOD, ", b.period")                                                                 \
+    COL(UTIL_CATEGORY, ", b.category")                                                             \
+    COL(UTIL_AMOUNT, ", b.amount")                                                                 \
+    COL(UTIL_SPENT, ", b.spent")                                                                   \
+    COL(UTIL_PENDING, ", b.pending")                                                               \
+    COL(UTIL_REMAINING, ", b.amount - b.spent - b.pending")                                        \
+    COL(UTIL_UTILISATION,                                                                          \
+        ", CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount ELSE 0 END u")
+enum { UTILISATION_COLUMNS(DB_COL_NAME) UTIL_NCOLS };
+#define UTILISATION_COLS UTILISATION_COLUMNS(DB_COL_SQL)
 
 gs_code fund_report_budget_utilisation(call *c, const Gridstock__V1__BudgetUtilisationRequest *req,
                                        Gridstock__V1__BudgetUtilisationResponse *resp)
@@ -104,18 +126,15 @@ gs_code fund_report_budget_utilisation(call *c, const Gridstock__V1__BudgetUtili
     GS_TRY(dir_enum(c, "category", req->category, fund_categories, false));
     GS_TRY(dir_double_range(c, "min_utilisation", req->min_utilisation, 0, 1));
     GS_TRY(report_unit(c, req->org_unit_id, req->org_unit_code, &u));
-    GS_TRY(
-        db_exec(c, &r,
-                "SELECT g.code, b.period, b.category, b.amount, b.spent, b.pending,"
-                " b.amount - b.spent - b.pending,"
-                " CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount ELSE 0 END u"
-                " FROM fund_budgets b JOIN org_units g ON g.id = b.org_unit_id"
-                " WHERE g.path <@ $1::ltree AND ($2 = '' OR b.period = $2)"
-                " AND ($3 = '' OR b.category = $3)"
-                " AND CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount"
-                "  ELSE 0 END >= $4::float8"
-                " ORDER BY u DESC, g.code, b.first_day, b.period, b.category LIMIT 20001",
-                4, u.path, req->period, req->category, dir_f64(c, req->min_utilisation)));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " UTILISATION_COLS
+                   " FROM fund_budgets b JOIN org_units g ON g.id = b.org_unit_id"
+                   " WHERE g.path <@ $1::ltree AND ($2 = '' OR b.period = $2)"
+                   " AND ($3 = '' OR b.category = $3)"
+                   " AND CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount"
+                   "  ELSE 0 END >= $4::float8"
+                   " ORDER BY u DESC, g.code, b.first_day, b.period, b.category LIMIT 20001",
+                   4, u.path, req->period, req->category, dir_f64(c, req->min_utilisation)));
     int rows = db_rows(r);
     if (rows > REPORT_ROWS_MAX)
         return call_fail(c, GS_FAILED_PRECONDITION,
@@ -125,14 +144,14 @@ gs_code fund_report_budget_utilisation(call *c, const Gridstock__V1__BudgetUtili
     for (int i = 0; i < rows; i++) {
         Gridstock__V1__BudgetUtilisationRow *m =
             call_msg(c, &gridstock__v1__budget_utilisation_row__descriptor);
-        m->grid_code = (char *)db_str(r, i, 0);
-        m->period = (char *)db_str(r, i, 1);
-        m->category = (char *)db_str(r, i, 2);
-        m->amount = db_i64(r, i, 3);
-        m->spent = db_i64(r, i, 4);
-        m->pending = db_i64(r, i, 5);
-        m->remaining = db_i64(r, i, 6);
-        m->utilisation = db_f64(r, i, 7);
+        m->grid_code = (char *)db_str(r, i, UTIL_GRID_CODE);
+        m->period = (char *)db_str(r, i, UTIL_PERIOD);
+        m->category = (char *)db_str(r, i, UTIL_CATEGORY);
+        m->amount = db_i64(r, i, UTIL_AMOUNT);
+        m->spent = db_i64(r, i, UTIL_SPENT);
+        m->pending = db_i64(r, i, UTIL_PENDING);
+        m->remaining = db_i64(r, i, UTIL_REMAINING);
+        m->utilisation = db_f64(r, i, UTIL_UTILISATION);
         resp->total_amount += m->amount;
         resp->total_spent += m->spent;
         resp->total_pending += m->pending;
@@ -149,6 +168,17 @@ gs_code fund_report_budget_utilisation(call *c, const Gridstock__V1__BudgetUtili
 static const char *const balance_kinds[] = {"external", "source",  "grid_fund",
                                             "payee",    "expense", NULL};
 
+#define BALANCE_ROW_COLUMNS(COL)                                                                   \
+    COL(BAL_ACCOUNT_CODE, "f.code")                                                                \
+    COL(BAL_ACCOUNT_NAME, ", f.name")                                                              \
+    COL(BAL_KIND, ", f.kind")                                                                      \
+    COL(BAL_ORG_UNIT_CODE, ", coalesce(ou.code, '')")                                              \
+    COL(BAL_BALANCE, ", f.balance")                                                                \
+    COL(BAL_PENDING, ", f.pending")                                                                \
+    COL(BAL_AVAILABLE, ", f.balance - f.pending")
+enum { BALANCE_ROW_COLUMNS(DB_COL_NAME) BAL_NCOLS };
+#define BALANCE_ROW_COLS BALANCE_ROW_COLUMNS(DB_COL_SQL)
+
 gs_code fund_report_balances(call *c, const Gridstock__V1__BalancesRequest *req,
                              Gridstock__V1__BalancesResponse *resp)
 {
@@ -160,8 +190,7 @@ gs_code fund_report_balances(call *c, const Gridstock__V1__BalancesRequest *req,
     /* accounts the caller can see that belong to the subtree, or enclose it (sources,
      * district-wide payees); the external account only when asked for */
     GS_TRY(db_exec(c, &r,
-                   "SELECT f.code, f.name, f.kind, coalesce(ou.code, ''), f.balance, f.pending,"
-                   " f.balance - f.pending FROM fund_accounts f"
+                   "SELECT " BALANCE_ROW_COLS " FROM fund_accounts f"
                    " LEFT JOIN org_units ou ON ou.id = f.org_unit_id"
                    " WHERE fund_account_visible(f, $2::ltree)"
                    " AND (ou.id IS NULL OR ou.path <@ $1::ltree OR $1::ltree <@ ou.path)"
@@ -179,13 +208,13 @@ gs_code fund_report_balances(call *c, const Gridstock__V1__BalancesRequest *req,
     resp->rows = (Gridstock__V1__BalanceRow **)call_ptrs(c, (size_t)rows);
     for (int i = 0; i < rows; i++) {
         Gridstock__V1__BalanceRow *m = call_msg(c, &gridstock__v1__balance_row__descriptor);
-        m->account_code = (char *)db_str(r, i, 0);
-        m->account_name = (char *)db_str(r, i, 1);
-        m->kind = (char *)db_str(r, i, 2);
-        m->org_unit_code = (char *)db_str(r, i, 3);
-        m->balance = db_i64(r, i, 4);
-        m->pending = db_i64(r, i, 5);
-        m->available = db_i64(r, i, 6);
+        m->account_code = (char *)db_str(r, i, BAL_ACCOUNT_CODE);
+        m->account_name = (char *)db_str(r, i, BAL_ACCOUNT_NAME);
+        m->kind = (char *)db_str(r, i, BAL_KIND);
+        m->org_unit_code = (char *)db_str(r, i, BAL_ORG_UNIT_CODE);
+        m->balance = db_i64(r, i, BAL_BALANCE);
+        m->pending = db_i64(r, i, BAL_PENDING);
+        m->available = db_i64(r, i, BAL_AVAILABLE);
         resp->total_balance += m->balance;
         resp->total_pending += m->pending;
         resp->rows[i] = m;
@@ -194,6 +223,38 @@ gs_code fund_report_balances(call *c, const Gridstock__V1__BalancesRequest *req,
 }
 
 /* ------------------------------------------------------------------ register */
+
+#define REGISTER_COLUMNS(COL)                                                                      \
+    COL(REG_ID, "d.id", id, i64)                                                                   \
+    COL(REG_GRID_CODE, ", g.code", grid_code, str)                                                 \
+    COL(REG_PAYEE_CODE, ", pa.code", payee_code, str)                                              \
+    COL(REG_PAYEE_NAME, ", pa.name", payee_name, str)                                              \
+    COL(REG_CATEGORY, ", d.category", category, str)                                               \
+    COL(REG_PERIOD, ", d.period", period, str)                                                     \
+    COL(REG_AMOUNT, ", d.amount", amount, i64)                                                     \
+    COL(REG_STATE, ", d.state", state, str)                                                        \
+    COL(REG_PURPOSE, ", d.purpose", purpose, str)                                                  \
+    COL(REG_PROGRAMME_CODE, ", coalesce(pr.code, '')", programme_code, str)                        \
+    COL(REG_PREPARER, ", up.login", preparer, str)                                                 \
+    COL(REG_PREPARED_AT, ", fund_ts(d.prepared_at)", prepared_at, str)                             \
+    COL(REG_APPROVER, ", coalesce(ua.login, '')", approver, str)                                   \
+    COL(REG_APPROVED_AT, ", coalesce(fund_ts(d.approved_at), '')", approved_at, str)               \
+    COL(REG_POSTED_BY, ", coalesce(upo.login, '')", posted_by, str)                                \
+    COL(REG_POSTED_AT, ", coalesce(fund_ts(d.posted_at), '')", posted_at, str)                     \
+    COL(REG_REJECTED_BY, ", coalesce(ur.login, '')", rejected_by, str)                             \
+    COL(REG_REJECTED_AT, ", coalesce(fund_ts(d.rejected_at), '')", rejected_at, str)               \
+    COL(REG_REJECT_REASON, ", coalesce(d.reject_reason, '')", reject_reason, str)                  \
+    COL(REG_VOIDED_BY,                                                                             \
+        ", CASE WHEN d.voided_at IS NULL THEN '' ELSE coalesce(uv.login, 'system') END",           \
+        voided_by, str)                                                                            \
+    COL(REG_VOIDED_AT, ", coalesce(fund_ts(d.voided_at), '')", voided_at, str)                     \
+    COL(REG_POSTING_ID, ", coalesce(d.posting_id, 0)", posting_id, i64)                            \
+    COL(REG_REVERSAL_POSTING_ID, ", coalesce(d.reversal_posting_id, 0)", reversal_posting_id, i64)
+enum { REGISTER_COLUMNS(DB_COL_NAME) REG_NCOLS };
+#define REGISTER_COLS REGISTER_COLUMNS(DB_COL_SQL)
+
+static void register_row_from_row(Gridstock__V1__RegisterRow *m, const db_res *r,
+                                  int row){REGISTER_COLUMNS(DB_COL_FILL)}
 
 gs_code fund_report_disbursement_register(call *c,
                                           const Gridstock__V1__DisbursementRegisterRequest *req,
@@ -221,14 +282,7 @@ gs_code fund_report_disbursement_register(call *c,
     GS_TRY(report_unit(c, req->org_unit_id, req->org_unit_code, &u));
     GS_TRY(db_exec(
         c, &r,
-        "SELECT d.id, g.code, pa.code, pa.name, d.category, d.period, d.amount, d.state,"
-        " d.purpose, coalesce(pr.code, ''), up.login, fund_ts(d.prepared_at),"
-        " coalesce(ua.login, ''), coalesce(fund_ts(d.approved_at), ''), coalesce(upo.login, ''),"
-        " coalesce(fund_ts(d.posted_at), ''), coalesce(ur.login, ''),"
-        " coalesce(fund_ts(d.rejected_at), ''), coalesce(d.reject_reason, ''),"
-        " CASE WHEN d.voided_at IS NULL THEN '' ELSE coalesce(uv.login, 'system') END,"
-        " coalesce(fund_ts(d.voided_at), ''), coalesce(d.posting_id, 0),"
-        " coalesce(d.reversal_posting_id, 0)"
+        "SELECT " REGISTER_COLS
         " FROM fund_disbursements d JOIN fund_accounts f ON f.id = d.fund_account_id"
         " JOIN org_units g ON g.id = f.org_unit_id"
         " JOIN fund_accounts pa ON pa.id = d.payee_account_id JOIN users up ON up.id = "
@@ -244,37 +298,9 @@ gs_code fund_report_disbursement_register(call *c,
         7, u.path, call_i64(c, after), req->from_period, req->to_period, req->state, req->category,
         call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_rows = (size_t)rows;
-    resp->rows = (Gridstock__V1__RegisterRow **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__RegisterRow *m = call_msg(c, &gridstock__v1__register_row__descriptor);
-        int k = 0;
-        m->id = db_i64(r, i, k++);
-        m->grid_code = (char *)db_str(r, i, k++);
-        m->payee_code = (char *)db_str(r, i, k++);
-        m->payee_name = (char *)db_str(r, i, k++);
-        m->category = (char *)db_str(r, i, k++);
-        m->period = (char *)db_str(r, i, k++);
-        m->amount = db_i64(r, i, k++);
-        m->state = (char *)db_str(r, i, k++);
-        m->purpose = (char *)db_str(r, i, k++);
-        m->programme_code = (char *)db_str(r, i, k++);
-        m->preparer = (char *)db_str(r, i, k++);
-        m->prepared_at = (char *)db_str(r, i, k++);
-        m->approver = (char *)db_str(r, i, k++);
-        m->approved_at = (char *)db_str(r, i, k++);
-        m->posted_by = (char *)db_str(r, i, k++);
-        m->posted_at = (char *)db_str(r, i, k++);
-        m->rejected_by = (char *)db_str(r, i, k++);
-        m->rejected_at = (char *)db_str(r, i, k++);
-        m->reject_reason = (char *)db_str(r, i, k++);
-        m->voided_by = (char *)db_str(r, i, k++);
-        m->voided_at = (char *)db_str(r, i, k++);
-        m->posting_id = db_i64(r, i, k++);
-        m->reversal_posting_id = db_i64(r, i, k++);
-        resp->rows[i] = m;
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, REG_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->rows, resp->n_rows, &gridstock__v1__register_row__descriptor,
+                 register_row_from_row);
     return GS_OK;
 }
 
@@ -298,6 +324,16 @@ typedef struct flag_args {
     " WHERE d.state IN ('approved', 'posted', 'reversed') AND g.path <@ $1::ltree"                 \
     " AND d.approved_at >= $2::date AND d.approved_at < $3::date + 1) "
 
+#define FLAG_SPLIT_COLUMNS(COL)                                                                    \
+    COL(FSPLIT_GRID_CODE, "grid")                                                                  \
+    COL(FSPLIT_PAYEE_CODE, ", payee")                                                              \
+    COL(FSPLIT_AMOUNT, ", total")                                                                  \
+    COL(FSPLIT_COUNT, ", n::int")                                                                  \
+    COL(FSPLIT_DISBURSEMENT_IDS, ", ids")                                                          \
+    COL(FSPLIT_DAYS, ", (last::date - first::date)")
+enum { FLAG_SPLIT_COLUMNS(DB_COL_NAME) FSPLIT_NCOLS };
+#define FLAG_SPLIT_COLS FLAG_SPLIT_COLUMNS(DB_COL_SQL)
+
 static const char FLAG_SPLIT_SQL[] = FLAG_BASE
     ", s AS (SELECT * FROM d WHERE amount < $4::bigint AND amount >= $4::bigint * (1 - "
     "$5::float8)),"
@@ -308,23 +344,39 @@ static const char FLAG_SPLIT_SQL[] = FLAG_BASE
     "  AND b.payee_account_id = a.payee_account_id AND b.approved_at >= a.approved_at"
     "  AND b.approved_at < a.approved_at + make_interval(days => $6::int)"
     "  GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 2 AND sum(b.amount) > $4::bigint)"
-    " SELECT DISTINCT ON (fund_account_id, payee_account_id) grid, payee, total, n::int, ids,"
-    " (last::date - first::date) FROM w"
+    " SELECT DISTINCT ON (fund_account_id, payee_account_id) " FLAG_SPLIT_COLS " FROM w"
     " ORDER BY fund_account_id, payee_account_id, n DESC, total DESC, anchor";
 
+#define FLAG_MANY_COLUMNS(COL)                                                                     \
+    COL(FMANY_GRID_CODE, "min(grid)")                                                              \
+    COL(FMANY_PAYEE_CODE, ", payee")                                                               \
+    COL(FMANY_AMOUNT, ", sum(amount)::bigint")                                                     \
+    COL(FMANY_COUNT, ", count(*)::int")                                                            \
+    COL(FMANY_DISBURSEMENT_IDS, ", string_agg(id::text, ' ' ORDER BY id)")                         \
+    COL(FMANY_GRIDS, ", count(DISTINCT grid)::int")                                                \
+    COL(FMANY_GRID_LIST, ", string_agg(DISTINCT grid, ', ')")
+enum { FLAG_MANY_COLUMNS(DB_COL_NAME) FMANY_NCOLS };
+#define FLAG_MANY_COLS FLAG_MANY_COLUMNS(DB_COL_SQL)
+
 static const char FLAG_MANY_SQL[] =
-    FLAG_BASE "SELECT min(grid), payee, sum(amount)::bigint, count(*)::int,"
-              " string_agg(id::text, ' ' ORDER BY id), count(DISTINCT grid)::int,"
-              " string_agg(DISTINCT grid, ', ')"
-              " FROM d WHERE payee_kind = 'payee' AND $4::bigint >= 0"
+    FLAG_BASE "SELECT " FLAG_MANY_COLS " FROM d WHERE payee_kind = 'payee' AND $4::bigint >= 0"
               " GROUP BY payee_account_id, payee HAVING count(DISTINCT grid) >= $5::int"
               " ORDER BY payee";
 
+#define FLAG_LATE_COLUMNS(COL)                                                                     \
+    COL(FLATE_GRID_CODE, "g.code")                                                                 \
+    COL(FLATE_BUDGET, ", g.code || '/' || b.period || '/' || b.category")                          \
+    COL(FLATE_AMOUNT, ", sum(d.amount)::bigint")                                                   \
+    COL(FLATE_COUNT, ", count(*)::int")                                                            \
+    COL(FLATE_DISBURSEMENT_IDS, ", string_agg(d.id::text, ' ' ORDER BY d.id)")                     \
+    COL(FLATE_BUDGET_USED, ", b.spent + b.pending")                                                \
+    COL(FLATE_BUDGET_AMOUNT, ", b.amount")                                                         \
+    COL(FLATE_LAST_DAY, ", (b.end_day - 1)::text")
+enum { FLAG_LATE_COLUMNS(DB_COL_NAME) FLATE_NCOLS };
+#define FLAG_LATE_COLS FLAG_LATE_COLUMNS(DB_COL_SQL)
+
 static const char FLAG_LATE_SQL[] = FLAG_BASE
-    "SELECT g.code, g.code || '/' || b.period || '/' || b.category, sum(d.amount)::bigint,"
-    " count(*)::int, string_agg(d.id::text, ' ' ORDER BY d.id), b.spent + b.pending, b.amount,"
-    " (b.end_day - 1)::text"
-    " FROM fund_budgets b JOIN org_units g ON g.id = b.org_unit_id"
+    "SELECT " FLAG_LATE_COLS " FROM fund_budgets b JOIN org_units g ON g.id = b.org_unit_id"
     " JOIN fund_budget_charges c ON c.budget_id = b.id JOIN d ON d.id = c.disbursement_id"
     " WHERE b.amount > 0 AND (b.spent + b.pending)::float8 / b.amount >= $5::float8"
     " AND d.approved_at >= b.end_day - $4::int AND d.approved_at < b.end_day"
@@ -352,54 +404,63 @@ static gs_code flags_collect(call *c, const flag_args *a, Gridstock__V1__ReviewF
     Gridstock__V1__ReviewFlag **v = (Gridstock__V1__ReviewFlag **)call_ptrs(c, total);
     for (int i = 0; i < db_rows(s); i++) {
         Gridstock__V1__ReviewFlag *f = flag_new(c, "split");
-        f->grid_code = (char *)db_str(s, i, 0);
-        f->payee_code = (char *)db_str(s, i, 1);
-        f->amount = db_i64(s, i, 2);
-        f->count = db_i32(s, i, 3);
-        f->disbursement_ids = (char *)db_str(s, i, 4);
+        f->grid_code = (char *)db_str(s, i, FSPLIT_GRID_CODE);
+        f->payee_code = (char *)db_str(s, i, FSPLIT_PAYEE_CODE);
+        f->amount = db_i64(s, i, FSPLIT_AMOUNT);
+        f->count = db_i32(s, i, FSPLIT_COUNT);
+        f->disbursement_ids = (char *)db_str(s, i, FSPLIT_DISBURSEMENT_IDS);
         f->reason = call_printf(
             c,
             "%d payments to %s from GF-%s within %s days, each just under the approval "
             "threshold of %" PRId64 " fen, together %" PRId64 " fen: a payment split to stay "
             "under the threshold?",
-            f->count, f->payee_code, f->grid_code, db_str(s, i, 5), a->threshold, f->amount);
+            f->count, f->payee_code, f->grid_code, db_str(s, i, FSPLIT_DAYS), a->threshold,
+            f->amount);
         v[k++] = f;
     }
     for (int i = 0; i < db_rows(m); i++) {
         Gridstock__V1__ReviewFlag *f = flag_new(c, "many_grids");
-        f->grid_code = (char *)db_str(m, i, 0);
-        f->payee_code = (char *)db_str(m, i, 1);
-        f->amount = db_i64(m, i, 2);
-        f->count = db_i32(m, i, 3);
-        f->disbursement_ids = (char *)db_str(m, i, 4);
-        f->reason =
-            call_printf(c,
-                        "payee %s was paid %" PRId64 " fen in %d payments from %s grid "
-                        "funds (%s): one person paid from many grids?",
-                        f->payee_code, f->amount, f->count, db_str(m, i, 5), db_str(m, i, 6));
+        f->grid_code = (char *)db_str(m, i, FMANY_GRID_CODE);
+        f->payee_code = (char *)db_str(m, i, FMANY_PAYEE_CODE);
+        f->amount = db_i64(m, i, FMANY_AMOUNT);
+        f->count = db_i32(m, i, FMANY_COUNT);
+        f->disbursement_ids = (char *)db_str(m, i, FMANY_DISBURSEMENT_IDS);
+        f->reason = call_printf(c,
+                                "payee %s was paid %" PRId64 " fen in %d payments from %s grid "
+                                "funds (%s): one person paid from many grids?",
+                                f->payee_code, f->amount, f->count, db_str(m, i, FMANY_GRIDS),
+                                db_str(m, i, FMANY_GRID_LIST));
         v[k++] = f;
     }
     for (int i = 0; i < db_rows(l); i++) {
         Gridstock__V1__ReviewFlag *f = flag_new(c, "late_full");
-        f->grid_code = (char *)db_str(l, i, 0);
-        f->budget = (char *)db_str(l, i, 1);
-        f->amount = db_i64(l, i, 2);
-        f->count = db_i32(l, i, 3);
-        f->disbursement_ids = (char *)db_str(l, i, 4);
-        int64_t used = db_i64(l, i, 5), amount = db_i64(l, i, 6);
-        f->reason = call_printf(c,
-                                "budget %s is %.0f%% used (%" PRId64 " of %" PRId64
-                                " fen); %d payments (%" PRId64 " fen) were approved in the "
-                                "last %d days of its period (ending %s): spending the budget "
-                                "down before it lapses?",
-                                f->budget, amount ? 100.0 * (double)used / (double)amount : 0, used,
-                                amount, f->count, f->amount, a->late_days, db_str(l, i, 7));
+        f->grid_code = (char *)db_str(l, i, FLATE_GRID_CODE);
+        f->budget = (char *)db_str(l, i, FLATE_BUDGET);
+        f->amount = db_i64(l, i, FLATE_AMOUNT);
+        f->count = db_i32(l, i, FLATE_COUNT);
+        f->disbursement_ids = (char *)db_str(l, i, FLATE_DISBURSEMENT_IDS);
+        int64_t used = db_i64(l, i, FLATE_BUDGET_USED), amount = db_i64(l, i, FLATE_BUDGET_AMOUNT);
+        f->reason =
+            call_printf(c,
+                        "budget %s is %.0f%% used (%" PRId64 " of %" PRId64
+                        " fen); %d payments (%" PRId64 " fen) were approved in the "
+                        "last %d days of its period (ending %s): spending the budget "
+                        "down before it lapses?",
+                        f->budget, amount ? 100.0 * (double)used / (double)amount : 0, used, amount,
+                        f->count, f->amount, a->late_days, db_str(l, i, FLATE_LAST_DAY));
         v[k++] = f;
     }
     *out = v;
     *n = k;
     return GS_OK;
 }
+
+#define FLAG_DATES_COLUMNS(COL)                                                                    \
+    COL(FDATES_TO, "coalesce(nullif($1, '')::date, current_date)::text")                           \
+    COL(FDATES_FROM, ", coalesce(nullif($2, '')::date, coalesce(nullif($1, '')::date, "            \
+                     "current_date) - 90)::text")
+enum { FLAG_DATES_COLUMNS(DB_COL_NAME) FDATES_NCOLS };
+#define FLAG_DATES_COLS FLAG_DATES_COLUMNS(DB_COL_SQL)
 
 /* Defaults and checks; from/to default to the 90 days up to today (UTC). */
 static gs_code flag_args_make(call *c, const Gridstock__V1__ReviewFlagsRequest *req,
@@ -414,14 +475,10 @@ static gs_code flag_args_make(call *c, const Gridstock__V1__ReviewFlagsRequest *
     GS_TRY(v_range(c, "late_days", req->late_days, 0, 366));
     GS_TRY(dir_double_range(c, "split_margin", req->split_margin, 0, 1));
     GS_TRY(dir_double_range(c, "full_ratio", req->full_ratio, 0, 1));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT coalesce(nullif($1, '')::date, current_date)::text,"
-                   " coalesce(nullif($2, '')::date, coalesce(nullif($1, '')::date,"
-                   " current_date) - 90)::text",
-                   2, req->to_date, req->from_date));
+    GS_TRY(db_exec(c, &r, "SELECT " FLAG_DATES_COLS, 2, req->to_date, req->from_date));
     a->path = u->path;
-    a->to = db_str(r, 0, 0);
-    a->from = db_str(r, 0, 1);
+    a->to = db_str(r, 0, FDATES_TO);
+    a->from = db_str(r, 0, FDATES_FROM);
     a->threshold = req->approval_threshold ? req->approval_threshold : 1000000;
     a->window_days = req->window_days ? req->window_days : 30;
     a->margin = req->split_margin > 0 ? req->split_margin : 0.2;
@@ -461,6 +518,22 @@ static const char *yuan(call *c, int64_t fen)
     return report_amount(c, fen, 100, false);
 }
 
+#define HTML_BUDGET_COLUMNS(COL)                                                                   \
+    COL(HBUD_GRID_CODE, "g.code")                                                                  \
+    COL(HBUD_AMOUNT, ", sum(b.amount)::bigint")                                                    \
+    COL(HBUD_SPENT, ", sum(b.spent)::bigint")                                                      \
+    COL(HBUD_PENDING, ", sum(b.pending)::bigint")
+enum { HTML_BUDGET_COLUMNS(DB_COL_NAME) HBUD_NCOLS };
+#define HTML_BUDGET_COLS HTML_BUDGET_COLUMNS(DB_COL_SQL)
+
+#define HTML_SPENDING_COLUMNS(COL)                                                                 \
+    COL(HSPEND_CATEGORY, "s.category")                                                             \
+    COL(HSPEND_MONTH, ", to_char(s.month, 'YYYY-MM')")                                             \
+    COL(HSPEND_AMOUNT, ", sum(s.amount)::bigint")                                                  \
+    COL(HSPEND_DISBURSEMENTS, ", sum(s.disbursements)::bigint")
+enum { HTML_SPENDING_COLUMNS(DB_COL_NAME) HSPEND_NCOLS };
+#define HTML_SPENDING_COLS HTML_SPENDING_COLUMNS(DB_COL_SQL)
+
 /* Stacked monthly bars by category, from rows (category, month, amount). */
 static void chart_spending(report_doc *d, call *c, const db_res *r, const char *const *months,
                            int nm)
@@ -468,8 +541,9 @@ static void chart_spending(report_doc *d, call *c, const db_res *r, const char *
     int64_t *stack = arena_alloc(c->arena, (size_t)(nm ? nm : 1) * 5 * sizeof *stack);
     for (int i = 0; i < db_rows(r); i++)
         for (int m = 0; m < nm; m++)
-            if (strcmp(db_str(r, i, 1), months[m]) == 0)
-                stack[m * 5 + cat_index(db_str(r, i, 0))] += db_i64(r, i, 2);
+            if (strcmp(db_str(r, i, HSPEND_MONTH), months[m]) == 0)
+                stack[m * 5 + cat_index(db_str(r, i, HSPEND_CATEGORY))] +=
+                    db_i64(r, i, HSPEND_AMOUNT);
     static const char *const labels[] = {RN_("subsidies"), RN_("rewards"), RN_("activities"),
                                          RN_("material_purchases"), RN_("emergency")};
     const char **names = arena_alloc(c->arena, 5 * sizeof *names);
@@ -496,10 +570,10 @@ static void chart_budgets(report_doc *d, call *c, const db_res *r, int n)
             *spent = arena_alloc(c->arena, sz * sizeof *spent),
             *pending = arena_alloc(c->arena, sz * sizeof *pending);
     for (int i = 0; i < n; i++) {
-        codes[i] = db_str(r, i, 0);
-        amount[i] = db_i64(r, i, 1);
-        spent[i] = db_i64(r, i, 2);
-        pending[i] = db_i64(r, i, 3);
+        codes[i] = db_str(r, i, HBUD_GRID_CODE);
+        amount[i] = db_i64(r, i, HBUD_AMOUNT);
+        spent[i] = db_i64(r, i, HBUD_SPENT);
+        pending[i] = db_i64(r, i, HBUD_PENDING);
     }
     report_use_bars chart = {.aria_label = RT(d, "Budget use by grid"),
                              .scale = 100,
@@ -524,6 +598,23 @@ static const char *flag_label(const report_doc *d, const char *kind)
     return kind;
 }
 
+#define HTML_BALANCE_COLUMNS(COL)                                                                  \
+    COL(HBAL_FUNDS, "count(*)")                                                                    \
+    COL(HBAL_BALANCE, ", coalesce(sum(f.balance), 0)::bigint")                                     \
+    COL(HBAL_PENDING, ", coalesce(sum(f.pending), 0)::bigint")                                     \
+    COL(HBAL_MIN_AVAILABLE, ", coalesce(min(f.balance - f.pending), 0)")                           \
+    COL(HBAL_LOWEST_CODE, ", coalesce((array_agg(ou.code ORDER BY f.balance - f.pending))[1], "    \
+                          "'')")
+enum { HTML_BALANCE_COLUMNS(DB_COL_NAME) HBAL_NCOLS };
+#define HTML_BALANCE_COLS HTML_BALANCE_COLUMNS(DB_COL_SQL)
+
+#define HTML_MONTH_COLUMNS(COL)                                                                    \
+    COL(HMONTH_MONTH, "to_char(m, 'YYYY-MM')")                                                     \
+    COL(HMONTH_TO_PERIOD, ", t.to_p")                                                              \
+    COL(HMONTH_NOW, ", fund_ts(now())")
+enum { HTML_MONTH_COLUMNS(DB_COL_NAME) HMONTH_NCOLS };
+#define HTML_MONTH_COLS HTML_MONTH_COLUMNS(DB_COL_SQL)
+
 gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlReportRequest *req,
                                        Gridstock__V1__ExportHtmlReportResponse *resp)
 {
@@ -542,7 +633,7 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
     GS_TRY(db_exec(c, &pr,
                    "WITH t AS (SELECT coalesce(nullif($2, ''), to_char(current_date,"
                    " 'YYYY-MM')) AS to_p)"
-                   " SELECT to_char(m, 'YYYY-MM'), t.to_p, fund_ts(now())"
+                   " SELECT " HTML_MONTH_COLS
                    " FROM t, generate_series(coalesce((nullif($1, '') || '-01')::date,"
                    " (t.to_p || '-01')::date - interval '11 months'), (t.to_p || '-01')::date,"
                    " interval '1 month') m ORDER BY m",
@@ -554,29 +645,25 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
         return call_fail(c, GS_INVALID_ARGUMENT, "from_period: at most 120 months in a report");
     const char **months = arena_alloc(c->arena, (size_t)nm * sizeof *months);
     for (int i = 0; i < nm; i++)
-        months[i] = db_str(pr, i, 0);
-    const char *to_p = db_str(pr, 0, 1), *now = db_str(pr, 0, 2);
+        months[i] = db_str(pr, i, HMONTH_MONTH);
+    const char *to_p = db_str(pr, 0, HMONTH_TO_PERIOD), *now = db_str(pr, 0, HMONTH_NOW);
     const char *bperiod = *req->budget_period ? req->budget_period : to_p;
 
     GS_TRY(db_exec(c, &sp,
-                   "SELECT s.category, to_char(s.month, 'YYYY-MM'), sum(s.amount)::bigint,"
-                   " sum(s.disbursements)::bigint"
+                   "SELECT " HTML_SPENDING_COLS
                    " FROM fund_spending s JOIN org_units g ON g.id = s.org_unit_id"
                    " WHERE g.path <@ $1::ltree AND s.month BETWEEN ($2 || '-01')::date"
                    " AND ($3 || '-01')::date GROUP BY 1, 2 ORDER BY 2, 1",
                    3, u.path, months[0], months[nm - 1]));
     GS_TRY(db_exec(c, &bud,
-                   "SELECT g.code, sum(b.amount)::bigint, sum(b.spent)::bigint,"
-                   " sum(b.pending)::bigint FROM fund_budgets b JOIN org_units g"
+                   "SELECT " HTML_BUDGET_COLS " FROM fund_budgets b JOIN org_units g"
                    " ON g.id = b.org_unit_id WHERE g.path <@ $1::ltree AND b.period = $2"
                    " GROUP BY g.code ORDER BY CASE WHEN sum(b.amount) > 0 THEN"
                    " (sum(b.spent) + sum(b.pending))::float8 / sum(b.amount) ELSE 0 END DESC,"
                    " g.code",
                    2, u.path, bperiod));
     GS_TRY(db_exec(c, &bal,
-                   "SELECT count(*), coalesce(sum(f.balance), 0)::bigint,"
-                   " coalesce(sum(f.pending), 0)::bigint, coalesce(min(f.balance - f.pending), 0),"
-                   " coalesce((array_agg(ou.code ORDER BY f.balance - f.pending))[1], '')"
+                   "SELECT " HTML_BALANCE_COLS
                    " FROM fund_accounts f JOIN org_units ou ON ou.id = f.org_unit_id"
                    " WHERE f.kind = 'grid_fund' AND ou.path <@ $1::ltree",
                    1, u.path));
@@ -590,16 +677,16 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
 
     int64_t cat_tot[5] = {0}, cat_n[5] = {0}, total = 0, count = 0;
     for (int i = 0; i < db_rows(sp); i++) {
-        int k = cat_index(db_str(sp, i, 0));
-        cat_tot[k] += db_i64(sp, i, 2);
-        cat_n[k] += db_i64(sp, i, 3);
-        total += db_i64(sp, i, 2);
-        count += db_i64(sp, i, 3);
+        int k = cat_index(db_str(sp, i, HSPEND_CATEGORY));
+        cat_tot[k] += db_i64(sp, i, HSPEND_AMOUNT);
+        cat_n[k] += db_i64(sp, i, HSPEND_DISBURSEMENTS);
+        total += db_i64(sp, i, HSPEND_AMOUNT);
+        count += db_i64(sp, i, HSPEND_DISBURSEMENTS);
     }
     int64_t btot = 0, bused = 0;
     for (int i = 0; i < db_rows(bud); i++) {
-        btot += db_i64(bud, i, 1);
-        bused += db_i64(bud, i, 2) + db_i64(bud, i, 3);
+        btot += db_i64(bud, i, HBUD_AMOUNT);
+        bused += db_i64(bud, i, HBUD_SPENT) + db_i64(bud, i, HBUD_PENDING);
     }
 
     report_doc d = {.lang = lang}; /* RT reads only the language until report_begin */
@@ -625,7 +712,8 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
     report_printf(
         &d,
         RT(&d, "<div class=\"card\">Grid funds<b>%s</b>yuan held by %s funds, %s reserved</div>"),
-        yuan(c, db_i64(bal, 0, 1)), db_str(bal, 0, 0), yuan(c, db_i64(bal, 0, 2)));
+        yuan(c, db_i64(bal, 0, HBAL_BALANCE)), db_str(bal, 0, HBAL_FUNDS),
+        yuan(c, db_i64(bal, 0, HBAL_PENDING)));
     report_printf(&d, RT(&d, "<div class=\"card\">Review flags<b>%zu</b>to look at</div>"), nflags);
     report_cards_end(&d);
 

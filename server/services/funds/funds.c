@@ -21,24 +21,25 @@ enum { PROBLEMS_MAX = 200 };
 
 /* ------------------------------------------------------------------ accounts */
 
-#define ACCOUNT_COLS                                                                               \
-    "f.id, f.code, f.name, f.kind, coalesce(f.org_unit_id, 0), coalesce(ou.code, ''), f.balance,"  \
-    " f.pending, f.balance - f.pending, f.active, fund_ts(f.created_at)"
+#define ACCOUNT_COLUMNS(COL)                                                                       \
+    COL(ACCT_ID, "f.id", id, i64)                                                                  \
+    COL(ACCT_CODE, ", f.code", code, str)                                                          \
+    COL(ACCT_NAME, ", f.name", name, str)                                                          \
+    COL(ACCT_KIND, ", f.kind", kind, str)                                                          \
+    COL(ACCT_ORG_UNIT_ID, ", coalesce(f.org_unit_id, 0)", org_unit_id, i64)                        \
+    COL(ACCT_ORG_UNIT_CODE, ", coalesce(ou.code, '')", org_unit_code, str)                         \
+    COL(ACCT_BALANCE, ", f.balance", balance, i64)                                                 \
+    COL(ACCT_PENDING, ", f.pending", pending, i64)                                                 \
+    COL(ACCT_AVAILABLE, ", f.balance - f.pending", available, i64)                                 \
+    COL(ACCT_ACTIVE, ", f.active", active, bool)                                                   \
+    COL(ACCT_CREATED_AT, ", fund_ts(f.created_at)", created_at, str)
+enum { ACCOUNT_COLUMNS(DB_COL_NAME) ACCT_NCOLS };
+#define ACCOUNT_COLS ACCOUNT_COLUMNS(DB_COL_SQL)
 #define ACCOUNT_FROM " FROM fund_accounts f LEFT JOIN org_units ou ON ou.id = f.org_unit_id"
 
 static void account_from_row(Gridstock__V1__Account *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->code = (char *)db_str(r, row, 1);
-    m->name = (char *)db_str(r, row, 2);
-    m->kind = (char *)db_str(r, row, 3);
-    m->org_unit_id = db_i64(r, row, 4);
-    m->org_unit_code = (char *)db_str(r, row, 5);
-    m->balance = db_i64(r, row, 6);
-    m->pending = db_i64(r, row, 7);
-    m->available = db_i64(r, row, 8);
-    m->active = db_bool(r, row, 9);
-    m->created_at = (char *)db_str(r, row, 10);
+    ACCOUNT_COLUMNS(DB_COL_FILL)
 }
 
 static gs_code account_load(call *c, int64_t id, Gridstock__V1__Account *m)
@@ -78,7 +79,7 @@ gs_code fund_create_account(call *c, const Gridstock__V1__CreateAccountRequest *
                    "INSERT INTO fund_accounts (code, name, kind, org_unit_id)"
                    " VALUES ($1, $2, $3, $4) RETURNING id",
                    4, req->code, req->name, req->kind, call_i64(c, u.id)));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(account_load(c, id, resp));
     c->audit_object = call_printf(c, "fund_account:%" PRId64, id);
     c->audit_summary = call_printf(c, "opened %s account %s \"%s\" in %s", req->kind, req->code,
@@ -116,42 +117,37 @@ gs_code fund_list_accounts(call *c, const Gridstock__V1__ListAccountsRequest *re
                    5, c->who.scope_path, req->kind, subtree, call_i64(c, after),
                    call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_accounts = (size_t)rows;
-    resp->accounts = (Gridstock__V1__Account **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->accounts[i] = call_msg(c, &gridstock__v1__account__descriptor);
-        account_from_row(resp->accounts[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, ACCT_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->accounts, resp->n_accounts, &gridstock__v1__account__descriptor,
+                 account_from_row);
     return GS_OK;
 }
 
 /* ------------------------------------------------------------------ budgets */
 
-#define BUDGET_COLS                                                                                \
-    "b.id, b.org_unit_id, ou.code, b.period, b.period_kind, b.first_day::text,"                    \
-    " (b.end_day - 1)::text, b.category, b.amount, b.spent, b.pending,"                            \
-    " b.amount - b.spent - b.pending, CASE WHEN b.amount > 0 THEN"                                 \
-    " (b.spent + b.pending)::float8 / b.amount ELSE 0 END, fund_ts(b.updated_at)"
+#define BUDGET_COLUMNS(COL)                                                                        \
+    COL(BUDGET_ID, "b.id", id, i64)                                                                \
+    COL(BUDGET_GRID_ID, ", b.org_unit_id", grid_id, i64)                                           \
+    COL(BUDGET_GRID_CODE, ", ou.code", grid_code, str)                                             \
+    COL(BUDGET_PERIOD, ", b.period", period, str)                                                  \
+    COL(BUDGET_PERIOD_KIND, ", b.period_kind", period_kind, str)                                   \
+    COL(BUDGET_FIRST_DAY, ", b.first_day::text", first_day, str)                                   \
+    COL(BUDGET_LAST_DAY, ", (b.end_day - 1)::text", last_day, str)                                 \
+    COL(BUDGET_CATEGORY, ", b.category", category, str)                                            \
+    COL(BUDGET_AMOUNT, ", b.amount", amount, i64)                                                  \
+    COL(BUDGET_SPENT, ", b.spent", spent, i64)                                                     \
+    COL(BUDGET_PENDING, ", b.pending", pending, i64)                                               \
+    COL(BUDGET_REMAINING, ", b.amount - b.spent - b.pending", remaining, i64)                      \
+    COL(BUDGET_UTILISATION,                                                                        \
+        ", CASE WHEN b.amount > 0 THEN (b.spent + b.pending)::float8 / b.amount ELSE 0 END",       \
+        utilisation, f64)                                                                          \
+    COL(BUDGET_UPDATED_AT, ", fund_ts(b.updated_at)", updated_at, str)
+enum { BUDGET_COLUMNS(DB_COL_NAME) BUDGET_NCOLS };
+#define BUDGET_COLS BUDGET_COLUMNS(DB_COL_SQL)
 #define BUDGET_FROM " FROM fund_budgets b JOIN org_units ou ON ou.id = b.org_unit_id"
 
-static void budget_from_row(Gridstock__V1__Budget *m, const db_res *r, int row)
-{
-    m->id = db_i64(r, row, 0);
-    m->grid_id = db_i64(r, row, 1);
-    m->grid_code = (char *)db_str(r, row, 2);
-    m->period = (char *)db_str(r, row, 3);
-    m->period_kind = (char *)db_str(r, row, 4);
-    m->first_day = (char *)db_str(r, row, 5);
-    m->last_day = (char *)db_str(r, row, 6);
-    m->category = (char *)db_str(r, row, 7);
-    m->amount = db_i64(r, row, 8);
-    m->spent = db_i64(r, row, 9);
-    m->pending = db_i64(r, row, 10);
-    m->remaining = db_i64(r, row, 11);
-    m->utilisation = db_f64(r, row, 12);
-    m->updated_at = (char *)db_str(r, row, 13);
-}
+static void budget_from_row(Gridstock__V1__Budget *m, const db_res *r,
+                            int row){BUDGET_COLUMNS(DB_COL_FILL)}
 
 gs_code fund_set_budget(call *c, const Gridstock__V1__SetBudgetRequest *req,
                         Gridstock__V1__Budget *resp)
@@ -169,7 +165,7 @@ gs_code fund_set_budget(call *c, const Gridstock__V1__SetBudgetRequest *req,
     GS_TRY(db_exec(c, &r, "SELECT fund_set_budget($1, $2::ltree, $3, $4, $5, $6)", 6,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, g.id), req->period,
                    req->category, call_i64(c, req->amount)));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(
         db_exec(c, &r, "SELECT " BUDGET_COLS BUDGET_FROM " WHERE b.id = $1", 1, call_i64(c, id)));
     budget_from_row(resp, r, 0);
@@ -197,17 +193,17 @@ gs_code fund_list_budgets(call *c, const Gridstock__V1__ListBudgetsRequest *req,
                    " AND b.id > $4::bigint ORDER BY b.id LIMIT $5::bigint",
                    5, u.path, req->period, req->category, call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_budgets = (size_t)rows;
-    resp->budgets = (Gridstock__V1__Budget **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->budgets[i] = call_msg(c, &gridstock__v1__budget__descriptor);
-        budget_from_row(resp->budgets[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, BUDGET_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->budgets, resp->n_budgets, &gridstock__v1__budget__descriptor,
+                 budget_from_row);
     return GS_OK;
 }
 
 /* ------------------------------------------------------------------ postings */
+
+#define POSTING_ID_COLUMNS(COL) COL(POSTING_ID, "p.id")
+enum { POSTING_ID_COLUMNS(DB_COL_NAME) POSTING_NCOLS };
+#define POSTING_ID_COLS POSTING_ID_COLUMNS(DB_COL_SQL)
 
 gs_code fund_list_postings(call *c, const Gridstock__V1__ListPostingsRequest *req,
                            Gridstock__V1__ListPostingsResponse *resp)
@@ -224,7 +220,7 @@ gs_code fund_list_postings(call *c, const Gridstock__V1__ListPostingsRequest *re
             fund_account_find(c, req->account_id, req->account_code, "", "account_id", &account));
     /* newest first: the page token is the smallest id seen */
     GS_TRY(db_exec(c, &r,
-                   "SELECT p.id FROM fund_postings p"
+                   "SELECT " POSTING_ID_COLS " FROM fund_postings p"
                    " WHERE ($1::bigint = 0 OR p.id < $1::bigint) AND ($2 = '' OR p.kind = $2)"
                    " AND ($3::bigint = 0 OR p.disbursement_id = $3::bigint)"
                    " AND ($4 = '' OR p.batch = $4)"
@@ -237,10 +233,10 @@ gs_code fund_list_postings(call *c, const Gridstock__V1__ListPostingsRequest *re
                    7, call_i64(c, after), req->kind, call_i64(c, req->disbursement_id), req->batch,
                    call_i64(c, account), c->who.scope_path, call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->next_page_token = (char *)db_page_next(c, r, POSTING_ID, limit, &rows);
     int64_t *ids = arena_alloc(c->arena, (size_t)rows * sizeof *ids + 1);
     for (int i = 0; i < rows; i++)
-        ids[i] = db_i64(r, i, 0);
+        ids[i] = db_i64(r, i, POSTING_ID);
     resp->n_postings = (size_t)rows;
     resp->postings = (Gridstock__V1__Posting **)call_ptrs(c, (size_t)rows);
     return fund_postings_load(c, ids, rows, (void **)resp->postings);
@@ -255,19 +251,25 @@ static void add_problem(call *c, Gridstock__V1__VerifyLedgerResponse *resp, cons
         resp->problems[resp->n_problems++] = (char *)p;
 }
 
+#define TRANSITION_COLUMNS(COL)                                                                    \
+    COL(TRANS_FROM_STATE, "from_state")                                                            \
+    COL(TRANS_TO_STATE, ", to_state")
+enum { TRANSITION_COLUMNS(DB_COL_NAME) TRANS_NCOLS };
+#define TRANSITION_COLS TRANSITION_COLUMNS(DB_COL_SQL)
+
 /* The C transition table against the SQL one. */
 static gs_code check_transitions(call *c, Gridstock__V1__VerifyLedgerResponse *resp)
 {
     db_res *r = NULL;
-    GS_TRY(db_exec(c, &r, "SELECT from_state, to_state FROM fund_disbursement_transitions", 0));
+    GS_TRY(db_exec(c, &r, "SELECT " TRANSITION_COLS " FROM fund_disbursement_transitions", 0));
     int rows = db_rows(r), matched = 0;
     for (int i = 0; i < rows; i++) {
-        int from = fsm_state(&disb_fsm, db_str(r, i, 0)),
-            to = fsm_state(&disb_fsm, db_str(r, i, 1));
+        int from = fsm_state(&disb_fsm, db_str(r, i, TRANS_FROM_STATE)),
+            to = fsm_state(&disb_fsm, db_str(r, i, TRANS_TO_STATE));
         if (from < 0 || to < 0 || !fsm_can(&disb_fsm, from, to))
             add_problem(c, resp,
                         call_printf(c, "transition %s -> %s is in the database, not in the server",
-                                    db_str(r, i, 0), db_str(r, i, 1)));
+                                    db_str(r, i, TRANS_FROM_STATE), db_str(r, i, TRANS_TO_STATE)));
         else
             matched++;
     }
@@ -278,6 +280,24 @@ static gs_code check_transitions(call *c, Gridstock__V1__VerifyLedgerResponse *r
     return GS_OK;
 }
 
+#define VERIFY_COUNT_COLUMNS(COL)                                                                  \
+    COL(VL_ACCOUNTS, "(SELECT count(*) FROM fund_accounts)")                                       \
+    COL(VL_POSTINGS, ", (SELECT count(*) FROM fund_postings)")                                     \
+    COL(VL_ENTRIES, ", (SELECT count(*) FROM fund_entries)")                                       \
+    COL(VL_DISBURSEMENTS, ", (SELECT count(*) FROM fund_disbursements)")                           \
+    COL(VL_BUDGETS, ", (SELECT count(*) FROM fund_budgets)")                                       \
+    COL(VL_TOTAL_DEPOSITED, ", (SELECT -balance FROM fund_accounts WHERE code = 'EXTERNAL')")
+enum { VERIFY_COUNT_COLUMNS(DB_COL_NAME) VL_NCOLS };
+#define VERIFY_COUNT_COLS VERIFY_COUNT_COLUMNS(DB_COL_SQL)
+
+#define AUDIT_VERIFY_COLUMNS(COL)                                                                  \
+    COL(AV_SEALED, "sealed")                                                                       \
+    COL(AV_UNSEALED, ", unsealed")                                                                 \
+    COL(AV_HEAD, ", head")                                                                         \
+    COL(AV_PROBLEM, ", p")
+enum { AUDIT_VERIFY_COLUMNS(DB_COL_NAME) AV_NCOLS };
+#define AUDIT_VERIFY_COLS AUDIT_VERIFY_COLUMNS(DB_COL_SQL)
+
 gs_code fund_verify_ledger(call *c, const Gridstock__V1__VerifyLedgerRequest *req,
                            Gridstock__V1__VerifyLedgerResponse *resp)
 {
@@ -285,25 +305,25 @@ gs_code fund_verify_ledger(call *c, const Gridstock__V1__VerifyLedgerRequest *re
 
     GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
                    call_i64(c, c->who.scope_id)));
-    if (db_rows(r) == 0 || !db_bool(r, 0, 0))
+    if (db_rows(r) == 0 || !db_one_bool(r, 0))
         return call_fail(c, GS_PERMISSION_DENIED,
                          "VerifyLedger checks the whole ledger: it needs a district-wide scope");
     resp->problems = (char **)call_ptrs(c, PROBLEMS_MAX);
     GS_TRY(db_exec(c, &r, "SELECT p FROM fund_verify_ledger() p LIMIT $1::int", 1,
                    call_i64(c, PROBLEMS_MAX)));
     for (int i = 0; i < db_rows(r); i++)
-        add_problem(c, resp, db_str(r, i, 0));
+        add_problem(c, resp, db_one_str(r, i));
     GS_TRY(check_transitions(c, resp));
     GS_TRY(db_exec(c, &r,
-                   "SELECT sealed, unsealed, head, p FROM audit_verify(),"
+                   "SELECT " AUDIT_VERIFY_COLS " FROM audit_verify(),"
                    " LATERAL unnest(problems || ARRAY[NULL]::text[]) p",
                    0));
     for (int i = 0; i < db_rows(r); i++) {
-        resp->audit_rows_sealed = db_i64(r, i, 0);
-        resp->audit_rows_unsealed = db_i64(r, i, 1);
-        resp->audit_chain_head = (char *)db_str(r, i, 2);
-        if (!db_null(r, i, 3))
-            add_problem(c, resp, db_str(r, i, 3));
+        resp->audit_rows_sealed = db_i64(r, i, AV_SEALED);
+        resp->audit_rows_unsealed = db_i64(r, i, AV_UNSEALED);
+        resp->audit_chain_head = (char *)db_str(r, i, AV_HEAD);
+        if (!db_null(r, i, AV_PROBLEM))
+            add_problem(c, resp, db_str(r, i, AV_PROBLEM));
     }
     if (audit_chain_keyed()) { /* the keyed seals' content: only the servers hold the key */
         audit_chain_result chain;
@@ -311,19 +331,13 @@ gs_code fund_verify_ledger(call *c, const Gridstock__V1__VerifyLedgerRequest *re
         if (!chain.ok)
             add_problem(c, resp, call_printf(c, "%s", chain.problem));
     }
-    GS_TRY(
-        db_exec(c, &r,
-                "SELECT (SELECT count(*) FROM fund_accounts), (SELECT count(*) FROM fund_postings),"
-                " (SELECT count(*) FROM fund_entries), (SELECT count(*) FROM fund_disbursements),"
-                " (SELECT count(*) FROM fund_budgets),"
-                " (SELECT -balance FROM fund_accounts WHERE code = 'EXTERNAL')",
-                0));
-    resp->accounts = db_i64(r, 0, 0);
-    resp->postings = db_i64(r, 0, 1);
-    resp->entries = db_i64(r, 0, 2);
-    resp->disbursements = db_i64(r, 0, 3);
-    resp->budgets = db_i64(r, 0, 4);
-    resp->total_deposited = db_i64(r, 0, 5);
+    GS_TRY(db_exec(c, &r, "SELECT " VERIFY_COUNT_COLS, 0));
+    resp->accounts = db_i64(r, 0, VL_ACCOUNTS);
+    resp->postings = db_i64(r, 0, VL_POSTINGS);
+    resp->entries = db_i64(r, 0, VL_ENTRIES);
+    resp->disbursements = db_i64(r, 0, VL_DISBURSEMENTS);
+    resp->budgets = db_i64(r, 0, VL_BUDGETS);
+    resp->total_deposited = db_i64(r, 0, VL_TOTAL_DEPOSITED);
     resp->ok = resp->n_problems == 0;
     return GS_OK;
 }

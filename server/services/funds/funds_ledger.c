@@ -62,9 +62,32 @@ gs_code fund_account_find(call *c, int64_t id, const char *code, const char *gri
             return call_fail(c, GS_NOT_FOUND, "%s: account \"%.80s\" not found", field, code);
         return call_fail(c, GS_NOT_FOUND, "%s: no work fund for grid \"%.64s\"", field, grid_code);
     }
-    *out_id = db_i64(r, 0, 0);
+    *out_id = db_one_i64(r, 0);
     return GS_OK;
 }
+
+#define ENTRY_COLUMNS(COL)                                                                         \
+    COL(ENTRY_POSTING_ID, "e.posting_id")                                                          \
+    COL(ENTRY_ACCOUNT_ID, ", e.account_id")                                                        \
+    COL(ENTRY_ACCOUNT_CODE, ", a.code")                                                            \
+    COL(ENTRY_AMOUNT, ", e.amount")
+enum { ENTRY_COLUMNS(DB_COL_NAME) ENTRY_NCOLS };
+#define ENTRY_COLS ENTRY_COLUMNS(DB_COL_SQL)
+
+#define POSTING_COLUMNS(COL)                                                                       \
+    COL(POST_ID, "p.id")                                                                           \
+    COL(POST_KIND, ", p.kind")                                                                     \
+    COL(POST_MEMO, ", p.memo")                                                                     \
+    COL(POST_BATCH, ", p.batch")                                                                   \
+    COL(POST_DISBURSEMENT_ID, ", coalesce(p.disbursement_id, 0)")                                  \
+    COL(POST_REVERSES_ID, ", coalesce(p.reverses_id, 0)")                                          \
+    COL(POST_REVERSED_BY_ID, ", coalesce(rv.id, 0)")                                               \
+    COL(POST_CREATED_BY_ID, ", p.created_by")                                                      \
+    COL(POST_CREATED_BY_LOGIN, ", u.login")                                                        \
+    COL(POST_REQUEST_ID, ", p.request_id")                                                         \
+    COL(POST_CREATED_AT, ", fund_ts(p.created_at)")
+enum { POSTING_COLUMNS(DB_COL_NAME) POST_NCOLS };
+#define POSTING_COLS POSTING_COLUMNS(DB_COL_SQL)
 
 gs_code fund_postings_load(call *c, const int64_t *ids, int n, void **out)
 {
@@ -73,15 +96,12 @@ gs_code fund_postings_load(call *c, const int64_t *ids, int n, void **out)
         return GS_OK;
     const char *arr = pg_array_i64(c, ids, (size_t)n);
     GS_TRY(db_exec(c, &r,
-                   "SELECT p.id, p.kind, p.memo, p.batch, coalesce(p.disbursement_id, 0),"
-                   " coalesce(p.reverses_id, 0), coalesce(rv.id, 0), p.created_by, u.login,"
-                   " p.request_id, fund_ts(p.created_at)"
-                   " FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, n)"
+                   "SELECT " POSTING_COLS " FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, n)"
                    " JOIN fund_postings p ON p.id = x.id JOIN users u ON u.id = p.created_by"
                    " LEFT JOIN fund_postings rv ON rv.reverses_id = p.id ORDER BY x.n",
                    1, arr));
     GS_TRY(db_exec(c, &e,
-                   "SELECT e.posting_id, e.account_id, a.code, e.amount FROM fund_entries e"
+                   "SELECT " ENTRY_COLS " FROM fund_entries e"
                    " JOIN fund_accounts a ON a.id = e.account_id"
                    " WHERE e.posting_id = ANY ($1::bigint[])"
                    " ORDER BY e.posting_id, e.amount, e.account_id",
@@ -89,20 +109,20 @@ gs_code fund_postings_load(call *c, const int64_t *ids, int n, void **out)
     int rows = db_rows(r), erows = db_rows(e);
     for (int i = 0; i < rows; i++) {
         Gridstock__V1__Posting *p = call_msg(c, &gridstock__v1__posting__descriptor);
-        p->id = db_i64(r, i, 0);
-        p->kind = (char *)db_str(r, i, 1);
-        p->memo = (char *)db_str(r, i, 2);
-        p->batch = (char *)db_str(r, i, 3);
-        p->disbursement_id = db_i64(r, i, 4);
-        p->reverses_id = db_i64(r, i, 5);
-        p->reversed_by_id = db_i64(r, i, 6);
-        p->created_by_id = db_i64(r, i, 7);
-        p->created_by_login = (char *)db_str(r, i, 8);
-        p->request_id = (char *)db_str(r, i, 9);
-        p->created_at = (char *)db_str(r, i, 10);
+        p->id = db_i64(r, i, POST_ID);
+        p->kind = (char *)db_str(r, i, POST_KIND);
+        p->memo = (char *)db_str(r, i, POST_MEMO);
+        p->batch = (char *)db_str(r, i, POST_BATCH);
+        p->disbursement_id = db_i64(r, i, POST_DISBURSEMENT_ID);
+        p->reverses_id = db_i64(r, i, POST_REVERSES_ID);
+        p->reversed_by_id = db_i64(r, i, POST_REVERSED_BY_ID);
+        p->created_by_id = db_i64(r, i, POST_CREATED_BY_ID);
+        p->created_by_login = (char *)db_str(r, i, POST_CREATED_BY_LOGIN);
+        p->request_id = (char *)db_str(r, i, POST_REQUEST_ID);
+        p->created_at = (char *)db_str(r, i, POST_CREATED_AT);
         int first = -1, cnt = 0;
         for (int j = 0; j < erows; j++) {
-            if (db_i64(e, j, 0) != p->id)
+            if (db_i64(e, j, ENTRY_POSTING_ID) != p->id)
                 continue;
             if (first < 0)
                 first = j;
@@ -112,9 +132,9 @@ gs_code fund_postings_load(call *c, const int64_t *ids, int n, void **out)
         p->entries = (Gridstock__V1__Entry **)call_ptrs(c, (size_t)cnt);
         for (int k = 0; k < cnt; k++) {
             Gridstock__V1__Entry *en = call_msg(c, &gridstock__v1__entry__descriptor);
-            en->account_id = db_i64(e, first + k, 1);
-            en->account_code = (char *)db_str(e, first + k, 2);
-            en->amount = db_i64(e, first + k, 3);
+            en->account_id = db_i64(e, first + k, ENTRY_ACCOUNT_ID);
+            en->account_code = (char *)db_str(e, first + k, ENTRY_ACCOUNT_CODE);
+            en->amount = db_i64(e, first + k, ENTRY_AMOUNT);
             p->entries[k] = en;
         }
         out[i] = p;

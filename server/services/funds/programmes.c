@@ -33,12 +33,25 @@ static gs_code check_score(call *c, const char *field, double v)
 
 /* ------------------------------------------------------------------ programmes */
 
-#define PROG_COLS                                                                                  \
-    "p.id, p.code, p.name, p.kind, p.category, p.amount, p.org_unit_id, ou.code, p.active,"        \
-    " (SELECT count(*) FROM fund_programme_members m WHERE m.programme_id = p.id)::int,"           \
-    " p.created_by, u.login, fund_ts(p.created_at),"                                               \
-    " (SELECT coalesce(string_agg(b.min_score || ':' || b.amount, ' ' ORDER BY b.min_score), '')"  \
-    "  FROM fund_programme_bands b WHERE b.programme_id = p.id)"
+#define PROG_COLUMNS(COL)                                                                          \
+    COL(PROG_ID, "p.id")                                                                           \
+    COL(PROG_CODE, ", p.code")                                                                     \
+    COL(PROG_NAME, ", p.name")                                                                     \
+    COL(PROG_KIND, ", p.kind")                                                                     \
+    COL(PROG_CATEGORY, ", p.category")                                                             \
+    COL(PROG_AMOUNT, ", p.amount")                                                                 \
+    COL(PROG_ORG_UNIT_ID, ", p.org_unit_id")                                                       \
+    COL(PROG_ORG_UNIT_CODE, ", ou.code")                                                           \
+    COL(PROG_ACTIVE, ", p.active")                                                                 \
+    COL(PROG_MEMBERS,                                                                              \
+        ", (SELECT count(*) FROM fund_programme_members m WHERE m.programme_id = p.id)::int")      \
+    COL(PROG_CREATED_BY_ID, ", p.created_by")                                                      \
+    COL(PROG_CREATED_BY_LOGIN, ", u.login")                                                        \
+    COL(PROG_CREATED_AT, ", fund_ts(p.created_at)")                                                \
+    COL(PROG_BANDS, ", (SELECT coalesce(string_agg(b.min_score || ':' || b.amount, ' ' ORDER BY "  \
+                    "b.min_score), '') FROM fund_programme_bands b WHERE b.programme_id = p.id)")
+enum { PROG_COLUMNS(DB_COL_NAME) PROG_NCOLS };
+#define PROG_COLS PROG_COLUMNS(DB_COL_SQL)
 #define PROG_FROM                                                                                  \
     " FROM fund_programmes p JOIN org_units ou ON ou.id = p.org_unit_id"                           \
     " JOIN users u ON u.id = p.created_by"
@@ -47,21 +60,21 @@ static gs_code check_score(call *c, const char *field, double v)
 
 static void programme_from_row(call *c, Gridstock__V1__Programme *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->code = (char *)db_str(r, row, 1);
-    m->name = (char *)db_str(r, row, 2);
-    m->kind = (char *)db_str(r, row, 3);
-    m->category = (char *)db_str(r, row, 4);
-    m->amount = db_i64(r, row, 5);
-    m->org_unit_id = db_i64(r, row, 6);
-    m->org_unit_code = (char *)db_str(r, row, 7);
-    m->active = db_bool(r, row, 8);
-    m->members = db_i32(r, row, 9);
-    m->created_by_id = db_i64(r, row, 10);
-    m->created_by_login = (char *)db_str(r, row, 11);
-    m->created_at = (char *)db_str(r, row, 12);
+    m->id = db_i64(r, row, PROG_ID);
+    m->code = (char *)db_str(r, row, PROG_CODE);
+    m->name = (char *)db_str(r, row, PROG_NAME);
+    m->kind = (char *)db_str(r, row, PROG_KIND);
+    m->category = (char *)db_str(r, row, PROG_CATEGORY);
+    m->amount = db_i64(r, row, PROG_AMOUNT);
+    m->org_unit_id = db_i64(r, row, PROG_ORG_UNIT_ID);
+    m->org_unit_code = (char *)db_str(r, row, PROG_ORG_UNIT_CODE);
+    m->active = db_bool(r, row, PROG_ACTIVE);
+    m->members = db_i32(r, row, PROG_MEMBERS);
+    m->created_by_id = db_i64(r, row, PROG_CREATED_BY_ID);
+    m->created_by_login = (char *)db_str(r, row, PROG_CREATED_BY_LOGIN);
+    m->created_at = (char *)db_str(r, row, PROG_CREATED_AT);
     /* "60.00:0 90.00:50000" */
-    const char *bands = db_str(r, row, 13);
+    const char *bands = db_str(r, row, PROG_BANDS);
     size_t n = 0;
     for (const char *s = bands; *s; s++)
         n += *s == ':';
@@ -166,7 +179,7 @@ gs_code programme_create_programme(call *c, const Gridstock__V1__CreateProgramme
                    " SELECT id FROM p",
                    9, req->code, req->name, req->kind, req->category, call_i64(c, req->amount),
                    call_i64(c, u.id), call_i64(c, c->who.user_id), scores, amounts));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(programme_load(c, id, "", resp));
     c->audit_object = call_printf(c, "programme:%" PRId64, id);
     c->audit_summary = call_printf(c, "created %s programme %s \"%s\" (%s) for %s", req->kind,
@@ -277,6 +290,20 @@ gs_code programme_list_programmes(call *c, const Gridstock__V1__ListProgrammesRe
 
 /* ------------------------------------------------------------------ members */
 
+#define MEMBER_COLUMNS(COL)                                                                        \
+    COL(MEMBER_PAYEE_ACCOUNT_ID, "m.payee_account_id", payee_account_id, i64)                      \
+    COL(MEMBER_PAYEE_CODE, ", a.code", payee_code, str)                                            \
+    COL(MEMBER_PAYEE_NAME, ", a.name", payee_name, str)                                            \
+    COL(MEMBER_GRID_CODE, ", g.code", grid_code, str)                                              \
+    COL(MEMBER_AMOUNT, ", m.amount", amount, i64)
+enum { MEMBER_COLUMNS(DB_COL_NAME) MEMBER_NCOLS };
+#define MEMBER_COLS MEMBER_COLUMNS(DB_COL_SQL)
+
+static void programme_member_from_row(Gridstock__V1__ProgrammeMember *m, const db_res *r, int row)
+{
+    MEMBER_COLUMNS(DB_COL_FILL)
+}
+
 static gs_code members_load(call *c, int64_t programme,
                             Gridstock__V1__ListProgrammeMembersResponse *resp)
 {
@@ -284,24 +311,14 @@ static gs_code members_load(call *c, int64_t programme,
     /* members in grids the caller can see */
     GS_TRY(
         db_exec(c, &r,
-                "SELECT m.payee_account_id, a.code, a.name, g.code, m.amount"
+                "SELECT " MEMBER_COLS
                 " FROM fund_programme_members m JOIN fund_accounts a ON a.id = m.payee_account_id"
                 " JOIN org_units g ON g.id = m.grid_id"
                 " WHERE m.programme_id = $1 AND g.path <@ $2::ltree ORDER BY g.code, a.code",
                 2, call_i64(c, programme), c->who.scope_path));
     int rows = db_rows(r);
-    resp->n_members = (size_t)rows;
-    resp->members = (Gridstock__V1__ProgrammeMember **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__ProgrammeMember *m =
-            call_msg(c, &gridstock__v1__programme_member__descriptor);
-        m->payee_account_id = db_i64(r, i, 0);
-        m->payee_code = (char *)db_str(r, i, 1);
-        m->payee_name = (char *)db_str(r, i, 2);
-        m->grid_code = (char *)db_str(r, i, 3);
-        m->amount = db_i64(r, i, 4);
-        resp->members[i] = m;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->members, resp->n_members,
+                 &gridstock__v1__programme_member__descriptor, programme_member_from_row);
     return GS_OK;
 }
 
@@ -358,6 +375,12 @@ gs_code programme_list_programme_members(call *c,
 
 /* ------------------------------------------------------------------ scores */
 
+#define ENTER_SCORES_COLUMNS(COL)                                                                  \
+    COL(ENTER_ENTERED, "entered")                                                                  \
+    COL(ENTER_REPLACED, ", replaced")
+enum { ENTER_SCORES_COLUMNS(DB_COL_NAME) ENTER_NCOLS };
+#define ENTER_SCORES_COLS ENTER_SCORES_COLUMNS(DB_COL_SQL)
+
 gs_code programme_enter_scores(call *c, const Gridstock__V1__EnterScoresRequest *req,
                                Gridstock__V1__EnterScoresResponse *resp)
 {
@@ -383,19 +406,32 @@ gs_code programme_enter_scores(call *c, const Gridstock__V1__EnterScoresRequest 
         notes[i] = s->note;
         scores[i] = s->score;
     }
-    GS_TRY(db_exec(c, &r,
-                   "SELECT entered, replaced FROM fund_enter_scores($1, $2::ltree, $3, $4::text[],"
-                   " $5::numeric[], $6::text[])",
-                   6, call_i64(c, c->who.user_id), c->who.scope_path, req->period,
-                   pg_array_text(c, grids, n), pg_array_num2(c, scores, n),
-                   pg_array_text(c, notes, n)));
-    resp->entered = db_i32(r, 0, 0);
-    resp->replaced = db_i32(r, 0, 1);
+    GS_TRY(db_exec(
+        c, &r,
+        "SELECT " ENTER_SCORES_COLS " FROM fund_enter_scores($1, $2::ltree, $3, $4::text[],"
+        " $5::numeric[], $6::text[])",
+        6, call_i64(c, c->who.user_id), c->who.scope_path, req->period, pg_array_text(c, grids, n),
+        pg_array_num2(c, scores, n), pg_array_text(c, notes, n)));
+    resp->entered = db_i32(r, 0, ENTER_ENTERED);
+    resp->replaced = db_i32(r, 0, ENTER_REPLACED);
     c->audit_object = call_printf(c, "assessment:%s", req->period);
     c->audit_summary = call_printf(c, "entered %d and replaced %d assessment scores for %s",
                                    resp->entered, resp->replaced, req->period);
     return GS_OK;
 }
+
+#define SCORE_COLUMNS(COL)                                                                         \
+    COL(SCORE_GRID_CODE, "g.code", grid_code, str)                                                 \
+    COL(SCORE_PERIOD, ", s.period", period, str)                                                   \
+    COL(SCORE_SCORE, ", s.score::float8", score, f64)                                              \
+    COL(SCORE_NOTE, ", s.note", note, str)                                                         \
+    COL(SCORE_ENTERED_BY_LOGIN, ", u.login", entered_by_login, str)                                \
+    COL(SCORE_ENTERED_AT, ", fund_ts(s.entered_at)", entered_at, str)
+enum { SCORE_COLUMNS(DB_COL_NAME) SCORE_NCOLS };
+#define SCORE_COLS SCORE_COLUMNS(DB_COL_SQL)
+
+static void assessment_score_from_row(Gridstock__V1__AssessmentScore *m, const db_res *r,
+                                      int row){SCORE_COLUMNS(DB_COL_FILL)}
 
 gs_code programme_list_scores(call *c, const Gridstock__V1__ListScoresRequest *req,
                               Gridstock__V1__ListScoresResponse *resp)
@@ -405,48 +441,57 @@ gs_code programme_list_scores(call *c, const Gridstock__V1__ListScoresRequest *r
 
     GS_TRY(fund_check_period(c, "period", req->period, false));
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
-    GS_TRY(
-        db_exec(c, &r,
-                "SELECT g.code, s.period, s.score::float8, s.note, u.login, fund_ts(s.entered_at)"
-                " FROM fund_assessment_scores s JOIN org_units g ON g.id = s.org_unit_id"
-                " JOIN users u ON u.id = s.entered_by"
-                " WHERE s.period = $1 AND g.path <@ $2::ltree ORDER BY g.code",
-                2, req->period, u.path));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " SCORE_COLS
+                   " FROM fund_assessment_scores s JOIN org_units g ON g.id = s.org_unit_id"
+                   " JOIN users u ON u.id = s.entered_by"
+                   " WHERE s.period = $1 AND g.path <@ $2::ltree ORDER BY g.code",
+                   2, req->period, u.path));
     int rows = db_rows(r);
-    resp->n_scores = (size_t)rows;
-    resp->scores = (Gridstock__V1__AssessmentScore **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__AssessmentScore *s =
-            call_msg(c, &gridstock__v1__assessment_score__descriptor);
-        s->grid_code = (char *)db_str(r, i, 0);
-        s->period = (char *)db_str(r, i, 1);
-        s->score = db_f64(r, i, 2);
-        s->note = (char *)db_str(r, i, 3);
-        s->entered_by_login = (char *)db_str(r, i, 4);
-        s->entered_at = (char *)db_str(r, i, 5);
-        resp->scores[i] = s;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->scores, resp->n_scores,
+                 &gridstock__v1__assessment_score__descriptor, assessment_score_from_row);
     return GS_OK;
 }
 
 /* ------------------------------------------------------------------ runs */
 
+#define RUN_COLUMNS(COL)                                                                           \
+    COL(RUN_ID, "r.id", id, i64)                                                                   \
+    COL(RUN_PROGRAMME_ID, ", r.programme_id", programme_id, i64)                                   \
+    COL(RUN_PROGRAMME_CODE, ", p.code", programme_code, str)                                       \
+    COL(RUN_PERIOD, ", r.period", period, str)                                                     \
+    COL(RUN_PAY_PERIOD, ", r.pay_period", pay_period, str)                                         \
+    COL(RUN_CREATED_BY_ID, ", r.created_by", created_by_id, i64)                                   \
+    COL(RUN_CREATED_BY_LOGIN, ", u.login", created_by_login, str)                                  \
+    COL(RUN_CREATED_AT, ", fund_ts(r.created_at)", created_at, str)                                \
+    COL(RUN_ITEMS, ", count(i.run_id)::int", items, i32)                                           \
+    COL(RUN_PREPARED, ", count(*) FILTER (WHERE d.state = 'prepared')::int", prepared, i32)        \
+    COL(RUN_APPROVED, ", count(*) FILTER (WHERE d.state = 'approved')::int", approved, i32)        \
+    COL(RUN_POSTED, ", count(*) FILTER (WHERE d.state = 'posted')::int", posted, i32)              \
+    COL(RUN_OTHER,                                                                                 \
+        ", count(*) FILTER (WHERE d.state IN ('rejected', 'voided', 'expired', 'reversed'))::int", \
+        other, i32)                                                                                \
+    COL(RUN_DEDUCTIONS, ", count(*) FILTER (WHERE i.gross < 0)::int", deductions, i32)             \
+    COL(RUN_ZERO, ", count(*) FILTER (WHERE i.gross >= 0 AND i.net = 0)::int", zero, i32)          \
+    COL(RUN_TOTAL, ", coalesce(sum(d.amount), 0)::bigint", total, i64)                             \
+    COL(RUN_TOTAL_PREPARED,                                                                        \
+        ", coalesce(sum(d.amount) FILTER (WHERE d.state = 'prepared'), 0)::bigint",                \
+        total_prepared, i64)                                                                       \
+    COL(RUN_TOTAL_APPROVED,                                                                        \
+        ", coalesce(sum(d.amount) FILTER (WHERE d.state = 'approved'), 0)::bigint",                \
+        total_approved, i64)                                                                       \
+    COL(RUN_TOTAL_POSTED,                                                                          \
+        ", coalesce(sum(d.amount) FILTER (WHERE d.state = 'posted'), 0)::bigint", total_posted,    \
+        i64)                                                                                       \
+    COL(RUN_TOTAL_DEDUCTED, ", coalesce(sum(i.deducted), 0)::bigint", total_deducted, i64)         \
+    COL(RUN_TOTAL_PENALTIES, ", coalesce(sum(-i.gross) FILTER (WHERE i.gross < 0), 0)::bigint",    \
+        total_penalties, i64)
+enum { RUN_COLUMNS(DB_COL_NAME) RUN_NCOLS };
+#define RUN_COLS RUN_COLUMNS(DB_COL_SQL)
+
 /* A run's summary over the items in the caller's scope. $1 scope. */
 #define RUN_SELECT                                                                                 \
-    "SELECT r.id, r.programme_id, p.code, r.period, r.pay_period, r.created_by, u.login,"          \
-    " fund_ts(r.created_at), count(i.run_id)::int,"                                                \
-    " count(*) FILTER (WHERE d.state = 'prepared')::int,"                                          \
-    " count(*) FILTER (WHERE d.state = 'approved')::int,"                                          \
-    " count(*) FILTER (WHERE d.state = 'posted')::int,"                                            \
-    " count(*) FILTER (WHERE d.state IN ('rejected', 'voided', 'expired', 'reversed'))::int,"      \
-    " count(*) FILTER (WHERE i.gross < 0)::int,"                                                   \
-    " count(*) FILTER (WHERE i.gross >= 0 AND i.net = 0)::int,"                                    \
-    " coalesce(sum(d.amount), 0)::bigint,"                                                         \
-    " coalesce(sum(d.amount) FILTER (WHERE d.state = 'prepared'), 0)::bigint,"                     \
-    " coalesce(sum(d.amount) FILTER (WHERE d.state = 'approved'), 0)::bigint,"                     \
-    " coalesce(sum(d.amount) FILTER (WHERE d.state = 'posted'), 0)::bigint,"                       \
-    " coalesce(sum(i.deducted), 0)::bigint,"                                                       \
-    " coalesce(sum(-i.gross) FILTER (WHERE i.gross < 0), 0)::bigint"                               \
+    "SELECT " RUN_COLS                                                                             \
     " FROM fund_programme_runs r JOIN fund_programmes p ON p.id = r.programme_id"                  \
     " JOIN org_units ou ON ou.id = p.org_unit_id JOIN users u ON u.id = r.created_by"              \
     " LEFT JOIN (fund_programme_run_items i JOIN org_units g ON g.id = i.grid_id)"                 \
@@ -456,28 +501,7 @@ gs_code programme_list_scores(call *c, const Gridstock__V1__ListScoresRequest *r
 
 static void run_from_row(Gridstock__V1__ProgrammeRun *m, const db_res *r, int row)
 {
-    int k = 0;
-    m->id = db_i64(r, row, k++);
-    m->programme_id = db_i64(r, row, k++);
-    m->programme_code = (char *)db_str(r, row, k++);
-    m->period = (char *)db_str(r, row, k++);
-    m->pay_period = (char *)db_str(r, row, k++);
-    m->created_by_id = db_i64(r, row, k++);
-    m->created_by_login = (char *)db_str(r, row, k++);
-    m->created_at = (char *)db_str(r, row, k++);
-    m->items = db_i32(r, row, k++);
-    m->prepared = db_i32(r, row, k++);
-    m->approved = db_i32(r, row, k++);
-    m->posted = db_i32(r, row, k++);
-    m->other = db_i32(r, row, k++);
-    m->deductions = db_i32(r, row, k++);
-    m->zero = db_i32(r, row, k++);
-    m->total = db_i64(r, row, k++);
-    m->total_prepared = db_i64(r, row, k++);
-    m->total_approved = db_i64(r, row, k++);
-    m->total_posted = db_i64(r, row, k++);
-    m->total_deducted = db_i64(r, row, k++);
-    m->total_penalties = db_i64(r, row, k++);
+    RUN_COLUMNS(DB_COL_FILL)
 }
 
 /* Run `id` (visible to the caller) into m. */
@@ -492,6 +516,13 @@ static gs_code run_load(call *c, int64_t id, Gridstock__V1__ProgrammeRun *m)
     run_from_row(m, r, 0);
     return GS_OK;
 }
+
+#define PROG_RUN_COLUMNS(COL)                                                                      \
+    COL(PRUN_RUN_ID, "run_id")                                                                     \
+    COL(PRUN_CREATED, ", created")                                                                 \
+    COL(PRUN_EXISTING, ", existing")
+enum { PROG_RUN_COLUMNS(DB_COL_NAME) PRUN_NCOLS };
+#define PROG_RUN_COLS PROG_RUN_COLUMNS(DB_COL_SQL)
 
 gs_code programme_run_programme(call *c, const Gridstock__V1__RunProgrammeRequest *req,
                                 Gridstock__V1__ProgrammeRun *resp)
@@ -515,12 +546,12 @@ gs_code programme_run_programme(call *c, const Gridstock__V1__RunProgrammeReques
     if (!p->active)
         return call_fail(c, GS_FAILED_PRECONDITION, "programme %s is inactive", p->code);
     GS_TRY(db_exec(c, &r,
-                   "SELECT run_id, created, existing FROM fund_programme_run($1, $2::ltree, $3,"
+                   "SELECT " PROG_RUN_COLS " FROM fund_programme_run($1, $2::ltree, $3,"
                    " $4, $5, $6)",
                    6, call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, p->id),
                    req->period, pay, c->request_id));
-    int64_t id = db_i64(r, 0, 0);
-    int32_t created = db_i32(r, 0, 1), existing = db_i32(r, 0, 2);
+    int64_t id = db_i64(r, 0, PRUN_RUN_ID);
+    int32_t created = db_i32(r, 0, PRUN_CREATED), existing = db_i32(r, 0, PRUN_EXISTING);
     GS_TRY(run_load(c, id, resp));
     resp->created_now = created;
     resp->existing = existing;
@@ -553,17 +584,33 @@ gs_code programme_list_runs(call *c, const Gridstock__V1__ListRunsRequest *req,
                               " GROUP BY r.id, p.code, u.login ORDER BY r.id DESC LIMIT 1000",
                    3, c->who.scope_path, call_i64(c, req->programme_id), req->period));
     int rows = db_rows(r);
-    resp->n_runs = (size_t)rows;
-    resp->runs = (Gridstock__V1__ProgrammeRun **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->runs[i] = call_msg(c, &gridstock__v1__programme_run__descriptor);
-        run_from_row(resp->runs[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->runs, resp->n_runs, &gridstock__v1__programme_run__descriptor,
+                 run_from_row);
     return GS_OK;
 }
 
 static const char *const item_states[] = {"prepared", "approved", "posted",    "rejected", "voided",
                                           "expired",  "reversed", "deduction", "zero",     NULL};
+
+#define RUN_ITEM_COLUMNS(COL)                                                                      \
+    COL(RITEM_PAYEE_ACCOUNT_ID, "i.payee_account_id", payee_account_id, i64)                       \
+    COL(RITEM_RUN_ID, ", i.run_id", run_id, i64)                                                   \
+    COL(RITEM_GRID_CODE, ", g.code", grid_code, str)                                               \
+    COL(RITEM_PAYEE_CODE, ", a.code", payee_code, str)                                             \
+    COL(RITEM_PAYEE_NAME, ", a.name", payee_name, str)                                             \
+    COL(RITEM_SCORE, ", coalesce(i.score, 0)::float8", score, f64)                                 \
+    COL(RITEM_GROSS, ", i.gross", gross, i64)                                                      \
+    COL(RITEM_DEDUCTED, ", i.deducted", deducted, i64)                                             \
+    COL(RITEM_NET, ", i.net", net, i64)                                                            \
+    COL(RITEM_DISBURSEMENT_ID, ", coalesce(i.disbursement_id, 0)", disbursement_id, i64)           \
+    COL(RITEM_STATE,                                                                               \
+        ", coalesce(d.state, CASE WHEN i.gross < 0 THEN 'deduction' ELSE 'zero' END) st", state,   \
+        str)
+enum { RUN_ITEM_COLUMNS(DB_COL_NAME) RITEM_NCOLS };
+#define RUN_ITEM_COLS RUN_ITEM_COLUMNS(DB_COL_SQL)
+
+static void programme_run_item_from_row(Gridstock__V1__ProgrammeRunItem *m, const db_res *r,
+                                        int row){RUN_ITEM_COLUMNS(DB_COL_FILL)}
 
 gs_code programme_list_run_items(call *c, const Gridstock__V1__ListRunItemsRequest *req,
                                  Gridstock__V1__ListRunItemsResponse *resp)
@@ -575,10 +622,7 @@ gs_code programme_list_run_items(call *c, const Gridstock__V1__ListRunItemsReque
     GS_TRY(dir_enum(c, "state", req->state, item_states, false));
     GS_TRY(run_load(c, req->run_id, call_msg(c, &gridstock__v1__programme_run__descriptor)));
     GS_TRY(db_exec(c, &r,
-                   "SELECT i.payee_account_id, i.run_id, g.code, a.code, a.name,"
-                   " coalesce(i.score, 0)::float8, i.gross, i.deducted, i.net,"
-                   " coalesce(i.disbursement_id, 0), coalesce(d.state, CASE WHEN i.gross < 0"
-                   " THEN 'deduction' ELSE 'zero' END) st"
+                   "SELECT " RUN_ITEM_COLS
                    " FROM fund_programme_run_items i JOIN org_units g ON g.id = i.grid_id"
                    " JOIN fund_accounts a ON a.id = i.payee_account_id"
                    " LEFT JOIN fund_disbursements d ON d.id = i.disbursement_id"
@@ -589,25 +633,9 @@ gs_code programme_list_run_items(call *c, const Gridstock__V1__ListRunItemsReque
                    5, call_i64(c, req->run_id), c->who.scope_path, call_i64(c, after), req->state,
                    call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_items = (size_t)rows;
-    resp->items = (Gridstock__V1__ProgrammeRunItem **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__ProgrammeRunItem *m =
-            call_msg(c, &gridstock__v1__programme_run_item__descriptor);
-        m->payee_account_id = db_i64(r, i, 0);
-        m->run_id = db_i64(r, i, 1);
-        m->grid_code = (char *)db_str(r, i, 2);
-        m->payee_code = (char *)db_str(r, i, 3);
-        m->payee_name = (char *)db_str(r, i, 4);
-        m->score = db_f64(r, i, 5);
-        m->gross = db_i64(r, i, 6);
-        m->deducted = db_i64(r, i, 7);
-        m->net = db_i64(r, i, 8);
-        m->disbursement_id = db_i64(r, i, 9);
-        m->state = (char *)db_str(r, i, 10);
-        resp->items[i] = m;
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, RITEM_PAYEE_ACCOUNT_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->items, resp->n_items,
+                 &gridstock__v1__programme_run_item__descriptor, programme_run_item_from_row);
     return GS_OK;
 }
 
@@ -623,7 +651,7 @@ gs_code programme_approve_run(call *c, const Gridstock__V1__ApproveRunRequest *r
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    req->expected_count ? call_i64(c, req->expected_count) : NULL,
                    req->expected_total ? call_i64(c, req->expected_total) : NULL, c->request_id));
-    int64_t n = db_i64(r, 0, 0);
+    int64_t n = db_one_i64(r, 0);
     GS_TRY(run_load(c, req->id, resp));
     c->audit_object = call_printf(c, "programme_run:%" PRId64, req->id);
     c->audit_summary =
@@ -643,7 +671,7 @@ gs_code programme_post_run(call *c, const Gridstock__V1__PostRunRequest *req,
     GS_TRY(db_exec(c, &r, "SELECT fund_run_post($1, $2::ltree, $3, $4)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->id),
                    c->request_id));
-    int64_t n = db_i64(r, 0, 0);
+    int64_t n = db_one_i64(r, 0);
     GS_TRY(run_load(c, req->id, resp));
     c->audit_object = call_printf(c, "programme_run:%" PRId64, req->id);
     c->audit_summary =

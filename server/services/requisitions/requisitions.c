@@ -62,8 +62,17 @@ gs_code req_move(call *c, req_ref *r, req_state to, const char *comment, int ttl
 
 /* ------------------------------------------------------------------ loading */
 
-#define REF_COLS                                                                                   \
-    "r.id, r.number, r.status, r.org_unit_id, ou.code, ou.path::text, r.requester_id, r.priority"
+#define REF_COLUMNS(COL)                                                                           \
+    COL(REF_ID, "r.id")                                                                            \
+    COL(REF_NUMBER, ", r.number")                                                                  \
+    COL(REF_STATUS, ", r.status")                                                                  \
+    COL(REF_ORG_UNIT_ID, ", r.org_unit_id")                                                        \
+    COL(REF_ORG_UNIT_CODE, ", ou.code")                                                            \
+    COL(REF_ORG_UNIT_PATH, ", ou.path::text")                                                      \
+    COL(REF_REQUESTER_ID, ", r.requester_id")                                                      \
+    COL(REF_PRIORITY, ", r.priority")
+enum { REF_COLUMNS(DB_COL_NAME) REF_NCOLS };
+#define REF_COLS REF_COLUMNS(DB_COL_SQL)
 #define REF_FROM " FROM requisitions r JOIN org_units ou ON ou.id = r.org_unit_id"
 
 gs_code req_find(call *c, int64_t id, const char *number, bool lock, req_ref *out)
@@ -100,91 +109,73 @@ gs_code req_find(call *c, int64_t id, const char *number, bool lock, req_ref *ou
         if (db_rows(r) == 0)
             return call_fail(c, GS_NOT_FOUND, "requisition %" PRId64 " not found", id);
     }
-    out->id = db_i64(r, 0, 0);
-    out->number = db_str(r, 0, 1);
-    int st = req_state_from_name(db_str(r, 0, 2));
+    out->id = db_i64(r, 0, REF_ID);
+    out->number = db_str(r, 0, REF_NUMBER);
+    int st = req_state_from_name(db_str(r, 0, REF_STATUS));
     out->state = st < 0 ? REQ_DRAFT : (req_state)st;
-    out->org_unit_id = db_i64(r, 0, 3);
-    out->org_unit_code = db_str(r, 0, 4);
-    out->org_unit_path = db_str(r, 0, 5);
-    out->requester_id = db_i64(r, 0, 6);
-    out->priority = db_str(r, 0, 7);
+    out->org_unit_id = db_i64(r, 0, REF_ORG_UNIT_ID);
+    out->org_unit_code = db_str(r, 0, REF_ORG_UNIT_CODE);
+    out->org_unit_path = db_str(r, 0, REF_ORG_UNIT_PATH);
+    out->requester_id = db_i64(r, 0, REF_REQUESTER_ID);
+    out->priority = db_str(r, 0, REF_PRIORITY);
     return GS_OK;
 }
 
 /* ------------------------------------------------------------------ filling messages */
 
-static char *S(const db_res *r, int row, int col)
+void req_hdr_from_row(Gridstock__V1__Requisition *m, const db_res *r, int row)
 {
-    return (char *)db_str(r, row, col);
+    REQ_HDR_COLUMNS(DB_COL_FILL)
 }
 
-void req_hdr_from_row(Gridstock__V1__Requisition *m, const db_res *r, int i)
-{
-    m->id = db_i64(r, i, 0);
-    m->number = S(r, i, 1);
-    m->org_unit_id = db_i64(r, i, 2);
-    m->org_unit_code = S(r, i, 3);
-    m->org_unit_name = S(r, i, 4);
-    m->requester_id = db_i64(r, i, 5);
-    m->requester_login = S(r, i, 6);
-    m->priority = S(r, i, 7);
-    m->needed_by = S(r, i, 8);
-    m->purpose = S(r, i, 9);
-    m->delivery_site_id = db_i64(r, i, 10);
-    m->delivery_site_code = S(r, i, 11);
-    m->delivery_address = S(r, i, 12);
-    m->status = S(r, i, 13);
-    m->auto_approved = db_bool(r, i, 14);
-    m->split_from_id = db_i64(r, i, 15);
-    m->split_from_number = S(r, i, 16);
-    m->approved_by_id = db_i64(r, i, 17);
-    m->approved_by_login = S(r, i, 18);
-    m->created_at = S(r, i, 19);
-    m->submitted_at = S(r, i, 20);
-    m->approved_at = S(r, i, 21);
-    m->allocated_at = S(r, i, 22);
-    m->reserved_until = S(r, i, 23);
-    m->dispatched_at = S(r, i, 24);
-    m->received_at = S(r, i, 25);
-    m->closed_at = S(r, i, 26);
-    m->updated_at = S(r, i, 27);
-    m->status_comment = S(r, i, 28);
-    m->approved_by_activation_id = db_i64(r, i, 29);
-    m->rule_proposed_by_login = S(r, i, 30);
-    m->rule_confirmed_by_login = S(r, i, 31);
-}
+#define REQ_LINE_COLUMNS(COL)                                                                      \
+    COL(RLINE_REQUISITION_ID, "l.requisition_id")                                                  \
+    COL(RLINE_ID, ", l.id")                                                                        \
+    COL(RLINE_LINE_NO, ", l.line_no")                                                              \
+    COL(RLINE_ITEM_ID, ", l.item_id")                                                              \
+    COL(RLINE_ITEM_CODE, ", i.code")                                                               \
+    COL(RLINE_ITEM_NAME, ", i.name")                                                               \
+    COL(RLINE_UNIT, ", i.unit")                                                                    \
+    COL(RLINE_QTY_REQUESTED, ", l.qty_requested")                                                  \
+    COL(RLINE_QTY_APPROVED, ", coalesce(l.qty_approved, 0)")                                       \
+    COL(RLINE_APPROVE_REASON, ", l.approve_reason")                                                \
+    COL(RLINE_QTY_ALLOCATED, ", l.qty_allocated")                                                  \
+    COL(RLINE_QTY_BACKORDERED, ", coalesce(b.qty, 0)")                                             \
+    COL(RLINE_QTY_DISPATCHED, ", l.qty_dispatched")                                                \
+    COL(RLINE_QTY_ACCEPTED, ", coalesce(l.qty_accepted, 0)")                                       \
+    COL(RLINE_QTY_REJECTED, ", coalesce(l.qty_rejected, 0)")                                       \
+    COL(RLINE_REJECT_REASON, ", l.reject_reason")                                                  \
+    COL(RLINE_REJECT_DISPOSITION, ", l.reject_disposition")                                        \
+    COL(RLINE_NOTE, ", l.note")
+enum { REQ_LINE_COLUMNS(DB_COL_NAME) RLINE_NCOLS };
+#define REQ_LINE_COLS REQ_LINE_COLUMNS(DB_COL_SQL)
 
 /* Lines of one or more requisitions: column 0 is the requisition id. */
 static const char SQL_LINES[] =
-    "SELECT l.requisition_id, l.id, l.line_no, l.item_id, i.code, i.name, i.unit, l.qty_requested,"
-    " coalesce(l.qty_approved, 0), l.approve_reason, l.qty_allocated, coalesce(b.qty, 0),"
-    " l.qty_dispatched, coalesce(l.qty_accepted, 0), coalesce(l.qty_rejected, 0), l.reject_reason,"
-    " l.reject_disposition, l.note"
-    " FROM requisition_lines l JOIN items i ON i.id = l.item_id"
+    "SELECT " REQ_LINE_COLS " FROM requisition_lines l JOIN items i ON i.id = l.item_id"
     " LEFT JOIN requisition_backorders b ON b.line_id = l.id AND b.status = 'open'"
     " WHERE l.requisition_id = ANY ($1::bigint[]) ORDER BY l.requisition_id, l.line_no";
 
 static Gridstock__V1__RequisitionLine *line_from_row(call *c, const db_res *r, int i)
 {
     Gridstock__V1__RequisitionLine *l = call_msg(c, &gridstock__v1__requisition_line__descriptor);
-    l->id = db_i64(r, i, 1);
-    l->line_no = db_i32(r, i, 2);
-    l->item_id = db_i64(r, i, 3);
-    l->item_code = S(r, i, 4);
-    l->item_name = S(r, i, 5);
-    l->unit = S(r, i, 6);
-    l->qty_requested = db_i64(r, i, 7);
-    l->qty_approved = db_i64(r, i, 8);
-    l->approve_reason = S(r, i, 9);
-    l->qty_allocated = db_i64(r, i, 10);
-    l->qty_backordered = db_i64(r, i, 11);
-    l->qty_dispatched = db_i64(r, i, 12);
-    l->qty_accepted = db_i64(r, i, 13);
-    l->qty_rejected = db_i64(r, i, 14);
-    l->reject_reason = S(r, i, 15);
-    l->reject_disposition = S(r, i, 16);
-    l->note = S(r, i, 17);
+    l->id = db_i64(r, i, RLINE_ID);
+    l->line_no = db_i32(r, i, RLINE_LINE_NO);
+    l->item_id = db_i64(r, i, RLINE_ITEM_ID);
+    l->item_code = (char *)db_str(r, i, RLINE_ITEM_CODE);
+    l->item_name = (char *)db_str(r, i, RLINE_ITEM_NAME);
+    l->unit = (char *)db_str(r, i, RLINE_UNIT);
+    l->qty_requested = db_i64(r, i, RLINE_QTY_REQUESTED);
+    l->qty_approved = db_i64(r, i, RLINE_QTY_APPROVED);
+    l->approve_reason = (char *)db_str(r, i, RLINE_APPROVE_REASON);
+    l->qty_allocated = db_i64(r, i, RLINE_QTY_ALLOCATED);
+    l->qty_backordered = db_i64(r, i, RLINE_QTY_BACKORDERED);
+    l->qty_dispatched = db_i64(r, i, RLINE_QTY_DISPATCHED);
+    l->qty_accepted = db_i64(r, i, RLINE_QTY_ACCEPTED);
+    l->qty_rejected = db_i64(r, i, RLINE_QTY_REJECTED);
+    l->reject_reason = (char *)db_str(r, i, RLINE_REJECT_REASON);
+    l->reject_disposition = (char *)db_str(r, i, RLINE_REJECT_DISPOSITION);
+    l->note = (char *)db_str(r, i, RLINE_NOTE);
     return l;
 }
 
@@ -208,8 +199,8 @@ static void attach_lines(call *c, Gridstock__V1__Requisition **ms, int n, const 
     int rows = db_rows(lines);
     for (int i = 0; i < rows;) {
         int end = i + 1;
-        int64_t id = db_i64(lines, i, 0);
-        while (end < rows && db_i64(lines, end, 0) == id)
+        int64_t id = db_i64(lines, i, RLINE_REQUISITION_ID);
+        while (end < rows && db_i64(lines, end, RLINE_REQUISITION_ID) == id)
             end++;
         Gridstock__V1__Requisition key = {.id = id}, *kp = &key;
         Gridstock__V1__Requisition **hit = bsearch(&kp, sorted, (size_t)n, sizeof *sorted, by_id);
@@ -238,6 +229,41 @@ gs_code req_attach_lines(call *c, Gridstock__V1__Requisition **ms, int n)
     return GS_OK;
 }
 
+#define ALLOCATION_COLUMNS(COL)                                                                    \
+    COL(ALLOC_ID, "a.id")                                                                          \
+    COL(ALLOC_LINE_ID, ", a.line_id")                                                              \
+    COL(ALLOC_ITEM_ID, ", l.item_id")                                                              \
+    COL(ALLOC_ITEM_CODE, ", i.code")                                                               \
+    COL(ALLOC_SITE_ID, ", a.site_id")                                                              \
+    COL(ALLOC_SITE_CODE, ", s.code")                                                               \
+    COL(ALLOC_SITE_KIND, ", s.kind")                                                               \
+    COL(ALLOC_LOT_ID, ", a.lot_id")                                                                \
+    COL(ALLOC_LOT_CODE, ", x.lot_code")                                                            \
+    COL(ALLOC_EXPIRES_ON, ", coalesce(to_char(x.expires_on, 'YYYY-MM-DD'), '')")                   \
+    COL(ALLOC_QTY, ", a.qty")                                                                      \
+    COL(ALLOC_DISTANCE_M, ", a.distance_m")                                                        \
+    COL(ALLOC_STATUS, ", a.status")
+enum { ALLOCATION_COLUMNS(DB_COL_NAME) ALLOC_NCOLS };
+#define ALLOCATION_COLS ALLOCATION_COLUMNS(DB_COL_SQL)
+
+static void requisition_allocation_from_row(Gridstock__V1__RequisitionAllocation *m,
+                                            const db_res *r, int i)
+{
+    m->id = db_i64(r, i, ALLOC_ID);
+    m->line_id = db_i64(r, i, ALLOC_LINE_ID);
+    m->item_id = db_i64(r, i, ALLOC_ITEM_ID);
+    m->item_code = (char *)db_str(r, i, ALLOC_ITEM_CODE);
+    m->site_id = db_i64(r, i, ALLOC_SITE_ID);
+    m->site_code = (char *)db_str(r, i, ALLOC_SITE_CODE);
+    m->site_kind = (char *)db_str(r, i, ALLOC_SITE_KIND);
+    m->lot_id = db_i64(r, i, ALLOC_LOT_ID);
+    m->lot_code = (char *)db_str(r, i, ALLOC_LOT_CODE);
+    m->expires_on = (char *)db_str(r, i, ALLOC_EXPIRES_ON);
+    m->qty = db_i64(r, i, ALLOC_QTY);
+    m->distance_m = db_f64(r, i, ALLOC_DISTANCE_M);
+    m->status = (char *)db_str(r, i, ALLOC_STATUS);
+}
+
 gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m)
 {
     db_res *h = NULL, *lines = NULL, *al = NULL;
@@ -245,9 +271,7 @@ gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m)
     db_stmt st[3] = {
         {"SELECT " REQ_HDR_COLS REQ_HDR_FROM " WHERE r.id = $1::bigint", 1, {call_i64(c, id)}, &h},
         {SQL_LINES, 1, {ids}, &lines},
-        {"SELECT a.id, a.line_id, l.item_id, i.code, a.site_id, s.code, s.kind, a.lot_id,"
-         " x.lot_code, coalesce(to_char(x.expires_on, 'YYYY-MM-DD'), ''), a.qty, a.distance_m,"
-         " a.status FROM requisition_allocations a"
+        {"SELECT " ALLOCATION_COLS " FROM requisition_allocations a"
          " JOIN requisition_lines l ON l.id = a.line_id JOIN items i ON i.id = l.item_id"
          " JOIN sites s ON s.id = a.site_id JOIN lots x ON x.id = a.lot_id"
          " WHERE a.requisition_id = $1::bigint ORDER BY a.id",
@@ -261,26 +285,9 @@ gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m)
     req_hdr_from_row(m, h, 0);
     attach_lines(c, &m, 1, lines);
     int n = db_rows(al);
-    m->n_allocations = (size_t)n;
-    m->allocations = (Gridstock__V1__RequisitionAllocation **)call_ptrs(c, (size_t)n);
-    for (int i = 0; i < n; i++) {
-        Gridstock__V1__RequisitionAllocation *a =
-            call_msg(c, &gridstock__v1__requisition_allocation__descriptor);
-        a->id = db_i64(al, i, 0);
-        a->line_id = db_i64(al, i, 1);
-        a->item_id = db_i64(al, i, 2);
-        a->item_code = S(al, i, 3);
-        a->site_id = db_i64(al, i, 4);
-        a->site_code = S(al, i, 5);
-        a->site_kind = S(al, i, 6);
-        a->lot_id = db_i64(al, i, 7);
-        a->lot_code = S(al, i, 8);
-        a->expires_on = S(al, i, 9);
-        a->qty = db_i64(al, i, 10);
-        a->distance_m = db_f64(al, i, 11);
-        a->status = S(al, i, 12);
-        m->allocations[i] = a;
-    }
+    DB_ROWS_INTO(c, al, n, m->allocations, m->n_allocations,
+                 &gridstock__v1__requisition_allocation__descriptor,
+                 requisition_allocation_from_row);
     return GS_OK;
 }
 
@@ -324,7 +331,7 @@ gs_code requisition_list(call *c, const Gridstock__V1__ListRequisitionsRequest *
                    req->created_to, req->mine ? "true" : "false", call_i64(c, c->who.user_id),
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->next_page_token = (char *)db_page_next(c, r, RH_ID, limit, &rows);
     resp->n_requisitions = (size_t)rows;
     resp->requisitions = (Gridstock__V1__Requisition **)call_ptrs(c, (size_t)rows);
     for (int i = 0; i < rows; i++) {
@@ -337,6 +344,31 @@ gs_code requisition_list(call *c, const Gridstock__V1__ListRequisitionsRequest *
     return GS_OK;
 }
 
+#define HISTORY_COLUMNS(COL)                                                                       \
+    COL(HIST_ID, "h.id")                                                                           \
+    COL(HIST_FROM_STATE, ", h.from_state")                                                         \
+    COL(HIST_TO_STATE, ", h.to_state")                                                             \
+    COL(HIST_ACTOR_ID, ", coalesce(h.actor_id, 0)")                                                \
+    COL(HIST_ACTOR_LOGIN, ", coalesce(u.login, '')")                                               \
+    COL(HIST_AT, ", " DIR_TS("h.at"))                                                              \
+    COL(HIST_COMMENT, ", h.comment")                                                               \
+    COL(HIST_ACTIVATION_ID, ", coalesce(h.activation_id, 0)")
+enum { HISTORY_COLUMNS(DB_COL_NAME) HIST_NCOLS };
+#define HISTORY_COLS HISTORY_COLUMNS(DB_COL_SQL)
+
+static void requisition_transition_from_row(Gridstock__V1__RequisitionTransition *m,
+                                            const db_res *r, int i)
+{
+    m->id = db_i64(r, i, HIST_ID);
+    m->from_state = (char *)db_str(r, i, HIST_FROM_STATE);
+    m->to_state = (char *)db_str(r, i, HIST_TO_STATE);
+    m->actor_id = db_i64(r, i, HIST_ACTOR_ID);
+    m->actor_login = (char *)db_str(r, i, HIST_ACTOR_LOGIN);
+    m->at = (char *)db_str(r, i, HIST_AT);
+    m->comment = (char *)db_str(r, i, HIST_COMMENT);
+    m->activation_id = db_i64(r, i, HIST_ACTIVATION_ID);
+}
+
 gs_code requisition_history(call *c, const Gridstock__V1__RequisitionHistoryRequest *req,
                             Gridstock__V1__RequisitionHistoryResponse *resp)
 {
@@ -345,28 +377,14 @@ gs_code requisition_history(call *c, const Gridstock__V1__RequisitionHistoryRequ
 
     GS_TRY(req_find(c, req->id, req->number, false, &ref));
     GS_TRY(db_exec(c, &r,
-                   "SELECT h.id, h.from_state, h.to_state, coalesce(h.actor_id, 0),"
-                   " coalesce(u.login, ''), " DIR_TS(
-                       "h.at") ", h.comment, coalesce(h.activation_id, 0)"
-                               " FROM requisition_history h LEFT JOIN users u ON u.id = h.actor_id"
-                               " WHERE h.requisition_id = $1::bigint ORDER BY h.id",
+                   "SELECT " HISTORY_COLS
+                   " FROM requisition_history h LEFT JOIN users u ON u.id = h.actor_id"
+                   " WHERE h.requisition_id = $1::bigint ORDER BY h.id",
                    1, call_i64(c, ref.id)));
     int n = db_rows(r);
     resp->number = (char *)ref.number;
-    resp->n_transitions = (size_t)n;
-    resp->transitions = (Gridstock__V1__RequisitionTransition **)call_ptrs(c, (size_t)n);
-    for (int i = 0; i < n; i++) {
-        Gridstock__V1__RequisitionTransition *t =
-            call_msg(c, &gridstock__v1__requisition_transition__descriptor);
-        t->id = db_i64(r, i, 0);
-        t->from_state = S(r, i, 1);
-        t->to_state = S(r, i, 2);
-        t->actor_id = db_i64(r, i, 3);
-        t->actor_login = S(r, i, 4);
-        t->at = S(r, i, 5);
-        t->comment = S(r, i, 6);
-        t->activation_id = db_i64(r, i, 7);
-        resp->transitions[i] = t;
-    }
+    DB_ROWS_INTO(c, r, n, resp->transitions, resp->n_transitions,
+                 &gridstock__v1__requisition_transition__descriptor,
+                 requisition_transition_from_row);
     return GS_OK;
 }

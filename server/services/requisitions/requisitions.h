@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "call.h"
+#include "db.h"
 #include "method.h"
 #include "directory/directory.h"
 
@@ -83,20 +84,42 @@ gs_code req_move(call *c, req_ref *r, req_state to, const char *comment, int ttl
 gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m);
 
 /* The header columns req_hdr_from_row reads. */
-/* clang-format off */
-#define REQ_HDR_COLS                                                                               \
-    "r.id, r.number, r.org_unit_id, ou.code, ou.name, r.requester_id, ru.login, r.priority,"      \
-    " coalesce(to_char(r.needed_by, 'YYYY-MM-DD'), ''), r.purpose,"                                \
-    " coalesce(r.delivery_site_id, 0), coalesce(ds.code, ''), r.delivery_address, r.status,"       \
-    " r.auto_approved, coalesce(r.split_from_id, 0), coalesce(sp.number, ''),"                     \
-    " coalesce(r.approved_by, 0), coalesce(au.login, ''), "                                        \
-    DIR_TS("r.created_at") ", " DIR_TS("r.submitted_at") ", "                                      \
-    DIR_TS("r.approved_at") ", " DIR_TS("r.allocated_at") ", "                                     \
-    DIR_TS("r.reserved_until") ", " DIR_TS("r.dispatched_at") ", "                                 \
-    DIR_TS("r.received_at") ", " DIR_TS("r.closed_at") ", "                                        \
-    DIR_TS("r.updated_at") ", r.status_comment, coalesce(r.approved_by_activation, 0),"           \
-    " coalesce(eap.login, ''), coalesce(eac.login, '')"
-/* clang-format on */
+#define REQ_HDR_COLUMNS(COL)                                                                       \
+    COL(RH_ID, "r.id", id, i64)                                                                    \
+    COL(RH_NUMBER, ", r.number", number, str)                                                      \
+    COL(RH_ORG_UNIT_ID, ", r.org_unit_id", org_unit_id, i64)                                       \
+    COL(RH_ORG_UNIT_CODE, ", ou.code", org_unit_code, str)                                         \
+    COL(RH_ORG_UNIT_NAME, ", ou.name", org_unit_name, str)                                         \
+    COL(RH_REQUESTER_ID, ", r.requester_id", requester_id, i64)                                    \
+    COL(RH_REQUESTER_LOGIN, ", ru.login", requester_login, str)                                    \
+    COL(RH_PRIORITY, ", r.priority", priority, str)                                                \
+    COL(RH_NEEDED_BY, ", coalesce(to_char(r.needed_by, 'YYYY-MM-DD'), '')", needed_by, str)        \
+    COL(RH_PURPOSE, ", r.purpose", purpose, str)                                                   \
+    COL(RH_DELIVERY_SITE_ID, ", coalesce(r.delivery_site_id, 0)", delivery_site_id, i64)           \
+    COL(RH_DELIVERY_SITE_CODE, ", coalesce(ds.code, '')", delivery_site_code, str)                 \
+    COL(RH_DELIVERY_ADDRESS, ", r.delivery_address", delivery_address, str)                        \
+    COL(RH_STATUS, ", r.status", status, str)                                                      \
+    COL(RH_AUTO_APPROVED, ", r.auto_approved", auto_approved, bool)                                \
+    COL(RH_SPLIT_FROM_ID, ", coalesce(r.split_from_id, 0)", split_from_id, i64)                    \
+    COL(RH_SPLIT_FROM_NUMBER, ", coalesce(sp.number, '')", split_from_number, str)                 \
+    COL(RH_APPROVED_BY_ID, ", coalesce(r.approved_by, 0)", approved_by_id, i64)                    \
+    COL(RH_APPROVED_BY_LOGIN, ", coalesce(au.login, '')", approved_by_login, str)                  \
+    COL(RH_CREATED_AT, ", " DIR_TS("r.created_at"), created_at, str)                               \
+    COL(RH_SUBMITTED_AT, ", " DIR_TS("r.submitted_at"), submitted_at, str)                         \
+    COL(RH_APPROVED_AT, ", " DIR_TS("r.approved_at"), approved_at, str)                            \
+    COL(RH_ALLOCATED_AT, ", " DIR_TS("r.allocated_at"), allocated_at, str)                         \
+    COL(RH_RESERVED_UNTIL, ", " DIR_TS("r.reserved_until"), reserved_until, str)                   \
+    COL(RH_DISPATCHED_AT, ", " DIR_TS("r.dispatched_at"), dispatched_at, str)                      \
+    COL(RH_RECEIVED_AT, ", " DIR_TS("r.received_at"), received_at, str)                            \
+    COL(RH_CLOSED_AT, ", " DIR_TS("r.closed_at"), closed_at, str)                                  \
+    COL(RH_UPDATED_AT, ", " DIR_TS("r.updated_at"), updated_at, str)                               \
+    COL(RH_STATUS_COMMENT, ", r.status_comment", status_comment, str)                              \
+    COL(RH_APPROVED_BY_ACTIVATION_ID, ", coalesce(r.approved_by_activation, 0)",                   \
+        approved_by_activation_id, i64)                                                            \
+    COL(RH_RULE_PROPOSED_BY_LOGIN, ", coalesce(eap.login, '')", rule_proposed_by_login, str)       \
+    COL(RH_RULE_CONFIRMED_BY_LOGIN, ", coalesce(eac.login, '')", rule_confirmed_by_login, str)
+enum { REQ_HDR_COLUMNS(DB_COL_NAME) REQ_HDR_NCOLS };
+#define REQ_HDR_COLS REQ_HDR_COLUMNS(DB_COL_SQL)
 #define REQ_HDR_FROM                                                                               \
     " FROM requisitions r JOIN org_units ou ON ou.id = r.org_unit_id"                              \
     " JOIN users ru ON ru.id = r.requester_id LEFT JOIN sites ds ON ds.id = r.delivery_site_id"    \
@@ -106,8 +129,6 @@ gs_code req_fill(call *c, int64_t id, Gridstock__V1__Requisition *m);
     " LEFT JOIN users eap ON eap.id = ea.proposed_by LEFT JOIN users eac ON eac.id = "             \
     "ea.confirmed_by"
 
-/* How many columns REQ_HDR_COLS has (a query's own columns follow). */
-#define REQ_HDR_NCOLS 32
 /* Header columns (REQ_HDR_COLS, from REQ_HDR_FROM: r requisitions, ou its unit) into m. */
 void req_hdr_from_row(Gridstock__V1__Requisition *m, const struct db_res *r, int row);
 /* Loads the lines of the n requisitions in ms (one query) and attaches them. */

@@ -12,6 +12,12 @@
 #include "requisitions.h"
 #include "gridstock/v1/requisitions.rpc.h"
 
+#define ALLOCATE_COLUMNS(COL)                                                                      \
+    COL(ALLOCATED_ALLOCATED, "allocated")                                                          \
+    COL(ALLOCATED_BACKORDERED, ", backordered")
+enum { ALLOCATE_COLUMNS(DB_COL_NAME) ALLOCATED_NCOLS };
+#define ALLOCATE_COLS ALLOCATE_COLUMNS(DB_COL_SQL)
+
 gs_code requisition_allocate(call *c, const Gridstock__V1__RequisitionActionRequest *req,
                              Gridstock__V1__Requisition *resp)
 {
@@ -22,11 +28,11 @@ gs_code requisition_allocate(call *c, const Gridstock__V1__RequisitionActionRequ
     GS_TRY(req_find(c, req->id, req->number, true, &r));
     GS_TRY(req_check_move(c, &r, REQ_ALLOCATED));
     GS_TRY(db_exec(c, &res,
-                   "SELECT allocated, backordered FROM req_allocate($1::bigint, $2::ltree,"
+                   "SELECT " ALLOCATE_COLS " FROM req_allocate($1::bigint, $2::ltree,"
                    " ARRAY['reserve_point'], $3::bigint, $4)",
                    4, call_i64(c, r.id), c->who.scope_path, call_i64(c, c->who.user_id),
                    c->request_id));
-    int64_t got = db_i64(res, 0, 0), back = db_i64(res, 0, 1);
+    int64_t got = db_i64(res, 0, ALLOCATED_ALLOCATED), back = db_i64(res, 0, ALLOCATED_BACKORDERED);
     c->audit_object = call_printf(c, "requisition:%" PRId64, r.id);
     if (got > 0) {
         const char *comment =
@@ -54,7 +60,7 @@ gs_code requisition_dispatch(call *c, const Gridstock__V1__RequisitionActionRequ
     GS_TRY(db_exec(c, &res, "SELECT req_dispatch($1::bigint, $2::bigint, $3, $4)", 4,
                    call_i64(c, r.id), call_i64(c, c->who.user_id), c->request_id,
                    call_printf(c, "requisition %s", r.number)));
-    int64_t issued = db_i64(res, 0, 0);
+    int64_t issued = db_one_i64(res, 0);
     const char *comment = call_printf(c, "%" PRId64 " units issued%s%.900s", issued,
                                       *req->comment ? ": " : "", req->comment);
     GS_TRY(req_move(c, &r, REQ_DISPATCHED, comment, 0));
@@ -118,7 +124,7 @@ gs_code requisition_confirm_receipt(call *c, const Gridstock__V1__ConfirmReceipt
         if (db_rows(res) == 0)
             return call_fail(c, GS_NOT_FOUND, "lines[%zu]: no %.64s line in requisition %s", i,
                              req->lines[i]->item_code, r.number);
-        ids[i] = db_i64(res, 0, 0);
+        ids[i] = db_one_i64(res, 0);
     }
     GS_TRY(db_exec(c, &res,
                    "SELECT req_receive($1::bigint, $2::bigint[], $3::bigint[], $4::bigint[],"
@@ -126,7 +132,7 @@ gs_code requisition_confirm_receipt(call *c, const Gridstock__V1__ConfirmReceipt
                    8, call_i64(c, r.id), pg_array_i64(c, ids, n), pg_array_i64(c, acc, n),
                    pg_array_i64(c, rej, n), pg_array_text(c, reasons, n), pg_array_text(c, disp, n),
                    call_i64(c, c->who.user_id), c->request_id));
-    int64_t returned = db_i64(res, 0, 0);
+    int64_t returned = db_one_i64(res, 0);
     const char *comment =
         call_printf(c, "%" PRId64 " units rejected (%" PRId64 " returned to stock)%s%.900s",
                     rejected, returned, *req->comment ? ": " : "", req->comment);

@@ -16,6 +16,24 @@ static const char *const priorities[] = {"routine", "urgent", "emergency", NULL}
 
 /* ------------------------------------------------------------------ queue */
 
+/* A queue entry: the requisition's header, then how long it has waited. */
+#define QUEUE_COLUMNS(COL)                                                                         \
+    COL(QUEUE_WAITING_S, ", extract(epoch FROM now() - r.submitted_at)::bigint")
+enum { QUEUE_BEFORE_ = REQ_HDR_NCOLS - 1, QUEUE_COLUMNS(DB_COL_NAME) QUEUE_NCOLS };
+#define QUEUE_COLS QUEUE_COLUMNS(DB_COL_SQL)
+
+#define AVAILABILITY_COLUMNS(COL)                                                                  \
+    COL(AVAIL_LINE_ID, "ln.id")                                                                    \
+    COL(AVAIL_AVAILABLE_IN_SCOPE,                                                                  \
+        ", coalesce((SELECT sum(available) FROM st WHERE st.item_id = ln.item_id), 0)")            \
+    COL(AVAIL_SITE_ID, ", coalesce(n.site_id, 0)")                                                 \
+    COL(AVAIL_SITE_CODE, ", coalesce(n.code, '')")                                                 \
+    COL(AVAIL_SITE_KIND, ", coalesce(n.kind, '')")                                                 \
+    COL(AVAIL_AVAILABLE, ", coalesce(n.available, 0)")                                             \
+    COL(AVAIL_DISTANCE_M, ", coalesce(n.dist, 0)")
+enum { AVAILABILITY_COLUMNS(DB_COL_NAME) AVAIL_NCOLS };
+#define AVAILABILITY_COLS AVAILABILITY_COLUMNS(DB_COL_SQL)
+
 gs_code requisition_approval_queue(call *c, const Gridstock__V1__ApprovalQueueRequest *req,
                                    Gridstock__V1__ApprovalQueueResponse *resp)
 {
@@ -28,14 +46,14 @@ gs_code requisition_approval_queue(call *c, const Gridstock__V1__ApprovalQueueRe
     GS_TRY(v_range(c, "nearby_sites", req->nearby_sites, 0, NEARBY_MAX));
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
     /* page_token is the offset into the queue: its order is not by id */
-    GS_TRY(db_exec(
-        c, &r,
-        "SELECT " REQ_HDR_COLS ", extract(epoch FROM now() - r.submitted_at)::bigint" REQ_HDR_FROM
-        " WHERE r.status = 'submitted' AND ou.path <@ $1::ltree"
-        " AND ($2 = '' OR r.priority = $2)"
-        " ORDER BY CASE r.priority WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END,"
-        " r.submitted_at, r.id OFFSET $3::bigint LIMIT $4::bigint",
-        4, u.path, req->priority, call_i64(c, offset), call_i64(c, limit)));
+    GS_TRY(
+        db_exec(c, &r,
+                "SELECT " REQ_HDR_COLS QUEUE_COLS REQ_HDR_FROM
+                " WHERE r.status = 'submitted' AND ou.path <@ $1::ltree"
+                " AND ($2 = '' OR r.priority = $2)"
+                " ORDER BY CASE r.priority WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END,"
+                " r.submitted_at, r.id OFFSET $3::bigint LIMIT $4::bigint",
+                4, u.path, req->priority, call_i64(c, offset), call_i64(c, limit)));
     int rows = db_rows(r);
     if (rows == limit) {
         rows--;
@@ -50,7 +68,7 @@ gs_code requisition_approval_queue(call *c, const Gridstock__V1__ApprovalQueueRe
             call_msg(c, &gridstock__v1__approval_queue_entry__descriptor);
         e->requisition = ms[i] = call_msg(c, &gridstock__v1__requisition__descriptor);
         req_hdr_from_row(e->requisition, r, i);
-        e->waiting_s = db_i64(r, i, REQ_HDR_NCOLS);
+        e->waiting_s = db_i64(r, i, QUEUE_WAITING_S);
         ids[i] = e->requisition->id;
         resp->entries[i] = e;
     }
@@ -69,9 +87,7 @@ gs_code requisition_approval_queue(call *c, const Gridstock__V1__ApprovalQueueRe
         "  JOIN org_units ou ON ou.id = s.org_unit_id"
         "  WHERE s.active AND s.kind = 'reserve_point' AND ou.path <@ $2::ltree"
         "  AND b.available > 0 AND b.item_id IN (SELECT item_id FROM ln))"
-        " SELECT ln.id, coalesce((SELECT sum(available) FROM st WHERE st.item_id = ln.item_id), 0),"
-        " coalesce(n.site_id, 0), coalesce(n.code, ''), coalesce(n.kind, ''),"
-        " coalesce(n.available, 0), coalesce(n.dist, 0)"
+        " SELECT " AVAILABILITY_COLS
         " FROM ln LEFT JOIN LATERAL (SELECT st.site_id, st.code, st.kind, st.available,"
         "  coalesce(earth_distance(ll_to_earth(ln.lat, ln.lon), ll_to_earth(st.lat, st.lon)), 0)"
         "  AS dist FROM st WHERE st.item_id = ln.item_id ORDER BY 5, st.site_id LIMIT $3::int) n"
@@ -93,23 +109,24 @@ gs_code requisition_approval_queue(call *c, const Gridstock__V1__ApprovalQueueRe
             a->qty_requested = m->lines[k]->qty_requested;
             int first = -1, cnt = 0;
             for (int j = 0; j < na; j++)
-                if (db_i64(av, j, 0) == a->line_id) {
+                if (db_i64(av, j, AVAIL_LINE_ID) == a->line_id) {
                     if (first < 0)
                         first = j;
-                    cnt += db_i64(av, j, 2) != 0;
+                    cnt += db_i64(av, j, AVAIL_SITE_ID) != 0;
                 }
             a->nearest = (Gridstock__V1__NearbyStock **)call_ptrs(c, (size_t)cnt);
-            for (int j = first; j >= 0 && j < na && db_i64(av, j, 0) == a->line_id; j++) {
-                a->available_in_scope = db_i64(av, j, 1);
-                if (db_i64(av, j, 2) == 0)
+            for (int j = first; j >= 0 && j < na && db_i64(av, j, AVAIL_LINE_ID) == a->line_id;
+                 j++) {
+                a->available_in_scope = db_i64(av, j, AVAIL_AVAILABLE_IN_SCOPE);
+                if (db_i64(av, j, AVAIL_SITE_ID) == 0)
                     continue;
                 Gridstock__V1__NearbyStock *s =
                     call_msg(c, &gridstock__v1__nearby_stock__descriptor);
-                s->site_id = db_i64(av, j, 2);
-                s->site_code = (char *)db_str(av, j, 3);
-                s->site_kind = (char *)db_str(av, j, 4);
-                s->available = db_i64(av, j, 5);
-                s->distance_m = db_f64(av, j, 6);
+                s->site_id = db_i64(av, j, AVAIL_SITE_ID);
+                s->site_code = (char *)db_str(av, j, AVAIL_SITE_CODE);
+                s->site_kind = (char *)db_str(av, j, AVAIL_SITE_KIND);
+                s->available = db_i64(av, j, AVAIL_AVAILABLE);
+                s->distance_m = db_f64(av, j, AVAIL_DISTANCE_M);
                 a->nearest[a->n_nearest++] = s;
             }
             e->availability[k] = a;
@@ -119,6 +136,14 @@ gs_code requisition_approval_queue(call *c, const Gridstock__V1__ApprovalQueueRe
 }
 
 /* ------------------------------------------------------------------ approve */
+
+#define APPROVE_LINE_COLUMNS(COL)                                                                  \
+    COL(ALINE_ID, "l.id")                                                                          \
+    COL(ALINE_QTY_REQUESTED, ", l.qty_requested")                                                  \
+    COL(ALINE_ITEM_CODE, ", i.code")                                                               \
+    COL(ALINE_DECIDED, ", l.qty_approved IS NOT NULL")
+enum { APPROVE_LINE_COLUMNS(DB_COL_NAME) ALINE_NCOLS };
+#define APPROVE_LINE_COLS APPROVE_LINE_COLUMNS(DB_COL_SQL)
 
 /* Approves one requisition (locked inside); fills out. */
 static gs_code approve_one(call *c, const Gridstock__V1__ApproveRequest *a,
@@ -145,7 +170,7 @@ static gs_code approve_one(call *c, const Gridstock__V1__ApproveRequest *a,
         GS_TRY(v_nonneg(c, call_printf(c, "lines[%zu].qty", i), l->qty));
         GS_TRY(v_len(c, call_printf(c, "lines[%zu].reason", i), l->reason, 500));
         GS_TRY(db_exec(c, &res,
-                       "SELECT l.id, l.qty_requested, i.code, l.qty_approved IS NOT NULL"
+                       "SELECT " APPROVE_LINE_COLS
                        " FROM requisition_lines l JOIN items i ON i.id = l.item_id"
                        " WHERE l.requisition_id = $1::bigint AND (l.id = $2::bigint"
                        " OR ($2::bigint <= 0 AND i.code = $3))",
@@ -153,10 +178,10 @@ static gs_code approve_one(call *c, const Gridstock__V1__ApproveRequest *a,
         if (db_rows(res) == 0)
             return call_fail(c, GS_NOT_FOUND, "lines[%zu]: no such line in requisition %s", i,
                              r->number);
-        if (db_bool(res, 0, 3))
+        if (db_bool(res, 0, ALINE_DECIDED))
             return call_fail(c, GS_INVALID_ARGUMENT, "lines[%zu]: line %s is listed twice", i,
-                             db_str(res, 0, 2));
-        int64_t requested = db_i64(res, 0, 1);
+                             db_str(res, 0, ALINE_ITEM_CODE));
+        int64_t requested = db_i64(res, 0, ALINE_QTY_REQUESTED);
         if (l->qty > requested)
             return call_fail(c, GS_INVALID_ARGUMENT,
                              "lines[%zu].qty: %" PRId64 " is more than the %" PRId64
@@ -169,11 +194,11 @@ static gs_code approve_one(call *c, const Gridstock__V1__ApproveRequest *a,
                        "UPDATE requisition_lines SET qty_approved = $2::bigint,"
                        " approve_reason = CASE WHEN $2::bigint < qty_requested THEN $3 ELSE '' END"
                        " WHERE id = $1::bigint",
-                       3, db_str(res, 0, 0), call_i64(c, l->qty), l->reason));
+                       3, db_str(res, 0, ALINE_ID), call_i64(c, l->qty), l->reason));
         if (l->qty < requested)
-            dir_note(
-                c, &lowered,
-                call_printf(c, "%s %" PRId64 "->%" PRId64, db_str(res, 0, 2), requested, l->qty));
+            dir_note(c, &lowered,
+                     call_printf(c, "%s %" PRId64 "->%" PRId64, db_str(res, 0, ALINE_ITEM_CODE),
+                                 requested, l->qty));
     }
     GS_TRY(db_exec(c, NULL,
                    "UPDATE requisition_lines SET qty_approved = qty_requested"
@@ -183,7 +208,7 @@ static gs_code approve_one(call *c, const Gridstock__V1__ApproveRequest *a,
                    "SELECT coalesce(sum(qty_approved), 0) FROM requisition_lines"
                    " WHERE requisition_id = $1::bigint",
                    1, call_i64(c, r->id)));
-    if (db_i64(res, 0, 0) == 0)
+    if (db_one_i64(res, 0) == 0)
         return call_fail(c, GS_INVALID_ARGUMENT,
                          "lines: every quantity is 0; reject the requisition instead");
     GS_TRY(db_exec(c, NULL,

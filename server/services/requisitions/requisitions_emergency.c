@@ -9,9 +9,16 @@
 #include "requisitions.h"
 #include "gridstock/v1/requisitions.rpc.h"
 
-#define CAP_COLS                                                                                   \
-    "c.org_unit_id, ou.code, c.item_id, i.code, c.daily_qty, coalesce(u.login, ''), " DIR_TS(      \
-        "c.updated_at")
+#define CAP_COLUMNS(COL)                                                                           \
+    COL(CAP_ORG_UNIT_ID, "c.org_unit_id")                                                          \
+    COL(CAP_ORG_UNIT_CODE, ", ou.code")                                                            \
+    COL(CAP_ITEM_ID, ", c.item_id")                                                                \
+    COL(CAP_ITEM_CODE, ", i.code")                                                                 \
+    COL(CAP_DAILY_QTY, ", c.daily_qty")                                                            \
+    COL(CAP_UPDATED_BY_LOGIN, ", coalesce(u.login, '')")                                           \
+    COL(CAP_UPDATED_AT, ", " DIR_TS("c.updated_at"))
+enum { CAP_COLUMNS(DB_COL_NAME) CAP_NCOLS };
+#define CAP_COLS CAP_COLUMNS(DB_COL_SQL)
 #define CAP_FROM                                                                                   \
     " FROM emergency_caps c JOIN org_units ou ON ou.id = c.org_unit_id"                            \
     " JOIN items i ON i.id = c.item_id LEFT JOIN users u ON u.id = c.updated_by"
@@ -19,15 +26,21 @@
 static Gridstock__V1__EmergencyCap *cap_from_row(call *c, const db_res *r, int i)
 {
     Gridstock__V1__EmergencyCap *m = call_msg(c, &gridstock__v1__emergency_cap__descriptor);
-    m->org_unit_id = db_i64(r, i, 0);
-    m->org_unit_code = (char *)db_str(r, i, 1);
-    m->item_id = db_i64(r, i, 2);
-    m->item_code = (char *)db_str(r, i, 3);
-    m->daily_qty = db_i64(r, i, 4);
-    m->updated_by_login = (char *)db_str(r, i, 5);
-    m->updated_at = (char *)db_str(r, i, 6);
+    m->org_unit_id = db_i64(r, i, CAP_ORG_UNIT_ID);
+    m->org_unit_code = (char *)db_str(r, i, CAP_ORG_UNIT_CODE);
+    m->item_id = db_i64(r, i, CAP_ITEM_ID);
+    m->item_code = (char *)db_str(r, i, CAP_ITEM_CODE);
+    m->daily_qty = db_i64(r, i, CAP_DAILY_QTY);
+    m->updated_by_login = (char *)db_str(r, i, CAP_UPDATED_BY_LOGIN);
+    m->updated_at = (char *)db_str(r, i, CAP_UPDATED_AT);
     return m;
 }
+
+#define CAP_ITEM_COLUMNS(COL)                                                                      \
+    COL(CITEM_ID, "id")                                                                            \
+    COL(CITEM_CODE, ", code")
+enum { CAP_ITEM_COLUMNS(DB_COL_NAME) CITEM_NCOLS };
+#define CAP_ITEM_COLS CAP_ITEM_COLUMNS(DB_COL_SQL)
 
 gs_code requisition_set_emergency_cap(call *c, const Gridstock__V1__SetEmergencyCapRequest *req,
                                       Gridstock__V1__EmergencyCap *resp)
@@ -52,14 +65,14 @@ gs_code requisition_set_emergency_cap(call *c, const Gridstock__V1__SetEmergency
         GS_TRY(v_required(c, "item_code", req->item_code));
     GS_TRY(v_len(c, "item_code", req->item_code, 64));
     GS_TRY(db_exec(c, &r,
-                   "SELECT id, code FROM items WHERE ($1::bigint > 0 AND id = $1::bigint)"
+                   "SELECT " CAP_ITEM_COLS " FROM items WHERE ($1::bigint > 0 AND id = $1::bigint)"
                    " OR ($1::bigint = 0 AND code = $2)",
                    2, call_i64(c, req->item_id), req->item_code));
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "item %s not found",
                          req->item_id ? call_i64(c, req->item_id) : req->item_code);
-    const char *item = db_str(r, 0, 0), *item_code = db_str(r, 0, 1);
-    int64_t item_id = db_i64(r, 0, 0);
+    const char *item = db_str(r, 0, CITEM_ID), *item_code = db_str(r, 0, CITEM_CODE);
+    int64_t item_id = db_i64(r, 0, CITEM_ID);
     c->audit_object = call_printf(c, "emergency_cap:%s:%s", u.code, item_code);
     if (req->remove) {
         GS_TRY(db_exec(c, &r,
@@ -123,6 +136,14 @@ gs_code requisition_list_emergency_caps(call *c, const Gridstock__V1__ListEmerge
     return GS_OK;
 }
 
+#define EMERGENCY_SUBMIT_COLUMNS(COL)                                                              \
+    COL(ESUB_AREA, "e.area")                                                                       \
+    COL(ESUB_SPLIT_NUMBER, ", coalesce(s.number, '')")                                             \
+    COL(ESUB_ALLOCATED, ", e.allocated")                                                           \
+    COL(ESUB_BACKORDERED, ", e.backordered")
+enum { EMERGENCY_SUBMIT_COLUMNS(DB_COL_NAME) ESUB_NCOLS };
+#define EMERGENCY_SUBMIT_COLS EMERGENCY_SUBMIT_COLUMNS(DB_COL_SQL)
+
 gs_code req_emergency_on_submit(call *c, req_ref *r, const char **auto_note)
 {
     db_res *res = NULL;
@@ -130,19 +151,19 @@ gs_code req_emergency_on_submit(call *c, req_ref *r, const char **auto_note)
     if (strcmp(r->priority, "emergency") != 0)
         return GS_OK;
     GS_TRY(db_exec(c, &res,
-                   "SELECT e.area, coalesce(s.number, ''), e.allocated, e.backordered"
+                   "SELECT " EMERGENCY_SUBMIT_COLS
                    " FROM req_emergency_submit($1::bigint, $2::bigint, $3, $4::int) e"
                    " LEFT JOIN requisitions s ON s.id = e.split_id",
                    4, call_i64(c, r->id), call_i64(c, c->who.user_id), c->request_id,
                    call_i64(c, req_reservation_ttl())));
-    const char *area = db_str(res, 0, 0), *split = db_str(res, 0, 1);
+    const char *area = db_str(res, 0, ESUB_AREA), *split = db_str(res, 0, ESUB_SPLIT_NUMBER);
     if (!*area)
         return GS_OK;
-    r->state = db_i64(res, 0, 2) > 0 ? REQ_ALLOCATED : REQ_APPROVED;
+    r->state = db_i64(res, 0, ESUB_ALLOCATED) > 0 ? REQ_ALLOCATED : REQ_APPROVED;
     *auto_note = call_printf(c,
                              " (emergency mode in %s: approved at once, %" PRId64
                              " units allocated, %" PRId64 " backordered%s%s)",
-                             area, db_i64(res, 0, 2), db_i64(res, 0, 3),
+                             area, db_i64(res, 0, ESUB_ALLOCATED), db_i64(res, 0, ESUB_BACKORDERED),
                              *split ? "; the rest above the caps is " : "", split);
     return GS_OK;
 }

@@ -13,10 +13,24 @@
 #include "gridstock/v1/requisitions.rpc.h"
 
 /* A unit's switch state and its running activation (if any). */
-#define MODE_COLS                                                                                  \
-    "ou.id, ou.code, ou.name, ou.kind, e.id IS NOT NULL, coalesce(m.reason, ''),"                  \
-    " coalesce(m.switched_by, 0), coalesce(su.login, ''), " DIR_TS(                                \
-        "m.switched_at") ", coalesce(e.id, 0), " DIR_TS("e.started_at") ", " DIR_TS("e.ends_at") ", coalesce(pu.login, ''), coalesce(cu.login, ''), ou.path::text"
+#define MODE_COLUMNS(COL)                                                                          \
+    COL(MODE_ORG_UNIT_ID, "ou.id")                                                                 \
+    COL(MODE_ORG_UNIT_CODE, ", ou.code")                                                           \
+    COL(MODE_ORG_UNIT_NAME, ", ou.name")                                                           \
+    COL(MODE_ORG_UNIT_KIND, ", ou.kind")                                                           \
+    COL(MODE_ACTIVE, ", e.id IS NOT NULL")                                                         \
+    COL(MODE_REASON, ", coalesce(m.reason, '')")                                                   \
+    COL(MODE_SWITCHED_BY_ID, ", coalesce(m.switched_by, 0)")                                       \
+    COL(MODE_SWITCHED_BY_LOGIN, ", coalesce(su.login, '')")                                        \
+    COL(MODE_SWITCHED_AT, ", " DIR_TS("m.switched_at"))                                            \
+    COL(MODE_ACTIVATION_ID, ", coalesce(e.id, 0)")                                                 \
+    COL(MODE_STARTED_AT, ", " DIR_TS("e.started_at"))                                              \
+    COL(MODE_ENDS_AT, ", " DIR_TS("e.ends_at"))                                                    \
+    COL(MODE_PROPOSED_BY_LOGIN, ", coalesce(pu.login, '')")                                        \
+    COL(MODE_CONFIRMED_BY_LOGIN, ", coalesce(cu.login, '')")                                       \
+    COL(MODE_PATH, ", ou.path::text")
+enum { MODE_COLUMNS(DB_COL_NAME) MODE_NCOLS };
+#define MODE_COLS MODE_COLUMNS(DB_COL_SQL)
 #define MODE_FROM                                                                                  \
     " FROM org_units ou LEFT JOIN emergency_modes m ON m.org_unit_id = ou.id"                      \
     " LEFT JOIN users su ON su.id = m.switched_by"                                                 \
@@ -27,32 +41,43 @@
 static Gridstock__V1__EmergencyMode *mode_from_row(call *c, const db_res *r, int i)
 {
     Gridstock__V1__EmergencyMode *m = call_msg(c, &gridstock__v1__emergency_mode__descriptor);
-    m->org_unit_id = db_i64(r, i, 0);
-    m->org_unit_code = (char *)db_str(r, i, 1);
-    m->org_unit_name = (char *)db_str(r, i, 2);
-    m->org_unit_kind = (char *)db_str(r, i, 3);
-    m->active = db_bool(r, i, 4);
-    m->ends_at = (char *)db_str(r, i, 11);
+    m->org_unit_id = db_i64(r, i, MODE_ORG_UNIT_ID);
+    m->org_unit_code = (char *)db_str(r, i, MODE_ORG_UNIT_CODE);
+    m->org_unit_name = (char *)db_str(r, i, MODE_ORG_UNIT_NAME);
+    m->org_unit_kind = (char *)db_str(r, i, MODE_ORG_UNIT_KIND);
+    m->active = db_bool(r, i, MODE_ACTIVE);
+    m->ends_at = (char *)db_str(r, i, MODE_ENDS_AT);
     /* an area above the caller's scope: its identity, whether it is on and until when */
-    if (!path_within(db_str(r, i, 14), c->who.scope_path))
+    if (!path_within(db_str(r, i, MODE_PATH), c->who.scope_path))
         return m;
-    m->reason = (char *)db_str(r, i, 5);
-    m->switched_by_id = db_i64(r, i, 6);
-    m->switched_by_login = (char *)db_str(r, i, 7);
-    m->switched_at = (char *)db_str(r, i, 8);
-    m->activation_id = db_i64(r, i, 9);
-    m->started_at = (char *)db_str(r, i, 10);
-    m->proposed_by_login = (char *)db_str(r, i, 12);
-    m->confirmed_by_login = (char *)db_str(r, i, 13);
+    m->reason = (char *)db_str(r, i, MODE_REASON);
+    m->switched_by_id = db_i64(r, i, MODE_SWITCHED_BY_ID);
+    m->switched_by_login = (char *)db_str(r, i, MODE_SWITCHED_BY_LOGIN);
+    m->switched_at = (char *)db_str(r, i, MODE_SWITCHED_AT);
+    m->activation_id = db_i64(r, i, MODE_ACTIVATION_ID);
+    m->started_at = (char *)db_str(r, i, MODE_STARTED_AT);
+    m->proposed_by_login = (char *)db_str(r, i, MODE_PROPOSED_BY_LOGIN);
+    m->confirmed_by_login = (char *)db_str(r, i, MODE_CONFIRMED_BY_LOGIN);
     return m;
 }
 
-#define PROP_COLS                                                                                  \
-    "p.id, p.org_unit_id, ou.code, p.action, coalesce(p.activation_id, 0), coalesce(p.hours, 0),"  \
-    " p.reason, pu.login, " DIR_TS("p.proposed_at") ", " DIR_TS(                                   \
-        "p.expires_at") ", CASE WHEN p.confirmed_by IS NOT NULL THEN 'confirmed'"                  \
-                        " WHEN p.expires_at <= now() THEN 'lapsed' ELSE 'open' END,"               \
-                        " coalesce(cu.login, ''), " DIR_TS("p.confirmed_at")
+#define PROP_COLUMNS(COL)                                                                          \
+    COL(EPROP_ID, "p.id")                                                                          \
+    COL(EPROP_ORG_UNIT_ID, ", p.org_unit_id")                                                      \
+    COL(EPROP_ORG_UNIT_CODE, ", ou.code")                                                          \
+    COL(EPROP_ACTION, ", p.action")                                                                \
+    COL(EPROP_ACTIVATION_ID, ", coalesce(p.activation_id, 0)")                                     \
+    COL(EPROP_HOURS, ", coalesce(p.hours, 0)")                                                     \
+    COL(EPROP_REASON, ", p.reason")                                                                \
+    COL(EPROP_PROPOSED_BY_LOGIN, ", pu.login")                                                     \
+    COL(EPROP_PROPOSED_AT, ", " DIR_TS("p.proposed_at"))                                           \
+    COL(EPROP_EXPIRES_AT, ", " DIR_TS("p.expires_at"))                                             \
+    COL(EPROP_STATUS, ", CASE WHEN p.confirmed_by IS NOT NULL THEN 'confirmed' WHEN p.expires_at " \
+                      "<= now() THEN 'lapsed' ELSE 'open' END")                                    \
+    COL(EPROP_CONFIRMED_BY_LOGIN, ", coalesce(cu.login, '')")                                      \
+    COL(EPROP_CONFIRMED_AT, ", " DIR_TS("p.confirmed_at"))
+enum { PROP_COLUMNS(DB_COL_NAME) EPROP_NCOLS };
+#define PROP_COLS PROP_COLUMNS(DB_COL_SQL)
 #define PROP_FROM                                                                                  \
     " FROM emergency_proposals p JOIN org_units ou ON ou.id = p.org_unit_id"                       \
     " JOIN users pu ON pu.id = p.proposed_by LEFT JOIN users cu ON cu.id = p.confirmed_by"
@@ -61,19 +86,19 @@ static Gridstock__V1__EmergencyProposal *prop_from_row(call *c, const db_res *r,
 {
     Gridstock__V1__EmergencyProposal *p =
         call_msg(c, &gridstock__v1__emergency_proposal__descriptor);
-    p->id = db_i64(r, i, 0);
-    p->org_unit_id = db_i64(r, i, 1);
-    p->org_unit_code = (char *)db_str(r, i, 2);
-    p->action = (char *)db_str(r, i, 3);
-    p->activation_id = db_i64(r, i, 4);
-    p->hours = db_i32(r, i, 5);
-    p->reason = (char *)db_str(r, i, 6);
-    p->proposed_by_login = (char *)db_str(r, i, 7);
-    p->proposed_at = (char *)db_str(r, i, 8);
-    p->expires_at = (char *)db_str(r, i, 9);
-    p->status = (char *)db_str(r, i, 10);
-    p->confirmed_by_login = (char *)db_str(r, i, 11);
-    p->confirmed_at = (char *)db_str(r, i, 12);
+    p->id = db_i64(r, i, EPROP_ID);
+    p->org_unit_id = db_i64(r, i, EPROP_ORG_UNIT_ID);
+    p->org_unit_code = (char *)db_str(r, i, EPROP_ORG_UNIT_CODE);
+    p->action = (char *)db_str(r, i, EPROP_ACTION);
+    p->activation_id = db_i64(r, i, EPROP_ACTIVATION_ID);
+    p->hours = db_i32(r, i, EPROP_HOURS);
+    p->reason = (char *)db_str(r, i, EPROP_REASON);
+    p->proposed_by_login = (char *)db_str(r, i, EPROP_PROPOSED_BY_LOGIN);
+    p->proposed_at = (char *)db_str(r, i, EPROP_PROPOSED_AT);
+    p->expires_at = (char *)db_str(r, i, EPROP_EXPIRES_AT);
+    p->status = (char *)db_str(r, i, EPROP_STATUS);
+    p->confirmed_by_login = (char *)db_str(r, i, EPROP_CONFIRMED_BY_LOGIN);
+    p->confirmed_at = (char *)db_str(r, i, EPROP_CONFIRMED_AT);
     return p;
 }
 
@@ -124,7 +149,7 @@ gs_code requisition_set_emergency_mode(call *c, const Gridstock__V1__SetEmergenc
                    "SELECT emergency_propose($1::bigint, $2::bigint, $3, $4::int, $5, $6::int)", 6,
                    call_i64(c, c->who.user_id), call_i64(c, u.id), action, call_i64(c, req->hours),
                    req->reason, call_i64(c, max)));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(mode_of(c, u.id, resp));
     GS_TRY(proposal_of(c, id, &resp->proposal));
     c->audit_object = call_printf(c, "emergency_mode:%s", u.code);
@@ -149,7 +174,7 @@ gs_code requisition_confirm_emergency_mode(call *c,
     GS_TRY(db_exec(c, &r, "SELECT emergency_confirm($1::bigint, $2::ltree, $3::bigint, $4::int)", 4,
                    call_i64(c, c->who.user_id), c->who.scope_path, call_i64(c, req->proposal_id),
                    call_i64(c, req_emergency_max_hours())));
-    int64_t activation = db_i64(r, 0, 0);
+    int64_t activation = db_one_i64(r, 0);
     GS_TRY(proposal_of(c, req->proposal_id, &p));
     GS_TRY(mode_of(c, p->org_unit_id, resp));
     resp->proposal = p;

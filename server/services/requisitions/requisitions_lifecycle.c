@@ -13,6 +13,13 @@ enum { MAX_LINES = 200 };
 
 static const char *const priorities[] = {"routine", "urgent", "emergency", NULL};
 
+#define DELIVERY_SITE_COLUMNS(COL)                                                                 \
+    COL(DSITE_ID, "s.id")                                                                          \
+    COL(DSITE_ACTIVE, ", s.active")                                                                \
+    COL(DSITE_KIND, ", s.kind")
+enum { DELIVERY_SITE_COLUMNS(DB_COL_NAME) DSITE_NCOLS };
+#define DELIVERY_SITE_COLS DELIVERY_SITE_COLUMNS(DB_COL_SQL)
+
 /* Checks a delivery site (id or code) for a requisition of the unit at `unit_path` and
  * returns its id as SQL text, NULL when none. The site lies in the caller's scope or in the
  * community of the requesting unit (a grid's own reserve point); any other is NOT_FOUND
@@ -29,7 +36,7 @@ static gs_code delivery_site(call *c, const char *unit_path, int64_t id, const c
     GS_TRY(v_len(c, "delivery_site_code", code, 64));
     GS_TRY(db_exec(
         c, &r,
-        "SELECT s.id, s.active, s.kind FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
+        "SELECT " DELIVERY_SITE_COLS " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
         " WHERE (($1::bigint > 0 AND s.id = $1::bigint) OR ($1::bigint = 0 AND s.code = $2))"
         " AND (ou.path <@ $3::ltree OR ou.path <@ (SELECT cm.path FROM org_units cm"
         "  WHERE cm.kind = 'community' AND cm.path @> $4::ltree))",
@@ -37,12 +44,20 @@ static gs_code delivery_site(call *c, const char *unit_path, int64_t id, const c
     if (db_rows(r) == 0)
         return id ? call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id)
                   : call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", code);
-    if (!db_bool(r, 0, 1))
+    if (!db_bool(r, 0, DSITE_ACTIVE))
         return call_fail(c, GS_FAILED_PRECONDITION, "delivery site %s is inactive",
                          id ? call_i64(c, id) : code);
-    *out = db_str(r, 0, 0);
+    *out = db_str(r, 0, DSITE_ID);
     return GS_OK;
 }
+
+/* The lines' items, in the order given: 0 for an unknown one. */
+#define LINE_ITEM_COLUMNS(COL)                                                                     \
+    COL(LITEM_ORD, "x.ord")                                                                        \
+    COL(LITEM_ID, ", coalesce(i.id, 0)")                                                           \
+    COL(LITEM_ACTIVE, ", coalesce(i.active, false)")
+enum { LINE_ITEM_COLUMNS(DB_COL_NAME) LITEM_NCOLS };
+#define LINE_ITEM_COLS LINE_ITEM_COLUMNS(DB_COL_SQL)
 
 /* Validates the lines, resolves their items and (re)writes them for requisition `id`. */
 static gs_code write_lines(call *c, int64_t id, Gridstock__V1__RequisitionLineInput *const *in,
@@ -74,19 +89,19 @@ static gs_code write_lines(call *c, int64_t id, Gridstock__V1__RequisitionLineIn
     }
     GS_TRY(
         db_exec(c, &r,
-                "SELECT x.ord, coalesce(i.id, 0), coalesce(i.active, false)"
+                "SELECT " LINE_ITEM_COLS
                 " FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x(id, code, ord)"
                 " LEFT JOIN items i ON CASE WHEN x.id > 0 THEN i.id = x.id ELSE i.code = x.code END"
                 " ORDER BY x.ord",
                 2, pg_array_i64(c, ids, n), pg_array_text(c, codes, n)));
     for (size_t i = 0; i < n; i++) {
-        int64_t item = db_i64(r, (int)i, 1);
+        int64_t item = db_i64(r, (int)i, LITEM_ID);
         if (item == 0)
             return ids[i] ? call_fail(c, GS_NOT_FOUND, "lines[%zu]: item %" PRId64 " not found", i,
                                       ids[i])
                           : call_fail(c, GS_NOT_FOUND, "lines[%zu]: item \"%.64s\" not found", i,
                                       codes[i]);
-        if (!db_bool(r, (int)i, 2))
+        if (!db_bool(r, (int)i, LITEM_ACTIVE))
             return call_fail(c, GS_FAILED_PRECONDITION, "lines[%zu]: item %" PRId64 " is inactive",
                              i, item);
         for (size_t k = 0; k < i; k++)
@@ -131,6 +146,11 @@ static gs_code submit_locked(call *c, req_ref *r, const char *comment,
     return GS_OK;
 }
 
+/* What creating a requisition returns. */
+#define CREATED_COLUMNS(COL) COL(CREATED_ID, "id") COL(CREATED_NUMBER, ", number")
+enum { CREATED_COLUMNS(DB_COL_NAME) CREATED_NCOLS };
+#define CREATED_COLS CREATED_COLUMNS(DB_COL_SQL)
+
 gs_code requisition_create(call *c, const Gridstock__V1__CreateRequisitionRequest *req,
                            Gridstock__V1__Requisition *resp)
 {
@@ -153,11 +173,11 @@ gs_code requisition_create(call *c, const Gridstock__V1__CreateRequisitionReques
                 " purpose, delivery_site_id, delivery_address)"
                 " VALUES (req_next_number($1::bigint), $1::bigint, $2::bigint,"
                 " coalesce(nullif($3, ''), 'routine'), nullif($4, '')::date, $5, $6::bigint, $7)"
-                " RETURNING id, number",
+                " RETURNING " CREATED_COLS,
                 7, call_i64(c, u.id), call_i64(c, c->who.user_id), req->priority, req->needed_by,
                 req->purpose, site, req->delivery_address));
-    req_ref ref = {.id = db_i64(r, 0, 0),
-                   .number = db_str(r, 0, 1),
+    req_ref ref = {.id = db_i64(r, 0, CREATED_ID),
+                   .number = db_str(r, 0, CREATED_NUMBER),
                    .state = REQ_DRAFT,
                    .org_unit_id = u.id,
                    .org_unit_code = u.code,
@@ -265,7 +285,7 @@ gs_code requisition_cancel(call *c, const Gridstock__V1__CancelRequest *req,
         GS_TRY(db_exec(c, &res, "SELECT req_release($1::bigint, 'released', $2::bigint, $3, $4)", 4,
                        call_i64(c, r.id), call_i64(c, c->who.user_id), c->request_id,
                        call_printf(c, "%s cancelled: %.400s", r.number, req->reason)));
-        released = db_i64(res, 0, 0);
+        released = db_one_i64(res, 0);
     }
     GS_TRY(req_move(c, &r, REQ_CANCELLED, req->reason, 0));
     GS_TRY(req_fill(c, r.id, resp));

@@ -49,6 +49,15 @@ static gs_code check_household(call *c, const char *field, const char *s)
     return v_chars(c, field, s, 64, &GS_CS_IDENT);
 }
 
+#define GRID_COLUMNS(COL)                                                                          \
+    COL(GRID_ID, "id")                                                                             \
+    COL(GRID_CODE, ", code")                                                                       \
+    COL(GRID_NAME, ", name")                                                                       \
+    COL(GRID_KIND, ", kind")                                                                       \
+    COL(GRID_PATH, ", path::text")
+enum { GRID_COLUMNS(DB_COL_NAME) GRID_NCOLS };
+#define GRID_COLS GRID_COLUMNS(DB_COL_SQL)
+
 /* A grid of the caller's district (households come to any station), by id or code. */
 static gs_code grid_find(call *c, int64_t id, const char *code, dir_unit *out)
 {
@@ -61,7 +70,7 @@ static gs_code grid_find(call *c, int64_t id, const char *code, dir_unit *out)
     if (by_code)
         GS_TRY(v_len(c, "grid_code", code, 64));
     GS_TRY(db_exec(c, &r,
-                   "SELECT id, code, name, kind, path::text FROM org_units"
+                   "SELECT " GRID_COLS " FROM org_units"
                    " WHERE (id = $1::bigint OR ($1::bigint = 0 AND code = $2))"
                    " AND path <@ subpath($3::ltree, 0, 1)",
                    3, call_i64(c, id), by_code ? code : "", c->who.scope_path));
@@ -70,11 +79,11 @@ static gs_code grid_find(call *c, int64_t id, const char *code, dir_unit *out)
             return call_fail(c, GS_NOT_FOUND, "grid \"%.64s\" not found", code);
         return call_fail(c, GS_NOT_FOUND, "grid %" PRId64 " not found", id);
     }
-    out->id = db_i64(r, 0, 0);
-    out->code = db_str(r, 0, 1);
-    out->name = db_str(r, 0, 2);
-    out->kind = db_str(r, 0, 3);
-    out->path = db_str(r, 0, 4);
+    out->id = db_i64(r, 0, GRID_ID);
+    out->code = db_str(r, 0, GRID_CODE);
+    out->name = db_str(r, 0, GRID_NAME);
+    out->kind = db_str(r, 0, GRID_KIND);
+    out->path = db_str(r, 0, GRID_PATH);
     if (strcmp(out->kind, "grid") != 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "grid_id: %s is a %s, not a grid", out->code,
                          out->kind);
@@ -96,30 +105,49 @@ static gs_code item_line(call *c, const char *list, size_t i, int64_t item_id,
 
 /* ------------------------------------------------------------------ donations */
 
-/* clang-format off */
-#define DONATION_COLS                                                                              \
-    "d.id, d.receipt_number, d.site_id, s.code, s.name, d.donor_name, d.donor_contact,"            \
-    " d.anonymous, d.note, coalesce(u.login, ''), " DIR_TS("d.received_at") ","                   \
-    " (SELECT coalesce(sum(qty), 0) FROM charity_donation_lines x WHERE x.donation_id = d.id)"
-/* clang-format on */
+#define DONATION_COLUMNS(COL)                                                                      \
+    COL(DON_ID, "d.id", id, i64)                                                                   \
+    COL(DON_RECEIPT_NUMBER, ", d.receipt_number", receipt_number, str)                             \
+    COL(DON_SITE_ID, ", d.site_id", site_id, i64)                                                  \
+    COL(DON_SITE_CODE, ", s.code", site_code, str)                                                 \
+    COL(DON_SITE_NAME, ", s.name", site_name, str)                                                 \
+    COL(DON_DONOR_NAME, ", d.donor_name", donor_name, str)                                         \
+    COL(DON_DONOR_CONTACT, ", d.donor_contact", donor_contact, str)                                \
+    COL(DON_ANONYMOUS, ", d.anonymous", anonymous, bool)                                           \
+    COL(DON_NOTE, ", d.note", note, str)                                                           \
+    COL(DON_RECEIVED_BY, ", coalesce(u.login, '')", received_by, str)                              \
+    COL(DON_RECEIVED_AT, ", " DIR_TS("d.received_at"), received_at, str)                           \
+    COL(DON_TOTAL_QTY,                                                                             \
+        ", (SELECT coalesce(sum(qty), 0) FROM charity_donation_lines x WHERE "                     \
+        "x.donation_id = d.id)",                                                                   \
+        total_qty, i64)
+enum { DONATION_COLUMNS(DB_COL_NAME) DON_NCOLS };
+#define DONATION_COLS DONATION_COLUMNS(DB_COL_SQL)
 #define DONATION_FROM                                                                              \
     " FROM charity_donations d JOIN sites s ON s.id = d.site_id"                                   \
     " JOIN org_units ou ON ou.id = s.org_unit_id LEFT JOIN users u ON u.id = d.received_by"
 
 static void donation_from_row(Gridstock__V1__Donation *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->receipt_number = (char *)db_str(r, row, 1);
-    m->site_id = db_i64(r, row, 2);
-    m->site_code = (char *)db_str(r, row, 3);
-    m->site_name = (char *)db_str(r, row, 4);
-    m->donor_name = (char *)db_str(r, row, 5);
-    m->donor_contact = (char *)db_str(r, row, 6);
-    m->anonymous = db_bool(r, row, 7);
-    m->note = (char *)db_str(r, row, 8);
-    m->received_by = (char *)db_str(r, row, 9);
-    m->received_at = (char *)db_str(r, row, 10);
-    m->total_qty = db_i64(r, row, 11);
+    DONATION_COLUMNS(DB_COL_FILL)
+}
+
+#define DONATION_LINE_COLUMNS(COL)                                                                 \
+    COL(DONL_ITEM_ID, "x.item_id", item_id, i64)                                                   \
+    COL(DONL_ITEM_CODE, ", i.code", item_code, str)                                                \
+    COL(DONL_ITEM_NAME, ", i.name", item_name, str)                                                \
+    COL(DONL_UNIT, ", i.unit", unit, str)                                                          \
+    COL(DONL_QTY, ", x.qty", qty, i64)                                                             \
+    COL(DONL_LOT_ID, ", x.lot_id", lot_id, i64)                                                    \
+    COL(DONL_LOT_CODE, ", l.lot_code", lot_code, str)                                              \
+    COL(DONL_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')", expires_on, str)   \
+    COL(DONL_MOVEMENT_ID, ", x.movement_id", movement_id, i64)
+enum { DONATION_LINE_COLUMNS(DB_COL_NAME) DONL_NCOLS };
+#define DONATION_LINE_COLS DONATION_LINE_COLUMNS(DB_COL_SQL)
+
+static void donation_line_from_row(Gridstock__V1__DonationLine *m, const db_res *r, int row)
+{
+    DONATION_LINE_COLUMNS(DB_COL_FILL)
 }
 
 static gs_code donation_load(call *c, int64_t id, Gridstock__V1__Donation *m)
@@ -131,27 +159,13 @@ static gs_code donation_load(call *c, int64_t id, Gridstock__V1__Donation *m)
         return call_fail(c, GS_NOT_FOUND, "donation %" PRId64 " not found", id);
     donation_from_row(m, r, 0);
     GS_TRY(db_exec(c, &r,
-                   "SELECT x.item_id, i.code, i.name, i.unit, x.qty, x.lot_id, l.lot_code,"
-                   " coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), ''), x.movement_id"
+                   "SELECT " DONATION_LINE_COLS
                    " FROM charity_donation_lines x JOIN items i ON i.id = x.item_id"
                    " JOIN lots l ON l.id = x.lot_id WHERE x.donation_id = $1 ORDER BY x.id",
                    1, call_i64(c, id)));
     int rows = db_rows(r);
-    m->n_lines = (size_t)rows;
-    m->lines = (Gridstock__V1__DonationLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__DonationLine *l = call_msg(c, &gridstock__v1__donation_line__descriptor);
-        l->item_id = db_i64(r, i, 0);
-        l->item_code = (char *)db_str(r, i, 1);
-        l->item_name = (char *)db_str(r, i, 2);
-        l->unit = (char *)db_str(r, i, 3);
-        l->qty = db_i64(r, i, 4);
-        l->lot_id = db_i64(r, i, 5);
-        l->lot_code = (char *)db_str(r, i, 6);
-        l->expires_on = (char *)db_str(r, i, 7);
-        l->movement_id = db_i64(r, i, 8);
-        m->lines[i] = l;
-    }
+    DB_ROWS_INTO(c, r, rows, m->lines, m->n_lines, &gridstock__v1__donation_line__descriptor,
+                 donation_line_from_row);
     return GS_OK;
 }
 
@@ -193,7 +207,7 @@ gs_code charity_record_donation(call *c, const Gridstock__V1__RecordDonationRequ
                    req->anonymous ? "true" : "false", pg_array_i64(c, items, n),
                    pg_array_i64(c, qtys, n), pg_array_text(c, lots, n),
                    pg_array_text(c, expires, n), actor(c), c->request_id, req->note));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(donation_load(c, id, resp));
     c->audit_object = call_printf(c, "donation:%" PRId64, id);
     c->audit_summary = call_printf(c, "donation %s at %s: %" PRId64 " unit(s) in %zu line(s)",
@@ -226,23 +240,27 @@ gs_code charity_list_donations(call *c, const Gridstock__V1__ListDonationsReques
                    7, path, call_i64(c, site), req->donor, req->since, req->until,
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_donations = (size_t)rows;
-    resp->donations = (Gridstock__V1__Donation **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->donations[i] = call_msg(c, &gridstock__v1__donation__descriptor);
-        donation_from_row(resp->donations[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, DON_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->donations, resp->n_donations,
+                 &gridstock__v1__donation__descriptor, donation_from_row);
     return GS_OK;
 }
 
 /* ------------------------------------------------------------------ distributions */
 
-/* clang-format off */
-#define DIST_COLS                                                                                  \
-    "d.id, d.site_id, s.code, h.code, h.grid_id, g.code, g.name, d.note, coalesce(u.login, ''), "  \
-    DIR_TS("d.distributed_at")
-/* clang-format on */
+#define DIST_COLUMNS(COL)                                                                          \
+    COL(DIST_ID, "d.id", id, i64)                                                                  \
+    COL(DIST_SITE_ID, ", d.site_id", site_id, i64)                                                 \
+    COL(DIST_SITE_CODE, ", s.code", site_code, str)                                                \
+    COL(DIST_HOUSEHOLD, ", h.code", household, str)                                                \
+    COL(DIST_GRID_ID, ", h.grid_id", grid_id, i64)                                                 \
+    COL(DIST_GRID_CODE, ", g.code", grid_code, str)                                                \
+    COL(DIST_GRID_NAME, ", g.name", grid_name, str)                                                \
+    COL(DIST_NOTE, ", d.note", note, str)                                                          \
+    COL(DIST_DISTRIBUTED_BY, ", coalesce(u.login, '')", distributed_by, str)                       \
+    COL(DIST_DISTRIBUTED_AT, ", " DIR_TS("d.distributed_at"), distributed_at, str)
+enum { DIST_COLUMNS(DB_COL_NAME) DIST_NCOLS };
+#define DIST_COLS DIST_COLUMNS(DB_COL_SQL)
 #define DIST_FROM                                                                                  \
     " FROM charity_distributions d JOIN sites s ON s.id = d.site_id"                               \
     " JOIN org_units ou ON ou.id = s.org_unit_id"                                                  \
@@ -251,17 +269,21 @@ gs_code charity_list_donations(call *c, const Gridstock__V1__ListDonationsReques
 
 static void dist_from_row(Gridstock__V1__Distribution *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->site_id = db_i64(r, row, 1);
-    m->site_code = (char *)db_str(r, row, 2);
-    m->household = (char *)db_str(r, row, 3);
-    m->grid_id = db_i64(r, row, 4);
-    m->grid_code = (char *)db_str(r, row, 5);
-    m->grid_name = (char *)db_str(r, row, 6);
-    m->note = (char *)db_str(r, row, 7);
-    m->distributed_by = (char *)db_str(r, row, 8);
-    m->distributed_at = (char *)db_str(r, row, 9);
+    DIST_COLUMNS(DB_COL_FILL)
 }
+
+#define DIST_LINE_COLUMNS(COL)                                                                     \
+    COL(DLINE_DISTRIBUTION_ID, "x.distribution_id")                                                \
+    COL(DLINE_ITEM_ID, ", x.item_id")                                                              \
+    COL(DLINE_ITEM_CODE, ", i.code")                                                               \
+    COL(DLINE_ITEM_NAME, ", i.name")                                                               \
+    COL(DLINE_QTY, ", x.qty")                                                                      \
+    COL(DLINE_LOT_ID, ", x.lot_id")                                                                \
+    COL(DLINE_LOT_CODE, ", l.lot_code")                                                            \
+    COL(DLINE_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')")                   \
+    COL(DLINE_MOVEMENT_ID, ", x.movement_id")
+enum { DIST_LINE_COLUMNS(DB_COL_NAME) DLINE_NCOLS };
+#define DIST_LINE_COLS DIST_LINE_COLUMNS(DB_COL_SQL)
 
 /* Attaches the lines of the n distributions in ms (one query), which are in descending
  * id order as listed. The lines come in the same order, so one merge pass pairs them and
@@ -276,18 +298,18 @@ static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size
     for (size_t i = 0; i < n; i++)
         ids[i] = ms[i]->id;
     GS_TRY(db_exec(c, &r,
-                   "SELECT x.distribution_id, x.item_id, i.code, i.name, x.qty, x.lot_id,"
-                   " l.lot_code, coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), ''), x.movement_id"
+                   "SELECT " DIST_LINE_COLS
                    " FROM charity_distribution_lines x JOIN items i ON i.id = x.item_id"
-                   " JOIN lots l ON l.id = x.lot_id WHERE x.distribution_id = ANY ($1::bigint[])"
+                   " JOIN lots l ON l.id = x.lot_id WHERE x.distribution_id = ANY "
+                   "($1::bigint[])"
                    " ORDER BY x.distribution_id DESC, x.id",
                    1, pg_array_i64(c, ids, n)));
     int rows = db_rows(r);
     size_t k = 0;
     for (int i = 0; i < rows;) {
-        int64_t did = db_i64(r, i, 0);
+        int64_t did = db_i64(r, i, DLINE_DISTRIBUTION_ID);
         int end = i + 1;
-        while (end < rows && db_i64(r, end, 0) == did)
+        while (end < rows && db_i64(r, end, DLINE_DISTRIBUTION_ID) == did)
             end++;
         while (k < n && ms[k]->id > did)
             k++;
@@ -297,14 +319,14 @@ static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size
             for (; i < end; i++) {
                 Gridstock__V1__DistributionLine *l =
                     call_msg(c, &gridstock__v1__distribution_line__descriptor);
-                l->item_id = db_i64(r, i, 1);
-                l->item_code = (char *)db_str(r, i, 2);
-                l->item_name = (char *)db_str(r, i, 3);
-                l->qty = db_i64(r, i, 4);
-                l->lot_id = db_i64(r, i, 5);
-                l->lot_code = (char *)db_str(r, i, 6);
-                l->expires_on = (char *)db_str(r, i, 7);
-                l->movement_id = db_i64(r, i, 8);
+                l->item_id = db_i64(r, i, DLINE_ITEM_ID);
+                l->item_code = (char *)db_str(r, i, DLINE_ITEM_CODE);
+                l->item_name = (char *)db_str(r, i, DLINE_ITEM_NAME);
+                l->qty = db_i64(r, i, DLINE_QTY);
+                l->lot_id = db_i64(r, i, DLINE_LOT_ID);
+                l->lot_code = (char *)db_str(r, i, DLINE_LOT_CODE);
+                l->expires_on = (char *)db_str(r, i, DLINE_EXPIRES_ON);
+                l->movement_id = db_i64(r, i, DLINE_MOVEMENT_ID);
                 m->lines[m->n_lines++] = l;
             }
         }
@@ -312,6 +334,20 @@ static gs_code dist_attach_lines(call *c, Gridstock__V1__Distribution **ms, size
     }
     return GS_OK;
 }
+
+#define QUOTA_USE_COLUMNS(COL)                                                                     \
+    COL(QUSE_ITEM_ID, "q.item_id", item_id, i64)                                                   \
+    COL(QUSE_ITEM_CODE, ", i.code", item_code, str)                                                \
+    COL(QUSE_PERIOD, ", q.period", period, str)                                                    \
+    COL(QUSE_PERIOD_START, ", to_char(u.period_start, 'YYYY-MM-DD')", period_start, str)           \
+    COL(QUSE_QUOTA, ", q.qty", quota, i64)                                                         \
+    COL(QUSE_USED, ", u.used", used, i64)                                                          \
+    COL(QUSE_REMAINING, ", greatest(q.qty - u.used, 0)", remaining, i64)
+enum { QUOTA_USE_COLUMNS(DB_COL_NAME) QUSE_NCOLS };
+#define QUOTA_USE_COLS QUOTA_USE_COLUMNS(DB_COL_SQL)
+
+static void quota_use_from_row(Gridstock__V1__QuotaUse *m, const db_res *r,
+                               int row){QUOTA_USE_COLUMNS(DB_COL_FILL)}
 
 gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                            Gridstock__V1__Distribution *resp)
@@ -356,17 +392,17 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                          req->household, g.code);
     if (rc != GS_OK)
         return rc;
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(db_exec(c, &r, "SELECT " DIST_COLS DIST_FROM " WHERE d.id = $1", 1, call_i64(c, id)));
     dist_from_row(resp, r, 0);
     GS_TRY(dist_attach_lines(c, &resp, 1));
     /* what is left of each quota touched */
     GS_TRY(db_exec(c, &r,
-                   "SELECT q.item_id, i.code, q.period, to_char(u.period_start, 'YYYY-MM-DD'),"
-                   " q.qty, u.used, greatest(q.qty - u.used, 0)"
+                   "SELECT " QUOTA_USE_COLS
                    " FROM charity_quotas q JOIN items i ON i.id = q.item_id"
                    " JOIN charity_households h ON h.grid_id = $2::bigint AND h.code = $3"
-                   " JOIN charity_quota_usage u ON u.household_id = h.id AND u.item_id = q.item_id"
+                   " JOIN charity_quota_usage u ON u.household_id = h.id AND u.item_id = "
+                   "q.item_id"
                    "  AND u.period = q.period"
                    "  AND u.period_start = charity_period_start(q.period, current_date)"
                    " WHERE q.org_unit_id = $1::bigint AND q.item_id = ANY ($4::bigint[])"
@@ -374,19 +410,8 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                    5, district_id(c), call_i64(c, g.id), req->household, pg_array_i64(c, items, n),
                    grid_in_scope ? "true" : "false"));
     int rows = db_rows(r);
-    resp->n_quotas = (size_t)rows;
-    resp->quotas = (Gridstock__V1__QuotaUse **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__QuotaUse *q = call_msg(c, &gridstock__v1__quota_use__descriptor);
-        q->item_id = db_i64(r, i, 0);
-        q->item_code = (char *)db_str(r, i, 1);
-        q->period = (char *)db_str(r, i, 2);
-        q->period_start = (char *)db_str(r, i, 3);
-        q->quota = db_i64(r, i, 4);
-        q->used = db_i64(r, i, 5);
-        q->remaining = db_i64(r, i, 6);
-        resp->quotas[i] = q;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->quotas, resp->n_quotas, &gridstock__v1__quota_use__descriptor,
+                 quota_use_from_row);
     int64_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += qtys[i];
@@ -428,40 +453,41 @@ gs_code charity_list_distributions(call *c, const Gridstock__V1__ListDistributio
                    8, path, call_i64(c, site), call_i64(c, g.id), req->household, req->since,
                    req->until, call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_distributions = (size_t)rows;
-    resp->distributions = (Gridstock__V1__Distribution **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->distributions[i] = call_msg(c, &gridstock__v1__distribution__descriptor);
-        dist_from_row(resp->distributions[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, DIST_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->distributions, resp->n_distributions,
+                 &gridstock__v1__distribution__descriptor, dist_from_row);
     return dist_attach_lines(c, resp->distributions, resp->n_distributions);
 }
 
 /* ------------------------------------------------------------------ quotas */
 
-/* clang-format off */
-#define QUOTA_COLS                                                                                 \
-    "q.id, q.org_unit_id, ou.code, q.item_id, i.code, i.name, q.period, q.qty,"                    \
-    " coalesce(u.login, ''), " DIR_TS("q.updated_at")
-/* clang-format on */
+#define QUOTA_COLUMNS(COL)                                                                         \
+    COL(QUOTA_ID, "q.id", id, i64)                                                                 \
+    COL(QUOTA_ORG_UNIT_ID, ", q.org_unit_id", org_unit_id, i64)                                    \
+    COL(QUOTA_ORG_UNIT_CODE, ", ou.code", org_unit_code, str)                                      \
+    COL(QUOTA_ITEM_ID, ", q.item_id", item_id, i64)                                                \
+    COL(QUOTA_ITEM_CODE, ", i.code", item_code, str)                                               \
+    COL(QUOTA_ITEM_NAME, ", i.name", item_name, str)                                               \
+    COL(QUOTA_PERIOD, ", q.period", period, str)                                                   \
+    COL(QUOTA_QTY, ", q.qty", qty, i64)                                                            \
+    COL(QUOTA_UPDATED_BY, ", coalesce(u.login, '')", updated_by, str)                              \
+    COL(QUOTA_UPDATED_AT, ", " DIR_TS("q.updated_at"), updated_at, str)
+enum { QUOTA_COLUMNS(DB_COL_NAME) QUOTA_NCOLS };
+#define QUOTA_COLS QUOTA_COLUMNS(DB_COL_SQL)
 #define QUOTA_FROM                                                                                 \
     " FROM charity_quotas q JOIN org_units ou ON ou.id = q.org_unit_id"                            \
     " JOIN items i ON i.id = q.item_id LEFT JOIN users u ON u.id = q.updated_by"
 
 static void quota_from_row(Gridstock__V1__Quota *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->org_unit_id = db_i64(r, row, 1);
-    m->org_unit_code = (char *)db_str(r, row, 2);
-    m->item_id = db_i64(r, row, 3);
-    m->item_code = (char *)db_str(r, row, 4);
-    m->item_name = (char *)db_str(r, row, 5);
-    m->period = (char *)db_str(r, row, 6);
-    m->qty = db_i64(r, row, 7);
-    m->updated_by = (char *)db_str(r, row, 8);
-    m->updated_at = (char *)db_str(r, row, 9);
+    QUOTA_COLUMNS(DB_COL_FILL)
 }
+
+#define OU_CODE_COLUMNS(COL)                                                                       \
+    COL(OU_ORG_UNIT_ID, "id")                                                                      \
+    COL(OU_ORG_UNIT_CODE, ", code")
+enum { OU_CODE_COLUMNS(DB_COL_NAME) OU_NCOLS };
+#define OU_CODE_COLS OU_CODE_COLUMNS(DB_COL_SQL)
 
 gs_code charity_set_quota(call *c, const Gridstock__V1__SetQuotaRequest *req,
                           Gridstock__V1__Quota *resp)
@@ -482,9 +508,9 @@ gs_code charity_set_quota(call *c, const Gridstock__V1__SetQuotaRequest *req,
                        "DELETE FROM charity_quotas WHERE org_unit_id = $1 AND item_id = $2"
                        " AND period = $3",
                        3, district, call_i64(c, it.id), req->period));
-        GS_TRY(db_exec(c, &r, "SELECT id, code FROM org_units WHERE id = $1", 1, district));
-        resp->org_unit_id = db_i64(r, 0, 0);
-        resp->org_unit_code = (char *)db_str(r, 0, 1);
+        GS_TRY(db_exec(c, &r, "SELECT " OU_CODE_COLS " FROM org_units WHERE id = $1", 1, district));
+        resp->org_unit_id = db_i64(r, 0, OU_ORG_UNIT_ID);
+        resp->org_unit_code = (char *)db_str(r, 0, OU_ORG_UNIT_CODE);
         resp->item_id = it.id;
         resp->item_code = (char *)it.code;
         resp->item_name = (char *)it.name;
@@ -501,7 +527,7 @@ gs_code charity_set_quota(call *c, const Gridstock__V1__SetQuotaRequest *req,
                    " SET qty = EXCLUDED.qty, updated_by = EXCLUDED.updated_by, updated_at = now()"
                    " RETURNING id",
                    5, district, call_i64(c, it.id), req->period, call_i64(c, req->qty), actor(c)));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(db_exec(c, &r, "SELECT " QUOTA_COLS QUOTA_FROM " WHERE q.id = $1", 1, call_i64(c, id)));
     quota_from_row(resp, r, 0);
     c->audit_object = call_printf(c, "charity_quota:%" PRId64, id);
@@ -523,11 +549,7 @@ gs_code charity_list_quotas(call *c, const Gridstock__V1__ListQuotasRequest *req
                    " ORDER BY i.code, q.period",
                    2, district_id(c), call_i64(c, it.id)));
     int rows = db_rows(r);
-    resp->n_quotas = (size_t)rows;
-    resp->quotas = (Gridstock__V1__Quota **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->quotas[i] = call_msg(c, &gridstock__v1__quota__descriptor);
-        quota_from_row(resp->quotas[i], r, i);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->quotas, resp->n_quotas, &gridstock__v1__quota__descriptor,
+                 quota_from_row);
     return GS_OK;
 }

@@ -35,6 +35,13 @@ static gs_code check_rows(call *c, size_t n)
 
 /* ------------------------------------------------------------------ items */
 
+#define IMPORT_ITEMS_COLUMNS(COL)                                                                  \
+    COL(IITEM_CREATED, "created")                                                                  \
+    COL(IITEM_UPDATED, ", updated")                                                                \
+    COL(IITEM_UNCHANGED, ", unchanged")
+enum { IMPORT_ITEMS_COLUMNS(DB_COL_NAME) IITEM_NCOLS };
+#define IMPORT_ITEMS_COLS IMPORT_ITEMS_COLUMNS(DB_COL_SQL)
+
 gs_code import_import_items(call *c, const Gridstock__V1__ImportItemsRequest *req,
                             Gridstock__V1__ImportResponse *resp)
 {
@@ -74,16 +81,16 @@ gs_code import_import_items(call *c, const Gridstock__V1__ImportItemsRequest *re
         active[i] = !w->inactive;
     }
     GS_TRY(db_exec(c, &r,
-                   "SELECT created, updated, unchanged FROM import_items($1::int[], $2::text[],"
+                   "SELECT " IMPORT_ITEMS_COLS " FROM import_items($1::int[], $2::text[],"
                    " $3::text[], $4::text[], $5::text[], $6::int[], $7::boolean[])",
                    7, pg_array_i64(c, lines, n), pg_array_text(c, codes, n),
                    pg_array_text(c, names, n), pg_array_text(c, cats, n),
                    pg_array_text(c, units, n), pg_array_i64(c, shelf, n),
                    pg_array_bool(c, active, n)));
     resp->rows = (int32_t)n;
-    resp->created = db_i32(r, 0, 0);
-    resp->updated = db_i32(r, 0, 1);
-    resp->unchanged = db_i32(r, 0, 2);
+    resp->created = db_i32(r, 0, IITEM_CREATED);
+    resp->updated = db_i32(r, 0, IITEM_UPDATED);
+    resp->unchanged = db_i32(r, 0, IITEM_UNCHANGED);
     c->audit_object = "catalog";
     c->audit_summary = call_printf(c, "imported %zu item(s): %d new, %d changed, %d unchanged", n,
                                    (int)resp->created, (int)resp->updated, (int)resp->unchanged);
@@ -91,6 +98,12 @@ gs_code import_import_items(call *c, const Gridstock__V1__ImportItemsRequest *re
 }
 
 /* ------------------------------------------------------------------ prices */
+
+#define IMPORT_PRICES_COLUMNS(COL)                                                                 \
+    COL(IPRICE_CREATED, "created")                                                                 \
+    COL(IPRICE_UPDATED, ", updated")
+enum { IMPORT_PRICES_COLUMNS(DB_COL_NAME) IPRICE_NCOLS };
+#define IMPORT_PRICES_COLS IMPORT_PRICES_COLUMNS(DB_COL_SQL)
 
 gs_code import_import_prices(call *c, const Gridstock__V1__ImportPricesRequest *req,
                              Gridstock__V1__ImportResponse *resp)
@@ -123,21 +136,21 @@ gs_code import_import_prices(call *c, const Gridstock__V1__ImportPricesRequest *
         from[i] = w->valid_from;
         to[i] = w->valid_to;
     }
-    GS_TRY(db_exec(c, &r,
-                   "SELECT created, updated FROM import_prices($1::ltree, $2::int[], $3::text[],"
-                   " $4::text[], $5::bigint[], $6::int[],"
-                   " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
-                   "    FROM unnest($7::text[]) WITH ORDINALITY AS t(x, i)),"
-                   " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
-                   "    FROM unnest($8::text[]) WITH ORDINALITY AS t(x, i)),"
-                   " $9::bigint)",
-                   9, c->who.scope_path, pg_array_i64(c, lines, n), pg_array_text(c, items, n),
-                   pg_array_text(c, suppliers, n), pg_array_i64(c, prices, n),
-                   pg_array_i64(c, leads, n), pg_array_text(c, from, n), pg_array_text(c, to, n),
-                   call_i64(c, c->who.user_id)));
+    GS_TRY(db_exec(
+        c, &r,
+        "SELECT " IMPORT_PRICES_COLS " FROM import_prices($1::ltree, $2::int[], $3::text[],"
+        " $4::text[], $5::bigint[], $6::int[],"
+        " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
+        "    FROM unnest($7::text[]) WITH ORDINALITY AS t(x, i)),"
+        " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
+        "    FROM unnest($8::text[]) WITH ORDINALITY AS t(x, i)),"
+        " $9::bigint)",
+        9, c->who.scope_path, pg_array_i64(c, lines, n), pg_array_text(c, items, n),
+        pg_array_text(c, suppliers, n), pg_array_i64(c, prices, n), pg_array_i64(c, leads, n),
+        pg_array_text(c, from, n), pg_array_text(c, to, n), call_i64(c, c->who.user_id)));
     resp->rows = (int32_t)n;
-    resp->created = db_i32(r, 0, 0);
-    resp->updated = db_i32(r, 0, 1);
+    resp->created = db_i32(r, 0, IPRICE_CREATED);
+    resp->updated = db_i32(r, 0, IPRICE_UPDATED);
     c->audit_object = "supplier_prices";
     c->audit_summary = call_printf(c, "imported %zu price(s): %d new, %d replaced", n,
                                    (int)resp->created, (int)resp->updated);
@@ -164,6 +177,20 @@ static void name_line(call *c, const Gridstock__V1__ImportCountsRequest *req)
         snprintf(c->message, sizeof c->message, "rows[%ld]%.440s", i, was);
 }
 
+#define STOCKTAKE_SITE_COLUMNS(COL)                                                                \
+    COL(STK_ID, "st.id")                                                                           \
+    COL(STK_SITE_CODE, ", s.code")
+enum { STOCKTAKE_SITE_COLUMNS(DB_COL_NAME) STK_NCOLS };
+#define STOCKTAKE_SITE_COLS STOCKTAKE_SITE_COLUMNS(DB_COL_SQL)
+
+#define DUPLICATE_COLUMNS(COL)                                                                     \
+    COL(DUP_FIRST, "min(k)")                                                                       \
+    COL(DUP_LAST, ", max(k)")                                                                      \
+    COL(DUP_ITEM_CODE, ", i")                                                                      \
+    COL(DUP_LOT_CODE, ", l")
+enum { DUPLICATE_COLUMNS(DB_COL_NAME) DUP_NCOLS };
+#define DUPLICATE_COLS DUPLICATE_COLUMNS(DB_COL_SQL)
+
 gs_code import_import_counts(call *c, const Gridstock__V1__ImportCountsRequest *req,
                              Gridstock__V1__ImportResponse *resp)
 {
@@ -189,24 +216,26 @@ gs_code import_import_counts(call *c, const Gridstock__V1__ImportCountsRequest *
     const char *item_arr = pg_array_text(c, items, n), *lot_arr = pg_array_text(c, lots, n);
     /* each lot once: a file that counts a lot twice is a mistake, not a recount */
     GS_TRY(db_exec(c, &r,
-                   "SELECT min(k), max(k), i, l FROM unnest($1::text[], $2::text[])"
+                   "SELECT " DUPLICATE_COLS " FROM unnest($1::text[], $2::text[])"
                    " WITH ORDINALITY AS t(i, l, k) GROUP BY i, l HAVING count(*) > 1"
                    " ORDER BY max(k) LIMIT 1",
                    2, item_arr, lot_arr));
     if (db_rows(r) > 0) {
-        size_t first = (size_t)db_i64(r, 0, 0) - 1, dup = (size_t)db_i64(r, 0, 1) - 1;
+        size_t first = (size_t)db_i64(r, 0, DUP_FIRST) - 1,
+               dup = (size_t)db_i64(r, 0, DUP_LAST) - 1;
         return call_fail(c, GS_INVALID_ARGUMENT, "%s: lot %s of %s is also counted in rows[%zu]",
-                         row_field(c, req->rows[dup]->line, dup, "lot_code"), db_str(r, 0, 3),
-                         db_str(r, 0, 2), first);
+                         row_field(c, req->rows[dup]->line, dup, "lot_code"),
+                         db_str(r, 0, DUP_LOT_CODE), db_str(r, 0, DUP_ITEM_CODE), first);
     }
     GS_TRY(db_exec(c, &r,
-                   "SELECT st.id, s.code FROM stocktakes st JOIN sites s ON s.id = st.site_id"
+                   "SELECT " STOCKTAKE_SITE_COLS
+                   " FROM stocktakes st JOIN sites s ON s.id = st.site_id"
                    " JOIN org_units ou ON ou.id = s.org_unit_id"
                    " WHERE st.id = $1 AND ou.path <@ $2::ltree",
                    2, call_i64(c, req->stocktake_id), c->who.scope_path));
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "stocktake %" PRId64 " not found", req->stocktake_id);
-    const char *site = db_str(r, 0, 1);
+    const char *site = db_str(r, 0, STK_SITE_CODE);
     gs_code rc = db_exec(c, &r,
                          "SELECT stock_stocktake_count($1::bigint, $2::bigint[], $3::text[],"
                          " $4::text[], $5::bigint[], $6::bigint)",
@@ -220,6 +249,6 @@ gs_code import_import_counts(call *c, const Gridstock__V1__ImportCountsRequest *
     resp->updated = (int32_t)n;
     c->audit_object = call_printf(c, "stocktake:%" PRId64, req->stocktake_id);
     c->audit_summary = call_printf(c, "imported %zu count(s) at %s (%d lot(s) counted so far)", n,
-                                   site, (int)db_i32(r, 0, 0));
+                                   site, (int)db_one_i64(r, 0));
     return GS_OK;
 }

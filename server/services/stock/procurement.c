@@ -51,6 +51,15 @@ gs_code po_check_move(call *c, const po_ref *o, po_state to, const char *action)
 
 /* ------------------------------------------------------------------ loading */
 
+#define PO_REF_COLUMNS(COL)                                                                        \
+    COL(POR_ID, "o.id")                                                                            \
+    COL(POR_NUMBER, ", o.number")                                                                  \
+    COL(POR_STATUS, ", o.status")                                                                  \
+    COL(POR_SITE_ID, ", o.site_id")                                                                \
+    COL(POR_SUPPLIER_SITE_ID, ", o.supplier_site_id")
+enum { PO_REF_COLUMNS(DB_COL_NAME) POR_NCOLS };
+#define PO_REF_COLS PO_REF_COLUMNS(DB_COL_SQL)
+
 gs_code po_find(call *c, int64_t id, const char *number, bool lock, po_ref *out)
 {
     db_res *r = NULL;
@@ -64,7 +73,7 @@ gs_code po_find(call *c, int64_t id, const char *number, bool lock, po_ref *out)
         GS_TRY(v_len(c, "number", number, 64));
     if (lock)
         GS_TRY(db_exec(c, &r,
-                       "SELECT o.id, o.number, o.status, o.site_id, o.supplier_site_id"
+                       "SELECT " PO_REF_COLS
                        " FROM purchase_orders o JOIN sites s ON s.id = o.site_id"
                        " JOIN org_units ou ON ou.id = s.org_unit_id"
                        " WHERE (o.id = $1::bigint OR ($1::bigint = 0 AND o.number = $2))"
@@ -72,7 +81,7 @@ gs_code po_find(call *c, int64_t id, const char *number, bool lock, po_ref *out)
                        3, call_i64(c, id), by_number ? number : "", c->who.scope_path));
     else
         GS_TRY(db_exec(c, &r,
-                       "SELECT o.id, o.number, o.status, o.site_id, o.supplier_site_id"
+                       "SELECT " PO_REF_COLS
                        " FROM purchase_orders o JOIN sites s ON s.id = o.site_id"
                        " JOIN org_units ou ON ou.id = s.org_unit_id"
                        " WHERE (o.id = $1::bigint OR ($1::bigint = 0 AND o.number = $2))"
@@ -83,39 +92,41 @@ gs_code po_find(call *c, int64_t id, const char *number, bool lock, po_ref *out)
             return call_fail(c, GS_NOT_FOUND, "purchase order %.64s not found", number);
         return call_fail(c, GS_NOT_FOUND, "purchase order %" PRId64 " not found", id);
     }
-    out->id = db_i64(r, 0, 0);
-    out->number = db_str(r, 0, 1);
-    int st = po_state_from_name(db_str(r, 0, 2));
+    out->id = db_i64(r, 0, POR_ID);
+    out->number = db_str(r, 0, POR_NUMBER);
+    int st = po_state_from_name(db_str(r, 0, POR_STATUS));
     if (st < 0)
         return call_fail(c, GS_INTERNAL, "purchase order %s has an unknown state", out->number);
     out->state = (po_state)st;
-    out->site_id = db_i64(r, 0, 3);
-    out->supplier_site_id = db_i64(r, 0, 4);
+    out->site_id = db_i64(r, 0, POR_SITE_ID);
+    out->supplier_site_id = db_i64(r, 0, POR_SUPPLIER_SITE_ID);
     return GS_OK;
 }
 
 void po_hdr_from_row(Gridstock__V1__PurchaseOrder *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->number = (char *)db_str(r, row, 1);
-    m->status = (char *)db_str(r, row, 2);
-    m->supplier_site_id = db_i64(r, row, 3);
-    m->supplier_site_code = (char *)db_str(r, row, 4);
-    m->supplier_name = (char *)db_str(r, row, 5);
-    m->site_id = db_i64(r, row, 6);
-    m->site_code = (char *)db_str(r, row, 7);
-    m->site_name = (char *)db_str(r, row, 8);
-    m->note = (char *)db_str(r, row, 9);
-    m->expected_on = (char *)db_str(r, row, 10);
-    m->total_fen = db_i64(r, row, 11);
-    m->created_by = (char *)db_str(r, row, 12);
-    m->created_at = (char *)db_str(r, row, 13);
-    m->placed_by = (char *)db_str(r, row, 14);
-    m->placed_at = (char *)db_str(r, row, 15);
-    m->closed_at = (char *)db_str(r, row, 16);
-    m->cancel_reason = (char *)db_str(r, row, 17);
-    m->proposed = db_bool(r, row, 18);
+    PO_COLUMNS(DB_COL_FILL)
 }
+
+#define PO_LINE_COLUMNS(COL)                                                                       \
+    COL(POL_ID, "l.id", id, i64)                                                                   \
+    COL(POL_ITEM_ID, ", l.item_id", item_id, i64)                                                  \
+    COL(POL_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(POL_ITEM_NAME, ", i.name", item_name, str)                                                 \
+    COL(POL_UNIT, ", i.unit", unit, str)                                                           \
+    COL(POL_QTY, ", l.qty", qty, i64)                                                              \
+    COL(POL_UNIT_PRICE_FEN, ", l.unit_price_fen", unit_price_fen, i64)                             \
+    COL(POL_AMOUNT_FEN, ", l.qty * l.unit_price_fen", amount_fen, i64)                             \
+    COL(POL_RECEIVED_QTY, ", l.received_qty", received_qty, i64)                                   \
+    COL(POL_OUTSTANDING,                                                                           \
+        ", CASE WHEN o.status IN ('received', 'cancelled') THEN 0"                                 \
+        " ELSE l.qty - l.received_qty END",                                                        \
+        outstanding, i64)
+enum { PO_LINE_COLUMNS(DB_COL_NAME) POL_NCOLS };
+#define PO_LINE_COLS PO_LINE_COLUMNS(DB_COL_SQL)
+
+static void order_line_from_row(Gridstock__V1__OrderLine *m, const db_res *r,
+                                int row){PO_LINE_COLUMNS(DB_COL_FILL)}
 
 gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m)
 {
@@ -127,63 +138,48 @@ gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m
     if (!lines)
         return GS_OK;
     GS_TRY(db_exec(c, &r,
-                   "SELECT l.id, l.item_id, i.code, i.name, i.unit, l.qty, l.unit_price_fen,"
-                   " l.qty * l.unit_price_fen, l.received_qty,"
-                   " CASE WHEN o.status IN ('received', 'cancelled') THEN 0"
-                   "      ELSE l.qty - l.received_qty END"
+                   "SELECT " PO_LINE_COLS
                    " FROM purchase_order_lines l JOIN items i ON i.id = l.item_id"
                    " JOIN purchase_orders o ON o.id = l.order_id"
                    " WHERE l.order_id = $1 ORDER BY l.id",
                    1, call_i64(c, id)));
     int rows = db_rows(r);
-    m->n_lines = (size_t)rows;
-    m->lines = (Gridstock__V1__OrderLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__OrderLine *l = call_msg(c, &gridstock__v1__order_line__descriptor);
-        l->id = db_i64(r, i, 0);
-        l->item_id = db_i64(r, i, 1);
-        l->item_code = (char *)db_str(r, i, 2);
-        l->item_name = (char *)db_str(r, i, 3);
-        l->unit = (char *)db_str(r, i, 4);
-        l->qty = db_i64(r, i, 5);
-        l->unit_price_fen = db_i64(r, i, 6);
-        l->amount_fen = db_i64(r, i, 7);
-        l->received_qty = db_i64(r, i, 8);
-        l->outstanding = db_i64(r, i, 9);
-        m->lines[i] = l;
-    }
+    DB_ROWS_INTO(c, r, rows, m->lines, m->n_lines, &gridstock__v1__order_line__descriptor,
+                 order_line_from_row);
     return GS_OK;
 }
+
+#define SUPPLIER_COLUMNS(COL)                                                                      \
+    COL(SUP_ID, "s.id")                                                                            \
+    COL(SUP_CODE, ", s.code")                                                                      \
+    COL(SUP_NAME, ", s.name")                                                                      \
+    COL(SUP_KIND, ", s.kind")                                                                      \
+    COL(SUP_PATH, ", ou.path::text")                                                               \
+    COL(SUP_ACTIVE, ", s.active")
+enum { SUPPLIER_COLUMNS(DB_COL_NAME) SUP_NCOLS };
+#define SUPPLIER_COLS SUPPLIER_COLUMNS(DB_COL_SQL)
 
 gs_code proc_supplier_find(call *c, int64_t id, const char *code, const char *field,
                            stock_site *out)
 {
     db_res *r = NULL;
-    bool by_code = id == 0 && code && *code;
-
-    if (id < 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
-    if (id == 0 && !by_code)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-    if (by_code)
-        GS_TRY(v_len(c, field, code, 64));
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, true, &by));
+    bool by_code = by == GS_BY_CODE;
     GS_TRY(db_exec(c, &r,
-                   "SELECT s.id, s.code, s.name, s.kind, ou.path::text, s.active FROM sites s"
+                   "SELECT " SUPPLIER_COLS " FROM sites s"
                    " JOIN org_units ou ON ou.id = s.org_unit_id"
                    " WHERE (s.id = $1::bigint OR ($1::bigint = 0 AND s.code = $2))"
                    " AND ou.path <@ subpath($3::ltree, 0, 1)",
                    3, call_i64(c, id), by_code ? code : "", c->who.scope_path));
-    if (db_rows(r) == 0) {
-        if (by_code)
-            return call_fail(c, GS_NOT_FOUND, "supplier market \"%.64s\" not found", code);
-        return call_fail(c, GS_NOT_FOUND, "supplier market %" PRId64 " not found", id);
-    }
-    out->id = db_i64(r, 0, 0);
-    out->code = db_str(r, 0, 1);
-    out->name = db_str(r, 0, 2);
-    out->kind = db_str(r, 0, 3);
-    out->path = db_str(r, 0, 4);
-    out->active = db_bool(r, 0, 5);
+    if (db_rows(r) == 0)
+        return call_not_found(c, "supplier market", by, id, code);
+    out->id = db_i64(r, 0, SUP_ID);
+    out->code = db_str(r, 0, SUP_CODE);
+    out->name = db_str(r, 0, SUP_NAME);
+    out->kind = db_str(r, 0, SUP_KIND);
+    out->path = db_str(r, 0, SUP_PATH);
+    out->active = db_bool(r, 0, SUP_ACTIVE);
     if (strcmp(out->kind, "supplier_market") != 0)
         return call_fail(c, GS_INVALID_ARGUMENT, "%s: %s is a %s, not a supplier market", field,
                          out->code, out->kind);
@@ -222,32 +218,34 @@ gs_code proc_lines_check(call *c, size_t n, Gridstock__V1__OrderLineInput *const
 
 /* ------------------------------------------------------------------ prices */
 
-/* clang-format off */
-#define PRICE_COLS                                                                                 \
-    "p.id, p.item_id, i.code, i.name, i.unit, p.supplier_site_id, sm.code, sm.name,"               \
-    " p.unit_price_fen, p.lead_time_days, to_char(p.valid_from, 'YYYY-MM-DD'),"                    \
-    " coalesce(to_char(p.valid_to, 'YYYY-MM-DD'), ''), " DIR_TS("p.updated_at")
-/* clang-format on */
+#define PRICE_COLUMNS(COL)                                                                         \
+    COL(PRICE_ID, "p.id", id, i64)                                                                 \
+    COL(PRICE_ITEM_ID, ", p.item_id", item_id, i64)                                                \
+    COL(PRICE_ITEM_CODE, ", i.code", item_code, str)                                               \
+    COL(PRICE_ITEM_NAME, ", i.name", item_name, str)                                               \
+    COL(PRICE_UNIT, ", i.unit", unit, str)                                                         \
+    COL(PRICE_SUPPLIER_SITE_ID, ", p.supplier_site_id", supplier_site_id, i64)                     \
+    COL(PRICE_SUPPLIER_SITE_CODE, ", sm.code", supplier_site_code, str)                            \
+    COL(PRICE_SUPPLIER_NAME, ", sm.name", supplier_name, str)                                      \
+    COL(PRICE_UNIT_PRICE_FEN, ", p.unit_price_fen", unit_price_fen, i64)                           \
+    COL(PRICE_LEAD_TIME_DAYS, ", p.lead_time_days", lead_time_days, i32)                           \
+    COL(PRICE_VALID_FROM, ", to_char(p.valid_from, 'YYYY-MM-DD')", valid_from, str)                \
+    COL(PRICE_VALID_TO, ", coalesce(to_char(p.valid_to, 'YYYY-MM-DD'), '')", valid_to, str)        \
+    COL(PRICE_UPDATED_AT, ", " DIR_TS("p.updated_at"), updated_at, str)
+enum { PRICE_COLUMNS(DB_COL_NAME) PRICE_NCOLS };
+#define PRICE_COLS PRICE_COLUMNS(DB_COL_SQL)
 #define PRICE_FROM                                                                                 \
     " FROM supplier_prices p JOIN items i ON i.id = p.item_id"                                     \
     " JOIN sites sm ON sm.id = p.supplier_site_id JOIN org_units smu ON smu.id = sm.org_unit_id"
 
 static void price_from_row(Gridstock__V1__Price *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->item_id = db_i64(r, row, 1);
-    m->item_code = (char *)db_str(r, row, 2);
-    m->item_name = (char *)db_str(r, row, 3);
-    m->unit = (char *)db_str(r, row, 4);
-    m->supplier_site_id = db_i64(r, row, 5);
-    m->supplier_site_code = (char *)db_str(r, row, 6);
-    m->supplier_name = (char *)db_str(r, row, 7);
-    m->unit_price_fen = db_i64(r, row, 8);
-    m->lead_time_days = db_i32(r, row, 9);
-    m->valid_from = (char *)db_str(r, row, 10);
-    m->valid_to = (char *)db_str(r, row, 11);
-    m->updated_at = (char *)db_str(r, row, 12);
+    PRICE_COLUMNS(DB_COL_FILL)
 }
+
+#define SET_PRICE_COLUMNS(COL) COL(SETP_ID, "price_id") COL(SETP_REPLACED, ", replaced")
+enum { SET_PRICE_COLUMNS(DB_COL_NAME) SETP_NCOLS };
+#define SET_PRICE_COLS SET_PRICE_COLUMNS(DB_COL_SQL)
 
 gs_code procurement_set_price(call *c, const Gridstock__V1__SetPriceRequest *req,
                               Gridstock__V1__Price *resp)
@@ -266,15 +264,15 @@ gs_code procurement_set_price(call *c, const Gridstock__V1__SetPriceRequest *req
     if (strcmp(sm.kind, "supplier_market") != 0)
         return call_fail(c, GS_INVALID_ARGUMENT,
                          "supplier_site_id: %s is a %s, not a supplier market", sm.code, sm.kind);
-    GS_TRY(
-        db_exec(c, &r,
-                "SELECT price_id, replaced FROM proc_set_price($1::bigint, $2::bigint, $3::bigint,"
-                " $4::int, nullif($5, '')::date, nullif($6, '')::date, $7::bigint)",
-                7, call_i64(c, it.id), call_i64(c, sm.id), call_i64(c, req->unit_price_fen),
-                call_i64(c, req->lead_time_days), req->valid_from, req->valid_to,
-                call_i64(c, c->who.user_id)));
-    int64_t id = db_i64(r, 0, 0);
-    bool replaced = db_bool(r, 0, 1);
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " SET_PRICE_COLS
+                   " FROM proc_set_price($1::bigint, $2::bigint, $3::bigint,"
+                   " $4::int, nullif($5, '')::date, nullif($6, '')::date, $7::bigint)",
+                   7, call_i64(c, it.id), call_i64(c, sm.id), call_i64(c, req->unit_price_fen),
+                   call_i64(c, req->lead_time_days), req->valid_from, req->valid_to,
+                   call_i64(c, c->who.user_id)));
+    int64_t id = db_i64(r, 0, SETP_ID);
+    bool replaced = db_bool(r, 0, SETP_REPLACED);
     GS_TRY(db_exec(c, &r, "SELECT " PRICE_COLS PRICE_FROM " WHERE p.id = $1", 1, call_i64(c, id)));
     price_from_row(resp, r, 0);
     c->audit_object = call_printf(c, "supplier_price:%" PRId64, id);
@@ -312,17 +310,32 @@ gs_code procurement_list_prices(call *c, const Gridstock__V1__ListPricesRequest 
                 req->include_all ? "true" : "false", req->valid_on, call_i64(c, after),
                 call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_prices = (size_t)rows;
-    resp->prices = (Gridstock__V1__Price **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->prices[i] = call_msg(c, &gridstock__v1__price__descriptor);
-        price_from_row(resp->prices[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, PRICE_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->prices, resp->n_prices, &gridstock__v1__price__descriptor,
+                 price_from_row);
     return GS_OK;
 }
 
 /* ------------------------------------------------------------------ proposals */
+
+/* proc_propose_orders' rows joined with codes and names. */
+#define PROPOSAL_COLUMNS(COL)                                                                      \
+    COL(PROP_ORDER_ID, "coalesce(p.order_id, 0)")                                                  \
+    COL(PROP_SITE_ID, ", p.site_id")                                                               \
+    COL(PROP_ITEM_ID, ", p.item_id")                                                               \
+    COL(PROP_QTY, ", p.qty")                                                                       \
+    COL(PROP_SUPPLIER_SITE_ID, ", p.supplier_site_id")                                             \
+    COL(PROP_UNIT_PRICE_FEN, ", coalesce(p.unit_price_fen, 0)")                                    \
+    COL(PROP_DISTANCE_M, ", coalesce(p.distance_m, 0)")                                            \
+    COL(PROP_SITE_CODE, ", s.code")                                                                \
+    COL(PROP_SITE_NAME, ", s.name")                                                                \
+    COL(PROP_SUPPLIER_SITE_CODE, ", coalesce(sm.code, '')")                                        \
+    COL(PROP_SUPPLIER_NAME, ", coalesce(sm.name, '')")                                             \
+    COL(PROP_ITEM_CODE, ", i.code")                                                                \
+    COL(PROP_ITEM_NAME, ", i.name")                                                                \
+    COL(PROP_UNIT, ", i.unit")
+enum { PROPOSAL_COLUMNS(DB_COL_NAME) PROP_NCOLS };
+#define PROPOSAL_COLS PROPOSAL_COLUMNS(DB_COL_SQL)
 
 /* A dry run's proposal as unsaved orders: rows (ordered by site, supplier, item) of
  * proc_propose_orders joined with codes and names. */
@@ -333,30 +346,30 @@ static void dry_orders(call *c, const db_res *r, Gridstock__V1__ProposeOrdersRes
     resp->orders = (Gridstock__V1__PurchaseOrder **)call_ptrs(c, (size_t)rows);
     Gridstock__V1__PurchaseOrder *cur = NULL;
     for (int i = 0; i < rows; i++) {
-        if (db_null(r, i, 4))
+        if (db_null(r, i, PROP_SUPPLIER_SITE_ID))
             continue;
-        int64_t site = db_i64(r, i, 1), supplier = db_i64(r, i, 4);
+        int64_t site = db_i64(r, i, PROP_SITE_ID), supplier = db_i64(r, i, PROP_SUPPLIER_SITE_ID);
         if (!cur || cur->site_id != site || cur->supplier_site_id != supplier) {
             cur = call_msg(c, &gridstock__v1__purchase_order__descriptor);
             cur->status = (char *)po_state_name(PO_DRAFT);
             cur->site_id = site;
-            cur->site_code = (char *)db_str(r, i, 7);
-            cur->site_name = (char *)db_str(r, i, 8);
+            cur->site_code = (char *)db_str(r, i, PROP_SITE_CODE);
+            cur->site_name = (char *)db_str(r, i, PROP_SITE_NAME);
             cur->supplier_site_id = supplier;
-            cur->supplier_site_code = (char *)db_str(r, i, 9);
-            cur->supplier_name = (char *)db_str(r, i, 10);
+            cur->supplier_site_code = (char *)db_str(r, i, PROP_SUPPLIER_SITE_CODE);
+            cur->supplier_name = (char *)db_str(r, i, PROP_SUPPLIER_NAME);
             cur->note = "restock proposal";
             cur->proposed = true;
             cur->lines = (Gridstock__V1__OrderLine **)call_ptrs(c, (size_t)rows);
             resp->orders[n++] = cur;
         }
         Gridstock__V1__OrderLine *l = call_msg(c, &gridstock__v1__order_line__descriptor);
-        l->item_id = db_i64(r, i, 2);
-        l->item_code = (char *)db_str(r, i, 11);
-        l->item_name = (char *)db_str(r, i, 12);
-        l->unit = (char *)db_str(r, i, 13);
-        l->qty = db_i64(r, i, 3);
-        l->unit_price_fen = db_i64(r, i, 5);
+        l->item_id = db_i64(r, i, PROP_ITEM_ID);
+        l->item_code = (char *)db_str(r, i, PROP_ITEM_CODE);
+        l->item_name = (char *)db_str(r, i, PROP_ITEM_NAME);
+        l->unit = (char *)db_str(r, i, PROP_UNIT);
+        l->qty = db_i64(r, i, PROP_QTY);
+        l->unit_price_fen = db_i64(r, i, PROP_UNIT_PRICE_FEN);
         l->amount_fen = l->qty * l->unit_price_fen;
         l->outstanding = l->qty;
         cur->total_fen += l->amount_fen;
@@ -374,30 +387,29 @@ gs_code procurement_propose_orders(call *c, const Gridstock__V1__ProposeOrdersRe
 
     GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
                       &site));
-    GS_TRY(db_exec(
-        c, &r,
-        "SELECT coalesce(p.order_id, 0), p.site_id, p.item_id, p.qty, p.supplier_site_id,"
-        " coalesce(p.unit_price_fen, 0), coalesce(p.distance_m, 0), s.code, s.name,"
-        " coalesce(sm.code, ''), coalesce(sm.name, ''), i.code, i.name, i.unit"
-        " FROM proc_propose_orders($1::ltree, $2::bigint, $3::bigint, $4::boolean) p"
-        " JOIN sites s ON s.id = p.site_id JOIN items i ON i.id = p.item_id"
-        " LEFT JOIN sites sm ON sm.id = p.supplier_site_id"
-        " ORDER BY p.site_id, p.supplier_site_id NULLS LAST, p.item_id",
-        4, path, call_i64(c, site), call_i64(c, c->who.user_id), req->dry_run ? "true" : "false"));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " PROPOSAL_COLS
+                   " FROM proc_propose_orders($1::ltree, $2::bigint, $3::bigint, $4::boolean) "
+                   "p"
+                   " JOIN sites s ON s.id = p.site_id JOIN items i ON i.id = p.item_id"
+                   " LEFT JOIN sites sm ON sm.id = p.supplier_site_id"
+                   " ORDER BY p.site_id, p.supplier_site_id NULLS LAST, p.item_id",
+                   4, path, call_i64(c, site), call_i64(c, c->who.user_id),
+                   req->dry_run ? "true" : "false"));
     int rows = db_rows(r), unpriced = 0;
     for (int i = 0; i < rows; i++)
-        unpriced += db_null(r, i, 4);
+        unpriced += db_null(r, i, PROP_SUPPLIER_SITE_ID);
     resp->n_unpriced = (size_t)unpriced;
     resp->unpriced = (Gridstock__V1__UnpricedItem **)call_ptrs(c, (size_t)unpriced);
     for (int i = 0, k = 0; i < rows; i++) {
-        if (!db_null(r, i, 4))
+        if (!db_null(r, i, PROP_SUPPLIER_SITE_ID))
             continue;
         Gridstock__V1__UnpricedItem *u = call_msg(c, &gridstock__v1__unpriced_item__descriptor);
-        u->site_id = db_i64(r, i, 1);
-        u->site_code = (char *)db_str(r, i, 7);
-        u->item_id = db_i64(r, i, 2);
-        u->item_code = (char *)db_str(r, i, 11);
-        u->proposed_qty = db_i64(r, i, 3);
+        u->site_id = db_i64(r, i, PROP_SITE_ID);
+        u->site_code = (char *)db_str(r, i, PROP_SITE_CODE);
+        u->item_id = db_i64(r, i, PROP_ITEM_ID);
+        u->item_code = (char *)db_str(r, i, PROP_ITEM_CODE);
+        u->proposed_qty = db_i64(r, i, PROP_QTY);
         resp->unpriced[k++] = u;
     }
     if (req->dry_run) {
@@ -407,7 +419,7 @@ gs_code procurement_propose_orders(call *c, const Gridstock__V1__ProposeOrdersRe
         resp->orders = (Gridstock__V1__PurchaseOrder **)call_ptrs(c, (size_t)rows);
         int64_t last = 0;
         for (int i = 0; i < rows; i++) {
-            int64_t id = db_i64(r, i, 0);
+            int64_t id = db_i64(r, i, PROP_ORDER_ID);
             if (id == 0 || id == last)
                 continue;
             last = id;

@@ -63,15 +63,31 @@ gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m
 
 /* The header columns po_hdr_from_row reads, from PO_FROM (o orders, s its site, ou the
  * site's org unit, sm the supplier). */
-/* clang-format off */
-#define PO_COLS                                                                                    \
-    "o.id, o.number, o.status, o.supplier_site_id, sm.code, sm.name, o.site_id, s.code, s.name,"   \
-    " o.note, coalesce(to_char(o.expected_on, 'YYYY-MM-DD'), ''),"                                 \
-    " (SELECT coalesce(sum(l.qty * l.unit_price_fen), 0) FROM purchase_order_lines l"              \
-    "   WHERE l.order_id = o.id),"                                                                 \
-    " coalesce(cu.login, ''), " DIR_TS("o.created_at") ", coalesce(pu.login, ''), "                \
-    DIR_TS("o.placed_at") ", " DIR_TS("o.closed_at") ", o.cancel_reason, o.proposed"
-/* clang-format on */
+#define PO_COLUMNS(COL)                                                                            \
+    COL(PO_ID, "o.id", id, i64)                                                                    \
+    COL(PO_NUMBER, ", o.number", number, str)                                                      \
+    COL(PO_STATUS, ", o.status", status, str)                                                      \
+    COL(PO_SUPPLIER_SITE_ID, ", o.supplier_site_id", supplier_site_id, i64)                        \
+    COL(PO_SUPPLIER_SITE_CODE, ", sm.code", supplier_site_code, str)                               \
+    COL(PO_SUPPLIER_NAME, ", sm.name", supplier_name, str)                                         \
+    COL(PO_SITE_ID, ", o.site_id", site_id, i64)                                                   \
+    COL(PO_SITE_CODE, ", s.code", site_code, str)                                                  \
+    COL(PO_SITE_NAME, ", s.name", site_name, str)                                                  \
+    COL(PO_NOTE, ", o.note", note, str)                                                            \
+    COL(PO_EXPECTED_ON, ", coalesce(to_char(o.expected_on, 'YYYY-MM-DD'), '')", expected_on, str)  \
+    COL(PO_TOTAL_FEN,                                                                              \
+        ", (SELECT coalesce(sum(l.qty * l.unit_price_fen), 0)"                                     \
+        " FROM purchase_order_lines l WHERE l.order_id = o.id)",                                   \
+        total_fen, i64)                                                                            \
+    COL(PO_CREATED_BY, ", coalesce(cu.login, '')", created_by, str)                                \
+    COL(PO_CREATED_AT, ", " DIR_TS("o.created_at"), created_at, str)                               \
+    COL(PO_PLACED_BY, ", coalesce(pu.login, '')", placed_by, str)                                  \
+    COL(PO_PLACED_AT, ", " DIR_TS("o.placed_at"), placed_at, str)                                  \
+    COL(PO_CLOSED_AT, ", " DIR_TS("o.closed_at"), closed_at, str)                                  \
+    COL(PO_CANCEL_REASON, ", o.cancel_reason", cancel_reason, str)                                 \
+    COL(PO_PROPOSED, ", o.proposed", proposed, bool)
+enum { PO_COLUMNS(DB_COL_NAME) PO_NCOLS };
+#define PO_COLS PO_COLUMNS(DB_COL_SQL)
 #define PO_FROM                                                                                    \
     " FROM purchase_orders o JOIN sites s ON s.id = o.site_id"                                     \
     " JOIN org_units ou ON ou.id = s.org_unit_id JOIN sites sm ON sm.id = o.supplier_site_id"      \

@@ -47,7 +47,7 @@ gs_code procurement_create_order(call *c, const Gridstock__V1__CreateOrderReques
                    "INSERT INTO purchase_orders (supplier_site_id, site_id, note, created_by)"
                    " VALUES ($1, $2, $3, $4) RETURNING id",
                    4, call_i64(c, sm.id), call_i64(c, s.id), req->note, actor(c)));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     if (req->n_lines)
         GS_TRY(db_exec(
             c, NULL, "SELECT proc_set_lines($1::bigint, $2::bigint[], $3::bigint[], $4::bigint[])",
@@ -99,7 +99,7 @@ gs_code procurement_place_order(call *c, const Gridstock__V1__OrderActionRequest
     GS_TRY(po_check_move(c, &o, PO_PLACED, "place it"));
     GS_TRY(db_exec(c, &r, "SELECT count(*) FROM purchase_order_lines WHERE order_id = $1", 1,
                    call_i64(c, o.id)));
-    if (db_i64(r, 0, 0) == 0)
+    if (db_one_i64(r, 0) == 0)
         return call_fail(c, GS_FAILED_PRECONDITION, "purchase order %s has no lines", o.number);
     /* expected when the slowest line's lead time (supplier's current price) has passed */
     GS_TRY(
@@ -137,6 +137,11 @@ gs_code procurement_cancel_order(call *c, const Gridstock__V1__OrderActionReques
         call_printf(c, "cancelled %s (was %s): %s", o.number, po_state_name(o.state), req->reason);
     return GS_OK;
 }
+
+/* proc_order_receive's rows: one movement per received line, k its line's position. */
+#define RECEIPT_COLUMNS(COL) COL(RCPT_K, "k") COL(RCPT_MOVEMENT_ID, ", movement_id")
+enum { RECEIPT_COLUMNS(DB_COL_NAME) RCPT_NCOLS };
+#define RECEIPT_COLS RECEIPT_COLUMNS(DB_COL_SQL)
 
 gs_code procurement_receive_against_order(call *c,
                                           const Gridstock__V1__ReceiveAgainstOrderRequest *req,
@@ -190,7 +195,7 @@ gs_code procurement_receive_against_order(call *c,
         expires[i] = l->expires_on;
     }
     GS_TRY(db_exec(c, &r,
-                   "SELECT k, movement_id FROM proc_order_receive($1::bigint, $2::bigint[],"
+                   "SELECT " RECEIPT_COLS " FROM proc_order_receive($1::bigint, $2::bigint[],"
                    " $3::bigint[], $4::text[],"
                    " (SELECT array_agg(nullif(x, '')::date ORDER BY i)"
                    "    FROM unnest($5::text[]) WITH ORDINALITY AS t(x, i)),"
@@ -203,7 +208,7 @@ gs_code procurement_receive_against_order(call *c,
     resp->movement_ids = arena_alloc(c->arena, (rows ? (size_t)rows : 1) * sizeof(int64_t));
     int64_t total = 0;
     for (int i = 0; i < rows; i++)
-        resp->movement_ids[i] = db_i64(r, i, 1);
+        resp->movement_ids[i] = db_i64(r, i, RCPT_MOVEMENT_ID);
     for (size_t i = 0; i < n; i++)
         total += qtys[i];
     resp->order = call_msg(c, &gridstock__v1__purchase_order__descriptor);
@@ -250,12 +255,8 @@ gs_code procurement_list_orders(call *c, const Gridstock__V1__ListOrdersRequest 
                    6, c->who.scope_path, call_i64(c, s.id), call_i64(c, sm.id), req->status,
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_orders = (size_t)rows;
-    resp->orders = (Gridstock__V1__PurchaseOrder **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->orders[i] = call_msg(c, &gridstock__v1__purchase_order__descriptor);
-        po_hdr_from_row(resp->orders[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, PO_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->orders, resp->n_orders,
+                 &gridstock__v1__purchase_order__descriptor, po_hdr_from_row);
     return GS_OK;
 }

@@ -10,26 +10,33 @@
 
 #include "arena.h"
 
-#define SITE_SEL                                                                                   \
-    "SELECT s.id, s.code, s.name, s.kind, ou.path::text, s.active FROM sites s"                    \
-    " JOIN org_units ou ON ou.id = s.org_unit_id"
+#define SITE_COLUMNS(COL)                                                                          \
+    COL(SITE_ID, "s.id")                                                                           \
+    COL(SITE_CODE, ", s.code")                                                                     \
+    COL(SITE_NAME, ", s.name")                                                                     \
+    COL(SITE_KIND, ", s.kind")                                                                     \
+    COL(SITE_PATH, ", ou.path::text")                                                              \
+    COL(SITE_ACTIVE, ", s.active")
+enum { SITE_COLUMNS(DB_COL_NAME) SITE_NCOLS };
+#define SITE_COLS SITE_COLUMNS(DB_COL_SQL)
+#define SITE_SEL "SELECT " SITE_COLS " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
 
 static const char SQL_SITE_BY_CODE[] = SITE_SEL " WHERE s.code = $1 AND ou.path <@ $2::ltree";
 static const char SQL_SITE_BY_ID[] = SITE_SEL " WHERE s.id = $1 AND ou.path <@ $2::ltree";
-static const char SQL_ITEM_BY_CODE[] = "SELECT id, code, name, unit FROM items WHERE code = $1";
-static const char SQL_ITEM_BY_ID[] = "SELECT id, code, name, unit FROM items WHERE id = $1";
+#define ITEM_COLUMNS(COL)                                                                          \
+    COL(ITEM_ID, "id") COL(ITEM_CODE, ", code") COL(ITEM_NAME, ", name") COL(ITEM_UNIT, ", unit")
+enum { ITEM_COLUMNS(DB_COL_NAME) ITEM_NCOLS };
+#define ITEM_COLS ITEM_COLUMNS(DB_COL_SQL)
+static const char SQL_ITEM_BY_CODE[] = "SELECT " ITEM_COLS " FROM items WHERE code = $1";
+static const char SQL_ITEM_BY_ID[] = "SELECT " ITEM_COLS " FROM items WHERE id = $1";
 
 /* The lookup of a site in the caller's scope, as a statement; GS_OK or a field error. */
 static gs_code site_stmt(call *c, int64_t id, const char *code, const char *field, db_stmt *st,
                          db_res **r)
 {
-    bool by_code = id == 0 && code && *code;
-    if (id < 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
-    if (id == 0 && !by_code)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-    if (by_code)
-        GS_TRY(v_len(c, field, code, 64));
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, true, &by));
+    bool by_code = by == GS_BY_CODE;
     *st = (db_stmt){by_code ? SQL_SITE_BY_CODE : SQL_SITE_BY_ID,
                     2,
                     {by_code ? code : call_i64(c, id), c->who.scope_path},
@@ -40,14 +47,13 @@ static gs_code site_stmt(call *c, int64_t id, const char *code, const char *fiel
 static gs_code site_read(call *c, int64_t id, const char *code, const db_res *r, stock_site *out)
 {
     if (db_rows(r) == 0)
-        return id == 0 ? call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", code)
-                       : call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id);
-    out->id = db_i64(r, 0, 0);
-    out->code = db_str(r, 0, 1);
-    out->name = db_str(r, 0, 2);
-    out->kind = db_str(r, 0, 3);
-    out->path = db_str(r, 0, 4);
-    out->active = db_bool(r, 0, 5);
+        return call_not_found(c, "site", id ? GS_BY_ID : GS_BY_CODE, id, code);
+    out->id = db_i64(r, 0, SITE_ID);
+    out->code = db_str(r, 0, SITE_CODE);
+    out->name = db_str(r, 0, SITE_NAME);
+    out->kind = db_str(r, 0, SITE_KIND);
+    out->path = db_str(r, 0, SITE_PATH);
+    out->active = db_bool(r, 0, SITE_ACTIVE);
     return GS_OK;
 }
 
@@ -55,19 +61,12 @@ static gs_code site_read(call *c, int64_t id, const char *code, const db_res *r,
 static gs_code item_stmt(call *c, int64_t id, const char *code, const char *field, bool optional,
                          db_stmt *st, db_res **r, bool *none)
 {
-    bool by_code = id == 0 && code && *code;
-    *none = false;
-    if (id < 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: must be positive, got %" PRId64, field, id);
-    if (id == 0 && !by_code) {
-        if (optional) {
-            *none = true;
-            return GS_OK;
-        }
-        return call_fail(c, GS_INVALID_ARGUMENT, "%s: required (id or code)", field);
-    }
-    if (by_code)
-        GS_TRY(v_len(c, field, code, 64));
+    gs_lookup by;
+    GS_TRY(v_id_or_code(c, field, id, code, !optional, &by));
+    *none = by == GS_BY_NONE;
+    if (*none)
+        return GS_OK;
+    bool by_code = by == GS_BY_CODE;
     *st = (db_stmt){
         by_code ? SQL_ITEM_BY_CODE : SQL_ITEM_BY_ID, 1, {by_code ? code : call_i64(c, id)}, r};
     return GS_OK;
@@ -76,12 +75,11 @@ static gs_code item_stmt(call *c, int64_t id, const char *code, const char *fiel
 static gs_code item_read(call *c, int64_t id, const char *code, const db_res *r, stock_item *out)
 {
     if (db_rows(r) == 0)
-        return id == 0 ? call_fail(c, GS_NOT_FOUND, "item \"%.64s\" not found", code)
-                       : call_fail(c, GS_NOT_FOUND, "item %" PRId64 " not found", id);
-    out->id = db_i64(r, 0, 0);
-    out->code = db_str(r, 0, 1);
-    out->name = db_str(r, 0, 2);
-    out->unit = db_str(r, 0, 3);
+        return call_not_found(c, "item", id ? GS_BY_ID : GS_BY_CODE, id, code);
+    out->id = db_i64(r, 0, ITEM_ID);
+    out->code = db_str(r, 0, ITEM_CODE);
+    out->name = db_str(r, 0, ITEM_NAME);
+    out->unit = db_str(r, 0, ITEM_UNIT);
     return GS_OK;
 }
 
@@ -162,47 +160,13 @@ gs_code stock_check_text(call *c, const char *field, const char *s)
     return v_len(c, field, s, 500);
 }
 
-void stock_lot_from_row(Gridstock__V1__Lot *m, const db_res *r, int row, int col)
+void stock_lot_from_row(Gridstock__V1__Lot *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, col + 0);
-    m->site_id = db_i64(r, row, col + 1);
-    m->site_code = (char *)db_str(r, row, col + 2);
-    m->item_id = db_i64(r, row, col + 3);
-    m->item_code = (char *)db_str(r, row, col + 4);
-    m->item_name = (char *)db_str(r, row, col + 5);
-    m->unit = (char *)db_str(r, row, col + 6);
-    m->lot_code = (char *)db_str(r, row, col + 7);
-    m->expires_on = (char *)db_str(r, row, col + 8);
-    m->source = (char *)db_str(r, row, col + 9);
-    m->on_hand = db_i64(r, row, col + 10);
-    m->reserved = db_i64(r, row, col + 11);
-    m->available = db_i64(r, row, col + 12);
-    m->expired = db_bool(r, row, col + 13);
-    m->days_left = db_i32(r, row, col + 14);
-    m->received_at = (char *)db_str(r, row, col + 15);
+    STOCK_LOT_COLUMNS(DB_COL_FILL)
 }
 
-void stock_movement_from_row(Gridstock__V1__Movement *m, const db_res *r, int row)
-{
-    m->id = db_i64(r, row, 0);
-    m->at = (char *)db_str(r, row, 1);
-    m->kind = (char *)db_str(r, row, 2);
-    m->site_id = db_i64(r, row, 3);
-    m->site_code = (char *)db_str(r, row, 4);
-    m->item_id = db_i64(r, row, 5);
-    m->item_code = (char *)db_str(r, row, 6);
-    m->lot_id = db_i64(r, row, 7);
-    m->lot_code = (char *)db_str(r, row, 8);
-    m->qty = db_i64(r, row, 9);
-    m->reserved_delta = db_i64(r, row, 10);
-    m->reason = (char *)db_str(r, row, 11);
-    m->ref_type = (char *)db_str(r, row, 12);
-    m->ref_id = db_i64(r, row, 13);
-    m->request_id = (char *)db_str(r, row, 14);
-    m->actor_id = db_i64(r, row, 15);
-    m->actor_login = (char *)db_str(r, row, 16);
-    m->note = (char *)db_str(r, row, 17);
-}
+void stock_movement_from_row(Gridstock__V1__Movement *m, const db_res *r,
+                             int row){STOCK_MOVE_COLUMNS(DB_COL_FILL)}
 
 gs_code stock_lot_load(call *c, int64_t id, Gridstock__V1__Lot *m)
 {
@@ -211,7 +175,7 @@ gs_code stock_lot_load(call *c, int64_t id, Gridstock__V1__Lot *m)
                    call_i64(c, id)));
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "lot %" PRId64 " not found", id);
-    stock_lot_from_row(m, r, 0, 0);
+    stock_lot_from_row(m, r, 0);
     return GS_OK;
 }
 

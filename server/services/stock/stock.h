@@ -56,29 +56,55 @@ gs_code stock_check_lot_code(call *c, const char *field, const char *s, bool req
 gs_code stock_check_ref(call *c, const char *type, int64_t id);
 gs_code stock_check_text(call *c, const char *field, const char *s);
 
-/* The columns stock_lot_from_row reads (STOCK_LOT_NCOLS of them), from
- * STOCK_LOT_FROM (lots l, sites s, items i). */
-/* clang-format off */
-#define STOCK_LOT_COLS                                                                             \
-    "l.id, l.site_id, s.code, l.item_id, i.code, i.name, i.unit, l.lot_code,"                      \
-    " coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), ''), l.source, l.on_hand, l.reserved,"         \
-    " CASE WHEN stock_expired(l.expires_on) THEN 0 ELSE l.on_hand - l.reserved END,"               \
-    " stock_expired(l.expires_on), coalesce(l.expires_on - current_date, 0), "                     \
-    DIR_TS("l.received_at")
-/* clang-format on */
-#define STOCK_LOT_NCOLS 16
+/* The columns stock_lot_from_row reads, from STOCK_LOT_FROM (lots l, sites s, items i). */
+#define STOCK_LOT_COLUMNS(COL)                                                                     \
+    COL(LOT_ID, "l.id", id, i64)                                                                   \
+    COL(LOT_SITE_ID, ", l.site_id", site_id, i64)                                                  \
+    COL(LOT_SITE_CODE, ", s.code", site_code, str)                                                 \
+    COL(LOT_ITEM_ID, ", l.item_id", item_id, i64)                                                  \
+    COL(LOT_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(LOT_ITEM_NAME, ", i.name", item_name, str)                                                 \
+    COL(LOT_UNIT, ", i.unit", unit, str)                                                           \
+    COL(LOT_LOT_CODE, ", l.lot_code", lot_code, str)                                               \
+    COL(LOT_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')", expires_on, str)    \
+    COL(LOT_SOURCE, ", l.source", source, str)                                                     \
+    COL(LOT_ON_HAND, ", l.on_hand", on_hand, i64)                                                  \
+    COL(LOT_RESERVED, ", l.reserved", reserved, i64)                                               \
+    COL(LOT_AVAILABLE,                                                                             \
+        ", CASE WHEN stock_expired(l.expires_on) THEN 0"                                           \
+        " ELSE l.on_hand - l.reserved END",                                                        \
+        available, i64)                                                                            \
+    COL(LOT_EXPIRED, ", stock_expired(l.expires_on)", expired, bool)                               \
+    COL(LOT_DAYS_LEFT, ", coalesce(l.expires_on - current_date, 0)", days_left, i32)               \
+    COL(LOT_RECEIVED_AT, ", " DIR_TS("l.received_at"), received_at, str)
+enum { STOCK_LOT_COLUMNS(DB_COL_NAME) STOCK_LOT_NCOLS };
+#define STOCK_LOT_COLS STOCK_LOT_COLUMNS(DB_COL_SQL)
 #define STOCK_LOT_FROM                                                                             \
     " FROM lots l JOIN sites s ON s.id = l.site_id JOIN items i ON i.id = l.item_id"
-void stock_lot_from_row(Gridstock__V1__Lot *m, const db_res *r, int row, int col);
+void stock_lot_from_row(Gridstock__V1__Lot *m, const db_res *r, int row);
 
-/* The columns stock_movement_from_row reads (STOCK_MOVE_NCOLS), from STOCK_MOVE_FROM. */
-/* clang-format off */
-#define STOCK_MOVE_COLS                                                                            \
-    "m.id, " DIR_TS("m.at") ", m.kind, m.site_id, s.code, m.item_id, i.code, m.lot_id,"            \
-    " l.lot_code, m.qty, m.reserved_delta, m.reason, m.ref_type, coalesce(m.ref_id, 0),"           \
-    " m.request_id, coalesce(m.actor_id, 0), coalesce(u.login, ''), m.note"
-/* clang-format on */
-#define STOCK_MOVE_NCOLS 18
+/* The columns stock_movement_from_row reads, from STOCK_MOVE_FROM. */
+#define STOCK_MOVE_COLUMNS(COL)                                                                    \
+    COL(MOVE_ID, "m.id", id, i64)                                                                  \
+    COL(MOVE_AT, ", " DIR_TS("m.at"), at, str)                                                     \
+    COL(MOVE_KIND, ", m.kind", kind, str)                                                          \
+    COL(MOVE_SITE_ID, ", m.site_id", site_id, i64)                                                 \
+    COL(MOVE_SITE_CODE, ", s.code", site_code, str)                                                \
+    COL(MOVE_ITEM_ID, ", m.item_id", item_id, i64)                                                 \
+    COL(MOVE_ITEM_CODE, ", i.code", item_code, str)                                                \
+    COL(MOVE_LOT_ID, ", m.lot_id", lot_id, i64)                                                    \
+    COL(MOVE_LOT_CODE, ", l.lot_code", lot_code, str)                                              \
+    COL(MOVE_QTY, ", m.qty", qty, i64)                                                             \
+    COL(MOVE_RESERVED_DELTA, ", m.reserved_delta", reserved_delta, i64)                            \
+    COL(MOVE_REASON, ", m.reason", reason, str)                                                    \
+    COL(MOVE_REF_TYPE, ", m.ref_type", ref_type, str)                                              \
+    COL(MOVE_REF_ID, ", coalesce(m.ref_id, 0)", ref_id, i64)                                       \
+    COL(MOVE_REQUEST_ID, ", m.request_id", request_id, str)                                        \
+    COL(MOVE_ACTOR_ID, ", coalesce(m.actor_id, 0)", actor_id, i64)                                 \
+    COL(MOVE_ACTOR_LOGIN, ", coalesce(u.login, '')", actor_login, str)                             \
+    COL(MOVE_NOTE, ", m.note", note, str)
+enum { STOCK_MOVE_COLUMNS(DB_COL_NAME) STOCK_MOVE_NCOLS };
+#define STOCK_MOVE_COLS STOCK_MOVE_COLUMNS(DB_COL_SQL)
 #define STOCK_MOVE_FROM                                                                            \
     " FROM stock_movements m JOIN sites s ON s.id = m.site_id JOIN items i ON i.id = m.item_id"    \
     " JOIN lots l ON l.id = m.lot_id JOIN org_units ou ON ou.id = s.org_unit_id"                   \

@@ -17,6 +17,21 @@ enum { DASH_HTML_MAX = 4 << 20, LIST_MAX = 100 };
 /* A site's worst state, in the order of the map's legend. */
 enum site_state { ST_EMPTY, ST_LOW, ST_EXPIRING, ST_FINE, ST_SUPPLIER, ST_COUNT };
 
+#define SITE_STATE_COLUMNS(COL)                                                                    \
+    COL(S_CODE, "s.code")                                                                          \
+    COL(S_NAME, ", s.name")                                                                        \
+    COL(S_KIND, ", s.kind")                                                                        \
+    COL(S_LAT, ", s.lat")                                                                          \
+    COL(S_LON, ", s.lon")                                                                          \
+    COL(S_STATE,                                                                                   \
+        ", CASE WHEN s.kind = 'supplier_market' THEN 4 WHEN coalesce(li.available, 0) = 0 THEN 0 " \
+        "WHEN coalesce(p.low, 0) > 0 THEN 1 WHEN coalesce(li.expiring, 0) > 0 THEN 2 ELSE 3 END")  \
+    COL(S_EMPTY, ", coalesce(p.empty, 0)")                                                         \
+    COL(S_LOW, ", coalesce(p.low, 0)")                                                             \
+    COL(S_EXPIRING, ", coalesce(li.expiring, 0)")
+enum { SITE_STATE_COLUMNS(DB_COL_NAME) S_NCOLS };
+#define SITE_STATE_COLS SITE_STATE_COLUMNS(DB_COL_SQL)
+
 /* Per active site in the unit: its place and its worst state. Empty: nothing available at
  * all; low: an item it keeps a level for is below its reorder point (at zero included);
  * expiring: a lot with stock expires within the window. */
@@ -36,15 +51,24 @@ static const char SQL_SITES[] =
     "   0) AS available, count(*) FILTER (WHERE l.on_hand > 0 AND l.expires_on >= current_date"
     "   AND l.expires_on < current_date + $2::int) AS expiring"
     "   FROM lots l JOIN s ON s.id = l.site_id GROUP BY l.site_id)"
-    " SELECT s.code, s.name, s.kind, s.lat, s.lon,"
-    "   CASE WHEN s.kind = 'supplier_market' THEN 4"
-    "        WHEN coalesce(li.available, 0) = 0 THEN 0"
-    "        WHEN coalesce(p.low, 0) > 0 THEN 1 WHEN coalesce(li.expiring, 0) > 0 THEN 2"
-    "        ELSE 3 END,"
-    "   coalesce(p.empty, 0), coalesce(p.low, 0), coalesce(li.expiring, 0)"
+    " SELECT " SITE_STATE_COLS
     " FROM s LEFT JOIN per p ON p.site_id = s.id LEFT JOIN lots_in li ON li.site_id = s.id"
     " ORDER BY s.code";
-enum { S_CODE, S_NAME, S_KIND, S_LAT, S_LON, S_STATE, S_EMPTY, S_LOW, S_EXPIRING };
+
+#define SUPPLY_COLUMNS(COL)                                                                        \
+    COL(C_CODE, "cm.code")                                                                         \
+    COL(C_NAME, ", cm.name")                                                                       \
+    COL(C_RESIDENTS, ", cm.residents")                                                             \
+    COL(C_SITES, ", (SELECT count(*) FROM st WHERE st.cm_id = cm.id)")                             \
+    COL(C_ITEMS_USED, ", (SELECT count(*) FROM d WHERE d.cm_id = cm.id)")                          \
+    COL(C_ITEM, ", coalesce(w.code, '')")                                                          \
+    COL(C_ITEM_NAME, ", coalesce(w.name, '')")                                                     \
+    COL(C_UNIT, ", coalesce(w.unit, '')")                                                          \
+    COL(C_AVAILABLE, ", coalesce(w.available, 0)")                                                 \
+    COL(C_USED, ", coalesce(w.used, 0)")                                                           \
+    COL(C_DAYS, ", w.days")
+enum { SUPPLY_COLUMNS(DB_COL_NAME) C_NCOLS };
+#define SUPPLY_COLS SUPPLY_COLUMNS(DB_COL_SQL)
 
 /* Per community in (or around) the unit: residents, its stock-keeping sites, and the item
  * that runs out first at the rate of the last 30 days' issues and distributions. */
@@ -62,49 +86,52 @@ static const char SQL_SUPPLY[] =
     "   AND m.at >= now() - interval '30 days' GROUP BY 1, 2),"
     " d AS (SELECT u.cm_id, u.item_id, coalesce(av.available, 0) AS available, u.used"
     "   FROM used u LEFT JOIN av ON av.cm_id = u.cm_id AND av.item_id = u.item_id)"
-    " SELECT cm.code, cm.name, cm.residents,"
-    "   (SELECT count(*) FROM st WHERE st.cm_id = cm.id),"
-    "   (SELECT count(*) FROM d WHERE d.cm_id = cm.id),"
-    "   coalesce(w.code, ''), coalesce(w.name, ''), coalesce(w.unit, ''),"
-    "   coalesce(w.available, 0), coalesce(w.used, 0), w.days"
+    " SELECT " SUPPLY_COLS
     " FROM cm LEFT JOIN LATERAL (SELECT i.code, i.name, i.unit, d.available, d.used,"
     "   d.available * 30.0 / d.used AS days FROM d JOIN items i ON i.id = d.item_id"
     "   WHERE d.cm_id = cm.id ORDER BY 6, i.code LIMIT 1) w ON true"
     " ORDER BY w.days NULLS LAST, cm.code";
-enum {
-    C_CODE,
-    C_NAME,
-    C_RESIDENTS,
-    C_SITES,
-    C_ITEMS_USED,
-    C_ITEM,
-    C_ITEM_NAME,
-    C_UNIT,
-    C_AVAILABLE,
-    C_USED,
-    C_DAYS
-};
+
+#define LOW_COLUMNS(COL)                                                                           \
+    COL(L_SITE, "s.code")                                                                          \
+    COL(L_ITEM, ", i.code")                                                                        \
+    COL(L_ITEM_NAME, ", i.name")                                                                   \
+    COL(L_UNIT, ", i.unit")                                                                        \
+    COL(L_AVAILABLE, ", lv.available")                                                             \
+    COL(L_REORDER, ", lv.reorder_point")                                                           \
+    COL(L_ON_ORDER, ", lv.on_order")                                                               \
+    COL(L_TOTAL, ", count(*) OVER ()")
+enum { LOW_COLUMNS(DB_COL_NAME) L_NCOLS };
+#define LOW_COLS LOW_COLUMNS(DB_COL_SQL)
 
 /* Items below their reorder point at sites in the unit, the emptiest first. */
 static const char SQL_LOW[] =
-    "SELECT s.code, i.code, i.name, i.unit, lv.available, lv.reorder_point, lv.on_order,"
-    "   count(*) OVER ()"
-    " FROM stock_levels lv JOIN sites s ON s.id = lv.site_id"
+    "SELECT " LOW_COLS " FROM stock_levels lv JOIN sites s ON s.id = lv.site_id"
     " JOIN org_units ou ON ou.id = s.org_unit_id JOIN items i ON i.id = lv.item_id"
     " WHERE ou.path <@ $1::ltree AND s.active AND lv.low"
     " ORDER BY lv.available::float8 / greatest(lv.reorder_point, 1), s.code, i.code LIMIT $2";
-enum { L_SITE, L_ITEM, L_ITEM_NAME, L_UNIT, L_AVAILABLE, L_REORDER, L_ON_ORDER, L_TOTAL };
+
+#define EXPIRING_COLUMNS(COL)                                                                      \
+    COL(X_SITE, "s.code")                                                                          \
+    COL(X_ITEM, ", i.code")                                                                        \
+    COL(X_ITEM_NAME, ", i.name")                                                                   \
+    COL(X_LOT, ", l.lot_code")                                                                     \
+    COL(X_EXPIRES, ", l.expires_on::text")                                                         \
+    COL(X_DAYS, ", (l.expires_on - current_date)")                                                 \
+    COL(X_ON_HAND, ", l.on_hand")                                                                  \
+    COL(X_RESERVED, ", l.reserved")                                                                \
+    COL(X_TOTAL, ", count(*) OVER ()")
+enum { EXPIRING_COLUMNS(DB_COL_NAME) X_NCOLS };
+#define EXPIRING_COLS EXPIRING_COLUMNS(DB_COL_SQL)
 
 /* Lots with stock that expire within the window, the soonest first. */
 static const char SQL_EXPIRING[] =
-    "SELECT s.code, i.code, i.name, l.lot_code, l.expires_on::text,"
-    "   (l.expires_on - current_date), l.on_hand, l.reserved, count(*) OVER ()"
+    "SELECT " EXPIRING_COLS
     " FROM lots l JOIN sites s ON s.id = l.site_id JOIN org_units ou ON ou.id = s.org_unit_id"
     " JOIN items i ON i.id = l.item_id"
     " WHERE ou.path <@ $1::ltree AND l.on_hand > 0 AND l.expires_on >= current_date"
     "   AND l.expires_on < current_date + $2::int"
     " ORDER BY l.expires_on, s.code, i.code, l.lot_code LIMIT $3";
-enum { X_SITE, X_ITEM, X_ITEM_NAME, X_LOT, X_EXPIRES, X_DAYS, X_ON_HAND, X_RESERVED, X_TOTAL };
 
 static const char *const state_colors[ST_COUNT] = {"#c0392b", "#e39b2d", "#d4c21f", "#4f9d69",
                                                    "#9aa5b1"};
@@ -304,7 +331,7 @@ gs_code stock_export_dashboard(call *c, const Gridstock__V1__ExportDashboardRequ
     report_esc(&d, u.code);
     report_puts(&d, " ");
     report_esc(&d, u.name);
-    report_printf(&d, RT(&d, " &middot; generated %s by "), db_str(now, 0, 0));
+    report_printf(&d, RT(&d, " &middot; generated %s by "), db_one_str(now, 0));
     report_esc(&d, c->who.login);
     report_puts(&d, "</p>\n");
 

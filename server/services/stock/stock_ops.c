@@ -26,6 +26,12 @@ static const char *actor(call *c)
 
 /* ------------------------------------------------------------------ receive / issue */
 
+#define RECEIVE_COLUMNS(COL)                                                                       \
+    COL(RCV_LOT_ID, "lot_id")                                                                      \
+    COL(RCV_MOVEMENT_ID, ", movement_id")
+enum { RECEIVE_COLUMNS(DB_COL_NAME) RCV_NCOLS };
+#define RECEIVE_COLS RECEIVE_COLUMNS(DB_COL_SQL)
+
 gs_code stock_receive(call *c, const Gridstock__V1__ReceiveRequest *req,
                       Gridstock__V1__ReceiveResponse *resp)
 {
@@ -46,13 +52,13 @@ gs_code stock_receive(call *c, const Gridstock__V1__ReceiveRequest *req,
     const char *source = *req->source ? req->source : "purchase";
     const char *kind = strcmp(source, "donation") == 0 ? "donation_in" : "receipt";
     GS_TRY(db_exec(c, &r,
-                   "SELECT lot_id, movement_id FROM stock_receive($1::bigint, $2::bigint,"
+                   "SELECT " RECEIVE_COLS " FROM stock_receive($1::bigint, $2::bigint,"
                    " $3::bigint, $4, nullif($5, '')::date, $6, $7, $8, $9, $10::bigint,"
                    " $11::bigint, $12, $13)",
                    13, call_i64(c, s.id), call_i64(c, it.id), call_i64(c, req->qty), req->lot_code,
                    req->expires_on, source, kind, req->reason, req->ref_type,
                    opt_i64(c, req->ref_id), actor(c), c->request_id, req->note));
-    int64_t lot = db_i64(r, 0, 0), mv = db_i64(r, 0, 1);
+    int64_t lot = db_i64(r, 0, RCV_LOT_ID), mv = db_i64(r, 0, RCV_MOVEMENT_ID);
     resp->lot = call_msg(c, &gridstock__v1__lot__descriptor);
     resp->movement = call_msg(c, &gridstock__v1__movement__descriptor);
     GS_TRY(stock_lot_load(c, lot, resp->lot));
@@ -62,6 +68,16 @@ gs_code stock_receive(call *c, const Gridstock__V1__ReceiveRequest *req,
                                    it.code, req->lot_code, s.code, source);
     return GS_OK;
 }
+
+#define ISSUE_COLUMNS(COL)                                                                         \
+    COL(ISS_LOT_ID, "lot_id")                                                                      \
+    COL(ISS_LOT_CODE, ", lot_code")                                                                \
+    COL(ISS_EXPIRES_ON, ", coalesce(to_char(expires_on, 'YYYY-MM-DD'), '')")                       \
+    COL(ISS_QTY, ", qty")                                                                          \
+    COL(ISS_REMAINING, ", remaining")                                                              \
+    COL(ISS_MOVEMENT_ID, ", movement_id")
+enum { ISSUE_COLUMNS(DB_COL_NAME) ISS_NCOLS };
+#define ISSUE_COLS ISSUE_COLUMNS(DB_COL_SQL)
 
 gs_code stock_issue(call *c, const Gridstock__V1__IssueRequest *req,
                     Gridstock__V1__IssueResponse *resp)
@@ -79,8 +95,7 @@ gs_code stock_issue(call *c, const Gridstock__V1__IssueRequest *req,
                                 false, &s, &it));
 
     GS_TRY(db_exec(c, &r,
-                   "SELECT lot_id, lot_code, coalesce(to_char(expires_on, 'YYYY-MM-DD'), ''), qty,"
-                   " remaining, movement_id FROM stock_issue($1::bigint, $2::bigint, $3::bigint,"
+                   "SELECT " ISSUE_COLS " FROM stock_issue($1::bigint, $2::bigint, $3::bigint,"
                    " nullif($4, ''), 'issue', $5, $6, $7::bigint, $8::bigint, $9, $10)",
                    10, call_i64(c, s.id), call_i64(c, it.id), call_i64(c, req->qty), req->lot_code,
                    req->reason, req->ref_type, opt_i64(c, req->ref_id), actor(c), c->request_id,
@@ -90,14 +105,14 @@ gs_code stock_issue(call *c, const Gridstock__V1__IssueRequest *req,
     resp->taken = (Gridstock__V1__LotTaken **)call_ptrs(c, (size_t)rows);
     for (int i = 0; i < rows; i++) {
         Gridstock__V1__LotTaken *t = call_msg(c, &gridstock__v1__lot_taken__descriptor);
-        t->lot_id = db_i64(r, i, 0);
+        t->lot_id = db_i64(r, i, ISS_LOT_ID);
         t->item_id = it.id;
         t->item_code = (char *)it.code;
-        t->lot_code = (char *)db_str(r, i, 1);
-        t->expires_on = (char *)db_str(r, i, 2);
-        t->qty = db_i64(r, i, 3);
-        t->remaining = db_i64(r, i, 4);
-        t->movement_id = db_i64(r, i, 5);
+        t->lot_code = (char *)db_str(r, i, ISS_LOT_CODE);
+        t->expires_on = (char *)db_str(r, i, ISS_EXPIRES_ON);
+        t->qty = db_i64(r, i, ISS_QTY);
+        t->remaining = db_i64(r, i, ISS_REMAINING);
+        t->movement_id = db_i64(r, i, ISS_MOVEMENT_ID);
         resp->total += t->qty;
         resp->taken[i] = t;
     }
@@ -139,14 +154,14 @@ gs_code stock_adjust(call *c, const Gridstock__V1__AdjustRequest *req,
                                     false, &s, &it));
         GS_TRY(db_exec(c, &r, "SELECT stock_lot_find($1::bigint, $2::bigint, $3)", 3,
                        call_i64(c, s.id), call_i64(c, it.id), req->lot_code));
-        lot = db_i64(r, 0, 0);
+        lot = db_one_i64(r, 0);
     }
     GS_TRY(db_exec(c, &r,
                    "SELECT movement_id FROM stock_adjust($1::bigint, $2::bigint, $3, 'adjustment',"
                    " '', NULL, $4::bigint, $5, $6)",
                    6, call_i64(c, lot), call_i64(c, req->qty), req->reason, actor(c), c->request_id,
                    req->note));
-    int64_t mv = db_i64(r, 0, 0);
+    int64_t mv = db_one_i64(r, 0);
     resp->lot = call_msg(c, &gridstock__v1__lot__descriptor);
     resp->movement = call_msg(c, &gridstock__v1__movement__descriptor);
     GS_TRY(stock_lot_load(c, lot, resp->lot));
@@ -158,6 +173,18 @@ gs_code stock_adjust(call *c, const Gridstock__V1__AdjustRequest *req,
     return GS_OK;
 }
 
+#define WRITEOFF_COLUMNS(COL)                                                                      \
+    COL(WO_LOT_ID, "w.lot_id")                                                                     \
+    COL(WO_ITEM_ID, ", w.item_id")                                                                 \
+    COL(WO_ITEM_CODE, ", i.code")                                                                  \
+    COL(WO_LOT_CODE, ", w.lot_code")                                                               \
+    COL(WO_EXPIRES_ON, ", coalesce(to_char(w.expires_on, 'YYYY-MM-DD'), '')")                      \
+    COL(WO_QTY, ", w.qty")                                                                         \
+    COL(WO_REMAINING, ", w.remaining")                                                             \
+    COL(WO_MOVEMENT_ID, ", w.movement_id")
+enum { WRITEOFF_COLUMNS(DB_COL_NAME) WO_NCOLS };
+#define WRITEOFF_COLS WRITEOFF_COLUMNS(DB_COL_SQL)
+
 gs_code stock_write_off_expired(call *c, const Gridstock__V1__WriteOffExpiredRequest *req,
                                 Gridstock__V1__WriteOffExpiredResponse *resp)
 {
@@ -167,9 +194,7 @@ gs_code stock_write_off_expired(call *c, const Gridstock__V1__WriteOffExpiredReq
     GS_TRY(stock_check_text(c, "note", req->note));
     GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
     GS_TRY(db_exec(c, &r,
-                   "SELECT w.lot_id, w.item_id, i.code, w.lot_code,"
-                   " coalesce(to_char(w.expires_on, 'YYYY-MM-DD'), ''), w.qty, w.remaining,"
-                   " w.movement_id"
+                   "SELECT " WRITEOFF_COLS
                    " FROM stock_writeoff_expired($1::bigint, $2::bigint, $3, $4) w"
                    " JOIN items i ON i.id = w.item_id ORDER BY w.lot_id",
                    4, call_i64(c, s.id), actor(c), c->request_id, req->note));
@@ -178,14 +203,14 @@ gs_code stock_write_off_expired(call *c, const Gridstock__V1__WriteOffExpiredReq
     resp->written_off = (Gridstock__V1__LotTaken **)call_ptrs(c, (size_t)rows);
     for (int i = 0; i < rows; i++) {
         Gridstock__V1__LotTaken *t = call_msg(c, &gridstock__v1__lot_taken__descriptor);
-        t->lot_id = db_i64(r, i, 0);
-        t->item_id = db_i64(r, i, 1);
-        t->item_code = (char *)db_str(r, i, 2);
-        t->lot_code = (char *)db_str(r, i, 3);
-        t->expires_on = (char *)db_str(r, i, 4);
-        t->qty = db_i64(r, i, 5);
-        t->remaining = db_i64(r, i, 6);
-        t->movement_id = db_i64(r, i, 7);
+        t->lot_id = db_i64(r, i, WO_LOT_ID);
+        t->item_id = db_i64(r, i, WO_ITEM_ID);
+        t->item_code = (char *)db_str(r, i, WO_ITEM_CODE);
+        t->lot_code = (char *)db_str(r, i, WO_LOT_CODE);
+        t->expires_on = (char *)db_str(r, i, WO_EXPIRES_ON);
+        t->qty = db_i64(r, i, WO_QTY);
+        t->remaining = db_i64(r, i, WO_REMAINING);
+        t->movement_id = db_i64(r, i, WO_MOVEMENT_ID);
         resp->total += t->qty;
         resp->written_off[i] = t;
     }
@@ -193,7 +218,7 @@ gs_code stock_write_off_expired(call *c, const Gridstock__V1__WriteOffExpiredReq
                    "SELECT coalesce(sum(reserved), 0) FROM lots"
                    " WHERE site_id = $1 AND stock_expired(expires_on)",
                    1, call_i64(c, s.id)));
-    resp->still_reserved = db_i64(r, 0, 0);
+    resp->still_reserved = db_one_i64(r, 0);
     c->audit_object = call_printf(c, "site:%" PRId64, s.id);
     c->audit_summary = call_printf(c, "wrote off %" PRId64 " expired units in %d lot(s) at %s",
                                    resp->total, rows, s.code);
@@ -202,12 +227,22 @@ gs_code stock_write_off_expired(call *c, const Gridstock__V1__WriteOffExpiredReq
 
 /* ------------------------------------------------------------------ transfers */
 
-/* clang-format off */
-#define TRANSFER_COLS                                                                              \
-    "t.id, t.from_site_id, fs.code, t.to_site_id, ts.code, t.status, t.note, t.ref_type,"          \
-    " coalesce(t.ref_id, 0), coalesce(du.login, ''), " DIR_TS("t.dispatched_at") ","               \
-    " coalesce(ru.login, ''), " DIR_TS("t.received_at")
-/* clang-format on */
+#define TRANSFER_COLUMNS(COL)                                                                      \
+    COL(TR_ID, "t.id", id, i64)                                                                    \
+    COL(TR_FROM_SITE_ID, ", t.from_site_id", from_site_id, i64)                                    \
+    COL(TR_FROM_SITE_CODE, ", fs.code", from_site_code, str)                                       \
+    COL(TR_TO_SITE_ID, ", t.to_site_id", to_site_id, i64)                                          \
+    COL(TR_TO_SITE_CODE, ", ts.code", to_site_code, str)                                           \
+    COL(TR_STATUS, ", t.status", status, str)                                                      \
+    COL(TR_NOTE, ", t.note", note, str)                                                            \
+    COL(TR_REF_TYPE, ", t.ref_type", ref_type, str)                                                \
+    COL(TR_REF_ID, ", coalesce(t.ref_id, 0)", ref_id, i64)                                         \
+    COL(TR_DISPATCHED_BY, ", coalesce(du.login, '')", dispatched_by, str)                          \
+    COL(TR_DISPATCHED_AT, ", " DIR_TS("t.dispatched_at"), dispatched_at, str)                      \
+    COL(TR_RECEIVED_BY, ", coalesce(ru.login, '')", received_by, str)                              \
+    COL(TR_RECEIVED_AT, ", " DIR_TS("t.received_at"), received_at, str)
+enum { TRANSFER_COLUMNS(DB_COL_NAME) TR_NCOLS };
+#define TRANSFER_COLS TRANSFER_COLUMNS(DB_COL_SQL)
 #define TRANSFER_FROM                                                                              \
     " FROM stock_transfers t JOIN sites fs ON fs.id = t.from_site_id"                              \
     " JOIN org_units fou ON fou.id = fs.org_unit_id JOIN sites ts ON ts.id = t.to_site_id"         \
@@ -216,19 +251,26 @@ gs_code stock_write_off_expired(call *c, const Gridstock__V1__WriteOffExpiredReq
 
 static void transfer_from_row(Gridstock__V1__Transfer *m, const db_res *r, int row)
 {
-    m->id = db_i64(r, row, 0);
-    m->from_site_id = db_i64(r, row, 1);
-    m->from_site_code = (char *)db_str(r, row, 2);
-    m->to_site_id = db_i64(r, row, 3);
-    m->to_site_code = (char *)db_str(r, row, 4);
-    m->status = (char *)db_str(r, row, 5);
-    m->note = (char *)db_str(r, row, 6);
-    m->ref_type = (char *)db_str(r, row, 7);
-    m->ref_id = db_i64(r, row, 8);
-    m->dispatched_by = (char *)db_str(r, row, 9);
-    m->dispatched_at = (char *)db_str(r, row, 10);
-    m->received_by = (char *)db_str(r, row, 11);
-    m->received_at = (char *)db_str(r, row, 12);
+    TRANSFER_COLUMNS(DB_COL_FILL)
+}
+
+#define TRANSFER_LINE_COLUMNS(COL)                                                                 \
+    COL(TRL_ID, "tl.id", id, i64)                                                                  \
+    COL(TRL_ITEM_ID, ", tl.item_id", item_id, i64)                                                 \
+    COL(TRL_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(TRL_FROM_LOT_ID, ", tl.from_lot_id", from_lot_id, i64)                                     \
+    COL(TRL_LOT_CODE, ", tl.lot_code", lot_code, str)                                              \
+    COL(TRL_EXPIRES_ON, ", coalesce(to_char(tl.expires_on, 'YYYY-MM-DD'), '')", expires_on, str)   \
+    COL(TRL_QTY, ", tl.qty", qty, i64)                                                             \
+    COL(TRL_RECEIVED_QTY, ", coalesce(tl.received_qty, 0)", received_qty, i64)                     \
+    COL(TRL_REASON, ", coalesce(tl.diff_reason, '')", reason, str)                                 \
+    COL(TRL_TO_LOT_ID, ", coalesce(tl.to_lot_id, 0)", to_lot_id, i64)
+enum { TRANSFER_LINE_COLUMNS(DB_COL_NAME) TRL_NCOLS };
+#define TRANSFER_LINE_COLS TRANSFER_LINE_COLUMNS(DB_COL_SQL)
+
+static void transfer_line_from_row(Gridstock__V1__TransferLine *m, const db_res *r, int row)
+{
+    TRANSFER_LINE_COLUMNS(DB_COL_FILL)
 }
 
 /* Loads transfer `id` with its lines if the caller sees its source or destination site
@@ -246,30 +288,13 @@ static gs_code transfer_load(call *c, int64_t id, bool to_only, Gridstock__V1__T
         return call_fail(c, GS_NOT_FOUND, "transfer %" PRId64 " not found", id);
     transfer_from_row(m, r, 0);
     GS_TRY(db_exec(c, &r,
-                   "SELECT tl.id, tl.item_id, i.code, tl.from_lot_id, tl.lot_code,"
-                   " coalesce(to_char(tl.expires_on, 'YYYY-MM-DD'), ''), tl.qty,"
-                   " coalesce(tl.received_qty, 0), coalesce(tl.diff_reason, ''),"
-                   " coalesce(tl.to_lot_id, 0)"
+                   "SELECT " TRANSFER_LINE_COLS
                    " FROM stock_transfer_lines tl JOIN items i ON i.id = tl.item_id"
                    " WHERE tl.transfer_id = $1 ORDER BY tl.id",
                    1, call_i64(c, id)));
     int rows = db_rows(r);
-    m->n_lines = (size_t)rows;
-    m->lines = (Gridstock__V1__TransferLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__TransferLine *l = call_msg(c, &gridstock__v1__transfer_line__descriptor);
-        l->id = db_i64(r, i, 0);
-        l->item_id = db_i64(r, i, 1);
-        l->item_code = (char *)db_str(r, i, 2);
-        l->from_lot_id = db_i64(r, i, 3);
-        l->lot_code = (char *)db_str(r, i, 4);
-        l->expires_on = (char *)db_str(r, i, 5);
-        l->qty = db_i64(r, i, 6);
-        l->received_qty = db_i64(r, i, 7);
-        l->reason = (char *)db_str(r, i, 8);
-        l->to_lot_id = db_i64(r, i, 9);
-        m->lines[i] = l;
-    }
+    DB_ROWS_INTO(c, r, rows, m->lines, m->n_lines, &gridstock__v1__transfer_line__descriptor,
+                 transfer_line_from_row);
     return GS_OK;
 }
 
@@ -313,7 +338,7 @@ gs_code stock_dispatch_transfer(call *c, const Gridstock__V1__DispatchTransferRe
                    10, call_i64(c, from.id), call_i64(c, to.id), pg_array_i64(c, items, n),
                    pg_array_i64(c, qtys, n), pg_array_text(c, lots, n), req->note, req->ref_type,
                    opt_i64(c, req->ref_id), actor(c), c->request_id));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(transfer_load(c, id, false, resp));
     c->audit_object = call_printf(c, "transfer:%" PRId64, id);
     c->audit_summary =
@@ -390,28 +415,43 @@ gs_code stock_list_transfers(call *c, const Gridstock__V1__ListTransfersRequest 
                 5, c->who.scope_path, call_i64(c, site), req->status, call_i64(c, after),
                 call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_transfers = (size_t)rows;
-    resp->transfers = (Gridstock__V1__Transfer **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->transfers[i] = call_msg(c, &gridstock__v1__transfer__descriptor);
-        transfer_from_row(resp->transfers[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, TR_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->transfers, resp->n_transfers,
+                 &gridstock__v1__transfer__descriptor, transfer_from_row);
     return GS_OK;
 }
 
 /* ------------------------------------------------------------------ stocktakes */
 
-/* clang-format off */
-#define STOCKTAKE_COLS                                                                             \
-    "st.id, st.site_id, s.code, st.status, st.note, coalesce(ob.login, ''), "                     \
-    DIR_TS("st.opened_at") ", coalesce(sb.login, ''), " DIR_TS("st.submitted_at") ","              \
-    " (SELECT count(*) FROM stocktake_counts sc WHERE sc.stocktake_id = st.id)"
-/* clang-format on */
+#define STOCKTAKE_COLUMNS(COL)                                                                     \
+    COL(STK_ID, "st.id")                                                                           \
+    COL(STK_SITE_ID, ", st.site_id")                                                               \
+    COL(STK_SITE_CODE, ", s.code")                                                                 \
+    COL(STK_STATUS, ", st.status")                                                                 \
+    COL(STK_NOTE, ", st.note")                                                                     \
+    COL(STK_OPENED_BY, ", coalesce(ob.login, '')")                                                 \
+    COL(STK_OPENED_AT, ", " DIR_TS("st.opened_at"))                                                \
+    COL(STK_SUBMITTED_BY, ", coalesce(sb.login, '')")                                              \
+    COL(STK_SUBMITTED_AT, ", " DIR_TS("st.submitted_at"))                                          \
+    COL(STK_COUNTED_LOTS,                                                                          \
+        ", (SELECT count(*) FROM stocktake_counts sc WHERE sc.stocktake_id = st.id)")
+enum { STOCKTAKE_COLUMNS(DB_COL_NAME) STK_NCOLS };
+#define STOCKTAKE_COLS STOCKTAKE_COLUMNS(DB_COL_SQL)
 #define STOCKTAKE_FROM                                                                             \
     " FROM stocktakes st JOIN sites s ON s.id = st.site_id"                                        \
     " JOIN org_units ou ON ou.id = s.org_unit_id LEFT JOIN users ob ON ob.id = st.opened_by"       \
     " LEFT JOIN users sb ON sb.id = st.submitted_by"
+
+#define STOCKTAKE_LINE_COLUMNS(COL)                                                                \
+    COL(STL_LOT_ID, "sc.lot_id")                                                                   \
+    COL(STL_ITEM_CODE, ", i.code")                                                                 \
+    COL(STL_LOT_CODE, ", l.lot_code")                                                              \
+    COL(STL_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')")                     \
+    COL(STL_SYSTEM_QTY, ", sc.system_qty")                                                         \
+    COL(STL_COUNTED, ", sc.counted")                                                               \
+    COL(STL_VARIANCE, ", coalesce(sc.variance, 0)")
+enum { STOCKTAKE_LINE_COLUMNS(DB_COL_NAME) STL_NCOLS };
+#define STOCKTAKE_LINE_COLS STOCKTAKE_LINE_COLUMNS(DB_COL_SQL)
 
 /* Loads stocktake `id` if its site is in scope; its lines (with system quantities) only
  * once it is submitted: counting is blind. */
@@ -424,38 +464,36 @@ static gs_code stocktake_load(call *c, int64_t id, Gridstock__V1__Stocktake *m)
         2, call_i64(c, id), c->who.scope_path));
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "stocktake %" PRId64 " not found", id);
-    m->id = db_i64(r, 0, 0);
-    m->site_id = db_i64(r, 0, 1);
-    m->site_code = (char *)db_str(r, 0, 2);
-    m->status = (char *)db_str(r, 0, 3);
-    m->note = (char *)db_str(r, 0, 4);
-    m->opened_by = (char *)db_str(r, 0, 5);
-    m->opened_at = (char *)db_str(r, 0, 6);
-    m->submitted_by = (char *)db_str(r, 0, 7);
-    m->submitted_at = (char *)db_str(r, 0, 8);
-    m->counted_lots = db_i32(r, 0, 9);
+    m->id = db_i64(r, 0, STK_ID);
+    m->site_id = db_i64(r, 0, STK_SITE_ID);
+    m->site_code = (char *)db_str(r, 0, STK_SITE_CODE);
+    m->status = (char *)db_str(r, 0, STK_STATUS);
+    m->note = (char *)db_str(r, 0, STK_NOTE);
+    m->opened_by = (char *)db_str(r, 0, STK_OPENED_BY);
+    m->opened_at = (char *)db_str(r, 0, STK_OPENED_AT);
+    m->submitted_by = (char *)db_str(r, 0, STK_SUBMITTED_BY);
+    m->submitted_at = (char *)db_str(r, 0, STK_SUBMITTED_AT);
+    m->counted_lots = db_i32(r, 0, STK_COUNTED_LOTS);
     if (strcmp(m->status, "submitted") != 0)
         return GS_OK;
-    GS_TRY(
-        db_exec(c, &r,
-                "SELECT sc.lot_id, i.code, l.lot_code,"
-                " coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), ''), sc.system_qty, sc.counted,"
-                " coalesce(sc.variance, 0)"
-                " FROM stocktake_counts sc JOIN lots l ON l.id = sc.lot_id"
-                " JOIN items i ON i.id = l.item_id WHERE sc.stocktake_id = $1 ORDER BY sc.lot_id",
-                1, call_i64(c, id)));
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " STOCKTAKE_LINE_COLS
+                   " FROM stocktake_counts sc JOIN lots l ON l.id = sc.lot_id"
+                   " JOIN items i ON i.id = l.item_id WHERE sc.stocktake_id = $1 "
+                   "ORDER BY sc.lot_id",
+                   1, call_i64(c, id)));
     int rows = db_rows(r);
     m->n_lines = (size_t)rows;
     m->lines = (Gridstock__V1__StocktakeLine **)call_ptrs(c, (size_t)rows);
     for (int i = 0; i < rows; i++) {
         Gridstock__V1__StocktakeLine *l = call_msg(c, &gridstock__v1__stocktake_line__descriptor);
-        l->lot_id = db_i64(r, i, 0);
-        l->item_code = (char *)db_str(r, i, 1);
-        l->lot_code = (char *)db_str(r, i, 2);
-        l->expires_on = (char *)db_str(r, i, 3);
-        l->system_qty = db_i64(r, i, 4);
-        l->counted = db_i64(r, i, 5);
-        l->variance = db_i64(r, i, 6);
+        l->lot_id = db_i64(r, i, STL_LOT_ID);
+        l->item_code = (char *)db_str(r, i, STL_ITEM_CODE);
+        l->lot_code = (char *)db_str(r, i, STL_LOT_CODE);
+        l->expires_on = (char *)db_str(r, i, STL_EXPIRES_ON);
+        l->system_qty = db_i64(r, i, STL_SYSTEM_QTY);
+        l->counted = db_i64(r, i, STL_COUNTED);
+        l->variance = db_i64(r, i, STL_VARIANCE);
         m->total_variance += l->variance;
         m->lines[i] = l;
     }
@@ -472,7 +510,7 @@ gs_code stock_open_stocktake(call *c, const Gridstock__V1__OpenStocktakeRequest 
     GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
     GS_TRY(db_exec(c, &r, "SELECT stock_stocktake_open($1::bigint, $2::bigint, $3)", 3,
                    call_i64(c, s.id), actor(c), req->note));
-    int64_t id = db_i64(r, 0, 0);
+    int64_t id = db_one_i64(r, 0);
     GS_TRY(stocktake_load(c, id, resp));
     c->audit_object = call_printf(c, "stocktake:%" PRId64, id);
     c->audit_summary = call_printf(c, "opened stocktake at %s", s.code);
@@ -520,7 +558,7 @@ gs_code stock_enter_counts(call *c, const Gridstock__V1__EnterCountsRequest *req
                    pg_array_text(c, lots, n), pg_array_i64(c, counts, n), actor(c)));
     resp->stocktake_id = st.id;
     resp->accepted = (int32_t)n;
-    resp->counted_lots = db_i32(r, 0, 0);
+    resp->counted_lots = (int32_t)db_one_i64(r, 0);
     c->audit_object = call_printf(c, "stocktake:%" PRId64, st.id);
     c->audit_summary = call_printf(c, "entered %zu count(s) at %s", n, st.site_code);
     return GS_OK;

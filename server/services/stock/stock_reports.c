@@ -17,22 +17,43 @@ static const char *const movement_kinds[] = {"receipt",         "issue",       "
 static const char *const site_kinds[] = {"reserve_point", "charity_station", "supplier_market",
                                          NULL};
 
-/* The columns item_balance_from_row reads, starting at `col`: site id and code, item id,
- * code, name and unit, on hand, reserved, available, expired, reorder point, par level. */
-static void item_balance_from_row(Gridstock__V1__ItemBalance *m, const db_res *r, int row, int col)
+/* The columns item_balance_from_row reads: GetBalance's list (site and item as
+ * parameters); ListBalances selects the same names from its CTE, then its page key. */
+#define BALANCE_COLUMNS(COL)                                                                       \
+    COL(BAL_SITE_ID, "$1::bigint", site_id, i64)                                                   \
+    COL(BAL_SITE_CODE, ", $3::text", site_code, str)                                               \
+    COL(BAL_ITEM_ID, ", i.id", item_id, i64)                                                       \
+    COL(BAL_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(BAL_ITEM_NAME, ", i.name", item_name, str)                                                 \
+    COL(BAL_UNIT, ", i.unit", unit, str)                                                           \
+    COL(BAL_ON_HAND, ", coalesce(b.on_hand, 0)", on_hand, i64)                                     \
+    COL(BAL_RESERVED, ", coalesce(b.reserved, 0)", reserved, i64)                                  \
+    COL(BAL_AVAILABLE, ", coalesce(b.available, 0)", available, i64)                               \
+    COL(BAL_EXPIRED, ", coalesce(b.expired, 0)", expired, i64)                                     \
+    COL(BAL_REORDER_POINT, ", coalesce(si.reorder_point, 0)", reorder_point, i64)                  \
+    COL(BAL_PAR_LEVEL, ", coalesce(si.par_level, 0)", par_level, i64)
+enum { BALANCE_COLUMNS(DB_COL_NAME) BAL_NCOLS, BAL_PAGE_KEY = BAL_NCOLS };
+#define BALANCE_COLS BALANCE_COLUMNS(DB_COL_SQL)
+#define LIST_BALANCE_COLUMNS(COL)                                                                  \
+    COL(BAL_SITE_ID, "s.id")                                                                       \
+    COL(BAL_SITE_CODE, ", s.code")                                                                 \
+    COL(BAL_ITEM_ID, ", i.id")                                                                     \
+    COL(BAL_ITEM_CODE, ", i.code")                                                                 \
+    COL(BAL_ITEM_NAME, ", i.name")                                                                 \
+    COL(BAL_UNIT, ", i.unit")                                                                      \
+    COL(BAL_ON_HAND, ", x.on_hand")                                                                \
+    COL(BAL_RESERVED, ", x.reserved")                                                              \
+    COL(BAL_AVAILABLE, ", x.available")                                                            \
+    COL(BAL_EXPIRED, ", x.expired")                                                                \
+    COL(BAL_REORDER_POINT, ", x.rop")                                                              \
+    COL(BAL_PAR_LEVEL, ", x.par")                                                                  \
+    COL(BAL_PAGE_KEY, ", x.site_id * 4294967296 + x.item_id")
+#define LIST_BALANCE_COLS LIST_BALANCE_COLUMNS(DB_COL_SQL)
+
+static void item_balance_from_row(Gridstock__V1__ItemBalance *m, const db_res *r, int row)
 {
-    m->site_id = db_i64(r, row, col + 0);
-    m->site_code = (char *)db_str(r, row, col + 1);
-    m->item_id = db_i64(r, row, col + 2);
-    m->item_code = (char *)db_str(r, row, col + 3);
-    m->item_name = (char *)db_str(r, row, col + 4);
-    m->unit = (char *)db_str(r, row, col + 5);
-    m->on_hand = db_i64(r, row, col + 6);
-    m->reserved = db_i64(r, row, col + 7);
-    m->available = db_i64(r, row, col + 8);
-    m->expired = db_i64(r, row, col + 9);
-    m->reorder_point = db_i64(r, row, col + 10);
-    m->par_level = db_i64(r, row, col + 11);
+    DB_COLS_MATCH(LIST_BALANCE_COLUMNS, BAL_NCOLS + 1);
+    BALANCE_COLUMNS(DB_COL_FILL)
 }
 
 /* Hands the lots of `lr` (STOCK_LOT_COLS, ordered by item id) to the items (ordered by
@@ -44,15 +65,15 @@ static void attach_lots(call *c, Gridstock__V1__ItemBalance **items, size_t n_it
     for (size_t k = 0; k < n_items; k++) {
         Gridstock__V1__ItemBalance *ib = items[k];
         int start = at;
-        while (at < rows && db_i64(lr, at, 3) < ib->item_id)
+        while (at < rows && db_i64(lr, at, LOT_ITEM_ID) < ib->item_id)
             start = ++at;
-        while (at < rows && db_i64(lr, at, 3) == ib->item_id)
+        while (at < rows && db_i64(lr, at, LOT_ITEM_ID) == ib->item_id)
             at++;
         ib->n_lots = (size_t)(at - start);
         ib->lots = (Gridstock__V1__Lot **)call_ptrs(c, ib->n_lots);
         for (int i = start; i < at; i++) {
             ib->lots[i - start] = call_msg(c, &gridstock__v1__lot__descriptor);
-            stock_lot_from_row(ib->lots[i - start], lr, i, 0);
+            stock_lot_from_row(ib->lots[i - start], lr, i);
         }
     }
 }
@@ -67,20 +88,16 @@ gs_code stock_get_balance(call *c, const Gridstock__V1__GetBalanceRequest *req,
     GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code, true,
                                 &s, &it));
     const char *site = call_i64(c, s.id), *item = call_i64(c, it.id);
-#define BALANCE_COLS                                                                               \
-    "SELECT $1::bigint, $3::text, i.id, i.code, i.name, i.unit,"                                   \
-    " coalesce(b.on_hand, 0), coalesce(b.reserved, 0), coalesce(b.available, 0),"                  \
-    " coalesce(b.expired, 0), coalesce(si.reorder_point, 0), coalesce(si.par_level, 0)"            \
+#define BALANCE_FROM                                                                               \
     " FROM items i"                                                                                \
     " LEFT JOIN stock_item_balances b ON b.item_id = i.id AND b.site_id = $1::bigint"              \
     " LEFT JOIN site_items si ON si.item_id = i.id AND si.site_id = $1::bigint"
     /* balances and lots in one round trip; one item (the usual call) with a statement of its
      * own, whose plan reads that item's lots only */
     db_stmt st[2] = {
-        {it.id ? BALANCE_COLS " WHERE i.id = $2::bigint"
-               : BALANCE_COLS
-             " WHERE $2::bigint = 0"
-             " AND (b.item_id IS NOT NULL OR si.item_id IS NOT NULL) ORDER BY i.id",
+        {it.id ? "SELECT " BALANCE_COLS BALANCE_FROM " WHERE i.id = $2::bigint"
+               : "SELECT " BALANCE_COLS BALANCE_FROM " WHERE $2::bigint = 0"
+                 " AND (b.item_id IS NOT NULL OR si.item_id IS NOT NULL) ORDER BY i.id",
          3,
          {site, item, s.code},
          &r},
@@ -93,7 +110,7 @@ gs_code stock_get_balance(call *c, const Gridstock__V1__GetBalanceRequest *req,
          {site, item},
          &lr},
     };
-#undef BALANCE_COLS
+#undef BALANCE_FROM
     GS_TRY(db_batch(c, st, 2));
     int rows = db_rows(r);
     resp->site_id = s.id;
@@ -103,7 +120,7 @@ gs_code stock_get_balance(call *c, const Gridstock__V1__GetBalanceRequest *req,
     resp->items = (Gridstock__V1__ItemBalance **)call_ptrs(c, (size_t)rows);
     for (int i = 0; i < rows; i++) {
         Gridstock__V1__ItemBalance *ib = call_msg(c, &gridstock__v1__item_balance__descriptor);
-        item_balance_from_row(ib, r, i, 0);
+        item_balance_from_row(ib, r, i);
         resp->on_hand += ib->on_hand;
         resp->reserved += ib->reserved;
         resp->available += ib->available;
@@ -136,24 +153,19 @@ gs_code stock_list_balances(call *c, const Gridstock__V1__ListBalancesRequest *r
                    "  coalesce(si.reorder_point, 0) AS rop, coalesce(si.par_level, 0) AS par"
                    " FROM stock_item_balances b FULL JOIN site_items si"
                    "  ON si.site_id = b.site_id AND si.item_id = b.item_id)"
-                   " SELECT x.site_id * 4294967296 + x.item_id, s.id, s.code, i.id, i.code, i.name,"
-                   "  i.unit, x.on_hand, x.reserved, x.available, x.expired, x.rop, x.par"
-                   " FROM x JOIN sites s ON s.id = x.site_id"
-                   " JOIN org_units ou ON ou.id = s.org_unit_id JOIN items i ON i.id = x.item_id"
+                   " SELECT " LIST_BALANCE_COLS " FROM x JOIN sites s ON s.id = x.site_id"
+                   " JOIN org_units ou ON ou.id = s.org_unit_id JOIN items i ON i.id = "
+                   "x.item_id"
                    " WHERE ou.path <@ $1::ltree AND ($2::bigint = 0 OR s.id = $2::bigint)"
                    " AND ($3::bigint = 0 OR i.id = $3::bigint) AND ($4::bool OR x.on_hand > 0)"
                    " AND x.site_id * 4294967296 + x.item_id > $5::bigint"
-                   " ORDER BY 1 LIMIT $6::bigint",
+                   " ORDER BY x.site_id * 4294967296 + x.item_id LIMIT $6::bigint",
                    6, path, call_i64(c, site), call_i64(c, it.id),
                    req->include_zero ? "true" : "false", call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_balances = (size_t)rows;
-    resp->balances = (Gridstock__V1__ItemBalance **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->balances[i] = call_msg(c, &gridstock__v1__item_balance__descriptor);
-        item_balance_from_row(resp->balances[i], r, i, 1);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, BAL_PAGE_KEY, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->balances, resp->n_balances,
+                 &gridstock__v1__item_balance__descriptor, item_balance_from_row);
     return GS_OK;
 }
 
@@ -163,17 +175,31 @@ gs_code stock_list_balances(call *c, const Gridstock__V1__ListBalancesRequest *r
     "   sum(m.reserved_delta)::bigint AS reserved FROM stock_movements m, p"                       \
     "  WHERE m.site_id = $1::bigint AND ($2::bigint = 0 OR m.item_id = $2::bigint)"                \
     "  AND m.at <= p.t GROUP BY m.lot_id HAVING sum(m.qty) <> 0 OR sum(m.reserved_delta) <> 0)"
-/* ... read like STOCK_LOT_COLS, with expiry judged on that day. */
-/* clang-format off */
+/* ... read like STOCK_LOT_COLS (the same names), with expiry judged on that day. */
+#define ASOF_LOT_COLUMNS(COL)                                                                      \
+    COL(LOT_ID, "l.id")                                                                            \
+    COL(LOT_SITE_ID, ", l.site_id")                                                                \
+    COL(LOT_SITE_CODE, ", s.code")                                                                 \
+    COL(LOT_ITEM_ID, ", l.item_id")                                                                \
+    COL(LOT_ITEM_CODE, ", i.code")                                                                 \
+    COL(LOT_ITEM_NAME, ", i.name")                                                                 \
+    COL(LOT_UNIT, ", i.unit")                                                                      \
+    COL(LOT_LOT_CODE, ", l.lot_code")                                                              \
+    COL(LOT_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')")                     \
+    COL(LOT_SOURCE, ", l.source")                                                                  \
+    COL(LOT_ON_HAND, ", h.on_hand")                                                                \
+    COL(LOT_RESERVED, ", h.reserved")                                                              \
+    COL(LOT_AVAILABLE, ", CASE WHEN l.expires_on < p.t::date THEN 0"                               \
+                       " ELSE h.on_hand - h.reserved END")                                         \
+    COL(LOT_EXPIRED, ", coalesce(l.expires_on < p.t::date, false)")                                \
+    COL(LOT_DAYS_LEFT, ", coalesce(l.expires_on - p.t::date, 0)")                                  \
+    COL(LOT_RECEIVED_AT, ", " DIR_TS("l.received_at"))
+#define ASOF_LOT_COLS ASOF_LOT_COLUMNS(DB_COL_SQL)
 #define ASOF_SELECT                                                                                \
-    " SELECT l.id, l.site_id, s.code, l.item_id, i.code, i.name, i.unit, l.lot_code,"              \
-    "  coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), ''), l.source, h.on_hand, h.reserved,"        \
-    "  CASE WHEN l.expires_on < p.t::date THEN 0 ELSE h.on_hand - h.reserved END,"                 \
-    "  coalesce(l.expires_on < p.t::date, false), coalesce(l.expires_on - p.t::date, 0), "         \
-    DIR_TS("l.received_at")                                                                        \
-    " FROM h JOIN lots l ON l.id = h.lot_id JOIN sites s ON s.id = l.site_id"                      \
-    " JOIN items i ON i.id = l.item_id, p ORDER BY l.item_id, l.expires_on NULLS LAST, l.id"
-/* clang-format on */
+    " SELECT " ASOF_LOT_COLUMNS(                                                                   \
+        DB_COL_SQL) " FROM h JOIN lots l ON l.id = h.lot_id JOIN sites s ON s.id = l.site_id"      \
+                    " JOIN items i ON i.id = l.item_id, p ORDER BY l.item_id, l.expires_on NULLS " \
+                    "LAST, l.id"
 
 gs_code stock_stock_as_of(call *c, const Gridstock__V1__StockAsOfRequest *req,
                           Gridstock__V1__StockAsOfResponse *resp)
@@ -182,33 +208,34 @@ gs_code stock_stock_as_of(call *c, const Gridstock__V1__StockAsOfRequest *req,
     stock_item it;
     db_res *r = NULL;
 
+    DB_COLS_MATCH(ASOF_LOT_COLUMNS, STOCK_LOT_NCOLS);
     GS_TRY(v_required(c, "at", req->at));
     GS_TRY(v_len(c, "at", req->at, 64));
     GS_TRY(v_timestamp(c, "at", req->at));
     GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code, true,
                                 &s, &it));
     GS_TRY(db_exec(c, &r, "SELECT " DIR_TS("stock_ts($1, 'at')"), 1, req->at));
-    resp->at = (char *)db_str(r, 0, 0);
+    resp->at = (char *)db_one_str(r, 0);
     GS_TRY(db_exec(c, &r, "WITH p AS (SELECT stock_ts($3, 'at') AS t)," ASOF_LOTS ASOF_SELECT, 3,
                    call_i64(c, s.id), call_i64(c, it.id), req->at));
     int rows = db_rows(r);
     size_t n_items = 0;
     for (int i = 0; i < rows; i++)
-        if (i == 0 || db_i64(r, i, 3) != db_i64(r, i - 1, 3))
+        if (i == 0 || db_i64(r, i, LOT_ITEM_ID) != db_i64(r, i - 1, LOT_ITEM_ID))
             n_items++;
     resp->n_items = n_items;
     resp->items = (Gridstock__V1__ItemBalance **)call_ptrs(c, n_items);
     Gridstock__V1__ItemBalance *ib = NULL;
     size_t k = 0;
     for (int i = 0; i < rows; i++) {
-        if (i == 0 || db_i64(r, i, 3) != db_i64(r, i - 1, 3)) {
+        if (i == 0 || db_i64(r, i, LOT_ITEM_ID) != db_i64(r, i - 1, LOT_ITEM_ID)) {
             ib = call_msg(c, &gridstock__v1__item_balance__descriptor);
             ib->site_id = s.id;
             ib->site_code = (char *)s.code;
-            ib->item_id = db_i64(r, i, 3);
-            ib->item_code = (char *)db_str(r, i, 4);
-            ib->item_name = (char *)db_str(r, i, 5);
-            ib->unit = (char *)db_str(r, i, 6);
+            ib->item_id = db_i64(r, i, LOT_ITEM_ID);
+            ib->item_code = (char *)db_str(r, i, LOT_ITEM_CODE);
+            ib->item_name = (char *)db_str(r, i, LOT_ITEM_NAME);
+            ib->unit = (char *)db_str(r, i, LOT_UNIT);
             resp->items[k++] = ib;
         }
         ib->n_lots++;
@@ -220,7 +247,7 @@ gs_code stock_stock_as_of(call *c, const Gridstock__V1__StockAsOfRequest *req,
         ib->lots = (Gridstock__V1__Lot **)call_ptrs(c, ib->n_lots);
         for (size_t j = 0; j < ib->n_lots; j++, at++) {
             Gridstock__V1__Lot *l = call_msg(c, &gridstock__v1__lot__descriptor);
-            stock_lot_from_row(l, r, at, 0);
+            stock_lot_from_row(l, r, at);
             ib->on_hand += l->on_hand;
             ib->reserved += l->reserved;
             ib->available += l->available;
@@ -231,6 +258,11 @@ gs_code stock_stock_as_of(call *c, const Gridstock__V1__StockAsOfRequest *req,
     }
     return GS_OK;
 }
+
+/* A stock card's row: a movement, then the balance after it. */
+#define CARD_COLUMNS(COL) COL(CARD_BALANCE, ", run.bal::bigint")
+enum { CARD_BEFORE_ = STOCK_MOVE_NCOLS - 1, CARD_COLUMNS(DB_COL_NAME) CARD_NCOLS };
+#define CARD_COLS CARD_COLUMNS(DB_COL_SQL)
 
 gs_code stock_stock_card(call *c, const Gridstock__V1__StockCardRequest *req,
                          Gridstock__V1__StockCardResponse *resp)
@@ -265,11 +297,11 @@ gs_code stock_stock_card(call *c, const Gridstock__V1__StockCardRequest *req,
                    " run AS (SELECT x.id, base.v + sum(x.qty) OVER (ORDER BY x.id) AS bal"
                    "  FROM stock_movements x, b, base WHERE x.site_id = $1::bigint"
                    "  AND x.item_id = $2::bigint AND x.id BETWEEN b.lo AND b.hi)"
-                   " SELECT " STOCK_MOVE_COLS ", run.bal::bigint" STOCK_MOVE_FROM
+                   " SELECT " STOCK_MOVE_COLS CARD_COLS STOCK_MOVE_FROM
                    " JOIN run ON run.id = m.id WHERE m.id IN (SELECT id FROM pg) ORDER BY m.id",
                    6, site, item, req->since, req->until, call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
+    resp->next_page_token = (char *)db_page_next(c, r, MOVE_ID, limit, &rows);
     resp->site_code = (char *)s.code;
     resp->item_code = (char *)it.code;
     resp->n_movements = (size_t)rows;
@@ -277,7 +309,7 @@ gs_code stock_stock_card(call *c, const Gridstock__V1__StockCardRequest *req,
     for (int i = 0; i < rows; i++) {
         Gridstock__V1__Movement *m = call_msg(c, &gridstock__v1__movement__descriptor);
         stock_movement_from_row(m, r, i);
-        m->balance = db_i64(r, i, STOCK_MOVE_NCOLS);
+        m->balance = db_i64(r, i, CARD_BALANCE);
         resp->movements[i] = m;
     }
     if (rows > 0) {
@@ -289,13 +321,13 @@ gs_code stock_stock_card(call *c, const Gridstock__V1__StockCardRequest *req,
                        " WHERE site_id = $1 AND item_id = $2 AND id <= $3::bigint"
                        " AND at < coalesce(stock_ts($4, 'until'), 'infinity')",
                        4, site, item, call_i64(c, after ? after : INT64_MAX), req->until));
-        resp->opening_balance = db_i64(o, 0, 0);
+        resp->opening_balance = db_one_i64(o, 0);
     }
     GS_TRY(db_exec(c, &r,
                    "SELECT coalesce(sum(on_hand), 0)::bigint FROM lots"
                    " WHERE site_id = $1 AND item_id = $2",
                    2, site, item));
-    resp->on_hand = db_i64(r, 0, 0);
+    resp->on_hand = db_one_i64(r, 0);
     return GS_OK;
 }
 
@@ -333,15 +365,30 @@ gs_code stock_list_movements(call *c, const Gridstock__V1__ListMovementsRequest 
                    call_i64(c, req->ref_id), req->since, req->until, req->request_id,
                    call_i64(c, after), call_i64(c, limit)));
     int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, 0, limit, &rows);
-    resp->n_movements = (size_t)rows;
-    resp->movements = (Gridstock__V1__Movement **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->movements[i] = call_msg(c, &gridstock__v1__movement__descriptor);
-        stock_movement_from_row(resp->movements[i], r, i);
-    }
+    resp->next_page_token = (char *)db_page_next(c, r, MOVE_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->movements, resp->n_movements,
+                 &gridstock__v1__movement__descriptor, stock_movement_from_row);
     return GS_OK;
 }
+
+#define LOW_COLUMNS(COL)                                                                           \
+    COL(LOW_SITE_ID, "lv.site_id", site_id, i64)                                                   \
+    COL(LOW_SITE_CODE, ", s.code", site_code, str)                                                 \
+    COL(LOW_SITE_NAME, ", s.name", site_name, str)                                                 \
+    COL(LOW_ITEM_ID, ", lv.item_id", item_id, i64)                                                 \
+    COL(LOW_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(LOW_ITEM_NAME, ", i.name", item_name, str)                                                 \
+    COL(LOW_UNIT, ", i.unit", unit, str)                                                           \
+    COL(LOW_AVAILABLE, ", lv.available", available, i64)                                           \
+    COL(LOW_REORDER_POINT, ", lv.reorder_point", reorder_point, i64)                               \
+    COL(LOW_PAR_LEVEL, ", lv.par_level", par_level, i64)                                           \
+    COL(LOW_ON_ORDER, ", lv.on_order", on_order, i64)                                              \
+    COL(LOW_PROPOSED_QTY, ", lv.proposed_qty", proposed_qty, i64)
+enum { LOW_COLUMNS(DB_COL_NAME) LOW_NCOLS };
+#define LOW_COLS LOW_COLUMNS(DB_COL_SQL)
+
+static void low_stock_line_from_row(Gridstock__V1__LowStockLine *m, const db_res *r,
+                                    int row){LOW_COLUMNS(DB_COL_FILL)}
 
 gs_code stock_low_stock(call *c, const Gridstock__V1__LowStockRequest *req,
                         Gridstock__V1__LowStockResponse *resp)
@@ -354,33 +401,16 @@ gs_code stock_low_stock(call *c, const Gridstock__V1__LowStockRequest *req,
     GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
                       &site));
     GS_TRY(db_exec(c, &r,
-                   "SELECT lv.site_id, s.code, s.name, lv.item_id, i.code, i.name, i.unit,"
-                   " lv.available, lv.reorder_point, lv.par_level, lv.on_order, lv.proposed_qty"
-                   " FROM stock_levels lv JOIN sites s ON s.id = lv.site_id"
-                   " JOIN org_units ou ON ou.id = s.org_unit_id JOIN items i ON i.id = lv.item_id"
+                   "SELECT " LOW_COLS " FROM stock_levels lv JOIN sites s ON s.id = lv.site_id"
+                   " JOIN org_units ou ON ou.id = s.org_unit_id JOIN items i ON i.id = "
+                   "lv.item_id"
                    " WHERE lv.low AND s.active AND i.active AND ou.path <@ $1::ltree"
                    " AND ($2::bigint = 0 OR s.id = $2::bigint) AND ($3 = '' OR s.kind = $3)"
                    " ORDER BY s.id, i.id LIMIT $4::int",
                    4, path, call_i64(c, site), req->site_kind, call_i64(c, REPORT_ROWS_MAX)));
     int rows = db_rows(r);
-    resp->n_lines = (size_t)rows;
-    resp->lines = (Gridstock__V1__LowStockLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__LowStockLine *l = call_msg(c, &gridstock__v1__low_stock_line__descriptor);
-        l->site_id = db_i64(r, i, 0);
-        l->site_code = (char *)db_str(r, i, 1);
-        l->site_name = (char *)db_str(r, i, 2);
-        l->item_id = db_i64(r, i, 3);
-        l->item_code = (char *)db_str(r, i, 4);
-        l->item_name = (char *)db_str(r, i, 5);
-        l->unit = (char *)db_str(r, i, 6);
-        l->available = db_i64(r, i, 7);
-        l->reorder_point = db_i64(r, i, 8);
-        l->par_level = db_i64(r, i, 9);
-        l->on_order = db_i64(r, i, 10);
-        l->proposed_qty = db_i64(r, i, 11);
-        resp->lines[i] = l;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->lines, resp->n_lines, &gridstock__v1__low_stock_line__descriptor,
+                 low_stock_line_from_row);
     return GS_OK;
 }
 
@@ -407,14 +437,19 @@ gs_code stock_near_expiry(call *c, const Gridstock__V1__NearExpiryRequest *req,
                    6, path, call_i64(c, site), req->item_code, call_i64(c, days),
                    req->include_expired ? "true" : "false", call_i64(c, REPORT_ROWS_MAX)));
     int rows = db_rows(r);
-    resp->n_lots = (size_t)rows;
-    resp->lots = (Gridstock__V1__Lot **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        resp->lots[i] = call_msg(c, &gridstock__v1__lot__descriptor);
-        stock_lot_from_row(resp->lots[i], r, i, 0);
-    }
+    DB_ROWS_INTO(c, r, rows, resp->lots, resp->n_lots, &gridstock__v1__lot__descriptor,
+                 stock_lot_from_row);
     return GS_OK;
 }
+
+/* A charity transfer proposal: the lot, then the station it should go to. */
+#define CHARITY_PROPOSAL_COLUMNS(COL)                                                              \
+    COL(CTP_TO_SITE_ID, ", cs.id")                                                                 \
+    COL(CTP_TO_SITE_CODE, ", cs.code")                                                             \
+    COL(CTP_TO_SITE_NAME, ", cs.name")                                                             \
+    COL(CTP_DISTANCE_M, ", cs.dist")
+enum { CTP_BEFORE_ = STOCK_LOT_NCOLS - 1, CHARITY_PROPOSAL_COLUMNS(DB_COL_NAME) CTP_NCOLS };
+#define CHARITY_PROPOSAL_COLS CHARITY_PROPOSAL_COLUMNS(DB_COL_SQL)
 
 gs_code stock_charity_transfer_proposals(call *c,
                                          const Gridstock__V1__CharityTransferProposalsRequest *req,
@@ -430,7 +465,7 @@ gs_code stock_charity_transfer_proposals(call *c,
      * station in the area, preferring one that stocks the item. */
     GS_TRY(
         db_exec(c, &r,
-                "SELECT " STOCK_LOT_COLS ", cs.id, cs.code, cs.name, cs.dist" STOCK_LOT_FROM
+                "SELECT " STOCK_LOT_COLS CHARITY_PROPOSAL_COLS STOCK_LOT_FROM
                 " JOIN org_units ou ON ou.id = s.org_unit_id"
                 " CROSS JOIN LATERAL ("
                 "  SELECT c2.id, c2.code, c2.name,"
@@ -451,16 +486,36 @@ gs_code stock_charity_transfer_proposals(call *c,
         Gridstock__V1__CharityTransferProposal *p =
             call_msg(c, &gridstock__v1__charity_transfer_proposal__descriptor);
         p->lot = call_msg(c, &gridstock__v1__lot__descriptor);
-        stock_lot_from_row(p->lot, r, i, 0);
+        stock_lot_from_row(p->lot, r, i);
         p->qty = p->lot->available;
-        p->to_site_id = db_i64(r, i, STOCK_LOT_NCOLS);
-        p->to_site_code = (char *)db_str(r, i, STOCK_LOT_NCOLS + 1);
-        p->to_site_name = (char *)db_str(r, i, STOCK_LOT_NCOLS + 2);
-        p->distance_m = db_f64(r, i, STOCK_LOT_NCOLS + 3);
+        p->to_site_id = db_i64(r, i, CTP_TO_SITE_ID);
+        p->to_site_code = (char *)db_str(r, i, CTP_TO_SITE_CODE);
+        p->to_site_name = (char *)db_str(r, i, CTP_TO_SITE_NAME);
+        p->distance_m = db_f64(r, i, CTP_DISTANCE_M);
         resp->proposals[i] = p;
     }
     return GS_OK;
 }
+
+#define OU_STOCK_COLUMNS(COL)                                                                      \
+    COL(OUS_ORG_UNIT_ID, "g.id", org_unit_id, i64)                                                 \
+    COL(OUS_ORG_UNIT_CODE, ", g.code", org_unit_code, str)                                         \
+    COL(OUS_ORG_UNIT_NAME, ", g.name", org_unit_name, str)                                         \
+    COL(OUS_ORG_UNIT_KIND, ", g.kind", org_unit_kind, str)                                         \
+    COL(OUS_ITEM_ID, ", i.id", item_id, i64)                                                       \
+    COL(OUS_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(OUS_ITEM_NAME, ", i.name", item_name, str)                                                 \
+    COL(OUS_UNIT, ", i.unit", unit, str)                                                           \
+    COL(OUS_SITES, ", count(DISTINCT b.site_id)::int", sites, i32)                                 \
+    COL(OUS_ON_HAND, ", sum(b.on_hand)::bigint", on_hand, i64)                                     \
+    COL(OUS_RESERVED, ", sum(b.reserved)::bigint", reserved, i64)                                  \
+    COL(OUS_AVAILABLE, ", sum(b.available)::bigint", available, i64)                               \
+    COL(OUS_EXPIRED, ", sum(b.expired)::bigint", expired, i64)
+enum { OU_STOCK_COLUMNS(DB_COL_NAME) OUS_NCOLS };
+#define OU_STOCK_COLS OU_STOCK_COLUMNS(DB_COL_SQL)
+
+static void org_unit_stock_from_row(Gridstock__V1__OrgUnitStock *m, const db_res *r,
+                                    int row){OU_STOCK_COLUMNS(DB_COL_FILL)}
 
 gs_code stock_stock_by_org_unit(call *c, const Gridstock__V1__StockByOrgUnitRequest *req,
                                 Gridstock__V1__StockByOrgUnitResponse *resp)
@@ -479,10 +534,7 @@ gs_code stock_stock_by_org_unit(call *c, const Gridstock__V1__StockByOrgUnitRequ
                    "  WHERE c.parent_id = $1::bigint"
                    " UNION ALL SELECT u.id, u.code, u.name, u.kind, u.path, true FROM org_units u"
                    "  WHERE u.id = $1::bigint)"
-                   " SELECT g.id, g.code, g.name, g.kind, i.id, i.code, i.name, i.unit,"
-                   "  count(DISTINCT b.site_id)::int, sum(b.on_hand)::bigint,"
-                   "  sum(b.reserved)::bigint, sum(b.available)::bigint, sum(b.expired)::bigint"
-                   " FROM g JOIN org_units ou"
+                   " SELECT " OU_STOCK_COLS " FROM g JOIN org_units ou"
                    "  ON CASE WHEN g.direct THEN ou.id = g.id ELSE ou.path <@ g.path END"
                    " JOIN sites s ON s.org_unit_id = ou.id"
                    " JOIN stock_item_balances b ON b.site_id = s.id"
@@ -492,27 +544,34 @@ gs_code stock_stock_by_org_unit(call *c, const Gridstock__V1__StockByOrgUnitRequ
                    " ORDER BY g.code, i.id LIMIT $3::int",
                    3, call_i64(c, u.id), call_i64(c, it.id), call_i64(c, REPORT_ROWS_MAX)));
     int rows = db_rows(r);
-    resp->n_rows = (size_t)rows;
-    resp->rows = (Gridstock__V1__OrgUnitStock **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__OrgUnitStock *o = call_msg(c, &gridstock__v1__org_unit_stock__descriptor);
-        o->org_unit_id = db_i64(r, i, 0);
-        o->org_unit_code = (char *)db_str(r, i, 1);
-        o->org_unit_name = (char *)db_str(r, i, 2);
-        o->org_unit_kind = (char *)db_str(r, i, 3);
-        o->item_id = db_i64(r, i, 4);
-        o->item_code = (char *)db_str(r, i, 5);
-        o->item_name = (char *)db_str(r, i, 6);
-        o->unit = (char *)db_str(r, i, 7);
-        o->sites = db_i32(r, i, 8);
-        o->on_hand = db_i64(r, i, 9);
-        o->reserved = db_i64(r, i, 10);
-        o->available = db_i64(r, i, 11);
-        o->expired = db_i64(r, i, 12);
-        resp->rows[i] = o;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->rows, resp->n_rows, &gridstock__v1__org_unit_stock__descriptor,
+                 org_unit_stock_from_row);
     return GS_OK;
 }
+
+#define DIFF_COLUMNS(COL)                                                                          \
+    COL(DIFF_LOT_ID, "d.lot_id", lot_id, i64)                                                      \
+    COL(DIFF_SITE_CODE, ", s.code", site_code, str)                                                \
+    COL(DIFF_ITEM_CODE, ", i.code", item_code, str)                                                \
+    COL(DIFF_LOT_CODE, ", d.lot_code", lot_code, str)                                              \
+    COL(DIFF_ON_HAND, ", d.on_hand", on_hand, i64)                                                 \
+    COL(DIFF_LEDGER_ON_HAND, ", d.ledger_on_hand", ledger_on_hand, i64)                            \
+    COL(DIFF_RESERVED, ", d.reserved", reserved, i64)                                              \
+    COL(DIFF_LEDGER_RESERVED, ", d.ledger_reserved", ledger_reserved, i64)
+enum { DIFF_COLUMNS(DB_COL_NAME) DIFF_NCOLS };
+#define DIFF_COLS DIFF_COLUMNS(DB_COL_SQL)
+
+#define VERIFY_COLUMNS(COL)                                                                        \
+    COL(VERIFY_LOTS_CHECKED, "(SELECT count(*) FROM lots l JOIN sites s ON s.id = l.site_id JOIN " \
+                             "org_units ou ON ou.id = s.org_unit_id WHERE ou.path <@ $1::ltree)")  \
+    COL(VERIFY_MOVEMENTS_CHECKED,                                                                  \
+        ", (SELECT count(*) FROM stock_movements m JOIN sites s ON s.id = m.site_id JOIN "         \
+        "org_units ou ON ou.id = s.org_unit_id WHERE ou.path <@ $1::ltree)")
+enum { VERIFY_COLUMNS(DB_COL_NAME) VERIFY_NCOLS };
+#define VERIFY_COLS VERIFY_COLUMNS(DB_COL_SQL)
+
+static void stock_difference_from_row(Gridstock__V1__StockDifference *m, const db_res *r,
+                                      int row){DIFF_COLUMNS(DB_COL_FILL)}
 
 gs_code stock_verify_stock(call *c, const Gridstock__V1__VerifyStockRequest *req,
                            Gridstock__V1__VerifyStockResponse *resp)
@@ -521,62 +580,46 @@ gs_code stock_verify_stock(call *c, const Gridstock__V1__VerifyStockRequest *req
     db_res *r = NULL;
 
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    GS_TRY(db_exec(c, &r, "SELECT " VERIFY_COLS, 1, u.path));
+    resp->lots_checked = db_i64(r, 0, VERIFY_LOTS_CHECKED);
+    resp->movements_checked = db_i64(r, 0, VERIFY_MOVEMENTS_CHECKED);
     GS_TRY(db_exec(c, &r,
-                   "SELECT (SELECT count(*) FROM lots l JOIN sites s ON s.id = l.site_id"
-                   "   JOIN org_units ou ON ou.id = s.org_unit_id WHERE ou.path <@ $1::ltree),"
-                   " (SELECT count(*) FROM stock_movements m JOIN sites s ON s.id = m.site_id"
-                   "   JOIN org_units ou ON ou.id = s.org_unit_id WHERE ou.path <@ $1::ltree)",
-                   1, u.path));
-    resp->lots_checked = db_i64(r, 0, 0);
-    resp->movements_checked = db_i64(r, 0, 1);
-    GS_TRY(db_exec(c, &r,
-                   "SELECT d.lot_id, s.code, i.code, d.lot_code, d.on_hand, d.ledger_on_hand,"
-                   " d.reserved, d.ledger_reserved FROM stock_ledger_differences d"
-                   " JOIN sites s ON s.id = d.site_id JOIN org_units ou ON ou.id = s.org_unit_id"
+                   "SELECT " DIFF_COLS " FROM stock_ledger_differences d"
+                   " JOIN sites s ON s.id = d.site_id JOIN org_units ou ON ou.id = "
+                   "s.org_unit_id"
                    " JOIN items i ON i.id = d.item_id WHERE ou.path <@ $1::ltree"
                    " ORDER BY d.lot_id LIMIT $2::int",
                    2, u.path, call_i64(c, REPORT_ROWS_MAX)));
     int rows = db_rows(r);
-    resp->n_differences = (size_t)rows;
-    resp->differences = (Gridstock__V1__StockDifference **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__StockDifference *d =
-            call_msg(c, &gridstock__v1__stock_difference__descriptor);
-        d->lot_id = db_i64(r, i, 0);
-        d->site_code = (char *)db_str(r, i, 1);
-        d->item_code = (char *)db_str(r, i, 2);
-        d->lot_code = (char *)db_str(r, i, 3);
-        d->on_hand = db_i64(r, i, 4);
-        d->ledger_on_hand = db_i64(r, i, 5);
-        d->reserved = db_i64(r, i, 6);
-        d->ledger_reserved = db_i64(r, i, 7);
-        resp->differences[i] = d;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->differences, resp->n_differences,
+                 &gridstock__v1__stock_difference__descriptor, stock_difference_from_row);
     resp->clean = rows == 0;
     return GS_OK;
 }
 
-gs_code stock_list_adjustment_reasons(call *c,
-                                      const Gridstock__V1__ListAdjustmentReasonsRequest *req,
-                                      Gridstock__V1__ListAdjustmentReasonsResponse *resp)
+#define REASON_COLUMNS(COL)                                                                        \
+    COL(REASON_CODE, "code", code, str)                                                            \
+    COL(REASON_NAME, ", name", name, str)                                                          \
+    COL(REASON_DIRECTION, ", direction", direction, str)                                           \
+    COL(REASON_ACTIVE, ", active", active, bool)
+enum { REASON_COLUMNS(DB_COL_NAME) REASON_NCOLS };
+#define REASON_COLS REASON_COLUMNS(DB_COL_SQL)
+
+static void adjustment_reason_from_row(Gridstock__V1__AdjustmentReason *m, const db_res *r,
+                                       int row){REASON_COLUMNS(DB_COL_FILL)}
+
+gs_code
+    stock_list_adjustment_reasons(call *c, const Gridstock__V1__ListAdjustmentReasonsRequest *req,
+                                  Gridstock__V1__ListAdjustmentReasonsResponse *resp)
 {
     db_res *r = NULL;
 
     GS_TRY(db_exec(c, &r,
-                   "SELECT code, name, direction, active FROM stock_reasons"
+                   "SELECT " REASON_COLS " FROM stock_reasons"
                    " WHERE $1::bool OR active ORDER BY sort_order, code",
                    1, req->include_inactive ? "true" : "false"));
     int rows = db_rows(r);
-    resp->n_reasons = (size_t)rows;
-    resp->reasons = (Gridstock__V1__AdjustmentReason **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__AdjustmentReason *a =
-            call_msg(c, &gridstock__v1__adjustment_reason__descriptor);
-        a->code = (char *)db_str(r, i, 0);
-        a->name = (char *)db_str(r, i, 1);
-        a->direction = (char *)db_str(r, i, 2);
-        a->active = db_bool(r, i, 3);
-        resp->reasons[i] = a;
-    }
+    DB_ROWS_INTO(c, r, rows, resp->reasons, resp->n_reasons,
+                 &gridstock__v1__adjustment_reason__descriptor, adjustment_reason_from_row);
     return GS_OK;
 }
