@@ -28,6 +28,7 @@
     X(TOKEN_EXPIRED, N_("the sign-in token has expired: sign in again"))                           \
     X(TOKEN_REVOKED, N_("the sign-in was revoked or the user changed: sign in again"))             \
     X(USER_DEACTIVATED, N_("the user is deactivated"))                                             \
+    X(CERTIFICATE_NOT_USER, N_("the client certificate belongs to another user than the token"))   \
     X(ROLE_NOT_ALLOWED, N_("your role may not do this"))                                           \
     /* limits */                                                                                   \
     X(CALL_TOO_LARGE, N_("the call needs more memory than the server allows: ask for less"))       \

@@ -16,6 +16,7 @@ typedef struct gs_config {
     char *tls_cert;        /* PEM files; empty = plaintext */
     char *tls_key;
     char *tls_client_ca;      /* non-empty: mutual TLS */
+    bool tls_client_is_user;  /* mutual TLS: the certificate's identity must be the token's login */
     bool insecure;            /* allow plaintext on a non-loopback address */
     char *token_keys;         /* keyring file (token.h) */
     char *audit_keys;         /* audit chain keyring file (audit_chain.h) */

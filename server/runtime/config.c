@@ -57,6 +57,10 @@ static const cfg_row rows[] = {
      "PEM private key of the server certificate"},
     {"tls_client_ca", CFG_STRING, OFF(tls_client_ca), "", 0, 0, NULL, NULL, "FILE",
      "PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS)"},
+    {"tls_client_is_user", CFG_BOOL, OFF(tls_client_is_user), "false", 0, 0, NULL, NULL,
+     "[=BOOL]",
+     "with mutual TLS: a call's token must belong to the user its client certificate names "
+     "(its CN or subject alternative name is the login), e.g. service accounts"},
     {"insecure", CFG_BOOL, OFF(insecure), "false", 0, 0, NULL, NULL, "[=BOOL]",
      "allow plaintext on an address other than loopback"},
     {"token_keys", CFG_STRING, OFF(token_keys), "", 0, 0, NULL, NULL, "FILE",

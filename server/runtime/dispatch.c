@@ -139,6 +139,13 @@ static gs_code authenticate(call *c, const rpc_request *req, gs_token_claims *cl
         return call_fail_why(c, GS_UNAUTHENTICATED,
                              tr == TOKEN_EXPIRED ? GS_R_TOKEN_EXPIRED : GS_R_TOKEN_INVALID,
                              "invalid token: %s", gs_token_result_str(tr));
+    /* tls_client_is_user: the connection's certificate names the user the token is for (on a
+     * mutual TLS listener every call has a certificate; none at all is refused too) */
+    if (cfg->tls_client_is_user && cfg->tls_client_ca && *cfg->tls_client_ca &&
+        (!req->peer_identity || strcmp(req->peer_identity, claims->sub) != 0))
+        return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_CERTIFICATE_NOT_USER,
+                             "the client certificate (%.64s) is not the token's user %.64s",
+                             req->peer_identity ? req->peer_identity : "none", claims->sub);
     int role = gs_role_from_name(claims->role);
     if (role < 0)
         return call_fail_why(c, GS_UNAUTHENTICATED, GS_R_TOKEN_INVALID,

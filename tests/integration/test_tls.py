@@ -181,6 +181,38 @@ def test_mutual_tls(mtls_server, pki, client, accepted):
         assert code == Code.UNAVAILABLE, (code, details)
 
 
+@pytest.fixture(scope="module")
+def bound_server(gs_env, pki):
+    s = TlsServer(gs_env, pki, mutual=True, tls_client_is_user="true").start()
+    yield s
+    assert s.stop() == 0, s.log()[-3000:]
+
+
+def test_a_certificate_bound_to_its_user(bound_server, mtls_server, pki):
+    """tls_client_is_user: the token must be for the user the client certificate names
+    (CN svc.dispatch); any other user's token is refused on that connection, with the
+    reason; without the setting, a certificate only opens the connection."""
+    ch = secure_channel(bound_server, pki, "client")
+    resp, code, details = whoami(ch, bound_server, login="svc.dispatch")
+    assert code == Code.OK and resp.user.login == "svc.dispatch", details
+    fn = ch.unary_unary(WHOAMI)
+    with pytest.raises(grpc.RpcError) as e:
+        fn(b"", timeout=5, metadata=[("authorization", "Bearer " + bound_server.token("admin"))])
+    assert e.value.code() == Code.UNAUTHENTICATED
+    assert "svc.dispatch" in e.value.details() and "admin" in e.value.details(), e.value.details()
+    from google.rpc import error_details_pb2, status_pb2
+    raw = dict(e.value.trailing_metadata())["grpc-status-details-bin"]
+    info = error_details_pb2.ErrorInfo()
+    status_pb2.Status.FromString(raw).details[0].Unpack(info)
+    assert info.reason == "CERTIFICATE_NOT_USER"
+    ch.close()
+    # the same certificate and an admin token on a server without the binding: accepted
+    ch = secure_channel(mtls_server, pki, "client")
+    resp, code, details = whoami(ch, mtls_server, login="admin")
+    assert code == Code.OK and resp.user.login == "admin", details
+    ch.close()
+
+
 def test_mutual_tls_refuses_plaintext(mtls_server):
     ch = grpc.insecure_channel(mtls_server.addr)
     _, code, _ = whoami(ch, mtls_server)

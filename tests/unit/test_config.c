@@ -25,6 +25,7 @@ static const char *const keys[] = {
     "tls_cert",
     "tls_key",
     "tls_client_ca",
+    "tls_client_is_user",
     "insecure",
     "token_keys",
     "audit_keys",
