@@ -189,3 +189,15 @@ def test_a_real_browser_draws_it(server, db, made, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert not [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     assert set(circles(dom.stdout)) == sites_under(db, "DC")
+
+
+def test_the_cli_exports_it(cli, db, made):
+    rc, out, err = cli("--json", "stock", "export-dashboard", "--org-unit-code", "CM01", "--lang", "zh_CN",
+                       login=LOGI)
+    assert rc == 0, err
+    import json
+    html = json.loads(out)["html"]
+    assert '<html lang="zh-CN">' in html and "站点地图" in html
+    assert set(circles(html)) == sites_under(db, "CM01")
+    rc, _, err = cli("stock", "export-dashboard", "--lang", "fr", login=LOGI)
+    assert rc == 3 and "field lang" in err, err
