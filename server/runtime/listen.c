@@ -217,13 +217,15 @@ static void watch_end(struct watch *w, gs_code code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    rpc_stream_abort(w->st, code, msg);
-    w->dead = true;
+    /* Logged and counted before the client hears of it, so whoever sees the stream end
+     * also finds the log line and the metric. */
+    log_event(LOG_INFO, "watch_ended", "user", w->login, "status", gs_code_name(code), "error", msg,
+              NULL);
     pthread_mutex_lock(&mu);
     ended_credentials++;
     pthread_mutex_unlock(&mu);
-    log_event(LOG_INFO, "watch_ended", "user", w->login, "status", gs_code_name(code), "error", msg,
-              NULL);
+    rpc_stream_abort(w->st, code, msg);
+    w->dead = true;
 }
 
 static const char SQL_WATCHERS[] =
