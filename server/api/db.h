@@ -131,7 +131,12 @@ int64_t db_affected(const db_res *r);
 const char *db_page_next(call *c, const db_res *r, int id_col, int64_t limit, int *rows);
 
 /* ---- runtime side (dispatch.c, main.c, monitor.c) ---- */
-db *db_open(const char *conninfo); /* never NULL; may be disconnected */
+/* Never NULL; may be disconnected. Connects only to a server that takes writes
+ * (target_session_attrs=read-write unless the conninfo says otherwise). */
+db *db_open(const char *conninfo);
+/* The same with another default target_session_attrs ("any", "prefer-standby": a report
+ * replica); session_attrs must outlive the handle (a literal). */
+db *db_open_attrs(const char *conninfo, const char *session_attrs);
 /* The time zone every session gets (config `timezone`); call before the first db_open. A
  * zone the database refuses makes every connection fail with a db_timezone log line. */
 void db_set_timezone(const char *tz);

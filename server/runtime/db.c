@@ -26,8 +26,10 @@ struct db {
     char *conninfo;
     PGconn *conn;
     int64_t last_attempt_ms;
-    bool was_down;    /* for the reconnect log line */
-    stmt_cache stmts; /* what this connection has prepared */
+    bool was_down; /* for the reconnect log line */
+    bool stale;    /* a failover made it useless (read-only, shutting down): replace it */
+    const char *session_attrs; /* target_session_attrs unless the conninfo names one */
+    stmt_cache stmts;          /* what this connection has prepared */
     _Atomic uint64_t reconnects;
     int64_t timeout_ms; /* session statement_timeout in effect; -1 unknown */
     /* For metrics (db_foreach), read by other threads: */
@@ -101,6 +103,7 @@ static void db_connect(db *d)
     d->conn = NULL;
     stmt_cache_clear(&d->stmts);
     d->timeout_ms = -1;
+    d->stale = false;
     if (!d->conninfo) {
         if (!d->was_down)
             log_event(LOG_ERROR, "db_unavailable", "conn", d->name, "error",
@@ -110,8 +113,12 @@ static void db_connect(db *d)
         atomic_store_explicit(&d->up, false, memory_order_relaxed);
         return;
     }
-    const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
-    const char *vals[] = {d->conninfo, "3", "gridstockd", NULL};
+    /* Keys before dbname are defaults the conninfo may override: with several hosts
+     * ("host=a,b") libpq tries each and keeps the first that takes writes, so after a
+     * failover a reconnect finds the new primary. */
+    const char *keys[] = {"target_session_attrs", "connect_timeout", "dbname",
+                          "fallback_application_name", NULL};
+    const char *vals[] = {d->session_attrs, "3", d->conninfo, "gridstockd", NULL};
     d->last_attempt_ms = now_ms();
     d->conn = PQconnectdbParams(keys, vals, 1);
     char why[256];
@@ -145,9 +152,15 @@ static void db_connect(db *d)
 
 db *db_open(const char *conninfo)
 {
+    return db_open_attrs(conninfo, "read-write");
+}
+
+db *db_open_attrs(const char *conninfo, const char *session_attrs)
+{
     db *d = calloc(1, sizeof *d);
     if (!d)
         abort();
+    d->session_attrs = session_attrs;
     /* Without its copy the handle never connects: libpq would read a NULL dbname as
      * "use the PG* defaults", which may be another database. */
     d->conninfo = strdup(conninfo ? conninfo : "");
@@ -202,6 +215,8 @@ static bool connected(db *d)
 
 bool db_ok(db *d)
 {
+    if (d->stale) /* at once: the new primary may be there already */
+        return db_recover(d);
     if (connected(d))
         return true;
     if (now_ms() - d->last_attempt_ms >= RECONNECT_MS)
@@ -263,6 +278,18 @@ static gs_code fail_from(call *c, PGresult *res)
     first_line(dt, sizeof dt, detail);
     c->retryable = (code == GS_ABORTED);
     bool is = state != NULL;
+    if (db_sqlstate_stale(state)) {
+        d->stale = true;
+        if (strcmp(state, "25006") == 0) {
+            /* The database turned read-only under us (a failover demoted it): the
+             * transaction changed nothing, so dispatch may run it again on a new
+             * connection, which finds the new primary if there is one. */
+            c->retryable = true;
+            log_event(LOG_WARN, "db_read_only", "conn", d->name, "error", p, NULL);
+            return call_fail_why(c, GS_UNAVAILABLE, GS_R_DATABASE_UNAVAILABLE,
+                                 "database unavailable: it is read-only (failover under way?)");
+        }
+    }
     switch (code) {
     case GS_ALREADY_EXISTS:
         call_fail_why(c, code, GS_R_DUPLICATE, "already exists: %s", *dt ? dt : p);
@@ -656,7 +683,7 @@ gs_code db_attach(call *c, db *d)
     c->db = d;
     c->retryable = false;
     if (!db_ok(d))
-        return call_fail(c, GS_UNAVAILABLE, "database unavailable");
+        return call_fail_why(c, GS_UNAVAILABLE, GS_R_DATABASE_UNAVAILABLE, "database unavailable");
     return GS_OK;
 }
 

@@ -16,6 +16,8 @@ static const struct sqlstate_map sqlstates[] = {
     {"57P01", GS_UNAVAILABLE},         /* admin_shutdown */
     {"57P02", GS_UNAVAILABLE},         /* crash_shutdown */
     {"57P03", GS_UNAVAILABLE},         /* cannot_connect_now */
+    {"57P04", GS_UNAVAILABLE},         /* database_dropped */
+    {"25006", GS_UNAVAILABLE},         /* read_only_sql_transaction: a primary turned standby */
     {"23505", GS_ALREADY_EXISTS},      /* unique_violation */
     {"23503", GS_NOT_FOUND},           /* foreign_key_violation: a referenced object is missing */
     {"23514", GS_FAILED_PRECONDITION}, /* check_violation: an invariant would break */
@@ -42,4 +44,17 @@ gs_code db_sqlstate_code(const char *state)
             return sqlstates[i].code;
     }
     return GS_INTERNAL;
+}
+
+/* Errors after which this connection is no use: the server is going away, or it is (now) a
+ * standby; the next call connects afresh, to whichever host is the primary then. */
+bool db_sqlstate_stale(const char *state)
+{
+    static const char *const stale[] = {"25006", "57P01", "57P02", "57P03", "57P04", "08"};
+    if (!state)
+        return false;
+    for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++)
+        if (strncmp(state, stale[i], strlen(stale[i])) == 0)
+            return true;
+    return false;
 }

@@ -61,6 +61,8 @@ static void run_jobs(db *d)
     }
 }
 
+static const char SQL_WRITABLE[] = "SELECT current_setting('transaction_read_only')";
+
 static void *monitor_main(void *arg)
 {
     (void)arg;
@@ -71,7 +73,14 @@ static void *monitor_main(void *arg)
     while (!stop) {
         pthread_mutex_unlock(&mu);
         char out[8], err[256];
-        bool ok = db_value(d, "SELECT 1", NULL, out, sizeof out, err, sizeof err) == 0;
+        /* Serving means a primary is reachable: a server that turned read-only (a
+         * failover demoted it) is not one, and the connection is replaced so that the
+         * next check finds the new primary. */
+        bool ok = db_value(d, SQL_WRITABLE, NULL, out, sizeof out, err, sizeof err) == 0;
+        if (ok && strcmp(out, "off") != 0) {
+            ok = false;
+            db_recover(d);
+        }
         if (ok != serving) {
             health_set_serving(ok);
             if (serving != -1)

@@ -1,4 +1,5 @@
-"""A private PostgreSQL cluster for one test session: initdb in /tmp, trust auth, no fsync."""
+"""A private PostgreSQL cluster for one test session: initdb in /tmp, trust auth, no fsync;
+and for the failover tests a streaming standby of one (pg_basebackup), promoted by hand."""
 import glob
 import os
 import pwd
@@ -17,8 +18,9 @@ class Cluster:
     host = "127.0.0.1"
     user = "postgres"
 
-    def __init__(self):
+    def __init__(self, initdb=True, extra_conf=""):
         self.dir = tempfile.mkdtemp(prefix="gs-pg-", dir="/tmp")
+        self.extra_conf = extra_conf
         self.data = os.path.join(self.dir, "data")
         self.logfile = os.path.join(self.dir, "postgres.log")
         self.port = paths.free_port()
@@ -27,7 +29,8 @@ class Cluster:
         if paths.IS_ROOT:
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        self._initdb()
+        if initdb:
+            self._initdb()
 
     # ---- processes ----
     def _as_postgres(self, args):
@@ -69,6 +72,7 @@ class Cluster:
                 "log_min_error_statement = panic\n"
                 "log_line_prefix = '%%m [%%p] %%d '\n" % (self.port, self.dir)
             )
+            f.write(self.extra_conf)
         if paths.IS_ROOT:
             pw = pwd.getpwnam("postgres")
             os.chown(conf, pw.pw_uid, pw.pw_gid)
@@ -104,6 +108,26 @@ class Cluster:
             self._kill_postmaster()
             raise RuntimeError("pg_ctl stop failed: %s %s" % (p.stdout, p.stderr))
         self.running = False
+
+    def kill9(self):
+        """SIGKILL to the postmaster, as when its machine dies; its backends notice and end.
+        Waits until nothing answers on the port any more."""
+        os.kill(self.pid, signal.SIGKILL)
+        self.running = False
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            p = subprocess.run(
+                [paths.pg_tool("pg_isready"), "-h", self.host, "-p", str(self.port), "-q"],
+                capture_output=True,
+            )
+            if p.returncode == 2:  # no response
+                return
+            time.sleep(0.05)
+        raise RuntimeError("postgres on port %d still answers after SIGKILL" % self.port)
+
+    def promote(self):
+        """pg_ctl promote: a standby becomes a primary (waits until it takes writes)."""
+        self._pg([paths.pg_tool("pg_ctl"), "-D", self.data, "-w", "-t", "60", "promote"])
 
     def _kill_postmaster(self):
         self.running = False
@@ -174,6 +198,22 @@ class Cluster:
                 return
             time.sleep(0.1)
         raise RuntimeError("postgres not ready after %ss" % timeout)
+
+
+def standby_of(primary, name="gs_standby", extra_conf=""):
+    """A streaming standby of `primary` (running): pg_basebackup -R, its own port, started.
+    It connects as application_name `name` (for synchronous_standby_names)."""
+    c = Cluster(initdb=False, extra_conf=extra_conf)
+    src = "host=%s port=%d user=%s application_name=%s" % (primary.host, primary.port, primary.user, name)
+    c._pg([paths.pg_tool("pg_basebackup"), "-d", src, "-D", c.data, "-R", "-X", "stream", "--no-sync",
+           "-c", "fast"])
+    # -R left primary_conninfo in postgresql.auto.conf, which _write_port_conf rewrites
+    with open(os.path.join(c.data, "postgresql.auto.conf")) as f:
+        keep = "".join(l for l in f if l.startswith("primary_conninfo"))
+    c.extra_conf = keep + extra_conf
+    c._write_port_conf()
+    c.start()
+    return c
 
 
 def prepare_database(cluster, name, migrate=True, demo=True):

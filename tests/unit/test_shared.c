@@ -193,6 +193,14 @@ static void test_sqlstate(void **state)
     assert_int_equal(db_sqlstate_code("GS409"), GS_FAILED_PRECONDITION);
     assert_int_equal(db_sqlstate_code("42P01"), GS_INTERNAL);
     assert_int_equal(db_sqlstate_code(NULL), GS_INTERNAL);
+    /* a failover: the old primary is read-only or going away, the connection is replaced */
+    assert_int_equal(db_sqlstate_code("25006"), GS_UNAVAILABLE);
+    assert_true(db_sqlstate_stale("25006"));
+    assert_true(db_sqlstate_stale("57P01"));
+    assert_true(db_sqlstate_stale("08006"));
+    assert_false(db_sqlstate_stale("40001"));
+    assert_false(db_sqlstate_stale("23505"));
+    assert_false(db_sqlstate_stale(NULL));
 }
 
 /* The names of a column list follow its SELECT order, and DB_COLS_MATCH accepts a second
