@@ -126,8 +126,10 @@ def main(desc_path, out):
                           "    return %s(c, %s, (%s *)c->resp);" % (name, req, c_type(m.output_type)),
                           "}"]
                 fn = ".handler = %s_rpc, .kind = RPC_UNARY" % name
-            row = "    {.name = \"%s\", %s, .perm = %s, .flags = %s" % (
-                m.name, fn, o.perm_enum, "MF_MUTATES" if o.mutates else "0")
+            if o.mutates and o.reads_own_writes:
+                fail("%s: reads_own_writes is for reads (a mutating call runs on the primary)" % where)
+            flags = "MF_MUTATES" if o.mutates else "MF_READS_OWN_WRITES" if o.reads_own_writes else "0"
+            row = "    {.name = \"%s\", %s, .perm = %s, .flags = %s" % (m.name, fn, o.perm_enum, flags)
             if o.timeout_ms:
                 row += ", .timeout_ms = %d" % o.timeout_ms
             rows.append(row + "},")

@@ -7,7 +7,7 @@ import os
 import re
 
 PERM_NAME = 50000  # EnumValueOptions.perm_name
-PERM, MUTATES, TIMEOUT_MS, PUBLIC, NO_DB = 50001, 50002, 50003, 50004, 50005
+PERM, MUTATES, TIMEOUT_MS, PUBLIC, NO_DB, READS_OWN_WRITES = 50001, 50002, 50003, 50004, 50005, 50006
 
 
 def _varint(buf, i):
@@ -69,6 +69,7 @@ class MethodOptions:
         self.timeout_ms = f.get(TIMEOUT_MS, 0)
         self.public = bool(f.get(PUBLIC, 0))
         self.no_db = bool(f.get(NO_DB, 0))
+        self.reads_own_writes = bool(f.get(READS_OWN_WRITES, 0))
 
 
 def snake(camel):

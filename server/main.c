@@ -262,6 +262,17 @@ static int cmd_check(const gs_config *cfg)
         else
             finding(&st, "ok", "database", "%s reachable, schema version %d", where, have);
     }
+    if (set(cfg->db_read)) {
+        double lag;
+        db_describe(cfg->db_read, where, sizeof where);
+        if (monitor_measure_lag(cfg->db_read, &lag, err, sizeof err) != 0)
+            finding(&st, "PROBLEM", "db_read",
+                    "cannot read the replica's lag at %s: %s (reads go to db until it answers)",
+                    where, err);
+        else
+            finding(&st, lag > 60 ? "note" : "ok", "db_read", "%s reachable, replay lag %.1f s%s",
+                    where, lag, lag > 60 ? ": reports from it are that far behind" : "");
+    }
     if (methods_resolve(services_table, err, sizeof err))
         finding(&st, "PROBLEM", "methods", "%s", err);
     if (st.problems)
@@ -373,6 +384,7 @@ static int cmd_serve(const gs_config *cfg)
         /* A thread that cannot start is a server that cannot do its job: say which and
          * stop (rpc_stop below undoes the rest) rather than serve without it. */
         const char *failed = NULL;
+        monitor_read_replica(cfg->db_read);
         if (monitor_start(cfg->db))
             failed = "cannot start the monitor thread";
         else if (audit_sealer_start(cfg->db, 2))

@@ -12,6 +12,7 @@ typedef struct gs_config {
     char *listen;          /* "127.0.0.1:50051" */
     int workers;           /* 4 */
     char *db;              /* libpq conninfo; "" = PG* environment */
+    char *db_read;         /* report replica conninfo; "" = none (reads use db) */
     int max_message_bytes; /* 4194304 */
     char *tls_cert;        /* PEM files; empty = plaintext */
     char *tls_key;

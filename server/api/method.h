@@ -20,6 +20,8 @@ enum method_flags {
     MF_MUTATES = 1 << 0, /* needs x-request-id; idempotent replay; audit row */
     MF_NO_DB = 1 << 1,   /* answered without a database transaction (health) */
     MF_PUBLIC = 1 << 2,  /* no token (PERM_NONE): only with MF_NO_DB (health, reflection) */
+    /* a read that must see the caller's own writes: the primary even when db_read is set */
+    MF_READS_OWN_WRITES = 1 << 3,
 };
 
 struct watch;

@@ -49,6 +49,9 @@ static const cfg_row rows[] = {
      "worker threads, each with its own database connection"},
     {"db", CFG_STRING, OFF(db), "", 0, 0, NULL, NULL, "CONNINFO",
      "libpq connection string; empty uses the PG* environment variables"},
+    {"db_read", CFG_STRING, OFF(db_read), "", 0, 0, NULL, NULL, "CONNINFO",
+     "report replica: reads not marked reads_own_writes go there (primary when it is down); "
+     "empty: every call uses db"},
     {"max_message_bytes", CFG_INT, OFF(max_message_bytes), "4194304", 1024, 67108864, NULL, NULL,
      "N", "largest request or response message accepted"},
     {"tls_cert", CFG_STRING, OFF(tls_cert), "", 0, 0, NULL, NULL, "FILE",

@@ -37,7 +37,9 @@ struct scope_entry {
 
 struct worker {
     int index;
-    db *db; /* NULL on the light worker (health, reflection) */
+    db *db;            /* NULL on the light worker (health, reflection) */
+    db *db_read;       /* the report replica (config db_read), NULL when none */
+    bool primary_only; /* this call's read failed on the replica: run it on the primary */
     arena *arena;
     struct scope_entry scopes[SCOPE_CACHE];
 };
@@ -89,6 +91,12 @@ static void *worker_init(int index, bool with_db)
         char name[32]; /* the connection's label in logs and metrics (ops) */
         snprintf(name, sizeof name, "worker-%d", index);
         db_set_name(w->db, name);
+        if (cfg->db_read && *cfg->db_read) {
+            /* any server will do: a replica is a standby, and a read-only one is fine */
+            w->db_read = db_open_attrs(cfg->db_read, "any");
+            snprintf(name, sizeof name, "worker-%d-read", index);
+            db_set_name(w->db_read, name);
+        }
     }
     return w;
 }
@@ -98,6 +106,8 @@ static void worker_done(void *p)
     struct worker *w = p;
     if (w->db)
         db_close(w->db);
+    if (w->db_read)
+        db_close(w->db_read);
     arena_free(w->arena);
     free(w);
 }
@@ -294,6 +304,17 @@ static gs_code prologue_check(call *c, void *arg)
     return GS_OK;
 }
 
+/* The connection a call runs on: the report replica (db_read) for reads that need not see
+ * the caller's own writes, when one is set and reachable; the primary for the rest. The
+ * method table says which a method is (MF_MUTATES, MF_READS_OWN_WRITES). */
+static db *call_db(struct worker *w, const method_def *m)
+{
+    if (w->db_read && !w->primary_only && !(m->flags & (MF_MUTATES | MF_READS_OWN_WRITES)) &&
+        db_ok(w->db_read))
+        return w->db_read;
+    return w->db;
+}
+
 /* Queues everything the runtime needs before the handler: BEGIN (mutating calls), the
  * statement timeout if it changed, the caller's row (so revocation, deactivation and
  * role or scope changes act on the next call, in every server process), the request-id
@@ -304,7 +325,7 @@ static gs_code prologue(call *c, const gs_token_claims *cl, const uint8_t *hash,
                         rpc_reply *reply)
 {
     const method_def *m = c->method;
-    db *d = c->worker->db;
+    db *d = call_db(c->worker, m);
     GS_TRY(db_attach(c, d));
     struct prologue *p = arena_alloc(c->arena, sizeof *p);
     p->claims = cl;
@@ -493,6 +514,7 @@ static gs_code unary_body(call *c, void *arg)
         uint8_t hash[32] = {0};
         if (m->flags & MF_MUTATES)
             rc = idem_hash(c, m->desc->name, hash);
+        c->worker->primary_only = false; /* (a call that jumped out may have left it set) */
         for (int attempt = 0; rc == GS_OK && attempt < ATTEMPTS; attempt++) {
             c->code = GS_OK;
             c->message[0] = '\0';
@@ -500,12 +522,21 @@ static gs_code unary_body(call *c, void *arg)
             c->deferred = NULL;
             db_call_done(c);
             rc = run_call(c, a->claims, hash, a->reply, &a->replayed);
+            if (rc == GS_UNAVAILABLE && c->db && c->db == c->worker->db_read &&
+                !c->worker->primary_only) {
+                /* the replica went away under a read (nothing to undo): the primary answers */
+                c->worker->primary_only = true;
+                rc = GS_OK;
+                attempt--;
+                continue;
+            }
             if (rc == GS_OK || !db_retryable(c))
                 break;
             metrics_retry();
             if (attempt + 1 < ATTEMPTS)
                 rc = GS_OK;
         }
+        c->worker->primary_only = false;
     }
     return rc;
 }

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "listen.h"
 #include "method.h"
+#include "monitor.h"
 
 #ifndef GS_VERSION
 #define GS_VERSION "unknown"
@@ -336,6 +337,14 @@ char *metrics_render(size_t *len)
         "# HELP gridstock_db_reconnects_total Times each database connection was re-established.\n"
         "# TYPE gridstock_db_reconnects_total counter\n");
     db_foreach(db_line, &seen);
+    double lag;
+    if (monitor_read_lag(&lag))
+        put(&b,
+            "# HELP gridstock_db_read_lag_seconds How far the report replica (db_read) is behind "
+            "the primary, measured by the monitor each second.\n"
+            "# TYPE gridstock_db_read_lag_seconds gauge\n"
+            "gridstock_db_read_lag_seconds %.3f\n",
+            lag);
     if (b.oom) {
         free(b.p);
         return NULL;

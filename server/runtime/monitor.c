@@ -2,6 +2,8 @@
 #include "monitor.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,54 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool stop, running;
 static char *conninfo_copy;
+static char *read_conninfo; /* the report replica, NULL when none */
+/* its lag in microseconds, -1 unknown (no replica, or unreachable at the last check) */
+static _Atomic int64_t read_lag_us = -1;
+
+/* How far the replica's replay is behind: 0 when it has replayed all it received (or is
+ * not a standby at all), else the age of the last transaction it replayed. */
+static const char SQL_LAG[] =
+    "SELECT CASE WHEN NOT pg_is_in_recovery()"
+    " OR pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0"
+    " ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) END";
+
+void monitor_read_replica(const char *conninfo)
+{
+    free(read_conninfo);
+    read_conninfo = conninfo && *conninfo ? strdup(conninfo) : NULL;
+}
+
+bool monitor_read_lag(double *seconds)
+{
+    int64_t us = atomic_load(&read_lag_us);
+    if (us < 0)
+        return false;
+    *seconds = (double)us / 1e6;
+    return true;
+}
+
+static int lag_on(db *d, double *seconds, char *err, size_t errlen)
+{
+    char out[64];
+    int rc = db_value(d, SQL_LAG, NULL, out, sizeof out, err, errlen);
+    if (rc != 0) {
+        if (rc > 0)
+            snprintf(err, errlen, "no answer");
+        return -1;
+    }
+    *seconds = strtod(out, NULL);
+    if (*seconds < 0)
+        *seconds = 0;
+    return 0;
+}
+
+int monitor_measure_lag(const char *conninfo, double *seconds, char *err, size_t errlen)
+{
+    db *d = db_open_attrs(conninfo, "any");
+    int rc = lag_on(d, seconds, err, errlen);
+    db_close(d);
+    return rc;
+}
 
 void monitor_every(const char *name, int period_s, const char *sql)
 {
@@ -68,6 +118,11 @@ static void *monitor_main(void *arg)
     (void)arg;
     db *d = db_open(conninfo_copy);
     db_set_name(d, "monitor"); /* its label in logs and metrics */
+    db *rd = NULL;
+    if (read_conninfo) {
+        rd = db_open_attrs(read_conninfo, "any");
+        db_set_name(rd, "monitor-read");
+    }
     int serving = -1;
     pthread_mutex_lock(&mu);
     while (!stop) {
@@ -89,6 +144,12 @@ static void *monitor_main(void *arg)
         }
         if (ok)
             run_jobs(d);
+        if (rd) {
+            double lag;
+            char lerr[256];
+            atomic_store(&read_lag_us,
+                         lag_on(rd, &lag, lerr, sizeof lerr) == 0 ? (int64_t)(lag * 1e6) : -1);
+        }
         pthread_mutex_lock(&mu);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -100,6 +161,9 @@ static void *monitor_main(void *arg)
     }
     pthread_mutex_unlock(&mu);
     db_close(d);
+    if (rd)
+        db_close(rd);
+    atomic_store(&read_lag_us, -1);
     return NULL;
 }
 
@@ -128,4 +192,6 @@ void monitor_stop(void)
     running = false;
     free(conninfo_copy);
     conninfo_copy = NULL;
+    free(read_conninfo);
+    read_conninfo = NULL;
 }

@@ -21,6 +21,7 @@ static const char *const keys[] = {
     "listen",
     "workers",
     "db",
+    "db_read",
     "max_message_bytes",
     "tls_cert",
     "tls_key",
