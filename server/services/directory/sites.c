@@ -274,17 +274,17 @@ gs_code site_nearest_sites(call *c, const Gridstock__V1__NearestSitesRequest *re
     GS_TRY(dir_double_range(c, "max_km", req->max_km, 0, 20000));
     int limit = req->limit ? req->limit : NEAREST_DEFAULT;
     /* `<->` on the earth cubes orders by chord length, which orders like the great-circle
-     * distance and lets the sites_earth gist index answer nearest-first; earth_box
-     * narrows to the radius through the same index. */
+     * distance and lets the sites_earth gist index (on site_earth, migration 080) answer
+     * nearest-first; earth_box narrows to the radius through the same index. */
     GS_TRY(db_exec(c, &r,
                    "SELECT " SITE_COLS NEAREST_COLS SITE_FROM
                    " WHERE ou.path <@ $3::ltree AND s.active"
                    " AND ($4 = '' OR s.kind = $4)"
                    " AND ($5::float8 <= 0 OR (earth_box(ll_to_earth($1::float8, $2::float8),"
-                   "   $5::float8) @> ll_to_earth(s.lat, s.lon)"
+                   "   $5::float8) @> site_earth(s.lat, s.lon)"
                    "  AND earth_distance(ll_to_earth($1::float8, $2::float8),"
                    "   ll_to_earth(s.lat, s.lon)) <= $5::float8))"
-                   " ORDER BY ll_to_earth(s.lat, s.lon) <-> ll_to_earth($1::float8, $2::float8),"
+                   " ORDER BY site_earth(s.lat, s.lon) <-> ll_to_earth($1::float8, $2::float8),"
                    " s.id LIMIT $6::int",
                    6, dir_f64(c, req->lat), dir_f64(c, req->lon), c->who.scope_path, req->kind,
                    dir_f64(c, req->max_km * 1000.0), call_i64(c, limit)));
