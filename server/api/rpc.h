@@ -1,5 +1,5 @@
-/* rpc.h — the gRPC transport, seen from the rest of the server. rpc.c (with rpc_stream.c)
- * is the only code that includes <grpc/grpc.h>: it owns the completion queues, the worker threads,
+/* rpc.h — the gRPC transport, seen from the rest of the server. runtime/rpc*.c is the
+ * only code that includes <grpc/grpc.h>: it owns the completion queues, the worker threads,
  * the batches and the streams. Everything above it deals in byte strings and gs_code. */
 #ifndef GS_RPC_H
 #define GS_RPC_H
