@@ -84,6 +84,8 @@ typedef struct rpc_config {
     int max_connection_age_ms;  /* 0: never */
     int max_connection_age_grace_ms;
     int max_concurrent_streams;
+    int max_bidi_calls;    /* bidi (reflection) calls open at once; past it RESOURCE_EXHAUSTED */
+    int max_bidi_messages; /* messages per bidi call; past it RESOURCE_EXHAUSTED */
 } rpc_config;
 
 typedef struct rpc_server rpc_server;

@@ -11,10 +11,9 @@
 #include <grpc/support/time.h>
 
 /* What reflection (the only bidi method) may cost the light worker, which also answers
- * health: bidi calls open at once, and messages in one call (a client needs a few dozen
- * to walk every service). Past either, RESOURCE_EXHAUSTED. */
-#define BIDI_OPEN_MAX 32
-#define BIDI_MESSAGES_MAX 1000
+ * health: bidi calls open at once (cfg.max_bidi_calls) and messages in one call
+ * (cfg.max_bidi_messages; a client needs a few dozen to walk every service). Past either,
+ * RESOURCE_EXHAUSTED. */
 
 static void bidi_receive(struct ucall *uc, rpc_reply *r)
 {
@@ -66,10 +65,11 @@ void rpc_handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
     rpc_request_from_slot(uc, s);
     if (w->srv->h.bidi_start)
         w->srv->h.bidi_start(w->user, &uc->req);
-    if (w->srv->bidi_open >= BIDI_OPEN_MAX) {
+    int open_max = w->srv->cfg.max_bidi_calls;
+    if (w->srv->bidi_open >= open_max) {
         rpc_reply busy = {.code = GS_RESOURCE_EXHAUSTED};
         snprintf(busy.message, sizeof busy.message,
-                 "more than %d reflection calls open at once: try again", BIDI_OPEN_MAX);
+                 "more than %d reflection calls open at once: try again", open_max);
         bidi_status(uc, &busy, true);
         return;
     }
@@ -109,12 +109,13 @@ void rpc_bidi_step(struct worker *w, struct ucall *uc, bool ok)
         bidi_status(uc, &ok_reply, false);
         return;
     }
-    if (++uc->msgs > BIDI_MESSAGES_MAX) {
+    int msgs_max = w->srv->cfg.max_bidi_messages;
+    if (++uc->msgs > msgs_max) {
         grpc_byte_buffer_destroy(uc->in);
         uc->in = NULL;
         rpc_reply busy = {.code = GS_RESOURCE_EXHAUSTED};
         snprintf(busy.message, sizeof busy.message,
-                 "more than %d messages in one call: open another", BIDI_MESSAGES_MAX);
+                 "more than %d messages in one call: open another", msgs_max);
         bidi_status(uc, &busy, false);
         return;
     }
