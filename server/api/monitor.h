@@ -1,5 +1,6 @@
 /* monitor.h — a background thread with its own connection that watches the database:
- * health goes NOT_SERVING while PostgreSQL is unreachable and SERVING when it is back. */
+ * health goes NOT_SERVING while no server that takes writes is reachable (PostgreSQL down,
+ * or a failover under way) and SERVING when one is. */
 #ifndef GS_MONITOR_H
 #define GS_MONITOR_H
 

@@ -1,10 +1,11 @@
-/* monitor.c — database liveness for health checks (see monitor.h). */
+/* monitor.c — database liveness for health checks (a primary that takes writes), periodic
+ * jobs, and the report replica's lag (see monitor.h). */
 #include "monitor.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
