@@ -291,3 +291,47 @@ def test_receipt_races_cancel_on_two_servers(server, db, setup):
         verify(server)
     finally:
         assert other.stop() == 0
+
+
+def test_readme_tour_by_cli(cli, db, setup):
+    """The README's "purchase paid from a grid fund", as the two officers would type it."""
+    import json
+
+    def run(login, *args, fail=False):
+        rc, out, err = cli("--json", *args, login=login)
+        if fail:
+            assert rc != 0
+            return err
+        assert rc == 0, (args, err)
+        return json.loads(out) if out.strip() else {}
+
+    if not one(db, "SELECT count(*) FROM fund_budgets b JOIN org_units ou ON ou.id = b.org_unit_id WHERE ou.code"
+                   " = 'GR001' AND b.category = 'material_purchases' AND b.first_day <= current_date"
+                   " AND current_date < b.end_day"):
+        pytest.fail("the demo has no material_purchases budget for GR001 this month")
+    bal0, pend0 = fund_state(db, "GF-GR001")
+    o = run("logi.district", "procurement", "create-order", "--supplier-site-code", "SM01", "--site-code", "RP01",
+            "--fund-code", "GF-GR001", "--budget-category", "material_purchases",
+            "--data", '{"lines":[{"item_code":"RICE-10KG","qty":20}]}')
+    price = int(o["lines"][0]["unit_price_fen"])
+    assert o["fund_code"] == "GF-GR001" and int(o["total_fen"]) == 20 * price
+    err = run("logi.district", "procurement", "place-order", "--order-id", o["id"], fail=True)
+    assert "author" in err
+    p = run("logi.st01", "procurement", "place-order", "--order-id", o["id"])
+    assert p["status"] == "placed" and int(p["reserved_fen"]) == 20 * price
+    assert fund_state(db, "GF-GR001") == (bal0, pend0 + 20 * price)
+    lines = {"lines": [{"item_code": "RICE-10KG", "qty": 10, "lot_code": "R2612A", "expires_on": "2027-12-31"},
+                       {"item_code": "RICE-10KG", "qty": 2, "lot_code": "R2612B", "expires_on": "2027-12-31",
+                        "unit_price_fen": 5700, "price_reason": "last two bags from the dearer stock"}]}
+    r = run("logi.district", "procurement", "receive-against-order", "--order-id", o["id"], "--data",
+            json.dumps(lines))
+    assert r["order"]["status"] == "partly_received"
+    assert int(r["order"]["spent_fen"]) == 10 * price + 2 * 5700
+    c = run("logi.district", "procurement", "cancel-order", "--order-id", o["id"], "--reason", "out of stock")
+    assert c["status"] == "cancelled" and int(c.get("reserved_fen", 0)) == 0
+    assert fund_state(db, "GF-GR001") == (bal0 - 10 * price - 2 * 5700, pend0)
+    # the table shows where an order is paid from
+    rc, out, err = cli("procurement", "get-order", "--id", o["id"], login="logi.district")
+    assert rc == 0 and "GF-GR001" in out, (out, err)
+    verify_ok = run("auditor", "fund", "verify-ledger")
+    assert verify_ok.get("ok"), verify_ok
