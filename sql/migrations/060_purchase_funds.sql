@@ -221,6 +221,16 @@ BEGIN
     RETURN o.reserved_fen;
 END $$;
 
+-- The unit costs of this transaction's next receipts, in order: 061's stock_receive takes
+-- one per lot it receives into, so a lot costs what was paid for it.
+CREATE FUNCTION stock_set_unit_costs(p_fen bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM unnest(p_fen) x WHERE x < 0) THEN
+        PERFORM stock_fail('GS400', 'unit_cost_fen: must not be negative');
+    END IF;
+    PERFORM set_config('gridstock.unit_costs', coalesce(array_to_string(p_fen, ',', ''), ''), true);
+END $$;
+
 -- Receives against order p_order as proc_order_receive does, at p_prices[i] fen a unit
 -- (0: the order line's price; another price needs p_reasons[i]), and for a funded order
 -- releases what the lines reserved (qty × order price) and posts what they cost (qty ×
@@ -304,10 +314,12 @@ BEGIN
         UPDATE purchase_orders SET reserved_fen = reserved_fen - rel, spent_fen = spent_fen + spend
          WHERE id = o.id;
     END IF;
+    PERFORM stock_set_unit_costs(paid);
     FOR r IN SELECT x.k, x.movement_id FROM proc_order_receive(p_order, p_lines, p_qtys, p_lots, p_expires, p_actor,
                                                                p_request_id, p_note) x ORDER BY x.k LOOP
         mids := mids || r.movement_id;
     END LOOP;
+    PERFORM stock_set_unit_costs('{}');
     FOR i IN 1 .. n LOOP
         INSERT INTO purchase_order_receipts (order_id, line_id, movement_id, qty, order_price_fen, unit_price_fen,
                                              price_reason, posting_id, created_by, request_id)
