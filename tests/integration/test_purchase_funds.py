@@ -335,3 +335,88 @@ def test_readme_tour_by_cli(cli, db, setup):
     assert rc == 0 and "GF-GR001" in out, (out, err)
     verify_ok = run("auditor", "fund", "verify-ledger")
     assert verify_ok.get("ok"), verify_ok
+
+
+# ---------------------------------------------------------------- one approval for goods and money
+
+def requisition(server, item, qty):
+    from gridstock.v1 import requisitions_pb2 as rq
+    return server.call_ok("RequisitionService/Create", rq.CreateRequisitionRequest(
+        org_unit_code="GR001", purpose="shortfall test", submit=True,
+        lines=[rq.RequisitionLineInput(item_code=item, qty=qty)]), rq.Requisition, login="leader.gr001")
+
+
+def approve(server, r, login="logi.st01", purchase=True):
+    from gridstock.v1 import requisitions_pb2 as rq
+    return server.call("RequisitionService/Approve", rq.ApproveRequest(id=r.id, purchase_shortfall=purchase),
+                       rq.Requisition, login=login)
+
+
+def test_one_approval_reserves_stock_and_money_and_cancel_releases_both(server, db, setup):
+    from gridstock.v1 import requisitions_pb2 as rq
+    from gridstock.v1 import stock_pb2 as st
+    grid_with(server, db, setup, "GR001", 1_000_000, 10_000_000)
+    item = new_item(db)
+    markets = [x[0] for x in db.execute("SELECT code FROM sites WHERE kind = 'supplier_market' AND active"
+                                        " ORDER BY id LIMIT 2").fetchall()]
+    for sm, fen in zip(markets, (700, 650)):  # the second is cheaper
+        ok(server, "SetPrice", pb.SetPriceRequest(item_code=item, supplier_site_code=sm, unit_price_fen=fen),
+           pb.Price)
+    server.call_ok("StockService/Receive", st.ReceiveRequest(site_code="RP01", item_code=item, qty=3, lot_code="S1",
+                                                             expires_on="2030-01-01"),
+                   st.ReceiveResponse, login=AUTHOR)
+    bal0, pend0 = fund_state(db, "GF-GR001")
+    r = requisition(server, item, 10)
+    a, code, det = approve(server, r)
+    assert code == Code.OK, det
+    assert a.status == "allocated"
+    assert one(db, "SELECT sum(reserved) FROM lots l JOIN items i ON i.id = l.item_id WHERE i.code = %s", item) == 3
+    o = db.execute("""SELECT o.id, o.status, sm.code, o.reserved_fen, cu.login, pu.login, fa.code
+                        FROM purchase_orders o JOIN sites sm ON sm.id = o.supplier_site_id
+                        JOIN users cu ON cu.id = o.created_by JOIN users pu ON pu.id = o.placed_by
+                        JOIN fund_accounts fa ON fa.id = o.fund_account_id
+                       WHERE o.requisition_id = %s""", (r.id,)).fetchall()
+    assert len(o) == 1
+    oid, status, sm, reserved, author, approver, fund = o[0]
+    assert (status, sm, reserved, author, approver, fund) == \
+        ("placed", markets[1], 7 * 650, "leader.gr001", "logi.st01", "GF-GR001")
+    assert fund_state(db, "GF-GR001") == (bal0, pend0 + 7 * 650)
+    assert one(db, "SELECT count(*) FROM audit_log WHERE object = %s AND summary LIKE %s",
+               "requisition:%d" % r.id, "%7 units bought%") == 1
+    verify(server)
+    # cancelling the requisition releases the stock and the money
+    c = server.call_ok("RequisitionService/Cancel", rq.CancelRequest(id=r.id, reason="no longer needed"),
+                       rq.Requisition, login="leader.gr001")
+    assert c.status == "cancelled"
+    assert one(db, "SELECT sum(reserved) FROM lots l JOIN items i ON i.id = l.item_id WHERE i.code = %s", item) == 0
+    assert one(db, "SELECT status FROM purchase_orders WHERE id = %s", oid) == "cancelled"
+    assert fund_state(db, "GF-GR001") == (bal0, pend0)
+    verify(server)
+
+
+def test_one_approval_is_all_or_nothing(server, db, setup):
+    item = new_item(db)
+    sm = one(db, "SELECT code FROM sites WHERE kind = 'supplier_market' AND active ORDER BY id LIMIT 1")
+    ok(server, "SetPrice", pb.SetPriceRequest(item_code=item, supplier_site_code=sm, unit_price_fen=10**9), pb.Price)
+    from gridstock.v1 import stock_pb2 as st
+    server.call_ok("StockService/Receive", st.ReceiveRequest(site_code="RP01", item_code=item, qty=2, lot_code="S1",
+                                                             expires_on="2030-01-01"),
+                   st.ReceiveResponse, login=AUTHOR)
+    r = requisition(server, item, 1_000)
+    before = digest(db)
+    _, code, det = approve(server, r)
+    assert code == Code.FAILED_PRECONDITION and "GF-GR001" in det, det
+    after = digest(db)
+    assert not sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
+    # an item nobody sells: refused, naming it
+    lonely = new_item(db)
+    r2 = requisition(server, lonely, 5)
+    _, code, det = approve(server, r2)
+    assert code == Code.FAILED_PRECONDITION and lonely in det, det
+    # the requester cannot approve their own requisition, with or without a purchase
+    _, code, det = approve(server, r2, login="leader.gr001")
+    assert code == Code.PERMISSION_DENIED
+    # without the flag, approval is as before: nothing allocated, nothing bought
+    a, code, det = approve(server, r, purchase=False)
+    assert code == Code.OK and a.status == "approved"
+    assert one(db, "SELECT count(*) FROM purchase_orders WHERE requisition_id = %s", r.id) == 0
