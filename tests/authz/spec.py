@@ -147,6 +147,8 @@ m("StockService/StockByOrgUnit", SCOPED, {"org_unit_code": "$ou_code"})
 m("StockService/VerifyStock", SCOPED, {"org_unit_code": "$ou_code"})
 m("StockService/ListAdjustmentReasons", NONE, {})
 m("StockService/WatchStockAlerts", SCOPED, {"org_unit_code": "$ou_code"})
+# issue 18 (money): reserves valued in yuan
+m("StockService/ValueStock", SCOPED, {"org_unit_code": "$ou_code"})
 
 # ---- requisitions
 m("RequisitionService/Create", SCOPED,

@@ -34,8 +34,8 @@ const char *const fund_categories[] = {"subsidies",          "rewards",   "activ
                                        "material_purchases", "emergency", NULL};
 const char *const fund_account_kinds[] = {"external", "source",  "grid_fund",
                                           "payee",    "expense", NULL};
-const char *const fund_posting_kinds[] = {"deposit", "allocation", "disbursement", "reversal",
-                                          NULL};
+const char *const fund_posting_kinds[] = {"deposit",  "allocation", "disbursement",
+                                          "reversal", "purchase",   NULL};
 
 gs_code fund_account_find(call *c, int64_t id, const char *code, const char *grid_code,
                           const char *field, int64_t *out_id)

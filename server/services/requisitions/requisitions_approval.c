@@ -1,7 +1,9 @@
 /* requisitions_approval.c — the logistics officer's side of a submitted requisition:
  * the approval queue (most urgent, then oldest first, with the stock available nearby
  * per line), approval (possibly with lower quantities, never by the requester), batch
- * approval with one result per requisition, and rejection with a reason. */
+ * approval with one result per requisition, and rejection with a reason. An approval may
+ * also allocate the stock there is and buy the shortfall from a supplier market, paid from
+ * the requesting grid's fund (062_requisition_purchases.sql), in the same transaction. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -145,10 +147,50 @@ gs_code requisition_approval_queue(call *c, const Gridstock__V1__ApprovalQueueRe
 enum { APPROVE_LINE_COLUMNS(DB_COL_NAME) ALINE_NCOLS };
 #define APPROVE_LINE_COLS APPROVE_LINE_COLUMNS(DB_COL_SQL)
 
-/* Approves one requisition (locked inside); fills out. */
-static gs_code approve_one(call *c, const Gridstock__V1__ApproveRequest *a,
-                           Gridstock__V1__Requisition *out, req_ref *r)
+#define SHORTFALL_COLUMNS(COL)                                                                     \
+    COL(SHORT_ORDERS, "count(*)")                                                                  \
+    COL(SHORT_NUMBERS, ", coalesce(string_agg(o.number, ', ' ORDER BY o.id), '')")                 \
+    COL(SHORT_RESERVED, ", coalesce(sum(p.reserved_fen), 0)")                                      \
+    COL(SHORT_FUND, ", coalesce(min(fa.code), '')")
+enum { SHORTFALL_COLUMNS(DB_COL_NAME) SHORT_NCOLS };
+#define SHORTFALL_COLS SHORTFALL_COLUMNS(DB_COL_SQL)
+
+/* After the approval of r: reserves the stock there is (as Allocate does) and buys the
+ * backordered rest, the money reserved on the requesting grid's fund. Sets *note to what
+ * was done, for the history and the audit. */
+static gs_code allocate_and_buy(call *c, req_ref *r, const char **note)
 {
+    db_res *res = NULL;
+    GS_TRY(db_exec(c, &res,
+                   "SELECT allocated, backordered FROM req_allocate($1::bigint, $2::ltree,"
+                   " ARRAY['reserve_point'], $3::bigint, $4)",
+                   4, call_i64(c, r->id), c->who.scope_path, call_i64(c, c->who.user_id),
+                   c->request_id));
+    int64_t got = db_i64(res, 0, 0), back = db_i64(res, 0, 1);
+    const char *bought = "";
+    if (back > 0) {
+        GS_TRY(db_exec(c, &res,
+                       "SELECT " SHORTFALL_COLS
+                       " FROM req_purchase_shortfall($1::bigint, $2::ltree, $3::bigint) p"
+                       " JOIN purchase_orders o ON o.id = p.order_id"
+                       " JOIN fund_accounts fa ON fa.id = o.fund_account_id",
+                       3, call_i64(c, r->id), c->who.scope_path, call_i64(c, c->who.user_id)));
+        bought = call_printf(c, "; %" PRId64 " units bought (%s), %s fen reserved on %s", back,
+                             db_str(res, 0, SHORT_NUMBERS), db_str(res, 0, SHORT_RESERVED),
+                             db_str(res, 0, SHORT_FUND));
+    }
+    *note = call_printf(c, "%" PRId64 " units reserved%s", got, bought);
+    if (got > 0)
+        GS_TRY(req_move(c, r, REQ_ALLOCATED, *note, req_reservation_ttl()));
+    return GS_OK;
+}
+
+/* Approves one requisition (locked inside); fills out, and *note when it also allocated
+ * and bought (purchase_shortfall). */
+static gs_code approve_one(call *c, const Gridstock__V1__ApproveRequest *a,
+                           Gridstock__V1__Requisition *out, req_ref *r, const char **note)
+{
+    *note = NULL;
     db_res *res = NULL;
     GS_TRY(v_len(c, "comment", a->comment, 1000));
     GS_TRY(req_find(c, a->id, a->number, true, r));
@@ -219,6 +261,8 @@ static gs_code approve_one(call *c, const Gridstock__V1__ApproveRequest *a,
         comment = *comment ? call_printf(c, "%s (lowered: %s)", comment, lowered)
                            : call_printf(c, "lowered: %s", lowered);
     GS_TRY(req_move(c, r, REQ_APPROVED, comment, 0));
+    if (a->purchase_shortfall)
+        GS_TRY(allocate_and_buy(c, r, note));
     return req_fill(c, r->id, out);
 }
 
@@ -226,9 +270,11 @@ gs_code requisition_approve(call *c, const Gridstock__V1__ApproveRequest *req,
                             Gridstock__V1__Requisition *resp)
 {
     req_ref r;
-    GS_TRY(approve_one(c, req, resp, &r));
+    const char *note;
+    GS_TRY(approve_one(c, req, resp, &r, &note));
     c->audit_object = call_printf(c, "requisition:%" PRId64, r.id);
-    c->audit_summary = call_printf(c, "approved %s", r.number);
+    c->audit_summary = note ? call_printf(c, "approved %s: %s", r.number, note)
+                            : call_printf(c, "approved %s", r.number);
     return GS_OK;
 }
 
@@ -254,7 +300,8 @@ gs_code requisition_approve_batch(call *c, const Gridstock__V1__ApproveBatchRequ
         GS_TRY(db_exec(c, NULL, "SAVEPOINT req_batch", 0));
         Gridstock__V1__Requisition *m = call_msg(c, &gridstock__v1__requisition__descriptor);
         req_ref r = {0};
-        gs_code rc = approve_one(c, a, m, &r);
+        const char *note;
+        gs_code rc = approve_one(c, a, m, &r, &note);
         if (rc == GS_OK) {
             GS_TRY(db_exec(c, NULL, "RELEASE SAVEPOINT req_batch", 0));
             res->id = m->id;

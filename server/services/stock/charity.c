@@ -189,14 +189,23 @@ gs_code charity_record_donation(call *c, const Gridstock__V1__RecordDonationRequ
     int64_t *qtys = arena_alloc(c->arena, n * sizeof *qtys);
     const char **lots = arena_alloc(c->arena, n * sizeof *lots);
     const char **expires = arena_alloc(c->arena, n * sizeof *expires);
+    int64_t *values = arena_alloc(c->arena, n * sizeof *values);
     for (size_t i = 0; i < n; i++) {
         const Gridstock__V1__DonationItem *d = req->items[i];
         GS_TRY(v_date(c, call_printf(c, "items[%zu].expires_on", i), d->expires_on));
+        GS_TRY(v_range(c, call_printf(c, "items[%zu].unit_value_fen", i), d->unit_value_fen, 0,
+                       1000000000000));
+        values[i] = d->unit_value_fen;
         GS_TRY(item_line(c, "items", i, d->item_id, d->item_code, d->qty, d->lot_code, &items[i]));
         qtys[i] = d->qty;
         lots[i] = d->lot_code;
         expires[i] = d->expires_on;
     }
+    /* the declared values, one per lot in the order of the items (0: none declared) */
+    GS_TRY(db_exec(c, NULL,
+                   "SELECT stock_set_unit_costs(ARRAY(SELECT nullif(x, 0) FROM unnest($1::bigint[])"
+                   " WITH ORDINALITY AS t(x, i) ORDER BY i))",
+                   1, pg_array_i64(c, values, n)));
     GS_TRY(db_exec(c, &r,
                    "SELECT charity_record_donation($1::bigint, $2, $3, $4::boolean, $5::bigint[],"
                    " $6::bigint[], $7::text[],"

@@ -56,7 +56,9 @@ gs_code po_check_move(call *c, const po_ref *o, po_state to, const char *action)
     COL(POR_NUMBER, ", o.number")                                                                  \
     COL(POR_STATUS, ", o.status")                                                                  \
     COL(POR_SITE_ID, ", o.site_id")                                                                \
-    COL(POR_SUPPLIER_SITE_ID, ", o.supplier_site_id")
+    COL(POR_SUPPLIER_SITE_ID, ", o.supplier_site_id")                                              \
+    COL(POR_CREATED_BY, ", coalesce(o.created_by, 0)")                                             \
+    COL(POR_FUND_ACCOUNT_ID, ", coalesce(o.fund_account_id, 0)")
 enum { PO_REF_COLUMNS(DB_COL_NAME) POR_NCOLS };
 #define PO_REF_COLS PO_REF_COLUMNS(DB_COL_SQL)
 
@@ -100,6 +102,8 @@ gs_code po_find(call *c, int64_t id, const char *number, bool lock, po_ref *out)
     out->state = (po_state)st;
     out->site_id = db_i64(r, 0, POR_SITE_ID);
     out->supplier_site_id = db_i64(r, 0, POR_SUPPLIER_SITE_ID);
+    out->created_by = db_i64(r, 0, POR_CREATED_BY);
+    out->fund_account_id = db_i64(r, 0, POR_FUND_ACCOUNT_ID);
     return GS_OK;
 }
 

@@ -50,6 +50,8 @@ typedef struct po_ref {
     po_state state;
     int64_t site_id;
     int64_t supplier_site_id;
+    int64_t created_by;      /* 0 when unknown */
+    int64_t fund_account_id; /* 0: paid from no fund */
 } po_ref;
 
 /* Finds order `id` (or `number` when id is 0) whose site is in the caller's scope, locking
@@ -85,13 +87,19 @@ gs_code po_fill(call *c, int64_t id, bool lines, Gridstock__V1__PurchaseOrder *m
     COL(PO_PLACED_AT, ", " DIR_TS("o.placed_at"), placed_at, str)                                  \
     COL(PO_CLOSED_AT, ", " DIR_TS("o.closed_at"), closed_at, str)                                  \
     COL(PO_CANCEL_REASON, ", o.cancel_reason", cancel_reason, str)                                 \
-    COL(PO_PROPOSED, ", o.proposed", proposed, bool)
+    COL(PO_PROPOSED, ", o.proposed", proposed, bool)                                               \
+    COL(PO_FUND_ACCOUNT_ID, ", coalesce(o.fund_account_id, 0)", fund_account_id, i64)              \
+    COL(PO_FUND_CODE, ", coalesce(fa.code, '')", fund_code, str)                                   \
+    COL(PO_BUDGET_CATEGORY, ", coalesce(o.budget_category, '')", budget_category, str)             \
+    COL(PO_RESERVED_FEN, ", o.reserved_fen", reserved_fen, i64)                                    \
+    COL(PO_SPENT_FEN, ", o.spent_fen", spent_fen, i64)
 enum { PO_COLUMNS(DB_COL_NAME) PO_NCOLS };
 #define PO_COLS PO_COLUMNS(DB_COL_SQL)
 #define PO_FROM                                                                                    \
     " FROM purchase_orders o JOIN sites s ON s.id = o.site_id"                                     \
     " JOIN org_units ou ON ou.id = s.org_unit_id JOIN sites sm ON sm.id = o.supplier_site_id"      \
-    " LEFT JOIN users cu ON cu.id = o.created_by LEFT JOIN users pu ON pu.id = o.placed_by"
+    " LEFT JOIN users cu ON cu.id = o.created_by LEFT JOIN users pu ON pu.id = o.placed_by"        \
+    " LEFT JOIN fund_accounts fa ON fa.id = o.fund_account_id"
 void po_hdr_from_row(Gridstock__V1__PurchaseOrder *m, const db_res *r, int row);
 
 /* A supplier market of the caller's district (supplier markets serve the whole

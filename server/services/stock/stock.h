@@ -76,7 +76,8 @@ gs_code stock_check_text(call *c, const char *field, const char *s);
         available, i64)                                                                            \
     COL(LOT_EXPIRED, ", stock_expired(l.expires_on)", expired, bool)                               \
     COL(LOT_DAYS_LEFT, ", coalesce(l.expires_on - current_date, 0)", days_left, i32)               \
-    COL(LOT_RECEIVED_AT, ", " DIR_TS("l.received_at"), received_at, str)
+    COL(LOT_RECEIVED_AT, ", " DIR_TS("l.received_at"), received_at, str)                           \
+    COL(LOT_UNIT_COST_FEN, ", l.unit_cost_fen", unit_cost_fen, i64)
 enum { STOCK_LOT_COLUMNS(DB_COL_NAME) STOCK_LOT_NCOLS };
 #define STOCK_LOT_COLS STOCK_LOT_COLUMNS(DB_COL_SQL)
 #define STOCK_LOT_FROM                                                                             \
@@ -102,7 +103,8 @@ void stock_lot_from_row(Gridstock__V1__Lot *m, const db_res *r, int row);
     COL(MOVE_REQUEST_ID, ", m.request_id", request_id, str)                                        \
     COL(MOVE_ACTOR_ID, ", coalesce(m.actor_id, 0)", actor_id, i64)                                 \
     COL(MOVE_ACTOR_LOGIN, ", coalesce(u.login, '')", actor_login, str)                             \
-    COL(MOVE_NOTE, ", m.note", note, str)
+    COL(MOVE_NOTE, ", m.note", note, str)                                                          \
+    COL(MOVE_VALUE_FEN, ", m.value_fen", value_fen, i64)
 enum { STOCK_MOVE_COLUMNS(DB_COL_NAME) STOCK_MOVE_NCOLS };
 #define STOCK_MOVE_COLS STOCK_MOVE_COLUMNS(DB_COL_SQL)
 #define STOCK_MOVE_FROM                                                                            \

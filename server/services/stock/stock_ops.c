@@ -46,8 +46,13 @@ gs_code stock_receive(call *c, const Gridstock__V1__ReceiveRequest *req,
     GS_TRY(stock_check_text(c, "reason", req->reason));
     GS_TRY(stock_check_text(c, "note", req->note));
     GS_TRY(stock_check_ref(c, req->ref_type, req->ref_id));
+    GS_TRY(v_range(c, "unit_cost_fen", req->unit_cost_fen, 0, 1000000000000));
     GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
                                 false, &s, &it));
+    /* the declared unit cost of this receipt (061's stock_receive takes it) */
+    if (req->unit_cost_fen)
+        GS_TRY(db_exec(c, NULL, "SELECT stock_set_unit_costs(ARRAY[$1::bigint])", 1,
+                       call_i64(c, req->unit_cost_fen)));
 
     const char *source = *req->source ? req->source : "purchase";
     const char *kind = strcmp(source, "donation") == 0 ? "donation_in" : "receipt";

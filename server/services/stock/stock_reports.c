@@ -193,7 +193,8 @@ gs_code stock_list_balances(call *c, const Gridstock__V1__ListBalancesRequest *r
                        " ELSE h.on_hand - h.reserved END")                                         \
     COL(LOT_EXPIRED, ", coalesce(l.expires_on < p.t::date, false)")                                \
     COL(LOT_DAYS_LEFT, ", coalesce(l.expires_on - p.t::date, 0)")                                  \
-    COL(LOT_RECEIVED_AT, ", " DIR_TS("l.received_at"))
+    COL(LOT_RECEIVED_AT, ", " DIR_TS("l.received_at"))                                             \
+    COL(LOT_UNIT_COST_FEN, ", l.unit_cost_fen")
 #define ASOF_LOT_COLS ASOF_LOT_COLUMNS(DB_COL_SQL)
 #define ASOF_SELECT                                                                                \
     " SELECT " ASOF_LOT_COLUMNS(                                                                   \
