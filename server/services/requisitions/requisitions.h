@@ -29,7 +29,8 @@
  *   APPROVED    quantities fixed (possibly lowered); waiting for allocation
  *   REJECTED    refused with a reason (final)
  *   ALLOCATED   stock reserved at concrete lots until reserved_until; back to APPROVED
- *               when the reservations expire
+ *               when the reservations expire; ALLOCATED again when topped up (an
+ *               officer's allocation of the rest, or a backorder filled by an arrival)
  *   DISPATCHED  the reserved stock was issued (ledger movements ref the requisition)
  *   RECEIVED    the requester confirmed delivery per line (proof of delivery)
  *   CLOSED      done (final)
