@@ -195,7 +195,7 @@ CREATE FUNCTION req_backorders_fill(p_lot bigint, p_actor bigint, p_request_id t
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     x record;
-    b record;
+    bo record;
     need bigint;
     got bigint;
     left_qty bigint;
@@ -222,7 +222,7 @@ BEGIN
      ORDER BY r.id FOR UPDATE;
     left_qty := x.avail;
     -- re-read under those locks
-    FOR b IN SELECT b.line_id, b.requisition_id, b.qty, b.scope_path, b.site_kinds, r.number,
+    FOR bo IN SELECT b.line_id, b.requisition_id, b.qty, b.scope_path, b.site_kinds, r.number,
                     r.status AS r_status, l.qty_approved, l.qty_allocated
                FROM requisition_backorders b
                JOIN requisitions r ON r.id = b.requisition_id
@@ -235,20 +235,20 @@ BEGIN
                 FOR UPDATE OF b, r
     LOOP
         EXIT WHEN left_qty <= 0;
-        need := least(b.qty, coalesce(b.qty_approved, 0) - b.qty_allocated, left_qty);
-        got := req_allocate_line(b.requisition_id, b.number, b.line_id, x.item_id, need,
-                                 (SELECT ll_to_earth(o.lat, o.lon) FROM req_origin(b.requisition_id) o),
-                                 b.scope_path, b.site_kinds, p_lot, p_actor, p_request_id);
+        need := least(bo.qty, coalesce(bo.qty_approved, 0) - bo.qty_allocated, left_qty);
+        got := req_allocate_line(bo.requisition_id, bo.number, bo.line_id, x.item_id, need,
+                                 (SELECT ll_to_earth(o.lat, o.lon) FROM req_origin(bo.requisition_id) o),
+                                 bo.scope_path, bo.site_kinds, p_lot, p_actor, p_request_id);
         IF got <= 0 THEN
             CONTINUE;
         END IF;
-        UPDATE requisition_backorders SET qty = qty - got, updated_at = now() WHERE line_id = b.line_id;
+        UPDATE requisition_backorders SET qty = qty - got, updated_at = now() WHERE line_id = bo.line_id;
         left_qty := left_qty - got;
         total := total + got;
-        done := done || format('%s +%s', b.number, got);
-        PERFORM req_transition(b.requisition_id, 'allocated', p_actor,
+        done := done || format('%s +%s', bo.number, got);
+        PERFORM req_transition(bo.requisition_id, 'allocated', p_actor,
                                format('backorder filled: %s %s from lot %s at %s (%s still backordered)',
-                                      got, x.item_code, x.lot_code, x.site_code, b.qty - got), ttl);
+                                      got, x.item_code, x.lot_code, x.site_code, bo.qty - got), ttl);
     END LOOP;
     IF total > 0 THEN
         SELECT id, login, role INTO who FROM users WHERE id = p_actor;
