@@ -250,3 +250,36 @@ def test_calloffs_racing_on_two_servers_never_exceed_the_day(server, db, emergen
           " %d backordered" % (n, called, waiting))
     assert called == used == 12 and waiting == n * 3 - 12
     assert [x.items[0].left_today for x in agreements(server) if x.id == a.id] == [0]
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def test_cli_creates_lists_and_ends_an_agreement(cli, db):
+    import json
+    import re
+
+    item, code = new_item(db)
+    items = json.dumps({"items": [{"item_code": code, "daily_qty": 8, "price_cap_fen": 450}]})
+    rc, out, err = cli("--json", "requisition", "create-supply-agreement", "--supplier-site-code", "SM01",
+                       "--org-unit-code", "CM01", "--delivery-hours", "4", "--valid-from", today(db),
+                       "--valid-until", today(db, 10), "--fund-account-code", "SRC-DISTRICT", "--data", items,
+                       login="logi.st01")
+    assert rc == 0, err
+    a = json.loads(out)
+    assert a["supplier_site_code"] == "SM01" and a["items"][0]["left_today"] == 8
+    rc, out, err = cli("requisition", "list-supply-agreements", "--org-unit-code", "CM01", login="logi.st01")
+    assert rc == 0, err
+    rows = [re.split(r"\s{2,}", l.strip()) for l in out.splitlines() if l.strip()]
+    assert rows[0][:4] == ["ID", "SUPPLIER", "SERVES", "FROM"], rows[0]
+    assert [r for r in rows if r[0] == str(a["id"])][0][1:3] == ["SM01", "CM01"]
+    # a refusal: exit 3, the status on stderr, nothing changed
+    rc, out, err = cli("requisition", "end-supply-agreement", "--id", str(a["id"]), login="logi.st01")
+    assert rc == 3 and "INVALID_ARGUMENT" in err and "reason" in err, (rc, err)
+    assert one(db, "SELECT ended_at IS NULL FROM supply_agreements WHERE id = %s", a["id"])
+    rc, out, err = cli("--json", "requisition", "end-supply-agreement", "--id", str(a["id"]), "--reason", "季节结束",
+                       login="logi.st01")
+    assert rc == 0 and json.loads(out)["end_reason"] == "季节结束", err
+    rc, out, err = cli("--json", "requisition", "list-call-offs", "--agreement-id", str(a["id"]),
+                       login="logi.st01")
+    assert rc == 0 and not json.loads(out).get("call_offs"), (out, err)
