@@ -248,9 +248,12 @@ def test_top_up_by_hand_and_refusals(server, db):
     h = rq_ok(server, "History", rq.RequisitionHistoryRequest(id=r.id), rq.RequisitionHistoryResponse)
     assert (h.transitions[-1].from_state, h.transitions[-1].to_state) == ("allocated", "allocated")
     # fully allocated: refused, nothing changes
-    _, c, d = server.call("RequisitionService/Allocate", rq.RequisitionActionRequest(id=r.id), R,
-                          login="logi.district")
+    from google.rpc import error_details_pb2 as E
+    c, d, status = server.call_status("RequisitionService/Allocate", rq.RequisitionActionRequest(id=r.id),
+                                      login="logi.district")
     assert c == Code.FAILED_PRECONDITION and "is allocated: nothing is left to allocate" in d, d
+    assert [E.ErrorInfo.FromString(a.value).reason for a in status.details
+            if a.Is(E.ErrorInfo.DESCRIPTOR)] == ["WRONG_STATE"], status
     assert one(db, "SELECT count(*) FROM requisition_history WHERE requisition_id = %s", r.id) == len(h.transitions)
     # the database refuses a same-state transition anywhere but allocated
     ap = approved(server, code, 1)

@@ -37,6 +37,16 @@ def agreement_req(db, code, market="SM01", unit="ST01", daily=5, cap=600, fund="
     return rq.CreateSupplyAgreementRequest(**args)
 
 
+def refused(server, path, request, code, reason, login="logi.st01"):
+    """Calls; checks the status and the ErrorInfo reason of its details; returns the message."""
+    from google.rpc import error_details_pb2 as E
+    got, details, status = server.call_status(SVC + path, request, login=login)
+    assert got == code, (got, details)
+    infos = [E.ErrorInfo.FromString(a.value) for a in status.details if a.Is(E.ErrorInfo.DESCRIPTOR)]
+    assert [i.reason for i in infos] == [reason], (infos, details)
+    return details
+
+
 def create_agreement(server, db, code, login="logi.st01", **kw):
     return server.call_ok(SVC + "CreateSupplyAgreement", agreement_req(db, code, **kw), rq.SupplyAgreement,
                           login=login)
@@ -114,9 +124,11 @@ def test_create_list_end_and_every_refusal(server, db):
         _, c, d = server.call(SVC + "CreateSupplyAgreement", agreement_req(db, code, **kw), rq.SupplyAgreement,
                               login="logi.st01")
         assert c == status and text in d, (kw, c, d)
-    _, c, d = server.call(SVC + "CreateSupplyAgreement", agreement_req(db, code), rq.SupplyAgreement,
-                          login="leader.gr001")
-    assert c == Code.PERMISSION_DENIED
+    refused(server, "CreateSupplyAgreement", agreement_req(db, code), Code.PERMISSION_DENIED, "ROLE_NOT_ALLOWED",
+            login="leader.gr001")
+    assert "not a supplier market" in refused(server, "CreateSupplyAgreement",
+                                              agreement_req(db, code, supplier_site_code="RP01"),
+                                              Code.INVALID_ARGUMENT, "FIELD_INVALID")
     assert one(db, "SELECT count(*) FROM supply_agreements") == before
 
     # ending: needs a reason, by an officer over the whole area, once
@@ -130,9 +142,8 @@ def test_create_list_end_and_every_refusal(server, db):
     e = server.call_ok(SVC + "EndSupplyAgreement", rq.EndSupplyAgreementRequest(id=a.id, reason="contract lapsed"),
                        rq.SupplyAgreement, login="logi.st01")
     assert e.ended_at and e.end_reason == "contract lapsed" and not e.in_force and e.items[0].left_today == 0
-    _, c, d = server.call(SVC + "EndSupplyAgreement", rq.EndSupplyAgreementRequest(id=a.id, reason="again"),
-                          rq.SupplyAgreement, login="logi.st01")
-    assert c == Code.FAILED_PRECONDITION and "was ended: it cannot change" in d, d
+    assert "was ended: it cannot change" in refused(server, "EndSupplyAgreement", rq.EndSupplyAgreementRequest(
+        id=a.id, reason="again"), Code.FAILED_PRECONDITION, "WRONG_STATE")
     assert a.id not in [x.id for x in agreements(server)]
     assert a.id in [x.id for x in agreements(server, include_ended=True)]
     audit = db.execute("SELECT method FROM audit_log WHERE object = %s ORDER BY id", ("supply_agreement:%d" % a.id,))

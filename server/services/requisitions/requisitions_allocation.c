@@ -34,8 +34,9 @@ gs_code requisition_allocate(call *c, const Gridstock__V1__RequisitionActionRequ
                        " $1::bigint AND coalesce(qty_approved, 0) > qty_allocated)",
                        1, call_i64(c, r.id)));
         if (!db_bool(res, 0, 0))
-            return call_fail(c, GS_FAILED_PRECONDITION,
-                             "requisition %s is allocated: nothing is left to allocate", r.number);
+            return call_fail_why(c, GS_FAILED_PRECONDITION, GS_R_WRONG_STATE,
+                                 "requisition %s is allocated: nothing is left to allocate",
+                                 r.number);
     }
     GS_TRY(db_exec(c, &res,
                    "SELECT " ALLOCATE_COLS " FROM req_allocate($1::bigint, $2::ltree,"

@@ -1,7 +1,9 @@
 /* requisitions_emergency.c — the per-grid daily caps per item of emergency mode (set by a
  * role that cannot raise requisitions), and the auto-approval that runs when an emergency
  * requisition from a grid in an active area is submitted (req_emergency_submit,
- * 032_emergency_two_person.sql). Switching the mode: requisitions_emergency_mode.c. */
+ * 032_emergency_two_person.sql), with what the area's reserves could not cover called off
+ * from supply agreements (requisitions_supply.c). Switching the mode:
+ * requisitions_emergency_mode.c. */
 #include <inttypes.h>
 #include <string.h>
 

@@ -284,8 +284,8 @@ gs_code requisition_end_supply_agreement(call *c,
     if (db_rows(r) == 0)
         return call_fail(c, GS_NOT_FOUND, "supply agreement %" PRId64 " not found", req->id);
     if (db_bool(r, 0, 0))
-        return call_fail(c, GS_FAILED_PRECONDITION,
-                         "supply agreement %" PRId64 " was ended: it cannot change", req->id);
+        return call_fail_why(c, GS_FAILED_PRECONDITION, GS_R_WRONG_STATE,
+                             "supply agreement %" PRId64 " was ended: it cannot change", req->id);
     GS_TRY(db_exec(c, NULL,
                    "UPDATE supply_agreements SET ended_at = now(), ended_by = $2::bigint,"
                    " end_reason = $3 WHERE id = $1::bigint",
