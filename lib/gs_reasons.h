@@ -61,7 +61,9 @@
     X(NOT_ELIGIBLE, N_("you are not eligible for this step in this area"))                         \
     X(FAILED_CHECKS, N_("the checks before this step found problems"))                             \
     /* households (issue 19) */                                                                    \
-    X(HOUSEHOLD_REGISTERED, N_("this head of household is already registered in the district"))
+    X(HOUSEHOLD_REGISTERED, N_("this head of household is already registered in the district"))    \
+    X(WALK_IN_SERVED,                                                                              \
+      N_("the household is not registered and has had its walk-in help: register it"))
 
 typedef enum gs_reason {
     GS_R_NONE = 0, /* no specific reason: the code's name is sent */

@@ -234,6 +234,9 @@ m("CharityService/Distribute", SCOPED,
 m("CharityService/ListDistributions", SCOPED, {"site_code": "$station_code"})
 m("CharityService/SetQuota", GLOBAL, {"item_id": "$item", "period": "week", "qty": 1000})
 m("CharityService/ListQuotas", GLOBAL, {"item_id": "$item"})
+m("CharityService/SetQuotaRule", GLOBAL, {"item_id": "$item", "period": "month", "basis": "member", "qty": 1000})
+m("CharityService/ListQuotaRules", NONE, {})
+m("CharityService/SetWalkInRule", NONE, {"serves": 100})
 
 # ---- the household register (issue 19; every method: household, scoped to the grid)
 m("HouseholdService/RegisterHousehold", SCOPED,
@@ -319,6 +322,8 @@ OVERRIDES = [
     # charity_set_quota refuses any caller whose scope is not the whole district, before it
     # looks the item up, and every matrix user is scoped to community CM01.
     (("CharityService/SetQuota",), "*", "*", PD, "set_quota: only a user whose scope is the district"),
+    (("CharityService/SetQuotaRule", "CharityService/SetWalkInRule"), "*", "*", PD,
+     "quota and walk-in rules hold across the district: only a user whose scope is the district"),
 ]
 
 

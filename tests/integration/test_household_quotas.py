@@ -1,0 +1,260 @@
+"""Quotas by need across every station for registered households, and the walk-in rule
+(issue 19, 071_quota_rules.sql): a rule per item or category, per household or per member,
+scaled by the highest multiplier among the household's needs; counted across every charity
+station of the district in the distribution's transaction — also when clients race at two
+stations on two server processes — and not reset by a move; a household outside the
+register is served as often as the district's walk-in rule says, each time flagged for
+registration. Each refusal with its status and reason.
+
+Each test makes its own catalog items (HQ-...), so tests share no balances or quotas."""
+import threading
+import uuid
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2 as E
+
+from gridstock.v1 import charity_pb2 as pb
+from gridstock.v1 import households_pb2 as hpb
+from gridstock.v1 import stock_pb2 as st
+from harness.sql import one
+
+from test_households import new_id
+
+Code = grpc.StatusCode
+C = "CharityService/"
+STAFF = "staff.cm01"
+LOGI = "logi.district"
+
+
+def new_item(db, category="food"):
+    code = "HQ-" + uuid.uuid4().hex[:8].upper()
+    db.execute("INSERT INTO items (code, name, category, unit) VALUES (%s, %s, %s, 'bag')",
+               (code, "Quota test item " + code, category))
+    return code
+
+
+def reason_of(status):
+    for a in status.details:
+        if a.Is(E.ErrorInfo.DESCRIPTOR):
+            info = E.ErrorInfo()
+            a.Unpack(info)
+            return info
+    return None
+
+
+def ok(server, method, req, cls, login=LOGI, **kw):
+    resp, code, details = server.call(C + method, req, cls, login=login, **kw)
+    assert code == Code.OK, "%s → %s: %s" % (method, code, details)
+    return resp
+
+
+def refused(server, method, req, code, reason, login=LOGI, **kw):
+    got, details, status = server.call_status(C + method, req, login=login, **kw)
+    assert got == code, "%s → %s: %s (wanted %s)" % (method, got, details, code)
+    info = reason_of(status)
+    assert info is not None and info.reason == reason, (info, details)
+    return details, info
+
+
+@pytest.fixture(scope="module")
+def far(db):
+    """A charity station of another street than CM01's CS01."""
+    return one(db, """SELECT s.code FROM sites s JOIN org_units c ON c.id = s.org_unit_id
+                      JOIN org_units st ON st.id = c.parent_id
+                      WHERE s.kind = 'charity_station' AND st.code <> 'ST01' ORDER BY s.code LIMIT 1""")
+
+
+def stock(server, item, sites, qty=500):
+    for s in sites:
+        ok(server, "RecordDonation", pb.RecordDonationRequest(
+            site_code=s, donor_name="Quota test", items=[pb.DonationItem(item_code=item, qty=qty)]), pb.Donation)
+
+
+def household(server, grid="GR001", members=3, **needs):
+    return server.call_ok("HouseholdService/RegisterHousehold", hpb.RegisterHouseholdRequest(
+        grid_code=grid, id_number=new_id(), head_name="测试户", members=members, needs=hpb.NeedFlags(**needs)),
+        hpb.Household, login=STAFF).id
+
+
+def give(site, hid, item, qty):
+    return pb.DistributeRequest(site_code=site, household_id=hid, items=[pb.DistributionItem(item_code=item, qty=qty)])
+
+
+def test_rules_are_set_by_the_district_and_checked(server, db):
+    item = new_item(db)
+    r = ok(server, "SetQuotaRule", pb.SetQuotaRuleRequest(item_code=item, period="week", basis="member", qty=2,
+                                                          pct_low_income=150), pb.QuotaRule)
+    assert (r.item_code, r.basis, r.qty, r.pct_low_income, r.pct_infant) == (item, "member", 2, 150, 100)
+    refused(server, "SetQuotaRule", pb.SetQuotaRuleRequest(item_code=item, period="week", qty=2),
+            Code.PERMISSION_DENIED, "PERMISSION_DENIED", login=STAFF)
+    for req, reason in [
+        (pb.SetQuotaRuleRequest(item_code=item, category="food", period="week", qty=1), "FIELD_INVALID"),
+        (pb.SetQuotaRuleRequest(period="week", qty=1), "FIELD_INVALID"),
+        (pb.SetQuotaRuleRequest(item_code=item, period="day", qty=1), "FIELD_INVALID"),
+        (pb.SetQuotaRuleRequest(item_code=item, period="week", basis="person", qty=1), "FIELD_INVALID"),
+        (pb.SetQuotaRuleRequest(item_code=item, period="week", qty=1, pct_infant=50), "FIELD_OUT_OF_RANGE"),
+        (pb.SetQuotaRuleRequest(item_code=item, period="week", qty=-1), "FIELD_OUT_OF_RANGE"),
+        (pb.SetQuotaRuleRequest(category="toys", period="week", qty=1), "FIELD_INVALID"),
+    ]:
+        refused(server, "SetQuotaRule", req, Code.INVALID_ARGUMENT, reason)
+    rules = ok(server, "ListQuotaRules", pb.ListQuotaRulesRequest(), pb.ListQuotaRulesResponse, login=STAFF)
+    assert [x.qty for x in rules.rules if x.item_code == item] == [2]
+    assert one(db, "SELECT count(*) FROM audit_log WHERE object = %s", "charity_quota_rule:%d" % r.id) == 1
+    # the database refuses what the server would
+    import psycopg
+    with pytest.raises(psycopg.Error):
+        db.execute("UPDATE charity_quota_rules SET pct_infant = 5 WHERE id = %s", (r.id,))
+
+
+def test_quota_scales_with_members_and_needs_across_stations_and_moves(server, db, far):
+    item = new_item(db)
+    stock(server, item, ["CS01", far])
+    ok(server, "SetQuotaRule", pb.SetQuotaRuleRequest(item_code=item, period="week", basis="member", qty=2,
+                                                      pct_low_income=150, pct_elderly_alone=120), pb.QuotaRule)
+    poor = household(server, members=3, low_income=True, elderly_alone=True)  # 2 × 3 × 150% = 9
+    plain = household(server, members=3)                                      # 2 × 3 = 6
+    d = ok(server, "Distribute", give("CS01", poor, item, 6), pb.Distribution, login=STAFF)
+    assert d.household_id == poor and not d.walk_in and d.grid_code == "GR001"
+    assert [(q.rule_id > 0, q.quota, q.used, q.remaining) for q in d.quotas] == [(True, 9, 6, 3)]
+    ok(server, "Distribute", give(far, poor, item, 3), pb.Distribution)
+    details, info = refused(server, "Distribute", give(far, poor, item, 1), Code.FAILED_PRECONDITION,
+                            "QUOTA_EXCEEDED")
+    assert info.metadata["received"] == "9" and info.metadata["quota"] == "9", info
+    ok(server, "Distribute", give("CS01", plain, item, 6), pb.Distribution, login=STAFF)
+    refused(server, "Distribute", give("CS01", plain, item, 1), Code.FAILED_PRECONDITION, "QUOTA_EXCEEDED",
+            login=STAFF)
+    # moving to another grid does not reset what the household had this week
+    server.call_ok("HouseholdService/MoveHousehold", hpb.MoveHouseholdRequest(id=poor, to_grid_code="GR002"),
+                   hpb.Household, login=STAFF)
+    refused(server, "Distribute", give("CS01", poor, item, 1), Code.FAILED_PRECONDITION, "QUOTA_EXCEEDED",
+            login=STAFF)
+    assert one(db, "SELECT count(*) FROM charity_households WHERE register_id = %s", poor) == 1
+    # a rule of the whole category counts every item of it
+    other = new_item(db, category="hygiene")
+    more = new_item(db, category="hygiene")
+    stock(server, other, ["CS01"])
+    stock(server, more, ["CS01"])
+    ok(server, "SetQuotaRule", pb.SetQuotaRuleRequest(category="hygiene", period="month", qty=4, pct_infant=200),
+       pb.QuotaRule)
+    baby = household(server, members=2, infant=True)  # 4 × 200% = 8 hygiene items a month
+    ok(server, "Distribute", pb.DistributeRequest(site_code="CS01", household_id=baby, items=[
+        pb.DistributionItem(item_code=other, qty=5), pb.DistributionItem(item_code=more, qty=3)]),
+        pb.Distribution, login=STAFF)
+    refused(server, "Distribute", give("CS01", baby, more, 1), Code.FAILED_PRECONDITION, "QUOTA_EXCEEDED",
+            login=STAFF)
+    ok(server, "SetQuotaRule", pb.SetQuotaRuleRequest(category="hygiene", period="month", qty=0), pb.QuotaRule)
+
+
+def test_distribute_refusals_for_registered_households(server, db):
+    item = new_item(db)
+    stock(server, item, ["CS01"])
+    hid = household(server)
+    before = one(db, "SELECT count(*) FROM charity_distributions")
+    refused(server, "Distribute", pb.DistributeRequest(site_code="CS01", household_id=hid, household="X1",
+                                                       items=[pb.DistributionItem(item_code=item, qty=1)]),
+            Code.INVALID_ARGUMENT, "FIELD_INVALID", login=STAFF)
+    refused(server, "Distribute", give("CS01", 10 ** 12, item, 1), Code.NOT_FOUND, "NOT_FOUND", login=STAFF)
+    refused(server, "Distribute", give("CS01", -1, item, 1), Code.INVALID_ARGUMENT, "FIELD_OUT_OF_RANGE",
+            login=STAFF)
+    # the register's household codes cannot be squatted as free text
+    refused(server, "Distribute", pb.DistributeRequest(site_code="CS01", household="REG-%d" % hid, grid_code="GR001",
+                                                       items=[pb.DistributionItem(item_code=item, qty=1)]),
+            Code.INVALID_ARGUMENT, "FIELD_INVALID", login=STAFF)
+    assert one(db, "SELECT count(*) FROM charity_distributions") == before
+    import psycopg
+    with pytest.raises(psycopg.Error, match="charity_households_register_code"):
+        db.execute("INSERT INTO charity_households (grid_id, code) SELECT id, 'reg-1' FROM org_units WHERE code = 'GR001'")
+
+
+def test_racing_stations_on_two_servers_never_exceed_a_registered_households_quota(server, db, far):
+    item = new_item(db)
+    stock(server, item, ["CS01", far], qty=300)
+    ok(server, "SetQuotaRule", pb.SetQuotaRuleRequest(item_code=item, period="week", basis="member", qty=5,
+                                                      pct_disabled_member=140), pb.QuotaRule)
+    hid = household(server, members=4, disabled_member=True)  # 5 × 4 × 140% = 28
+    other = server.start_server()
+    try:
+        servers = [server, other]
+        token = server.token(LOGI)
+        got, errors = [], []
+        lock = threading.Lock()
+
+        def worker(n):
+            srv = servers[n % 2]
+            site = "CS01" if n % 4 < 2 else far
+            mine, qty = 0, 1 + n % 3
+            while True:
+                r, code, details = srv.call(C + "Distribute", give(site, hid, item, qty), pb.Distribution,
+                                            token=token, timeout=30)
+                if code == Code.OK:
+                    mine += sum(l.qty for l in r.lines)
+                elif code == Code.FAILED_PRECONDITION and "quota" in details:
+                    if qty == 1:
+                        break
+                    qty = 1
+                else:
+                    with lock:
+                        errors.append((code, details))
+                    break
+            with lock:
+                got.append(mine)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors[:5]
+        assert len(got) == 8 and sum(got) == 28, got
+        assert one(db, "SELECT -sum(m.qty) FROM stock_movements m JOIN items i ON i.id = m.item_id"
+                       " WHERE i.code = %s AND m.kind = 'distribution_out'", item) == 28
+        assert one(db, "SELECT sum(used) FROM charity_rule_usage u JOIN charity_quota_rules r ON r.id = u.rule_id"
+                       " JOIN items i ON i.id = r.item_id WHERE i.code = %s", item) == 28
+        assert other.call_ok("StockService/VerifyStock", st.VerifyStockRequest(), st.VerifyStockResponse,
+                             login="admin").clean
+    finally:
+        assert other.stop() == 0
+
+
+def test_walk_ins_are_served_as_the_district_says_and_flagged(server, db):
+    item = new_item(db)
+    stock(server, item, ["CS01"])
+    walk = "WALK-" + uuid.uuid4().hex[:6].upper()
+    req = pb.DistributeRequest(site_code="CS01", household=walk, grid_code="GR001",
+                               items=[pb.DistributionItem(item_code=item, qty=1)])
+    refused(server, "SetWalkInRule", pb.SetWalkInRuleRequest(serves=1), Code.PERMISSION_DENIED, "PERMISSION_DENIED",
+            login=STAFF)
+    refused(server, "SetWalkInRule", pb.SetWalkInRuleRequest(serves=101), Code.INVALID_ARGUMENT,
+            "FIELD_OUT_OF_RANGE")
+    w = ok(server, "SetWalkInRule", pb.SetWalkInRuleRequest(serves=1), pb.WalkInRule)
+    assert w.set and w.serves == 1 and w.updated_by == LOGI
+    try:
+        d = ok(server, "Distribute", req, pb.Distribution, login=STAFF)
+        assert d.walk_in and d.household_id == 0
+        _, info = refused(server, "Distribute", req, Code.FAILED_PRECONDITION, "WALK_IN_SERVED", login=STAFF)
+        assert info.metadata["serves"] == "1" and info.metadata["household"] == walk
+        # the same family at another station of the district: still the one walk-in
+        _, info = refused(server, "Distribute", pb.DistributeRequest(
+            site_code="CS02", household=walk, grid_code="GR001", items=[pb.DistributionItem(item_code=item, qty=1)]),
+            Code.FAILED_PRECONDITION, "WALK_IN_SERVED")
+        # registered, it is served under its rules, not flagged
+        hid = household(server)
+        d2 = ok(server, "Distribute", give("CS01", hid, item, 1), pb.Distribution, login=STAFF)
+        assert not d2.walk_in
+        rules = ok(server, "ListQuotaRules", pb.ListQuotaRulesRequest(), pb.ListQuotaRulesResponse, login=STAFF)
+        assert rules.walk_in.set and rules.walk_in.serves == 1
+        assert one(db, "SELECT walkin_served FROM charity_households WHERE code = %s", walk) == 1
+    finally:
+        ok(server, "SetWalkInRule", pb.SetWalkInRuleRequest(serves=100), pb.WalkInRule)
+
+
+def test_cli_quota_rules(cli, db):
+    item = new_item(db)
+    rc, out, err = cli("charity", "set-quota-rule", "--item-code", item, "--period", "month", "--basis", "member",
+                       "--qty", "3", "--pct-infant", "150", login=LOGI)
+    assert rc == 0, err
+    rc, out, err = cli("charity", "list-quota-rules", login=STAFF)
+    assert rc == 0 and item in out, err
+    rc, out, err = cli("charity", "set-walk-in-rule", "--serves", "2", login=STAFF)
+    assert rc != 0 and "district" in err
