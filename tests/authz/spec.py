@@ -245,6 +245,8 @@ m("HouseholdService/UpdateHousehold", SCOPED, {"id": "$fresh_household", "head_n
 m("HouseholdService/MoveHousehold", SCOPED, {"id": "$fresh_household", "to_grid_code": "GR100"})
 m("HouseholdService/GetHousehold", SCOPED, {"id": "$fresh_household"})
 m("HouseholdService/ListHouseholds", SCOPED, {"org_unit_code": "$ou_code"})
+m("HouseholdService/HelpedReport", SCOPED, {"org_unit_code": "$ou_code"})
+m("HouseholdService/DoorToDoor", SCOPED, {"org_unit_code": "$ou_code"})
 
 # ---- imports: catalog.write (items), procure (prices), stock.write (counts)
 m("ImportService/ImportItems", NONE,

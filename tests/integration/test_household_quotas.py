@@ -258,3 +258,63 @@ def test_cli_quota_rules(cli, db):
     assert rc == 0 and item in out, err
     rc, out, err = cli("charity", "set-walk-in-rule", "--serves", "2", login=STAFF)
     assert rc != 0 and "district" in err
+
+
+# ---------------------------------------------------------------- who has been helped
+
+
+def test_who_has_been_helped_and_the_door_to_door_list(server, db, cli):
+    from gridstock.v1 import households_pb2 as H
+    grid = one(db, """SELECT g.code FROM org_units g JOIN org_units c ON c.id = g.parent_id
+                      WHERE c.code = 'CM01' AND g.kind = 'grid' ORDER BY g.id DESC LIMIT 1""")
+    item = new_item(db)
+    stock(server, item, ["CS01"])
+    served = household(server, grid=grid, low_income=True)
+    waiting = household(server, grid=grid, low_income=True, infant=True)
+    household(server, grid=grid)
+    ok(server, "Distribute", give("CS01", served, item, 1), pb.Distribution, login=STAFF)
+    rep = server.call_ok("HouseholdService/HelpedReport", H.HelpedReportRequest(org_unit_code="CM01"),
+                         H.HelpedReportResponse, login=STAFF)
+    assert rep.since.endswith("-01") and rep.until > rep.since
+    row = [r for r in rep.rows if r.level == "grid" and r.org_unit_code == grid][0]
+    assert (row.households, row.served, row.not_served) == (3, 1, 2)
+    assert (row.low_income, row.low_income_served, row.infant, row.infant_served) == (2, 1, 1, 0)
+    cm = [r for r in rep.rows if r.level == "community"]
+    assert len(cm) == 1 and cm[0].org_unit_code == "CM01" and cm[0].community_code == "CM01"
+    grids = [r for r in rep.rows if r.level == "grid"]
+    assert cm[0].households == sum(r.households for r in grids) and cm[0].served == sum(r.served for r in grids)
+    assert rep.rows[-1].level == "community"
+    # another grid's leader sees only theirs; a period in the past has nobody served
+    other = server.call_ok("HouseholdService/HelpedReport", H.HelpedReportRequest(), H.HelpedReportResponse,
+                           login="leader.gr002")
+    assert {r.org_unit_code for r in other.rows if r.level == "grid"} == {"GR002"}
+    past = server.call_ok("HouseholdService/HelpedReport", H.HelpedReportRequest(
+        org_unit_code=grid, since="2025-01-01", until="2025-02-01"), H.HelpedReportResponse, login=STAFF)
+    assert past.rows[0].served == 0 and past.rows[0].households == 3
+    for req, reason in [(H.HelpedReportRequest(since="2025-02-01", until="2025-01-01"), "FIELD_INVALID"),
+                        (H.HelpedReportRequest(since="2025-01-01", until="2026-06-01"), "FIELD_OUT_OF_RANGE"),
+                        (H.HelpedReportRequest(since="yesterday"), "FIELD_BAD_FORMAT")]:
+        got, details, status = server.call_status("HouseholdService/HelpedReport", req, login=STAFF)
+        assert got == Code.INVALID_ARGUMENT and reason_of(status).reason == reason, (details, reason)
+    got, _, _ = server.call_status("HouseholdService/HelpedReport", H.HelpedReportRequest(org_unit_code="CM02"),
+                                   login=STAFF)
+    assert got == Code.NOT_FOUND
+    # the list to take door to door: not served, neediest filter, as CSV from the CLI
+    door = server.call_ok("HouseholdService/DoorToDoor", H.DoorToDoorRequest(org_unit_code=grid),
+                          H.DoorToDoorResponse, login=STAFF)
+    assert [r.household_id for r in door.rows] == sorted(r.household_id for r in door.rows)
+    assert served not in [r.household_id for r in door.rows] and waiting in [r.household_id for r in door.rows]
+    w = [r for r in door.rows if r.household_id == waiting][0]
+    assert w.needs == "low_income,infant" and w.head_name == "测试户" and w.last_served_at == ""
+    inf = server.call_ok("HouseholdService/DoorToDoor", H.DoorToDoorRequest(org_unit_code=grid, need="infant"),
+                         H.DoorToDoorResponse, login=STAFF)
+    assert [r.household_id for r in inf.rows] == [waiting]
+    done = server.call_ok("HouseholdService/DoorToDoor", H.DoorToDoorRequest(org_unit_code=grid, served=True),
+                          H.DoorToDoorResponse, login=STAFF)
+    assert [r.household_id for r in done.rows] == [served] and done.rows[0].last_served_at
+    rc, out, err = cli("household", "door-to-door", "--org-unit-code", grid, "--csv", login=STAFF)
+    assert rc == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 3 and "测试户" in lines[1], out
+    rc, out, err = cli("household", "door-to-door", "--org-unit-code", grid, "--csv", login="leader.gr002")
+    assert rc != 0 and "not found" in err

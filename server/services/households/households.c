@@ -295,3 +295,157 @@ gs_code household_list_households(call *c, const Gridstock__V1__ListHouseholdsRe
     }
     return GS_OK;
 }
+
+/* ------------------------------------------------------------------ who has been helped */
+
+/* The period [since, until) as dates of the district's clock (the session's time zone):
+ * since defaults to the 1st of this month, until to a month after since; at most a year. */
+static gs_code period(call *c, const char *since, const char *until, const char **s, const char **u)
+{
+    db_res *r = NULL;
+    GS_TRY(v_date(c, "since", since));
+    GS_TRY(v_date(c, "until", until));
+    GS_TRY(db_exec(c, &r,
+                   "WITH p AS (SELECT coalesce(nullif($1, '')::date,"
+                   "                           date_trunc('month', current_date)::date) s)"
+                   " SELECT to_char(s, 'YYYY-MM-DD'),"
+                   " to_char(coalesce(nullif($2, '')::date, (s + interval '1 month')::date),"
+                   "         'YYYY-MM-DD'),"
+                   " coalesce(nullif($2, '')::date, (s + interval '1 month')::date) - s FROM p",
+                   2, since, until));
+    *s = db_str(r, 0, 0);
+    *u = db_str(r, 0, 1);
+    int64_t days = db_i64(r, 0, 2);
+    if (days <= 0)
+        return call_fail_field(c, "until", GS_R_FIELD_INVALID, "until: must be after since (%s)",
+                               *s);
+    if (days > 366)
+        return call_fail_field(c, "until", GS_R_FIELD_OUT_OF_RANGE,
+                               "until: a period of at most 366 days, got %" PRId64, days);
+    return GS_OK;
+}
+
+/* Whether household h had a distribution at any station in [$s, $u) (SQL text). */
+#define SERVED_SQL(s, u)                                                                           \
+    "EXISTS (SELECT 1 FROM charity_households ch JOIN charity_distributions d"                     \
+    " ON d.household_id = ch.id WHERE ch.register_id = h.id"                                       \
+    " AND d.distributed_at >= " s "::date::timestamptz"                                            \
+    " AND d.distributed_at < " u "::date::timestamptz)"
+
+#define HELPED_COLUMNS(COL)                                                                        \
+    COL(HELP_LEVEL, "CASE WHEN grouping(gc) = 1 THEN 'community' ELSE 'grid' END", level, str)     \
+    COL(HELP_CODE, ", CASE WHEN grouping(gc) = 1 THEN cc ELSE gc END", org_unit_code, str)         \
+    COL(HELP_NAME, ", CASE WHEN grouping(gc) = 1 THEN min(cn) ELSE min(gn) END", org_unit_name,    \
+        str)                                                                                       \
+    COL(HELP_COMMUNITY, ", cc", community_code, str)                                               \
+    COL(HELP_HOUSEHOLDS, ", count(h.id)", households, i64)                                         \
+    COL(HELP_SERVED, ", count(h.id) FILTER (WHERE sv)", served, i64)                               \
+    COL(HELP_NOT_SERVED, ", count(h.id) FILTER (WHERE NOT sv)", not_served, i64)                   \
+    COL(HELP_ELDERLY, ", count(h.id) FILTER (WHERE h.elderly_alone)", elderly_alone, i64)          \
+    COL(HELP_ELDERLY_S, ", count(h.id) FILTER (WHERE h.elderly_alone AND sv)",                     \
+        elderly_alone_served, i64)                                                                 \
+    COL(HELP_DISABLED, ", count(h.id) FILTER (WHERE h.disabled_member)", disabled_member, i64)     \
+    COL(HELP_DISABLED_S, ", count(h.id) FILTER (WHERE h.disabled_member AND sv)",                  \
+        disabled_member_served, i64)                                                               \
+    COL(HELP_LOW, ", count(h.id) FILTER (WHERE h.low_income)", low_income, i64)                    \
+    COL(HELP_LOW_S, ", count(h.id) FILTER (WHERE h.low_income AND sv)", low_income_served, i64)    \
+    COL(HELP_INFANT, ", count(h.id) FILTER (WHERE h.infant)", infant, i64)                         \
+    COL(HELP_INFANT_S, ", count(h.id) FILTER (WHERE h.infant AND sv)", infant_served, i64)         \
+    COL(HELP_CHRONIC, ", count(h.id) FILTER (WHERE h.chronic_illness)", chronic_illness, i64)      \
+    COL(HELP_CHRONIC_S, ", count(h.id) FILTER (WHERE h.chronic_illness AND sv)",                   \
+        chronic_illness_served, i64)
+enum { HELPED_COLUMNS(DB_COL_NAME) HELP_NCOLS };
+#define HELPED_COLS HELPED_COLUMNS(DB_COL_SQL)
+
+static void helped_from_row(Gridstock__V1__HelpedRow *m, const db_res *r,
+                            int row){HELPED_COLUMNS(DB_COL_FILL)}
+
+gs_code household_helped_report(call *c, const Gridstock__V1__HelpedReportRequest *req,
+                                Gridstock__V1__HelpedReportResponse *resp)
+{
+    dir_unit u;
+    const char *since, *until;
+    db_res *r = NULL;
+
+    GS_TRY(period(c, req->since, req->until, &since, &until));
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    /* every grid of the area, with or without registered households */
+    GS_TRY(db_exec(
+        c, &r,
+        "WITH hh AS (SELECT g.code gc, g.name gn, cm.code cc, cm.name cn, h.*,"
+        "  h.id IS NOT NULL AND " SERVED_SQL(
+            "$2", "$3") " sv"
+                        "  FROM org_units g JOIN org_units cm ON cm.id = g.parent_id"
+                        "  LEFT JOIN households h ON h.grid_id = g.id"
+                        "  WHERE g.kind = 'grid' AND g.path <@ $1::ltree)"
+                        " SELECT " HELPED_COLS " FROM hh h"
+                        " GROUP BY GROUPING SETS ((cc, gc), (cc)) ORDER BY cc, grouping(gc), gc",
+        3, u.path, since, until));
+    int rows = db_rows(r);
+    DB_ROWS_INTO(c, r, rows, resp->rows, resp->n_rows, &gridstock__v1__helped_row__descriptor,
+                 helped_from_row);
+    resp->since = (char *)since;
+    resp->until = (char *)until;
+    return GS_OK;
+}
+
+#define DOOR_COLUMNS(COL)                                                                          \
+    COL(DOOR_ID, "h.id", household_id, i64)                                                        \
+    COL(DOOR_GRID, ", g.code", grid_code, str)                                                     \
+    COL(DOOR_COMPOUND, ", coalesce(co.code, '')", compound_code, str)                              \
+    COL(DOOR_COMPOUND_NAME, ", coalesce(co.name, '')", compound_name, str)                         \
+    COL(DOOR_BUILDING, ", h.building", building, str)                                              \
+    COL(DOOR_HEAD, ", h.head_name", head_name, str)                                                \
+    COL(DOOR_MEMBERS, ", h.members", members, i32)                                                 \
+    COL(DOOR_CONTACT, ", h.contact", contact, str)                                                 \
+    COL(DOOR_NEEDS,                                                                                \
+        ", concat_ws(',', CASE WHEN h.elderly_alone THEN 'elderly_alone' END,"                     \
+        " CASE WHEN h.disabled_member THEN 'disabled_member' END,"                                 \
+        " CASE WHEN h.low_income THEN 'low_income' END, CASE WHEN h.infant THEN 'infant' END,"     \
+        " CASE WHEN h.chronic_illness THEN 'chronic_illness' END)",                                \
+        needs, str)                                                                                \
+    COL(DOOR_LAST,                                                                                 \
+        ", coalesce((SELECT " DIR_TS(                                                              \
+            "max(d.distributed_at)") " FROM charity_households ch"                                 \
+                                     " JOIN charity_distributions d ON d.household_id = ch.id "    \
+                                     "WHERE ch.register_id = h.id),"                               \
+                                     " '')",                                                       \
+        last_served_at, str)
+enum { DOOR_COLUMNS(DB_COL_NAME) DOOR_NCOLS };
+#define DOOR_COLS DOOR_COLUMNS(DB_COL_SQL)
+
+static void door_from_row(Gridstock__V1__DoorToDoorRow *m, const db_res *r,
+                          int row){DOOR_COLUMNS(DB_COL_FILL)}
+
+gs_code household_door_to_door(call *c, const Gridstock__V1__DoorToDoorRequest *req,
+                               Gridstock__V1__DoorToDoorResponse *resp)
+{
+    dir_unit u;
+    const char *since, *until;
+    int64_t limit, after;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(dir_enum(c, "need", req->need, need_names, false));
+    GS_TRY(period(c, req->since, req->until, &since, &until));
+    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+    GS_TRY(db_exec(
+        c, &r,
+        "SELECT " DOOR_COLS " FROM households h JOIN org_units g ON g.id = h.grid_id"
+        " LEFT JOIN compounds co ON co.id = h.compound_id"
+        " WHERE g.path <@ $1::ltree AND ($4::bigint = 0 OR h.id > $4::bigint)"
+        " AND " SERVED_SQL(
+            "$2", "$3") " = $5::boolean"
+                        " AND CASE $6 WHEN '' THEN true WHEN 'elderly_alone' THEN h.elderly_alone"
+                        "  WHEN 'disabled_member' THEN h.disabled_member WHEN 'low_income' THEN "
+                        "h.low_income"
+                        "  WHEN 'infant' THEN h.infant ELSE h.chronic_illness END"
+                        " ORDER BY h.id LIMIT $7::bigint",
+        7, u.path, since, until, call_i64(c, after), flag(req->served), req->need,
+        call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, DOOR_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->rows, resp->n_rows, &gridstock__v1__door_to_door_row__descriptor,
+                 door_from_row);
+    return GS_OK;
+}
