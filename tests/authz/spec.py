@@ -237,6 +237,9 @@ m("CharityService/ListQuotas", GLOBAL, {"item_id": "$item"})
 m("CharityService/SetQuotaRule", GLOBAL, {"item_id": "$item", "period": "month", "basis": "member", "qty": 1000})
 m("CharityService/ListQuotaRules", NONE, {})
 m("CharityService/SetWalkInRule", NONE, {"serves": 100})
+m("CharityService/AcceptTransferProposal", SCOPED, {"lot_id": "$near_expiry_lot", "to_site_code": "$station_code",
+                                                   "qty": 1})
+m("CharityService/RescueReport", SCOPED, {"org_unit_code": "$ou_code"})
 
 # ---- the household register (issue 19; every method: household, scoped to the grid)
 m("HouseholdService/RegisterHousehold", SCOPED,

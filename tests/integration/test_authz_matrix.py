@@ -282,6 +282,12 @@ class World:
                 self.call("FundMovementService/ApproveMovement", F.FundMovementRequest(id=m.id), F.FundMovement,
                           login="fin.approver")
             return m.id
+        if name == "near_expiry_lot":  # a lot of the place's reserve point in the proposal window
+            import datetime
+            return self.call("StockService/Receive", K.ReceiveRequest(
+                site_code=st["site_code"], item_code="WATER-5L", qty=5, lot_code=self.uniq("MXNE"),
+                expires_on=(datetime.date.today() + datetime.timedelta(days=10)).isoformat()),
+                K.ReceiveResponse).lot.id
         if name == "fresh_household":  # a household of the place's grid (issue 19)
             from gridstock.v1 import households_pb2 as HH
             return self.call("HouseholdService/RegisterHousehold", HH.RegisterHouseholdRequest(

@@ -318,3 +318,80 @@ def test_who_has_been_helped_and_the_door_to_door_list(server, db, cli):
     assert len(lines) == 3 and "测试户" in lines[1], out
     rc, out, err = cli("household", "door-to-door", "--org-unit-code", grid, "--csv", login="leader.gr002")
     assert rc != 0 and "not found" in err
+
+
+# ---------------------------------------------------------------- near-expiry reserves to help
+
+
+def receive(server, site, item, lot, qty, expires_on):
+    return server.call_ok("StockService/Receive", st.ReceiveRequest(
+        site_code=site, item_code=item, qty=qty, lot_code=lot, expires_on=expires_on), st.ReceiveResponse,
+        login=LOGI).lot
+
+
+def test_accepting_a_proposal_moves_the_lot_to_the_station_once(server, db):
+    from harness.sql import day
+    item = new_item(db)
+    soon = receive(server, "RP01", item, "RESCUE-1", 40, day(db, 5))
+    later = receive(server, "RP01", item, "RESCUE-2", 10, day(db, 200))
+    props = server.call_ok("StockService/CharityTransferProposals", st.CharityTransferProposalsRequest(
+        org_unit_code="CM01"), st.CharityTransferProposalsResponse, login=LOGI)
+    p = [x for x in props.proposals if x.lot.id == soon.id][0]
+    assert p.qty == 40 and later.id not in [x.lot.id for x in props.proposals]
+    req = pb.AcceptTransferProposalRequest(lot_id=soon.id, to_site_code=p.to_site_code, qty=30)
+    r = ok(server, "AcceptTransferProposal", req, pb.Rescue, request_id="rescue-" + item)
+    again = ok(server, "AcceptTransferProposal", req, pb.Rescue, request_id="rescue-" + item)
+    assert again.id == r.id and again.transfer_id == r.transfer_id  # exactly once
+    assert (r.qty, r.lot_code, r.from_site_code, r.to_site_code) == (30, "RESCUE-1", "RP01", p.to_site_code)
+    assert one(db, "SELECT on_hand FROM lots WHERE id = %s", soon.id) == 10
+    assert one(db, "SELECT count(*) FROM stock_transfers WHERE id = %s AND ref_type = 'charity_rescue'",
+               r.transfer_id) == 1
+    assert one(db, "SELECT count(*) FROM audit_log WHERE object = %s AND method LIKE '%%AcceptTransferProposal'",
+               "transfer:%d" % r.transfer_id) == 1
+    # the rest of the lot (qty 0: all that is available), then nothing is left
+    rest = ok(server, "AcceptTransferProposal", pb.AcceptTransferProposalRequest(
+        lot_id=soon.id, to_site_code=p.to_site_code), pb.Rescue)
+    assert rest.qty == 10
+    refused(server, "AcceptTransferProposal", pb.AcceptTransferProposalRequest(
+        lot_id=soon.id, to_site_code=p.to_site_code), Code.FAILED_PRECONDITION, "STOCK_INSUFFICIENT")
+    refused(server, "AcceptTransferProposal", pb.AcceptTransferProposalRequest(
+        lot_id=later.id, to_site_code=p.to_site_code), Code.FAILED_PRECONDITION, "WRONG_STATE")
+    refused(server, "AcceptTransferProposal", pb.AcceptTransferProposalRequest(
+        lot_id=later.id, to_site_code="RP02"), Code.INVALID_ARGUMENT, "FIELD_INVALID")
+    refused(server, "AcceptTransferProposal", pb.AcceptTransferProposalRequest(
+        lot_id=10 ** 12, to_site_code=p.to_site_code), Code.NOT_FOUND, "NOT_FOUND")
+    refused(server, "AcceptTransferProposal", pb.AcceptTransferProposalRequest(
+        lot_id=later.id, to_site_code=p.to_site_code), Code.PERMISSION_DENIED, "ROLE_NOT_ALLOWED", login=STAFF)
+    # a logistics officer of another street sees neither the lot nor the station
+    refused(server, "AcceptTransferProposal", pb.AcceptTransferProposalRequest(
+        lot_id=soon.id, to_site_code=p.to_site_code), Code.NOT_FOUND, "NOT_FOUND", login="logi.st02")
+    # the station receives it as any transfer
+    server.call_ok("StockService/ReceiveTransfer", st.ReceiveTransferRequest(transfer_id=r.transfer_id),
+                   st.Transfer, login=LOGI)
+    assert one(db, """SELECT l.on_hand FROM lots l JOIN sites s ON s.id = l.site_id
+                      WHERE s.code = %s AND l.lot_code = 'RESCUE-1'""", p.to_site_code) == 30
+
+
+def test_rescue_report_saved_and_still_expired(server, db):
+    from harness.sql import day
+    item = new_item(db)
+    soon = receive(server, "RP01", item, "SAVE-1", 12, day(db, 3))
+    site = one(db, "SELECT s.id FROM sites s WHERE s.code = 'RP01'")
+    # a lot that expired earlier this period with 7 units still on hand (a fixture: stock
+    # cannot be received already expired)
+    db.execute("""INSERT INTO lots (site_id, item_id, lot_code, expires_on, source, on_hand, received_at)
+                  SELECT %s, i.id, 'LOST-1', current_date - 1, 'purchase', 7, now() - interval '100 days'
+                    FROM items i WHERE i.code = %s""", (site, item))
+    db.execute("""INSERT INTO stock_movements (kind, site_id, item_id, lot_id, qty, at, note)
+                  SELECT 'receipt', l.site_id, l.item_id, l.id, 7, now() - interval '100 days', 'test fixture'
+                    FROM lots l WHERE l.lot_code = 'LOST-1' AND l.site_id = %s""", (site,))
+    to = one(db, "SELECT code FROM sites WHERE kind = 'charity_station' ORDER BY code LIMIT 1")
+    ok(server, "AcceptTransferProposal", pb.AcceptTransferProposalRequest(lot_id=soon.id, to_site_code=to), pb.Rescue)
+    since = one(db, "SELECT to_char(current_date - 1, 'YYYY-MM-DD')")
+    rep = ok(server, "RescueReport", pb.RescueReportRequest(org_unit_code="CM01", since=since),
+             pb.RescueReportResponse)
+    row = [x for x in rep.rows if x.item_code == item][0]
+    assert (row.rescued_qty, row.rescued_lots, row.expired_qty, row.expired_lots) == (12, 1, 7, 1)
+    assert rep.rescued_qty >= 12 and rep.expired_qty >= 7
+    refused(server, "RescueReport", pb.RescueReportRequest(since="2026-02-01", until="2026-01-01"),
+            Code.INVALID_ARGUMENT, "FIELD_INVALID")
