@@ -71,3 +71,68 @@ END $$;
 INSERT INTO error_reasons (fmt, reason, arg_keys) VALUES
     ('lot %s of %s expires on %s: not within the %s days of a charity proposal', 'WRONG_STATE',
      '{lot,item,expires_on,days}');
+
+-- Proposals on the stock alert stream: when the near-expiry scan announces a lot of a
+-- reserve point that has unreserved stock, a "charity_proposal" alert follows, naming the
+-- nearest active charity station of the district (one that stocks the item first), as
+-- StockService.CharityTransferProposals would propose it.
+CREATE FUNCTION charity_proposal_alert(p_lot bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    payload text;
+BEGIN
+    SELECT json_build_object(
+               'kind', 'charity_proposal',
+               'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'site_id', s.id, 'site_code', s.code, 'org_unit_path', ou.path::text,
+               'item_id', i.id, 'item_code', i.code, 'item_name', i.name,
+               'available', l.on_hand - l.reserved, 'lot_id', l.id, 'lot_code', l.lot_code,
+               'expires_on', to_char(l.expires_on, 'YYYY-MM-DD'), 'qty', l.on_hand - l.reserved,
+               'to_site_id', cs.id, 'to_site_code', cs.code,
+               'message', left(format('lot %s of %s expires on %s: %s units could go to charity station %s',
+                                      l.lot_code, i.code, l.expires_on, l.on_hand - l.reserved, cs.code), 500))::text
+      INTO payload
+      FROM lots l JOIN sites s ON s.id = l.site_id JOIN org_units ou ON ou.id = s.org_unit_id
+      JOIN items i ON i.id = l.item_id
+      CROSS JOIN LATERAL (
+          SELECT c2.id, c2.code FROM sites c2 JOIN org_units cou ON cou.id = c2.org_unit_id
+            LEFT JOIN site_items csi ON csi.site_id = c2.id AND csi.item_id = l.item_id
+           WHERE c2.kind = 'charity_station' AND c2.active AND cou.path <@ subpath(ou.path, 0, 1)
+           ORDER BY csi.item_id IS NULL, earth_distance(ll_to_earth(s.lat, s.lon), ll_to_earth(c2.lat, c2.lon)), c2.id
+           LIMIT 1) cs
+     WHERE l.id = p_lot AND s.kind = 'reserve_point' AND l.on_hand > l.reserved;
+    IF payload IS NOT NULL THEN
+        PERFORM pg_notify('gs_stock_alerts', payload);
+    END IF;
+END $$;
+
+-- 013's scan, each announced lot followed by its charity proposal (when it has one).
+CREATE OR REPLACE FUNCTION stock_scan_near_expiry(p_days int DEFAULT 30) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    l record;
+    n int := 0;
+BEGIN
+    FOR l IN
+        WITH due AS (
+            SELECT x.id, x.site_id, x.item_id, x.lot_code, x.expires_on, x.on_hand
+              FROM lots x JOIN sites s ON s.id = x.site_id
+             WHERE x.on_hand > 0 AND x.expires_on IS NOT NULL AND NOT stock_expired(x.expires_on)
+               AND x.expires_on <= current_date + p_days
+               AND x.expires_on > x.received_at::date + 30
+               AND s.kind <> 'supplier_market'
+               AND NOT EXISTS (SELECT 1 FROM stock_expiry_alerted a WHERE a.lot_id = x.id)
+        ), claimed AS (
+            INSERT INTO stock_expiry_alerted (lot_id, expires_on)
+            SELECT id, expires_on FROM due ORDER BY id
+            ON CONFLICT (lot_id) DO NOTHING
+            RETURNING lot_id
+        )
+        SELECT due.* FROM due JOIN claimed ON claimed.lot_id = due.id ORDER BY due.id
+    LOOP
+        PERFORM stock_alert('near_expiry', l.site_id, l.item_id, l.id, l.on_hand,
+                            format('lot %s expires on %s (in %s days): %s units on hand', l.lot_code,
+                                   l.expires_on, l.expires_on - current_date, l.on_hand));
+        PERFORM charity_proposal_alert(l.id);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;

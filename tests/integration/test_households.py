@@ -321,3 +321,20 @@ def test_cli_register_get_move_list(cli, db):
     rc, out, err = cli("household", "register", "--grid-code", "GR005", "--id-number", idn, "--head-name", "x",
                        "--members", "1", login=STAFF)
     assert rc != 0 and "already registered" in err and idn not in err
+
+
+def test_demo_register_follows_the_residents(db):
+    """sql/demo/075_households.sql: every one of the 208 grids has households in proportion to
+    its residents (one per hundred), each with its registration move and a placeholder hash."""
+    rows = db.execute("""SELECT g.residents, count(h.id) FILTER (WHERE h.id_kid = 'demo')
+                           FROM org_units g LEFT JOIN households h ON h.grid_id = g.id
+                          WHERE g.kind = 'grid' GROUP BY g.id""").fetchall()
+    assert len(rows) == 208
+    assert all(n == max(1, round(res / 100.0)) or abs(n - res / 100.0) <= 1 for res, n in rows), rows[:5]
+    total = sum(n for _, n in rows)
+    assert 2000 <= total <= 6000, total
+    assert one(db, """SELECT count(*) FROM households h WHERE h.id_kid = 'demo' AND NOT EXISTS (
+                        SELECT 1 FROM household_moves m WHERE m.household_id = h.id AND m.from_grid_id IS NULL)""") == 0
+    assert one(db, "SELECT count(*) FROM households WHERE id_kid = 'demo' AND low_income") > total // 10
+    assert one(db, "SELECT count(*) FROM charity_quota_rules WHERE category = 'food' AND basis = 'member'") == 1
+    assert one(db, "SELECT count(*) FROM charity_households WHERE register_id IS NOT NULL") >= 14
