@@ -446,3 +446,27 @@ def test_a_lot_entering_the_window_is_proposed_on_the_alert_stream(server, db):
     r = ok(server, "AcceptTransferProposal", pb.AcceptTransferProposalRequest(lot_id=a.lot_id, to_site_id=a.to_site_id),
            pb.Rescue)
     assert r.qty == 6 and r.to_site_code == a.to_site_code
+
+
+def test_the_readme_tour_refuses_a_second_helping_at_another_station(cli, db):
+    """README "Households and fair shares": the demo's food rule (3 a month per member, ×1.5
+    for low income or an elderly person alone) across two stations, through the CLI."""
+    import json
+    idn = new_id()
+    rc, out, err = cli("--json", "household", "register", "--grid-code", "GR001", "--id-number", idn, "--head-name",
+                       "王秀英", "--members", "1", "--needs.elderly-alone", "--needs.low-income", login="leader.gr001")
+    assert rc == 0, err
+    hid = json.loads(out)["id"]
+    for s in ("CS01", "CS05"):
+        rc, out, err = cli("charity", "record-donation", "--site-code", s, "--donor-name", "Binhe Road merchants",
+                           "--data", json.dumps({"items": [{"item_code": "RICE-SELFHEAT", "qty": 20,
+                                                            "expires_on": "2030-06-30"}]}), login=LOGI)
+        assert rc == 0, err
+    rc, out, err = cli("--json", "charity", "distribute", "--site-code", "CS01", "--household-id", hid,
+                       "--data", json.dumps({"items": [{"item_code": "RICE-SELFHEAT", "qty": 4}]}), login=STAFF)
+    assert rc == 0, err
+    assert [(q["quota"], q["used"]) for q in json.loads(out)["quotas"]] == [("4", "4")] or \
+        [(int(q["quota"]), int(q["used"])) for q in json.loads(out)["quotas"]] == [(4, 4)], out
+    rc, out, err = cli("charity", "distribute", "--site-code", "CS05", "--household-id", hid,
+                       "--data", json.dumps({"items": [{"item_code": "RICE-SELFHEAT", "qty": 1}]}), login=LOGI)
+    assert rc == 3 and "FAILED_PRECONDITION" in err and "quota" in err, err
