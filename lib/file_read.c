@@ -70,3 +70,11 @@ char *gs_pem_read(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read %s: %s", path, why);
     return buf;
 }
+
+void gs_secret_free(char *buf)
+{
+    if (!buf)
+        return;
+    explicit_bzero(buf, strlen(buf));
+    free(buf);
+}

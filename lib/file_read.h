@@ -18,4 +18,8 @@ char *gs_file_read(const char *path, size_t max, size_t *len, char *err, size_t 
 #define GS_PEM_MAX (1 << 20)
 char *gs_pem_read(const char *path, char *err, size_t errlen);
 
+/* Wipes a NUL-terminated buffer from gs_file_read (a private key) and frees it; NULL is
+ * fine. */
+void gs_secret_free(char *buf);
+
 #endif

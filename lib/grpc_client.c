@@ -81,7 +81,7 @@ gs_client *gs_client_new(const gs_client_config *cfg, char *err, size_t errlen)
 out:
     free(ca);
     free(cert);
-    free(key);
+    gs_secret_free(key);
     return c;
 }
 

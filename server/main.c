@@ -348,6 +348,8 @@ static int cmd_serve(const gs_config *cfg)
         .max_connection_age_ms = cfg->max_connection_age_ms,
         .max_connection_age_grace_ms = cfg->max_connection_age_grace_ms,
         .max_concurrent_streams = cfg->max_concurrent_streams,
+        .max_bidi_calls = cfg->max_reflection_calls,
+        .max_bidi_messages = cfg->max_reflection_messages,
     };
     rpc_server *srv = rpc_server_new(&rc, &dispatch_handlers);
     if (!srv || dispatch_register(srv)) {

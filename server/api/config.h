@@ -42,9 +42,11 @@ typedef struct gs_config {
     int max_connection_age_ms;
     int max_connection_age_grace_ms;
     int max_concurrent_streams;
-    int request_log_days; /* request_log retention (30) */
-    char *metrics_listen; /* admin HTTP endpoint for Prometheus; "" = off */
-    char *timezone;       /* the district's clock for dates in SQL ("Asia/Shanghai") */
+    int max_reflection_calls;    /* reflection calls open at once (32) */
+    int max_reflection_messages; /* messages in one reflection call (1000) */
+    int request_log_days;        /* request_log retention (30) */
+    char *metrics_listen;        /* admin HTTP endpoint for Prometheus; "" = off */
+    char *timezone;              /* the district's clock for dates in SQL ("Asia/Shanghai") */
 } gs_config;
 
 /* Fills cfg from defaults, file, environment and argv[*argi..]; stops at the first

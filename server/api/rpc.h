@@ -1,5 +1,5 @@
-/* rpc.h — the gRPC transport, seen from the rest of the server. rpc.c (with rpc_stream.c)
- * is the only code that includes <grpc/grpc.h>: it owns the completion queues, the worker threads,
+/* rpc.h — the gRPC transport, seen from the rest of the server. runtime/rpc*.c is the
+ * only code that includes <grpc/grpc.h>: it owns the completion queues, the worker threads,
  * the batches and the streams. Everything above it deals in byte strings and gs_code. */
 #ifndef GS_RPC_H
 #define GS_RPC_H
@@ -84,6 +84,8 @@ typedef struct rpc_config {
     int max_connection_age_ms;  /* 0: never */
     int max_connection_age_grace_ms;
     int max_concurrent_streams;
+    int max_bidi_calls;    /* bidi (reflection) calls open at once; past it RESOURCE_EXHAUSTED */
+    int max_bidi_messages; /* messages per bidi call; past it RESOURCE_EXHAUSTED */
 } rpc_config;
 
 typedef struct rpc_server rpc_server;

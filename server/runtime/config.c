@@ -116,6 +116,12 @@ static const cfg_row rows[] = {
      86400000, NULL, NULL, "MS", "calls still open at max_connection_age get this long"},
     {"max_concurrent_streams", CFG_INT, OFF(max_concurrent_streams), "100", 1, 10000, NULL,
      NULL, "N", "calls (streams) one connection may have open at once"},
+    {"max_reflection_calls", CFG_INT, OFF(max_reflection_calls), "32", 1, 10000, NULL, NULL,
+     "N", "reflection calls open at once in this process (they share the worker that answers "
+     "health); past it RESOURCE_EXHAUSTED"},
+    {"max_reflection_messages", CFG_INT, OFF(max_reflection_messages), "1000", 10, 1000000, NULL,
+     NULL, "N", "messages one reflection call may send (walking every service takes a few "
+     "dozen); past it RESOURCE_EXHAUSTED"},
     {"request_log_days", CFG_INT, OFF(request_log_days), "30", 1, 3650, NULL, NULL, "DAYS",
      "request ids and stored responses are kept this long; a retry after that runs again"},
     {"metrics_listen", CFG_STRING, OFF(metrics_listen), "", 0, 0, NULL, check_metrics_listen,

@@ -1,6 +1,6 @@
-/* rpc.c — the gRPC core transport (with rpc_stream.c the only files that include
- * <grpc/grpc.h>): accepting calls, unary and bidi (reflection) calls, the start of server
- * streams, start-up and graceful shutdown.
+/* rpc.c — the gRPC core transport's server: accepting calls, the queue of database calls
+ * and the workers that take them, start-up and graceful shutdown. One call's batches are
+ * in rpc_call.c (unary), rpc_bidi.c (reflection) and rpc_stream.c (server streams).
  *
  * One completion queue, pumped by the light worker: it accepts every call, answers the
  * methods without a database (health, reflection) and unknown paths itself, and takes
@@ -22,7 +22,6 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
-#include "error_details.h"
 #include "file_read.h"
 #include "log.h"
 #include "thread.h"
@@ -30,147 +29,6 @@
 #define SLOTS_PER_METHOD 4 /* outstanding accepts per method */
 #define GENERIC_SLOTS 2
 #define QUEUE_MAX 4096 /* database calls waiting for a worker; past it RESOURCE_EXHAUSTED */
-#define META_MAX 8192  /* longest metadata value we copy */
-/* What reflection (the only bidi method) may cost the light worker, which also answers
- * health: bidi calls open at once, and messages in one call (a client needs a few dozen
- * to walk every service). Past either, RESOURCE_EXHAUSTED. */
-#define BIDI_OPEN_MAX 32
-#define BIDI_MESSAGES_MAX 1000
-
-/* ------------------------------------------------------------------ helpers */
-
-/* NULL when memory is short. */
-static char *slice_dup(grpc_slice s, size_t max)
-{
-    size_t n = GRPC_SLICE_LENGTH(s);
-    if (n > max)
-        n = max;
-    char *p = malloc(n + 1);
-    if (!p)
-        return NULL;
-    memcpy(p, GRPC_SLICE_START_PTR(s), n);
-    p[n] = '\0';
-    return p;
-}
-
-static char *md_find(const grpc_metadata_array *md, const char *key)
-{
-    for (size_t i = 0; i < md->count; i++)
-        if (grpc_slice_str_cmp(md->metadata[i].key, key) == 0)
-            return slice_dup(md->metadata[i].value, META_MAX);
-    return NULL;
-}
-
-static int64_t deadline_ms(gpr_timespec deadline)
-{
-    gpr_timespec d = gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC);
-    if (gpr_time_cmp(d, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0)
-        return -1;
-    gpr_timespec left = gpr_time_sub(d, gpr_now(GPR_CLOCK_MONOTONIC));
-    int64_t ms = (int64_t)left.tv_sec * 1000 + left.tv_nsec / 1000000;
-    return ms < 0 ? 0 : ms;
-}
-
-static char *peer_identity(grpc_call *call)
-{
-    grpc_auth_context *ctx = grpc_call_auth_context(call);
-    if (!ctx)
-        return NULL;
-    char *id = NULL;
-    grpc_auth_property_iterator it = grpc_auth_context_peer_identity(ctx);
-    const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
-    if (p && p->value)
-        id = strndup(p->value, p->value_length);
-    grpc_auth_context_release(ctx);
-    return id;
-}
-
-/* Fills uc->req from a slot that just accepted uc->call. */
-void rpc_request_from_slot(struct ucall *uc, struct slot *s)
-{
-    uc->auth = md_find(&s->md, "authorization");
-    uc->rid = md_find(&s->md, "x-request-id");
-    uc->peer = grpc_call_get_peer(uc->call);
-    uc->identity = s->w->srv->cfg.tls_client_ca_file ? peer_identity(uc->call) : NULL;
-    uc->req.method = s->m ? s->m->cookie : NULL;
-    uc->req.path = s->m ? s->m->path : NULL;
-    uc->req.authorization = uc->auth;
-    uc->req.request_id = uc->rid;
-    uc->req.peer = uc->peer;
-    uc->req.peer_identity = uc->identity;
-    uc->req.deadline_ms = deadline_ms(s->deadline);
-}
-
-void rpc_request_free(struct ucall *uc)
-{
-    free(uc->auth);
-    free(uc->rid);
-    if (uc->peer)
-        gpr_free(uc->peer);
-    free(uc->identity);
-    uc->auth = uc->rid = uc->peer = uc->identity = NULL;
-}
-
-/* Flattens a received byte buffer into one slice (caller unrefs). */
-grpc_slice rpc_payload_slice(grpc_byte_buffer *bb)
-{
-    if (!bb)
-        return grpc_empty_slice();
-    grpc_byte_buffer_reader r;
-    if (!grpc_byte_buffer_reader_init(&r, bb))
-        return grpc_empty_slice();
-    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
-    grpc_byte_buffer_reader_destroy(&r);
-    return s;
-}
-
-grpc_byte_buffer *rpc_buffer_from(uint8_t *data, size_t len)
-{
-    grpc_slice s = grpc_slice_malloc(len);
-    if (len)
-        memcpy(GRPC_SLICE_START_PTR(s), data, len);
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
-}
-
-void rpc_start_batch(grpc_call *call, const grpc_op *ops, size_t n, void *tag)
-{
-    grpc_call_error e = grpc_call_start_batch(call, ops, n, tag, NULL);
-    if (e != GRPC_CALL_OK) {
-        fprintf(stderr, "gridstockd: grpc_call_start_batch failed: %d\n", (int)e);
-        abort(); /* a programming error: ops out of order or two batches at once */
-    }
-}
-
-void rpc_status_op(grpc_op *op, rpc_status *s, gs_code code, const char *message,
-                   const uint8_t *details, size_t details_len)
-{
-    memset(s, 0, sizeof *s);
-    s->message = grpc_slice_from_copied_string(message ? message : "");
-    op->op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    op->data.send_status_from_server.status = (grpc_status_code)code;
-    op->data.send_status_from_server.status_details = &s->message;
-    if (code == GS_OK)
-        return;
-    uint8_t *made = NULL;
-    if (!details)
-        details = made = error_details_default(code, message, &details_len);
-    if (!details) /* out of memory: the status goes without its details */
-        return;
-    s->details.key = grpc_slice_from_static_string("grpc-status-details-bin");
-    s->details.value = grpc_slice_from_copied_buffer((const char *)details, details_len);
-    op->data.send_status_from_server.trailing_metadata_count = 1;
-    op->data.send_status_from_server.trailing_metadata = &s->details;
-    free(made);
-}
-
-void rpc_status_release(rpc_status *s)
-{
-    grpc_slice_unref(s->message);
-    grpc_slice_unref(s->details.key);
-    grpc_slice_unref(s->details.value);
-}
 
 /* ------------------------------------------------------------------ accepting */
 
@@ -219,13 +77,6 @@ static void post_new_slot(struct worker *w, struct reg_method *m)
     post_slot(sl);
 }
 
-void rpc_refuse_oom(grpc_call *call)
-{
-    grpc_call_cancel_with_status(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                                 "server out of memory, try again", NULL);
-    grpc_call_unref(call);
-}
-
 static void slot_release(struct slot *s)
 {
     grpc_metadata_array_destroy(&s->md);
@@ -236,219 +87,19 @@ static void slot_release(struct slot *s)
     free(s);
 }
 
-/* ------------------------------------------------------------------ unary */
-
-static void send_reply(struct ucall *uc, const rpc_reply *r)
-{
-    grpc_op ops[4];
-    size_t n = 0;
-    memset(ops, 0, sizeof ops);
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    if (r->code == GS_OK) {
-        uc->out = rpc_buffer_from(r->data, r->len);
-        ops[n].op = GRPC_OP_SEND_MESSAGE;
-        ops[n++].data.send_message.send_message = uc->out;
-    }
-    rpc_status status;
-    rpc_status_op(&ops[n++], &status, r->code, r->message, r->details, r->details_len);
-    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n++].data.recv_close_on_server.cancelled = &uc->cancelled;
-    uc->code = r->code;
-    uc->tag.kind = TAG_UNARY_DONE;
-    rpc_start_batch(uc->call, ops, n, uc);
-    rpc_status_release(&status);
-}
-
-static void ucall_free(struct ucall *uc)
-{
-    if (uc->out)
-        grpc_byte_buffer_destroy(uc->out);
-    if (uc->in)
-        grpc_byte_buffer_destroy(uc->in);
-    if (uc->call)
-        grpc_call_unref(uc->call);
-    rpc_request_free(uc);
-    free(uc->path);
-    free(uc);
-}
-
-static void handle_unary(struct worker *w, struct slot *s, grpc_call *call,
-                         grpc_byte_buffer *payload)
-{
-    struct ucall *uc = calloc(1, sizeof *uc);
-    if (!uc) {
-        if (payload)
-            grpc_byte_buffer_destroy(payload);
-        rpc_refuse_oom(call);
-        return;
-    }
-    uc->call = call;
-    uc->m = s->m;
-    rpc_request_from_slot(uc, s);
-    grpc_slice body = rpc_payload_slice(payload);
-    uc->req.data = GRPC_SLICE_START_PTR(body);
-    uc->req.len = GRPC_SLICE_LENGTH(body);
-    rpc_reply reply = {.code = GS_OK};
-    w->srv->h.unary(w->user, &uc->req, &reply);
-    grpc_slice_unref(body);
-    if (payload)
-        grpc_byte_buffer_destroy(payload);
-    rpc_request_free(uc);
-    send_reply(uc, &reply);
-    free(reply.data);
-    free(reply.details);
-}
-
-static void handle_unknown(struct worker *w, struct slot *s, grpc_call *call)
-{
-    struct ucall *uc = calloc(1, sizeof *uc);
-    if (!uc || !(uc->path = slice_dup(s->details.method, 200))) {
-        free(uc);
-        rpc_refuse_oom(call);
-        return;
-    }
-    uc->call = call;
-    rpc_reply reply = {.code = GS_UNIMPLEMENTED};
-    snprintf(reply.message, sizeof reply.message, "unknown method %s", uc->path);
-    send_reply(uc, &reply);
-    (void)w;
-}
-
-/* ------------------------------------------------------------------ bidi */
-
-static void bidi_receive(struct ucall *uc, rpc_reply *r)
-{
-    grpc_op ops[3];
-    size_t n = 0;
-    memset(ops, 0, sizeof ops);
-    if (!r) {
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    } else {
-        uc->out = rpc_buffer_from(r->data, r->len);
-        ops[n].op = GRPC_OP_SEND_MESSAGE;
-        ops[n++].data.send_message.send_message = uc->out;
-    }
-    ops[n].op = GRPC_OP_RECV_MESSAGE;
-    ops[n++].data.recv_message.recv_message = &uc->in;
-    uc->tag.kind = TAG_BIDI_STEP;
-    rpc_start_batch(uc->call, ops, n, uc);
-}
-
-/* Ends a bidi call; `first` says its initial metadata still has to go out (a call
- * refused before its first step), without which gRPC never sends the status. */
-static void bidi_status(struct ucall *uc, const rpc_reply *r, bool first)
-{
-    grpc_op ops[3];
-    size_t n = 0;
-    memset(ops, 0, sizeof ops);
-    if (first)
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    rpc_status status;
-    rpc_status_op(&ops[n++], &status, r->code, r->message, r->details, r->details_len);
-    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n++].data.recv_close_on_server.cancelled = &uc->cancelled;
-    uc->code = r->code;
-    uc->tag.kind = TAG_BIDI_DONE;
-    rpc_start_batch(uc->call, ops, n, uc);
-    rpc_status_release(&status);
-}
-
-static void handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call)
-{
-    struct ucall *uc = calloc(1, sizeof *uc);
-    if (!uc) {
-        rpc_refuse_oom(call);
-        return;
-    }
-    uc->call = call;
-    uc->m = s->m;
-    uc->t0 = gpr_now(GPR_CLOCK_MONOTONIC);
-    rpc_request_from_slot(uc, s);
-    if (w->srv->h.bidi_start)
-        w->srv->h.bidi_start(w->user, &uc->req);
-    if (w->srv->bidi_open >= BIDI_OPEN_MAX) {
-        rpc_reply busy = {.code = GS_RESOURCE_EXHAUSTED};
-        snprintf(busy.message, sizeof busy.message,
-                 "more than %d reflection calls open at once: try again", BIDI_OPEN_MAX);
-        bidi_status(uc, &busy, true);
-        return;
-    }
-    w->srv->bidi_open++;
-    uc->counted = true;
-    bidi_receive(uc, NULL);
-}
-
-static int64_t micros_since(gpr_timespec t0)
-{
-    gpr_timespec d = gpr_time_sub(gpr_now(GPR_CLOCK_MONOTONIC), t0);
-    return (int64_t)d.tv_sec * 1000000 + d.tv_nsec / 1000;
-}
-
-/* A bidi call is over: report it like any other call, then free it. */
-static void bidi_finished(struct worker *w, struct ucall *uc, gs_code code)
-{
-    if (uc->counted)
-        w->srv->bidi_open--;
-    if (w->srv->h.finished)
-        w->srv->h.finished(&uc->req, code, micros_since(uc->t0));
-    ucall_free(uc);
-}
-
-static void bidi_step(struct worker *w, struct ucall *uc, bool ok)
-{
-    if (uc->out) {
-        grpc_byte_buffer_destroy(uc->out);
-        uc->out = NULL;
-    }
-    if (!ok) { /* cancelled or broken: nothing more to send */
-        bidi_finished(w, uc, GS_CANCELLED);
-        return;
-    }
-    if (!uc->in) { /* the client half-closed */
-        rpc_reply ok_reply = {.code = GS_OK};
-        bidi_status(uc, &ok_reply, false);
-        return;
-    }
-    if (++uc->msgs > BIDI_MESSAGES_MAX) {
-        grpc_byte_buffer_destroy(uc->in);
-        uc->in = NULL;
-        rpc_reply busy = {.code = GS_RESOURCE_EXHAUSTED};
-        snprintf(busy.message, sizeof busy.message,
-                 "more than %d messages in one call: open another", BIDI_MESSAGES_MAX);
-        bidi_status(uc, &busy, false);
-        return;
-    }
-    grpc_slice body = rpc_payload_slice(uc->in);
-    grpc_byte_buffer_destroy(uc->in);
-    uc->in = NULL;
-    uc->req.data = GRPC_SLICE_START_PTR(body);
-    uc->req.len = GRPC_SLICE_LENGTH(body);
-    rpc_reply reply = {.code = GS_OK};
-    w->srv->h.bidi_message(w->user, &uc->req, &reply);
-    grpc_slice_unref(body);
-    uc->req.data = NULL;
-    uc->req.len = 0;
-    if (reply.code != GS_OK)
-        bidi_status(uc, &reply, false);
-    else
-        bidi_receive(uc, &reply);
-    free(reply.data);
-    free(reply.details);
-}
-
 /* ------------------------------------------------------------------ workers */
 
 /* Handles an accepted call on worker w, then releases its slot. */
 static void serve(struct worker *w, struct slot *s, grpc_call *call, grpc_byte_buffer *payload)
 {
     if (!s->m)
-        handle_unknown(w, s, call);
+        rpc_handle_unknown(w, s, call);
     else if (s->m->kind == RPC_UNARY)
-        handle_unary(w, s, call, payload);
+        rpc_handle_unary(w, s, call, payload);
     else if (s->m->kind == RPC_SERVER_STREAM)
         rpc_handle_stream(w, s, call, payload);
     else
-        handle_bidi_start(w, s, call); /* bidi methods are light: w is the light worker */
+        rpc_handle_bidi_start(w, s, call); /* bidi methods are light: w is the light worker */
     slot_release(s);
 }
 
@@ -468,7 +119,7 @@ static void on_accept(struct worker *w, struct slot *s, bool ok)
                 uc->call = s->call;
                 rpc_reply reply = {.code = GS_UNAVAILABLE};
                 snprintf(reply.message, sizeof reply.message, "server is shutting down");
-                send_reply(uc, &reply);
+                rpc_send_reply(uc, &reply);
             }
             s->call = NULL;
         }
@@ -559,7 +210,7 @@ static void handle_event(struct worker *w, grpc_event ev)
             rpc_request r = {.path = uc->path};
             srv->h.finished(&r, uc->code, 0);
         }
-        ucall_free(uc);
+        rpc_ucall_free(uc);
         break;
     }
     case TAG_STREAM_SEND: {
@@ -573,10 +224,10 @@ static void handle_event(struct worker *w, grpc_event ev)
         break;
     }
     case TAG_BIDI_STEP:
-        bidi_step(w, (struct ucall *)t, ev.success);
+        rpc_bidi_step(w, (struct ucall *)t, ev.success);
         break;
     case TAG_BIDI_DONE:
-        bidi_finished(w, (struct ucall *)t, ((struct ucall *)t)->code);
+        rpc_bidi_finished(w, (struct ucall *)t, ((struct ucall *)t)->code);
         break;
     case TAG_SHUTDOWN:
         break;
@@ -669,7 +320,7 @@ static grpc_server_credentials *server_credentials(const rpc_config *cfg, char *
                      cfg->tls_cert_file, cfg->tls_key_file);
     }
     free(cert);
-    free(key);
+    gs_secret_free(key);
     free(ca);
     return creds;
 }

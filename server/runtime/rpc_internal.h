@@ -1,6 +1,7 @@
-/* rpc_internal.h — what the two halves of the gRPC transport share: rpc.c (queues,
- * workers, accepts, unary and bidi calls, start and stop) and rpc_stream.c (server streams).
- * Only these two files include <grpc/grpc.h>; nothing else includes this header. */
+/* rpc_internal.h — what the parts of the gRPC transport share: rpc.c (accepts, the queue,
+ * workers, start and stop), rpc_call.c (a call's request and answer; unary calls),
+ * rpc_bidi.c (reflection's bidi calls) and rpc_stream.c (server streams). Only these files
+ * include <grpc/grpc.h>; nothing else includes this header. */
 #ifndef GS_RPC_INTERNAL_H
 #define GS_RPC_INTERNAL_H
 
@@ -155,6 +156,19 @@ typedef struct rpc_status {
 void rpc_status_op(grpc_op *op, rpc_status *s, gs_code code, const char *message,
                    const uint8_t *details, size_t details_len);
 void rpc_status_release(rpc_status *s);
+
+/* rpc_call.c: unary calls and unknown paths, answered in one batch that completes as
+ * TAG_UNARY_DONE; rpc_ucall_free releases the call object. */
+void rpc_handle_unary(struct worker *w, struct slot *s, grpc_call *call, grpc_byte_buffer *payload);
+void rpc_handle_unknown(struct worker *w, struct slot *s, grpc_call *call);
+/* Sends the reply (message if OK, status, close) of uc and marks it TAG_UNARY_DONE. */
+void rpc_send_reply(struct ucall *uc, const rpc_reply *r);
+void rpc_ucall_free(struct ucall *uc);
+
+/* rpc_bidi.c: a bidi call arrived (light worker); a step or its status batch completed. */
+void rpc_handle_bidi_start(struct worker *w, struct slot *s, grpc_call *call);
+void rpc_bidi_step(struct worker *w, struct ucall *uc, bool ok);
+void rpc_bidi_finished(struct worker *w, struct ucall *uc, gs_code code);
 
 /* rpc_stream.c: a server-streaming call arrived; batch completions; shutdown. */
 void rpc_handle_stream(struct worker *w, struct slot *s, grpc_call *call,

@@ -427,6 +427,41 @@ def test_reflection_cannot_flood_the_light_worker(started):
     alive(s)
 
 
+def test_reflection_limits_are_settings(started):
+    """max_reflection_calls and max_reflection_messages set the two caps; the refusals
+    name the configured numbers."""
+    s = started(max_reflection_calls=2, max_reflection_messages=10)
+    release = threading.Event()
+
+    def held():
+        yield LIST_SERVICES
+        release.wait(60)
+
+    ch = grpc.insecure_channel(s.addr)
+    try:
+        open_calls = []
+        for _ in range(2):
+            it = ch.stream_stream(REFLECT)(held(), timeout=60)
+            next(it)
+            open_calls.append(it)
+        with pytest.raises(grpc.RpcError) as e:
+            list(ch.stream_stream(REFLECT)(iter([LIST_SERVICES]), timeout=10))
+        assert e.value.code() == Code.RESOURCE_EXHAUSTED and "more than 2 reflection" in e.value.details(), e.value
+        release.set()
+        for it in open_calls:
+            assert list(it) == []
+        answers = []
+        with pytest.raises(grpc.RpcError) as e:
+            for a in ch.stream_stream(REFLECT)(iter([LIST_SERVICES] * 11), timeout=60):
+                answers.append(a)
+        assert e.value.code() == Code.RESOURCE_EXHAUSTED and "more than 10 messages" in e.value.details(), e.value
+        assert len(answers) == 10
+    finally:
+        release.set()
+        ch.close()
+    alive(s)
+
+
 def test_max_concurrent_streams_per_connection(started):
     s = started(max_concurrent_streams=1)
     w = open_watch(s)  # holds the connection's one stream

@@ -51,6 +51,8 @@ static const char *const keys[] = {
     "max_connection_age_ms",
     "max_connection_age_grace_ms",
     "max_concurrent_streams",
+    "max_reflection_calls",
+    "max_reflection_messages",
     "request_log_days",
     "metrics_listen",
     "timezone",
