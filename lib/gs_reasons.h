@@ -59,7 +59,11 @@
     X(SECOND_PERSON_REQUIRED, N_("this needs a second person: you may not approve your own work")) \
     X(NOT_YOURS, N_("only the person who prepared it may change it"))                              \
     X(NOT_ELIGIBLE, N_("you are not eligible for this step in this area"))                         \
-    X(FAILED_CHECKS, N_("the checks before this step found problems"))
+    X(FAILED_CHECKS, N_("the checks before this step found problems"))                             \
+    /* households (issue 19) */                                                                    \
+    X(HOUSEHOLD_REGISTERED, N_("this head of household is already registered in the district"))    \
+    X(WALK_IN_SERVED,                                                                              \
+      N_("the household is not registered and has had its walk-in help: register it"))
 
 typedef enum gs_reason {
     GS_R_NONE = 0, /* no specific reason: the code's name is sent */

@@ -27,6 +27,7 @@
 #include "metrics_http.h"
 #include "migrate.h"
 #include "monitor.h"
+#include "personal_id.h"
 #include "reflection.h"
 #include "rpc.h"
 #include "services.h"
@@ -298,20 +299,29 @@ static int cmd_serve(const gs_config *cfg)
         gs_keyring_free(keys);
         return die("audit_keys", err);
     }
+    if (personal_id_init(cfg, err, sizeof err)) {
+        gs_keyring_free(keys);
+        audit_chain_free();
+        personal_id_free();
+        return die("household_keys", err);
+    }
     if (methods_resolve(services_table, err, sizeof err)) {
         gs_keyring_free(keys);
         audit_chain_free();
+        personal_id_free();
         return die("method table", err);
     }
     if (reflection_init()) {
         gs_keyring_free(keys);
         audit_chain_free();
+        personal_id_free();
         return die("reflection", reflection_error());
     }
     if (metrics_init()) {
         reflection_free();
         gs_keyring_free(keys);
         audit_chain_free();
+        personal_id_free();
         return die("metrics", "out of memory");
     }
     if (cfg->migrate && cmd_migrate(cfg) != EXIT_OK) {
@@ -319,6 +329,7 @@ static int cmd_serve(const gs_config *cfg)
         reflection_free();
         gs_keyring_free(keys);
         audit_chain_free();
+        personal_id_free();
         return EXIT_FAIL;
     }
 
@@ -439,6 +450,7 @@ static int cmd_serve(const gs_config *cfg)
     reflection_free();
     gs_keyring_free(keys);
     audit_chain_free();
+    personal_id_free();
     for (int i = 0; i < n_retired; i++)
         gs_keyring_free(retired[i]);
     if (port)

@@ -61,6 +61,7 @@ def gs_env(pg, request):
     keyring = os.path.join(workdir, "keyring")
     pgmod.make_keyring(keyring)
     pgmod.make_keyring(os.path.join(workdir, "audit-keyring"), kid="a1")
+    pgmod.make_keyring(os.path.join(workdir, "household-keyring"), kid="h1")
     conninfo = pgmod.prepare_database(pg, name)
     return srvmod.ModuleEnv(pg, name, conninfo, keyring, workdir)
 

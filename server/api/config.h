@@ -21,6 +21,7 @@ typedef struct gs_config {
     bool insecure;            /* allow plaintext on a non-loopback address */
     char *token_keys;         /* keyring file (token.h) */
     char *audit_keys;         /* audit chain keyring file (audit_chain.h) */
+    char *household_keys;     /* household identity keyring file (personal_id.h) */
     int grace_ms;             /* 5000 */
     int statement_timeout_ms; /* 10000: cap on any one transaction without a deadline */
     char *log_format;         /* "kv" | "json" */

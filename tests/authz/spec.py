@@ -38,7 +38,7 @@ PERMS = {
     "admin": "*",
     "logistics_officer": {"directory.read", "site.write", "catalog.write", "stock.read", "stock.write",
                           "procure", "charity", "requisition.approve"},
-    "community_staff": {"directory.read", "stock.read", "charity", "requisition.create"},
+    "community_staff": {"directory.read", "stock.read", "charity", "requisition.create", "household"},
     "finance_officer": {"directory.read", "fund.read", "fund.prepare"},
     "finance_approver": {"directory.read", "fund.read", "fund.approve"},
     "point_leader": {"directory.read", "stock.read", "requisition.create", "emergency", "fund.read"},
@@ -244,6 +244,22 @@ m("CharityService/Distribute", SCOPED,
 m("CharityService/ListDistributions", SCOPED, {"site_code": "$station_code"})
 m("CharityService/SetQuota", GLOBAL, {"item_id": "$item", "period": "week", "qty": 1000})
 m("CharityService/ListQuotas", GLOBAL, {"item_id": "$item"})
+m("CharityService/SetQuotaRule", GLOBAL, {"item_id": "$item", "period": "month", "basis": "member", "qty": 1000})
+m("CharityService/ListQuotaRules", NONE, {})
+m("CharityService/SetWalkInRule", NONE, {"serves": 100})
+m("CharityService/AcceptTransferProposal", SCOPED, {"lot_id": "$near_expiry_lot", "to_site_code": "$station_code",
+                                                   "qty": 1})
+m("CharityService/RescueReport", SCOPED, {"org_unit_code": "$ou_code"})
+
+# ---- the household register (issue 19; every method: household, scoped to the grid)
+m("HouseholdService/RegisterHousehold", SCOPED,
+  {"grid_code": "$grid_code", "id_number": "$new_id_number", "head_name": "Matrix", "members": 1})
+m("HouseholdService/UpdateHousehold", SCOPED, {"id": "$fresh_household", "head_name": "Matrix", "members": 2})
+m("HouseholdService/MoveHousehold", SCOPED, {"id": "$fresh_household", "to_grid_code": "GR100"})
+m("HouseholdService/GetHousehold", SCOPED, {"id": "$fresh_household"})
+m("HouseholdService/ListHouseholds", SCOPED, {"org_unit_code": "$ou_code"})
+m("HouseholdService/HelpedReport", SCOPED, {"org_unit_code": "$ou_code"})
+m("HouseholdService/DoorToDoor", SCOPED, {"org_unit_code": "$ou_code"})
 
 # ---- imports: catalog.write (items), procure (prices), stock.write (counts)
 m("ImportService/ImportItems", NONE,
@@ -321,6 +337,8 @@ OVERRIDES = [
     # charity_set_quota refuses any caller whose scope is not the whole district, before it
     # looks the item up, and every matrix user is scoped to community CM01.
     (("CharityService/SetQuota",), "*", "*", PD, "set_quota: only a user whose scope is the district"),
+    (("CharityService/SetQuotaRule", "CharityService/SetWalkInRule"), "*", "*", PD,
+     "quota and walk-in rules hold across the district: only a user whose scope is the district"),
 ]
 
 

@@ -65,6 +65,8 @@ class ModuleEnv:
         self.counter = 0
         # the audit chain's keyring (audit_keys), beside the token keyring
         self.audit_keyring = os.path.join(workdir, "audit-keyring")
+        # the household register's identity key (household_keys)
+        self.household_keyring = os.path.join(workdir, "household-keyring")
         self.lock = threading.Lock()
 
     def next_name(self, prefix):
@@ -155,6 +157,8 @@ class Server:
             "db": self.env.conninfo,
             "token_keys": self.env.keyring,
             "audit_keys": self.env.audit_keyring if os.path.exists(self.env.audit_keyring) else None,
+            "household_keys": (self.env.household_keyring if os.path.exists(self.env.household_keyring)
+                               else None),
             "workers": 2,
         }
         flags.update(self.flags)

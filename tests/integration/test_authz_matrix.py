@@ -182,6 +182,8 @@ class World:
             return self.uniq("MX")
         if name == "new_login":
             return self.uniq("mx.new.").lower()
+        if name == "new_id_number":
+            return self.id_number()
         if obj == "missing":
             if name in st:
                 return st[name]
@@ -287,9 +289,29 @@ class World:
                 self.call("FundMovementService/ApproveMovement", F.FundMovementRequest(id=m.id), F.FundMovement,
                           login="fin.approver")
             return m.id
+        if name == "near_expiry_lot":  # a lot of the place's reserve point in the proposal window
+            import datetime
+            return self.call("StockService/Receive", K.ReceiveRequest(
+                site_code=st["site_code"], item_code="WATER-5L", qty=5, lot_code=self.uniq("MXNE"),
+                expires_on=(datetime.date.today() + datetime.timedelta(days=10)).isoformat()),
+                K.ReceiveResponse).lot.id
+        if name == "fresh_household":  # a household of the place's grid (issue 19)
+            from gridstock.v1 import households_pb2 as HH
+            return self.call("HouseholdService/RegisterHousehold", HH.RegisterHouseholdRequest(
+                grid_code=st["grid_code"], id_number=self.id_number(), head_name="Matrix subject", members=1),
+                HH.Household).id
         if name in st:
             return st[name]
         raise KeyError("no placeholder $%s" % name)
+
+    def id_number(self):
+        """A fresh valid resident ID number (MOD 11-2 check character)."""
+        with self.lock:
+            self.n += 1
+            body = "51170119900101%03d" % (self.n % 1000)
+            body = "%06d%s" % (510000 + self.n // 1000, body[6:])
+        w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+        return body + "10X98765432"[sum(int(d) * x for d, x in zip(body, w)) % 11]
 
     def programme(self, st):
         """A fresh volunteer allowance programme of the place with its payee enrolled."""

@@ -30,6 +30,7 @@ static const char *const keys[] = {
     "insecure",
     "token_keys",
     "audit_keys",
+    "household_keys",
     "grace_ms",
     "statement_timeout_ms",
     "log_format",

@@ -13,7 +13,8 @@
 
 #define ALERT_CHANNEL "gs_stock_alerts"
 
-static const char *const alert_kinds[] = {"low_stock", "near_expiry", "expired", NULL};
+static const char *const alert_kinds[] = {"low_stock", "near_expiry", "expired", "charity_proposal",
+                                          NULL};
 
 /* What one watch keeps: owned by listen.c once watch_add succeeds. */
 struct alert_watch {
