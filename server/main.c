@@ -465,6 +465,7 @@ int main(int argc, char **argv)
         return die("log", "unknown log format or level");
     }
     db_set_timezone(cfg.timezone);
+    db_set_reservation_ttl(cfg.reservation_ttl_s);
     int status;
     if (strcmp(cmd, "serve") == 0)
         status = cmd_serve(&cfg);

@@ -135,6 +135,10 @@ db *db_open(const char *conninfo); /* never NULL; may be disconnected */
 /* The time zone every session gets (config `timezone`); call before the first db_open. A
  * zone the database refuses makes every connection fail with a db_timezone log line. */
 void db_set_timezone(const char *tz);
+/* The reservation time (config `reservation_ttl_s`) every session gets as
+ * gs.reservation_ttl_s, read by the database's backorder fill (065_backorder_fill.sql);
+ * call before the first db_open. */
+void db_set_reservation_ttl(int seconds);
 void db_close(db *d);
 bool db_ok(db *d); /* connected (reconnects at most every 500 ms) */
 /* Binds the call to the worker's connection, reconnecting if it is down (at most every

@@ -66,12 +66,23 @@ void db_set_timezone(const char *tz)
         snprintf(session_tz, sizeof session_tz, "%s", tz);
 }
 
-/* SET TimeZone on a new session; false (message in why) when the server refuses it. */
+static char session_ttl[16] = "86400";
+
+void db_set_reservation_ttl(int seconds)
+{
+    if (seconds > 0)
+        snprintf(session_ttl, sizeof session_ttl, "%d", seconds);
+}
+
+/* SET TimeZone (and gs.reservation_ttl_s) on a new session; false (message in why) when
+ * the server refuses it. */
 static bool set_session_tz(PGconn *conn, char *why, size_t whylen)
 {
-    const char *vals[] = {session_tz};
-    PGresult *r = PQexecParams(conn, "SELECT set_config('TimeZone', $1, false)", 1, NULL, vals,
-                               NULL, NULL, 0);
+    const char *vals[] = {session_tz, session_ttl};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT set_config('TimeZone', $1, false),"
+                               " set_config('gs.reservation_ttl_s', $2, false)",
+                               2, NULL, vals, NULL, NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok) {
         snprintf(why, whylen, "timezone \"%s\": %s", session_tz, PQerrorMessage(conn));

@@ -174,6 +174,14 @@ m("RequisitionService/ConfirmEmergencyMode", SCOPED, {"proposal_id": "$emergency
 m("RequisitionService/GetEmergencyMode", SCOPED, {"org_unit_code": "$ou_code"})
 m("RequisitionService/SetEmergencyCap", SCOPED, {"org_unit_code": "$grid_code", "item_code": "WATER-5L", "daily_qty": 5})
 m("RequisitionService/ListEmergencyCaps", SCOPED, {"org_unit_code": "$ou_code"})
+# supply agreements with supplier markets and their emergency call-offs (procure)
+m("RequisitionService/CreateSupplyAgreement", SCOPED,
+  {"supplier_site_code": "$market_code", "org_unit_code": "$ou_code", "delivery_hours": 4,
+   "valid_from": "2026-01-01", "valid_until": "2030-12-31", "fund_account_code": "$source_code",
+   "items": [{"item_code": "WATER-5L", "daily_qty": 10, "price_cap_fen": 600}]})
+m("RequisitionService/ListSupplyAgreements", SCOPED, {"org_unit_code": "$ou_code"})
+m("RequisitionService/EndSupplyAgreement", SCOPED, {"id": "$supply_agreement", "reason": "matrix"})
+m("RequisitionService/ListCallOffs", NONE, {})
 
 # ---- funds
 m("FundService/CreateAccount", SCOPED, {"kind": "payee", "code": "$new_code", "name": "Matrix payee", "org_unit_code": "$ou_code"})

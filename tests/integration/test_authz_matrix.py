@@ -268,6 +268,13 @@ class World:
             return self.call("RequisitionService/SetEmergencyMode", Q.SetEmergencyModeRequest(
                 org_unit_code=st["ou_code"], active=True, hours=1, reason="matrix subject"),
                 Q.EmergencyMode).proposal.id
+        if name == "supply_agreement":
+            # a fresh agreement serving the place, made by the district's officer
+            return self.call("RequisitionService/CreateSupplyAgreement", Q.CreateSupplyAgreementRequest(
+                supplier_site_code=st["market_code"], org_unit_code=st["ou_code"], delivery_hours=4,
+                valid_from="2026-01-01", valid_until="2030-12-31", fund_account_code=st["source_code"],
+                items=[Q.SupplyAgreementItem(item_code="WATER-5L", daily_qty=10, price_cap_fen=600)]),
+                Q.SupplyAgreement, login="logi.district").id
         if name == "posting":
             return move(self.s, "PrepareAllocation", source_code=st["source_code"], grid_code=st["grid_code"],
                         amount=100).postings[0].id

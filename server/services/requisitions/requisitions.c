@@ -25,10 +25,11 @@ static const char *const state_names[REQ_STATE_COUNT] = {
 /* Every legal move. 030_requisitions.sql holds the same rows (requisition_state_
  * transitions), so the database refuses whatever this table refuses. */
 static const fsm_move transitions[] = {
-    {REQ_DRAFT, REQ_SUBMITTED},    {REQ_DRAFT, REQ_CANCELLED},      {REQ_SUBMITTED, REQ_APPROVED},
-    {REQ_SUBMITTED, REQ_REJECTED}, {REQ_SUBMITTED, REQ_CANCELLED},  {REQ_APPROVED, REQ_ALLOCATED},
-    {REQ_APPROVED, REQ_CANCELLED}, {REQ_ALLOCATED, REQ_DISPATCHED}, {REQ_ALLOCATED, REQ_CANCELLED},
-    {REQ_ALLOCATED, REQ_APPROVED}, {REQ_DISPATCHED, REQ_RECEIVED},  {REQ_RECEIVED, REQ_CLOSED},
+    {REQ_DRAFT, REQ_SUBMITTED},     {REQ_DRAFT, REQ_CANCELLED},      {REQ_SUBMITTED, REQ_APPROVED},
+    {REQ_SUBMITTED, REQ_REJECTED},  {REQ_SUBMITTED, REQ_CANCELLED},  {REQ_APPROVED, REQ_ALLOCATED},
+    {REQ_APPROVED, REQ_CANCELLED},  {REQ_ALLOCATED, REQ_DISPATCHED}, {REQ_ALLOCATED, REQ_CANCELLED},
+    {REQ_ALLOCATED, REQ_APPROVED},  {REQ_DISPATCHED, REQ_RECEIVED},  {REQ_RECEIVED, REQ_CLOSED},
+    {REQ_ALLOCATED, REQ_ALLOCATED}, /* topped up: a backorder filled (065_backorder_fill.sql) */
 };
 
 static const fsm req_fsm = {"requisition", state_names, REQ_STATE_COUNT, transitions,

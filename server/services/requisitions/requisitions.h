@@ -9,6 +9,8 @@
  * requisitions_allocation.c (allocate, dispatch, proof of delivery, reservation
  * expiry job), requisitions_emergency.c (caps and the auto-approval at submission),
  * requisitions_emergency_mode.c (emergency mode by two people: propose, confirm, read),
+ * requisitions_supply.c (supply agreements with supplier markets and their emergency
+ * call-offs),
  * requisitions_watch.c (the change stream). */
 #ifndef GS_SVC_REQUISITIONS_H
 #define GS_SVC_REQUISITIONS_H
@@ -29,7 +31,8 @@
  *   APPROVED    quantities fixed (possibly lowered); waiting for allocation
  *   REJECTED    refused with a reason (final)
  *   ALLOCATED   stock reserved at concrete lots until reserved_until; back to APPROVED
- *               when the reservations expire
+ *               when the reservations expire; ALLOCATED again when topped up (an
+ *               officer's allocation of the rest, or a backorder filled by an arrival)
  *   DISPATCHED  the reserved stock was issued (ledger movements ref the requisition)
  *   RECEIVED    the requester confirmed delivery per line (proof of delivery)
  *   CLOSED      done (final)
@@ -142,6 +145,10 @@ int req_emergency_max_hours(void);
 /* Emergency auto-approval right after a submission (requisitions_emergency.c): sets
  * *auto_note to a summary when it acted, else "". */
 gs_code req_emergency_on_submit(call *c, req_ref *r, const char **auto_note);
+
+/* After an emergency auto-approval that left backorders (requisitions_supply.c): calls
+ * the shortfall off against the supply agreements serving the grid; *units called off. */
+gs_code req_supply_on_emergency(call *c, int64_t req_id, int64_t *units);
 
 /* Handlers, by file. */
 

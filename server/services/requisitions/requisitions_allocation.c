@@ -1,6 +1,7 @@
 /* requisitions_allocation.c — what happens to stock for a requisition: allocation
  * (reservations at the nearest reserve points in the officer's scope, FEFO within a
- * site, split across sites, the rest backordered), dispatch (issuing the reserved
+ * site, split across sites, the rest backordered; an allocated requisition with
+ * unreserved approved units can be topped up), dispatch (issuing the reserved
  * stock), proof of delivery (per line accepted and rejected, rejected units returned to
  * their lots or written off). The stock changes are made by 030_requisitions.sql's
  * functions on top of 010_stock.sql's. */
@@ -27,6 +28,16 @@ gs_code requisition_allocate(call *c, const Gridstock__V1__RequisitionActionRequ
     GS_TRY(v_len(c, "comment", req->comment, 1000));
     GS_TRY(req_find(c, req->id, req->number, true, &r));
     GS_TRY(req_check_move(c, &r, REQ_ALLOCATED));
+    if (r.state == REQ_ALLOCATED) { /* a top-up: only while something approved is unreserved */
+        GS_TRY(db_exec(c, &res,
+                       "SELECT EXISTS (SELECT 1 FROM requisition_lines WHERE requisition_id ="
+                       " $1::bigint AND coalesce(qty_approved, 0) > qty_allocated)",
+                       1, call_i64(c, r.id)));
+        if (!db_bool(res, 0, 0))
+            return call_fail_why(c, GS_FAILED_PRECONDITION, GS_R_WRONG_STATE,
+                                 "requisition %s is allocated: nothing is left to allocate",
+                                 r.number);
+    }
     GS_TRY(db_exec(c, &res,
                    "SELECT " ALLOCATE_COLS " FROM req_allocate($1::bigint, $2::ltree,"
                    " ARRAY['reserve_point'], $3::bigint, $4)",

@@ -1,7 +1,9 @@
 /* requisitions_emergency.c — the per-grid daily caps per item of emergency mode (set by a
  * role that cannot raise requisitions), and the auto-approval that runs when an emergency
  * requisition from a grid in an active area is submitted (req_emergency_submit,
- * 032_emergency_two_person.sql). Switching the mode: requisitions_emergency_mode.c. */
+ * 032_emergency_two_person.sql), with what the area's reserves could not cover called off
+ * from supply agreements (requisitions_supply.c). Switching the mode:
+ * requisitions_emergency_mode.c. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -160,10 +162,15 @@ gs_code req_emergency_on_submit(call *c, req_ref *r, const char **auto_note)
     if (!*area)
         return GS_OK;
     r->state = db_i64(res, 0, ESUB_ALLOCATED) > 0 ? REQ_ALLOCATED : REQ_APPROVED;
-    *auto_note = call_printf(c,
-                             " (emergency mode in %s: approved at once, %" PRId64
-                             " units allocated, %" PRId64 " backordered%s%s)",
-                             area, db_i64(res, 0, ESUB_ALLOCATED), db_i64(res, 0, ESUB_BACKORDERED),
-                             *split ? "; the rest above the caps is " : "", split);
+    int64_t back = db_i64(res, 0, ESUB_BACKORDERED), called = 0;
+    if (back > 0) /* the area's reserves fell short: supplier markets on call */
+        GS_TRY(req_supply_on_emergency(c, r->id, &called));
+    *auto_note = call_printf(
+        c,
+        " (emergency mode in %s: approved at once, %" PRId64 " units allocated, %" PRId64
+        " backordered%s%s%s)",
+        area, db_i64(res, 0, ESUB_ALLOCATED), back - called,
+        called ? call_printf(c, ", %" PRId64 " called off from supply agreements", called) : "",
+        *split ? "; the rest above the caps is " : "", split);
     return GS_OK;
 }
