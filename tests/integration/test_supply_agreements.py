@@ -3,7 +3,9 @@ supply agreements (create, list with what is left of today's commitment, end), e
 with its status and reason and nothing changed (also by the database, whoever writes), the
 emergency shortfall called off cheapest first within each day's commitment and never above
 the cap, charged to the fund the agreement names, and call-offs racing on two servers for
-one day's commitment never exceeding it."""
+one day's commitment never exceeding it. Each call-off is a placed purchase order (067):
+its value reserved on the agreement's fund and budgets when made, posted when received; a
+fund that cannot pay leaves the shortfall backordered."""
 import datetime
 import threading
 import uuid
@@ -294,3 +296,117 @@ def test_cli_creates_lists_and_ends_an_agreement(cli, db):
     rc, out, err = cli("--json", "requisition", "list-call-offs", "--agreement-id", str(a["id"]),
                        login="logi.st01")
     assert rc == 0 and not json.loads(out).get("call_offs"), (out, err)
+
+
+# ---------------------------------------------------------------- the call-off's money (067)
+
+
+def money(db, fund):
+    """(balance, pending) of the fund and (spent, pending) of each budget limiting it today."""
+    acc = db.execute("SELECT balance, pending FROM fund_accounts WHERE code = %s", (fund,)).fetchone()
+    budgets = db.execute("SELECT b.spent, b.pending FROM fund_budgets b JOIN fund_accounts a"
+                         " ON a.org_unit_id = b.org_unit_id WHERE a.code = %s AND b.category = 'emergency'"
+                         " AND b.first_day <= current_date AND current_date < b.end_day ORDER BY b.id",
+                         (fund,)).fetchall()
+    return tuple(acc), [tuple(b) for b in budgets]
+
+
+def verify(server):
+    from gridstock.v1 import funds_pb2 as F
+    v = server.call_ok("FundService/VerifyLedger", F.VerifyLedgerRequest(), F.VerifyLedgerResponse, login="auditor")
+    assert v.ok, v.problems
+
+
+def user(db, login):
+    return one(db, "SELECT id FROM users WHERE login = %s", login)
+
+
+def test_a_calloff_reserves_its_money_and_the_receipt_posts_it(server, db, emergency):
+    from gridstock.v1 import procurement_pb2 as pb
+    item, code = new_item(db)
+    cap(server, code, 100)
+    a = create_agreement(server, db, code, market="SM02", daily=5, cap=300, fund="GF-GR001")
+    (bal, pend), budgets = money(db, "GF-GR001")
+    assert budgets, "GR001 has emergency budgets for today"
+
+    r = emergency_requisition(server, code, 5)
+    assert r.lines[0].qty_backordered == 0
+    [off] = calloffs(server, requisition_id=r.id)
+    assert (off.agreement_id, off.qty, off.unit_price_fen, off.amount_fen) == (a.id, 5, 300, 1500)
+    # the call-off is a placed order of the agreement's supplier, fund and category, written by the
+    # agreement's maker and placed by the activation's confirmer; its value is reserved
+    o = db.execute("SELECT o.id, o.status, s.code, o.fund_account_id = (SELECT id FROM fund_accounts"
+                   " WHERE code = 'GF-GR001'), o.budget_category, o.created_by, o.placed_by, o.reserved_fen,"
+                   " o.requisition_id, d.kind FROM supply_calloffs c JOIN purchase_orders o ON o.id = c.purchase_order_id"
+                   " JOIN sites s ON s.id = o.supplier_site_id JOIN sites d ON d.id = o.site_id"
+                   " WHERE c.requisition_id = %s", (r.id,)).fetchone()
+    oid = o[0]
+    assert off.purchase_order_id == oid and off.purchase_order_number == one(
+        db, "SELECT number FROM purchase_orders WHERE id = %s", oid)
+    assert o[1:] == ("placed", "SM02", True, "emergency", user(db, "logi.st01"), user(db, "admin"), 1500, r.id,
+                     "reserve_point"), o
+    assert db.execute("SELECT item_id, qty, unit_price_fen FROM purchase_order_lines WHERE order_id = %s",
+                      (oid,)).fetchall() == [(item, 5, 300)]
+    assert money(db, "GF-GR001") == ((bal, pend + 1500), [(s, p + 1500) for s, p in budgets])
+    verify(server)
+
+    # receiving the call-off's order posts its value to the supplier and releases the reservation
+    got = server.call_ok("ProcurementService/ReceiveAgainstOrder", pb.ReceiveAgainstOrderRequest(
+        order_id=oid, lines=[pb.ReceiptLineInput(item_code=code, qty=5, lot_code="CO1", expires_on="2030-01-01")]),
+        pb.ReceiveAgainstOrderResponse, login="logi.st01")
+    assert got
+    assert db.execute("SELECT status, reserved_fen, spent_fen FROM purchase_orders WHERE id = %s",
+                      (oid,)).fetchone() == ("received", 0, 1500)
+    assert money(db, "GF-GR001") == ((bal - 1500, pend), [(s + 1500, p) for s, p in budgets])
+    assert one(db, "SELECT count(*) FROM fund_postings p JOIN purchase_order_receipts x ON x.posting_id = p.id"
+                   " WHERE x.order_id = %s AND p.kind = 'purchase'", oid) == 1
+    verify(server)
+
+    # the database holds it whoever writes: a call-off names an order that pays for exactly it
+    insert = ("INSERT INTO supply_calloffs (agreement_id, item_id, requisition_id, line_id, grid_id, day, qty,"
+              " unit_price_fen, price_cap_fen, amount_fen, fund_account_id, budget_category, due_at,"
+              " purchase_order_id) VALUES (%s, %s, %s, %s, (SELECT id FROM org_units WHERE code = 'GR001'),"
+              " current_date, 0 + %s, %s, 0, 0, 0, '', now(), %s)")
+    b = create_agreement(server, db, code, market="SM02", daily=5, cap=300, fund="GF-GR001")
+    with pytest.raises(Exception, match="supply_calloffs_paid"):
+        db.execute(insert, (b.id, item, r.id, r.lines[0].id, 1, 300, None))
+    with pytest.raises(Exception, match="is paid by a placed order .* purchase order %d is not" % oid):
+        db.execute(insert, (b.id, item, r.id, r.lines[0].id, 1, 300, oid))
+    for x in (a, b):
+        server.call_ok(SVC + "EndSupplyAgreement", rq.EndSupplyAgreementRequest(id=x.id, reason="test over"),
+                       rq.SupplyAgreement, login="logi.st01")
+
+
+def test_a_fund_that_cannot_pay_leaves_the_shortfall_backordered(server, db, emergency):
+    item, code = new_item(db)
+    (bal, pend), budgets = money(db, "GF-GR001")
+    qty = (bal - pend) // 100000 + 1  # one unit more than the fund holds
+    cap(server, code, qty + 10)
+    a = create_agreement(server, db, code, market="SM02", daily=qty, cap=100000, fund="GF-GR001")
+    orders = one(db, "SELECT count(*) FROM purchase_orders")
+
+    r = emergency_requisition(server, code, qty)
+    assert r.status == "approved" and r.lines[0].qty_backordered == qty
+    assert not calloffs(server, requisition_id=r.id)
+    assert one(db, "SELECT coalesce(sum(used), 0) FROM supply_commitment_usage WHERE agreement_id = %s", a.id) == 0
+    assert one(db, "SELECT count(*) FROM purchase_orders") == orders
+    assert money(db, "GF-GR001") == ((bal, pend), budgets)
+    assert one(db, "SELECT qty FROM requisition_backorders WHERE requisition_id = %s AND status = 'open'",
+               r.id) == qty
+    verify(server)
+    server.call_ok(SVC + "EndSupplyAgreement", rq.EndSupplyAgreementRequest(id=a.id, reason="test over"),
+                   rq.SupplyAgreement, login="logi.st01")
+
+
+def test_the_activations_proposer_places_what_its_confirmer_agreed(server, db, emergency):
+    # admin confirmed the activation and made this agreement: maker ≠ checker, so point.cm01 places it
+    item, code = new_item(db)
+    cap(server, code, 100)
+    a = create_agreement(server, db, code, login="admin", market="SM02", daily=2, cap=200, fund="GF-GR001")
+    r = emergency_requisition(server, code, 2)
+    [off] = calloffs(server, requisition_id=r.id)
+    assert db.execute("SELECT created_by, placed_by, status, reserved_fen FROM purchase_orders WHERE id = %s",
+                      (off.purchase_order_id,)).fetchone() == (user(db, "admin"), user(db, "point.cm01"),
+                                                               "placed", 400)
+    server.call_ok(SVC + "EndSupplyAgreement", rq.EndSupplyAgreementRequest(id=a.id, reason="test over"),
+                   rq.SupplyAgreement, login="admin")

@@ -2,7 +2,8 @@
  * agreements (create, list with what is left of today's commitment, end) and the
  * call-offs made against them when an emergency requisition finds the area's reserves
  * short (req_supply_on_emergency; the rules are supply_calloff_shortfall and the triggers
- * of 066_supply_agreements.sql). */
+ * of 066_supply_agreements.sql; each call-off is a placed purchase order paid from the
+ * agreement's fund, 067_calloff_purchases.sql). */
 #include <inttypes.h>
 #include <string.h>
 
@@ -315,7 +316,9 @@ gs_code requisition_end_supply_agreement(call *c,
     COL(CO_BUDGET_CATEGORY, ", o.budget_category")                                                 \
     COL(CO_DELIVERY_ADDRESS, ", o.delivery_address")                                               \
     COL(CO_DUE_AT, ", " DIR_TS("o.due_at"))                                                        \
-    COL(CO_CREATED_AT, ", " DIR_TS("o.created_at"))
+    COL(CO_CREATED_AT, ", " DIR_TS("o.created_at"))                                                \
+    COL(CO_PURCHASE_ORDER_ID, ", coalesce(o.purchase_order_id, 0)")                                \
+    COL(CO_PURCHASE_ORDER_NUMBER, ", coalesce(po.number, '')")
 enum { CO_COLUMNS(DB_COL_NAME) CO_NCOLS };
 #define CO_COLS CO_COLUMNS(DB_COL_SQL)
 
@@ -338,6 +341,8 @@ static void calloff_from_row(Gridstock__V1__CallOff *m, const db_res *r, int i)
     m->delivery_address = (char *)db_str(r, i, CO_DELIVERY_ADDRESS);
     m->due_at = (char *)db_str(r, i, CO_DUE_AT);
     m->created_at = (char *)db_str(r, i, CO_CREATED_AT);
+    m->purchase_order_id = db_i64(r, i, CO_PURCHASE_ORDER_ID);
+    m->purchase_order_number = (char *)db_str(r, i, CO_PURCHASE_ORDER_NUMBER);
 }
 
 gs_code requisition_list_call_offs(call *c, const Gridstock__V1__ListCallOffsRequest *req,
@@ -358,6 +363,7 @@ gs_code requisition_list_call_offs(call *c, const Gridstock__V1__ListCallOffsReq
                    " JOIN requisitions q ON q.id = o.requisition_id"
                    " JOIN org_units g ON g.id = o.grid_id"
                    " JOIN fund_accounts f ON f.id = o.fund_account_id"
+                   " LEFT JOIN purchase_orders po ON po.id = o.purchase_order_id"
                    " WHERE g.path <@ $1::ltree AND ($2::bigint = 0 OR o.agreement_id = $2::bigint)"
                    " AND ($3::bigint = 0 OR o.requisition_id = $3::bigint)"
                    " AND ($4 = '' OR o.day = $4::date) AND o.id > $5::bigint"
