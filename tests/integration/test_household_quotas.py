@@ -470,3 +470,35 @@ def test_the_readme_tour_refuses_a_second_helping_at_another_station(cli, db):
     rc, out, err = cli("charity", "distribute", "--site-code", "CS05", "--household-id", hid,
                        "--data", json.dumps({"items": [{"item_code": "RICE-SELFHEAT", "qty": 1}]}), login=LOGI)
     assert rc == 3 and "FAILED_PRECONDITION" in err and "quota" in err, err
+
+
+def test_cli_update_helped_accept_and_rescue(server, cli, db):
+    """The register's update and helped report, and the rescue calls, through the CLI."""
+    import json
+    from harness.sql import day
+    rc, out, err = cli("household", "register", "--grid-code", "GR001", "--id-number", new_id(), "--head-name",
+                       "吴十", "--members", "2", "--json", login=STAFF)
+    assert rc == 0, err
+    hid = int(json.loads(out)["id"])
+    rc, out, err = cli("household", "update", "--id", hid, "--head-name", "吴十", "--members", "5", "--json",
+                       login=STAFF)
+    assert rc == 0 and json.loads(out)["members"] == 5, err
+    rc, out, err = cli("household", "helped-report", "--org-unit-code", "CM01", "--json", login=STAFF)
+    assert rc == 0, err
+    rows = json.loads(out)["rows"]
+    assert any(r["org_unit_code"] == "GR001" for r in rows) and any(r["level"] == "community" for r in rows), rows
+    item = new_item(db)
+    soon = receive(server, "RP01", item, "CLI-RESCUE", 20, day(db, 4))
+    to = one(db, "SELECT code FROM sites WHERE kind = 'charity_station' ORDER BY code LIMIT 1")
+    rc, out, err = cli("charity", "accept-transfer-proposal", "--lot-id", soon.id, "--to-site-code", to,
+                       "--qty", "6", "--json", login=LOGI)
+    assert rc == 0, err
+    r = json.loads(out)
+    assert int(r["qty"]) == 6 and r["to_site_code"] == to and int(r["transfer_id"]) > 0, r
+    rc, out, err = cli("charity", "rescue-report", "--org-unit-code", "CM01", "--json", login=LOGI)
+    assert rc == 0, err
+    rep = json.loads(out)
+    assert any(x["item_code"] == item and int(x["rescued_qty"]) == 6 for x in rep["rows"]), rep
+    rc, out, err = cli("charity", "accept-transfer-proposal", "--lot-id", soon.id, "--to-site-code", to,
+                       "--qty", "0", login=STAFF)
+    assert rc != 0 and err.strip(), err
