@@ -97,6 +97,21 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
 /* ---- streaming.c: which methods stream (from the embedded descriptor set) ---- */
 /* 1 for server-streaming, 0 for unary, -1 for client/bidi streaming (not supported). */
 int streaming_kind(const ProtobufCServiceDescriptor *s, const ProtobufCMethodDescriptor *m);
+/* The descriptor set embedded in the library, parsed once (NULL if it does not parse);
+ * owned by streaming.c. */
+struct Google__Protobuf__FileDescriptorSet;
+const struct Google__Protobuf__FileDescriptorSet *cli_descriptor_set(void);
+
+/* ---- secret.c: fields marked (secret) = true, never taken from the command line ---- */
+/* 1 when field f of request message d is secret. */
+int secret_field(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f);
+/* The first line of PATH (- = standard input) without its end and surrounding blanks,
+ * malloc'd; NULL with a message naming `flag` when unreadable or empty. */
+char *secret_read_file(const char *flag, const char *path);
+/* Asks for `label` on the terminal with echo off when standard input is one: malloc'd.
+ * NULL when standard input is not a terminal (*failed 0) or nothing was entered (*failed
+ * 1, message printed). */
+char *secret_prompt(const char *label, int *failed);
 
 /* ---- invoke.c: the call, with request id, metadata and retries ---- */
 int invoke(const cli_opts *o, const cli_method *m, const ProtobufCMessage *req);

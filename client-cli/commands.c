@@ -204,6 +204,14 @@ void commands_print_method_help(FILE *out, const cli_method *m)
         char fl[160], note[1024] = "";
         size_t o = 0;
         flag_usage(f, fl, sizeof fl);
+        if (secret_field(in, f)) {
+            char name[128];
+            kebab(f->name, name, sizeof name);
+            snprintf(fl, sizeof fl, "--%s-file FILE", name);
+            fprintf(out, "  %-34s %s\n", fl,
+                    _("secret: its first line (- = stdin); left out, asked for on the terminal"));
+            continue;
+        }
         if (f->type == PROTOBUF_C_TYPE_MESSAGE)
             o += (size_t)snprintf(note + o, sizeof note - o, " %s", pbjson_type_name(f));
         if (f->type == PROTOBUF_C_TYPE_ENUM) {

@@ -92,7 +92,7 @@ int completion_bash(FILE *out)
             for (unsigned f = 0; f < in->n_fields; f++) {
                 char flag[160];
                 commands_flag_name(&in->fields[f], flag, sizeof flag);
-                fprintf(out, " %s", flag);
+                fprintf(out, " %s%s", flag, secret_field(in, &in->fields[f]) ? "-file" : "");
                 if (in->fields[f].type == PROTOBUF_C_TYPE_BOOL &&
                     in->fields[f].label != PROTOBUF_C_LABEL_REPEATED)
                     fprintf(out, " --no-%s", flag + 2);

@@ -216,6 +216,103 @@ static json_t *load_json(const char *what, const char *src, int is_file)
     return j;
 }
 
+/* A secret field (secret.c) set from a file: `--<field>-file PATH` or `--<field>_file=PATH`;
+ * 1 when `name` is such a flag (its value put into fs), 0 when it is not, -1 on a usage
+ * error, -2 when the file cannot be read. */
+static int secret_file_flag(const ProtobufCMessageDescriptor *d, const char *a, const char *name,
+                            const char *text, int argc, char **argv, int *i, flag_set *fs)
+{
+    size_t n = strlen(name);
+    char base[256];
+    if (n < 6 || (strcmp(name + n - 5, "-file") != 0 && strcmp(name + n - 5, "_file") != 0))
+        return 0;
+    snprintf(base, sizeof base, "%.*s", (int)(n - 5), name);
+    if (resolve(d, base, fs) < 0 || fs->depth != 1 || fs->path[0]->type != PROTOBUF_C_TYPE_STRING ||
+        !secret_field(d, fs->path[0]))
+        return 0;
+    (*i)++;
+    if (!text) {
+        if (*i >= argc) {
+            cli_err(_("%s needs a value (a file, - = standard input)"), a);
+            return -1;
+        }
+        text = argv[(*i)++];
+    }
+    char *v = secret_read_file(a, text);
+    if (!v)
+        return -2;
+    fs->flag = a;
+    fs->value = json_string(v);
+    explicit_bzero(v, strlen(v));
+    free(v);
+    if (!fs->value) {
+        cli_err(_("%s: value is not valid UTF-8"), a);
+        return -1;
+    }
+    return 1;
+}
+
+/* The refusal of a secret given where shell history keeps it (a flag's value, --data). */
+static void secret_refused(const ProtobufCFieldDescriptor *f, const char *where)
+{
+    char flag[160];
+    commands_flag_name(f, flag, sizeof flag);
+    cli_err(_("%s: a secret is not taken from %s, where shell history and process lists keep it: "
+              "give %s-file FILE (- = standard input) or --file JSON, or leave it out to be asked "
+              "for it on the terminal"),
+            flag, where, flag);
+}
+
+/* A copy of the request JSON for --verbose with every secret field replaced. */
+static json_t *secret_masked(const ProtobufCMessageDescriptor *d, json_t *root)
+{
+    json_t *copy = json_deep_copy(root);
+    for (unsigned k = 0; copy && k < d->n_fields; k++) {
+        if (!secret_field(d, &d->fields[k]))
+            continue;
+        char jn[256];
+        pbjson_json_name(d->fields[k].name, jn, sizeof jn);
+        if (json_object_get(copy, d->fields[k].name))
+            json_object_set_new(copy, d->fields[k].name, json_string("(secret)"));
+        if (json_object_get(copy, jn))
+            json_object_set_new(copy, jn, json_string("(secret)"));
+    }
+    return copy;
+}
+
+/* Secret fields of d: with `data` (the JSON of --data, before the flags apply) refused when
+ * set there; without, asked for on the terminal when neither a flag nor --file gave them.
+ * 0, or -1 with a message printed. */
+static int secret_fields_fill(const ProtobufCMessageDescriptor *d, json_t *root, const char *data)
+{
+    for (unsigned k = 0; k < d->n_fields; k++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[k];
+        if (f->type != PROTOBUF_C_TYPE_STRING || !secret_field(d, f))
+            continue;
+        char jn[256];
+        pbjson_json_name(f->name, jn, sizeof jn);
+        int given = json_object_get(root, f->name) || json_object_get(root, jn);
+        if (given && data) {
+            secret_refused(f, "--data");
+            return -1;
+        }
+        if (given || data)
+            continue;
+        char label[160];
+        int failed;
+        commands_flag_name(f, label, sizeof label);
+        char *v = secret_prompt(label + 2, &failed);
+        if (failed)
+            return -1;
+        if (!v)
+            continue; /* not a terminal: the server says the field is required */
+        json_object_set_new(root, f->name, json_string(v));
+        explicit_bzero(v, strlen(v));
+        free(v);
+    }
+    return 0;
+}
+
 ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char **argv, int first,
                                 int *exit_code)
 {
@@ -267,6 +364,16 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
         const char *text = eq ? eq + 1 : NULL;
         fs->flag = a;
         int negated = 0;
+        int sf = secret_file_flag(d, a, name, text, argc, argv, &i, fs);
+        if (sf < 0) {
+            if (sf == -2)
+                *exit_code = EXIT_LOCAL;
+            goto out;
+        }
+        if (sf > 0) {
+            n_flags++;
+            continue;
+        }
         if (resolve(d, name, fs) < 0) {
             if (!strncmp(name, "no-", 3) && !text && resolve(d, name + 3, fs) == 0 &&
                 fs->path[fs->depth - 1]->type == PROTOBUF_C_TYPE_BOOL) {
@@ -287,6 +394,10 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
             goto out;
         }
         const ProtobufCFieldDescriptor *f = fs->path[fs->depth - 1];
+        if (fs->depth == 1 && secret_field(d, f)) {
+            secret_refused(f, "the command line");
+            goto out;
+        }
         i++;
         if (negated) {
             text = "false";
@@ -322,6 +433,10 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
         root = json_object();
     if (!root)
         goto out;
+    *exit_code = EXIT_USAGE;
+    if (data && secret_fields_fill(d, root, data) < 0)
+        goto out;
+    *exit_code = EXIT_LOCAL;
     for (size_t k = 0; k < n_flags; k++) {
         int first_of_field = 1;
         for (size_t p = 0; p < k; p++)
@@ -333,6 +448,10 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
             goto out;
         }
     }
+    *exit_code = EXIT_USAGE;
+    if (secret_fields_fill(d, root, NULL) < 0)
+        goto out;
+    *exit_code = EXIT_LOCAL;
     req = pbjson_from_json(d, root, NULL, err, sizeof err);
     if (!req) {
         cli_err(_("request %s: %s"), d->name, err);
@@ -340,9 +459,11 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
         goto out;
     }
     if (o->verbose) {
-        char *s = json_dumps(root, JSON_COMPACT);
+        json_t *shown = secret_masked(d, root);
+        char *s = shown ? json_dumps(shown, JSON_COMPACT) : NULL;
         cli_verbose(o, _("request %s"), s ? s : "?");
         free(s);
+        json_decref(shown);
     }
     *exit_code = EXIT_OK;
 out:

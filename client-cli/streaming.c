@@ -1,7 +1,7 @@
 /* streaming.c — which methods stream, read from the descriptor set embedded in the library
  * (protoc's server_streaming / client_streaming flags; protobuf-c's service descriptors do
  * not carry them). Should the set not know a method, the naming rule `Watch*` = server
- * streaming applies. */
+ * streaming applies. The parsed set is shared with secret.c (field options). */
 #include <string.h>
 
 #include "cli.h"
@@ -13,7 +13,7 @@ extern const size_t gs_descriptor_set_len;
 static Google__Protobuf__FileDescriptorSet *set_cache;
 static int set_loaded;
 
-static const Google__Protobuf__FileDescriptorSet *descriptor_set(void)
+const Google__Protobuf__FileDescriptorSet *cli_descriptor_set(void)
 {
     if (!set_loaded) {
         set_loaded = 1;
@@ -25,7 +25,7 @@ static const Google__Protobuf__FileDescriptorSet *descriptor_set(void)
 
 int streaming_kind(const ProtobufCServiceDescriptor *s, const ProtobufCMethodDescriptor *m)
 {
-    const Google__Protobuf__FileDescriptorSet *set = descriptor_set();
+    const Google__Protobuf__FileDescriptorSet *set = cli_descriptor_set();
     for (size_t f = 0; set && f < set->n_file; f++) {
         const Google__Protobuf__FileDescriptorProto *fd = set->file[f];
         const char *pkg = fd->package ? fd->package : "";

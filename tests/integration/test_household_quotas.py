@@ -453,8 +453,9 @@ def test_the_readme_tour_refuses_a_second_helping_at_another_station(cli, db):
     for low income or an elderly person alone) across two stations, through the CLI."""
     import json
     idn = new_id()
-    rc, out, err = cli("--json", "household", "register", "--grid-code", "GR001", "--id-number", idn, "--head-name",
-                       "王秀英", "--members", "1", "--needs.elderly-alone", "--needs.low-income", login="leader.gr001")
+    rc, out, err = cli("--json", "household", "register", "--grid-code", "GR001", "--id-number-file", "-",
+                       "--head-name", "王秀英", "--members", "1", "--needs.elderly-alone", "--needs.low-income",
+                       login="leader.gr001", input=idn + "\n")
     assert rc == 0, err
     hid = json.loads(out)["id"]
     for s in ("CS01", "CS05"):
@@ -476,8 +477,8 @@ def test_cli_update_helped_accept_and_rescue(server, cli, db):
     """The register's update and helped report, and the rescue calls, through the CLI."""
     import json
     from harness.sql import day
-    rc, out, err = cli("household", "register", "--grid-code", "GR001", "--id-number", new_id(), "--head-name",
-                       "吴十", "--members", "2", "--json", login=STAFF)
+    rc, out, err = cli("household", "register", "--grid-code", "GR001", "--id-number-file", "-", "--head-name",
+                       "吴十", "--members", "2", "--json", login=STAFF, input=new_id())
     assert rc == 0, err
     hid = int(json.loads(out)["id"])
     rc, out, err = cli("household", "update", "--id", hid, "--head-name", "吴十", "--members", "5", "--json",

@@ -303,8 +303,8 @@ def test_without_a_household_key_the_register_refuses(server, db):
 
 def test_cli_register_get_move_list(cli, db):
     idn = new_id()
-    rc, out, err = cli("household", "register", "--grid-code", "GR005", "--id-number", idn, "--head-name", "周九",
-                       "--members", "4", "--needs.low-income", "--json", login=STAFF)
+    rc, out, err = cli("household", "register", "--grid-code", "GR005", "--id-number-file", "-", "--head-name", "周九",
+                       "--members", "4", "--needs.low-income", "--json", login=STAFF, input=idn + "\n")
     assert rc == 0, err
     import json
     h = json.loads(out)
@@ -318,9 +318,87 @@ def test_cli_register_get_move_list(cli, db):
     assert rc == 0, err
     rc, out, err = cli("household", "list", "--org-unit-code", "GR006", login=STAFF)
     assert rc == 0 and "周九" in out and "GR006" in out, err
-    rc, out, err = cli("household", "register", "--grid-code", "GR005", "--id-number", idn, "--head-name", "x",
-                       "--members", "1", login=STAFF)
+    rc, out, err = cli("household", "register", "--grid-code", "GR005", "--id-number-file", "-", "--head-name", "x",
+                       "--members", "1", login=STAFF, input=idn)
     assert rc != 0 and "already registered" in err and idn not in err
+
+
+def test_cli_never_takes_the_id_number_from_the_command_line(server, cli, db, tmp_path):
+    """The head's ID number stays out of shell history and process lists: the flag and --data
+    are refused before anything is sent; a file (- = stdin), --file JSON or a prompt on the
+    terminal with echo off give it; --verbose shows it masked."""
+    import json
+    import os
+    import pty
+    import select
+    import subprocess
+
+    from harness import paths
+    before = one(db, "SELECT count(*) FROM households")
+    idn = new_id()
+    base = ["household", "register", "--grid-code", "GR007", "--head-name", "郑十一", "--members", "2"]
+    rc, out, err = cli(*base, "--id-number", idn, login=STAFF)
+    assert rc == 1 and "--id-number-file" in err and "shell history" in err, err
+    rc, out, err = cli(*base, "--id-number=" + idn, login=STAFF)
+    assert rc == 1 and "--id-number-file" in err, err
+    rc, out, err = cli("household", "register", "--data", json.dumps(
+        {"grid_code": "GR007", "idNumber": idn, "head_name": "x", "members": 1}), login=STAFF)
+    assert rc == 1 and "--data" in err and "--id-number-file" in err, err
+    assert one(db, "SELECT count(*) FROM households") == before      # nothing was sent
+    # without it and without a terminal: the server's FIELD_REQUIRED
+    rc, out, err = cli(*base, login=STAFF, input="")
+    assert rc != 0 and "id_number" in err and "required" in err, err
+    # from a file, with --verbose: the request line shows "(secret)"
+    f = tmp_path / "idn"
+    f.write_text(idn + "\n")
+    rc, out, err = cli("-v", "--json", *base, "--id-number-file", str(f), login=STAFF)
+    assert rc == 0, err
+    assert idn not in err and '"id_number":"(secret)"' in err, err
+    first = json.loads(out)["id"]
+    rc, out, err = cli(*base, "--id-number-file", str(tmp_path / "missing"), login=STAFF)
+    assert rc == 4 and "missing" in err, err
+    # from --file JSON
+    g = tmp_path / "req.json"
+    idn2 = new_id()
+    g.write_text(json.dumps({"grid_code": "GR007", "id_number": idn2, "head_name": "x", "members": 1}))
+    rc, out, err = cli("--json", "household", "register", "--file", str(g), login=STAFF)
+    assert rc == 0, err
+    # asked for on a terminal, with echo off: the number typed never shows on the terminal
+    idn3 = new_id()
+    argv = [paths.GRIDSTOCK_CLI, "--addr", server.addr, "--token", server.token(STAFF), "--json"] + base
+    env = paths.sanitizer_env()
+    for k in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG", "GRIDSTOCK_TOKEN", "GRIDSTOCK_ADDR"):
+        env.pop(k, None)
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+    while b"(not shown)" not in seen:
+        r, _, _ = select.select([master], [], [], 30)
+        assert r, seen
+        seen += os.read(master, 4096)
+    os.write(master, idn3.encode() + b"\n")
+    out, _ = p.communicate(timeout=60)
+    while True:
+        r, _, _ = select.select([master], [], [], 0.5)
+        if not r:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert p.returncode == 0, (seen, out)
+    assert b"id-number (not shown): " in seen and idn3.encode() not in seen, seen
+    third = json.loads(out)["id"]
+    hashes = [one(db, "SELECT id_hash FROM households WHERE id = %s", int(x)) for x in (first, third)]
+    assert len(set(hashes)) == 2
+    # the number the terminal took is the one registered: the same again is a duplicate
+    rc, out, err = cli(*base, "--id-number-file", "-", login=STAFF, input=idn3)
+    assert rc != 0 and "already registered" in err, err
 
 
 def test_demo_register_follows_the_residents(db):
