@@ -185,6 +185,51 @@ def test_update_raises_personal_rev_and_audits_no_personal_data(server, db):
             Code.NOT_FOUND, "NOT_FOUND")
 
 
+def test_audit_rows_are_filed_under_the_households_grid(server, db):
+    """081: an auditor of the household's grid sees its audit rows (they were filed under the
+    acting staff's community before), an auditor of another grid does not; a move is filed
+    under the community over both grids."""
+    import uuid
+
+    from gridstock.v1 import audit_pb2 as A
+    from gridstock.v1 import users_pb2 as U
+    aud = {}
+    for grid in ("GR001", "GR002", "CM01", "CM02"):
+        aud[grid] = "aud.%s.%s" % (grid.lower(), uuid.uuid4().hex[:6])
+        _, code, details = server.call("UserService/CreateUser", U.CreateUserRequest(
+            login=aud[grid], display_name="Auditor", role="auditor", scope_code=grid), U.User, login="admin")
+        assert code == Code.OK, details
+
+    def rows(login, obj):
+        resp, code, details = server.call("AuditService/List", A.ListAuditRequest(object=obj), A.ListAuditResponse,
+                                          login=login)
+        assert code == Code.OK, details
+        return [r.method.rsplit("/", 1)[1] for r in resp.rows]
+
+    h = register(server, grid="GR001", login=STAFF)          # staff of CM01, the household in GR001
+    ok(server, "UpdateHousehold", pb.UpdateHouseholdRequest(id=h.id, head_name="张三", members=4))
+    obj = "household:%d" % h.id
+    assert rows(aud["GR001"], obj) == ["RegisterHousehold", "UpdateHousehold"]
+    assert rows(aud["GR002"], obj) == []
+    assert rows(aud["CM02"], obj) == []
+    first = one(db, "SELECT min(id) FROM audit_log WHERE object = %s", obj)
+    got, _, _ = server.call_status("AuditService/Get", A.GetAuditRowRequest(id=first), login=aud["GR002"])
+    assert got == Code.NOT_FOUND
+    assert one(db, "SELECT scope_path::text FROM audit_log WHERE id = %s", first) == \
+        one(db, "SELECT path::text FROM org_units WHERE code = 'GR001'")
+    # a move to GR002: under CM01, seen by neither grid's auditor alone
+    ok(server, "MoveHousehold", pb.MoveHouseholdRequest(id=h.id, to_grid_code="GR002", reason="moved"))
+    assert rows(aud["GR001"], obj) == ["RegisterHousehold", "UpdateHousehold"]
+    assert rows(aud["GR002"], obj) == []
+    assert rows(aud["CM01"], obj) == ["RegisterHousehold", "UpdateHousehold", "MoveHousehold"]
+    assert one(db, "SELECT scope_path::text FROM audit_log WHERE object = %s AND method LIKE '%%MoveHousehold'",
+               obj) == one(db, "SELECT path::text FROM org_units WHERE code = 'CM01'")
+    # from now on its rows are the new grid's
+    ok(server, "UpdateHousehold", pb.UpdateHouseholdRequest(id=h.id, head_name="张三", members=5), login=LEADER2)
+    assert rows(aud["GR002"], obj) == ["UpdateHousehold"]
+    assert rows(aud["GR001"], obj) == ["RegisterHousehold", "UpdateHousehold"]
+
+
 def test_moves_are_history_and_only_moves_change_the_grid(server, db):
     h = register(server, grid="GR001", login=LEADER1, building="1-101")
     m = ok(server, "MoveHousehold", pb.MoveHouseholdRequest(id=h.id, to_grid_code="GR002", building="2-202",
