@@ -360,6 +360,16 @@ const char *gs_keyring_first_kid(const gs_keyring *k)
     return k && k->n ? k->keys[0].kid : NULL;
 }
 
+size_t gs_keyring_count(const gs_keyring *k)
+{
+    return k ? k->n : 0;
+}
+
+const char *gs_keyring_kid(const gs_keyring *k, size_t i)
+{
+    return k && i < k->n ? k->keys[i].kid : NULL;
+}
+
 int gs_keyring_hmac(const gs_keyring *k, const char *kid, const void *const *parts,
                     const size_t *lens, size_t n_parts, unsigned char out[32])
 {

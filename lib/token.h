@@ -48,6 +48,10 @@ const char *gs_token_result_str(gs_token_result r);
  * the first key's id, and HMAC-SHA256 of the concatenated parts with the key `kid`
  * (NULL: the first key). 0, or -1 when the key is unknown. */
 const char *gs_keyring_first_kid(const gs_keyring *k);
+/* How many keys the keyring holds, and the id of key i in file order (0 = the first);
+ * NULL past the end. */
+size_t gs_keyring_count(const gs_keyring *k);
+const char *gs_keyring_kid(const gs_keyring *k, size_t i);
 int gs_keyring_hmac(const gs_keyring *k, const char *kid, const void *const *parts,
                     const size_t *lens, size_t n_parts, unsigned char out[32]);
 

@@ -175,6 +175,92 @@ static bool set(const char *s)
     return s && *s;
 }
 
+/* The household keyring (personal_id.h): it parses and is not world-readable; which key
+ * hashes and which older keys still match, how long ago the file changed; and, when the
+ * database answers, how many households are hashed under each key since when. Households
+ * under a key the keyring lacks are a problem: a second registration of their heads would
+ * not be caught (docs/operations.md, "Rotating the household key"). */
+static void household_keys_check(struct check_state *st, const gs_config *cfg, bool db_up)
+{
+    char err[512], kids[600] = "", usage[4096] = "", param[700];
+    if (!set(cfg->household_keys)) {
+        finding(st, "note", "household_keys",
+                "not set: this server refuses to register households (docs/operations.md, "
+                "\"Rotating the household key\")");
+        return;
+    }
+    gs_keyring *k = gs_keyring_load(cfg->household_keys, err, sizeof err);
+    if (!k) {
+        finding(st, "PROBLEM", "household_keys", "%s", err);
+        return;
+    }
+    if (secret_file_mode_check(cfg->household_keys, err, sizeof err)) {
+        finding(st, "PROBLEM", "household_keys", "%s", err);
+        gs_keyring_free(k);
+        return;
+    }
+    size_t n = gs_keyring_count(k), o = 0;
+    for (size_t i = 0; i < n && o < sizeof kids - 40; i++)
+        o +=
+            (size_t)snprintf(kids + o, sizeof kids - o, "%s%s", i ? "," : "", gs_keyring_kid(k, i));
+    gs_keyring_free(k);
+    struct stat sb;
+    long days =
+        stat(cfg->household_keys, &sb) == 0 ? (long)((time(NULL) - sb.st_mtime) / 86400) : -1;
+    finding(st, "ok", "household_keys",
+            "%s: hashes with key \"%.*s\"%s%s%s, file last changed %ld day(s) ago",
+            cfg->household_keys, (int)strcspn(kids, ","), kids,
+            n > 1 ? " (older keys still matched: " : "", n > 1 ? kids + strcspn(kids, ",") + 1 : "",
+            n > 1 ? ")" : "", days);
+    if (!db_up)
+        return;
+    /* "<time zone>|<kid>,<kid>,...": one parameter is all db_value takes */
+    snprintf(param, sizeof param, "%s|%s", cfg->timezone ? cfg->timezone : "UTC", kids);
+    db *d = db_open(cfg->db);
+    int rc =
+        db_value(d,
+                 "SELECT coalesce(string_agg(format('%s %s %s', id_kid, n, since), ';'"
+                 " ORDER BY id_kid = split_part(split_part($1, '|', 2), ',', 1) DESC, n DESC), '')"
+                 " FROM (SELECT id_kid, count(*) n, to_char(min(registered_at)"
+                 " AT TIME ZONE split_part($1, '|', 1), 'YYYY-MM-DD') since"
+                 " FROM households GROUP BY id_kid) x",
+                 param, usage, sizeof usage, err, sizeof err);
+    db_close(d);
+    if (rc != 0)
+        return; /* no register (an old schema): the schema finding says so */
+    char known[4096] = "";
+    size_t ko = 0;
+    for (char *save = NULL, *row = strtok_r(usage, ";", &save); row;
+         row = strtok_r(NULL, ";", &save)) {
+        char kid[64], since[16];
+        long long count;
+        if (sscanf(row, "%63s %lld %15s", kid, &count, since) != 3)
+            continue;
+        char padded[sizeof kids + 2];
+        snprintf(padded, sizeof padded, ",%s,", kids);
+        char needle[70];
+        snprintf(needle, sizeof needle, ",%s,", kid);
+        if (strstr(padded, needle)) {
+            if (ko < sizeof known - 100)
+                ko += (size_t)snprintf(known + ko, sizeof known - ko,
+                                       "%s%lld under \"%s\" (since %s)", ko ? ", " : "", count, kid,
+                                       since);
+        } else if (strcmp(kid, "demo") == 0) {
+            /* sql/demo/075_households.sql: placeholder hashes under no real key */
+            finding(st, "note", "household_keys",
+                    "%lld demo household(s) with placeholder hashes (key \"demo\")", count);
+        } else {
+            finding(st, "PROBLEM", "household_keys",
+                    "%lld household(s) are hashed under key \"%s\", which %s lacks: a second "
+                    "registration of their heads is not caught; put the key back (after the "
+                    "first)",
+                    count, kid, cfg->household_keys);
+        }
+    }
+    finding(st, "ok", "household_keys", "the register: %s",
+            *known ? known : "no household hashed under these keys yet");
+}
+
 /* Verifies what a start needs and says what is wrong in plain words: configuration, token
  * keys, TLS files, the database and its schema version, the method table. */
 static int cmd_check(const gs_config *cfg)
@@ -263,6 +349,7 @@ static int cmd_check(const gs_config *cfg)
         else
             finding(&st, "ok", "database", "%s reachable, schema version %d", where, have);
     }
+    household_keys_check(&st, cfg, rc == 0);
     if (set(cfg->db_read)) {
         double lag;
         db_describe(cfg->db_read, where, sizeof where);

@@ -71,8 +71,8 @@ static const cfg_row rows[] = {
     {"audit_keys", CFG_STRING, OFF(audit_keys), "", 0, 0, NULL, NULL, "FILE",
      "keyring of audit chain keys (same format; the first seals, all verify); empty: no sealing"},
     {"household_keys", CFG_STRING, OFF(household_keys), "", 0, 0, NULL, NULL, "FILE",
-     "keyring whose first key hashes household heads' ID numbers (same format; never rotate "
-     "it); empty: the household register refuses to register"},
+     "keyring whose first key hashes household heads' ID numbers (same format; older keys "
+     "after it still match); empty: the household register refuses to register"},
     {"grace_ms", CFG_INT, OFF(grace_ms), "5000", 0, 600000, NULL, NULL, "MS",
      "on SIGTERM, time given to calls in flight before they are cancelled"},
     {"statement_timeout_ms", CFG_INT, OFF(statement_timeout_ms), "10000", 100, 3600000, NULL,

@@ -1,4 +1,4 @@
-/* personal_id.c — the household keyring and the keyed hash of ID numbers (personal_id.h). */
+/* personal_id.c — the household keyring and the keyed hashes of ID numbers (personal_id.h). */
 #include "personal_id.h"
 
 #include <stdio.h>
@@ -51,12 +51,24 @@ static bool valid_number(const char *s, char out[19])
     return true;
 }
 
-gs_code personal_id_hash(call *c, const char *field, const char *number, const char **hex,
-                         const char **kid)
+/* HMAC of the normalised number under key `kid` as 64 hex digits into out[65]; 0 or -1. */
+static int hash_hex(const char *kid, const char norm[19], char out[65])
 {
     static const char magic[] = "gridstock household id v1\n";
-    char norm[19];
     unsigned char mac[32];
+    const void *parts[2] = {magic, norm};
+    size_t lens[2] = {sizeof magic - 1, 18};
+    if (gs_keyring_hmac(keys, kid, parts, lens, 2, mac))
+        return -1;
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    return 0;
+}
+
+gs_code personal_id_hash(call *c, const char *field, const char *number, const char **hex,
+                         const char **kid, const char **all)
+{
+    char norm[19];
     if (!number || !*number)
         return call_fail_field(c, field, GS_R_FIELD_REQUIRED, "%s: required", field);
     if (!valid_number(number, norm))
@@ -67,16 +79,28 @@ gs_code personal_id_hash(call *c, const char *field, const char *number, const c
         return call_fail(c, GS_FAILED_PRECONDITION,
                          "this server holds no household key (household_keys): the register "
                          "cannot check identities");
-    const void *parts[2] = {magic, norm};
-    size_t lens[2] = {sizeof magic - 1, 18};
-    int rc = gs_keyring_hmac(keys, NULL, parts, lens, 2, mac);
+    /* every key's hash, the first key's first: "{h0,h1,...}" (a text[] literal) */
+    size_t n = gs_keyring_count(keys);
+    char *list = arena_alloc(c->arena, n * 65 + 3);
+    char *p = list;
+    int rc = 0;
+    *p++ = '{';
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i)
+            *p++ = ',';
+        rc = hash_hex(gs_keyring_kid(keys, i), norm, p);
+        p += 64;
+    }
+    *p++ = '}';
+    *p = '\0';
     memset(norm, 0, sizeof norm);
     if (rc)
         return call_fail(c, GS_INTERNAL, "internal error");
-    char *out = arena_alloc(c->arena, 65);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", mac[i]);
-    *hex = out;
+    char *first = arena_alloc(c->arena, 65);
+    memcpy(first, list + 1, 64);
+    first[64] = '\0';
+    *hex = first;
     *kid = gs_keyring_first_kid(keys);
+    *all = list;
     return GS_OK;
 }

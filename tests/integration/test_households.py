@@ -230,6 +230,81 @@ def test_audit_rows_are_filed_under_the_households_grid(server, db):
     assert rows(aud["GR001"], obj) == ["RegisterHousehold", "UpdateHousehold"]
 
 
+def test_the_household_key_rotates_and_duplicates_are_still_caught(server, db, tmp_path):
+    """082: a new key first, the old one after it: registrations are stored under the new key
+    and checked under both, so a head registered under the old key is still a duplicate, and
+    two registrations of one head racing on servers with different first keys (the middle of
+    a rotation) never both succeed. `gridstockd check` reports the keys and the register's
+    use of them, and a key that hashed households but is gone from the keyring is a problem."""
+    import os
+    import subprocess
+
+    from harness import paths
+    from harness import pg as pgmod
+    old_line = open(server.env.household_keyring).read().strip()           # "h1 <hex>"
+    new_line = pgmod.make_keyring(str(tmp_path / "only-h2"), kid="h2")
+    both = tmp_path / "h2-h1"                                             # after the rotation
+    both.write_text(new_line + "\n" + old_line + "\n")
+    middle = tmp_path / "h1-h2"                                           # step 1: added second
+    middle.write_text(old_line + "\n" + new_line + "\n")
+    for f in (both, middle):
+        os.chmod(f, 0o600)
+    before = register(server, grid="GR001")                               # under h1
+    idn_before = new_id()
+    register(server, grid="GR001", idn=idn_before)
+    rotated = server.start_server(household_keys=str(both))
+    half = server.start_server(household_keys=str(middle))
+    try:
+        # the old key's head is still a duplicate on the rotated server
+        refused(rotated, "RegisterHousehold", pb.RegisterHouseholdRequest(
+            grid_code="GR002", id_number=idn_before, head_name="x", members=1), Code.ALREADY_EXISTS,
+            "HOUSEHOLD_REGISTERED")
+        # a new head is stored under the new key; the server still on the old first key finds it
+        idn_after = new_id()
+        after = register(rotated, grid="GR001", idn=idn_after)
+        assert one(db, "SELECT id_kid FROM households WHERE id = %s", after.id) == "h2"
+        assert one(db, "SELECT id_kid FROM households WHERE id = %s", before.id) == "h1"
+        refused(half, "RegisterHousehold", pb.RegisterHouseholdRequest(
+            grid_code="GR001", id_number=idn_after, head_name="x", members=1), Code.ALREADY_EXISTS,
+            "HOUSEHOLD_REGISTERED")
+        # racing registrations of one head on the two servers: exactly one each time
+        for _ in range(6):
+            idn = new_id()
+            results = []
+            barrier = threading.Barrier(2)
+
+            def go(srv):
+                barrier.wait()
+                got, details, _ = srv.call_status(H + "RegisterHousehold", pb.RegisterHouseholdRequest(
+                    grid_code="GR003", id_number=idn, head_name="竞", members=1), login=STAFF)
+                results.append(got)
+            ths = [threading.Thread(target=go, args=(x,)) for x in (rotated, half)]
+            [t.start() for t in ths]
+            [t.join() for t in ths]
+            assert sorted(str(r) for r in results) == sorted([str(Code.OK), str(Code.ALREADY_EXISTS)]), results
+    finally:
+        assert rotated.stop() == 0 and half.stop() == 0
+
+    def check(keys):
+        p = subprocess.run([paths.GRIDSTOCKD, "check", "--db", server.conninfo, "--token-keys",
+                            server.env.keyring, "--household-keys", str(keys)],
+                           capture_output=True, text=True, env=paths.sanitizer_env(), timeout=120)
+        return p.returncode, [l for l in p.stdout.splitlines() if "household_keys" in l]
+    os.chmod(server.env.keyring, 0o600)
+    rc, lines = check(both)
+    assert not [l for l in lines if l.startswith("PROBLEM")], lines
+    assert any(l.startswith("ok") and 'hashes with key "h2" (older keys still matched: h1)' in l
+               and "day(s) ago" in l for l in lines), lines
+    h1 = one(db, "SELECT count(*) FROM households WHERE id_kid = 'h1'")
+    h2 = one(db, "SELECT count(*) FROM households WHERE id_kid = 'h2'")
+    assert any('%d under "h2"' % h2 in l and '%d under "h1"' % h1 in l for l in lines), lines
+    assert any(l.startswith("note") and 'placeholder hashes (key "demo")' in l for l in lines), lines
+    # the old key dropped too early: its households could be registered twice
+    rc, lines = check(tmp_path / "only-h2")
+    assert rc == 1 and any(l.startswith("PROBLEM") and '%d household(s) are hashed under key "h1"' % h1 in l
+                           for l in lines), lines
+
+
 def test_moves_are_history_and_only_moves_change_the_grid(server, db):
     h = register(server, grid="GR001", login=LEADER1, building="1-101")
     m = ok(server, "MoveHousehold", pb.MoveHouseholdRequest(id=h.id, to_grid_code="GR002", building="2-202",

@@ -171,7 +171,7 @@ gs_code household_register_household(call *c, const Gridstock__V1__RegisterHouse
 {
     dir_unit g;
     int64_t compound;
-    const char *hash, *kid;
+    const char *hash, *kid, *hashes;
     db_res *r = NULL;
     const Gridstock__V1__NeedFlags *n = req->needs ? req->needs : &no_needs;
 
@@ -181,16 +181,17 @@ gs_code household_register_household(call *c, const Gridstock__V1__RegisterHouse
         return call_fail_field(c, "grid_id", GS_R_FIELD_INVALID, "grid_id: %s is a %s, not a grid",
                                g.code, g.kind);
     GS_TRY(compound_find(c, req->compound_id, req->compound_code, &compound));
-    GS_TRY(personal_id_hash(c, "id_number", req->id_number, &hash, &kid));
-    GS_TRY(
-        db_exec(c, &r,
-                "SELECT household_register($1::ltree, $2::bigint, $3, $4::integer, $5::bigint, $6,"
-                " $7, $8::boolean, $9::boolean, $10::boolean, $11::boolean, $12::boolean, $13,"
-                " $14, $15::bigint, $16)",
-                16, c->who.scope_path, call_i64(c, g.id), req->head_name, call_i64(c, req->members),
-                call_i64(c, compound), req->building, req->contact, flag(n->elderly_alone),
-                flag(n->disabled_member), flag(n->low_income), flag(n->infant),
-                flag(n->chronic_illness), hash, kid, actor(c), c->request_id));
+    /* checked under every key of the household keyring, stored under the first (082) */
+    GS_TRY(personal_id_hash(c, "id_number", req->id_number, &hash, &kid, &hashes));
+    GS_TRY(db_exec(
+        c, &r,
+        "SELECT household_register_keyed($1::ltree, $2::bigint, $3, $4::integer, $5::bigint, $6,"
+        " $7, $8::boolean, $9::boolean, $10::boolean, $11::boolean, $12::boolean, $13,"
+        " $14, $15::text[], $16::bigint, $17)",
+        17, c->who.scope_path, call_i64(c, g.id), req->head_name, call_i64(c, req->members),
+        call_i64(c, compound), req->building, req->contact, flag(n->elderly_alone),
+        flag(n->disabled_member), flag(n->low_income), flag(n->infant), flag(n->chronic_illness),
+        hash, kid, hashes, actor(c), c->request_id));
     int64_t id = db_one_i64(r, 0);
     GS_TRY(household_load(c, id, resp));
     c->audit_object = call_printf(c, "household:%" PRId64, id);
