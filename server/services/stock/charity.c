@@ -1,12 +1,15 @@
-/* charity.c — CharityService: donations in at charity stations (numbered receipts,
- * donation_in movements), distributions out to households of a grid (distribution_out,
- * FEFO) under per-household quotas that hold across every station of the district, the
- * quotas themselves, and the lists. The posting and the quota check are one call of
- * 012_charity.sql's functions each, inside the call's transaction. */
+/* charity.c — CharityService, donations and distributions: donations in at charity
+ * stations (numbered receipts, donation_in movements), distributions out to households
+ * (distribution_out, FEFO) under the quotas that hold across every station of the
+ * district, and their lists; with the helpers the other charity files share (charity.h).
+ * The posting and the quota check are one call of 012_charity.sql's functions each,
+ * inside the call's transaction. Quotas and quota rules: charity_quotas.c; near-expiry
+ * lots turned into help: charity_rescues.c. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <string.h>
 
+#include "charity.h"
 #include "pg_array.h"
 #include "listen.h"
 #include "stock.h"
@@ -16,15 +19,14 @@
 
 enum { DONATION_ITEMS_MAX = 200, DISTRIBUTION_ITEMS_MAX = 50 };
 
-static const char *const quota_periods[] = {"week", "month", NULL};
+const char *const charity_quota_periods[] = {"week", "month", NULL};
 
-static const char *actor(call *c)
+const char *charity_actor(call *c)
 {
     return call_i64(c, c->who.user_id);
 }
 
-/* A charity station within the caller's scope. */
-static gs_code station_find(call *c, int64_t id, const char *code, stock_site *out)
+gs_code charity_station_find(call *c, int64_t id, const char *code, stock_site *out)
 {
     GS_TRY(stock_site_find(c, id, code, "site_id", out));
     if (strcmp(out->kind, "charity_station") != 0)
@@ -35,8 +37,7 @@ static gs_code station_find(call *c, int64_t id, const char *code, stock_site *o
     return GS_OK;
 }
 
-/* The id of the district the caller belongs to: the root of their scope's path. */
-static const char *district_id(call *c)
+const char *charity_district_id(call *c)
 {
     size_t n = strcspn(c->who.scope_path, ".");
     return call_printf(c, "%.*s", (int)n, c->who.scope_path);
@@ -184,7 +185,7 @@ gs_code charity_record_donation(call *c, const Gridstock__V1__RecordDonationRequ
         return call_fail(c, GS_INVALID_ARGUMENT, "items: at least one is required");
     if (n > DONATION_ITEMS_MAX)
         return call_fail(c, GS_INVALID_ARGUMENT, "items: at most %d", DONATION_ITEMS_MAX);
-    GS_TRY(station_find(c, req->site_id, req->site_code, &s));
+    GS_TRY(charity_station_find(c, req->site_id, req->site_code, &s));
     int64_t *items = arena_alloc(c->arena, n * sizeof *items);
     int64_t *qtys = arena_alloc(c->arena, n * sizeof *qtys);
     const char **lots = arena_alloc(c->arena, n * sizeof *lots);
@@ -215,7 +216,7 @@ gs_code charity_record_donation(call *c, const Gridstock__V1__RecordDonationRequ
                    11, call_i64(c, s.id), req->donor_name, req->donor_contact,
                    req->anonymous ? "true" : "false", pg_array_i64(c, items, n),
                    pg_array_i64(c, qtys, n), pg_array_text(c, lots, n),
-                   pg_array_text(c, expires, n), actor(c), c->request_id, req->note));
+                   pg_array_text(c, expires, n), charity_actor(c), c->request_id, req->note));
     int64_t id = db_one_i64(r, 0);
     GS_TRY(donation_load(c, id, resp));
     c->audit_object = call_printf(c, "donation:%" PRId64, id);
@@ -396,7 +397,7 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
         return call_fail(c, GS_INVALID_ARGUMENT, "items: at least one is required");
     if (n > DISTRIBUTION_ITEMS_MAX)
         return call_fail(c, GS_INVALID_ARGUMENT, "items: at most %d", DISTRIBUTION_ITEMS_MAX);
-    GS_TRY(station_find(c, req->site_id, req->site_code, &s));
+    GS_TRY(charity_station_find(c, req->site_id, req->site_code, &s));
     if (!registered)
         GS_TRY(grid_find(c, req->grid_id, req->grid_code, &g));
     int64_t *items = arena_alloc(c->arena, n * sizeof *items);
@@ -437,14 +438,14 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                      " $4::bigint[], $5::text[], $6::bigint, $7, $8)",
                      8, call_i64(c, s.id), call_i64(c, req->household_id),
                      pg_array_i64(c, items, n), pg_array_i64(c, qtys, n), pg_array_text(c, lots, n),
-                     actor(c), c->request_id, req->note);
+                     charity_actor(c), c->request_id, req->note);
     else
         rc = db_exec(c, &r,
                      "SELECT charity_distribute($1::bigint, $2, $3::bigint, $4::bigint[],"
                      " $5::bigint[], $6::text[], $7::bigint, $8, $9)",
                      9, call_i64(c, s.id), req->household, call_i64(c, g.id),
                      pg_array_i64(c, items, n), pg_array_i64(c, qtys, n), pg_array_text(c, lots, n),
-                     actor(c), c->request_id, req->note);
+                     charity_actor(c), c->request_id, req->note);
     if (rc == GS_FAILED_PRECONDITION && !grid_in_scope && strstr(c->message, "quota"))
         return call_fail_why(c, rc, GS_R_QUOTA_EXCEEDED,
                              "items: household %.64s of %s has reached its quota for an item",
@@ -475,7 +476,7 @@ gs_code charity_distribute(call *c, const Gridstock__V1__DistributeRequest *req,
                 " WHERE q.org_unit_id = $1::bigint AND $5::bool AND (q.item_id = ANY ($4::bigint[])"
                 "  OR q.category IN (SELECT category FROM items WHERE id = ANY ($4::bigint[])))"
                 " ORDER BY 9, 1, 3",
-                5, district_id(c), call_i64(c, g.id), label, pg_array_i64(c, items, n),
+                5, charity_district_id(c), call_i64(c, g.id), label, pg_array_i64(c, items, n),
                 grid_in_scope ? "true" : "false"));
     int rows = db_rows(r);
     DB_ROWS_INTO(c, r, rows, resp->quotas, resp->n_quotas, &gridstock__v1__quota_use__descriptor,
@@ -525,400 +526,4 @@ gs_code charity_list_distributions(call *c, const Gridstock__V1__ListDistributio
     DB_ROWS_INTO(c, r, rows, resp->distributions, resp->n_distributions,
                  &gridstock__v1__distribution__descriptor, dist_from_row);
     return dist_attach_lines(c, resp->distributions, resp->n_distributions);
-}
-
-/* ------------------------------------------------------------------ quotas */
-
-#define QUOTA_COLUMNS(COL)                                                                         \
-    COL(QUOTA_ID, "q.id", id, i64)                                                                 \
-    COL(QUOTA_ORG_UNIT_ID, ", q.org_unit_id", org_unit_id, i64)                                    \
-    COL(QUOTA_ORG_UNIT_CODE, ", ou.code", org_unit_code, str)                                      \
-    COL(QUOTA_ITEM_ID, ", q.item_id", item_id, i64)                                                \
-    COL(QUOTA_ITEM_CODE, ", i.code", item_code, str)                                               \
-    COL(QUOTA_ITEM_NAME, ", i.name", item_name, str)                                               \
-    COL(QUOTA_PERIOD, ", q.period", period, str)                                                   \
-    COL(QUOTA_QTY, ", q.qty", qty, i64)                                                            \
-    COL(QUOTA_UPDATED_BY, ", coalesce(u.login, '')", updated_by, str)                              \
-    COL(QUOTA_UPDATED_AT, ", " DIR_TS("q.updated_at"), updated_at, str)
-enum { QUOTA_COLUMNS(DB_COL_NAME) QUOTA_NCOLS };
-#define QUOTA_COLS QUOTA_COLUMNS(DB_COL_SQL)
-#define QUOTA_FROM                                                                                 \
-    " FROM charity_quotas q JOIN org_units ou ON ou.id = q.org_unit_id"                            \
-    " JOIN items i ON i.id = q.item_id LEFT JOIN users u ON u.id = q.updated_by"
-
-static void quota_from_row(Gridstock__V1__Quota *m, const db_res *r, int row)
-{
-    QUOTA_COLUMNS(DB_COL_FILL)
-}
-
-#define OU_CODE_COLUMNS(COL)                                                                       \
-    COL(OU_ORG_UNIT_ID, "id")                                                                      \
-    COL(OU_ORG_UNIT_CODE, ", code")
-enum { OU_CODE_COLUMNS(DB_COL_NAME) OU_NCOLS };
-#define OU_CODE_COLS OU_CODE_COLUMNS(DB_COL_SQL)
-
-gs_code charity_set_quota(call *c, const Gridstock__V1__SetQuotaRequest *req,
-                          Gridstock__V1__Quota *resp)
-{
-    stock_item it;
-    db_res *r = NULL;
-
-    GS_TRY(dir_enum(c, "period", req->period, quota_periods, true));
-    GS_TRY(v_range(c, "qty", req->qty, 0, 1000000000));
-    if (strchr(c->who.scope_path, '.'))
-        return call_fail(c, GS_PERMISSION_DENIED,
-                         "quotas hold across the whole district: only a user whose scope is the"
-                         " district may set them");
-    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", false, &it));
-    const char *district = district_id(c);
-    if (req->qty == 0) {
-        GS_TRY(db_exec(c, NULL,
-                       "DELETE FROM charity_quotas WHERE org_unit_id = $1 AND item_id = $2"
-                       " AND period = $3",
-                       3, district, call_i64(c, it.id), req->period));
-        GS_TRY(db_exec(c, &r, "SELECT " OU_CODE_COLS " FROM org_units WHERE id = $1", 1, district));
-        resp->org_unit_id = db_i64(r, 0, OU_ORG_UNIT_ID);
-        resp->org_unit_code = (char *)db_str(r, 0, OU_ORG_UNIT_CODE);
-        resp->item_id = it.id;
-        resp->item_code = (char *)it.code;
-        resp->item_name = (char *)it.name;
-        resp->period = req->period;
-        resp->updated_by = (char *)c->who.login;
-        c->audit_object = call_printf(c, "item:%" PRId64, it.id);
-        c->audit_summary = call_printf(c, "removed the %s quota of %s", req->period, it.code);
-        return GS_OK;
-    }
-    GS_TRY(db_exec(c, &r,
-                   "INSERT INTO charity_quotas (org_unit_id, item_id, period, qty, updated_by)"
-                   " VALUES ($1, $2, $3, $4, $5)"
-                   " ON CONFLICT (org_unit_id, item_id, period) DO UPDATE"
-                   " SET qty = EXCLUDED.qty, updated_by = EXCLUDED.updated_by, updated_at = now()"
-                   " RETURNING id",
-                   5, district, call_i64(c, it.id), req->period, call_i64(c, req->qty), actor(c)));
-    int64_t id = db_one_i64(r, 0);
-    GS_TRY(db_exec(c, &r, "SELECT " QUOTA_COLS QUOTA_FROM " WHERE q.id = $1", 1, call_i64(c, id)));
-    quota_from_row(resp, r, 0);
-    c->audit_object = call_printf(c, "charity_quota:%" PRId64, id);
-    c->audit_summary = call_printf(c, "quota of %s per household: %" PRId64 " a %s", it.code,
-                                   req->qty, req->period);
-    return GS_OK;
-}
-
-gs_code charity_list_quotas(call *c, const Gridstock__V1__ListQuotasRequest *req,
-                            Gridstock__V1__ListQuotasResponse *resp)
-{
-    stock_item it;
-    db_res *r = NULL;
-
-    GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", true, &it));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " QUOTA_COLS QUOTA_FROM
-                   " WHERE q.org_unit_id = $1 AND ($2::bigint = 0 OR q.item_id = $2::bigint)"
-                   " ORDER BY i.code, q.period",
-                   2, district_id(c), call_i64(c, it.id)));
-    int rows = db_rows(r);
-    DB_ROWS_INTO(c, r, rows, resp->quotas, resp->n_quotas, &gridstock__v1__quota__descriptor,
-                 quota_from_row);
-    return GS_OK;
-}
-
-/* ------------------------------------------------------------------ quota rules (071) */
-
-static const char *const rule_bases[] = {"household", "member", NULL};
-static const char *const item_categories[] = {"water",      "food",    "medicine", "hygiene",
-                                              "protection", "shelter", "tools",    "power",
-                                              "other",      NULL};
-
-#define RULE_COLUMNS(COL)                                                                          \
-    COL(RULE_ID, "q.id", id, i64)                                                                  \
-    COL(RULE_ITEM_ID, ", coalesce(q.item_id, 0)", item_id, i64)                                    \
-    COL(RULE_ITEM_CODE, ", coalesce(i.code, '')", item_code, str)                                  \
-    COL(RULE_CATEGORY, ", coalesce(q.category, '')", category, str)                                \
-    COL(RULE_PERIOD, ", q.period", period, str)                                                    \
-    COL(RULE_BASIS, ", q.basis", basis, str)                                                       \
-    COL(RULE_QTY, ", q.qty", qty, i64)                                                             \
-    COL(RULE_PCT_ELDERLY_ALONE, ", q.pct_elderly_alone", pct_elderly_alone, i32)                   \
-    COL(RULE_PCT_DISABLED_MEMBER, ", q.pct_disabled_member", pct_disabled_member, i32)             \
-    COL(RULE_PCT_LOW_INCOME, ", q.pct_low_income", pct_low_income, i32)                            \
-    COL(RULE_PCT_INFANT, ", q.pct_infant", pct_infant, i32)                                        \
-    COL(RULE_PCT_CHRONIC_ILLNESS, ", q.pct_chronic_illness", pct_chronic_illness, i32)             \
-    COL(RULE_UPDATED_BY, ", coalesce(u.login, '')", updated_by, str)                               \
-    COL(RULE_UPDATED_AT, ", " DIR_TS("q.updated_at"), updated_at, str)
-enum { RULE_COLUMNS(DB_COL_NAME) RULE_NCOLS };
-#define RULE_COLS RULE_COLUMNS(DB_COL_SQL)
-#define RULE_FROM                                                                                  \
-    " FROM charity_quota_rules q LEFT JOIN items i ON i.id = q.item_id"                            \
-    " LEFT JOIN users u ON u.id = q.updated_by"
-
-static void rule_from_row(Gridstock__V1__QuotaRule *m, const db_res *r, int row)
-{
-    RULE_COLUMNS(DB_COL_FILL)
-}
-
-static gs_code district_only(call *c, const char *what)
-{
-    if (strchr(c->who.scope_path, '.'))
-        return call_fail(c, GS_PERMISSION_DENIED,
-                         "%s hold across the whole district: only a user whose scope is the"
-                         " district may set them",
-                         what);
-    return GS_OK;
-}
-
-/* A multiplier in percent: 0 → 100, else 100..1000. */
-static gs_code pct(call *c, const char *field, int32_t v, const char **out)
-{
-    if (v != 0)
-        GS_TRY(v_range(c, field, v, 100, 1000));
-    *out = call_i64(c, v ? v : 100);
-    return GS_OK;
-}
-
-gs_code charity_set_quota_rule(call *c, const Gridstock__V1__SetQuotaRuleRequest *req,
-                               Gridstock__V1__QuotaRule *resp)
-{
-    stock_item it = {0};
-    db_res *r = NULL;
-    const char *p[5];
-    const char *basis = *req->basis ? req->basis : "household";
-
-    GS_TRY(dir_enum(c, "period", req->period, quota_periods, true));
-    GS_TRY(dir_enum(c, "basis", req->basis, rule_bases, false));
-    GS_TRY(dir_enum(c, "category", req->category, item_categories, false));
-    GS_TRY(v_range(c, "qty", req->qty, 0, 1000000));
-    GS_TRY(pct(c, "pct_elderly_alone", req->pct_elderly_alone, &p[0]));
-    GS_TRY(pct(c, "pct_disabled_member", req->pct_disabled_member, &p[1]));
-    GS_TRY(pct(c, "pct_low_income", req->pct_low_income, &p[2]));
-    GS_TRY(pct(c, "pct_infant", req->pct_infant, &p[3]));
-    GS_TRY(pct(c, "pct_chronic_illness", req->pct_chronic_illness, &p[4]));
-    GS_TRY(district_only(c, "quota rules"));
-    bool by_item = req->item_id != 0 || *req->item_code;
-    if (by_item == (*req->category != '\0'))
-        return call_fail_field(c, "item_id", GS_R_FIELD_INVALID,
-                               "item_id: give an item or a category, one of them");
-    if (by_item)
-        GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", false, &it));
-    const char *district = district_id(c);
-    const char *item = it.id ? call_i64(c, it.id) : NULL;
-    const char *cat = by_item ? NULL : req->category;
-    const char *what = by_item ? it.code : req->category;
-    if (req->qty == 0) {
-        GS_TRY(db_exec(c, &r,
-                       "DELETE FROM charity_quota_rules WHERE org_unit_id = $1"
-                       " AND item_id IS NOT DISTINCT FROM $2::bigint"
-                       " AND category IS NOT DISTINCT FROM $3 AND period = $4 RETURNING id",
-                       4, district, item, cat, req->period));
-        resp->item_id = it.id;
-        resp->item_code = (char *)(it.code ? it.code : "");
-        resp->category = (char *)(cat ? cat : "");
-        resp->period = req->period;
-        resp->basis = (char *)basis;
-        resp->updated_by = (char *)c->who.login;
-        c->audit_object = call_printf(c, "charity_quota_rule:%" PRId64,
-                                      db_rows(r) ? db_one_i64(r, 0) : (int64_t)0);
-        c->audit_summary = call_printf(c, "removed the %s quota rule of %s", req->period, what);
-        return GS_OK;
-    }
-    GS_TRY(
-        db_exec(c, &r,
-                "INSERT INTO charity_quota_rules (org_unit_id, item_id, category, period, basis,"
-                " qty, pct_elderly_alone, pct_disabled_member, pct_low_income, pct_infant,"
-                " pct_chronic_illness, updated_by)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                " ON CONFLICT (org_unit_id, coalesce(item_id, 0), coalesce(category, ''), period)"
-                " DO UPDATE SET basis = EXCLUDED.basis, qty = EXCLUDED.qty,"
-                " pct_elderly_alone = EXCLUDED.pct_elderly_alone,"
-                " pct_disabled_member = EXCLUDED.pct_disabled_member,"
-                " pct_low_income = EXCLUDED.pct_low_income, pct_infant = EXCLUDED.pct_infant,"
-                " pct_chronic_illness = EXCLUDED.pct_chronic_illness,"
-                " updated_by = EXCLUDED.updated_by, updated_at = now() RETURNING id",
-                12, district, item, cat, req->period, basis, call_i64(c, req->qty), p[0], p[1],
-                p[2], p[3], p[4], actor(c)));
-    int64_t id = db_one_i64(r, 0);
-    GS_TRY(db_exec(c, &r, "SELECT " RULE_COLS RULE_FROM " WHERE q.id = $1", 1, call_i64(c, id)));
-    rule_from_row(resp, r, 0);
-    c->audit_object = call_printf(c, "charity_quota_rule:%" PRId64, id);
-    c->audit_summary = call_printf(c, "quota rule of %s: %" PRId64 " a %s per %s", what, req->qty,
-                                   req->period, basis);
-    return GS_OK;
-}
-
-#define WALKIN_COLUMNS(COL)                                                                        \
-    COL(WALKIN_SERVES, "w.serves", serves, i32)                                                    \
-    COL(WALKIN_UPDATED_BY, ", coalesce(u.login, '')", updated_by, str)                             \
-    COL(WALKIN_UPDATED_AT, ", " DIR_TS("w.updated_at"), updated_at, str)
-enum { WALKIN_COLUMNS(DB_COL_NAME) WALKIN_NCOLS };
-#define WALKIN_COLS WALKIN_COLUMNS(DB_COL_SQL)
-
-static gs_code walkin_load(call *c, Gridstock__V1__WalkInRule *m)
-{
-    db_res *r = NULL;
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " WALKIN_COLS " FROM charity_walkin_rules w"
-                   " LEFT JOIN users u ON u.id = w.updated_by WHERE w.org_unit_id = $1",
-                   1, district_id(c)));
-    if (db_rows(r) == 0)
-        return GS_OK;
-    m->set = true;
-    int row = 0;
-    WALKIN_COLUMNS(DB_COL_FILL)
-    return GS_OK;
-}
-
-gs_code charity_set_walk_in_rule(call *c, const Gridstock__V1__SetWalkInRuleRequest *req,
-                                 Gridstock__V1__WalkInRule *resp)
-{
-    GS_TRY(v_range(c, "serves", req->serves, 0, 100));
-    GS_TRY(district_only(c, "walk-in rules"));
-    GS_TRY(db_exec(c, NULL,
-                   "INSERT INTO charity_walkin_rules (org_unit_id, serves, updated_by)"
-                   " VALUES ($1, $2, $3) ON CONFLICT (org_unit_id) DO UPDATE"
-                   " SET serves = EXCLUDED.serves, updated_by = EXCLUDED.updated_by,"
-                   " updated_at = now()",
-                   3, district_id(c), call_i64(c, req->serves), actor(c)));
-    GS_TRY(walkin_load(c, resp));
-    c->audit_object = call_printf(c, "org_unit:%s", district_id(c));
-    c->audit_summary =
-        call_printf(c, "walk-ins served at most %d time(s) before registration", req->serves);
-    return GS_OK;
-}
-
-gs_code charity_list_quota_rules(call *c, const Gridstock__V1__ListQuotaRulesRequest *req,
-                                 Gridstock__V1__ListQuotaRulesResponse *resp)
-{
-    db_res *r = NULL;
-    (void)req;
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " RULE_COLS RULE_FROM
-                   " WHERE q.org_unit_id = $1 ORDER BY coalesce(i.code, q.category), q.period",
-                   1, district_id(c)));
-    int rows = db_rows(r);
-    DB_ROWS_INTO(c, r, rows, resp->rules, resp->n_rules, &gridstock__v1__quota_rule__descriptor,
-                 rule_from_row);
-    resp->walk_in = call_msg(c, &gridstock__v1__walk_in_rule__descriptor);
-    return walkin_load(c, resp->walk_in);
-}
-
-/* ------------------------------------------------------------------ rescues (072) */
-
-#define RESCUE_COLUMNS(COL)                                                                        \
-    COL(RES_ID, "r.id", id, i64)                                                                   \
-    COL(RES_TRANSFER_ID, ", r.transfer_id", transfer_id, i64)                                      \
-    COL(RES_LOT_ID, ", r.lot_id", lot_id, i64)                                                     \
-    COL(RES_LOT_CODE, ", l.lot_code", lot_code, str)                                               \
-    COL(RES_ITEM_CODE, ", i.code", item_code, str)                                                 \
-    COL(RES_FROM_SITE_CODE, ", fs.code", from_site_code, str)                                      \
-    COL(RES_TO_SITE_CODE, ", ts.code", to_site_code, str)                                          \
-    COL(RES_QTY, ", r.qty", qty, i64)                                                              \
-    COL(RES_EXPIRES_ON, ", to_char(r.expires_on, 'YYYY-MM-DD')", expires_on, str)                  \
-    COL(RES_ACCEPTED_BY, ", coalesce(u.login, '')", accepted_by, str)                              \
-    COL(RES_ACCEPTED_AT, ", " DIR_TS("r.accepted_at"), accepted_at, str)
-enum { RESCUE_COLUMNS(DB_COL_NAME) RES_NCOLS };
-#define RESCUE_COLS RESCUE_COLUMNS(DB_COL_SQL)
-
-static void rescue_from_row(Gridstock__V1__Rescue *m, const db_res *r,
-                            int row){RESCUE_COLUMNS(DB_COL_FILL)}
-
-gs_code charity_accept_transfer_proposal(call *c,
-                                         const Gridstock__V1__AcceptTransferProposalRequest *req,
-                                         Gridstock__V1__Rescue *resp)
-{
-    stock_site to;
-    db_res *r = NULL;
-
-    GS_TRY(v_positive(c, "lot_id", req->lot_id));
-    GS_TRY(v_range(c, "qty", req->qty, 0, GS_QTY_MAX));
-    GS_TRY(v_range(c, "days", req->days, 0, 365));
-    GS_TRY(station_find(c, req->to_site_id, req->to_site_code, &to));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT charity_rescue_accept($1::ltree, $2::bigint, $3::bigint, $4::bigint,"
-                   " $5::integer, $6::bigint, $7)",
-                   7, c->who.scope_path, call_i64(c, req->lot_id), call_i64(c, to.id),
-                   call_i64(c, req->qty), call_i64(c, req->days ? req->days : 30), actor(c),
-                   c->request_id));
-    int64_t id = db_one_i64(r, 0);
-    GS_TRY(
-        db_exec(c, &r,
-                "SELECT " RESCUE_COLS " FROM charity_rescues r JOIN lots l ON l.id = r.lot_id"
-                " JOIN items i ON i.id = l.item_id JOIN sites fs ON fs.id = l.site_id"
-                " JOIN sites ts ON ts.id = r.to_site_id LEFT JOIN users u ON u.id = r.accepted_by"
-                " WHERE r.id = $1",
-                1, call_i64(c, id)));
-    rescue_from_row(resp, r, 0);
-    c->audit_object = call_printf(c, "transfer:%" PRId64, resp->transfer_id);
-    c->audit_summary = call_printf(c,
-                                   "rescued %" PRId64 " of %s lot %s (expires %s) from %s to"
-                                   " charity station %s",
-                                   resp->qty, resp->item_code, resp->lot_code, resp->expires_on,
-                                   resp->from_site_code, resp->to_site_code);
-    return GS_OK;
-}
-
-#define RESCUE_ROW_COLUMNS(COL)                                                                    \
-    COL(RR_ITEM_ID, "i.id", item_id, i64)                                                          \
-    COL(RR_ITEM_CODE, ", i.code", item_code, str)                                                  \
-    COL(RR_ITEM_NAME, ", i.name", item_name, str)                                                  \
-    COL(RR_UNIT, ", i.unit", unit, str)                                                            \
-    COL(RR_RESCUED_QTY, ", coalesce(sum(x.rescued), 0)::bigint", rescued_qty, i64)                 \
-    COL(RR_RESCUED_LOTS, ", count(DISTINCT x.lot_id) FILTER (WHERE x.rescued > 0)", rescued_lots,  \
-        i64)                                                                                       \
-    COL(RR_EXPIRED_QTY, ", coalesce(sum(x.expired), 0)::bigint", expired_qty, i64)                 \
-    COL(RR_EXPIRED_LOTS, ", count(DISTINCT x.lot_id) FILTER (WHERE x.expired > 0)", expired_lots,  \
-        i64)
-enum { RESCUE_ROW_COLUMNS(DB_COL_NAME) RR_NCOLS };
-#define RESCUE_ROW_COLS RESCUE_ROW_COLUMNS(DB_COL_SQL)
-
-static void rescue_row_from_row(Gridstock__V1__RescueRow *m, const db_res *r,
-                                int row){RESCUE_ROW_COLUMNS(DB_COL_FILL)}
-
-gs_code charity_rescue_report(call *c, const Gridstock__V1__RescueReportRequest *req,
-                              Gridstock__V1__RescueReportResponse *resp)
-{
-    dir_unit u;
-    db_res *r = NULL;
-
-    GS_TRY(v_date(c, "since", req->since));
-    GS_TRY(v_date(c, "until", req->until));
-    GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT to_char(s, 'YYYY-MM-DD'), to_char(e, 'YYYY-MM-DD'), e - s FROM ("
-                   " SELECT s, coalesce(nullif($2, '')::date, (s + interval '1 month')::date) e"
-                   " FROM (SELECT coalesce(nullif($1, '')::date,"
-                   "  date_trunc('month', current_date)::date) s) a) b",
-                   2, req->since, req->until));
-    const char *since = db_str(r, 0, 0), *until = db_str(r, 0, 1);
-    int64_t days = db_i64(r, 0, 2);
-    if (days <= 0 || days > 366)
-        return call_fail_field(c, "until", GS_R_FIELD_INVALID,
-                               "until: after since (%s) and at most 366 days later", since);
-    /* rescued: accepted in the period, from sites of the area; expired: lots of the area
-     * whose expiry fell in the period before today, with what they held and what was
-     * written off */
-    GS_TRY(db_exec(
-        c, &r,
-        "WITH x AS ("
-        " SELECT l.item_id, l.id lot_id, r.qty rescued, 0::bigint expired"
-        "  FROM charity_rescues r JOIN lots l ON l.id = r.lot_id"
-        "  JOIN sites s ON s.id = l.site_id JOIN org_units ou ON ou.id = s.org_unit_id"
-        "  WHERE ou.path <@ $1::ltree AND r.accepted_at >= $2::date::timestamptz"
-        "  AND r.accepted_at < $3::date::timestamptz"
-        " UNION ALL"
-        " SELECT l.item_id, l.id, 0, l.on_hand + coalesce((SELECT -sum(m.qty)"
-        "   FROM stock_movements m WHERE m.lot_id = l.id AND m.kind = 'expiry_writeoff'), 0)"
-        "  FROM lots l JOIN sites s ON s.id = l.site_id JOIN org_units ou ON ou.id = s.org_unit_id"
-        "  WHERE ou.path <@ $1::ltree AND l.expires_on >= $2::date"
-        "  AND l.expires_on < least($3::date, current_date))"
-        " SELECT " RESCUE_ROW_COLS " FROM x JOIN items i ON i.id = x.item_id"
-        " GROUP BY i.id HAVING sum(x.rescued) > 0 OR sum(x.expired) > 0 ORDER BY i.code",
-        3, u.path, since, until));
-    int rows = db_rows(r);
-    DB_ROWS_INTO(c, r, rows, resp->rows, resp->n_rows, &gridstock__v1__rescue_row__descriptor,
-                 rescue_row_from_row);
-    for (size_t i = 0; i < resp->n_rows; i++) {
-        resp->rescued_qty += resp->rows[i]->rescued_qty;
-        resp->expired_qty += resp->rows[i]->expired_qty;
-    }
-    resp->since = (char *)since;
-    resp->until = (char *)until;
-    return GS_OK;
 }
