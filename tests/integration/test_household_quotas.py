@@ -330,10 +330,10 @@ def test_who_has_been_helped_and_the_door_to_door_list(server, db, cli):
 # ---------------------------------------------------------------- near-expiry reserves to help
 
 
-def receive(server, site, item, lot, qty, expires_on):
+def receive(server, site, item, lot, qty, expires_on, unit_cost_fen=0):
     return server.call_ok("StockService/Receive", st.ReceiveRequest(
-        site_code=site, item_code=item, qty=qty, lot_code=lot, expires_on=expires_on), st.ReceiveResponse,
-        login=LOGI).lot
+        site_code=site, item_code=item, qty=qty, lot_code=lot, expires_on=expires_on, unit_cost_fen=unit_cost_fen),
+        st.ReceiveResponse, login=LOGI).lot
 
 
 def test_accepting_a_proposal_moves_the_lot_to_the_station_once(server, db):
@@ -382,15 +382,19 @@ def test_accepting_a_proposal_moves_the_lot_to_the_station_once(server, db):
 def test_rescue_report_saved_and_still_expired(server, db):
     from harness.sql import day
     item = new_item(db)
-    soon = receive(server, "RP01", item, "SAVE-1", 12, day(db, 3))
+    soon = receive(server, "RP01", item, "SAVE-1", 12, day(db, 3), unit_cost_fen=180)
     site = one(db, "SELECT s.id FROM sites s WHERE s.code = 'RP01'")
-    # a lot that expired earlier this period with 7 units still on hand (a fixture: stock
-    # cannot be received already expired)
-    db.execute("""INSERT INTO lots (site_id, item_id, lot_code, expires_on, source, on_hand, received_at)
-                  SELECT %s, i.id, 'LOST-1', current_date - 1, 'purchase', 7, now() - interval '100 days'
+    # a lot that expired earlier this period with 7 units still on hand at 2.50 yuan each, and
+    # 3 more written off (a fixture: stock cannot be received already expired)
+    db.execute("""INSERT INTO lots (site_id, item_id, lot_code, expires_on, source, on_hand, received_at,
+                                    unit_cost_fen)
+                  SELECT %s, i.id, 'LOST-1', current_date - 1, 'purchase', 7, now() - interval '100 days', 250
                     FROM items i WHERE i.code = %s""", (site, item))
     db.execute("""INSERT INTO stock_movements (kind, site_id, item_id, lot_id, qty, at, note)
-                  SELECT 'receipt', l.site_id, l.item_id, l.id, 7, now() - interval '100 days', 'test fixture'
+                  SELECT 'receipt', l.site_id, l.item_id, l.id, 10, now() - interval '100 days', 'test fixture'
+                    FROM lots l WHERE l.lot_code = 'LOST-1' AND l.site_id = %s""", (site,))
+    db.execute("""INSERT INTO stock_movements (kind, site_id, item_id, lot_id, qty, at, note)
+                  SELECT 'expiry_writeoff', l.site_id, l.item_id, l.id, -3, now(), 'test fixture'
                     FROM lots l WHERE l.lot_code = 'LOST-1' AND l.site_id = %s""", (site,))
     to = one(db, "SELECT code FROM sites WHERE kind = 'charity_station' ORDER BY code LIMIT 1")
     ok(server, "AcceptTransferProposal", pb.AcceptTransferProposalRequest(lot_id=soon.id, to_site_code=to), pb.Rescue)
@@ -398,8 +402,12 @@ def test_rescue_report_saved_and_still_expired(server, db):
     rep = ok(server, "RescueReport", pb.RescueReportRequest(org_unit_code="CM01", since=since),
              pb.RescueReportResponse)
     row = [x for x in rep.rows if x.item_code == item][0]
-    assert (row.rescued_qty, row.rescued_lots, row.expired_qty, row.expired_lots) == (12, 1, 7, 1)
-    assert rep.rescued_qty >= 12 and rep.expired_qty >= 7
+    assert (row.rescued_qty, row.rescued_lots, row.expired_qty, row.expired_lots) == (12, 1, 10, 1)
+    # and in yuan: 12 saved at 1.80, 7 left and 3 written off at 2.50
+    assert (row.rescued_value_fen, row.expired_value_fen) == (12 * 180, 10 * 250), row
+    assert rep.rescued_qty >= 12 and rep.expired_qty >= 10
+    assert rep.rescued_value_fen == sum(x.rescued_value_fen for x in rep.rows) >= 2160
+    assert rep.expired_value_fen == sum(x.expired_value_fen for x in rep.rows) >= 2500
     refused(server, "RescueReport", pb.RescueReportRequest(since="2026-02-01", until="2026-01-01"),
             Code.INVALID_ARGUMENT, "FIELD_INVALID")
 

@@ -76,7 +76,9 @@ gs_code charity_accept_transfer_proposal(call *c,
         i64)                                                                                       \
     COL(RR_EXPIRED_QTY, ", coalesce(sum(x.expired), 0)::bigint", expired_qty, i64)                 \
     COL(RR_EXPIRED_LOTS, ", count(DISTINCT x.lot_id) FILTER (WHERE x.expired > 0)", expired_lots,  \
-        i64)
+        i64)                                                                                       \
+    COL(RR_RESCUED_VALUE, ", coalesce(sum(x.rescued_fen), 0)::bigint", rescued_value_fen, i64)     \
+    COL(RR_EXPIRED_VALUE, ", coalesce(sum(x.expired_fen), 0)::bigint", expired_value_fen, i64)
 enum { RESCUE_ROW_COLUMNS(DB_COL_NAME) RR_NCOLS };
 #define RESCUE_ROW_COLS RESCUE_ROW_COLUMNS(DB_COL_SQL)
 
@@ -103,21 +105,27 @@ gs_code charity_rescue_report(call *c, const Gridstock__V1__RescueReportRequest 
     if (days <= 0 || days > 366)
         return call_fail_field(c, "until", GS_R_FIELD_INVALID,
                                "until: after since (%s) and at most 366 days later", since);
-    /* rescued: accepted in the period, from sites of the area; expired: lots of the area
-     * whose expiry fell in the period before today, with what they held and what was
-     * written off */
+    /* rescued: accepted in the period, from sites of the area, valued as the ledger valued
+     * the rescue's transfer_out (the lot's cost then); expired: lots of the area whose
+     * expiry fell in the period before today, with what they hold at their cost and what
+     * was written off at the ledger's value */
     GS_TRY(db_exec(
         c, &r,
         "WITH x AS ("
-        " SELECT l.item_id, l.id lot_id, r.qty rescued, 0::bigint expired"
+        " SELECT l.item_id, l.id lot_id, r.qty rescued, 0::bigint expired,"
+        "  coalesce((SELECT -sum(m.value_fen) FROM stock_movements m WHERE m.lot_id = r.lot_id"
+        "   AND m.kind = 'transfer_out' AND m.ref_type = 'transfer' AND m.ref_id = r.transfer_id),"
+        "   r.qty * l.unit_cost_fen) rescued_fen, 0::bigint expired_fen"
         "  FROM charity_rescues r JOIN lots l ON l.id = r.lot_id"
         "  JOIN sites s ON s.id = l.site_id JOIN org_units ou ON ou.id = s.org_unit_id"
         "  WHERE ou.path <@ $1::ltree AND r.accepted_at >= $2::date::timestamptz"
         "  AND r.accepted_at < $3::date::timestamptz"
         " UNION ALL"
-        " SELECT l.item_id, l.id, 0, l.on_hand + coalesce((SELECT -sum(m.qty)"
-        "   FROM stock_movements m WHERE m.lot_id = l.id AND m.kind = 'expiry_writeoff'), 0)"
+        " SELECT l.item_id, l.id, 0, l.on_hand + coalesce(w.qty, 0), 0,"
+        "  l.on_hand * l.unit_cost_fen + coalesce(w.fen, 0)"
         "  FROM lots l JOIN sites s ON s.id = l.site_id JOIN org_units ou ON ou.id = s.org_unit_id"
+        "  LEFT JOIN LATERAL (SELECT -sum(m.qty) qty, -sum(m.value_fen) fen FROM stock_movements m"
+        "   WHERE m.lot_id = l.id AND m.kind = 'expiry_writeoff') w ON true"
         "  WHERE ou.path <@ $1::ltree AND l.expires_on >= $2::date"
         "  AND l.expires_on < least($3::date, current_date))"
         " SELECT " RESCUE_ROW_COLS " FROM x JOIN items i ON i.id = x.item_id"
@@ -129,6 +137,8 @@ gs_code charity_rescue_report(call *c, const Gridstock__V1__RescueReportRequest 
     for (size_t i = 0; i < resp->n_rows; i++) {
         resp->rescued_qty += resp->rows[i]->rescued_qty;
         resp->expired_qty += resp->rows[i]->expired_qty;
+        resp->rescued_value_fen += resp->rows[i]->rescued_value_fen;
+        resp->expired_value_fen += resp->rows[i]->expired_value_fen;
     }
     resp->since = (char *)since;
     resp->until = (char *)until;
