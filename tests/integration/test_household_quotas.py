@@ -456,6 +456,48 @@ def test_a_lot_entering_the_window_is_proposed_on_the_alert_stream(server, db):
     assert r.qty == 6 and r.to_site_code == a.to_site_code
 
 
+def test_a_lot_arriving_inside_the_window_is_proposed_at_once(server, db):
+    """083: a receipt at a reserve point whose expiry is already inside the window raises the
+    charity proposal on the watch stream from its own transaction — no scan runs; a lot far
+    from expiry, or one arriving at a charity station, raises none."""
+    import time
+    from harness.sql import day
+    item = new_item(db)
+    stream = server.stream("StockService/WatchStockAlerts", st.WatchStockAlertsRequest(
+        org_unit_code="CM01", kinds=["charity_proposal"]), st.StockAlert, login=LOGI, timeout=30)
+    got = []
+
+    def read():
+        try:
+            for m in stream:
+                got.append(m)
+        except grpc.RpcError:
+            pass
+
+    th = threading.Thread(target=read)
+    th.start()
+    time.sleep(1.0)  # the listener subscribes asynchronously
+    receive(server, "RP01", item, "FAR-1", 5, day(db, 300))
+    station = one(db, """SELECT s.code FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id
+                          WHERE s.kind = 'charity_station' AND s.active AND ou.code = 'CM01' LIMIT 1""")
+    if station:
+        receive(server, station, item, "AT-STATION", 5, day(db, 9))
+    lot = receive(server, "RP01", item, "ARRIVE-1", 8, day(db, 9))
+    deadline = time.time() + 10
+    while not [a for a in got if a.item_code == item] and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # anything else about this item would have come by now
+    stream.cancel()
+    th.join(5)
+    mine = [a for a in got if a.item_code == item]
+    assert [(a.kind, a.site_code, a.lot_id, a.qty, a.expires_on) for a in mine] == [
+        ("charity_proposal", "RP01", lot.id, 8, day(db, 9))], mine
+    assert mine[0].to_site_code and "charity station" in mine[0].message
+    # the periodic scan does not announce it a second time
+    one(db, "SELECT stock_scan_near_expiry(30)")
+    assert one(db, "SELECT count(*) FROM stock_expiry_alerted WHERE lot_id = %s", lot.id) == 0
+
+
 def test_the_readme_tour_refuses_a_second_helping_at_another_station(cli, db):
     """README "Households and fair shares": the demo's food rule (3 a month per member, ×1.5
     for low income or an elderly person alone) across two stations, through the CLI."""
