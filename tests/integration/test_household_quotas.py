@@ -498,6 +498,39 @@ def test_a_lot_arriving_inside_the_window_is_proposed_at_once(server, db):
     assert one(db, "SELECT count(*) FROM stock_expiry_alerted WHERE lot_id = %s", lot.id) == 0
 
 
+def test_the_stock_dashboard_shows_who_has_been_helped(server, db):
+    """The stock HTML dashboard's "Who has been helped": this month's HelpedReport figures,
+    row for row (its query), per community and grid; only for roles that keep the register
+    (a logistics officer gets a note, no figures)."""
+    import re
+    from gridstock.v1 import households_pb2 as H
+    item = new_item(db)
+    stock(server, item, ["CS01"])
+    h = household(server, grid="GR001", elderly_alone=True)
+    ok(server, "Distribute", give("CS01", h, item, 1), pb.Distribution, login=STAFF)
+    rep = server.call_ok("HouseholdService/HelpedReport", H.HelpedReportRequest(org_unit_code="CM01"),
+                         H.HelpedReportResponse, login=STAFF)
+    html = server.call_ok("StockService/ExportDashboard", st.ExportDashboardRequest(org_unit_code="CM01"),
+                          st.ExportDashboardResponse, login=STAFF).html
+    assert "Who has been helped" in html and rep.since in html and rep.until in html
+    cells = {}
+    for code, body in re.findall(r'<tr data-code="([^"]+)">(.*?)</tr>', html):
+        cells[code] = re.findall(r'<td class="n[^"]*">([^<]*)</td>', body)
+    assert len(cells) == len(rep.rows), (len(cells), len(rep.rows))
+    for r in rep.rows:
+        assert cells[r.org_unit_code] == [str(r.households), str(r.served), str(r.not_served)] + [
+            "%d / %d" % (r.elderly_alone_served, r.elderly_alone), "%d / %d" % (r.disabled_member_served,
+                                                                                r.disabled_member),
+            "%d / %d" % (r.low_income_served, r.low_income), "%d / %d" % (r.infant_served, r.infant),
+            "%d / %d" % (r.chronic_illness_served, r.chronic_illness)], r.org_unit_code
+    assert [r for r in rep.rows if r.org_unit_code == "GR001"][0].elderly_alone_served >= 1
+    # the community row comes before its grids
+    assert html.index('data-code="CM01"') < html.index('data-code="GR001"')
+    logi = server.call_ok("StockService/ExportDashboard", st.ExportDashboardRequest(org_unit_code="CM01"),
+                          st.ExportDashboardResponse, login=LOGI).html
+    assert "Who has been helped" in logi and "household register" in logi and 'data-code="GR001"' not in logi
+
+
 def test_the_readme_tour_refuses_a_second_helping_at_another_station(cli, db):
     """README "Households and fair shares": the demo's food rule (3 a month per member, ×1.5
     for low income or an elderly person alone) across two stations, through the CLI."""

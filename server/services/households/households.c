@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "directory/directory.h"
+#include "households.h"
 #include "personal_id.h"
 
 #include "gridstock/v1/households.pb-c.h"
@@ -299,9 +300,8 @@ gs_code household_list_households(call *c, const Gridstock__V1__ListHouseholdsRe
 
 /* ------------------------------------------------------------------ who has been helped */
 
-/* The period [since, until) as dates of the district's clock (the session's time zone):
- * since defaults to the 1st of this month, until to a month after since; at most a year. */
-static gs_code period(call *c, const char *since, const char *until, const char **s, const char **u)
+gs_code household_period(call *c, const char *since, const char *until, const char **s,
+                         const char **u)
 {
     db_res *r = NULL;
     GS_TRY(v_date(c, "since", since));
@@ -333,30 +333,22 @@ static gs_code period(call *c, const char *since, const char *until, const char 
     " AND d.distributed_at >= " s "::date::timestamptz"                                            \
     " AND d.distributed_at < " u "::date::timestamptz)"
 
-#define HELPED_COLUMNS(COL)                                                                        \
-    COL(HELP_LEVEL, "CASE WHEN grouping(gc) = 1 THEN 'community' ELSE 'grid' END", level, str)     \
-    COL(HELP_CODE, ", CASE WHEN grouping(gc) = 1 THEN cc ELSE gc END", org_unit_code, str)         \
-    COL(HELP_NAME, ", CASE WHEN grouping(gc) = 1 THEN min(cn) ELSE min(gn) END", org_unit_name,    \
-        str)                                                                                       \
-    COL(HELP_COMMUNITY, ", cc", community_code, str)                                               \
-    COL(HELP_HOUSEHOLDS, ", count(h.id)", households, i64)                                         \
-    COL(HELP_SERVED, ", count(h.id) FILTER (WHERE sv)", served, i64)                               \
-    COL(HELP_NOT_SERVED, ", count(h.id) FILTER (WHERE NOT sv)", not_served, i64)                   \
-    COL(HELP_ELDERLY, ", count(h.id) FILTER (WHERE h.elderly_alone)", elderly_alone, i64)          \
-    COL(HELP_ELDERLY_S, ", count(h.id) FILTER (WHERE h.elderly_alone AND sv)",                     \
-        elderly_alone_served, i64)                                                                 \
-    COL(HELP_DISABLED, ", count(h.id) FILTER (WHERE h.disabled_member)", disabled_member, i64)     \
-    COL(HELP_DISABLED_S, ", count(h.id) FILTER (WHERE h.disabled_member AND sv)",                  \
-        disabled_member_served, i64)                                                               \
-    COL(HELP_LOW, ", count(h.id) FILTER (WHERE h.low_income)", low_income, i64)                    \
-    COL(HELP_LOW_S, ", count(h.id) FILTER (WHERE h.low_income AND sv)", low_income_served, i64)    \
-    COL(HELP_INFANT, ", count(h.id) FILTER (WHERE h.infant)", infant, i64)                         \
-    COL(HELP_INFANT_S, ", count(h.id) FILTER (WHERE h.infant AND sv)", infant_served, i64)         \
-    COL(HELP_CHRONIC, ", count(h.id) FILTER (WHERE h.chronic_illness)", chronic_illness, i64)      \
-    COL(HELP_CHRONIC_S, ", count(h.id) FILTER (WHERE h.chronic_illness AND sv)",                   \
-        chronic_illness_served, i64)
-enum { HELPED_COLUMNS(DB_COL_NAME) HELP_NCOLS };
-#define HELPED_COLS HELPED_COLUMNS(DB_COL_SQL)
+gs_code household_helped_rows(call *c, const char *path, const char *since, const char *until,
+                              db_res **out)
+{
+    /* every grid of the area, with or without registered households */
+    return db_exec(
+        c, out,
+        "WITH hh AS (SELECT g.code gc, g.name gn, cm.code cc, cm.name cn, h.*,"
+        "  h.id IS NOT NULL AND " SERVED_SQL(
+            "$2", "$3") " sv"
+                        "  FROM org_units g JOIN org_units cm ON cm.id = g.parent_id"
+                        "  LEFT JOIN households h ON h.grid_id = g.id"
+                        "  WHERE g.kind = 'grid' AND g.path <@ $1::ltree)"
+                        " SELECT " HELPED_COLS " FROM hh h"
+                        " GROUP BY GROUPING SETS ((cc, gc), (cc)) ORDER BY cc, grouping(gc), gc",
+        3, path, since, until);
+}
 
 static void helped_from_row(Gridstock__V1__HelpedRow *m, const db_res *r,
                             int row){HELPED_COLUMNS(DB_COL_FILL)}
@@ -368,20 +360,9 @@ gs_code household_helped_report(call *c, const Gridstock__V1__HelpedReportReques
     const char *since, *until;
     db_res *r = NULL;
 
-    GS_TRY(period(c, req->since, req->until, &since, &until));
+    GS_TRY(household_period(c, req->since, req->until, &since, &until));
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
-    /* every grid of the area, with or without registered households */
-    GS_TRY(db_exec(
-        c, &r,
-        "WITH hh AS (SELECT g.code gc, g.name gn, cm.code cc, cm.name cn, h.*,"
-        "  h.id IS NOT NULL AND " SERVED_SQL(
-            "$2", "$3") " sv"
-                        "  FROM org_units g JOIN org_units cm ON cm.id = g.parent_id"
-                        "  LEFT JOIN households h ON h.grid_id = g.id"
-                        "  WHERE g.kind = 'grid' AND g.path <@ $1::ltree)"
-                        " SELECT " HELPED_COLS " FROM hh h"
-                        " GROUP BY GROUPING SETS ((cc, gc), (cc)) ORDER BY cc, grouping(gc), gc",
-        3, u.path, since, until));
+    GS_TRY(household_helped_rows(c, u.path, since, until, &r));
     int rows = db_rows(r);
     DB_ROWS_INTO(c, r, rows, resp->rows, resp->n_rows, &gridstock__v1__helped_row__descriptor,
                  helped_from_row);
@@ -428,7 +409,7 @@ gs_code household_door_to_door(call *c, const Gridstock__V1__DoorToDoorRequest *
 
     GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
     GS_TRY(dir_enum(c, "need", req->need, need_names, false));
-    GS_TRY(period(c, req->since, req->until, &since, &until));
+    GS_TRY(household_period(c, req->since, req->until, &since, &until));
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
     GS_TRY(db_exec(
         c, &r,

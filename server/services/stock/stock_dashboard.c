@@ -1,14 +1,17 @@
 /* stock_dashboard.c — StockService/ExportDashboard: the logistics officer's overview of the
  * stock in an org unit as one HTML page from the shared report renderer: a map of every
  * active site coloured by its worst state, days of supply per community at the rate its
- * sites gave out in the last 30 days, the items below their reorder point and the lots
- * that expire soon. Scope: the caller's, as every stock read. */
+ * sites gave out in the last 30 days, the items below their reorder point, the lots that
+ * expire soon and, for roles that may see the household register, who has been helped
+ * this month (HelpedReport's figures, from its query). Scope: the caller's, as every
+ * stock read. */
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
 #include "directory/directory.h"
 #include "gridstock/v1/stock.rpc.h"
+#include "households/households.h"
 #include "report/report_html.h"
 #include "stock.h"
 
@@ -304,12 +307,76 @@ static void section_expiring(report_doc *d, call *c, const db_res *r, int expiry
     report_puts(d, "</table>\n");
 }
 
+/* One row of the helped table: a community (bold) or one of its grids (indented). */
+static void helped_row(report_doc *d, const db_res *r, int k)
+{
+    static const int flag_cols[][2] = {{HELP_ELDERLY_S, HELP_ELDERLY},
+                                       {HELP_DISABLED_S, HELP_DISABLED},
+                                       {HELP_LOW_S, HELP_LOW},
+                                       {HELP_INFANT_S, HELP_INFANT},
+                                       {HELP_CHRONIC_S, HELP_CHRONIC}};
+    bool cm = strcmp(db_str(r, k, HELP_LEVEL), "community") == 0;
+    report_puts(d, "<tr data-code=\"");
+    report_esc(d, db_str(r, k, HELP_CODE));
+    report_puts(d, cm ? "\"><td><b>" : "\"><td>&nbsp;&nbsp;");
+    report_esc(d, db_str(r, k, HELP_CODE));
+    report_puts(d, " ");
+    report_esc(d, db_str(r, k, HELP_NAME));
+    report_printf(d,
+                  "%s</td><td class=\"n\">%" PRId64 "</td><td class=\"n\">%" PRId64
+                  "</td><td class=\"n%s\">%" PRId64 "</td>",
+                  cm ? "</b>" : "", db_i64(r, k, HELP_HOUSEHOLDS), db_i64(r, k, HELP_SERVED),
+                  db_i64(r, k, HELP_NOT_SERVED) > 0 ? " warn" : "", db_i64(r, k, HELP_NOT_SERVED));
+    for (size_t f = 0; f < sizeof flag_cols / sizeof flag_cols[0]; f++)
+        report_printf(d, "<td class=\"n\">%" PRId64 " / %" PRId64 "</td>",
+                      db_i64(r, k, flag_cols[f][0]), db_i64(r, k, flag_cols[f][1]));
+    report_puts(d, "</tr>\n");
+}
+
+/* Who has been helped in [since, until): per community, then its grids, the households
+ * registered, served at any station and not, and per need flag served of registered; `r`
+ * is household_helped_rows (NULL: the caller's role may not see the register). Each row
+ * carries data-code="<org unit code>" for readers and tests. */
+static void section_helped(report_doc *d, const db_res *r, const char *since, const char *until)
+{
+    report_printf(d, "<h2>%s</h2>\n", RT(d, "Who has been helped"));
+    if (!r) {
+        report_printf(d, "<p class=\"meta\">%s</p>\n",
+                      RT(d, "Shown to roles that keep the household register."));
+        return;
+    }
+    report_puts(d, "<p class=\"meta\">");
+    report_printf(d,
+                  RT(d, "Registered households served at any charity station from %s until "
+                        "%s, and not served; per need, served of registered."),
+                  since, until);
+    report_puts(d, "</p>\n");
+    report_printf(d,
+                  "<table><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
+                  "<th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr>\n",
+                  RT(d, "community / grid"), RT(d, "households"), RT(d, "served"),
+                  RT(d, "not served"), RT(d, "elderly alone"), RT(d, "disabled member"),
+                  RT(d, "low income"), RT(d, "infant"), RT(d, "chronic illness"));
+    /* the query gives a community's grids, then the community: show the community first */
+    int first_grid = 0;
+    for (int i = 0; i < db_rows(r); i++) {
+        if (strcmp(db_str(r, i, HELP_LEVEL), "community") != 0)
+            continue;
+        helped_row(d, r, i);
+        for (int k = first_grid; k < i; k++)
+            helped_row(d, r, k);
+        first_grid = i + 1;
+    }
+    report_puts(d, "</table>\n");
+}
+
 gs_code stock_export_dashboard(call *c, const Gridstock__V1__ExportDashboardRequest *req,
                                Gridstock__V1__ExportDashboardResponse *resp)
 {
     dir_unit u;
     report_lang lang;
-    db_res *sites = NULL, *supply = NULL, *low = NULL, *exp = NULL, *now = NULL;
+    db_res *sites = NULL, *supply = NULL, *low = NULL, *exp = NULL, *now = NULL, *helped = NULL;
+    const char *since = NULL, *until = NULL;
     int days = req->expiry_days ? req->expiry_days : 30;
 
     GS_TRY(v_range(c, "expiry_days", req->expiry_days, 0, 365));
@@ -322,6 +389,11 @@ gs_code stock_export_dashboard(call *c, const Gridstock__V1__ExportDashboardRequ
     GS_TRY(db_exec(c, &low, SQL_LOW, 2, u.path, max_s));
     GS_TRY(db_exec(c, &exp, SQL_EXPIRING, 3, u.path, days_s, max_s));
     GS_TRY(db_exec(c, &now, "SELECT to_char(now(), 'YYYY-MM-DD HH24:MI')", 0));
+    /* this month's helped figures: personal-register data, for its keepers only */
+    if (gs_role_has(c->who.role, PERM_HOUSEHOLD)) {
+        GS_TRY(household_period(c, "", "", &since, &until));
+        GS_TRY(household_helped_rows(c, u.path, since, until, &helped));
+    }
 
     report_doc d = {.lang = lang}; /* RT reads only the language until report_begin */
     const char *title =
@@ -355,6 +427,7 @@ gs_code stock_export_dashboard(call *c, const Gridstock__V1__ExportDashboardRequ
     section_supply(&d, c, supply);
     section_low(&d, c, low);
     section_expiring(&d, c, exp, days);
+    section_helped(&d, helped, since, until);
     const char *html = report_end(
         &d, RT(&d, "<p class=\"meta\">Quantities in each item's own unit; available = on hand "
                    "less reserved, expired lots left out. The value of the reserves appears "
