@@ -395,7 +395,7 @@ ProtobufCMessage *request_build(const cli_method *m, cli_opts *o, int argc, char
         }
         const ProtobufCFieldDescriptor *f = fs->path[fs->depth - 1];
         if (fs->depth == 1 && secret_field(d, f)) {
-            secret_refused(f, "the command line");
+            secret_refused(f, _("the command line"));
             goto out;
         }
         i++;
