@@ -205,13 +205,13 @@ static void household_keys_check(struct check_state *st, const gs_config *cfg, b
             (size_t)snprintf(kids + o, sizeof kids - o, "%s%s", i ? "," : "", gs_keyring_kid(k, i));
     gs_keyring_free(k);
     struct stat sb;
-    long days =
-        stat(cfg->household_keys, &sb) == 0 ? (long)((time(NULL) - sb.st_mtime) / 86400) : -1;
-    finding(st, "ok", "household_keys",
-            "%s: hashes with key \"%.*s\"%s%s%s, file last changed %ld day(s) ago",
-            cfg->household_keys, (int)strcspn(kids, ","), kids,
-            n > 1 ? " (older keys still matched: " : "", n > 1 ? kids + strcspn(kids, ",") + 1 : "",
-            n > 1 ? ")" : "", days);
+    char age[64] = "";
+    if (stat(cfg->household_keys, &sb) == 0)
+        snprintf(age, sizeof age, ", file last changed %ld day(s) ago",
+                 (long)((time(NULL) - sb.st_mtime) / 86400));
+    finding(st, "ok", "household_keys", "%s: hashes with key \"%.*s\"%s%s%s%s", cfg->household_keys,
+            (int)strcspn(kids, ","), kids, n > 1 ? " (older keys still matched: " : "",
+            n > 1 ? kids + strcspn(kids, ",") + 1 : "", n > 1 ? ")" : "", age);
     if (!db_up)
         return;
     /* "<time zone>|<kid>,<kid>,...": one parameter is all db_value takes */
