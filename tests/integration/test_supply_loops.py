@@ -406,3 +406,69 @@ def test_two_approvals_racing_on_two_servers_for_the_last_units(server, db, fund
         assert other.stop() == 0
     print("\nrace: 3 rounds of two approvals on two servers for the last 5 units: one got them each time")
     verify(server)
+
+
+# ---------------------------------------------------------------- 5: the fund reports see goods
+
+
+def test_spending_report_counts_purchases_and_balances_show_the_reserves(server, db, emergency):
+    from gridstock.v1 import reports_pb2 as R
+    month = one(db, "SELECT to_char(current_date, 'YYYY-MM')")
+
+    def spending(**kw):
+        return server.call_ok("FundReportService/SpendingReport", R.SpendingReportRequest(
+            category="emergency", from_period=month, to_period=month, **kw), R.SpendingReportResponse,
+            login="fin.officer")
+
+    def cell(**kw):
+        r = spending(**kw)
+        return r.total, r.disbursements, r.purchases, r.purchase_total
+
+    item, code = new_item(db)
+    cap(server, code, 100)
+    a = agreement(server, db, code, daily=10, cap=300)
+    before, before_st = cell(org_unit_code="GR001"), cell(org_unit_code="ST01", group_by="street")
+    r = create_ok(server, code, 4)
+    [off] = requested_ok(server, requisition_id=r.id)
+    # placed, not yet received: nothing spent
+    assert cell(org_unit_code="GR001") == before
+    receive_order(server, off.purchase_order_id, code, 3)
+    receive_order(server, off.purchase_order_id, code, 1)
+    # two receipts, two purchase postings of 900 and 300 fen from GF-GR001
+    t, n, p, pt = before
+    assert cell(org_unit_code="GR001") == (t + 1200, n, p + 2, pt + 1200)
+    t, n, p, pt = before_st
+    assert cell(org_unit_code="ST01", group_by="street") == (t + 1200, n, p + 2, pt + 1200)
+    rows = spending(org_unit_code="GR001").rows
+    assert [(x.unit_code, x.category, x.period) for x in rows if x.purchases] == [("GR001", "emergency", month)]
+    # the report agrees with the ledger: every purchase posting from GR001's fund this month
+    assert spending(org_unit_code="GR001").purchase_total == one(
+        db, "SELECT coalesce(sum(-e.amount), 0) FROM fund_postings p JOIN fund_entries e ON e.posting_id = p.id"
+            " JOIN fund_accounts f ON f.id = e.account_id WHERE p.kind = 'purchase' AND f.code = 'GF-GR001'"
+            " AND date_trunc('month', p.created_at) = date_trunc('month', now()) AND EXISTS (SELECT 1"
+            " FROM purchase_order_receipts x JOIN purchase_orders o ON o.id = x.order_id"
+            " WHERE x.posting_id = p.id AND o.budget_category = 'emergency')")
+    end(server, a)
+
+    # a street's source shows what the reserve points and charity stations of the street hold
+    src = server.call_ok("FundService/CreateAccount", F.CreateAccountRequest(
+        kind="source", code="SRC-ST01-" + uuid.uuid4().hex[:4].upper(), name="Street source",
+        org_unit_code="ST01"), F.Account, login="fin.officer").code
+    held = db.execute("SELECT count(DISTINCT s.id), coalesce(sum(l.on_hand * l.unit_cost_fen), 0) FROM sites s"
+                      " JOIN org_units ou ON ou.id = s.org_unit_id LEFT JOIN lots l ON l.site_id = s.id"
+                      " AND l.on_hand > 0 WHERE ou.path <@ (SELECT path FROM org_units WHERE code = 'ST01')"
+                      " AND s.kind <> 'supplier_market'").fetchone()
+    assert held[0] > 0 and held[1] > 0, held
+    bal = server.call_ok("FundReportService/Balances", R.BalancesRequest(org_unit_code="ST01", kind="source"),
+                         R.BalancesResponse, login="fin.officer")
+    [row] = [x for x in bal.rows if x.account_code == src]
+    assert (row.reserve_sites, row.reserve_value_fen) == tuple(held)
+    # a payee keeps no stock; a grid without a site shows none
+    bal = server.call_ok("FundReportService/Balances", R.BalancesRequest(org_unit_code="ST01"),
+                         R.BalancesResponse, login="fin.officer")
+    assert all(x.reserve_sites == 0 and x.reserve_value_fen == 0 for x in bal.rows if x.kind in ("payee", "expense"))
+    grid = one(db, "SELECT ou.code FROM org_units ou WHERE ou.kind = 'grid' AND ou.path <@"
+                   " (SELECT path FROM org_units WHERE code = 'ST01') AND NOT EXISTS (SELECT 1 FROM sites s"
+                   " JOIN org_units so ON so.id = s.org_unit_id WHERE so.path <@ ou.path) ORDER BY ou.code LIMIT 1")
+    [g] = [x for x in bal.rows if x.account_code == "GF-" + grid]
+    assert (g.reserve_sites, g.reserve_value_fen) == (0, 0)
