@@ -472,3 +472,25 @@ def test_spending_report_counts_purchases_and_balances_show_the_reserves(server,
                    " JOIN org_units so ON so.id = s.org_unit_id WHERE so.path <@ ou.path) ORDER BY ou.code LIMIT 1")
     [g] = [x for x in bal.rows if x.account_code == "GF-" + grid]
     assert (g.reserve_sites, g.reserve_value_fen) == (0, 0)
+
+
+def test_review_flags_see_purchases_split_under_the_threshold(server, db, emergency):
+    from gridstock.v1 import reports_pb2 as R
+    item, code = new_item(db)
+    cap(server, code, 100)
+    a = agreement(server, db, code, daily=10, cap=300)
+    orders = []
+    for _ in range(2):  # two call-offs of 900 fen each, paid from GF-GR001 to SM02
+        r = create_ok(server, code, 3)
+        [off] = requested_ok(server, requisition_id=r.id)
+        receive_order(server, off.purchase_order_id, code, 3)
+        orders.append(off.purchase_order_number)
+    end(server, a)
+    flags = server.call_ok("FundReportService/ReviewFlags", R.ReviewFlagsRequest(
+        org_unit_code="GR001", from_date=today(db), to_date=today(db), approval_threshold=1000, split_margin=0.2,
+        window_days=30), R.ReviewFlagsResponse, login="fin.officer").flags
+    split = [f for f in flags if f.kind == "split" and f.payee_code == "SUP-SM02"]
+    assert len(split) == 1, flags
+    f = split[0]
+    assert set(orders) <= set(f.purchase_orders.split()), f
+    assert f.grid_code == "GR001" and f.count >= 2 and f.amount >= 1800 and not f.disbursement_ids, f

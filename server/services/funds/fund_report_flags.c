@@ -1,7 +1,8 @@
 /* fund_report_flags.c — FundReportService.ReviewFlags: patterns in the payments of the
  * grids in scope that a reviewer should look at (payments split just under the approval
  * threshold, one payee paid from many grids, budgets spent down late in their period),
- * also printed by the HTML report (fund_reports.c). */
+ * among disbursements and purchases paid from grid funds alike; also printed by the HTML
+ * report (fund_reports.c). */
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,16 +15,37 @@
 
 #include "gridstock/v1/reports.rpc.h"
 
-/* Disbursements in the review: approved (maybe posted or reversed since) with approval in
- * [$2, $3], grid in $1. */
+/* The payments in the review, grid in $1: disbursements approved (maybe posted or reversed
+ * since) with approval in [$2, $3], and purchases paid from grid funds (060: each receipt
+ * against a funded order posts fund -> the supplier's payee account) posted in [$2, $3]
+ * (maybe reversed since). ref is the disbursement id, or the purchase order's number
+ * (order_id set); approved_at a purchase's posting time. */
 #define FLAG_BASE                                                                                  \
-    "WITH d AS (SELECT d.id, d.fund_account_id, d.payee_account_id, d.amount, d.approved_at,"      \
-    " g.code grid, pa.code payee, pa.kind payee_kind"                                              \
+    "WITH d AS (SELECT d.id, NULL::bigint order_id, d.id::text ref, d.fund_account_id,"            \
+    " d.payee_account_id, d.amount, d.approved_at, g.code grid, pa.code payee, pa.kind payee_kind" \
     " FROM fund_disbursements d JOIN fund_accounts f ON f.id = d.fund_account_id"                  \
     " JOIN org_units g ON g.id = f.org_unit_id JOIN fund_accounts pa ON pa.id = "                  \
     "d.payee_account_id"                                                                           \
     " WHERE d.state IN ('approved', 'posted', 'reversed') AND g.path <@ $1::ltree"                 \
-    " AND d.approved_at >= $2::date AND d.approved_at < $3::date + 1) "
+    " AND d.approved_at >= $2::date AND d.approved_at < $3::date + 1"                              \
+    " UNION ALL SELECT p.id, o.id, o.number, o.fund_account_id, pe.account_id, pe.amount,"         \
+    " p.created_at, g.code, pa.code, pa.kind"                                                      \
+    " FROM fund_postings p JOIN (SELECT DISTINCT order_id, posting_id"                             \
+    " FROM purchase_order_receipts WHERE posting_id IS NOT NULL) x ON x.posting_id = p.id"         \
+    " JOIN purchase_orders o ON o.id = x.order_id"                                                 \
+    " JOIN fund_accounts f ON f.id = o.fund_account_id AND f.kind = 'grid_fund'"                   \
+    " JOIN org_units g ON g.id = f.org_unit_id"                                                    \
+    " JOIN fund_entries pe ON pe.posting_id = p.id AND pe.account_id <> o.fund_account_id"         \
+    " JOIN fund_accounts pa ON pa.id = pe.account_id"                                              \
+    " WHERE p.kind = 'purchase' AND g.path <@ $1::ltree"                                           \
+    " AND p.created_at >= $2::date AND p.created_at < $3::date + 1) "
+
+/* The disbursement ids and the purchase orders among the payments `t` of a group. */
+#define FLAG_IDS(t)                                                                                \
+    "coalesce(string_agg(" t ".ref, ' ' ORDER BY " t ".id) FILTER (WHERE " t ".order_id IS NULL)," \
+    " '')"
+#define FLAG_ORDERS(t)                                                                             \
+    "coalesce(string_agg(DISTINCT " t ".ref, ' ') FILTER (WHERE " t ".order_id IS NOT NULL), '')"
 
 #define FLAG_SPLIT_COLUMNS(COL)                                                                    \
     COL(FSPLIT_GRID_CODE, "grid")                                                                  \
@@ -31,31 +53,34 @@
     COL(FSPLIT_AMOUNT, ", total")                                                                  \
     COL(FSPLIT_COUNT, ", n::int")                                                                  \
     COL(FSPLIT_DISBURSEMENT_IDS, ", ids")                                                          \
-    COL(FSPLIT_DAYS, ", (last::date - first::date)")
+    COL(FSPLIT_DAYS, ", (last::date - first::date)")                                               \
+    COL(FSPLIT_PURCHASE_ORDERS, ", orders")
 enum { FLAG_SPLIT_COLUMNS(DB_COL_NAME) FSPLIT_NCOLS };
 #define FLAG_SPLIT_COLS FLAG_SPLIT_COLUMNS(DB_COL_SQL)
 
 static const char FLAG_SPLIT_SQL[] = FLAG_BASE
     ", s AS (SELECT * FROM d WHERE amount < $4::bigint AND amount >= $4::bigint * (1 - "
     "$5::float8)),"
-    " w AS (SELECT a.id anchor, a.fund_account_id, a.payee_account_id, a.grid, a.payee,"
-    "  count(*) n, sum(b.amount)::bigint total, string_agg(b.id::text, ' ' ORDER BY b.id) ids,"
-    "  min(b.approved_at) first, max(b.approved_at) last"
-    "  FROM s a JOIN s b ON b.fund_account_id = a.fund_account_id"
-    "  AND b.payee_account_id = a.payee_account_id AND b.approved_at >= a.approved_at"
-    "  AND b.approved_at < a.approved_at + make_interval(days => $6::int)"
-    "  GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 2 AND sum(b.amount) > $4::bigint)"
-    " SELECT DISTINCT ON (fund_account_id, payee_account_id) " FLAG_SPLIT_COLS " FROM w"
-    " ORDER BY fund_account_id, payee_account_id, n DESC, total DESC, anchor";
+    " w AS (SELECT a.ref anchor, a.fund_account_id, a.payee_account_id, a.grid, a.payee,"
+    "  count(*) n, sum(b.amount)::bigint total, " FLAG_IDS("b") " ids, " FLAG_ORDERS(
+        "b") " orders,"
+             "  min(b.approved_at) first, max(b.approved_at) last"
+             "  FROM s a JOIN s b ON b.fund_account_id = a.fund_account_id"
+             "  AND b.payee_account_id = a.payee_account_id AND b.approved_at >= a.approved_at"
+             "  AND b.approved_at < a.approved_at + make_interval(days => $6::int)"
+             "  GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 2 AND sum(b.amount) > $4::bigint)"
+             " SELECT DISTINCT ON (fund_account_id, payee_account_id) " FLAG_SPLIT_COLS " FROM w"
+             " ORDER BY fund_account_id, payee_account_id, n DESC, total DESC, anchor";
 
 #define FLAG_MANY_COLUMNS(COL)                                                                     \
     COL(FMANY_GRID_CODE, "min(grid)")                                                              \
     COL(FMANY_PAYEE_CODE, ", payee")                                                               \
     COL(FMANY_AMOUNT, ", sum(amount)::bigint")                                                     \
     COL(FMANY_COUNT, ", count(*)::int")                                                            \
-    COL(FMANY_DISBURSEMENT_IDS, ", string_agg(id::text, ' ' ORDER BY id)")                         \
+    COL(FMANY_DISBURSEMENT_IDS, ", " FLAG_IDS("d"))                                                \
     COL(FMANY_GRIDS, ", count(DISTINCT grid)::int")                                                \
-    COL(FMANY_GRID_LIST, ", string_agg(DISTINCT grid, ', ')")
+    COL(FMANY_GRID_LIST, ", string_agg(DISTINCT grid, ', ')")                                      \
+    COL(FMANY_PURCHASE_ORDERS, ", " FLAG_ORDERS("d"))
 enum { FLAG_MANY_COLUMNS(DB_COL_NAME) FMANY_NCOLS };
 #define FLAG_MANY_COLS FLAG_MANY_COLUMNS(DB_COL_SQL)
 
@@ -69,16 +94,20 @@ static const char FLAG_MANY_SQL[] =
     COL(FLATE_BUDGET, ", g.code || '/' || b.period || '/' || b.category")                          \
     COL(FLATE_AMOUNT, ", sum(d.amount)::bigint")                                                   \
     COL(FLATE_COUNT, ", count(*)::int")                                                            \
-    COL(FLATE_DISBURSEMENT_IDS, ", string_agg(d.id::text, ' ' ORDER BY d.id)")                     \
+    COL(FLATE_DISBURSEMENT_IDS, ", " FLAG_IDS("d"))                                                \
     COL(FLATE_BUDGET_USED, ", b.spent + b.pending")                                                \
     COL(FLATE_BUDGET_AMOUNT, ", b.amount")                                                         \
-    COL(FLATE_LAST_DAY, ", (b.end_day - 1)::text")
+    COL(FLATE_LAST_DAY, ", (b.end_day - 1)::text")                                                 \
+    COL(FLATE_PURCHASE_ORDERS, ", " FLAG_ORDERS("d"))
 enum { FLAG_LATE_COLUMNS(DB_COL_NAME) FLATE_NCOLS };
 #define FLAG_LATE_COLS FLAG_LATE_COLUMNS(DB_COL_SQL)
 
+/* a budget's payments: disbursements by their charges, purchases by their orders' */
 static const char FLAG_LATE_SQL[] = FLAG_BASE
     "SELECT " FLAG_LATE_COLS " FROM fund_budgets b JOIN org_units g ON g.id = b.org_unit_id"
-    " JOIN fund_budget_charges c ON c.budget_id = b.id JOIN d ON d.id = c.disbursement_id"
+    " JOIN (SELECT c.budget_id, d.* FROM fund_budget_charges c JOIN d ON d.order_id IS NULL"
+    " AND d.id = c.disbursement_id UNION ALL SELECT c.budget_id, d.* FROM purchase_order_charges c"
+    " JOIN d ON d.order_id = c.order_id) d ON d.budget_id = b.id"
     " WHERE b.amount > 0 AND (b.spent + b.pending)::float8 / b.amount >= $5::float8"
     " AND d.approved_at >= b.end_day - $4::int AND d.approved_at < b.end_day"
     " GROUP BY b.id, g.code ORDER BY 2";
@@ -109,6 +138,7 @@ gs_code flags_collect(call *c, const flag_args *a, Gridstock__V1__ReviewFlag ***
         f->amount = db_i64(s, i, FSPLIT_AMOUNT);
         f->count = db_i32(s, i, FSPLIT_COUNT);
         f->disbursement_ids = (char *)db_str(s, i, FSPLIT_DISBURSEMENT_IDS);
+        f->purchase_orders = (char *)db_str(s, i, FSPLIT_PURCHASE_ORDERS);
         f->reason = call_printf(
             c,
             "%d payments to %s from GF-%s within %s days, each just under the approval "
@@ -125,6 +155,7 @@ gs_code flags_collect(call *c, const flag_args *a, Gridstock__V1__ReviewFlag ***
         f->amount = db_i64(m, i, FMANY_AMOUNT);
         f->count = db_i32(m, i, FMANY_COUNT);
         f->disbursement_ids = (char *)db_str(m, i, FMANY_DISBURSEMENT_IDS);
+        f->purchase_orders = (char *)db_str(m, i, FMANY_PURCHASE_ORDERS);
         f->reason = call_printf(c,
                                 "payee %s was paid %" PRId64 " fen in %d payments from %s grid "
                                 "funds (%s): one person paid from many grids?",
@@ -139,6 +170,7 @@ gs_code flags_collect(call *c, const flag_args *a, Gridstock__V1__ReviewFlag ***
         f->amount = db_i64(l, i, FLATE_AMOUNT);
         f->count = db_i32(l, i, FLATE_COUNT);
         f->disbursement_ids = (char *)db_str(l, i, FLATE_DISBURSEMENT_IDS);
+        f->purchase_orders = (char *)db_str(l, i, FLATE_PURCHASE_ORDERS);
         int64_t used = db_i64(l, i, FLATE_BUDGET_USED), amount = db_i64(l, i, FLATE_BUDGET_AMOUNT);
         f->reason =
             call_printf(c,
