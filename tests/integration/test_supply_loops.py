@@ -472,6 +472,13 @@ def test_spending_report_counts_purchases_and_balances_show_the_reserves(server,
                    " JOIN org_units so ON so.id = s.org_unit_id WHERE so.path <@ ou.path) ORDER BY ou.code LIMIT 1")
     [g] = [x for x in bal.rows if x.account_code == "GF-" + grid]
     assert (g.reserve_sites, g.reserve_value_fen) == (0, 0)
+    # the HTML report shows the reserves beside the grid funds where the unit keeps stock
+    html = server.call_ok("FundReportService/ExportHtmlReport", R.ExportHtmlReportRequest(org_unit_code="ST01"),
+                          R.ExportHtmlReportResponse, login="fin.officer").html
+    assert "Reserves<b>" in html and "yuan of stock at %d sites" % held[0] in html, html[:3000]
+    html = server.call_ok("FundReportService/ExportHtmlReport", R.ExportHtmlReportRequest(org_unit_code=grid),
+                          R.ExportHtmlReportResponse, login="fin.officer").html
+    assert "Reserves<b>" not in html
 
 
 def test_review_flags_see_purchases_split_under_the_threshold(server, db, emergency):

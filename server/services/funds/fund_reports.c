@@ -429,7 +429,9 @@ static const char *flag_label(const report_doc *d, const char *kind)
     COL(HBAL_PENDING, ", coalesce(sum(f.pending), 0)::bigint")                                     \
     COL(HBAL_MIN_AVAILABLE, ", coalesce(min(f.balance - f.pending), 0)")                           \
     COL(HBAL_LOWEST_CODE, ", coalesce((array_agg(ou.code ORDER BY f.balance - f.pending))[1], "    \
-                          "'')")
+                          "'')")                                                                   \
+    COL(HBAL_RESERVE_VALUE, ", (SELECT value_fen FROM stock_unit_reserve_value($1::ltree))")       \
+    COL(HBAL_RESERVE_SITES, ", (SELECT sites FROM stock_unit_reserve_value($1::ltree))")
 enum { HTML_BALANCE_COLUMNS(DB_COL_NAME) HBAL_NCOLS };
 #define HTML_BALANCE_COLS HTML_BALANCE_COLUMNS(DB_COL_SQL)
 
@@ -476,7 +478,10 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
 
     GS_TRY(db_exec(c, &sp,
                    "SELECT " HTML_SPENDING_COLS
-                   " FROM fund_spending s JOIN org_units g ON g.id = s.org_unit_id"
+                   " FROM (SELECT org_unit_id, category, month, amount, disbursements"
+                   " FROM fund_spending UNION ALL SELECT org_unit_id, category, month, amount,"
+                   " purchases FROM fund_purchase_spending) s"
+                   " JOIN org_units g ON g.id = s.org_unit_id"
                    " WHERE g.path <@ $1::ltree AND s.month BETWEEN ($2 || '-01')::date"
                    " AND ($3 || '-01')::date GROUP BY 1, 2 ORDER BY 2, 1",
                    3, u.path, months[0], months[nm - 1]));
@@ -539,6 +544,10 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
         RT(&d, "<div class=\"card\">Grid funds<b>%s</b>yuan held by %s funds, %s reserved</div>"),
         yuan(c, db_i64(bal, 0, HBAL_BALANCE)), db_str(bal, 0, HBAL_FUNDS),
         yuan(c, db_i64(bal, 0, HBAL_PENDING)));
+    if (db_i64(bal, 0, HBAL_RESERVE_SITES) > 0) /* the unit keeps stock: what it is worth */
+        report_printf(
+            &d, RT(&d, "<div class=\"card\">Reserves<b>%s</b>yuan of stock at %s sites</div>"),
+            yuan(c, db_i64(bal, 0, HBAL_RESERVE_VALUE)), db_str(bal, 0, HBAL_RESERVE_SITES));
     report_printf(&d, RT(&d, "<div class=\"card\">Review flags<b>%zu</b>to look at</div>"), nflags);
     report_cards_end(&d);
 
