@@ -182,6 +182,8 @@ m("RequisitionService/CreateSupplyAgreement", SCOPED,
 m("RequisitionService/ListSupplyAgreements", SCOPED, {"org_unit_code": "$ou_code"})
 m("RequisitionService/EndSupplyAgreement", SCOPED, {"id": "$supply_agreement", "reason": "matrix"})
 m("RequisitionService/ListCallOffs", NONE, {})
+# the requester's view of the call-offs made for its requisitions (requisition.read)
+m("RequisitionService/ListRequestedCallOffs", SCOPED, {"requisition_id": "$req_draft"})
 
 # ---- funds
 m("FundService/CreateAccount", SCOPED, {"kind": "payee", "code": "$new_code", "name": "Matrix payee", "org_unit_code": "$ou_code"})

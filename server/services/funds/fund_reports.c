@@ -1,8 +1,10 @@
 /* fund_reports.c — FundReportService: spending by grid, category and month (read from
- * the fund_spending summary of 022_fund_reports.sql), budget utilisation, balances, the
- * disbursement register, review flags, and a self-contained HTML report with inline SVG
- * charts (queried here, rendered by report/report_html.c). Every report is one repeated
- * message (so the CLI's --csv exports it) limited to the caller's scope. */
+ * the fund_spending summary of 022_fund_reports.sql, with the purchases paid from funds of
+ * 088_fund_reports_goods.sql), budget utilisation, balances (with the value of the reserves
+ * under a grid fund's or source's unit), the disbursement register, and a self-contained
+ * HTML report with inline SVG charts (queried here, rendered by report/report_html.c); the
+ * review flags are in fund_report_flags.c. Every report is one repeated message (so the
+ * CLI's --csv exports it) limited to the caller's scope. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +16,7 @@
 
 #include "arena.h"
 #include "db.h"
+#include "fund_reports.h"
 #include "funds.h"
 #include "method.h"
 #include "directory/directory.h"
@@ -26,8 +29,7 @@ enum { REPORT_ROWS_MAX = 20000, REGISTER_PAGE_MAX = 10000, HTML_MAX = 4 << 20 };
 
 static const char *const group_bys[] = {"grid", "community", "street", "category", "month", NULL};
 
-/* The subtree a report covers: org_unit_id / org_unit_code, else the caller's scope. */
-static gs_code report_unit(call *c, int64_t id, const char *code, dir_unit *u)
+gs_code report_unit(call *c, int64_t id, const char *code, dir_unit *u)
 {
     return dir_unit_find(c, id, code, "org_unit_id", false, u);
 }
@@ -46,21 +48,31 @@ static gs_code opt_month(call *c, const char *field, const char *p)
     COL(SPEND_CATEGORY, ", x.cat")                                                                 \
     COL(SPEND_PERIOD, ", to_char(x.month, 'YYYY-MM')")                                             \
     COL(SPEND_AMOUNT, ", x.amount::bigint")                                                        \
-    COL(SPEND_DISBURSEMENTS, ", x.n::bigint")
+    COL(SPEND_DISBURSEMENTS, ", x.n::bigint")                                                      \
+    COL(SPEND_PURCHASES, ", x.np::bigint")                                                         \
+    COL(SPEND_PURCHASE_AMOUNT, ", x.pamount::bigint")
 enum { SPENDING_COLUMNS(DB_COL_NAME) SPEND_NCOLS };
 #define SPENDING_COLS SPENDING_COLUMNS(DB_COL_SQL)
 
-/* $1 subtree, $2 from month, $3 to month, $4 category, $5 group_by. */
+/* $1 subtree, $2 from month, $3 to month, $4 category, $5 group_by. Disbursements by grid
+ * (fund_spending) and purchases by the paying fund's unit (fund_purchase_spending, 088): a
+ * grid, or a source's street or district, which is its own community and street. */
 static const char SPENDING_SQL[] =
-    "WITH x AS (SELECT CASE $5 WHEN 'grid' THEN g.id WHEN 'community' THEN g.parent_id"
-    "  WHEN 'street' THEN c.parent_id END unit,"
+    "WITH s AS (SELECT org_unit_id, category, month, amount, disbursements, 0::bigint np,"
+    "  0::bigint pamount FROM fund_spending UNION ALL SELECT org_unit_id, category, month,"
+    "  amount, 0, purchases, amount FROM fund_purchase_spending),"
+    " x AS (SELECT CASE $5 WHEN 'grid' THEN g.id"
+    "  WHEN 'community' THEN CASE g.kind WHEN 'grid' THEN g.parent_id ELSE g.id END"
+    "  WHEN 'street' THEN CASE g.kind WHEN 'grid' THEN c.parent_id WHEN 'community'"
+    "  THEN g.parent_id ELSE g.id END END unit,"
     "  CASE WHEN $5 = 'month' THEN '' ELSE s.category END cat, s.month,"
-    "  sum(s.amount) amount, sum(s.disbursements) n"
-    " FROM fund_spending s JOIN org_units g ON g.id = s.org_unit_id"
-    " JOIN org_units c ON c.id = g.parent_id"
+    "  sum(s.amount) amount, sum(s.disbursements) n, sum(s.np) np, sum(s.pamount) pamount"
+    " FROM s JOIN org_units g ON g.id = s.org_unit_id"
+    " LEFT JOIN org_units c ON c.id = g.parent_id"
     " WHERE g.path <@ $1::ltree AND ($2 = '' OR s.month >= ($2 || '-01')::date)"
     " AND ($3 = '' OR s.month <= ($3 || '-01')::date) AND ($4 = '' OR s.category = $4)"
-    " GROUP BY 1, 2, 3 HAVING sum(s.amount) <> 0 OR sum(s.disbursements) <> 0)"
+    " GROUP BY 1, 2, 3 HAVING sum(s.amount) <> 0 OR sum(s.disbursements) <> 0"
+    " OR sum(s.np) <> 0)"
     " SELECT " SPENDING_COLS " FROM x LEFT JOIN org_units a ON a.id = x.unit"
     " ORDER BY 1, 3, x.month LIMIT 20001";
 
@@ -93,8 +105,12 @@ gs_code fund_report_spending_report(call *c, const Gridstock__V1__SpendingReport
         m->period = (char *)db_str(r, i, SPEND_PERIOD);
         m->amount = db_i64(r, i, SPEND_AMOUNT);
         m->disbursements = db_i64(r, i, SPEND_DISBURSEMENTS);
+        m->purchases = db_i64(r, i, SPEND_PURCHASES);
+        m->purchase_amount = db_i64(r, i, SPEND_PURCHASE_AMOUNT);
         resp->total += m->amount;
         resp->disbursements += m->disbursements;
+        resp->purchases += m->purchases;
+        resp->purchase_total += m->purchase_amount;
         resp->rows[i] = m;
     }
     return GS_OK;
@@ -175,7 +191,9 @@ static const char *const balance_kinds[] = {"external", "source",  "grid_fund",
     COL(BAL_ORG_UNIT_CODE, ", coalesce(ou.code, '')")                                              \
     COL(BAL_BALANCE, ", f.balance")                                                                \
     COL(BAL_PENDING, ", f.pending")                                                                \
-    COL(BAL_AVAILABLE, ", f.balance - f.pending")
+    COL(BAL_AVAILABLE, ", f.balance - f.pending")                                                  \
+    COL(BAL_RESERVE_VALUE, ", coalesce(rv.value_fen, 0)")                                          \
+    COL(BAL_RESERVE_SITES, ", coalesce(rv.sites, 0)")
 enum { BALANCE_ROW_COLUMNS(DB_COL_NAME) BAL_NCOLS };
 #define BALANCE_ROW_COLS BALANCE_ROW_COLUMNS(DB_COL_SQL)
 
@@ -192,6 +210,8 @@ gs_code fund_report_balances(call *c, const Gridstock__V1__BalancesRequest *req,
     GS_TRY(db_exec(c, &r,
                    "SELECT " BALANCE_ROW_COLS " FROM fund_accounts f"
                    " LEFT JOIN org_units ou ON ou.id = f.org_unit_id"
+                   " LEFT JOIN LATERAL stock_unit_reserve_value(ou.path) rv"
+                   " ON f.kind IN ('grid_fund', 'source')"
                    " WHERE fund_account_visible(f, $2::ltree)"
                    " AND (ou.id IS NULL OR ou.path <@ $1::ltree OR $1::ltree <@ ou.path)"
                    " AND CASE WHEN $3 = '' THEN f.kind <> 'external' ELSE f.kind = $3 END"
@@ -215,6 +235,8 @@ gs_code fund_report_balances(call *c, const Gridstock__V1__BalancesRequest *req,
         m->balance = db_i64(r, i, BAL_BALANCE);
         m->pending = db_i64(r, i, BAL_PENDING);
         m->available = db_i64(r, i, BAL_AVAILABLE);
+        m->reserve_value_fen = db_i64(r, i, BAL_RESERVE_VALUE);
+        m->reserve_sites = (int32_t)db_i64(r, i, BAL_RESERVE_SITES);
         resp->total_balance += m->balance;
         resp->total_pending += m->pending;
         resp->rows[i] = m;
@@ -302,203 +324,6 @@ gs_code fund_report_disbursement_register(call *c,
     DB_ROWS_INTO(c, r, rows, resp->rows, resp->n_rows, &gridstock__v1__register_row__descriptor,
                  register_row_from_row);
     return GS_OK;
-}
-
-/* ------------------------------------------------------------------ review flags */
-
-typedef struct flag_args {
-    const char *path, *from, *to;
-    int64_t threshold;
-    int32_t window_days, many_grids, late_days;
-    double margin, full_ratio;
-} flag_args;
-
-/* Disbursements in the review: approved (maybe posted or reversed since) with approval in
- * [$2, $3], grid in $1. */
-#define FLAG_BASE                                                                                  \
-    "WITH d AS (SELECT d.id, d.fund_account_id, d.payee_account_id, d.amount, d.approved_at,"      \
-    " g.code grid, pa.code payee, pa.kind payee_kind"                                              \
-    " FROM fund_disbursements d JOIN fund_accounts f ON f.id = d.fund_account_id"                  \
-    " JOIN org_units g ON g.id = f.org_unit_id JOIN fund_accounts pa ON pa.id = "                  \
-    "d.payee_account_id"                                                                           \
-    " WHERE d.state IN ('approved', 'posted', 'reversed') AND g.path <@ $1::ltree"                 \
-    " AND d.approved_at >= $2::date AND d.approved_at < $3::date + 1) "
-
-#define FLAG_SPLIT_COLUMNS(COL)                                                                    \
-    COL(FSPLIT_GRID_CODE, "grid")                                                                  \
-    COL(FSPLIT_PAYEE_CODE, ", payee")                                                              \
-    COL(FSPLIT_AMOUNT, ", total")                                                                  \
-    COL(FSPLIT_COUNT, ", n::int")                                                                  \
-    COL(FSPLIT_DISBURSEMENT_IDS, ", ids")                                                          \
-    COL(FSPLIT_DAYS, ", (last::date - first::date)")
-enum { FLAG_SPLIT_COLUMNS(DB_COL_NAME) FSPLIT_NCOLS };
-#define FLAG_SPLIT_COLS FLAG_SPLIT_COLUMNS(DB_COL_SQL)
-
-static const char FLAG_SPLIT_SQL[] = FLAG_BASE
-    ", s AS (SELECT * FROM d WHERE amount < $4::bigint AND amount >= $4::bigint * (1 - "
-    "$5::float8)),"
-    " w AS (SELECT a.id anchor, a.fund_account_id, a.payee_account_id, a.grid, a.payee,"
-    "  count(*) n, sum(b.amount)::bigint total, string_agg(b.id::text, ' ' ORDER BY b.id) ids,"
-    "  min(b.approved_at) first, max(b.approved_at) last"
-    "  FROM s a JOIN s b ON b.fund_account_id = a.fund_account_id"
-    "  AND b.payee_account_id = a.payee_account_id AND b.approved_at >= a.approved_at"
-    "  AND b.approved_at < a.approved_at + make_interval(days => $6::int)"
-    "  GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 2 AND sum(b.amount) > $4::bigint)"
-    " SELECT DISTINCT ON (fund_account_id, payee_account_id) " FLAG_SPLIT_COLS " FROM w"
-    " ORDER BY fund_account_id, payee_account_id, n DESC, total DESC, anchor";
-
-#define FLAG_MANY_COLUMNS(COL)                                                                     \
-    COL(FMANY_GRID_CODE, "min(grid)")                                                              \
-    COL(FMANY_PAYEE_CODE, ", payee")                                                               \
-    COL(FMANY_AMOUNT, ", sum(amount)::bigint")                                                     \
-    COL(FMANY_COUNT, ", count(*)::int")                                                            \
-    COL(FMANY_DISBURSEMENT_IDS, ", string_agg(id::text, ' ' ORDER BY id)")                         \
-    COL(FMANY_GRIDS, ", count(DISTINCT grid)::int")                                                \
-    COL(FMANY_GRID_LIST, ", string_agg(DISTINCT grid, ', ')")
-enum { FLAG_MANY_COLUMNS(DB_COL_NAME) FMANY_NCOLS };
-#define FLAG_MANY_COLS FLAG_MANY_COLUMNS(DB_COL_SQL)
-
-static const char FLAG_MANY_SQL[] =
-    FLAG_BASE "SELECT " FLAG_MANY_COLS " FROM d WHERE payee_kind = 'payee' AND $4::bigint >= 0"
-              " GROUP BY payee_account_id, payee HAVING count(DISTINCT grid) >= $5::int"
-              " ORDER BY payee";
-
-#define FLAG_LATE_COLUMNS(COL)                                                                     \
-    COL(FLATE_GRID_CODE, "g.code")                                                                 \
-    COL(FLATE_BUDGET, ", g.code || '/' || b.period || '/' || b.category")                          \
-    COL(FLATE_AMOUNT, ", sum(d.amount)::bigint")                                                   \
-    COL(FLATE_COUNT, ", count(*)::int")                                                            \
-    COL(FLATE_DISBURSEMENT_IDS, ", string_agg(d.id::text, ' ' ORDER BY d.id)")                     \
-    COL(FLATE_BUDGET_USED, ", b.spent + b.pending")                                                \
-    COL(FLATE_BUDGET_AMOUNT, ", b.amount")                                                         \
-    COL(FLATE_LAST_DAY, ", (b.end_day - 1)::text")
-enum { FLAG_LATE_COLUMNS(DB_COL_NAME) FLATE_NCOLS };
-#define FLAG_LATE_COLS FLAG_LATE_COLUMNS(DB_COL_SQL)
-
-static const char FLAG_LATE_SQL[] = FLAG_BASE
-    "SELECT " FLAG_LATE_COLS " FROM fund_budgets b JOIN org_units g ON g.id = b.org_unit_id"
-    " JOIN fund_budget_charges c ON c.budget_id = b.id JOIN d ON d.id = c.disbursement_id"
-    " WHERE b.amount > 0 AND (b.spent + b.pending)::float8 / b.amount >= $5::float8"
-    " AND d.approved_at >= b.end_day - $4::int AND d.approved_at < b.end_day"
-    " GROUP BY b.id, g.code ORDER BY 2";
-
-static Gridstock__V1__ReviewFlag *flag_new(call *c, const char *kind)
-{
-    Gridstock__V1__ReviewFlag *f = call_msg(c, &gridstock__v1__review_flag__descriptor);
-    f->kind = (char *)kind;
-    return f;
-}
-
-/* Fills *out / *n with every flag for `a`. */
-static gs_code flags_collect(call *c, const flag_args *a, Gridstock__V1__ReviewFlag ***out,
-                             size_t *n)
-{
-    db_res *s = NULL, *m = NULL, *l = NULL;
-    GS_TRY(db_exec(c, &s, FLAG_SPLIT_SQL, 6, a->path, a->from, a->to, call_i64(c, a->threshold),
-                   dir_f64(c, a->margin), call_i64(c, a->window_days)));
-    GS_TRY(
-        db_exec(c, &m, FLAG_MANY_SQL, 5, a->path, a->from, a->to, "0", call_i64(c, a->many_grids)));
-    GS_TRY(db_exec(c, &l, FLAG_LATE_SQL, 5, a->path, a->from, a->to, call_i64(c, a->late_days),
-                   dir_f64(c, a->full_ratio)));
-    size_t total = (size_t)db_rows(s) + (size_t)db_rows(m) + (size_t)db_rows(l), k = 0;
-    Gridstock__V1__ReviewFlag **v = (Gridstock__V1__ReviewFlag **)call_ptrs(c, total);
-    for (int i = 0; i < db_rows(s); i++) {
-        Gridstock__V1__ReviewFlag *f = flag_new(c, "split");
-        f->grid_code = (char *)db_str(s, i, FSPLIT_GRID_CODE);
-        f->payee_code = (char *)db_str(s, i, FSPLIT_PAYEE_CODE);
-        f->amount = db_i64(s, i, FSPLIT_AMOUNT);
-        f->count = db_i32(s, i, FSPLIT_COUNT);
-        f->disbursement_ids = (char *)db_str(s, i, FSPLIT_DISBURSEMENT_IDS);
-        f->reason = call_printf(
-            c,
-            "%d payments to %s from GF-%s within %s days, each just under the approval "
-            "threshold of %" PRId64 " fen, together %" PRId64 " fen: a payment split to stay "
-            "under the threshold?",
-            f->count, f->payee_code, f->grid_code, db_str(s, i, FSPLIT_DAYS), a->threshold,
-            f->amount);
-        v[k++] = f;
-    }
-    for (int i = 0; i < db_rows(m); i++) {
-        Gridstock__V1__ReviewFlag *f = flag_new(c, "many_grids");
-        f->grid_code = (char *)db_str(m, i, FMANY_GRID_CODE);
-        f->payee_code = (char *)db_str(m, i, FMANY_PAYEE_CODE);
-        f->amount = db_i64(m, i, FMANY_AMOUNT);
-        f->count = db_i32(m, i, FMANY_COUNT);
-        f->disbursement_ids = (char *)db_str(m, i, FMANY_DISBURSEMENT_IDS);
-        f->reason = call_printf(c,
-                                "payee %s was paid %" PRId64 " fen in %d payments from %s grid "
-                                "funds (%s): one person paid from many grids?",
-                                f->payee_code, f->amount, f->count, db_str(m, i, FMANY_GRIDS),
-                                db_str(m, i, FMANY_GRID_LIST));
-        v[k++] = f;
-    }
-    for (int i = 0; i < db_rows(l); i++) {
-        Gridstock__V1__ReviewFlag *f = flag_new(c, "late_full");
-        f->grid_code = (char *)db_str(l, i, FLATE_GRID_CODE);
-        f->budget = (char *)db_str(l, i, FLATE_BUDGET);
-        f->amount = db_i64(l, i, FLATE_AMOUNT);
-        f->count = db_i32(l, i, FLATE_COUNT);
-        f->disbursement_ids = (char *)db_str(l, i, FLATE_DISBURSEMENT_IDS);
-        int64_t used = db_i64(l, i, FLATE_BUDGET_USED), amount = db_i64(l, i, FLATE_BUDGET_AMOUNT);
-        f->reason =
-            call_printf(c,
-                        "budget %s is %.0f%% used (%" PRId64 " of %" PRId64
-                        " fen); %d payments (%" PRId64 " fen) were approved in the "
-                        "last %d days of its period (ending %s): spending the budget "
-                        "down before it lapses?",
-                        f->budget, amount ? 100.0 * (double)used / (double)amount : 0, used, amount,
-                        f->count, f->amount, a->late_days, db_str(l, i, FLATE_LAST_DAY));
-        v[k++] = f;
-    }
-    *out = v;
-    *n = k;
-    return GS_OK;
-}
-
-#define FLAG_DATES_COLUMNS(COL)                                                                    \
-    COL(FDATES_TO, "coalesce(nullif($1, '')::date, current_date)::text")                           \
-    COL(FDATES_FROM, ", coalesce(nullif($2, '')::date, coalesce(nullif($1, '')::date, "            \
-                     "current_date) - 90)::text")
-enum { FLAG_DATES_COLUMNS(DB_COL_NAME) FDATES_NCOLS };
-#define FLAG_DATES_COLS FLAG_DATES_COLUMNS(DB_COL_SQL)
-
-/* Defaults and checks; from/to default to the 90 days up to today (UTC). */
-static gs_code flag_args_make(call *c, const Gridstock__V1__ReviewFlagsRequest *req,
-                              const dir_unit *u, flag_args *a)
-{
-    db_res *r = NULL;
-    GS_TRY(v_date(c, "from_date", req->from_date));
-    GS_TRY(v_date(c, "to_date", req->to_date));
-    GS_TRY(v_nonneg(c, "approval_threshold", req->approval_threshold));
-    GS_TRY(v_range(c, "window_days", req->window_days, 0, 366));
-    GS_TRY(v_range(c, "many_grids", req->many_grids, 0, 1000));
-    GS_TRY(v_range(c, "late_days", req->late_days, 0, 366));
-    GS_TRY(dir_double_range(c, "split_margin", req->split_margin, 0, 1));
-    GS_TRY(dir_double_range(c, "full_ratio", req->full_ratio, 0, 1));
-    GS_TRY(db_exec(c, &r, "SELECT " FLAG_DATES_COLS, 2, req->to_date, req->from_date));
-    a->path = u->path;
-    a->to = db_str(r, 0, FDATES_TO);
-    a->from = db_str(r, 0, FDATES_FROM);
-    a->threshold = req->approval_threshold ? req->approval_threshold : 1000000;
-    a->window_days = req->window_days ? req->window_days : 30;
-    a->margin = req->split_margin > 0 ? req->split_margin : 0.2;
-    a->many_grids = req->many_grids ? req->many_grids : 3;
-    a->late_days = req->late_days ? req->late_days : 5;
-    a->full_ratio = req->full_ratio > 0 ? req->full_ratio : 0.9;
-    if (strcmp(a->from, a->to) > 0)
-        return call_fail(c, GS_INVALID_ARGUMENT, "from_date: after to_date");
-    return GS_OK;
-}
-
-gs_code fund_report_review_flags(call *c, const Gridstock__V1__ReviewFlagsRequest *req,
-                                 Gridstock__V1__ReviewFlagsResponse *resp)
-{
-    dir_unit u;
-    flag_args a;
-
-    GS_TRY(report_unit(c, req->org_unit_id, req->org_unit_code, &u));
-    GS_TRY(flag_args_make(c, req, &u, &a));
-    return flags_collect(c, &a, &resp->flags, &resp->n_flags);
 }
 
 /* ------------------------------------------------------------------ HTML */
@@ -604,7 +429,9 @@ static const char *flag_label(const report_doc *d, const char *kind)
     COL(HBAL_PENDING, ", coalesce(sum(f.pending), 0)::bigint")                                     \
     COL(HBAL_MIN_AVAILABLE, ", coalesce(min(f.balance - f.pending), 0)")                           \
     COL(HBAL_LOWEST_CODE, ", coalesce((array_agg(ou.code ORDER BY f.balance - f.pending))[1], "    \
-                          "'')")
+                          "'')")                                                                   \
+    COL(HBAL_RESERVE_VALUE, ", (SELECT value_fen FROM stock_unit_reserve_value($1::ltree))")       \
+    COL(HBAL_RESERVE_SITES, ", (SELECT sites FROM stock_unit_reserve_value($1::ltree))")
 enum { HTML_BALANCE_COLUMNS(DB_COL_NAME) HBAL_NCOLS };
 #define HTML_BALANCE_COLS HTML_BALANCE_COLUMNS(DB_COL_SQL)
 
@@ -651,7 +478,10 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
 
     GS_TRY(db_exec(c, &sp,
                    "SELECT " HTML_SPENDING_COLS
-                   " FROM fund_spending s JOIN org_units g ON g.id = s.org_unit_id"
+                   " FROM (SELECT org_unit_id, category, month, amount, disbursements"
+                   " FROM fund_spending UNION ALL SELECT org_unit_id, category, month, amount,"
+                   " purchases FROM fund_purchase_spending) s"
+                   " JOIN org_units g ON g.id = s.org_unit_id"
                    " WHERE g.path <@ $1::ltree AND s.month BETWEEN ($2 || '-01')::date"
                    " AND ($3 || '-01')::date GROUP BY 1, 2 ORDER BY 2, 1",
                    3, u.path, months[0], months[nm - 1]));
@@ -714,6 +544,10 @@ gs_code fund_report_export_html_report(call *c, const Gridstock__V1__ExportHtmlR
         RT(&d, "<div class=\"card\">Grid funds<b>%s</b>yuan held by %s funds, %s reserved</div>"),
         yuan(c, db_i64(bal, 0, HBAL_BALANCE)), db_str(bal, 0, HBAL_FUNDS),
         yuan(c, db_i64(bal, 0, HBAL_PENDING)));
+    if (db_i64(bal, 0, HBAL_RESERVE_SITES) > 0) /* the unit keeps stock: what it is worth */
+        report_printf(
+            &d, RT(&d, "<div class=\"card\">Reserves<b>%s</b>yuan of stock at %s sites</div>"),
+            yuan(c, db_i64(bal, 0, HBAL_RESERVE_VALUE)), db_str(bal, 0, HBAL_RESERVE_SITES));
     report_printf(&d, RT(&d, "<div class=\"card\">Review flags<b>%zu</b>to look at</div>"), nflags);
     report_cards_end(&d);
 

@@ -353,7 +353,8 @@ gs_code requisition_list(call *c, const Gridstock__V1__ListRequisitionsRequest *
     COL(HIST_ACTOR_LOGIN, ", coalesce(u.login, '')")                                               \
     COL(HIST_AT, ", " DIR_TS("h.at"))                                                              \
     COL(HIST_COMMENT, ", h.comment")                                                               \
-    COL(HIST_ACTIVATION_ID, ", coalesce(h.activation_id, 0)")
+    COL(HIST_ACTIVATION_ID, ", coalesce(h.activation_id, 0)")                                      \
+    COL(HIST_KIND, ", h.kind")
 enum { HISTORY_COLUMNS(DB_COL_NAME) HIST_NCOLS };
 #define HISTORY_COLS HISTORY_COLUMNS(DB_COL_SQL)
 
@@ -368,6 +369,7 @@ static void requisition_transition_from_row(Gridstock__V1__RequisitionTransition
     m->at = (char *)db_str(r, i, HIST_AT);
     m->comment = (char *)db_str(r, i, HIST_COMMENT);
     m->activation_id = db_i64(r, i, HIST_ACTIVATION_ID);
+    m->kind = (char *)db_str(r, i, HIST_KIND);
 }
 
 gs_code requisition_history(call *c, const Gridstock__V1__RequisitionHistoryRequest *req,

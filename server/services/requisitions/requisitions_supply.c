@@ -318,9 +318,23 @@ gs_code requisition_end_supply_agreement(call *c,
     COL(CO_DUE_AT, ", " DIR_TS("o.due_at"))                                                        \
     COL(CO_CREATED_AT, ", " DIR_TS("o.created_at"))                                                \
     COL(CO_PURCHASE_ORDER_ID, ", coalesce(o.purchase_order_id, 0)")                                \
-    COL(CO_PURCHASE_ORDER_NUMBER, ", coalesce(po.number, '')")
+    COL(CO_PURCHASE_ORDER_NUMBER, ", coalesce(po.number, '')")                                     \
+    COL(CO_STATE, ", cs.state")                                                                    \
+    COL(CO_QTY_RECEIVED, ", cs.qty_received")
 enum { CO_COLUMNS(DB_COL_NAME) CO_NCOLS };
 #define CO_COLS CO_COLUMNS(DB_COL_SQL)
+#define CO_FROM                                                                                    \
+    " FROM supply_calloffs o JOIN supply_agreements a ON a.id = o.agreement_id"                    \
+    " JOIN sites s ON s.id = a.supplier_site_id JOIN items it ON it.id = o.item_id"                \
+    " JOIN requisitions q ON q.id = o.requisition_id"                                              \
+    " JOIN org_units g ON g.id = o.grid_id"                                                        \
+    " JOIN fund_accounts f ON f.id = o.fund_account_id"                                            \
+    " LEFT JOIN purchase_orders po ON po.id = o.purchase_order_id"                                 \
+    " JOIN supply_calloff_states cs ON cs.calloff_id = o.id"
+
+/* The states a call-off can be in (supply_calloff_states, 085_calloff_refusals.sql). */
+static const char *const calloff_states[] = {"placed",    "partly_received", "received",
+                                             "cancelled", "recorded",        NULL};
 
 static void calloff_from_row(Gridstock__V1__CallOff *m, const db_res *r, int i)
 {
@@ -343,6 +357,8 @@ static void calloff_from_row(Gridstock__V1__CallOff *m, const db_res *r, int i)
     m->created_at = (char *)db_str(r, i, CO_CREATED_AT);
     m->purchase_order_id = db_i64(r, i, CO_PURCHASE_ORDER_ID);
     m->purchase_order_number = (char *)db_str(r, i, CO_PURCHASE_ORDER_NUMBER);
+    m->state = (char *)db_str(r, i, CO_STATE);
+    m->qty_received = db_i64(r, i, CO_QTY_RECEIVED);
 }
 
 gs_code requisition_list_call_offs(call *c, const Gridstock__V1__ListCallOffsRequest *req,
@@ -357,19 +373,53 @@ gs_code requisition_list_call_offs(call *c, const Gridstock__V1__ListCallOffsReq
     GS_TRY(v_date(c, "day", req->day));
     /* those delivered to grids in scope */
     GS_TRY(db_exec(c, &r,
-                   "SELECT " CO_COLS
-                   " FROM supply_calloffs o JOIN supply_agreements a ON a.id = o.agreement_id"
-                   " JOIN sites s ON s.id = a.supplier_site_id JOIN items it ON it.id = o.item_id"
-                   " JOIN requisitions q ON q.id = o.requisition_id"
-                   " JOIN org_units g ON g.id = o.grid_id"
-                   " JOIN fund_accounts f ON f.id = o.fund_account_id"
-                   " LEFT JOIN purchase_orders po ON po.id = o.purchase_order_id"
+                   "SELECT " CO_COLS CO_FROM
                    " WHERE g.path <@ $1::ltree AND ($2::bigint = 0 OR o.agreement_id = $2::bigint)"
                    " AND ($3::bigint = 0 OR o.requisition_id = $3::bigint)"
                    " AND ($4 = '' OR o.day = $4::date) AND o.id > $5::bigint"
                    " ORDER BY o.id LIMIT $6::bigint",
                    6, c->who.scope_path, call_i64(c, req->agreement_id),
                    call_i64(c, req->requisition_id), req->day, call_i64(c, after),
+                   call_i64(c, limit)));
+    int rows = db_rows(r);
+    resp->next_page_token = (char *)db_page_next(c, r, CO_ID, limit, &rows);
+    DB_ROWS_INTO(c, r, rows, resp->call_offs, resp->n_call_offs,
+                 &gridstock__v1__call_off__descriptor, calloff_from_row);
+    return GS_OK;
+}
+
+/* The requester's view: the call-offs made for the requisitions of one requisition or of
+ * the units under one unit, within the caller's scope (req_find, dir_unit_find: NOT_FOUND
+ * outside it), whatever their agreement. */
+gs_code requisition_list_requested_call_offs(call *c,
+                                             const Gridstock__V1__ListRequestedCallOffsRequest *req,
+                                             Gridstock__V1__ListCallOffsResponse *resp)
+{
+    int64_t limit, after, req_id = 0;
+    const char *path;
+    db_res *r = NULL;
+
+    GS_TRY(page_args(c, req->page_size, req->page_token, &limit, &after));
+    GS_TRY(v_range(c, "requisition_id", req->requisition_id, 0, INT64_MAX));
+    GS_TRY(v_len(c, "requisition_number", req->requisition_number, 64));
+    GS_TRY(dir_enum(c, "state", req->state, calloff_states, false));
+    if (req->requisition_id || *req->requisition_number) {
+        req_ref ref;
+        GS_TRY(req_find(c, req->requisition_id, req->requisition_number, false, &ref));
+        req_id = ref.id;
+        path = ref.org_unit_path;
+    } else {
+        dir_unit u;
+        GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
+        path = u.path;
+    }
+    GS_TRY(db_exec(c, &r,
+                   "SELECT " CO_COLS CO_FROM " JOIN org_units qu ON qu.id = q.org_unit_id"
+                   " WHERE qu.path <@ $1::ltree AND qu.path <@ $2::ltree"
+                   " AND ($3::bigint = 0 OR o.requisition_id = $3::bigint)"
+                   " AND ($4 = '' OR cs.state = $4) AND o.id > $5::bigint"
+                   " ORDER BY o.id LIMIT $6::bigint",
+                   6, path, c->who.scope_path, call_i64(c, req_id), req->state, call_i64(c, after),
                    call_i64(c, limit)));
     int rows = db_rows(r);
     resp->next_page_token = (char *)db_page_next(c, r, CO_ID, limit, &rows);
