@@ -93,6 +93,10 @@ def test_the_role_cannot_write_the_ledger_tables(appdb, db):
         with pytest.raises(errors.InsufficientPrivilege) as e:
             appdb.execute(sql)
         assert "permission denied for table" in str(e.value), (sql, str(e.value))
+    # budget charges name budgets without a foreign key (097): no budget is deleted
+    assert appdb.execute("SELECT has_table_privilege('fund_budgets', 'DELETE')").fetchone()[0] is False
+    with pytest.raises(errors.InsufficientPrivilege):
+        appdb.execute("DELETE FROM fund_budgets")
 
 
 def test_every_writer_of_the_ledger_tables_is_security_definer(db):
@@ -115,6 +119,10 @@ def test_a_programme_run_approved_and_posted_by_the_role(appsrv, db):
         org_unit_code="ST03"), P.Programme))
     grids = one(db, "SELECT count(*) FROM org_units g, org_units s WHERE s.code = 'ST03' AND g.kind = 'grid'"
                     " AND g.path <@ s.path")
+    grid = one(db, "SELECT g.code FROM org_units g, org_units s WHERE s.code = 'ST03' AND g.kind = 'grid'"
+                   " AND g.path <@ s.path ORDER BY g.code LIMIT 1")
+    ok(appsrv.call("FundService/SetBudget", F.SetBudgetRequest(grid_code=grid, period="2030", category="subsidies",
+                                                               amount=1_000_000), F.Budget, login=OFFICER))
     run = ok(pcall(appsrv, "RunProgramme", P.RunProgrammeRequest(programme_id=prog.id, period="2030-05"),
                    P.ProgrammeRun))
     assert run.items == grids > 0 and run.created_now == grids
@@ -133,6 +141,13 @@ def test_a_programme_run_approved_and_posted_by_the_role(appsrv, db):
     a = ok(pcall(appsrv, "ApproveRun", P.ApproveRunRequest(id=run.id, expected_count=grids,
                                                             expected_total=run.total), P.ProgrammeRun, login=APPROVER))
     assert a.approved == grids
+    # what the dropped foreign keys of the budget charges guaranteed (097)
+    assert one(db, "SELECT count(*) FROM fund_budget_charges c JOIN fund_programme_run_items i"
+                   " ON i.disbursement_id = c.disbursement_id WHERE i.run_id = %s", run.id) == 1
+    assert one(db, "SELECT count(*) FROM fund_budget_charges c"
+                   " LEFT JOIN fund_budgets b ON b.id = c.budget_id"
+                   " LEFT JOIN fund_disbursements d ON d.id = c.disbursement_id"
+                   " WHERE b.id IS NULL OR d.id IS NULL") == 0
     p = ok(pcall(appsrv, "PostRun", P.PostRunRequest(id=run.id), P.ProgrammeRun, login=APPROVER))
     assert p.posted == grids and p.total_posted == run.total
     # every posting of the run: two entries, on the disbursement's fund and payee, summing to zero
