@@ -56,6 +56,20 @@ SELECT format('REVOKE INSERT ON %s FROM %I', c.oid::regclass, :'app_role')
   FROM pg_class c
  WHERE c.relnamespace = 'public'::regnamespace AND c.relname = 'audit_seal' \gexec
 
+-- the fund ledger that disbursements and programme runs write is written only through its
+-- functions (SECURITY DEFINER, migration 095, which dropped the foreign keys they
+-- guarantee): the role reads these tables and calls the functions, nothing else
+SELECT format('REVOKE INSERT, UPDATE, DELETE ON %s FROM %I', c.oid::regclass, :'app_role')
+  FROM pg_class c
+ WHERE c.relnamespace = 'public'::regnamespace
+   AND c.relname IN ('fund_programme_runs', 'fund_programme_run_items', 'fund_disbursements',
+                     'fund_budget_charges', 'fund_postings', 'fund_entries')
+ ORDER BY c.relname \gexec
+-- budgets are charged by those functions without a foreign key (097): none is ever deleted
+SELECT format('REVOKE DELETE ON %s FROM %I', c.oid::regclass, :'app_role')
+  FROM pg_class c
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relname = 'fund_budgets' \gexec
+
 -- append-only tables: UPDATE and DELETE go as far as their gs_append_only triggers say
 -- (pg_trigger.tgtype: 8 = DELETE, 16 = UPDATE); the named ledgers lose both regardless
 WITH marked AS (

@@ -14,6 +14,7 @@ from harness import paths
 Code = grpc.StatusCode
 ROLE = "gs_app_test"
 ROLES_SQL = os.path.join(paths.SOURCE_DIR, "sql", "roles.sql")
+NO_INSERT = {"audit_seal", "fund_programme_runs", "fund_programme_run_items", "fund_postings", "fund_entries"}
 
 
 def apply_roles(pg, dbname, role=ROLE):
@@ -85,8 +86,9 @@ def test_every_append_only_table_refuses_update(appdb, db):
     for t in tables:
         priv = appdb.execute("SELECT has_table_privilege(%s, 'UPDATE'), has_table_privilege(%s, 'DELETE'),"
                              " has_table_privilege(%s, 'INSERT')", (t, t, t)).fetchone()
-        # seals are appended only through audit_seal_append() (migration 040): no INSERT either
-        assert priv == (False, False, t != "audit_seal"), (t, priv)
+        # seals are appended only through audit_seal_append() (migration 040), and the fund
+        # ledger only through its functions (095): no INSERT either
+        assert priv == (False, False, t not in NO_INSERT), (t, priv)
 
 
 def test_the_role_seals_through_the_sealers_door(app, appsrv, db):
