@@ -1,7 +1,7 @@
-/* db.h — the database seen by handlers and the runtime. db.c is the only file that
- * includes <libpq-fe.h>. Statements are prepared once per connection (keyed by the SQL
- * text's address, so pass string literals), parameters are text, results live until the
- * call ends. SQLSTATEs are translated to gs_code once, by db_sqlstate.c's table. */
+/* db.h — the database seen by handlers and the runtime. The runtime's db*.c files are the
+ * only ones that include <libpq-fe.h>. Statements are prepared once per connection (keyed by the
+ * SQL text's address, so pass string literals), parameters are text, results live until the call
+ * ends. SQLSTATEs are translated to gs_code once, by db_sqlstate.c's table. */
 #ifndef GS_DB_H
 #define GS_DB_H
 
