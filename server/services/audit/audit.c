@@ -69,10 +69,9 @@ static gs_code unit_path(call *c, const char *code, const char **path)
 {
     db_res *r = NULL;
     GS_TRY(v_len(c, "org_unit_code", code, 64));
-    GS_TRY(db_exec(c, &r, "SELECT path::text FROM org_units WHERE code = $1 AND path <@ $2::ltree",
-                   2, code, c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "org unit \"%.64s\" not found", code);
+    GS_TRY(db_find(c, &r, "org unit", GS_BY_CODE, 0, code,
+                   "SELECT path::text FROM org_units WHERE code = $1 AND path <@ $2::ltree", 2,
+                   code, c->who.scope_path));
     *path = db_one_str(r, 0);
     return GS_OK;
 }

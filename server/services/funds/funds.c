@@ -116,10 +116,8 @@ gs_code fund_list_accounts(call *c, const Gridstock__V1__ListAccountsRequest *re
                    " ORDER BY f.id LIMIT $5::bigint",
                    5, c->who.scope_path, req->kind, subtree, call_i64(c, after),
                    call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, ACCT_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->accounts, resp->n_accounts, &gridstock__v1__account__descriptor,
-                 account_from_row);
+    DB_PAGE_INTO(c, r, limit, ACCT_ID, resp->next_page_token, resp->accounts, resp->n_accounts,
+                 &gridstock__v1__account__descriptor, account_from_row);
     return GS_OK;
 }
 
@@ -192,10 +190,8 @@ gs_code fund_list_budgets(call *c, const Gridstock__V1__ListBudgetsRequest *req,
                    " AND ($2 = '' OR b.period = $2) AND ($3 = '' OR b.category = $3)"
                    " AND b.id > $4::bigint ORDER BY b.id LIMIT $5::bigint",
                    5, u.path, req->period, req->category, call_i64(c, after), call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, BUDGET_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->budgets, resp->n_budgets, &gridstock__v1__budget__descriptor,
-                 budget_from_row);
+    DB_PAGE_INTO(c, r, limit, BUDGET_ID, resp->next_page_token, resp->budgets, resp->n_budgets,
+                 &gridstock__v1__budget__descriptor, budget_from_row);
     return GS_OK;
 }
 

@@ -143,13 +143,11 @@ gs_code stock_adjust(call *c, const Gridstock__V1__AdjustRequest *req,
     GS_TRY(stock_check_text(c, "note", req->note));
     GS_TRY(v_nonneg(c, "lot_id", req->lot_id));
     if (req->lot_id) {
-        GS_TRY(db_exec(c, &r,
-                       "SELECT l.id FROM lots l JOIN sites s ON s.id = l.site_id"
-                       " JOIN org_units ou ON ou.id = s.org_unit_id"
-                       " WHERE l.id = $1 AND ou.path <@ $2::ltree",
-                       2, call_i64(c, req->lot_id), c->who.scope_path));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "lot %" PRId64 " not found", req->lot_id);
+        GS_TRY(db_find_id(c, &r, "lot", req->lot_id,
+                          "SELECT l.id FROM lots l JOIN sites s ON s.id = l.site_id"
+                          " JOIN org_units ou ON ou.id = s.org_unit_id"
+                          " WHERE l.id = $1 AND ou.path <@ $2::ltree",
+                          2, call_i64(c, req->lot_id), c->who.scope_path));
         lot = req->lot_id;
     } else {
         stock_site s;
@@ -282,24 +280,18 @@ static void transfer_line_from_row(Gridstock__V1__TransferLine *m, const db_res 
  * (only its destination when `to_only`). */
 static gs_code transfer_load(call *c, int64_t id, bool to_only, Gridstock__V1__Transfer *m)
 {
-    db_res *r = NULL;
     GS_TRY(v_positive(c, "transfer_id", id));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " TRANSFER_COLS TRANSFER_FROM
-                   " WHERE t.id = $1 AND (tou.path <@ $2::ltree"
-                   " OR (NOT $3::bool AND fou.path <@ $2::ltree))",
-                   3, call_i64(c, id), c->who.scope_path, to_only ? "true" : "false"));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "transfer %" PRId64 " not found", id);
-    transfer_from_row(m, r, 0);
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " TRANSFER_LINE_COLS
-                   " FROM stock_transfer_lines tl JOIN items i ON i.id = tl.item_id"
-                   " WHERE tl.transfer_id = $1 ORDER BY tl.id",
-                   1, call_i64(c, id)));
-    int rows = db_rows(r);
-    DB_ROWS_INTO(c, r, rows, m->lines, m->n_lines, &gridstock__v1__transfer_line__descriptor,
-                 transfer_line_from_row);
+    DB_LOAD(
+        c, m, transfer_from_row, "transfer", id,
+        "SELECT " TRANSFER_COLS TRANSFER_FROM
+        " WHERE t.id = $1 AND (tou.path <@ $2::ltree OR (NOT $3::bool AND fou.path <@ $2::ltree))",
+        3, call_i64(c, id), c->who.scope_path, to_only ? "true" : "false");
+    DB_LOAD_ROWS(c, m->lines, m->n_lines, &gridstock__v1__transfer_line__descriptor,
+                 transfer_line_from_row,
+                 "SELECT " TRANSFER_LINE_COLS
+                 " FROM stock_transfer_lines tl JOIN items i ON i.id = tl.item_id"
+                 " WHERE tl.transfer_id = $1 ORDER BY tl.id",
+                 1, call_i64(c, id));
     return GS_OK;
 }
 
@@ -419,9 +411,7 @@ gs_code stock_list_transfers(call *c, const Gridstock__V1__ListTransfersRequest 
                 " LIMIT $5::bigint",
                 5, c->who.scope_path, call_i64(c, site), req->status, call_i64(c, after),
                 call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, TR_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->transfers, resp->n_transfers,
+    DB_PAGE_INTO(c, r, limit, TR_ID, resp->next_page_token, resp->transfers, resp->n_transfers,
                  &gridstock__v1__transfer__descriptor, transfer_from_row);
     return GS_OK;
 }
@@ -429,17 +419,18 @@ gs_code stock_list_transfers(call *c, const Gridstock__V1__ListTransfersRequest 
 /* ------------------------------------------------------------------ stocktakes */
 
 #define STOCKTAKE_COLUMNS(COL)                                                                     \
-    COL(STK_ID, "st.id")                                                                           \
-    COL(STK_SITE_ID, ", st.site_id")                                                               \
-    COL(STK_SITE_CODE, ", s.code")                                                                 \
-    COL(STK_STATUS, ", st.status")                                                                 \
-    COL(STK_NOTE, ", st.note")                                                                     \
-    COL(STK_OPENED_BY, ", coalesce(ob.login, '')")                                                 \
-    COL(STK_OPENED_AT, ", " DIR_TS("st.opened_at"))                                                \
-    COL(STK_SUBMITTED_BY, ", coalesce(sb.login, '')")                                              \
-    COL(STK_SUBMITTED_AT, ", " DIR_TS("st.submitted_at"))                                          \
+    COL(STK_ID, "st.id", id, i64)                                                                  \
+    COL(STK_SITE_ID, ", st.site_id", site_id, i64)                                                 \
+    COL(STK_SITE_CODE, ", s.code", site_code, str)                                                 \
+    COL(STK_STATUS, ", st.status", status, str)                                                    \
+    COL(STK_NOTE, ", st.note", note, str)                                                          \
+    COL(STK_OPENED_BY, ", coalesce(ob.login, '')", opened_by, str)                                 \
+    COL(STK_OPENED_AT, ", " DIR_TS("st.opened_at"), opened_at, str)                                \
+    COL(STK_SUBMITTED_BY, ", coalesce(sb.login, '')", submitted_by, str)                           \
+    COL(STK_SUBMITTED_AT, ", " DIR_TS("st.submitted_at"), submitted_at, str)                       \
     COL(STK_COUNTED_LOTS,                                                                          \
-        ", (SELECT count(*) FROM stocktake_counts sc WHERE sc.stocktake_id = st.id)")
+        ", (SELECT count(*) FROM stocktake_counts sc WHERE sc.stocktake_id = st.id)",              \
+        counted_lots, i32)
 enum { STOCKTAKE_COLUMNS(DB_COL_NAME) STK_NCOLS };
 #define STOCKTAKE_COLS STOCKTAKE_COLUMNS(DB_COL_SQL)
 #define STOCKTAKE_FROM                                                                             \
@@ -447,61 +438,45 @@ enum { STOCKTAKE_COLUMNS(DB_COL_NAME) STK_NCOLS };
     " JOIN org_units ou ON ou.id = s.org_unit_id LEFT JOIN users ob ON ob.id = st.opened_by"       \
     " LEFT JOIN users sb ON sb.id = st.submitted_by"
 
+static void stocktake_from_row(Gridstock__V1__Stocktake *m, const db_res *r, int row)
+{
+    STOCKTAKE_COLUMNS(DB_COL_FILL)
+}
+
 #define STOCKTAKE_LINE_COLUMNS(COL)                                                                \
-    COL(STL_LOT_ID, "sc.lot_id")                                                                   \
-    COL(STL_ITEM_CODE, ", i.code")                                                                 \
-    COL(STL_LOT_CODE, ", l.lot_code")                                                              \
-    COL(STL_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')")                     \
-    COL(STL_SYSTEM_QTY, ", sc.system_qty")                                                         \
-    COL(STL_COUNTED, ", sc.counted")                                                               \
-    COL(STL_VARIANCE, ", coalesce(sc.variance, 0)")
+    COL(STL_LOT_ID, "sc.lot_id", lot_id, i64)                                                      \
+    COL(STL_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(STL_LOT_CODE, ", l.lot_code", lot_code, str)                                               \
+    COL(STL_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')", expires_on, str)    \
+    COL(STL_SYSTEM_QTY, ", sc.system_qty", system_qty, i64)                                        \
+    COL(STL_COUNTED, ", sc.counted", counted, i64)                                                 \
+    COL(STL_VARIANCE, ", coalesce(sc.variance, 0)", variance, i64)
 enum { STOCKTAKE_LINE_COLUMNS(DB_COL_NAME) STL_NCOLS };
 #define STOCKTAKE_LINE_COLS STOCKTAKE_LINE_COLUMNS(DB_COL_SQL)
+
+static void stocktake_line_from_row(Gridstock__V1__StocktakeLine *m, const db_res *r, int row)
+{
+    STOCKTAKE_LINE_COLUMNS(DB_COL_FILL)
+}
 
 /* Loads stocktake `id` if its site is in scope; its lines (with system quantities) only
  * once it is submitted: counting is blind. */
 static gs_code stocktake_load(call *c, int64_t id, Gridstock__V1__Stocktake *m)
 {
-    db_res *r = NULL;
     GS_TRY(v_positive(c, "stocktake_id", id));
-    GS_TRY(db_exec(
-        c, &r, "SELECT " STOCKTAKE_COLS STOCKTAKE_FROM " WHERE st.id = $1 AND ou.path <@ $2::ltree",
-        2, call_i64(c, id), c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "stocktake %" PRId64 " not found", id);
-    m->id = db_i64(r, 0, STK_ID);
-    m->site_id = db_i64(r, 0, STK_SITE_ID);
-    m->site_code = (char *)db_str(r, 0, STK_SITE_CODE);
-    m->status = (char *)db_str(r, 0, STK_STATUS);
-    m->note = (char *)db_str(r, 0, STK_NOTE);
-    m->opened_by = (char *)db_str(r, 0, STK_OPENED_BY);
-    m->opened_at = (char *)db_str(r, 0, STK_OPENED_AT);
-    m->submitted_by = (char *)db_str(r, 0, STK_SUBMITTED_BY);
-    m->submitted_at = (char *)db_str(r, 0, STK_SUBMITTED_AT);
-    m->counted_lots = db_i32(r, 0, STK_COUNTED_LOTS);
+    DB_LOAD(c, m, stocktake_from_row, "stocktake", id,
+            "SELECT " STOCKTAKE_COLS STOCKTAKE_FROM " WHERE st.id = $1 AND ou.path <@ $2::ltree", 2,
+            call_i64(c, id), c->who.scope_path);
     if (strcmp(m->status, "submitted") != 0)
         return GS_OK;
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " STOCKTAKE_LINE_COLS
-                   " FROM stocktake_counts sc JOIN lots l ON l.id = sc.lot_id"
-                   " JOIN items i ON i.id = l.item_id WHERE sc.stocktake_id = $1 "
-                   "ORDER BY sc.lot_id",
-                   1, call_i64(c, id)));
-    int rows = db_rows(r);
-    m->n_lines = (size_t)rows;
-    m->lines = (Gridstock__V1__StocktakeLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__StocktakeLine *l = call_msg(c, &gridstock__v1__stocktake_line__descriptor);
-        l->lot_id = db_i64(r, i, STL_LOT_ID);
-        l->item_code = (char *)db_str(r, i, STL_ITEM_CODE);
-        l->lot_code = (char *)db_str(r, i, STL_LOT_CODE);
-        l->expires_on = (char *)db_str(r, i, STL_EXPIRES_ON);
-        l->system_qty = db_i64(r, i, STL_SYSTEM_QTY);
-        l->counted = db_i64(r, i, STL_COUNTED);
-        l->variance = db_i64(r, i, STL_VARIANCE);
-        m->total_variance += l->variance;
-        m->lines[i] = l;
-    }
+    DB_LOAD_ROWS(c, m->lines, m->n_lines, &gridstock__v1__stocktake_line__descriptor,
+                 stocktake_line_from_row,
+                 "SELECT " STOCKTAKE_LINE_COLS
+                 " FROM stocktake_counts sc JOIN lots l ON l.id = sc.lot_id"
+                 " JOIN items i ON i.id = l.item_id WHERE sc.stocktake_id = $1 ORDER BY sc.lot_id",
+                 1, call_i64(c, id));
+    for (size_t i = 0; i < m->n_lines; i++)
+        m->total_variance += m->lines[i]->variance;
     return GS_OK;
 }
 
