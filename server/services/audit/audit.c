@@ -8,6 +8,7 @@
 
 #include "audit_chain.h"
 #include "db.h"
+#include "directory/directory.h"
 #include "method.h"
 
 #include "gridstock/v1/audit.pb-c.h"
@@ -209,13 +210,8 @@ gs_code audit_verify_chain(call *c, const Gridstock__V1__VerifyAuditChainRequest
 {
     (void)req;
     audit_chain_result res;
-    db_res *r = NULL;
 
-    GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
-                   call_i64(c, c->who.scope_id)));
-    if (db_rows(r) == 0 || !db_one_bool(r, 0))
-        return call_fail(c, GS_PERMISSION_DENIED,
-                         "VerifyChain checks the whole audit log: it needs a district-wide scope");
+    GS_TRY(dir_require_district(c, "VerifyChain checks the whole audit log"));
     GS_TRY(audit_chain_verify(c, NULL, &res));
     resp->ok = res.ok;
     resp->sealed = res.sealed;

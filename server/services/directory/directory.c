@@ -113,3 +113,13 @@ const char *dir_f64(call *c, double v)
 {
     return call_printf(c, "%.17g", v);
 }
+
+gs_code dir_require_district(call *c, const char *what)
+{
+    db_res *r = NULL;
+    GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
+                   call_i64(c, c->who.scope_id)));
+    if (db_rows(r) == 0 || !db_one_bool(r, 0))
+        return call_fail(c, GS_PERMISSION_DENIED, "%s: it needs a district-wide scope", what);
+    return GS_OK;
+}

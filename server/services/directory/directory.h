@@ -28,6 +28,10 @@ typedef struct dir_unit {
 gs_code dir_unit_find(call *c, int64_t id, const char *code, const char *field, bool required,
                       dir_unit *out);
 
+/* PERMISSION_DENIED "<what>: it needs a district-wide scope" unless the caller's scope
+ * is the district (the root org unit): for checks over the whole database. */
+gs_code dir_require_district(call *c, const char *what);
+
 /* Update masks. dir_mask_check fails with INVALID_ARGUMENT on a name not in `allowed`
  * (NULL-terminated). dir_mask_has: is `name` to be changed? Named in the mask, or, with an
  * empty mask, `set` (the request's field is not empty/zero/false). */

@@ -44,12 +44,8 @@ static void account_from_row(Gridstock__V1__Account *m, const db_res *r, int row
 
 static gs_code account_load(call *c, int64_t id, Gridstock__V1__Account *m)
 {
-    db_res *r = NULL;
-    GS_TRY(
-        db_exec(c, &r, "SELECT " ACCOUNT_COLS ACCOUNT_FROM " WHERE f.id = $1", 1, call_i64(c, id)));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "account %" PRId64 " not found", id);
-    account_from_row(m, r, 0);
+    DB_LOAD(c, m, account_from_row, "account", id,
+            "SELECT " ACCOUNT_COLS ACCOUNT_FROM " WHERE f.id = $1", 1, call_i64(c, id));
     return GS_OK;
 }
 
@@ -299,11 +295,7 @@ gs_code fund_verify_ledger(call *c, const Gridstock__V1__VerifyLedgerRequest *re
 {
     db_res *r = NULL;
 
-    GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
-                   call_i64(c, c->who.scope_id)));
-    if (db_rows(r) == 0 || !db_one_bool(r, 0))
-        return call_fail(c, GS_PERMISSION_DENIED,
-                         "VerifyLedger checks the whole ledger: it needs a district-wide scope");
+    GS_TRY(dir_require_district(c, "VerifyLedger checks the whole ledger"));
     resp->problems = (char **)call_ptrs(c, PROBLEMS_MAX);
     GS_TRY(db_exec(c, &r, "SELECT p FROM fund_verify_ledger() p LIMIT $1::int", 1,
                    call_i64(c, PROBLEMS_MAX)));
