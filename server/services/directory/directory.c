@@ -1,5 +1,6 @@
-/* directory.c — helpers shared by the directory services: scoped org-unit
- * lookup, update masks and enumerated-value checks. */
+/* directory.c — helpers shared by the directory services (and used by the other
+ * domains): scoped org-unit lookup, the district-wide scope check, update masks and
+ * enumerated-value checks. */
 #include "directory.h"
 
 #include <inttypes.h>

@@ -1,6 +1,7 @@
 /* directory.h — what the directory services (org units, compounds, users,
- * sites, catalog) share: org-unit lookup within the caller's scope, update masks,
- * enumerations checked against their lists, and the SQL snippets for timestamps. */
+ * sites, catalog) share, and the other domains use too: org-unit lookup within the
+ * caller's scope, the district-wide scope check, update masks, enumerations checked
+ * against their lists, and the SQL snippets for timestamps. */
 #ifndef GS_SVC_DIRECTORY_COMMON_H
 #define GS_SVC_DIRECTORY_COMMON_H
 
