@@ -84,10 +84,10 @@ gs_code stock_receive(call *c, const Gridstock__V1__ReceiveRequest *req,
 }
 
 /* The lots a posting took from (stock_issue and stock_writeoff_expired return them as x,
- * joined to their items i). */
+ * joined to their item i). */
 #define TAKEN_COLUMNS(COL)                                                                         \
     COL(TK_LOT_ID, "x.lot_id", lot_id, i64)                                                        \
-    COL(TK_ITEM_ID, ", x.item_id", item_id, i64)                                                   \
+    COL(TK_ITEM_ID, ", i.id", item_id, i64)                                                        \
     COL(TK_ITEM_CODE, ", i.code", item_code, str)                                                  \
     COL(TK_LOT_CODE, ", x.lot_code", lot_code, str)                                                \
     COL(TK_EXPIRES_ON, ", coalesce(to_char(x.expires_on, 'YYYY-MM-DD'), '')", expires_on, str)     \
@@ -128,7 +128,7 @@ gs_code stock_issue(call *c, const Gridstock__V1__IssueRequest *req,
         c, resp->taken, resp->n_taken, &gridstock__v1__lot_taken__descriptor, lot_taken_from_row,
         "SELECT " TAKEN_COLS " FROM stock_issue($1::bigint, $2::bigint, $3::bigint,"
         " nullif($4, ''), 'issue', $5, $6, $7::bigint, $8::bigint, $9, $10) x"
-        " JOIN items i ON i.id = x.item_id",
+        " JOIN items i ON i.id = $2::bigint",
         10, call_i64(c, s.id), call_i64(c, it.id), call_i64(c, req->qty), req->lot_code,
         req->reason, req->ref_type, opt_i64(c, req->ref_id), actor(c), c->request_id, req->note);
     resp->total = taken_total(resp->taken, resp->n_taken);
