@@ -56,12 +56,11 @@ static void level_from_row(Gridstock__V1__SiteItemLevel *m, const db_res *r, int
 static gs_code item_find(call *c, int64_t id, const char *code, const char *field,
                          Gridstock__V1__Item *m)
 {
-    db_res *r = NULL;
     gs_lookup by;
     GS_TRY(v_id_or_code(c, field, id, code, true, &by));
     if (by == GS_BY_ID)
-        GS_TRY(db_find(c, &r, "item", by, id, code,
-                       "SELECT " ITEM_COLS " FROM items i WHERE i.id = $1", 1, call_i64(c, id)));
+        DB_LOAD_BY(c, m, item_from_row, "item", by, id, code,
+                   "SELECT " ITEM_COLS " FROM items i WHERE i.id = $1", 1, call_i64(c, id));
     else
         DB_LOAD_BY(c, m, item_from_row, "item", by, id, code,
                    "SELECT " ITEM_COLS " FROM items i WHERE i.code = $1", 1, code);
