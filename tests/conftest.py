@@ -68,7 +68,7 @@ def gs_env(pg, request):
 
 def check_clean_exit(server, code):
     """Exit code 0, no sanitizer report in the log, and no read of a result column that
-    its query does not select (db.c logs event=db_column_missing: a bug in a column list)."""
+    its query does not select (db_result.c logs event=db_column_missing: a bug in a column list)."""
     report = server.sanitizer_report()
     assert report is None, "%s: sanitizer report: %s\n%s" % (server.name, report, server.log()[-8000:])
     missing = [l for l in server.log().splitlines() if "event=db_column_missing" in l]

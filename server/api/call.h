@@ -33,9 +33,9 @@ typedef struct call {
     arena *arena; /* released when the call ends */
     struct worker *worker;
     struct db *db;                /* the worker's connection (db.h) */
-    struct db_res *results;       /* results to clear when the call ends (db.c) */
+    struct db_res *results;       /* results to clear when the call ends (db_result.c) */
     struct db_deferred *deferred; /* runtime statements riding with the next db_exec */
-    bool retryable;               /* last failure was a serialization/deadlock (db.c) */
+    bool retryable;               /* last failure was a serialization/deadlock (db_error.c) */
     int64_t deadline_ms;          /* -1: none */
     /* Set by the handler for the audit row of a mutating call. */
     const char *audit_object;  /* e.g. "site:12" */

@@ -1,7 +1,7 @@
-/* db.h — the database seen by handlers and the runtime. db.c is the only file that
- * includes <libpq-fe.h>. Statements are prepared once per connection (keyed by the SQL
- * text's address, so pass string literals), parameters are text, results live until the
- * call ends. SQLSTATEs are translated to gs_code once, by db_sqlstate.c's table. */
+/* db.h — the database seen by handlers and the runtime. The runtime's db*.c files are the
+ * only ones that include <libpq-fe.h>. Statements are prepared once per connection (keyed by the
+ * SQL text's address, so pass string literals), parameters are text, results live until the call
+ * ends. SQLSTATEs are translated to gs_code once, by db_sqlstate.c's table. */
 #ifndef GS_DB_H
 #define GS_DB_H
 
@@ -117,6 +117,48 @@ bool db_one_bool(const db_res *r, int row);
             (arr)[db_row_] = call_msg((c), (desc));                                                \
             from_row((arr)[db_row_], (r), db_row_);                                                \
         }                                                                                          \
+    } while (0)
+
+/* ---- the shapes handlers repeat around db_exec ----
+ * Loading one object (a Get, or the reload after a change): db_find runs `sql` (n text
+ * parameters after it) and fails the call NOT_FOUND, `<what> <id> not found` or
+ * `<what> "<code>" not found` as call_not_found words it, when it finds no row; *out
+ * then holds at least one row. db_find_id is the same by id. */
+gs_code db_find(call *c, db_res **out, const char *what, gs_lookup by, int64_t id, const char *code,
+                const char *sql, int n, ...);
+gs_code db_find_id(call *c, db_res **out, const char *what, int64_t id, const char *sql, int n,
+                   ...);
+/* Statements (macros because the message types vary; each returns from the handler on
+ * failure, as GS_TRY does):
+ * DB_LOAD: object `id` into msg by from_row(msg, r, 0), NOT_FOUND when `sql` finds none;
+ *   DB_LOAD_BY the same for a lookup by id or by code (db_find).
+ * DB_LOAD_ROWS: every row `sql` finds into the repeated field arr/n (DB_ROWS_INTO): the
+ *   lines of an object just loaded, or a report's rows.
+ * DB_PAGE_INTO: a List's page from the rows r fetched with page_args' limit: the next page
+ *   token into `token` (db_page_next, ids in column id_col), the page's rows into arr/n. */
+#define DB_LOAD(c, msg, from_row, what, id, sql, ...)                                              \
+    do {                                                                                           \
+        db_res *db_load_r_ = NULL;                                                                 \
+        GS_TRY(db_find_id((c), &db_load_r_, (what), (id), sql, __VA_ARGS__));                      \
+        from_row((msg), db_load_r_, 0);                                                            \
+    } while (0)
+#define DB_LOAD_BY(c, msg, from_row, what, by, id, code, sql, ...)                                 \
+    do {                                                                                           \
+        db_res *db_load_r_ = NULL;                                                                 \
+        GS_TRY(db_find((c), &db_load_r_, (what), (by), (id), (code), sql, __VA_ARGS__));           \
+        from_row((msg), db_load_r_, 0);                                                            \
+    } while (0)
+#define DB_LOAD_ROWS(c, arr, n, desc, from_row, sql, ...)                                          \
+    do {                                                                                           \
+        db_res *db_rows_r_ = NULL;                                                                 \
+        GS_TRY(db_exec((c), &db_rows_r_, sql, __VA_ARGS__));                                       \
+        DB_ROWS_INTO((c), db_rows_r_, db_rows(db_rows_r_), arr, n, desc, from_row);                \
+    } while (0)
+#define DB_PAGE_INTO(c, r, limit, id_col, token, arr, n, desc, from_row)                           \
+    do {                                                                                           \
+        int db_page_rows_;                                                                         \
+        (token) = (char *)db_page_next((c), (r), (id_col), (limit), &db_page_rows_);               \
+        DB_ROWS_INTO((c), (r), db_page_rows_, arr, n, desc, from_row);                             \
     } while (0)
 
 /* Frees one result before the call ends (a loop over chunks of a large table); its

@@ -1,5 +1,5 @@
-/* db_sqlstate.h — SQLSTATE → gs_code, the one table (db.c uses it when a statement
- * fails). Pure: no libpq, so unit tests can read it. */
+/* db_sqlstate.h — SQLSTATE → gs_code, the one table (db_error.c uses it when a
+ * statement fails). Pure: no libpq, so unit tests can read it. */
 #ifndef GS_DB_SQLSTATE_H
 #define GS_DB_SQLSTATE_H
 

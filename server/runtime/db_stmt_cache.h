@@ -1,7 +1,7 @@
 /* db_stmt_cache.h — which statements a connection has prepared, and under what name.
  * Keyed by the address of the SQL text (callers pass string literals), open addressing
  * with tombstones: a statement whose prepare did not happen is forgotten without hiding
- * the statements stored after it in the same probe chain. One per connection (db.c),
+ * the statements stored after it in the same probe chain. One per connection (db_internal.h),
  * used by one thread at a time. */
 #ifndef GS_DB_STMT_CACHE_H
 #define GS_DB_STMT_CACHE_H

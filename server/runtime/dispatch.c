@@ -557,15 +557,23 @@ static void reply_with(call *c, gs_code rc, rpc_reply *reply)
     reply->details = error_details_of_call(c, &reply->details_len);
 }
 
-static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
+/* How a unary or server-streaming call begins: its clock (returned), the in-flight gauge
+ * (log_call ends it), the call set up and no token claims yet. */
+static int64_t call_begin(call *c, struct worker *w, const rpc_request *req,
+                          gs_token_claims *claims)
 {
-    struct worker *w = wp;
     int64_t t0 = now_us();
     metrics_begin(); /* in-flight gauge; log_call ends it (ops) */
+    call_setup(c, w, req);
+    memset(claims, 0, sizeof *claims);
+    return t0;
+}
+
+static void on_unary(void *wp, const rpc_request *req, rpc_reply *reply)
+{
     call c;
-    call_setup(&c, w, req);
     gs_token_claims claims;
-    memset(&claims, 0, sizeof claims);
+    int64_t t0 = call_begin(&c, wp, req, &claims);
     struct unary_args a = {req, reply, &claims, false};
     bool jumped = false, slot = false;
     gs_code rc = authenticate(&c, req, &claims);
@@ -611,13 +619,9 @@ static gs_code stream_body(call *c, void *arg)
 
 static void on_stream_start(void *wp, const rpc_request *req, rpc_stream *st)
 {
-    struct worker *w = wp;
-    int64_t t0 = now_us();
-    metrics_begin(); /* in-flight gauge; log_call ends it (ops) */
     call c;
-    call_setup(&c, w, req);
     gs_token_claims claims;
-    memset(&claims, 0, sizeof claims);
+    int64_t t0 = call_begin(&c, wp, req, &claims);
     struct stream_args a = {req, &claims, st};
     bool jumped = false;
     gs_code rc = authenticate(&c, req, &claims);

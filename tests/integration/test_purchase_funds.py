@@ -420,3 +420,63 @@ def test_one_approval_is_all_or_nothing(server, db, setup):
     a, code, det = approve(server, r, purchase=False)
     assert code == Code.OK and a.status == "approved"
     assert one(db, "SELECT count(*) FROM purchase_orders WHERE requisition_id = %s", r.id) == 0
+
+
+# ---------------------------------------------------------------- VerifyLedger by domain (090)
+
+def test_verify_ledger_reports_a_planted_problem_in_each_domain(server, db, setup, gs_env):
+    """VerifyLedger is one check function per domain (090_fund_verify_domains.sql) that
+    fund_verify_ledger() combines. A problem planted in each domain, inside a transaction
+    that is rolled back (nothing stays), is reported by that domain's function and by the
+    entry point; the other domains' checks stay quiet; the real ledger is clean."""
+    import psycopg
+
+    fund = grid_with(server, db, setup, "GR022", 1_000_000, 500_000)
+    o = draft(server, setup, fund, [(new_item(db), 5, 1_000)])
+    assert act(server, "PlaceOrder", o.id)[1] == Code.OK
+    verify(server)
+    disb = one(db, "SELECT min(id) FROM fund_disbursements WHERE state = 'posted'")
+    mov = one(db, "SELECT min(id) FROM fund_movements WHERE state = 'posted'")
+    run_disb = one(db, "SELECT min(disbursement_id) FROM fund_programme_run_items")
+    assert disb and mov and run_disb  # the demo ledger has every kind of row
+    domains = ["funds", "budgets", "disbursements", "movements", "purchases", "spending", "programmes"]
+    plants = {  # domain → (statements, the start of the problem it must report)
+        "funds": (["UPDATE fund_accounts SET pending = pending + 1 WHERE code = '%s'" % fund],
+                  "account %s: pending" % fund),
+        "budgets": (["UPDATE fund_budgets SET spent = spent + 1"
+                     " WHERE id = (SELECT min(budget_id) FROM purchase_order_charges WHERE order_id = %d)" % o.id],
+                    "material_purchases"),
+        "disbursements": (["UPDATE fund_disbursements SET purpose = purpose || ' (changed)' WHERE id = %d" % disb],
+                          "disbursement %d (posted): content differs from what was approved" % disb),
+        "movements": (["ALTER TABLE fund_movements DROP CONSTRAINT fund_movements_poster_not_preparer",
+                       "UPDATE fund_movements SET posted_by = preparer_id WHERE id = %d" % mov],
+                      "fund movement %d (posted): approved or posted by its preparer" % mov),
+        "purchases": (["UPDATE purchase_orders SET spent_fen = spent_fen + 1 WHERE id = %d" % o.id],
+                      "purchase order %s (placed): spent 1 but its receipts cost 0" % o.number),
+        "spending": (["UPDATE fund_spending SET disbursements = disbursements + 1 WHERE (org_unit_id, category, month)"
+                      " = (SELECT org_unit_id, category, month FROM fund_spending ORDER BY 1, 2, 3 LIMIT 1)"],
+                     "spending summary "),
+        "programmes": (["UPDATE fund_programme_run_items SET gross = gross + 1, net = net + 1"
+                        " WHERE disbursement_id = %d" % run_disb],
+                       "programme run "),
+    }
+    with psycopg.connect(gs_env.conninfo) as conn:  # one transaction per domain, rolled back
+        for domain in domains:
+            sqls, expect = plants[domain]
+            try:
+                for t in ("fund_accounts", "fund_budgets", "fund_disbursements", "fund_movements", "purchase_orders",
+                          "fund_spending", "fund_programme_run_items"):
+                    conn.execute('ALTER TABLE "%s" DISABLE TRIGGER USER' % t)
+                for sql in sqls:
+                    assert conn.execute(sql).rowcount in (-1, 1), sql
+                got = {d: [r[0] for r in conn.execute("SELECT * FROM fund_verify_%s()" % d)] for d in domains}
+                ledger = [r[0] for r in conn.execute("SELECT * FROM fund_verify_ledger()")]
+            finally:
+                conn.rollback()
+            assert got[domain] and all(expect in p for p in got[domain]), (domain, got[domain])
+            # a planted budget or order use also shows in what the ledger holds; nothing else does
+            quiet = [d for d in domains if d != domain and (domain, d) not in
+                     {("budgets", "purchases"), ("purchases", "funds"), ("purchases", "budgets")}]
+            assert not any(got[d] for d in quiet), (domain, {d: got[d] for d in quiet})
+            assert ledger == [p for d in domains for p in got[d]], (domain, ledger)
+    verify(server)

@@ -8,6 +8,7 @@
 
 #include "audit_chain.h"
 #include "db.h"
+#include "directory/directory.h"
 #include "method.h"
 
 #include "gridstock/v1/audit.pb-c.h"
@@ -69,10 +70,9 @@ static gs_code unit_path(call *c, const char *code, const char **path)
 {
     db_res *r = NULL;
     GS_TRY(v_len(c, "org_unit_code", code, 64));
-    GS_TRY(db_exec(c, &r, "SELECT path::text FROM org_units WHERE code = $1 AND path <@ $2::ltree",
-                   2, code, c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "org unit \"%.64s\" not found", code);
+    GS_TRY(db_find(c, &r, "org unit", GS_BY_CODE, 0, code,
+                   "SELECT path::text FROM org_units WHERE code = $1 AND path <@ $2::ltree", 2,
+                   code, c->who.scope_path));
     *path = db_one_str(r, 0);
     return GS_OK;
 }
@@ -210,13 +210,8 @@ gs_code audit_verify_chain(call *c, const Gridstock__V1__VerifyAuditChainRequest
 {
     (void)req;
     audit_chain_result res;
-    db_res *r = NULL;
 
-    GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
-                   call_i64(c, c->who.scope_id)));
-    if (db_rows(r) == 0 || !db_one_bool(r, 0))
-        return call_fail(c, GS_PERMISSION_DENIED,
-                         "VerifyChain checks the whole audit log: it needs a district-wide scope");
+    GS_TRY(dir_require_district(c, "VerifyChain checks the whole audit log"));
     GS_TRY(audit_chain_verify(c, NULL, &res));
     resp->ok = res.ok;
     resp->sealed = res.sealed;

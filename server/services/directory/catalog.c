@@ -56,17 +56,14 @@ static void level_from_row(Gridstock__V1__SiteItemLevel *m, const db_res *r, int
 static gs_code item_find(call *c, int64_t id, const char *code, const char *field,
                          Gridstock__V1__Item *m)
 {
-    db_res *r = NULL;
     gs_lookup by;
     GS_TRY(v_id_or_code(c, field, id, code, true, &by));
     if (by == GS_BY_ID)
-        GS_TRY(db_exec(c, &r, "SELECT " ITEM_COLS " FROM items i WHERE i.id = $1", 1,
-                       call_i64(c, id)));
+        DB_LOAD_BY(c, m, item_from_row, "item", by, id, code,
+                   "SELECT " ITEM_COLS " FROM items i WHERE i.id = $1", 1, call_i64(c, id));
     else
-        GS_TRY(db_exec(c, &r, "SELECT " ITEM_COLS " FROM items i WHERE i.code = $1", 1, code));
-    if (db_rows(r) == 0)
-        return call_not_found(c, "item", by, id, code);
-    item_from_row(m, r, 0);
+        DB_LOAD_BY(c, m, item_from_row, "item", by, id, code,
+                   "SELECT " ITEM_COLS " FROM items i WHERE i.code = $1", 1, code);
     return GS_OK;
 }
 
@@ -84,19 +81,17 @@ static gs_code site_find(call *c, int64_t id, const char *code, const char *fiel
     gs_lookup by;
     GS_TRY(v_id_or_code(c, field, id, code, true, &by));
     if (by == GS_BY_ID)
-        GS_TRY(db_exec(c, &r,
+        GS_TRY(db_find(c, &r, "site", by, id, code,
                        "SELECT " SCOPED_SITE_COLS
                        " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
                        " WHERE s.id = $1 AND ou.path <@ $2::ltree",
                        2, call_i64(c, id), c->who.scope_path));
     else
-        GS_TRY(db_exec(c, &r,
+        GS_TRY(db_find(c, &r, "site", by, id, code,
                        "SELECT " SCOPED_SITE_COLS
                        " FROM sites s JOIN org_units ou ON ou.id = s.org_unit_id"
                        " WHERE s.code = $1 AND ou.path <@ $2::ltree",
                        2, code, c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_not_found(c, "site", by, id, code);
     *site_id = db_i64(r, 0, SSITE_ID);
     *site_code = db_str(r, 0, SSITE_CODE);
     return GS_OK;
@@ -232,10 +227,8 @@ gs_code catalog_list_items(call *c, const Gridstock__V1__ListItemsRequest *req,
                    " AND i.id > $4::bigint ORDER BY i.id LIMIT $5::bigint",
                    5, req->category, req->query, req->include_inactive ? "true" : "false",
                    call_i64(c, after), call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, ITEM_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->items, resp->n_items, &gridstock__v1__item__descriptor,
-                 item_from_row);
+    DB_PAGE_INTO(c, r, limit, ITEM_ID, resp->next_page_token, resp->items, resp->n_items,
+                 &gridstock__v1__item__descriptor, item_from_row);
     return GS_OK;
 }
 
@@ -288,9 +281,7 @@ gs_code catalog_list_site_item_levels(call *c, const Gridstock__V1__ListSiteItem
                    "SELECT " LEVEL_COLS LEVEL_FROM " WHERE si.site_id = $1"
                    " AND si.item_id > $2::bigint ORDER BY si.item_id LIMIT $3::bigint",
                    3, call_i64(c, site_id), call_i64(c, after), call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, LEVEL_ITEM_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->levels, resp->n_levels,
+    DB_PAGE_INTO(c, r, limit, LEVEL_ITEM_ID, resp->next_page_token, resp->levels, resp->n_levels,
                  &gridstock__v1__site_item_level__descriptor, level_from_row);
     return GS_OK;
 }

@@ -34,26 +34,19 @@ static void compound_from_row(Gridstock__V1__Compound *m, const db_res *r,
 gs_code compound_get_compound(call *c, const Gridstock__V1__GetCompoundRequest *req,
                               Gridstock__V1__Compound *resp)
 {
-    db_res *r = NULL;
-
     if (req->id < 0)
         return v_positive(c, "id", req->id);
     if (req->id) {
-        GS_TRY(db_exec(c, &r,
-                       "SELECT " CP_COLS CP_FROM " WHERE cp.id = $1 AND ou.path <@ $2::ltree", 2,
-                       call_i64(c, req->id), c->who.scope_path));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "compound %" PRId64 " not found", req->id);
-    } else {
-        GS_TRY(v_required(c, "id", req->code)); /* neither id nor code */
-        GS_TRY(v_len(c, "code", req->code, 64));
-        GS_TRY(db_exec(c, &r,
-                       "SELECT " CP_COLS CP_FROM " WHERE cp.code = $1 AND ou.path <@ $2::ltree", 2,
-                       req->code, c->who.scope_path));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "compound \"%.64s\" not found", req->code);
+        DB_LOAD(c, resp, compound_from_row, "compound", req->id,
+                "SELECT " CP_COLS CP_FROM " WHERE cp.id = $1 AND ou.path <@ $2::ltree", 2,
+                call_i64(c, req->id), c->who.scope_path);
+        return GS_OK;
     }
-    compound_from_row(resp, r, 0);
+    GS_TRY(v_required(c, "id", req->code)); /* neither id nor code */
+    GS_TRY(v_len(c, "code", req->code, 64));
+    DB_LOAD_BY(c, resp, compound_from_row, "compound", GS_BY_CODE, 0, req->code,
+               "SELECT " CP_COLS CP_FROM " WHERE cp.code = $1 AND ou.path <@ $2::ltree", 2,
+               req->code, c->who.scope_path);
     return GS_OK;
 }
 
@@ -74,9 +67,7 @@ gs_code compound_list_compounds(call *c, const Gridstock__V1__ListCompoundsReque
                    " AND cp.id > $4::bigint ORDER BY cp.id LIMIT $5::bigint",
                    5, u.path, req->three_no_only ? "true" : "false", req->name, call_i64(c, after),
                    call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, CP_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->compounds, resp->n_compounds,
+    DB_PAGE_INTO(c, r, limit, CP_ID, resp->next_page_token, resp->compounds, resp->n_compounds,
                  &gridstock__v1__compound__descriptor, compound_from_row);
     return GS_OK;
 }

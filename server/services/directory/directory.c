@@ -1,5 +1,6 @@
-/* directory.c — helpers shared by the directory services: scoped org-unit
- * lookup, update masks and enumerated-value checks. */
+/* directory.c — helpers shared by the directory services (and used by the other
+ * domains): scoped org-unit lookup, the district-wide scope check, update masks and
+ * enumerated-value checks. */
 #include "directory.h"
 
 #include <inttypes.h>
@@ -112,4 +113,14 @@ gs_code dir_double_range(call *c, const char *field, double v, double lo, double
 const char *dir_f64(call *c, double v)
 {
     return call_printf(c, "%.17g", v);
+}
+
+gs_code dir_require_district(call *c, const char *what)
+{
+    db_res *r = NULL;
+    GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
+                   call_i64(c, c->who.scope_id)));
+    if (db_rows(r) == 0 || !db_one_bool(r, 0))
+        return call_fail(c, GS_PERMISSION_DENIED, "%s: it needs a district-wide scope", what);
+    return GS_OK;
 }

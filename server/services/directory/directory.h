@@ -1,6 +1,7 @@
 /* directory.h — what the directory services (org units, compounds, users,
- * sites, catalog) share: org-unit lookup within the caller's scope, update masks,
- * enumerations checked against their lists, and the SQL snippets for timestamps. */
+ * sites, catalog) share, and the other domains use too: org-unit lookup within the
+ * caller's scope, the district-wide scope check, update masks, enumerations checked
+ * against their lists, and the SQL snippets for timestamps. */
 #ifndef GS_SVC_DIRECTORY_COMMON_H
 #define GS_SVC_DIRECTORY_COMMON_H
 
@@ -27,6 +28,10 @@ typedef struct dir_unit {
  * `field`. Outside the scope or unknown: NOT_FOUND "org unit 12 not found". */
 gs_code dir_unit_find(call *c, int64_t id, const char *code, const char *field, bool required,
                       dir_unit *out);
+
+/* PERMISSION_DENIED "<what>: it needs a district-wide scope" unless the caller's scope
+ * is the district (the root org unit): for checks over the whole database. */
+gs_code dir_require_district(call *c, const char *what);
 
 /* Update masks. dir_mask_check fails with INVALID_ARGUMENT on a name not in `allowed`
  * (NULL-terminated). dir_mask_has: is `name` to be changed? Named in the mask, or, with an

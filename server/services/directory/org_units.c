@@ -35,11 +35,8 @@ static void org_unit_from_row(Gridstock__V1__OrgUnit *m, const db_res *r, int ro
 /* Fills `m` with the unit `id` (already known to be in scope). */
 static gs_code org_unit_load(call *c, int64_t id, Gridstock__V1__OrgUnit *m)
 {
-    db_res *r = NULL;
-    GS_TRY(db_exec(c, &r, "SELECT " OU_COLS OU_FROM " WHERE ou.id = $1", 1, call_i64(c, id)));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "org unit %" PRId64 " not found", id);
-    org_unit_from_row(m, r, 0);
+    DB_LOAD(c, m, org_unit_from_row, "org unit", id, "SELECT " OU_COLS OU_FROM " WHERE ou.id = $1",
+            1, call_i64(c, id));
     return GS_OK;
 }
 
@@ -79,9 +76,7 @@ gs_code org_unit_list_org_units(call *c, const Gridstock__V1__ListOrgUnitsReques
                    " AND ou.id > $6::bigint ORDER BY ou.id LIMIT $7::bigint",
                    7, c->who.scope_path, root, parent, req->kind, req->name, call_i64(c, after),
                    call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, OU_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->org_units, resp->n_org_units,
+    DB_PAGE_INTO(c, r, limit, OU_ID, resp->next_page_token, resp->org_units, resp->n_org_units,
                  &gridstock__v1__org_unit__descriptor, org_unit_from_row);
     return GS_OK;
 }

@@ -43,20 +43,16 @@ static void site_from_row(Gridstock__V1__Site *m, const db_res *r, int row)
 /* Fills `m` with site `id` if it is in the caller's scope, locking it when `lock`. */
 static gs_code site_load(call *c, int64_t id, bool lock, Gridstock__V1__Site *m)
 {
-    db_res *r = NULL;
     GS_TRY(v_positive(c, "id", id));
     if (lock)
-        GS_TRY(db_exec(c, &r,
-                       "SELECT " SITE_COLS SITE_FROM " WHERE s.id = $1 AND ou.path <@ $2::ltree"
-                       " FOR UPDATE OF s",
-                       2, call_i64(c, id), c->who.scope_path));
+        DB_LOAD(c, m, site_from_row, "site", id,
+                "SELECT " SITE_COLS SITE_FROM " WHERE s.id = $1 AND ou.path <@ $2::ltree"
+                " FOR UPDATE OF s",
+                2, call_i64(c, id), c->who.scope_path);
     else
-        GS_TRY(db_exec(c, &r,
-                       "SELECT " SITE_COLS SITE_FROM " WHERE s.id = $1 AND ou.path <@ $2::ltree", 2,
-                       call_i64(c, id), c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "site %" PRId64 " not found", id);
-    site_from_row(m, r, 0);
+        DB_LOAD(c, m, site_from_row, "site", id,
+                "SELECT " SITE_COLS SITE_FROM " WHERE s.id = $1 AND ou.path <@ $2::ltree", 2,
+                call_i64(c, id), c->who.scope_path);
     return GS_OK;
 }
 
@@ -213,20 +209,15 @@ gs_code site_deactivate_site(call *c, const Gridstock__V1__DeactivateSiteRequest
 
 gs_code site_get_site(call *c, const Gridstock__V1__GetSiteRequest *req, Gridstock__V1__Site *resp)
 {
-    db_res *r = NULL;
-
     if (req->id || !*req->code) {
         if (!req->id)
             return call_fail(c, GS_INVALID_ARGUMENT, "id: required (id or code)");
         return site_load(c, req->id, false, resp);
     }
     GS_TRY(v_len(c, "code", req->code, 64));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " SITE_COLS SITE_FROM " WHERE s.code = $1 AND ou.path <@ $2::ltree", 2,
-                   req->code, c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "site \"%.64s\" not found", req->code);
-    site_from_row(resp, r, 0);
+    DB_LOAD_BY(c, resp, site_from_row, "site", GS_BY_CODE, 0, req->code,
+               "SELECT " SITE_COLS SITE_FROM " WHERE s.code = $1 AND ou.path <@ $2::ltree", 2,
+               req->code, c->who.scope_path);
     return GS_OK;
 }
 
@@ -248,10 +239,8 @@ gs_code site_list_sites(call *c, const Gridstock__V1__ListSitesRequest *req,
                    " AND s.id > $5::bigint ORDER BY s.id LIMIT $6::bigint",
                    6, u.path, req->kind, req->include_inactive ? "true" : "false", req->name,
                    call_i64(c, after), call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, SITE_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->sites, resp->n_sites, &gridstock__v1__site__descriptor,
-                 site_from_row);
+    DB_PAGE_INTO(c, r, limit, SITE_ID, resp->next_page_token, resp->sites, resp->n_sites,
+                 &gridstock__v1__site__descriptor, site_from_row);
     return GS_OK;
 }
 

@@ -41,20 +41,16 @@ static void user_from_row(Gridstock__V1__User *m, const db_res *r, int row)
  * `lock`. */
 static gs_code user_load(call *c, int64_t id, bool lock, Gridstock__V1__User *m)
 {
-    db_res *r = NULL;
     GS_TRY(v_positive(c, "id", id));
     if (lock)
-        GS_TRY(db_exec(c, &r,
-                       "SELECT " USER_COLS USER_FROM " WHERE us.id = $1 AND ou.path <@ $2::ltree"
-                       " FOR UPDATE OF us",
-                       2, call_i64(c, id), c->who.scope_path));
+        DB_LOAD(c, m, user_from_row, "user", id,
+                "SELECT " USER_COLS USER_FROM " WHERE us.id = $1 AND ou.path <@ $2::ltree"
+                " FOR UPDATE OF us",
+                2, call_i64(c, id), c->who.scope_path);
     else
-        GS_TRY(db_exec(c, &r,
-                       "SELECT " USER_COLS USER_FROM " WHERE us.id = $1 AND ou.path <@ $2::ltree",
-                       2, call_i64(c, id), c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "user %" PRId64 " not found", id);
-    user_from_row(m, r, 0);
+        DB_LOAD(c, m, user_from_row, "user", id,
+                "SELECT " USER_COLS USER_FROM " WHERE us.id = $1 AND ou.path <@ $2::ltree", 2,
+                call_i64(c, id), c->who.scope_path);
     return GS_OK;
 }
 
@@ -194,20 +190,15 @@ gs_code user_deactivate_user(call *c, const Gridstock__V1__DeactivateUserRequest
 
 gs_code user_get_user(call *c, const Gridstock__V1__GetUserRequest *req, Gridstock__V1__User *resp)
 {
-    db_res *r = NULL;
-
     if (req->id || !*req->login) {
         if (!req->id)
             return call_fail(c, GS_INVALID_ARGUMENT, "id: required (id or login)");
         return user_load(c, req->id, false, resp);
     }
     GS_TRY(v_len(c, "login", req->login, 64));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " USER_COLS USER_FROM " WHERE us.login = $1 AND ou.path <@ $2::ltree", 2,
-                   req->login, c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "user \"%.64s\" not found", req->login);
-    user_from_row(resp, r, 0);
+    DB_LOAD_BY(c, resp, user_from_row, "user", GS_BY_CODE, 0, req->login,
+               "SELECT " USER_COLS USER_FROM " WHERE us.login = $1 AND ou.path <@ $2::ltree", 2,
+               req->login, c->who.scope_path);
     return GS_OK;
 }
 
@@ -231,10 +222,8 @@ gs_code user_list_users(call *c, const Gridstock__V1__ListUsersRequest *req,
                    " AND us.id > $5::bigint ORDER BY us.id LIMIT $6::bigint",
                    6, u.path, req->role, req->include_inactive ? "true" : "false", req->query,
                    call_i64(c, after), call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, USER_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->users, resp->n_users, &gridstock__v1__user__descriptor,
-                 user_from_row);
+    DB_PAGE_INTO(c, r, limit, USER_ID, resp->next_page_token, resp->users, resp->n_users,
+                 &gridstock__v1__user__descriptor, user_from_row);
     return GS_OK;
 }
 
@@ -262,10 +251,9 @@ gs_code user_who_am_i(call *c, const Gridstock__V1__WhoAmIRequest *req,
     db_res *r = NULL;
 
     /* The caller's own row, whatever their scope (a service account may sit anywhere). */
-    GS_TRY(db_exec(c, &r, "SELECT " USER_COLS WHOAMI_COLS USER_FROM " WHERE us.id = $1", 1,
-                   call_i64(c, c->who.user_id)));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "user %" PRId64 " not found", c->who.user_id);
+    GS_TRY(db_find_id(c, &r, "user", c->who.user_id,
+                      "SELECT " USER_COLS WHOAMI_COLS USER_FROM " WHERE us.id = $1", 1,
+                      call_i64(c, c->who.user_id)));
     resp->user = call_msg(c, &gridstock__v1__user__descriptor);
     user_from_row(resp->user, r, 0);
     resp->role = (char *)gs_role_name(c->who.role);

@@ -259,12 +259,10 @@ static gs_code move_visible(call *c, int64_t id)
 {
     db_res *r = NULL;
     GS_TRY(v_positive(c, "id", id));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT 1 FROM fund_movements m WHERE m.id = $1::bigint"
-                   " AND fund_movement_visible(m, $2::ltree)",
-                   2, call_i64(c, id), c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "fund movement %" PRId64 " not found", id);
+    GS_TRY(db_find_id(c, &r, "fund movement", id,
+                      "SELECT 1 FROM fund_movements m WHERE m.id = $1::bigint"
+                      " AND fund_movement_visible(m, $2::ltree)",
+                      2, call_i64(c, id), c->who.scope_path));
     return GS_OK;
 }
 

@@ -44,12 +44,8 @@ static void account_from_row(Gridstock__V1__Account *m, const db_res *r, int row
 
 static gs_code account_load(call *c, int64_t id, Gridstock__V1__Account *m)
 {
-    db_res *r = NULL;
-    GS_TRY(
-        db_exec(c, &r, "SELECT " ACCOUNT_COLS ACCOUNT_FROM " WHERE f.id = $1", 1, call_i64(c, id)));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "account %" PRId64 " not found", id);
-    account_from_row(m, r, 0);
+    DB_LOAD(c, m, account_from_row, "account", id,
+            "SELECT " ACCOUNT_COLS ACCOUNT_FROM " WHERE f.id = $1", 1, call_i64(c, id));
     return GS_OK;
 }
 
@@ -116,10 +112,8 @@ gs_code fund_list_accounts(call *c, const Gridstock__V1__ListAccountsRequest *re
                    " ORDER BY f.id LIMIT $5::bigint",
                    5, c->who.scope_path, req->kind, subtree, call_i64(c, after),
                    call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, ACCT_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->accounts, resp->n_accounts, &gridstock__v1__account__descriptor,
-                 account_from_row);
+    DB_PAGE_INTO(c, r, limit, ACCT_ID, resp->next_page_token, resp->accounts, resp->n_accounts,
+                 &gridstock__v1__account__descriptor, account_from_row);
     return GS_OK;
 }
 
@@ -192,10 +186,8 @@ gs_code fund_list_budgets(call *c, const Gridstock__V1__ListBudgetsRequest *req,
                    " AND ($2 = '' OR b.period = $2) AND ($3 = '' OR b.category = $3)"
                    " AND b.id > $4::bigint ORDER BY b.id LIMIT $5::bigint",
                    5, u.path, req->period, req->category, call_i64(c, after), call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, BUDGET_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->budgets, resp->n_budgets, &gridstock__v1__budget__descriptor,
-                 budget_from_row);
+    DB_PAGE_INTO(c, r, limit, BUDGET_ID, resp->next_page_token, resp->budgets, resp->n_budgets,
+                 &gridstock__v1__budget__descriptor, budget_from_row);
     return GS_OK;
 }
 
@@ -303,11 +295,7 @@ gs_code fund_verify_ledger(call *c, const Gridstock__V1__VerifyLedgerRequest *re
 {
     db_res *r = NULL;
 
-    GS_TRY(db_exec(c, &r, "SELECT parent_id IS NULL FROM org_units WHERE id = $1", 1,
-                   call_i64(c, c->who.scope_id)));
-    if (db_rows(r) == 0 || !db_one_bool(r, 0))
-        return call_fail(c, GS_PERMISSION_DENIED,
-                         "VerifyLedger checks the whole ledger: it needs a district-wide scope");
+    GS_TRY(dir_require_district(c, "VerifyLedger checks the whole ledger"));
     resp->problems = (char **)call_ptrs(c, PROBLEMS_MAX);
     GS_TRY(db_exec(c, &r, "SELECT p FROM fund_verify_ledger() p LIMIT $1::int", 1,
                    call_i64(c, PROBLEMS_MAX)));

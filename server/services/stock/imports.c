@@ -227,14 +227,12 @@ gs_code import_import_counts(call *c, const Gridstock__V1__ImportCountsRequest *
                          row_field(c, req->rows[dup]->line, dup, "lot_code"),
                          db_str(r, 0, DUP_LOT_CODE), db_str(r, 0, DUP_ITEM_CODE), first);
     }
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " STOCKTAKE_SITE_COLS
-                   " FROM stocktakes st JOIN sites s ON s.id = st.site_id"
-                   " JOIN org_units ou ON ou.id = s.org_unit_id"
-                   " WHERE st.id = $1 AND ou.path <@ $2::ltree",
-                   2, call_i64(c, req->stocktake_id), c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "stocktake %" PRId64 " not found", req->stocktake_id);
+    GS_TRY(db_find_id(c, &r, "stocktake", req->stocktake_id,
+                      "SELECT " STOCKTAKE_SITE_COLS
+                      " FROM stocktakes st JOIN sites s ON s.id = st.site_id"
+                      " JOIN org_units ou ON ou.id = s.org_unit_id"
+                      " WHERE st.id = $1 AND ou.path <@ $2::ltree",
+                      2, call_i64(c, req->stocktake_id), c->who.scope_path));
     const char *site = db_str(r, 0, STK_SITE_CODE);
     gs_code rc = db_exec(c, &r,
                          "SELECT stock_stocktake_count($1::bigint, $2::bigint[], $3::text[],"

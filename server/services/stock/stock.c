@@ -170,22 +170,14 @@ void stock_movement_from_row(Gridstock__V1__Movement *m, const db_res *r,
 
 gs_code stock_lot_load(call *c, int64_t id, Gridstock__V1__Lot *m)
 {
-    db_res *r = NULL;
-    GS_TRY(db_exec(c, &r, "SELECT " STOCK_LOT_COLS STOCK_LOT_FROM " WHERE l.id = $1", 1,
-                   call_i64(c, id)));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "lot %" PRId64 " not found", id);
-    stock_lot_from_row(m, r, 0);
+    DB_LOAD(c, m, stock_lot_from_row, "lot", id,
+            "SELECT " STOCK_LOT_COLS STOCK_LOT_FROM " WHERE l.id = $1", 1, call_i64(c, id));
     return GS_OK;
 }
 
 gs_code stock_movement_load(call *c, int64_t id, Gridstock__V1__Movement *m)
 {
-    db_res *r = NULL;
-    GS_TRY(db_exec(c, &r, "SELECT " STOCK_MOVE_COLS STOCK_MOVE_FROM " WHERE m.id = $1", 1,
-                   call_i64(c, id)));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "movement %" PRId64 " not found", id);
-    stock_movement_from_row(m, r, 0);
+    DB_LOAD(c, m, stock_movement_from_row, "movement", id,
+            "SELECT " STOCK_MOVE_COLS STOCK_MOVE_FROM " WHERE m.id = $1", 1, call_i64(c, id));
     return GS_OK;
 }

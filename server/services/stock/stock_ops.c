@@ -24,6 +24,19 @@ static const char *actor(call *c)
     return call_i64(c, c->who.user_id);
 }
 
+/* The lot and the movement a receipt or an adjustment made, into its response; the
+ * call's audit object is the lot. */
+static gs_code lot_and_movement(call *c, int64_t lot, int64_t mv, Gridstock__V1__Lot **l,
+                                Gridstock__V1__Movement **m)
+{
+    *l = call_msg(c, &gridstock__v1__lot__descriptor);
+    *m = call_msg(c, &gridstock__v1__movement__descriptor);
+    GS_TRY(stock_lot_load(c, lot, *l));
+    GS_TRY(stock_movement_load(c, mv, *m));
+    c->audit_object = call_printf(c, "lot:%" PRId64, lot);
+    return GS_OK;
+}
+
 /* ------------------------------------------------------------------ receive / issue */
 
 #define RECEIVE_COLUMNS(COL)                                                                       \
@@ -63,33 +76,45 @@ gs_code stock_receive(call *c, const Gridstock__V1__ReceiveRequest *req,
                    13, call_i64(c, s.id), call_i64(c, it.id), call_i64(c, req->qty), req->lot_code,
                    req->expires_on, source, kind, req->reason, req->ref_type,
                    opt_i64(c, req->ref_id), actor(c), c->request_id, req->note));
-    int64_t lot = db_i64(r, 0, RCV_LOT_ID), mv = db_i64(r, 0, RCV_MOVEMENT_ID);
-    resp->lot = call_msg(c, &gridstock__v1__lot__descriptor);
-    resp->movement = call_msg(c, &gridstock__v1__movement__descriptor);
-    GS_TRY(stock_lot_load(c, lot, resp->lot));
-    GS_TRY(stock_movement_load(c, mv, resp->movement));
-    c->audit_object = call_printf(c, "lot:%" PRId64, lot);
+    GS_TRY(lot_and_movement(c, db_i64(r, 0, RCV_LOT_ID), db_i64(r, 0, RCV_MOVEMENT_ID), &resp->lot,
+                            &resp->movement));
     c->audit_summary = call_printf(c, "received %" PRId64 " %s lot %s at %s (%s)", req->qty,
                                    it.code, req->lot_code, s.code, source);
     return GS_OK;
 }
 
-#define ISSUE_COLUMNS(COL)                                                                         \
-    COL(ISS_LOT_ID, "lot_id")                                                                      \
-    COL(ISS_LOT_CODE, ", lot_code")                                                                \
-    COL(ISS_EXPIRES_ON, ", coalesce(to_char(expires_on, 'YYYY-MM-DD'), '')")                       \
-    COL(ISS_QTY, ", qty")                                                                          \
-    COL(ISS_REMAINING, ", remaining")                                                              \
-    COL(ISS_MOVEMENT_ID, ", movement_id")
-enum { ISSUE_COLUMNS(DB_COL_NAME) ISS_NCOLS };
-#define ISSUE_COLS ISSUE_COLUMNS(DB_COL_SQL)
+/* The lots a posting took from (stock_issue and stock_writeoff_expired return them as x,
+ * joined to their item i). */
+#define TAKEN_COLUMNS(COL)                                                                         \
+    COL(TK_LOT_ID, "x.lot_id", lot_id, i64)                                                        \
+    COL(TK_ITEM_ID, ", i.id", item_id, i64)                                                        \
+    COL(TK_ITEM_CODE, ", i.code", item_code, str)                                                  \
+    COL(TK_LOT_CODE, ", x.lot_code", lot_code, str)                                                \
+    COL(TK_EXPIRES_ON, ", coalesce(to_char(x.expires_on, 'YYYY-MM-DD'), '')", expires_on, str)     \
+    COL(TK_QTY, ", x.qty", qty, i64)                                                               \
+    COL(TK_REMAINING, ", x.remaining", remaining, i64)                                             \
+    COL(TK_MOVEMENT_ID, ", x.movement_id", movement_id, i64)
+enum { TAKEN_COLUMNS(DB_COL_NAME) TK_NCOLS };
+#define TAKEN_COLS TAKEN_COLUMNS(DB_COL_SQL)
+
+static void lot_taken_from_row(Gridstock__V1__LotTaken *m, const db_res *r, int row)
+{
+    TAKEN_COLUMNS(DB_COL_FILL)
+}
+
+static int64_t taken_total(Gridstock__V1__LotTaken *const *taken, size_t n)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += taken[i]->qty;
+    return total;
+}
 
 gs_code stock_issue(call *c, const Gridstock__V1__IssueRequest *req,
                     Gridstock__V1__IssueResponse *resp)
 {
     stock_site s;
     stock_item it;
-    db_res *r = NULL;
 
     GS_TRY(v_qty(c, "qty", req->qty));
     GS_TRY(stock_check_lot_code(c, "lot_code", req->lot_code, false));
@@ -99,31 +124,17 @@ gs_code stock_issue(call *c, const Gridstock__V1__IssueRequest *req,
     GS_TRY(stock_site_item_find(c, req->site_id, req->site_code, req->item_id, req->item_code,
                                 false, &s, &it));
 
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " ISSUE_COLS " FROM stock_issue($1::bigint, $2::bigint, $3::bigint,"
-                   " nullif($4, ''), 'issue', $5, $6, $7::bigint, $8::bigint, $9, $10)",
-                   10, call_i64(c, s.id), call_i64(c, it.id), call_i64(c, req->qty), req->lot_code,
-                   req->reason, req->ref_type, opt_i64(c, req->ref_id), actor(c), c->request_id,
-                   req->note));
-    int rows = db_rows(r);
-    resp->n_taken = (size_t)rows;
-    resp->taken = (Gridstock__V1__LotTaken **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__LotTaken *t = call_msg(c, &gridstock__v1__lot_taken__descriptor);
-        t->lot_id = db_i64(r, i, ISS_LOT_ID);
-        t->item_id = it.id;
-        t->item_code = (char *)it.code;
-        t->lot_code = (char *)db_str(r, i, ISS_LOT_CODE);
-        t->expires_on = (char *)db_str(r, i, ISS_EXPIRES_ON);
-        t->qty = db_i64(r, i, ISS_QTY);
-        t->remaining = db_i64(r, i, ISS_REMAINING);
-        t->movement_id = db_i64(r, i, ISS_MOVEMENT_ID);
-        resp->total += t->qty;
-        resp->taken[i] = t;
-    }
+    DB_LOAD_ROWS(
+        c, resp->taken, resp->n_taken, &gridstock__v1__lot_taken__descriptor, lot_taken_from_row,
+        "SELECT " TAKEN_COLS " FROM stock_issue($1::bigint, $2::bigint, $3::bigint,"
+        " nullif($4, ''), 'issue', $5, $6, $7::bigint, $8::bigint, $9, $10) x"
+        " JOIN items i ON i.id = $2::bigint",
+        10, call_i64(c, s.id), call_i64(c, it.id), call_i64(c, req->qty), req->lot_code,
+        req->reason, req->ref_type, opt_i64(c, req->ref_id), actor(c), c->request_id, req->note);
+    resp->total = taken_total(resp->taken, resp->n_taken);
     c->audit_object = call_printf(c, "site:%" PRId64, s.id);
-    c->audit_summary = call_printf(c, "issued %" PRId64 " %s at %s from %d lot(s)", resp->total,
-                                   it.code, s.code, rows);
+    c->audit_summary = call_printf(c, "issued %" PRId64 " %s at %s from %zu lot(s)", resp->total,
+                                   it.code, s.code, resp->n_taken);
     return GS_OK;
 }
 
@@ -143,13 +154,11 @@ gs_code stock_adjust(call *c, const Gridstock__V1__AdjustRequest *req,
     GS_TRY(stock_check_text(c, "note", req->note));
     GS_TRY(v_nonneg(c, "lot_id", req->lot_id));
     if (req->lot_id) {
-        GS_TRY(db_exec(c, &r,
-                       "SELECT l.id FROM lots l JOIN sites s ON s.id = l.site_id"
-                       " JOIN org_units ou ON ou.id = s.org_unit_id"
-                       " WHERE l.id = $1 AND ou.path <@ $2::ltree",
-                       2, call_i64(c, req->lot_id), c->who.scope_path));
-        if (db_rows(r) == 0)
-            return call_fail(c, GS_NOT_FOUND, "lot %" PRId64 " not found", req->lot_id);
+        GS_TRY(db_find_id(c, &r, "lot", req->lot_id,
+                          "SELECT l.id FROM lots l JOIN sites s ON s.id = l.site_id"
+                          " JOIN org_units ou ON ou.id = s.org_unit_id"
+                          " WHERE l.id = $1 AND ou.path <@ $2::ltree",
+                          2, call_i64(c, req->lot_id), c->who.scope_path));
         lot = req->lot_id;
     } else {
         stock_site s;
@@ -166,29 +175,12 @@ gs_code stock_adjust(call *c, const Gridstock__V1__AdjustRequest *req,
                    " '', NULL, $4::bigint, $5, $6)",
                    6, call_i64(c, lot), call_i64(c, req->qty), req->reason, actor(c), c->request_id,
                    req->note));
-    int64_t mv = db_one_i64(r, 0);
-    resp->lot = call_msg(c, &gridstock__v1__lot__descriptor);
-    resp->movement = call_msg(c, &gridstock__v1__movement__descriptor);
-    GS_TRY(stock_lot_load(c, lot, resp->lot));
-    GS_TRY(stock_movement_load(c, mv, resp->movement));
-    c->audit_object = call_printf(c, "lot:%" PRId64, lot);
+    GS_TRY(lot_and_movement(c, lot, db_one_i64(r, 0), &resp->lot, &resp->movement));
     c->audit_summary =
         call_printf(c, "adjusted %s lot %s at %s by %+" PRId64 " (%s)", resp->lot->item_code,
                     resp->lot->lot_code, resp->lot->site_code, req->qty, req->reason);
     return GS_OK;
 }
-
-#define WRITEOFF_COLUMNS(COL)                                                                      \
-    COL(WO_LOT_ID, "w.lot_id")                                                                     \
-    COL(WO_ITEM_ID, ", w.item_id")                                                                 \
-    COL(WO_ITEM_CODE, ", i.code")                                                                  \
-    COL(WO_LOT_CODE, ", w.lot_code")                                                               \
-    COL(WO_EXPIRES_ON, ", coalesce(to_char(w.expires_on, 'YYYY-MM-DD'), '')")                      \
-    COL(WO_QTY, ", w.qty")                                                                         \
-    COL(WO_REMAINING, ", w.remaining")                                                             \
-    COL(WO_MOVEMENT_ID, ", w.movement_id")
-enum { WRITEOFF_COLUMNS(DB_COL_NAME) WO_NCOLS };
-#define WRITEOFF_COLS WRITEOFF_COLUMNS(DB_COL_SQL)
 
 gs_code stock_write_off_expired(call *c, const Gridstock__V1__WriteOffExpiredRequest *req,
                                 Gridstock__V1__WriteOffExpiredResponse *resp)
@@ -198,35 +190,21 @@ gs_code stock_write_off_expired(call *c, const Gridstock__V1__WriteOffExpiredReq
 
     GS_TRY(stock_check_text(c, "note", req->note));
     GS_TRY(stock_site_find(c, req->site_id, req->site_code, "site_id", &s));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " WRITEOFF_COLS
-                   " FROM stock_writeoff_expired($1::bigint, $2::bigint, $3, $4) w"
-                   " JOIN items i ON i.id = w.item_id ORDER BY w.lot_id",
-                   4, call_i64(c, s.id), actor(c), c->request_id, req->note));
-    int rows = db_rows(r);
-    resp->n_written_off = (size_t)rows;
-    resp->written_off = (Gridstock__V1__LotTaken **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__LotTaken *t = call_msg(c, &gridstock__v1__lot_taken__descriptor);
-        t->lot_id = db_i64(r, i, WO_LOT_ID);
-        t->item_id = db_i64(r, i, WO_ITEM_ID);
-        t->item_code = (char *)db_str(r, i, WO_ITEM_CODE);
-        t->lot_code = (char *)db_str(r, i, WO_LOT_CODE);
-        t->expires_on = (char *)db_str(r, i, WO_EXPIRES_ON);
-        t->qty = db_i64(r, i, WO_QTY);
-        t->remaining = db_i64(r, i, WO_REMAINING);
-        t->movement_id = db_i64(r, i, WO_MOVEMENT_ID);
-        resp->total += t->qty;
-        resp->written_off[i] = t;
-    }
+    DB_LOAD_ROWS(c, resp->written_off, resp->n_written_off, &gridstock__v1__lot_taken__descriptor,
+                 lot_taken_from_row,
+                 "SELECT " TAKEN_COLS
+                 " FROM stock_writeoff_expired($1::bigint, $2::bigint, $3, $4) x"
+                 " JOIN items i ON i.id = x.item_id ORDER BY x.lot_id",
+                 4, call_i64(c, s.id), actor(c), c->request_id, req->note);
+    resp->total = taken_total(resp->written_off, resp->n_written_off);
     GS_TRY(db_exec(c, &r,
                    "SELECT coalesce(sum(reserved), 0) FROM lots"
                    " WHERE site_id = $1 AND stock_expired(expires_on)",
                    1, call_i64(c, s.id)));
     resp->still_reserved = db_one_i64(r, 0);
     c->audit_object = call_printf(c, "site:%" PRId64, s.id);
-    c->audit_summary = call_printf(c, "wrote off %" PRId64 " expired units in %d lot(s) at %s",
-                                   resp->total, rows, s.code);
+    c->audit_summary = call_printf(c, "wrote off %" PRId64 " expired units in %zu lot(s) at %s",
+                                   resp->total, resp->n_written_off, s.code);
     return GS_OK;
 }
 
@@ -282,24 +260,18 @@ static void transfer_line_from_row(Gridstock__V1__TransferLine *m, const db_res 
  * (only its destination when `to_only`). */
 static gs_code transfer_load(call *c, int64_t id, bool to_only, Gridstock__V1__Transfer *m)
 {
-    db_res *r = NULL;
     GS_TRY(v_positive(c, "transfer_id", id));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " TRANSFER_COLS TRANSFER_FROM
-                   " WHERE t.id = $1 AND (tou.path <@ $2::ltree"
-                   " OR (NOT $3::bool AND fou.path <@ $2::ltree))",
-                   3, call_i64(c, id), c->who.scope_path, to_only ? "true" : "false"));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "transfer %" PRId64 " not found", id);
-    transfer_from_row(m, r, 0);
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " TRANSFER_LINE_COLS
-                   " FROM stock_transfer_lines tl JOIN items i ON i.id = tl.item_id"
-                   " WHERE tl.transfer_id = $1 ORDER BY tl.id",
-                   1, call_i64(c, id)));
-    int rows = db_rows(r);
-    DB_ROWS_INTO(c, r, rows, m->lines, m->n_lines, &gridstock__v1__transfer_line__descriptor,
-                 transfer_line_from_row);
+    DB_LOAD(
+        c, m, transfer_from_row, "transfer", id,
+        "SELECT " TRANSFER_COLS TRANSFER_FROM
+        " WHERE t.id = $1 AND (tou.path <@ $2::ltree OR (NOT $3::bool AND fou.path <@ $2::ltree))",
+        3, call_i64(c, id), c->who.scope_path, to_only ? "true" : "false");
+    DB_LOAD_ROWS(c, m->lines, m->n_lines, &gridstock__v1__transfer_line__descriptor,
+                 transfer_line_from_row,
+                 "SELECT " TRANSFER_LINE_COLS
+                 " FROM stock_transfer_lines tl JOIN items i ON i.id = tl.item_id"
+                 " WHERE tl.transfer_id = $1 ORDER BY tl.id",
+                 1, call_i64(c, id));
     return GS_OK;
 }
 
@@ -419,9 +391,7 @@ gs_code stock_list_transfers(call *c, const Gridstock__V1__ListTransfersRequest 
                 " LIMIT $5::bigint",
                 5, c->who.scope_path, call_i64(c, site), req->status, call_i64(c, after),
                 call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, TR_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->transfers, resp->n_transfers,
+    DB_PAGE_INTO(c, r, limit, TR_ID, resp->next_page_token, resp->transfers, resp->n_transfers,
                  &gridstock__v1__transfer__descriptor, transfer_from_row);
     return GS_OK;
 }
@@ -429,17 +399,18 @@ gs_code stock_list_transfers(call *c, const Gridstock__V1__ListTransfersRequest 
 /* ------------------------------------------------------------------ stocktakes */
 
 #define STOCKTAKE_COLUMNS(COL)                                                                     \
-    COL(STK_ID, "st.id")                                                                           \
-    COL(STK_SITE_ID, ", st.site_id")                                                               \
-    COL(STK_SITE_CODE, ", s.code")                                                                 \
-    COL(STK_STATUS, ", st.status")                                                                 \
-    COL(STK_NOTE, ", st.note")                                                                     \
-    COL(STK_OPENED_BY, ", coalesce(ob.login, '')")                                                 \
-    COL(STK_OPENED_AT, ", " DIR_TS("st.opened_at"))                                                \
-    COL(STK_SUBMITTED_BY, ", coalesce(sb.login, '')")                                              \
-    COL(STK_SUBMITTED_AT, ", " DIR_TS("st.submitted_at"))                                          \
+    COL(STK_ID, "st.id", id, i64)                                                                  \
+    COL(STK_SITE_ID, ", st.site_id", site_id, i64)                                                 \
+    COL(STK_SITE_CODE, ", s.code", site_code, str)                                                 \
+    COL(STK_STATUS, ", st.status", status, str)                                                    \
+    COL(STK_NOTE, ", st.note", note, str)                                                          \
+    COL(STK_OPENED_BY, ", coalesce(ob.login, '')", opened_by, str)                                 \
+    COL(STK_OPENED_AT, ", " DIR_TS("st.opened_at"), opened_at, str)                                \
+    COL(STK_SUBMITTED_BY, ", coalesce(sb.login, '')", submitted_by, str)                           \
+    COL(STK_SUBMITTED_AT, ", " DIR_TS("st.submitted_at"), submitted_at, str)                       \
     COL(STK_COUNTED_LOTS,                                                                          \
-        ", (SELECT count(*) FROM stocktake_counts sc WHERE sc.stocktake_id = st.id)")
+        ", (SELECT count(*) FROM stocktake_counts sc WHERE sc.stocktake_id = st.id)",              \
+        counted_lots, i32)
 enum { STOCKTAKE_COLUMNS(DB_COL_NAME) STK_NCOLS };
 #define STOCKTAKE_COLS STOCKTAKE_COLUMNS(DB_COL_SQL)
 #define STOCKTAKE_FROM                                                                             \
@@ -447,61 +418,45 @@ enum { STOCKTAKE_COLUMNS(DB_COL_NAME) STK_NCOLS };
     " JOIN org_units ou ON ou.id = s.org_unit_id LEFT JOIN users ob ON ob.id = st.opened_by"       \
     " LEFT JOIN users sb ON sb.id = st.submitted_by"
 
+static void stocktake_from_row(Gridstock__V1__Stocktake *m, const db_res *r, int row)
+{
+    STOCKTAKE_COLUMNS(DB_COL_FILL)
+}
+
 #define STOCKTAKE_LINE_COLUMNS(COL)                                                                \
-    COL(STL_LOT_ID, "sc.lot_id")                                                                   \
-    COL(STL_ITEM_CODE, ", i.code")                                                                 \
-    COL(STL_LOT_CODE, ", l.lot_code")                                                              \
-    COL(STL_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')")                     \
-    COL(STL_SYSTEM_QTY, ", sc.system_qty")                                                         \
-    COL(STL_COUNTED, ", sc.counted")                                                               \
-    COL(STL_VARIANCE, ", coalesce(sc.variance, 0)")
+    COL(STL_LOT_ID, "sc.lot_id", lot_id, i64)                                                      \
+    COL(STL_ITEM_CODE, ", i.code", item_code, str)                                                 \
+    COL(STL_LOT_CODE, ", l.lot_code", lot_code, str)                                               \
+    COL(STL_EXPIRES_ON, ", coalesce(to_char(l.expires_on, 'YYYY-MM-DD'), '')", expires_on, str)    \
+    COL(STL_SYSTEM_QTY, ", sc.system_qty", system_qty, i64)                                        \
+    COL(STL_COUNTED, ", sc.counted", counted, i64)                                                 \
+    COL(STL_VARIANCE, ", coalesce(sc.variance, 0)", variance, i64)
 enum { STOCKTAKE_LINE_COLUMNS(DB_COL_NAME) STL_NCOLS };
 #define STOCKTAKE_LINE_COLS STOCKTAKE_LINE_COLUMNS(DB_COL_SQL)
+
+static void stocktake_line_from_row(Gridstock__V1__StocktakeLine *m, const db_res *r, int row)
+{
+    STOCKTAKE_LINE_COLUMNS(DB_COL_FILL)
+}
 
 /* Loads stocktake `id` if its site is in scope; its lines (with system quantities) only
  * once it is submitted: counting is blind. */
 static gs_code stocktake_load(call *c, int64_t id, Gridstock__V1__Stocktake *m)
 {
-    db_res *r = NULL;
     GS_TRY(v_positive(c, "stocktake_id", id));
-    GS_TRY(db_exec(
-        c, &r, "SELECT " STOCKTAKE_COLS STOCKTAKE_FROM " WHERE st.id = $1 AND ou.path <@ $2::ltree",
-        2, call_i64(c, id), c->who.scope_path));
-    if (db_rows(r) == 0)
-        return call_fail(c, GS_NOT_FOUND, "stocktake %" PRId64 " not found", id);
-    m->id = db_i64(r, 0, STK_ID);
-    m->site_id = db_i64(r, 0, STK_SITE_ID);
-    m->site_code = (char *)db_str(r, 0, STK_SITE_CODE);
-    m->status = (char *)db_str(r, 0, STK_STATUS);
-    m->note = (char *)db_str(r, 0, STK_NOTE);
-    m->opened_by = (char *)db_str(r, 0, STK_OPENED_BY);
-    m->opened_at = (char *)db_str(r, 0, STK_OPENED_AT);
-    m->submitted_by = (char *)db_str(r, 0, STK_SUBMITTED_BY);
-    m->submitted_at = (char *)db_str(r, 0, STK_SUBMITTED_AT);
-    m->counted_lots = db_i32(r, 0, STK_COUNTED_LOTS);
+    DB_LOAD(c, m, stocktake_from_row, "stocktake", id,
+            "SELECT " STOCKTAKE_COLS STOCKTAKE_FROM " WHERE st.id = $1 AND ou.path <@ $2::ltree", 2,
+            call_i64(c, id), c->who.scope_path);
     if (strcmp(m->status, "submitted") != 0)
         return GS_OK;
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " STOCKTAKE_LINE_COLS
-                   " FROM stocktake_counts sc JOIN lots l ON l.id = sc.lot_id"
-                   " JOIN items i ON i.id = l.item_id WHERE sc.stocktake_id = $1 "
-                   "ORDER BY sc.lot_id",
-                   1, call_i64(c, id)));
-    int rows = db_rows(r);
-    m->n_lines = (size_t)rows;
-    m->lines = (Gridstock__V1__StocktakeLine **)call_ptrs(c, (size_t)rows);
-    for (int i = 0; i < rows; i++) {
-        Gridstock__V1__StocktakeLine *l = call_msg(c, &gridstock__v1__stocktake_line__descriptor);
-        l->lot_id = db_i64(r, i, STL_LOT_ID);
-        l->item_code = (char *)db_str(r, i, STL_ITEM_CODE);
-        l->lot_code = (char *)db_str(r, i, STL_LOT_CODE);
-        l->expires_on = (char *)db_str(r, i, STL_EXPIRES_ON);
-        l->system_qty = db_i64(r, i, STL_SYSTEM_QTY);
-        l->counted = db_i64(r, i, STL_COUNTED);
-        l->variance = db_i64(r, i, STL_VARIANCE);
-        m->total_variance += l->variance;
-        m->lines[i] = l;
-    }
+    DB_LOAD_ROWS(c, m->lines, m->n_lines, &gridstock__v1__stocktake_line__descriptor,
+                 stocktake_line_from_row,
+                 "SELECT " STOCKTAKE_LINE_COLS
+                 " FROM stocktake_counts sc JOIN lots l ON l.id = sc.lot_id"
+                 " JOIN items i ON i.id = l.item_id WHERE sc.stocktake_id = $1 ORDER BY sc.lot_id",
+                 1, call_i64(c, id));
+    for (size_t i = 0; i < m->n_lines; i++)
+        m->total_variance += m->lines[i]->variance;
     return GS_OK;
 }
 

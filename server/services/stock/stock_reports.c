@@ -162,9 +162,7 @@ gs_code stock_list_balances(call *c, const Gridstock__V1__ListBalancesRequest *r
                    " ORDER BY x.site_id * 4294967296 + x.item_id LIMIT $6::bigint",
                    6, path, call_i64(c, site), call_i64(c, it.id),
                    req->include_zero ? "true" : "false", call_i64(c, after), call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, BAL_PAGE_KEY, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->balances, resp->n_balances,
+    DB_PAGE_INTO(c, r, limit, BAL_PAGE_KEY, resp->next_page_token, resp->balances, resp->n_balances,
                  &gridstock__v1__item_balance__descriptor, item_balance_from_row);
     return GS_OK;
 }
@@ -365,9 +363,7 @@ gs_code stock_list_movements(call *c, const Gridstock__V1__ListMovementsRequest 
                    11, path, call_i64(c, site), call_i64(c, it.id), req->kind, req->ref_type,
                    call_i64(c, req->ref_id), req->since, req->until, req->request_id,
                    call_i64(c, after), call_i64(c, limit)));
-    int rows = db_rows(r);
-    resp->next_page_token = (char *)db_page_next(c, r, MOVE_ID, limit, &rows);
-    DB_ROWS_INTO(c, r, rows, resp->movements, resp->n_movements,
+    DB_PAGE_INTO(c, r, limit, MOVE_ID, resp->next_page_token, resp->movements, resp->n_movements,
                  &gridstock__v1__movement__descriptor, stock_movement_from_row);
     return GS_OK;
 }
@@ -396,22 +392,18 @@ gs_code stock_low_stock(call *c, const Gridstock__V1__LowStockRequest *req,
 {
     int64_t site;
     const char *path;
-    db_res *r = NULL;
-
     GS_TRY(dir_enum(c, "site_kind", req->site_kind, site_kinds, false));
     GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
                       &site));
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " LOW_COLS " FROM stock_levels lv JOIN sites s ON s.id = lv.site_id"
-                   " JOIN org_units ou ON ou.id = s.org_unit_id JOIN items i ON i.id = "
-                   "lv.item_id"
-                   " WHERE lv.low AND s.active AND i.active AND ou.path <@ $1::ltree"
-                   " AND ($2::bigint = 0 OR s.id = $2::bigint) AND ($3 = '' OR s.kind = $3)"
-                   " ORDER BY s.id, i.id LIMIT $4::int",
-                   4, path, call_i64(c, site), req->site_kind, call_i64(c, REPORT_ROWS_MAX)));
-    int rows = db_rows(r);
-    DB_ROWS_INTO(c, r, rows, resp->lines, resp->n_lines, &gridstock__v1__low_stock_line__descriptor,
-                 low_stock_line_from_row);
+    DB_LOAD_ROWS(c, resp->lines, resp->n_lines, &gridstock__v1__low_stock_line__descriptor,
+                 low_stock_line_from_row,
+                 "SELECT " LOW_COLS " FROM stock_levels lv JOIN sites s ON s.id = lv.site_id"
+                 " JOIN org_units ou ON ou.id = s.org_unit_id JOIN items i ON i.id = "
+                 "lv.item_id"
+                 " WHERE lv.low AND s.active AND i.active AND ou.path <@ $1::ltree"
+                 " AND ($2::bigint = 0 OR s.id = $2::bigint) AND ($3 = '' OR s.kind = $3)"
+                 " ORDER BY s.id, i.id LIMIT $4::int",
+                 4, path, call_i64(c, site), req->site_kind, call_i64(c, REPORT_ROWS_MAX));
     return GS_OK;
 }
 
@@ -420,26 +412,21 @@ gs_code stock_near_expiry(call *c, const Gridstock__V1__NearExpiryRequest *req,
 {
     int64_t site;
     const char *path;
-    db_res *r = NULL;
-
     GS_TRY(v_range(c, "days", req->days, 0, 3650));
     GS_TRY(v_len(c, "item_code", req->item_code, 64));
     GS_TRY(stock_area(c, req->org_unit_id, req->org_unit_code, req->site_id, req->site_code, &path,
                       &site));
     int days = req->days ? req->days : DAYS_DEFAULT;
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " STOCK_LOT_COLS STOCK_LOT_FROM
-                   " JOIN org_units ou ON ou.id = s.org_unit_id"
-                   " WHERE ou.path <@ $1::ltree AND ($2::bigint = 0 OR s.id = $2::bigint)"
-                   " AND ($3 = '' OR i.code = $3) AND l.on_hand > 0 AND l.expires_on IS NOT NULL"
-                   " AND l.expires_on <= current_date + $4::int"
-                   " AND ($5::bool OR l.expires_on >= current_date)"
-                   " ORDER BY l.expires_on, l.id LIMIT $6::int",
-                   6, path, call_i64(c, site), req->item_code, call_i64(c, days),
-                   req->include_expired ? "true" : "false", call_i64(c, REPORT_ROWS_MAX)));
-    int rows = db_rows(r);
-    DB_ROWS_INTO(c, r, rows, resp->lots, resp->n_lots, &gridstock__v1__lot__descriptor,
-                 stock_lot_from_row);
+    DB_LOAD_ROWS(c, resp->lots, resp->n_lots, &gridstock__v1__lot__descriptor, stock_lot_from_row,
+                 "SELECT " STOCK_LOT_COLS STOCK_LOT_FROM
+                 " JOIN org_units ou ON ou.id = s.org_unit_id"
+                 " WHERE ou.path <@ $1::ltree AND ($2::bigint = 0 OR s.id = $2::bigint)"
+                 " AND ($3 = '' OR i.code = $3) AND l.on_hand > 0 AND l.expires_on IS NOT NULL"
+                 " AND l.expires_on <= current_date + $4::int"
+                 " AND ($5::bool OR l.expires_on >= current_date)"
+                 " ORDER BY l.expires_on, l.id LIMIT $6::int",
+                 6, path, call_i64(c, site), req->item_code, call_i64(c, days),
+                 req->include_expired ? "true" : "false", call_i64(c, REPORT_ROWS_MAX));
     return GS_OK;
 }
 
@@ -523,30 +510,26 @@ gs_code stock_stock_by_org_unit(call *c, const Gridstock__V1__StockByOrgUnitRequ
 {
     dir_unit u;
     stock_item it;
-    db_res *r = NULL;
-
     GS_TRY(dir_unit_find(c, req->org_unit_id, req->org_unit_code, "org_unit_id", false, &u));
     GS_TRY(stock_item_find(c, req->item_id, req->item_code, "item_id", true, &it));
     /* Groups: each child unit (its whole subtree), and the unit itself for the sites placed
      * directly in it. */
-    GS_TRY(db_exec(c, &r,
-                   "WITH g AS ("
-                   " SELECT c.id, c.code, c.name, c.kind, c.path, false AS direct FROM org_units c"
-                   "  WHERE c.parent_id = $1::bigint"
-                   " UNION ALL SELECT u.id, u.code, u.name, u.kind, u.path, true FROM org_units u"
-                   "  WHERE u.id = $1::bigint)"
-                   " SELECT " OU_STOCK_COLS " FROM g JOIN org_units ou"
-                   "  ON CASE WHEN g.direct THEN ou.id = g.id ELSE ou.path <@ g.path END"
-                   " JOIN sites s ON s.org_unit_id = ou.id"
-                   " JOIN stock_item_balances b ON b.site_id = s.id"
-                   " JOIN items i ON i.id = b.item_id"
-                   " WHERE ($2::bigint = 0 OR i.id = $2::bigint) AND b.on_hand > 0"
-                   " GROUP BY g.id, g.code, g.name, g.kind, i.id, i.code, i.name, i.unit"
-                   " ORDER BY g.code, i.id LIMIT $3::int",
-                   3, call_i64(c, u.id), call_i64(c, it.id), call_i64(c, REPORT_ROWS_MAX)));
-    int rows = db_rows(r);
-    DB_ROWS_INTO(c, r, rows, resp->rows, resp->n_rows, &gridstock__v1__org_unit_stock__descriptor,
-                 org_unit_stock_from_row);
+    DB_LOAD_ROWS(c, resp->rows, resp->n_rows, &gridstock__v1__org_unit_stock__descriptor,
+                 org_unit_stock_from_row,
+                 "WITH g AS ("
+                 " SELECT c.id, c.code, c.name, c.kind, c.path, false AS direct FROM org_units c"
+                 "  WHERE c.parent_id = $1::bigint"
+                 " UNION ALL SELECT u.id, u.code, u.name, u.kind, u.path, true FROM org_units u"
+                 "  WHERE u.id = $1::bigint)"
+                 " SELECT " OU_STOCK_COLS " FROM g JOIN org_units ou"
+                 "  ON CASE WHEN g.direct THEN ou.id = g.id ELSE ou.path <@ g.path END"
+                 " JOIN sites s ON s.org_unit_id = ou.id"
+                 " JOIN stock_item_balances b ON b.site_id = s.id"
+                 " JOIN items i ON i.id = b.item_id"
+                 " WHERE ($2::bigint = 0 OR i.id = $2::bigint) AND b.on_hand > 0"
+                 " GROUP BY g.id, g.code, g.name, g.kind, i.id, i.code, i.name, i.unit"
+                 " ORDER BY g.code, i.id LIMIT $3::int",
+                 3, call_i64(c, u.id), call_i64(c, it.id), call_i64(c, REPORT_ROWS_MAX));
     return GS_OK;
 }
 
@@ -584,17 +567,15 @@ gs_code stock_verify_stock(call *c, const Gridstock__V1__VerifyStockRequest *req
     GS_TRY(db_exec(c, &r, "SELECT " VERIFY_COLS, 1, u.path));
     resp->lots_checked = db_i64(r, 0, VERIFY_LOTS_CHECKED);
     resp->movements_checked = db_i64(r, 0, VERIFY_MOVEMENTS_CHECKED);
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " DIFF_COLS " FROM stock_ledger_differences d"
-                   " JOIN sites s ON s.id = d.site_id JOIN org_units ou ON ou.id = "
-                   "s.org_unit_id"
-                   " JOIN items i ON i.id = d.item_id WHERE ou.path <@ $1::ltree"
-                   " ORDER BY d.lot_id LIMIT $2::int",
-                   2, u.path, call_i64(c, REPORT_ROWS_MAX)));
-    int rows = db_rows(r);
-    DB_ROWS_INTO(c, r, rows, resp->differences, resp->n_differences,
-                 &gridstock__v1__stock_difference__descriptor, stock_difference_from_row);
-    resp->clean = rows == 0;
+    DB_LOAD_ROWS(c, resp->differences, resp->n_differences,
+                 &gridstock__v1__stock_difference__descriptor, stock_difference_from_row,
+                 "SELECT " DIFF_COLS " FROM stock_ledger_differences d"
+                 " JOIN sites s ON s.id = d.site_id JOIN org_units ou ON ou.id = "
+                 "s.org_unit_id"
+                 " JOIN items i ON i.id = d.item_id WHERE ou.path <@ $1::ltree"
+                 " ORDER BY d.lot_id LIMIT $2::int",
+                 2, u.path, call_i64(c, REPORT_ROWS_MAX));
+    resp->clean = resp->n_differences == 0;
     return GS_OK;
 }
 
@@ -613,14 +594,10 @@ gs_code
     stock_list_adjustment_reasons(call *c, const Gridstock__V1__ListAdjustmentReasonsRequest *req,
                                   Gridstock__V1__ListAdjustmentReasonsResponse *resp)
 {
-    db_res *r = NULL;
-
-    GS_TRY(db_exec(c, &r,
-                   "SELECT " REASON_COLS " FROM stock_reasons"
-                   " WHERE $1::bool OR active ORDER BY sort_order, code",
-                   1, req->include_inactive ? "true" : "false"));
-    int rows = db_rows(r);
-    DB_ROWS_INTO(c, r, rows, resp->reasons, resp->n_reasons,
-                 &gridstock__v1__adjustment_reason__descriptor, adjustment_reason_from_row);
+    DB_LOAD_ROWS(c, resp->reasons, resp->n_reasons, &gridstock__v1__adjustment_reason__descriptor,
+                 adjustment_reason_from_row,
+                 "SELECT " REASON_COLS " FROM stock_reasons"
+                 " WHERE $1::bool OR active ORDER BY sort_order, code",
+                 1, req->include_inactive ? "true" : "false");
     return GS_OK;
 }
