@@ -43,6 +43,12 @@ SELECT format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA publ
               :'app_role') \gexec
 SELECT format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I', :'app_role') \gexec
 SELECT format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO %I', :'app_role') \gexec
+-- the functions that run as the schema owner (SECURITY DEFINER: the ledgers' writers, 095,
+-- and the audit sealer, 040) are the only doors to tables the role cannot write; only the
+-- role may open them, not every role that can connect (PostgreSQL grants EXECUTE to PUBLIC)
+SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure)
+  FROM pg_proc p
+ WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef \gexec
 
 -- the migration bookkeeping (read by `gridstockd check`) and the error reasons (050) are
 -- written only by migrations

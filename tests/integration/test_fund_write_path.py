@@ -112,6 +112,21 @@ def test_every_writer_of_the_ledger_tables_is_security_definer(db):
                       " SET search_path = public, pg_temp (migration 095): %r" % bad
 
 
+def test_only_the_role_may_call_the_owners_functions(app, db):
+    """roles.sql takes EXECUTE on every SECURITY DEFINER function from PUBLIC: a role that can
+    connect but is not the application role cannot write the ledger through them."""
+    rows = db.execute("SELECT p.oid::regprocedure::text,"
+                      " has_function_privilege(%s, p.oid, 'EXECUTE'),"
+                      " EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a"
+                      "          WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')"
+                      " FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef"
+                      " ORDER BY 1", (ROLE,)).fetchall()
+    assert any(n.startswith("fund_post(") for n, _, _ in rows), rows
+    assert any(n.startswith("audit_seal_append(") for n, _, _ in rows), rows
+    assert [n for n, role_may, _ in rows if not role_may] == []
+    assert [n for n, _, public_may in rows if public_may] == []
+
+
 def test_a_programme_run_approved_and_posted_by_the_role(appsrv, db):
     code = "T-PATH-" + uuid.uuid4().hex[:6].upper()
     prog = ok(pcall(appsrv, "CreateProgramme", P.CreateProgrammeRequest(
