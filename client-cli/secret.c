@@ -119,9 +119,11 @@ char *secret_prompt(const char *label, int *failed)
         sigaction(sigs[i], &sa, &old[i]);
     quiet = saved;
     quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHOE | ECHOK | ECHONL);
+    /* echo goes off (and typeahead is dropped) before the prompt shows, never after: what is
+       typed once the prompt is visible must reach fgets, and must not be echoed */
+    echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
     fprintf(stderr, _("%s (not shown): "), label);
     fflush(stderr);
-    echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
     char *got = fgets(buf, sizeof buf, stdin);
     if (echo_off)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
