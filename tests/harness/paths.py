@@ -72,18 +72,20 @@ def sanitizer_env(env=None):
 
 
 # GS_VALGRIND=1: every server the harness starts (Server.start) runs under valgrind's
-# memcheck; an error or a definite leak makes it exit 99 and its log says where
-# (docs/testing.md). Other gridstockd commands (token issue, check) run as they are.
+# memcheck, which writes to a file of its own beside the server's log (so the log stays
+# the server's lines); an error or a definite leak makes it exit 99, and the server's stop
+# appends memcheck's report to its log (docs/testing.md). Other gridstockd commands (token
+# issue, check) run as they are.
 VALGRIND = os.environ.get("GS_VALGRIND", "") not in ("", "0")
 
 
-def valgrind_prefix():
+def valgrind_prefix(report_file):
     if not VALGRIND:
         return []
     supp = os.path.join(SOURCE_DIR, "tests", "valgrind.supp")
     return ["valgrind", "--tool=memcheck", "--error-exitcode=99", "--leak-check=full",
             "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite", "--num-callers=30",
-            "--suppressions=" + supp]
+            "--suppressions=" + supp, "--log-file=" + report_file]
 
 
 SANITIZER_MARKERS = (

@@ -162,7 +162,7 @@ class Server:
             "workers": 2,
         }
         flags.update(self.flags)
-        args = paths.valgrind_prefix() + [paths.GRIDSTOCKD]
+        args = paths.valgrind_prefix(self.logfile + ".memcheck") + [paths.GRIDSTOCKD]
         for k, v in flags.items():
             if v is None:
                 continue
@@ -202,6 +202,7 @@ class Server:
             # exited before listening: a port race is worth another try, anything else not
             self.returncode = self.proc.wait()
             self._log_fh.close()
+            self._append_memcheck_report()
             with _LIVE_LOCK:
                 LIVE.discard(self)
             last = self.log()
@@ -246,6 +247,7 @@ class Server:
         if self.returncode != "timeout":
             self.returncode = self.proc.returncode
         self._log_fh.close()
+        self._append_memcheck_report()
         with _LIVE_LOCK:
             LIVE.discard(self)
         self.proc = None
@@ -255,6 +257,18 @@ class Server:
         """Waits for the process to exit by itself; returns its exit code."""
         self.returncode = self.proc.wait(timeout=timeout)
         return self.stop()
+
+    def _append_memcheck_report(self):
+        """Under GS_VALGRIND, memcheck's report of a run that found something goes at the end
+        of the server's log, where the clean-exit check and a failing test's log tail look."""
+        report = self.logfile + ".memcheck"
+        if not os.path.exists(report):
+            return
+        with open(report, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        if self.returncode != 0 or paths.sanitizer_report(text) is not None:
+            with open(self.logfile, "ab") as f:
+                f.write(text.encode())
 
     def log(self):
         try:
